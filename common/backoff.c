@@ -1,0 +1,1 @@
+/* backoff: placeholder until implemented. */

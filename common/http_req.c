@@ -1,0 +1,95 @@
+/* Helpers to read a plain inbound HTTP request. */
+#include "http_req.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "xalloc.h"
+
+static const char *const http_method_names[_HTTP_METHOD_MAX] = {
+	[HTTP_METHOD_GET] = "GET",	   [HTTP_METHOD_HEAD] = "HEAD",
+	[HTTP_METHOD_POST] = "POST",	   [HTTP_METHOD_PUT] = "PUT",
+	[HTTP_METHOD_PATCH] = "PATCH",	   [HTTP_METHOD_DELETE] = "DELETE",
+	[HTTP_METHOD_OPTIONS] = "OPTIONS", [HTTP_METHOD_OTHER] = "OTHER",
+};
+
+/* Name of an HTTP method. */
+const char *http_method_to_string(enum http_method m)
+{
+	return m < _HTTP_METHOD_MAX ? http_method_names[m] : "OTHER";
+}
+
+/* First header with this name (case-insensitive), or NULL. */
+const char *http_req_header(const struct http_req *req, const char *name)
+{
+	for (size_t i = 0; i < req->n_headers; i++)
+		if (strcasecmp(req->headers[i].name, name) == 0)
+			return req->headers[i].value;
+	return NULL;
+}
+
+/* Value of one hex digit, or -1. */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Percent- and plus-decode n bytes of a query component into a new string. */
+static char *query_decode(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1);
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			out[o++] = ' ';
+		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
+			   hexval(s[i + 2]) >= 0) {
+			out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Decoded value of a query parameter as a new string; NULL when absent. */
+char *http_req_query_param(const struct http_req *req, const char *name)
+{
+	const char *q = req->query;
+	size_t nl = strlen(name);
+
+	while (q && *q) {
+		const char *amp = strchr(q, '&');
+		size_t len = amp ? (size_t)(amp - q) : strlen(q);
+		const char *eq = memchr(q, '=', len);
+		size_t kl = eq ? (size_t)(eq - q) : len;
+
+		if (kl == nl && memcmp(q, name, nl) == 0)
+			return eq ? query_decode(eq + 1, len - kl - 1) : xstrdup("");
+		q = amp ? amp + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Whether Content-Type is JSON: application/json or application/<x>+json, any parameters. */
+bool http_content_type_is_json(const char *ct)
+{
+	if (!ct)
+		return false;
+	while (*ct == ' ')
+		ct++;
+	size_t n = strcspn(ct, "; \t");
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return true;
+	return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+	       strncasecmp(ct + n - 5, "+json", 5) == 0;
+}

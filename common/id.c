@@ -1,0 +1,1 @@
+/* id: placeholder until implemented. */

@@ -1,0 +1,1 @@
+/* json: placeholder until implemented. */

@@ -1,0 +1,1 @@
+/* delivery_writer: placeholder until implemented. */

@@ -1,0 +1,1 @@
+/* routes: placeholder until implemented. */

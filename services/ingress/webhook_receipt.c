@@ -1,0 +1,1 @@
+/* webhook_receipt: placeholder until implemented. */
