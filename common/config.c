@@ -1,1 +1,1750 @@
-/* config: placeholder until implemented. */
+/* hookrun configuration: one key table per section type drives INI parsing (libinih),
+ * HOOKRUN_* environment overrides, validation, printing and tests/check-config-docs.sh. */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+#include <ini.h>
+
+#include "db.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define SECRET_MASK "********"
+#define VALUE_FILE_MAX ((size_t)64 * 1024)
+#define SOURCE_NAME_MAX 63
+#define ENV_PREFIX "HOOKRUN_"
+#define ENV_SOURCE_PREFIX "HOOKRUN_SOURCE_"
+#define SECTION_SOURCE_PREFIX "source."
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+#define GIB (1024LL * 1024 * 1024)
+#define MINUTE 60LL
+#define HOUR (60LL * 60)
+#define DAY (24LL * 60 * 60)
+
+static_assert(sizeof(enum auth_scheme) == sizeof(int), "enums are stored as int");
+static_assert(sizeof(enum hmac_algorithm) == sizeof(int), "enums are stored as int");
+static_assert(sizeof(enum sig_encoding) == sizeof(int), "enums are stored as int");
+static_assert(sizeof(enum route) == sizeof(int), "enums are stored as int");
+static_assert(sizeof(enum log_level) == sizeof(int), "enums are stored as int");
+static_assert(sizeof(enum log_format) == sizeof(int), "enums are stored as int");
+
+static const char *const auth_scheme_names[_AUTH_SCHEME_MAX] = {
+	[AUTH_SCHEME_NONE] = "none",
+	[AUTH_SCHEME_HMAC] = "hmac",
+	[AUTH_SCHEME_STANDARD_WEBHOOKS] = "standard-webhooks",
+	[AUTH_SCHEME_API_KEY] = "api-key",
+	[AUTH_SCHEME_BEARER] = "bearer",
+	[AUTH_SCHEME_BASIC] = "basic",
+};
+
+static const char *const hmac_algorithm_names[_HMAC_ALGORITHM_MAX] = {
+	[HMAC_ALGORITHM_SHA1] = "sha1",
+	[HMAC_ALGORITHM_SHA256] = "sha256",
+	[HMAC_ALGORITHM_SHA512] = "sha512",
+};
+
+static const char *const sig_input_names[_SIG_INPUT_MAX] = {
+	[SIG_INPUT_BODY] = "body",
+	[SIG_INPUT_URL] = "url",
+};
+
+static const char *const sig_encoding_names[_SIG_ENCODING_MAX] = {
+	[SIG_ENCODING_HEX] = "hex",
+	[SIG_ENCODING_BASE64] = "base64",
+	[SIG_ENCODING_BASE64URL] = "base64url",
+};
+
+static const char *const idempotency_from_names[_IDEMPOTENCY_FROM_MAX] = {
+	[IDEMPOTENCY_FROM_NONE] = "none",
+	[IDEMPOTENCY_FROM_HEADER] = "header",
+	[IDEMPOTENCY_FROM_JSON_POINTER] = "json",
+};
+
+static const char *const route_names[_ROUTE_MAX] = {
+	[ROUTE_STORE] = "store",
+};
+
+/* Index of s in names, or -EINVAL when it is not there. */
+static int names_lookup(const char *const *names, int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -EINVAL;
+}
+
+/* Name number v of names, or NULL when out of range. */
+static const char *names_get(const char *const *names, int n, int v)
+{
+	return v >= 0 && v < n ? names[v] : NULL;
+}
+
+/* Name of an auth scheme, as written in the config file. */
+const char *auth_scheme_to_string(enum auth_scheme s)
+{
+	return names_get(auth_scheme_names, _AUTH_SCHEME_MAX, (int)s);
+}
+
+/* Parse an auth scheme name; -EINVAL when unknown. */
+int auth_scheme_from_string(const char *s)
+{
+	return names_lookup(auth_scheme_names, _AUTH_SCHEME_MAX, s);
+}
+
+/* Name of an HMAC algorithm. */
+const char *hmac_algorithm_to_string(enum hmac_algorithm a)
+{
+	return names_get(hmac_algorithm_names, _HMAC_ALGORITHM_MAX, (int)a);
+}
+
+/* Parse an HMAC algorithm name; -EINVAL when unknown. */
+int hmac_algorithm_from_string(const char *s)
+{
+	return names_lookup(hmac_algorithm_names, _HMAC_ALGORITHM_MAX, s);
+}
+
+/* Name of a signature input. */
+const char *sig_input_to_string(enum sig_input i)
+{
+	return names_get(sig_input_names, _SIG_INPUT_MAX, (int)i);
+}
+
+/* Parse a signature input name; -EINVAL when unknown. */
+int sig_input_from_string(const char *s)
+{
+	return names_lookup(sig_input_names, _SIG_INPUT_MAX, s);
+}
+
+/* Name of a signature encoding. */
+const char *sig_encoding_to_string(enum sig_encoding e)
+{
+	return names_get(sig_encoding_names, _SIG_ENCODING_MAX, (int)e);
+}
+
+/* Parse a signature encoding name; -EINVAL when unknown. */
+int sig_encoding_from_string(const char *s)
+{
+	return names_lookup(sig_encoding_names, _SIG_ENCODING_MAX, s);
+}
+
+/* Name of an idempotency key origin (the part before ':' in idempotency_key). */
+const char *idempotency_from_to_string(enum idempotency_from f)
+{
+	return names_get(idempotency_from_names, _IDEMPOTENCY_FROM_MAX, (int)f);
+}
+
+/* Parse an idempotency key origin name; -EINVAL when unknown. */
+int idempotency_from_from_string(const char *s)
+{
+	return names_lookup(idempotency_from_names, _IDEMPOTENCY_FROM_MAX, s);
+}
+
+/* Name of a route. */
+const char *route_to_string(enum route r)
+{
+	return names_get(route_names, _ROUTE_MAX, (int)r);
+}
+
+/* Parse a route name; -EINVAL when unknown. */
+int route_from_string(const char *s)
+{
+	return names_lookup(route_names, _ROUTE_MAX, s);
+}
+
+/* How the key table reads and names the values of one enum type. */
+struct enum_desc {
+	const char *(*to_string)(int v);
+	int (*from_string)(const char *s);
+	int n;
+};
+
+/* auth_scheme_to_string() with an int argument, for the key table. */
+static const char *auth_scheme_name(int v)
+{
+	return auth_scheme_to_string((enum auth_scheme)v);
+}
+
+/* hmac_algorithm_to_string() with an int argument, for the key table. */
+static const char *hmac_algorithm_name(int v)
+{
+	return hmac_algorithm_to_string((enum hmac_algorithm)v);
+}
+
+/* sig_encoding_to_string() with an int argument, for the key table. */
+static const char *sig_encoding_name(int v)
+{
+	return sig_encoding_to_string((enum sig_encoding)v);
+}
+
+/* route_to_string() with an int argument, for the key table. */
+static const char *route_name(int v)
+{
+	return route_to_string((enum route)v);
+}
+
+/* log_level_to_string() with an int argument, for the key table. */
+static const char *log_level_name(int v)
+{
+	return log_level_to_string((enum log_level)v);
+}
+
+/* log_format_to_string() with an int argument, for the key table. */
+static const char *log_format_name(int v)
+{
+	return log_format_to_string((enum log_format)v);
+}
+
+static const struct enum_desc auth_scheme_enum = { auth_scheme_name, auth_scheme_from_string,
+						   _AUTH_SCHEME_MAX };
+static const struct enum_desc hmac_algorithm_enum = { hmac_algorithm_name,
+						      hmac_algorithm_from_string,
+						      _HMAC_ALGORITHM_MAX };
+static const struct enum_desc sig_encoding_enum = { sig_encoding_name, sig_encoding_from_string,
+						    _SIG_ENCODING_MAX };
+static const struct enum_desc route_enum = { route_name, route_from_string, _ROUTE_MAX };
+static const struct enum_desc log_level_enum = { log_level_name, log_level_from_string,
+						 _LOG_LEVEL_MAX };
+static const struct enum_desc log_format_enum = { log_format_name, log_format_from_string,
+						  _LOG_FORMAT_MAX };
+
+/* The documented value types; the names appear in docs/configuration.md. */
+enum key_type {
+	KEY_STRING,
+	KEY_INT,
+	KEY_SIZE,     /* bytes, with optional suffix k/K/KiB, M/MiB, G/GiB */
+	KEY_DURATION, /* seconds, with optional suffix s, m, h, d */
+	KEY_ENUM,
+	KEY_BOOL,
+	KEY_PATH, /* a file whose content becomes the value of another key */
+	KEY_LIST, /* comma-separated */
+};
+
+/* How a value is laid out in its struct; chosen from the field's C type. */
+enum key_store {
+	STORE_NONE, /* the key has its own setter and printer */
+	STORE_STR,
+	STORE_INT,
+	STORE_LLONG,
+	STORE_SIZE,
+	STORE_BOOL,
+	STORE_ENUM,
+};
+
+#define KEY_SECRET (1u << 0)     /* never printed nor quoted in errors */
+#define KEY_OPTIONAL (1u << 1)   /* an empty value unsets the key */
+#define KEY_REPEATABLE (1u << 2) /* each line adds a value */
+#define KEY_TOKEN (1u << 3)      /* must be an HTTP header name */
+#define KEY_NOPRINT (1u << 4)    /* *_file keys: printed as the key they fill */
+#define KEY_CONNINFO (1u << 5)   /* a libpq URI or key=value string: mask the password only */
+
+#define SCHEME(s) (1u << (s))
+#define SCHEMES_ALL ((1u << _AUTH_SCHEME_MAX) - 1)
+#define SCHEMES_SECRET (SCHEMES_ALL & ~SCHEME(AUTH_SCHEME_NONE))
+
+#define STORE_OF(type, field)                                                                      \
+	_Generic(((type *)0)->field,                                                               \
+		char *: STORE_STR,                                                                 \
+		int: STORE_INT,                                                                    \
+		long long: STORE_LLONG,                                                            \
+		size_t: STORE_SIZE,                                                                \
+		bool: STORE_BOOL,                                                                  \
+		char **: STORE_NONE,                                                               \
+		enum sig_input *: STORE_NONE,                                                      \
+		default: STORE_ENUM)
+
+struct config_key;
+
+/* The key being set, on which object, and whether it was already set in this layer. */
+struct key_apply {
+	void *base; /* struct config or struct source_config */
+	const struct config_key *k;
+	bool append;
+};
+
+/* Parse value into a->base; on failure return a negative errno and a new problem text. */
+typedef int (*key_set_fn)(const struct key_apply *a, const char *value, char **ret_problem);
+/* Print the key as INI lines, or nothing when unset. */
+typedef void (*key_print_fn)(FILE *f, const struct config_key *k, const void *base);
+
+/* One row of a key table (style.md §20). */
+struct config_key {
+	const char *name;
+	const char *env; /* global: the variable; source: suffix of HOOKRUN_SOURCE_<NAME>_ */
+	const char *def; /* default in file syntax; NULL: unset or derived (see help) */
+	const struct enum_desc *enums;
+	const char *conflicts; /* a key that may not be set in the same layer */
+	key_set_fn set;        /* NULL: chosen by type */
+	key_print_fn print;    /* NULL: chosen by type */
+	const char *help;
+	size_t offset;
+	long long min, max; /* range in base units: count, bytes or seconds */
+	enum key_type type;
+	enum key_store store;
+	unsigned flags;
+	unsigned schemes; /* source keys: the auth schemes the key applies to */
+};
+
+/* The first line of every row names the key and its variable (tests/check-config-docs.sh). */
+#define GLOBAL_KEY(n, e, field, t)                                                                 \
+	.name = (n), .env = (e), .type = (t), .offset = offsetof(struct config, field),           \
+	.store = STORE_OF(struct config, field)
+#define SOURCE_KEY(n, e, field, t)                                                                 \
+	.name = (n), .env = (e), .type = (t), .offset = offsetof(struct source_config, field),    \
+	.store = STORE_OF(struct source_config, field)
+
+static int set_value_file(const struct key_apply *a, const char *value, char **ret_problem);
+static int set_secret(const struct key_apply *a, const char *value, char **ret_problem);
+static int set_secret_file(const struct key_apply *a, const char *value, char **ret_problem);
+static int set_sig_inputs(const struct key_apply *a, const char *value, char **ret_problem);
+static int set_idempotency(const struct key_apply *a, const char *value, char **ret_problem);
+static void print_secrets(FILE *f, const struct config_key *k, const void *base);
+static void print_sig_inputs(FILE *f, const struct config_key *k, const void *base);
+static void print_idempotency(FILE *f, const struct config_key *k, const void *base);
+
+/* The [hookrun] section; environment HOOKRUN_<KEY>. */
+static const struct config_key global_keys[] = {
+	{ GLOBAL_KEY("listen_addr", "HOOKRUN_LISTEN_ADDR", listen_addr, KEY_STRING),
+	  .def = "127.0.0.1",
+	  .help = "address the ingress HTTP server binds to" },
+	{ GLOBAL_KEY("listen_port", "HOOKRUN_LISTEN_PORT", listen_port, KEY_INT),
+	  .def = "8080", .min = 0, .max = 65535,
+	  .help = "TCP port of the ingress HTTP server; 0 picks any free port" },
+	{ GLOBAL_KEY("db_url", "HOOKRUN_DB_URL", db_url, KEY_STRING),
+	  .flags = KEY_SECRET | KEY_OPTIONAL | KEY_CONNINFO, .conflicts = "db_url_file",
+	  .help = "PostgreSQL URI or key=value string; required by the services that use it" },
+	{ GLOBAL_KEY("db_url_file", "HOOKRUN_DB_URL_FILE", db_url, KEY_PATH),
+	  .flags = KEY_NOPRINT, .conflicts = "db_url", .set = set_value_file,
+	  .help = "file holding db_url, trailing newline stripped" },
+	{ GLOBAL_KEY("db_connections", "HOOKRUN_DB_CONNECTIONS", db_connections, KEY_INT),
+	  .def = "4", .min = 1, .max = 64,
+	  .help = "database connections, each with one group commit in flight" },
+	{ GLOBAL_KEY("max_backlog", "HOOKRUN_MAX_BACKLOG", max_backlog, KEY_INT),
+	  .def = "10000", .min = 1, .max = 1000000,
+	  .help = "requests waiting for a commit before new ones are refused with 503" },
+	{ GLOBAL_KEY("batch_max_rows", "HOOKRUN_BATCH_MAX_ROWS", batch_max_rows, KEY_INT),
+	  .def = "512", .min = 1, .max = 5000,
+	  .help = "most deliveries written in one commit" },
+	{ GLOBAL_KEY("batch_max_bytes", "HOOKRUN_BATCH_MAX_BYTES", batch_max_bytes, KEY_SIZE),
+	  .def = "8MiB", .min = 1, .max = GIB,
+	  .help = "most body bytes written in one commit" },
+	{ GLOBAL_KEY("commit_timeout_ms", "HOOKRUN_COMMIT_TIMEOUT_MS", commit_timeout_ms, KEY_INT),
+	  .def = "1000", .min = 50, .max = 60000,
+	  .help = "how long a request waits for its commit before it gets 503" },
+	{ GLOBAL_KEY("retry_after_s", "HOOKRUN_RETRY_AFTER_S", retry_after_s, KEY_INT),
+	  .def = "1", .min = 1, .max = 3600,
+	  .help = "Retry-After seconds sent with 503 responses" },
+	{ GLOBAL_KEY("dedup_window", "HOOKRUN_DEDUP_WINDOW", dedup_window_s, KEY_DURATION),
+	  .def = "7d", .min = 1, .max = 365 * DAY,
+	  .help = "how long an idempotency key suppresses redeliveries" },
+	{ GLOBAL_KEY("db_reconnect_max_ms", "HOOKRUN_DB_RECONNECT_MAX_MS", db_reconnect_max_ms,
+		     KEY_INT),
+	  .def = "5000", .min = 100, .max = 600000,
+	  .help = "longest pause between database reconnect attempts" },
+	{ GLOBAL_KEY("log_level", "HOOKRUN_LOG_LEVEL", log_level, KEY_ENUM),
+	  .def = "info", .enums = &log_level_enum,
+	  .help = "least severe level logged: debug, info, warn or error" },
+	{ GLOBAL_KEY("log_format", "HOOKRUN_LOG_FORMAT", log_format, KEY_ENUM),
+	  .def = "logfmt", .enums = &log_format_enum,
+	  .help = "log line format: logfmt or json" },
+};
+
+/* A [source.NAME] section; environment HOOKRUN_SOURCE_<NAME>_<KEY>. */
+static const struct config_key source_keys[] = {
+	{ SOURCE_KEY("auth", "AUTH", auth, KEY_ENUM),
+	  .schemes = SCHEMES_ALL, .enums = &auth_scheme_enum,
+	  .help = "required: none, hmac, standard-webhooks, api-key, bearer or basic" },
+	{ SOURCE_KEY("secret", "SECRET", secrets, KEY_STRING),
+	  .flags = KEY_SECRET | KEY_REPEATABLE, .schemes = SCHEMES_SECRET,
+	  .conflicts = "secret_file", .set = set_secret, .print = print_secrets,
+	  .help = "repeatable; every value is accepted, list the newest first" },
+	{ SOURCE_KEY("secret_file", "SECRET_FILE", secrets, KEY_PATH),
+	  .flags = KEY_NOPRINT, .schemes = SCHEMES_SECRET, .conflicts = "secret",
+	  .set = set_secret_file,
+	  .help = "file with one secret per line; blank and # lines ignored; replaces secret" },
+	{ SOURCE_KEY("hmac_algorithm", "HMAC_ALGORITHM", hmac_algorithm, KEY_ENUM),
+	  .def = "sha256", .schemes = SCHEME(AUTH_SCHEME_HMAC), .enums = &hmac_algorithm_enum,
+	  .help = "sha1, sha256 or sha512" },
+	{ SOURCE_KEY("hmac_inputs", "HMAC_INPUTS", hmac_inputs, KEY_LIST),
+	  .def = "body", .schemes = SCHEME(AUTH_SCHEME_HMAC), .set = set_sig_inputs,
+	  .print = print_sig_inputs,
+	  .help = "what is signed, in order: body, url or both, e.g. url,body" },
+	{ SOURCE_KEY("hmac_encoding", "HMAC_ENCODING", hmac_encoding, KEY_ENUM),
+	  .def = "hex", .schemes = SCHEME(AUTH_SCHEME_HMAC), .enums = &sig_encoding_enum,
+	  .help = "hex, base64 or base64url" },
+	{ SOURCE_KEY("signature_header", "SIGNATURE_HEADER", signature_header, KEY_STRING),
+	  .flags = KEY_OPTIONAL | KEY_TOKEN, .schemes = SCHEME(AUTH_SCHEME_HMAC),
+	  .help = "header carrying the signature; X-Signature unless signature_query is set" },
+	{ SOURCE_KEY("signature_query", "SIGNATURE_QUERY", signature_query, KEY_STRING),
+	  .flags = KEY_OPTIONAL, .schemes = SCHEME(AUTH_SCHEME_HMAC),
+	  .help = "query parameter carrying the signature instead of a header" },
+	{ SOURCE_KEY("signature_prefix", "SIGNATURE_PREFIX", signature_prefix, KEY_STRING),
+	  .flags = KEY_OPTIONAL, .schemes = SCHEME(AUTH_SCHEME_HMAC),
+	  .help = "text before the signature, e.g. sha256=" },
+	{ SOURCE_KEY("api_key_header", "API_KEY_HEADER", api_key_header, KEY_STRING),
+	  .flags = KEY_OPTIONAL | KEY_TOKEN, .schemes = SCHEME(AUTH_SCHEME_API_KEY),
+	  .help = "header carrying the key; X-API-Key unless api_key_query is set" },
+	{ SOURCE_KEY("api_key_query", "API_KEY_QUERY", api_key_query, KEY_STRING),
+	  .flags = KEY_OPTIONAL, .schemes = SCHEME(AUTH_SCHEME_API_KEY),
+	  .help = "query parameter carrying the key instead of a header" },
+	{ SOURCE_KEY("tolerance", "TOLERANCE", tolerance_s, KEY_DURATION),
+	  .def = "5m", .min = 1, .max = DAY, .schemes = SCHEME(AUTH_SCHEME_STANDARD_WEBHOOKS),
+	  .help = "accepted clock skew of webhook-timestamp, both directions" },
+	{ SOURCE_KEY("body_limit", "BODY_LIMIT", body_limit, KEY_SIZE),
+	  .def = "1MiB", .min = 1, .max = 64 * MIB, .schemes = SCHEMES_ALL,
+	  .help = "largest accepted request body; larger ones get 413" },
+	{ SOURCE_KEY("idempotency_key", "IDEMPOTENCY_KEY", idempotency_from, KEY_STRING),
+	  .schemes = SCHEMES_ALL, .set = set_idempotency, .print = print_idempotency,
+	  .help = "header:<Name>, json:</pointer> or none; default header:webhook-id for "
+		  "standard-webhooks, header:Idempotency-Key otherwise" },
+	{ SOURCE_KEY("route", "ROUTE", route, KEY_ENUM),
+	  .def = "store", .schemes = SCHEMES_ALL, .enums = &route_enum,
+	  .help = "what happens to accepted deliveries; only store for now" },
+	{ SOURCE_KEY("allow_unauthenticated", "ALLOW_UNAUTHENTICATED", allow_unauthenticated,
+		     KEY_BOOL),
+	  .def = "false", .schemes = SCHEMES_ALL,
+	  .help = "must be true for auth=none; local development only" },
+};
+
+#define N_GLOBAL_KEYS ELEMENTSOF(global_keys)
+#define N_SOURCE_KEYS ELEMENTSOF(source_keys)
+
+/* Variables with the HOOKRUN_ prefix that other tools use; never configuration keys.
+ * Listed in docs/configuration.md; HOOKRUN_PG_* belong to deploy/dev/pg. */
+static const char *const env_allow_exact[] = {
+	"HOOKRUN_CONFIG",
+	"HOOKRUN_MIGRATIONS_DIR",
+	"HOOKRUN_SOURCE_ROOT",
+	"HOOKRUN_BUILD_ROOT",
+	"HOOKRUN_PG_USER",
+	"HOOKRUN_PG_BINDIR",
+};
+static const char *const env_allow_prefix[] = {
+	"HOOKRUN_TEST_",
+	"HOOKRUN_BENCH_",
+	"HOOKRUN_DEV_",
+};
+
+struct unit {
+	const char *suffix;
+	long long factor;
+};
+
+/* Accepted suffixes; the first of each factor that divides a value is used to print it. */
+static const struct unit size_units[] = {
+	{ "GiB", GIB }, { "G", GIB }, { "MiB", MIB }, { "M", MIB },
+	{ "KiB", KIB }, { "K", KIB }, { "k", KIB }, { "", 1 },
+};
+static const struct unit duration_units[] = {
+	{ "d", DAY }, { "h", HOUR }, { "m", MINUTE }, { "s", 1 }, { "", 1 },
+};
+
+/* Whether c is an ASCII letter or digit, whatever the locale. */
+static bool ascii_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Whether s is a non-empty RFC 9110 token, as header names are. */
+static bool http_token_valid(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!ascii_alnum(*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+			return false;
+	return true;
+}
+
+/* Whether s matches [a-z0-9][a-z0-9_-]{0,62}. */
+static bool source_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > SOURCE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		bool ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+			  (i > 0 && (s[i] == '_' || s[i] == '-'));
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* Whether s is an RFC 6901 JSON pointer to something below the root. */
+static bool json_pointer_valid(const char *s)
+{
+	if (*s != '/')
+		return false;
+	for (; *s; s++)
+		if (*s == '~' && s[1] != '0' && s[1] != '1')
+			return false;
+	return true;
+}
+
+/* Whether s is base64 (standard alphabet), padded or not, and not empty. */
+static bool base64_valid(const char *s)
+{
+	size_t n = strlen(s), pad = 0;
+
+	while (pad < n && s[n - 1 - pad] == '=')
+		pad++;
+	if (n == pad || pad > 2)
+		return false;
+	for (size_t i = 0; i < n - pad; i++)
+		if (!ascii_alnum(s[i]) && s[i] != '+' && s[i] != '/')
+			return false;
+	return pad ? n % 4 == 0 : n % 4 != 1;
+}
+
+/* Whether s is a Standard Webhooks secret: "whsec_" and base64. */
+static bool whsec_valid(const char *s)
+{
+	return strncmp(s, "whsec_", 6) == 0 && base64_valid(s + 6);
+}
+
+/* Free a string that may hold a secret, wiping it first. */
+static void secret_free(char *s)
+{
+	if (!s)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+/* Close a FILE held by a _cleanup_ variable. */
+static void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+/* Where the key's value lives in its struct. */
+static void *field_ptr(void *base, const struct config_key *k)
+{
+	return (char *)base + k->offset;
+}
+
+/* Read-only variant of field_ptr(). */
+static const void *field_cptr(const void *base, const struct config_key *k)
+{
+	return (const char *)base + k->offset;
+}
+
+/* Store an integer into a field of the given layout. */
+static void store_integer(void *p, enum key_store st, long long v)
+{
+	int i = (int)v;
+
+	switch (st) {
+	case STORE_INT:
+	case STORE_ENUM:
+		memcpy(p, &i, sizeof(i));
+		break;
+	case STORE_LLONG:
+		memcpy(p, &v, sizeof(v));
+		break;
+	case STORE_SIZE:
+		*(size_t *)p = (size_t)v;
+		break;
+	case STORE_BOOL:
+		*(bool *)p = v != 0;
+		break;
+	default:
+		assert(!"not an integer field");
+	}
+}
+
+/* Load an integer from a field of the given layout. */
+static long long load_integer(const void *p, enum key_store st)
+{
+	int i;
+	long long v;
+
+	switch (st) {
+	case STORE_INT:
+	case STORE_ENUM:
+		memcpy(&i, p, sizeof(i));
+		return i;
+	case STORE_LLONG:
+		memcpy(&v, p, sizeof(v));
+		return v;
+	case STORE_SIZE:
+		return (long long)*(const size_t *)p;
+	case STORE_BOOL:
+		return *(const bool *)p;
+	default:
+		assert(!"not an integer field");
+		return 0;
+	}
+}
+
+/* Parse digits and an optional unit suffix from units; -EINVAL bad syntax, -ERANGE overflow. */
+static int number_parse_units(const char *s, const struct unit *units, size_t n_units,
+			      long long *ret)
+{
+	long long v = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (LLONG_MAX - (*p - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (*p - '0');
+	}
+	for (size_t i = 0; i < n_units; i++) {
+		if (strcmp(p, units[i].suffix) != 0)
+			continue;
+		if (v > LLONG_MAX / units[i].factor)
+			return -ERANGE;
+		*ret = v * units[i].factor;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Parse a value of an integer-like key type. */
+static int number_parse(enum key_type type, const char *s, long long *ret)
+{
+	static const struct unit none[] = { { "", 1 } };
+
+	if (type == KEY_SIZE)
+		return number_parse_units(s, size_units, ELEMENTSOF(size_units), ret);
+	if (type == KEY_DURATION)
+		return number_parse_units(s, duration_units, ELEMENTSOF(duration_units), ret);
+	return number_parse_units(s, none, ELEMENTSOF(none), ret);
+}
+
+/* Format v in the largest unit of its type that divides it exactly. */
+static void number_format(enum key_type type, long long v, char *buf, size_t size)
+{
+	const struct unit *units = type == KEY_SIZE ? size_units : duration_units;
+	size_t n = type == KEY_SIZE ? ELEMENTSOF(size_units) : ELEMENTSOF(duration_units);
+
+	if (type == KEY_SIZE || type == KEY_DURATION)
+		for (size_t i = 0; i < n && v != 0; i++)
+			if (v % units[i].factor == 0) {
+				snprintf(buf, size, "%lld%s", v / units[i].factor, units[i].suffix);
+				return;
+			}
+	snprintf(buf, size, "%lld", v);
+}
+
+/* What a value of an integer-like key type must look like, for error messages. */
+static const char *number_syntax(enum key_type type)
+{
+	switch (type) {
+	case KEY_SIZE:
+		return "a size: bytes, or a number with suffix k, K, KiB, M, MiB, G or GiB";
+	case KEY_DURATION:
+		return "a duration: seconds, or a number with suffix s, m, h or d";
+	default:
+		return "a non-negative integer";
+	}
+}
+
+/* Write "a|b|c" for an enum's names into buf. */
+static void enum_choices(const struct enum_desc *e, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < e->n && len < size; i++) {
+		int w = snprintf(buf + len, size - len, "%s%s", i ? "|" : "", e->to_string(i));
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+}
+
+/* Setter for int, size and duration keys, with a range check. */
+static int set_number(const struct key_apply *a, const char *value, char **ret_problem)
+{
+	const struct config_key *k = a->k;
+	const char *shown = k->flags & KEY_SECRET ? "the value" : value;
+	char lo[32], hi[32];
+	long long v;
+	int r;
+
+	r = number_parse(k->type, value, &v);
+	if (r == -EINVAL) {
+		*ret_problem = xasprintf("'%s' is not %s", shown, number_syntax(k->type));
+		return -EINVAL;
+	}
+	if (r < 0 || v < k->min || v > k->max) {
+		number_format(k->type, k->min, lo, sizeof(lo));
+		number_format(k->type, k->max, hi, sizeof(hi));
+		*ret_problem = xasprintf("'%s' is out of range %s..%s", shown, lo, hi);
+		return -EINVAL;
+	}
+	store_integer(field_ptr(a->base, k), k->store, v);
+	return 0;
+}
+
+/* Setter for enum keys. */
+static int set_enum(const struct key_apply *a, const char *value, char **ret_problem)
+{
+	char choices[128];
+	int v;
+
+	v = a->k->enums->from_string(value);
+	if (v < 0) {
+		enum_choices(a->k->enums, choices, sizeof(choices));
+		*ret_problem = xasprintf("'%s' is not one of %s", value, choices);
+		return -EINVAL;
+	}
+	store_integer(field_ptr(a->base, a->k), STORE_ENUM, v);
+	return 0;
+}
+
+/* Setter for bool keys: true/false, yes/no, on/off, 1/0 in any case. */
+static int set_bool(const struct key_apply *a, const char *value, char **ret_problem)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+		if (strcasecmp(value, yes[i]) == 0) {
+			store_integer(field_ptr(a->base, a->k), STORE_BOOL, 1);
+			return 0;
+		}
+		if (strcasecmp(value, no[i]) == 0) {
+			store_integer(field_ptr(a->base, a->k), STORE_BOOL, 0);
+			return 0;
+		}
+	}
+	*ret_problem = xasprintf("'%s' is not a boolean (true/false, yes/no, on/off, 1/0)", value);
+	return -EINVAL;
+}
+
+/* Setter for string keys; an empty value unsets optional ones. */
+static int set_string(const struct key_apply *a, const char *value, char **ret_problem)
+{
+	const struct config_key *k = a->k;
+	char **p = field_ptr(a->base, k);
+
+	if (!*value && !(k->flags & KEY_OPTIONAL)) {
+		*ret_problem = xstrdup("must not be empty");
+		return -EINVAL;
+	}
+	if (*value && (k->flags & KEY_TOKEN) && !http_token_valid(value)) {
+		*ret_problem = xasprintf("'%s' is not a valid HTTP header name", value);
+		return -EINVAL;
+	}
+	secret_free(*p);
+	*p = *value ? xstrdup(value) : NULL;
+	return 0;
+}
+
+/* The setter of a key: its own, or the one for its type. */
+static key_set_fn key_setter(const struct config_key *k)
+{
+	if (k->set)
+		return k->set;
+	switch (k->type) {
+	case KEY_INT:
+	case KEY_SIZE:
+	case KEY_DURATION:
+		return set_number;
+	case KEY_ENUM:
+		return set_enum;
+	case KEY_BOOL:
+		return set_bool;
+	default:
+		return set_string;
+	}
+}
+
+/* Read a whole small file into a new NUL-terminated string. */
+static int file_read_small(const char *path, char **ret, char **ret_problem)
+{
+	_cleanup_(fclosep) FILE *f = NULL;
+	char *buf;
+	size_t n;
+
+	f = fopen(path, "re");
+	if (!f) {
+		int e = errno, r = e > 0 ? -e : -EIO;
+		*ret_problem = xasprintf("cannot open '%s': %s", path, strerror(-r));
+		return r;
+	}
+	buf = xmalloc(VALUE_FILE_MAX + 1);
+	n = fread(buf, 1, VALUE_FILE_MAX + 1, f);
+	if (ferror(f) || n > VALUE_FILE_MAX || memchr(buf, '\0', n)) {
+		int r = ferror(f) ? -EIO : -EINVAL;
+		*ret_problem = xasprintf("cannot use '%s': %s", path,
+					 r == -EIO	      ? "read error"
+					 : n > VALUE_FILE_MAX ? "larger than 64KiB"
+							      : "contains a NUL byte");
+		explicit_bzero(buf, VALUE_FILE_MAX + 1);
+		free(buf);
+		return r;
+	}
+	buf[n] = '\0';
+	*ret = buf;
+	return 0;
+}
+
+/* Setter for *_file keys holding one value: the file's content without trailing newlines. */
+static int set_value_file(const struct key_apply *a, const char *value, char **ret_problem)
+{
+	char **p = field_ptr(a->base, a->k);
+	char *text = NULL;
+	size_t n;
+	int r;
+
+	r = file_read_small(value, &text, ret_problem);
+	if (r < 0)
+		return r;
+	assert(text);
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+		text[--n] = '\0';
+	if (n == 0) {
+		secret_free(text);
+		*ret_problem = xasprintf("'%s' is empty", value);
+		return -EINVAL;
+	}
+	secret_free(*p);
+	*p = text;
+	return 0;
+}
+
+/* Drop every secret of a source. */
+static void secrets_clear(struct source_config *s)
+{
+	for (size_t i = 0; i < s->n_secrets; i++) {
+		secret_free(s->secrets[i]);
+		s->secrets[i] = NULL;
+	}
+	s->n_secrets = 0;
+}
+
+/* Append one secret, refusing empty ones and more than CONFIG_MAX_SECRETS. */
+static int secrets_add(struct source_config *s, const char *value, char **ret_problem)
+{
+	if (!*value) {
+		*ret_problem = xstrdup("must not be empty");
+		return -EINVAL;
+	}
+	if (s->n_secrets >= CONFIG_MAX_SECRETS) {
+		*ret_problem = xasprintf("at most %d secrets are accepted", CONFIG_MAX_SECRETS);
+		return -EINVAL;
+	}
+	s->secrets[s->n_secrets++] = xstrdup(value);
+	return 0;
+}
+
+/* Setter for secret: the first line of a layer replaces earlier layers, the next ones add. */
+static int set_secret(const struct key_apply *a, const char *value, char **ret_problem)
+{
+	struct source_config *s = a->base;
+
+	if (!a->append)
+		secrets_clear(s);
+	return secrets_add(s, value, ret_problem);
+}
+
+/* Trim ASCII whitespace at both ends of s, in place. */
+static char *strip(char *s)
+{
+	size_t n;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r')
+		s++;
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Parse a secret file's lines into tmp; blank lines and # comments are skipped. */
+static int secret_file_parse(char *text, const char *path, struct source_config *tmp,
+			     char **ret_problem)
+{
+	char *rest = text, *line;
+	int r;
+
+	while ((line = strsep(&rest, "\n"))) {
+		line = strip(line);
+		if (!*line || *line == '#')
+			continue;
+		r = secrets_add(tmp, line, ret_problem);
+		if (r < 0) {
+			free(*ret_problem);
+			*ret_problem = xasprintf("'%s' holds more than %d secrets", path,
+						 CONFIG_MAX_SECRETS);
+			return r;
+		}
+	}
+	if (tmp->n_secrets == 0) {
+		*ret_problem = xasprintf("'%s' holds no secret", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Setter for secret_file: the file's secrets replace any others. */
+static int set_secret_file(const struct key_apply *a, const char *value, char **ret_problem)
+{
+	struct source_config *s = a->base;
+	struct source_config tmp = { 0 };
+	char *text = NULL;
+	int r;
+
+	r = file_read_small(value, &text, ret_problem);
+	if (r < 0)
+		return r;
+	assert(text);
+	r = secret_file_parse(text, value, &tmp, ret_problem);
+	explicit_bzero(text, VALUE_FILE_MAX + 1);
+	free(text);
+	if (r < 0) {
+		secrets_clear(&tmp);
+		return r;
+	}
+	secrets_clear(s);
+	memcpy(s->secrets, tmp.secrets, sizeof(s->secrets));
+	s->n_secrets = tmp.n_secrets;
+	return 0;
+}
+
+/* Setter for hmac_inputs: a comma-separated ordered list without repeats. */
+static int set_sig_inputs(const struct key_apply *a, const char *value, char **ret_problem)
+{
+	struct source_config *s = a->base;
+	enum sig_input list[_SIG_INPUT_MAX];
+	_cleanup_free_ char *copy = xstrdup(value);
+	char *rest = copy, *item;
+	size_t n = 0;
+
+	while ((item = strsep(&rest, ","))) {
+		int v = sig_input_from_string(strip(item));
+		if (v < 0) {
+			*ret_problem = xasprintf("'%s' is not one of body|url", strip(item));
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (list[i] == (enum sig_input)v) {
+				*ret_problem = xasprintf("'%s' is listed twice", strip(item));
+				return -EINVAL;
+			}
+		list[n++] = (enum sig_input)v;
+	}
+	static_assert(_SIG_INPUT_MAX <= CONFIG_MAX_SIG_INPUTS, "every input fits");
+	memcpy(s->hmac_inputs, list, n * sizeof(list[0]));
+	s->n_hmac_inputs = n;
+	return 0;
+}
+
+/* Setter for idempotency_key: header:<Name>, json:</pointer> or none. */
+static int set_idempotency(const struct key_apply *a, const char *value, char **ret_problem)
+{
+	struct source_config *s = a->base;
+	enum idempotency_from from;
+	const char *name = NULL;
+
+	if (strcmp(value, "none") == 0) {
+		from = IDEMPOTENCY_FROM_NONE;
+	} else if (strncmp(value, "header:", 7) == 0 && http_token_valid(value + 7)) {
+		from = IDEMPOTENCY_FROM_HEADER;
+		name = value + 7;
+	} else if (strncmp(value, "json:", 5) == 0 && json_pointer_valid(value + 5)) {
+		from = IDEMPOTENCY_FROM_JSON_POINTER;
+		name = value + 5;
+	} else {
+		*ret_problem = xasprintf("'%s' is not header:<Name>, json:</pointer> (RFC 6901) "
+					 "or none",
+					 value);
+		return -EINVAL;
+	}
+	free(s->idempotency_name);
+	s->idempotency_from = from;
+	s->idempotency_name = name ? xstrdup(name) : NULL;
+	return 0;
+}
+
+/* Apply every key's default to a fresh struct; defaults are valid by construction. */
+static void defaults_apply(const struct config_key *table, size_t n, void *base)
+{
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *problem = NULL;
+		struct key_apply a = { .base = base, .k = &table[i] };
+		int r;
+
+		if (!table[i].def)
+			continue;
+		r = key_setter(&table[i])(&a, table[i].def, &problem);
+		assert(r >= 0);
+		(void)r;
+	}
+}
+
+/* Free the strings a key table points into. */
+static void strings_free(const struct config_key *table, size_t n, void *base)
+{
+	for (size_t i = 0; i < n; i++) {
+		char **p;
+
+		if (table[i].store != STORE_STR || table[i].type == KEY_PATH)
+			continue;
+		p = field_ptr(base, &table[i]);
+		secret_free(*p);
+		*p = NULL;
+	}
+}
+
+/* Free everything one source owns. */
+static void source_fini(struct source_config *s)
+{
+	strings_free(source_keys, N_SOURCE_KEYS, s);
+	secrets_clear(s);
+	free(s->idempotency_name);
+	free(s->name);
+}
+
+/* Free a configuration; NULL is fine. */
+void config_free(struct config *c)
+{
+	if (!c)
+		return;
+	strings_free(global_keys, N_GLOBAL_KEYS, c);
+	for (size_t i = 0; i < c->n_sources; i++)
+		source_fini(&c->sources[i]);
+	free(c->sources);
+	free(c);
+}
+
+/* Look a source up by name. */
+const struct source_config *config_source_find(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_sources; i++)
+		if (strcmp(c->sources[i].name, name) == 0)
+			return &c->sources[i];
+	return NULL;
+}
+
+/* Print a string key unless unset, masking it when secret. */
+static void print_string(FILE *f, const struct config_key *k, const char *s)
+{
+	_cleanup_free_ char *masked = NULL;
+
+	if (!s)
+		return;
+	if (k->flags & KEY_SECRET)
+		masked = k->flags & KEY_CONNINFO ? db_url_mask(s) : xstrdup(SECRET_MASK);
+	fprintf(f, "%s = %s\n", k->name, masked ? masked : s);
+}
+
+/* Print a key with the printer of its type. */
+static void print_value(FILE *f, const struct config_key *k, const void *base)
+{
+	const void *p = field_cptr(base, k);
+	char buf[32];
+
+	switch (k->type) {
+	case KEY_STRING:
+		print_string(f, k, *(char *const *)p);
+		break;
+	case KEY_INT:
+		fprintf(f, "%s = %lld\n", k->name, load_integer(p, k->store));
+		break;
+	case KEY_SIZE:
+	case KEY_DURATION:
+		number_format(k->type, load_integer(p, k->store), buf, sizeof(buf));
+		fprintf(f, "%s = %s\n", k->name, buf);
+		break;
+	case KEY_ENUM:
+		fprintf(f, "%s = %s\n", k->name,
+			k->enums->to_string((int)load_integer(p, STORE_ENUM)));
+		break;
+	case KEY_BOOL:
+		fprintf(f, "%s = %s\n", k->name, load_integer(p, STORE_BOOL) ? "true" : "false");
+		break;
+	default:
+		break;
+	}
+}
+
+/* Print one masked secret line per configured secret. */
+static void print_secrets(FILE *f, const struct config_key *k, const void *base)
+{
+	const struct source_config *s = base;
+
+	for (size_t i = 0; i < s->n_secrets; i++)
+		fprintf(f, "%s = " SECRET_MASK "\n", k->name);
+}
+
+/* Print hmac_inputs as its comma-separated list. */
+static void print_sig_inputs(FILE *f, const struct config_key *k, const void *base)
+{
+	const struct source_config *s = base;
+
+	fprintf(f, "%s = ", k->name);
+	for (size_t i = 0; i < s->n_hmac_inputs; i++)
+		fprintf(f, "%s%s", i ? "," : "", sig_input_to_string(s->hmac_inputs[i]));
+	fputc('\n', f);
+}
+
+/* Print idempotency_key in the syntax it is written in. */
+static void print_idempotency(FILE *f, const struct config_key *k, const void *base)
+{
+	const struct source_config *s = base;
+
+	if (s->idempotency_from == IDEMPOTENCY_FROM_NONE)
+		fprintf(f, "%s = none\n", k->name);
+	else
+		fprintf(f, "%s = %s:%s\n", k->name, idempotency_from_to_string(s->idempotency_from),
+			s->idempotency_name);
+}
+
+/* Print the keys of one section; source keys only when they apply to the scheme. */
+static void keys_print(FILE *f, const struct config_key *table, size_t n, const void *base,
+		       unsigned scheme)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct config_key *k = &table[i];
+
+		if ((k->flags & KEY_NOPRINT) || (k->schemes && !(k->schemes & scheme)))
+			continue;
+		if (k->print)
+			k->print(f, k, base);
+		else
+			print_value(f, k, base);
+	}
+}
+
+/* Write the effective configuration as INI with every secret masked. */
+void config_print(const struct config *c, FILE *f)
+{
+	fputs("[hookrun]\n", f);
+	keys_print(f, global_keys, N_GLOBAL_KEYS, c, 0);
+	for (size_t i = 0; i < c->n_sources; i++) {
+		const struct source_config *s = &c->sources[i];
+
+		fprintf(f, "\n[source.%s]\n", s->name);
+		keys_print(f, source_keys, N_SOURCE_KEYS, s, SCHEME(s->auth));
+	}
+}
+
+/* Loading state. */
+
+enum {
+	LAYER_DEFAULT,
+	LAYER_FILE,
+	LAYER_ENV,
+};
+
+/* Where a value came from: a line of the file, an environment entry, or neither (default). */
+struct origin {
+	int line;
+	const char *env; /* the "NAME=value" entry of envp */
+};
+
+struct key_state {
+	int layer;
+	struct origin origin;
+};
+
+struct source_state {
+	char *section; /* "source.NAME" */
+	struct origin origin;
+	struct key_state keys[N_SOURCE_KEYS];
+};
+
+#define TARGET_GLOBAL (-1)
+#define TARGET_NONE (-2)
+
+struct load_ctx {
+	const char *path;
+	struct config *c;
+	struct source_state *ss; /* parallel to c->sources */
+	size_t n_ss;
+	struct key_state global[N_GLOBAL_KEYS];
+	struct origin global_origin;
+	int layer;
+	struct origin cur;
+	char *section; /* the section inih is in, as it names it */
+	ssize_t target; /* TARGET_GLOBAL, TARGET_NONE or a source index */
+	FILE *f;
+	char *line;
+	size_t line_cap;
+	int r;
+	char *error;
+	int error_line;
+};
+
+/* The keys of one section being loaded. */
+struct key_target {
+	const struct config_key *table;
+	size_t n;
+	struct key_state *states;
+	void *base;
+	const char *section;
+};
+
+/* Free the loader's own state (not the config). */
+static void ctx_fini(struct load_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->n_ss; i++)
+		free(ctx->ss[i].section);
+	free(ctx->ss);
+	free(ctx->section);
+	free(ctx->line);
+	free(ctx->error);
+}
+
+/* "path:line: ", "VARIABLE: " or "" for a value's origin. */
+static char *origin_format(const struct load_ctx *ctx, const struct origin *o)
+{
+	if (o && o->env)
+		return xasprintf("%.*s: ", (int)strcspn(o->env, "="), o->env);
+	if (o && o->line > 0)
+		return xasprintf("%s:%d: ", ctx->path, o->line);
+	return xstrdup("");
+}
+
+/* Record the first error as "<origin>: [section] <message>" and return r. */
+static _printf_(5, 6) int ctx_fail(struct load_ctx *ctx, int r, const struct origin *o,
+				   const char *section, const char *fmt, ...)
+{
+	_cleanup_free_ char *where = NULL, *msg = NULL;
+	va_list ap;
+
+	if (ctx->error)
+		return ctx->r;
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	where = origin_format(ctx, o);
+	if (section)
+		ctx->error = xasprintf("%s[%s] %s", where, section, msg);
+	else
+		ctx->error = xasprintf("%s%s", where, msg);
+	ctx->r = r;
+	ctx->error_line = o && !o->env ? o->line : 0;
+	return r;
+}
+
+/* Index of the key called name in table, or -1. */
+static ssize_t key_find(const struct config_key *table, size_t n, const char *name)
+{
+	for (size_t i = 0; name && i < n; i++)
+		if (strcmp(table[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Index of the key whose env column is name, or -1. */
+static ssize_t key_find_env(const struct config_key *table, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(table[i].env, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* The [hookrun] keys as a target. */
+static struct key_target target_global(struct load_ctx *ctx)
+{
+	return (struct key_target){ global_keys, N_GLOBAL_KEYS, ctx->global, ctx->c, "hookrun" };
+}
+
+/* The keys of source i as a target. */
+static struct key_target target_source(struct load_ctx *ctx, size_t i)
+{
+	assert(ctx->ss && i < ctx->n_ss);
+	return (struct key_target){ source_keys, N_SOURCE_KEYS, ctx->ss[i].keys,
+				    &ctx->c->sources[i], ctx->ss[i].section };
+}
+
+/* Set key i of t from value at the current origin, enforcing repeat and conflict rules. */
+static int ctx_apply(struct load_ctx *ctx, const struct key_target *t, size_t i, const char *value)
+{
+	const struct config_key *k = &t->table[i];
+	struct key_state *ks = &t->states[i];
+	ssize_t other = key_find(t->table, t->n, k->conflicts);
+	struct key_apply a = { .base = t->base, .k = k, .append = ks->layer == ctx->layer };
+	_cleanup_free_ char *problem = NULL;
+	int r;
+
+	if (a.append && !(k->flags & KEY_REPEATABLE))
+		return ctx_fail(ctx, -EINVAL, &ctx->cur, t->section, "%s: set more than once",
+				k->name);
+	if (other >= 0 && t->states[other].layer == ctx->layer)
+		return ctx_fail(ctx, -EINVAL, &ctx->cur, t->section,
+				"%s: cannot be combined with %s; set one of them", k->name,
+				k->conflicts);
+	r = key_setter(k)(&a, value, &problem);
+	if (r < 0)
+		return ctx_fail(ctx, r, &ctx->cur, t->section, "%s: %s", k->name, problem);
+	*ks = (struct key_state){ .layer = ctx->layer, .origin = ctx->cur };
+	if (other >= 0)
+		t->states[other] = (struct key_state){ 0 };
+	return 0;
+}
+
+/* Start a [source.NAME] section: check the name, refuse repeats, fill defaults. */
+static int ctx_source_add(struct load_ctx *ctx, const char *name)
+{
+	struct config *c = ctx->c;
+
+	if (!source_name_valid(name))
+		return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
+				"[source.%s] invalid source name: it must match "
+				"[a-z0-9][a-z0-9_-]{0,62}",
+				name);
+	for (size_t i = 0; i < c->n_sources; i++)
+		if (strcmp(c->sources[i].name, name) == 0)
+			return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
+					"duplicate section [source.%s] (first at line %d)", name,
+					ctx->ss[i].origin.line);
+	c->sources = xreallocarray(c->sources, c->n_sources + 1, sizeof(*c->sources));
+	ctx->ss = xreallocarray(ctx->ss, c->n_sources + 1, sizeof(*ctx->ss));
+	c->sources[c->n_sources] = (struct source_config){ .name = xstrdup(name) };
+	ctx->ss[c->n_sources] = (struct source_state){
+		.section = xasprintf(SECTION_SOURCE_PREFIX "%s", name),
+		.origin = ctx->cur,
+	};
+	ctx->n_ss = c->n_sources + 1;
+	defaults_apply(source_keys, N_SOURCE_KEYS, &c->sources[c->n_sources]);
+	return (int)c->n_sources++;
+}
+
+/* Enter a section of the file at the current line. */
+static void ctx_section_enter(struct load_ctx *ctx, const char *section)
+{
+	free(ctx->section);
+	ctx->section = xstrdup(section);
+	ctx->target = TARGET_NONE;
+	if (strcmp(section, "hookrun") == 0) {
+		if (ctx->global_origin.line > 0) {
+			(void)ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
+				       "duplicate section [hookrun] (first at line %d)",
+				       ctx->global_origin.line);
+			return;
+		}
+		ctx->global_origin = ctx->cur;
+		ctx->target = TARGET_GLOBAL;
+	} else if (strncmp(section, SECTION_SOURCE_PREFIX, strlen(SECTION_SOURCE_PREFIX)) == 0) {
+		int i = ctx_source_add(ctx, section + strlen(SECTION_SOURCE_PREFIX));
+		if (i >= 0)
+			ctx->target = i;
+	} else {
+		(void)ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
+			       "unknown section [%s] (expected [hookrun] or [source.NAME])",
+			       section);
+	}
+}
+
+/* ini_reader: hand inih one line at a time, counting lines and tracking sections itself:
+ * inih reports neither empty nor repeated sections and truncates long section names. */
+static char *ctx_read_line(char *buf, int size, void *userdata)
+{
+	struct load_ctx *ctx = userdata;
+	ssize_t n;
+	char *end;
+
+	n = getline(&ctx->line, &ctx->line_cap, ctx->f);
+	if (n < 0 || size < 2)
+		return NULL;
+	ctx->cur = (struct origin){ .line = ctx->cur.line + 1 };
+	if (n >= size) {
+		(void)ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
+			       "line is longer than %d characters (use a *_file key for long values)",
+			       size - 2);
+		n = size - 1;
+	}
+	memcpy(buf, ctx->line, (size_t)n);
+	buf[n] = '\0';
+	if (buf[strspn(buf, " \t")] == '[' && buf[0] != '[')
+		(void)ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
+			       "indented section header: it would continue the previous value");
+	end = strchr(buf, ']');
+	if (!ctx->error && buf[0] == '[' && end) {
+		_cleanup_free_ char *section = xstrndup(buf + 1, (size_t)(end - buf - 1));
+		ctx_section_enter(ctx, section);
+	}
+	return buf;
+}
+
+/* ini_handler: one "key = value" line of the section ctx_read_line() last entered. */
+static int ctx_ini_handler(void *user, const char *section _unused_, const char *name,
+			   const char *value)
+{
+	struct load_ctx *ctx = user;
+	struct key_target t;
+	ssize_t i;
+
+	if (ctx->error)
+		return 0;
+	if (!ctx->section)
+		return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
+				"key '%s' is outside any section (global keys go under [hookrun])",
+				name) >= 0;
+	if (ctx->target == TARGET_NONE)
+		return 0;
+	t = ctx->target == TARGET_GLOBAL ? target_global(ctx) : target_source(ctx, ctx->target);
+	i = key_find(t.table, t.n, name);
+	if (i < 0)
+		return ctx_fail(ctx, -EINVAL, &ctx->cur, t.section, "unknown key '%s'", name) >= 0;
+	return ctx_apply(ctx, &t, (size_t)i, value) >= 0;
+}
+
+/* Parse the INI file; its first problem becomes the error. */
+static int ctx_parse_file(struct load_ctx *ctx)
+{
+	int r;
+
+	ctx->f = fopen(ctx->path, "re");
+	if (!ctx->f) {
+		int e = errno;
+
+		r = e > 0 ? -e : -EIO;
+		return ctx_fail(ctx, r, NULL, NULL, "%s: cannot open: %s", ctx->path, strerror(-r));
+	}
+	ctx->layer = LAYER_FILE;
+	r = ini_parse_stream(ctx_read_line, ctx, ctx_ini_handler, ctx);
+	if (ferror(ctx->f) && !ctx->error)
+		(void)ctx_fail(ctx, -EIO, NULL, NULL, "%s: read error", ctx->path);
+	fclose(ctx->f);
+	ctx->f = NULL;
+	if (r > 0 && (!ctx->error || (ctx->error_line > 0 && r < ctx->error_line))) {
+		free(ctx->error);
+		ctx->error = NULL;
+		return ctx_fail(ctx, -EINVAL, &(struct origin){ .line = r }, NULL,
+				"syntax error: expected 'key = value' or '[section]'");
+	}
+	if (r < 0 && !ctx->error)
+		return ctx_fail(ctx, -ENOMEM, NULL, NULL, "%s: out of memory", ctx->path);
+	return ctx->error ? ctx->r : 0;
+}
+
+/* Write the environment spelling of a source name: upper case, '-' and '.' as '_'. */
+static void source_env_name(const char *name, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; name[i] && i + 1 < size; i++) {
+		char ch = name[i];
+
+		if (ch == '-' || ch == '.')
+			ch = '_';
+		else if (ch >= 'a' && ch <= 'z')
+			ch = (char)(ch - 'a' + 'A');
+		buf[i] = ch;
+	}
+	buf[i] = '\0';
+}
+
+/* Refuse sources whose variables would be indistinguishable (foo-bar and foo_bar). */
+static int ctx_check_env_names(struct load_ctx *ctx)
+{
+	char a[SOURCE_NAME_MAX + 1], b[SOURCE_NAME_MAX + 1];
+
+	assert(ctx->ss || ctx->c->n_sources == 0);
+	for (size_t i = 0; i < ctx->c->n_sources; i++) {
+		source_env_name(ctx->c->sources[i].name, a, sizeof(a));
+		for (size_t j = i + 1; j < ctx->c->n_sources; j++) {
+			source_env_name(ctx->c->sources[j].name, b, sizeof(b));
+			if (strcmp(a, b) == 0)
+				return ctx_fail(ctx, -EINVAL, &ctx->ss[j].origin,
+						ctx->ss[j].section,
+						"has the same variable prefix " ENV_SOURCE_PREFIX
+						"%s_ as [%s]; rename one",
+						b, ctx->ss[i].section);
+		}
+	}
+	return 0;
+}
+
+/* The key part of rest ("<NAME>_<KEY>") when it starts with this source's name, else NULL. */
+static const char *source_env_suffix(const char *name, const char *rest)
+{
+	char up[SOURCE_NAME_MAX + 1];
+	size_t n;
+
+	source_env_name(name, up, sizeof(up));
+	n = strlen(up);
+	if (strncmp(rest, up, n) != 0 || rest[n] != '_')
+		return NULL;
+	return rest + n + 1;
+}
+
+/* Apply HOOKRUN_SOURCE_<NAME>_<KEY>, rest being "<NAME>_<KEY>". */
+static int ctx_env_apply_source(struct load_ctx *ctx, const char *rest, const char *value)
+{
+	ssize_t near = -1, hit = -1, key = -1;
+
+	assert(ctx->ss || ctx->c->n_sources == 0);
+	for (size_t i = 0; i < ctx->c->n_sources; i++) {
+		const char *suffix = source_env_suffix(ctx->c->sources[i].name, rest);
+		ssize_t k;
+
+		if (!suffix)
+			continue;
+		near = (ssize_t)i;
+		k = key_find_env(source_keys, N_SOURCE_KEYS, suffix);
+		if (k < 0)
+			continue;
+		if (hit >= 0)
+			return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
+					"ambiguous: matches both [%s] and [%s]", ctx->ss[hit].section,
+					ctx->ss[i].section);
+		hit = (ssize_t)i;
+		key = k;
+	}
+	if (hit >= 0) {
+		struct key_target t = target_source(ctx, (size_t)hit);
+		return ctx_apply(ctx, &t, (size_t)key, value);
+	}
+	if (near >= 0)
+		return ctx_fail(ctx, -EINVAL, &ctx->cur, ctx->ss[near].section, "unknown key '%s'",
+				source_env_suffix(ctx->c->sources[near].name, rest));
+	return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
+			"no [source.NAME] section matches (sources are defined in the config file)");
+}
+
+/* Whether a HOOKRUN_ variable belongs to another tool rather than to the configuration. */
+static bool env_allowed(const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(env_allow_exact); i++)
+		if (strcmp(name, env_allow_exact[i]) == 0)
+			return true;
+	for (size_t i = 0; i < ELEMENTSOF(env_allow_prefix); i++)
+		if (strncmp(name, env_allow_prefix[i], strlen(env_allow_prefix[i])) == 0)
+			return true;
+	return false;
+}
+
+/* Apply one HOOKRUN_ variable. */
+static int ctx_env_apply_one(struct load_ctx *ctx, const char *name, const char *value)
+{
+	ssize_t i = key_find_env(global_keys, N_GLOBAL_KEYS, name);
+
+	if (i >= 0) {
+		struct key_target t = target_global(ctx);
+		return ctx_apply(ctx, &t, (size_t)i, value);
+	}
+	if (strncmp(name, ENV_SOURCE_PREFIX, strlen(ENV_SOURCE_PREFIX)) == 0)
+		return ctx_env_apply_source(ctx, name + strlen(ENV_SOURCE_PREFIX), value);
+	return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
+			"unknown configuration variable (variables of other tools must start "
+			"with HOOKRUN_TEST_, HOOKRUN_BENCH_ or HOOKRUN_DEV_)");
+}
+
+/* Apply every HOOKRUN_ variable of envp over the file. */
+static int ctx_apply_env(struct load_ctx *ctx, char *const *envp)
+{
+	ctx->layer = LAYER_ENV;
+	for (size_t i = 0; envp[i]; i++) {
+		const char *eq = strchr(envp[i], '=');
+		_cleanup_free_ char *name = NULL;
+		int r;
+
+		if (!eq || strncmp(envp[i], ENV_PREFIX, strlen(ENV_PREFIX)) != 0)
+			continue;
+		name = xstrndup(envp[i], (size_t)(eq - envp[i]));
+		if (env_allowed(name))
+			continue;
+		ctx->cur = (struct origin){ .env = envp[i] };
+		r = ctx_env_apply_one(ctx, name, eq + 1);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* State of the source key called name. */
+static struct key_state *source_key_state(struct source_state *st, const char *name)
+{
+	ssize_t i = key_find(source_keys, N_SOURCE_KEYS, name);
+
+	assert(i >= 0);
+	return &st->keys[i];
+}
+
+/* Where the source key called name was set, or the section when it was not. */
+static const struct origin *source_key_origin(struct source_state *st, const char *name)
+{
+	struct key_state *ks = source_key_state(st, name);
+
+	return ks->layer != LAYER_DEFAULT ? &ks->origin : &st->origin;
+}
+
+/* Write the names of the schemes in mask as "a|b" into buf. */
+static void schemes_format(unsigned mask, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < _AUTH_SCHEME_MAX && len < size; i++) {
+		int w;
+
+		if (!(mask & SCHEME(i)))
+			continue;
+		w = snprintf(buf + len, size - len, "%s%s", len ? "|" : "", auth_scheme_names[i]);
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+}
+
+/* auth must be set, auth=none needs the latch, and every key set must apply to auth. */
+static int source_check_auth(struct load_ctx *ctx, size_t i)
+{
+	struct source_config *s = &ctx->c->sources[i];
+	struct source_state *st = &ctx->ss[i];
+	char buf[128];
+
+	if (source_key_state(st, "auth")->layer == LAYER_DEFAULT) {
+		schemes_format(SCHEMES_ALL, buf, sizeof(buf));
+		return ctx_fail(ctx, -EINVAL, &st->origin, st->section,
+				"auth: required, one of %s", buf);
+	}
+	if (s->auth == AUTH_SCHEME_NONE && !s->allow_unauthenticated)
+		return ctx_fail(ctx, -EINVAL, source_key_origin(st, "auth"), st->section,
+				"auth: none accepts anyone and is for local development only; "
+				"it also needs allow_unauthenticated = true");
+	for (size_t k = 0; k < N_SOURCE_KEYS; k++) {
+		if (st->keys[k].layer == LAYER_DEFAULT || (source_keys[k].schemes & SCHEME(s->auth)))
+			continue;
+		schemes_format(source_keys[k].schemes, buf, sizeof(buf));
+		return ctx_fail(ctx, -EINVAL, &st->keys[k].origin, st->section,
+				"%s: does not apply to auth=%s (only to %s)", source_keys[k].name,
+				auth_scheme_to_string(s->auth), buf);
+	}
+	return 0;
+}
+
+/* Every scheme but none needs secrets, of the shape the scheme expects. */
+static int source_check_secrets(struct load_ctx *ctx, size_t i)
+{
+	struct source_config *s = &ctx->c->sources[i];
+	struct source_state *st = &ctx->ss[i];
+	const struct origin *o = source_key_origin(st, "secret");
+
+	if (o == &st->origin)
+		o = source_key_origin(st, "secret_file");
+	if (s->auth == AUTH_SCHEME_NONE)
+		return 0;
+	if (s->n_secrets == 0)
+		return ctx_fail(ctx, -EINVAL, o, st->section,
+				"secret: auth=%s needs at least one secret (secret or secret_file)",
+				auth_scheme_to_string(s->auth));
+	for (size_t j = 0; j < s->n_secrets; j++) {
+		if (s->auth == AUTH_SCHEME_STANDARD_WEBHOOKS && !whsec_valid(s->secrets[j]))
+			return ctx_fail(ctx, -EINVAL, o, st->section,
+					"secret: secret #%zu is not a valid whsec_ value "
+					"(whsec_ followed by base64)",
+					j + 1);
+		if (s->auth == AUTH_SCHEME_BASIC && !strchr(s->secrets[j], ':'))
+			return ctx_fail(ctx, -EINVAL, o, st->section,
+					"secret: secret #%zu is not of the form user:password", j + 1);
+	}
+	return 0;
+}
+
+/* Exactly one of a header or a query key: refuse both, default the header when neither. */
+static int source_header_or_query(struct load_ctx *ctx, size_t i, const char *header_key,
+				  const char *query_key, const char *fallback)
+{
+	struct source_config *s = &ctx->c->sources[i];
+	struct source_state *st = &ctx->ss[i];
+	ssize_t h = key_find(source_keys, N_SOURCE_KEYS, header_key);
+	ssize_t q = key_find(source_keys, N_SOURCE_KEYS, query_key);
+	char **header, **query;
+
+	assert(h >= 0 && q >= 0);
+	header = field_ptr(s, &source_keys[h]);
+	query = field_ptr(s, &source_keys[q]);
+	if (*header && *query)
+		return ctx_fail(ctx, -EINVAL, source_key_origin(st, query_key), st->section,
+				"%s: cannot be combined with %s; set one of them", query_key,
+				header_key);
+	if (!*header && !*query)
+		*header = xstrdup(fallback);
+	return 0;
+}
+
+/* Fill the defaults that depend on auth and refuse contradictory settings. */
+static int source_derive(struct load_ctx *ctx, size_t i)
+{
+	struct source_config *s = &ctx->c->sources[i];
+	int r = 0;
+
+	if (s->auth == AUTH_SCHEME_HMAC)
+		r = source_header_or_query(ctx, i, "signature_header", "signature_query",
+					   "X-Signature");
+	else if (s->auth == AUTH_SCHEME_API_KEY)
+		r = source_header_or_query(ctx, i, "api_key_header", "api_key_query",
+					   "X-API-Key");
+	if (r < 0)
+		return r;
+	if (source_key_state(&ctx->ss[i], "idempotency_key")->layer == LAYER_DEFAULT) {
+		s->idempotency_from = IDEMPOTENCY_FROM_HEADER;
+		s->idempotency_name = xstrdup(s->auth == AUTH_SCHEME_STANDARD_WEBHOOKS
+						      ? "webhook-id"
+						      : "Idempotency-Key");
+	}
+	return 0;
+}
+
+/* Validate every source and derive what depends on all of them. */
+static int ctx_finalize(struct load_ctx *ctx)
+{
+	struct config *c = ctx->c;
+	int r;
+
+	for (size_t i = 0; i < c->n_sources; i++) {
+		r = source_check_auth(ctx, i);
+		if (r >= 0)
+			r = source_check_secrets(ctx, i);
+		if (r >= 0)
+			r = source_derive(ctx, i);
+		if (r < 0)
+			return r;
+		if (c->sources[i].body_limit > c->max_body_limit)
+			c->max_body_limit = c->sources[i].body_limit;
+	}
+	return 0;
+}
+
+/* Load defaults, then the file, then the environment, and validate the result. */
+int config_load(const char *path, char *const *envp, struct config **ret, char **ret_error)
+{
+	struct load_ctx ctx = { .path = path, .target = TARGET_NONE };
+	int r = 0;
+
+	assert(ret);
+	ctx.c = xcalloc(1, sizeof(*ctx.c));
+	defaults_apply(global_keys, N_GLOBAL_KEYS, ctx.c);
+	if (path)
+		r = ctx_parse_file(&ctx);
+	if (r >= 0)
+		r = ctx_check_env_names(&ctx);
+	if (r >= 0 && envp)
+		r = ctx_apply_env(&ctx, envp);
+	if (r >= 0)
+		r = ctx_finalize(&ctx);
+	if (r < 0)
+		goto out;
+	log_event(LOG_LEVEL_DEBUG, "config.loaded", "path=%s sources=%zu", path ? path : "",
+		  ctx.c->n_sources);
+	*ret = TAKE_PTR(ctx.c);
+out:
+	if (r < 0 && ret_error)
+		*ret_error = TAKE_PTR(ctx.error);
+	ctx_fini(&ctx);
+	config_free(ctx.c);
+	return r;
+}

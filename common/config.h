@@ -88,6 +88,7 @@ struct config {
 	char *listen_addr;
 	int listen_port;
 	char *db_url; /* secret: its password is masked when printed */
+	int db_connections;
 	size_t max_backlog;
 	size_t batch_max_rows;
 	size_t batch_max_bytes;
@@ -108,6 +109,13 @@ const char *hmac_algorithm_to_string(enum hmac_algorithm a);
 int hmac_algorithm_from_string(const char *s);
 const char *sig_encoding_to_string(enum sig_encoding e);
 int sig_encoding_from_string(const char *s);
+const char *sig_input_to_string(enum sig_input i);
+int sig_input_from_string(const char *s);
+/* "none", "header" or "json": the part before ':' in idempotency_key. */
+const char *idempotency_from_to_string(enum idempotency_from f);
+int idempotency_from_from_string(const char *s);
+const char *route_to_string(enum route r);
+int route_from_string(const char *s);
 
 /* Load path (may be NULL: defaults and environment only), then apply overrides from envp
  * (a NULL-terminated "KEY=value" array, usually environ). On failure returns a negative errno

@@ -1,1 +1,312 @@
-/* crypto: placeholder until implemented. */
+/* HMAC, SHA-256, constant-time comparison, hex/base64 codecs and random bytes over OpenSSL. */
+#include "crypto.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "xalloc.h"
+
+static const char *const hmac_digest_names[_HMAC_ALGORITHM_MAX] = {
+	[HMAC_ALGORITHM_SHA1] = "SHA1",
+	[HMAC_ALGORITHM_SHA256] = "SHA256",
+	[HMAC_ALGORITHM_SHA512] = "SHA512",
+};
+
+static const size_t hmac_sizes[_HMAC_ALGORITHM_MAX] = {
+	[HMAC_ALGORITHM_SHA1] = 20,
+	[HMAC_ALGORITHM_SHA256] = 32,
+	[HMAC_ALGORITHM_SHA512] = 64,
+};
+
+static const char hex_digits[] = "0123456789abcdef";
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64url_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Size in bytes of the MAC the algorithm produces; 0 for an unknown algorithm. */
+size_t crypto_hmac_size(enum hmac_algorithm alg)
+{
+	return (unsigned)alg < _HMAC_ALGORITHM_MAX ? hmac_sizes[alg] : 0;
+}
+
+/* HMAC of the concatenation of the pieces under key, through EVP_MAC; returns its length. */
+int crypto_hmac(enum hmac_algorithm alg, const void *key, size_t keylen,
+		const struct crypto_piece *pieces, size_t n,
+		unsigned char out[static CRYPTO_HMAC_MAX_SIZE])
+{
+	EVP_MAC *mac = NULL;
+	EVP_MAC_CTX *ctx = NULL;
+	OSSL_PARAM params[2];
+	size_t outlen = 0;
+	int r = -ENOMEM;
+
+	if ((unsigned)alg >= _HMAC_ALGORITHM_MAX)
+		return -EINVAL;
+
+	mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+	if (!mac)
+		goto out;
+	ctx = EVP_MAC_CTX_new(mac);
+	if (!ctx)
+		goto out;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     (char *)hmac_digest_names[alg], 0);
+	params[1] = OSSL_PARAM_construct_end();
+	/* A NULL key would mean "keep the previous key"; an empty key is a valid HMAC key. */
+	if (!EVP_MAC_init(ctx, key ? key : (const void *)"", keylen, params))
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (pieces[i].len > 0 && !EVP_MAC_update(ctx, pieces[i].data, pieces[i].len))
+			goto out;
+	if (!EVP_MAC_final(ctx, out, &outlen, CRYPTO_HMAC_MAX_SIZE) || outlen != hmac_sizes[alg])
+		goto out;
+
+	r = (int)outlen;
+out:
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	return r;
+}
+
+/* SHA-256 of data into out. */
+int crypto_sha256(const void *data, size_t len, unsigned char out[static CRYPTO_SHA256_SIZE])
+{
+	unsigned int n = 0;
+
+	if (!EVP_Digest(len > 0 ? data : "", len, out, &n, EVP_sha256(), NULL) ||
+	    n != CRYPTO_SHA256_SIZE)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Write len bytes as lowercase hex plus a NUL into out, which holds 2 * len + 1 bytes. */
+static void hex_write(char *out, const unsigned char *in, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hex_digits[in[i] >> 4];
+		out[2 * i + 1] = hex_digits[in[i] & 0x0f];
+	}
+	out[2 * len] = '\0';
+}
+
+/* SHA-256 of data as lowercase hex into out_hex. */
+int crypto_sha256_hex(const void *data, size_t len, char out_hex[static CRYPTO_SHA256_HEX_SIZE])
+{
+	unsigned char md[CRYPTO_SHA256_SIZE];
+	int r;
+
+	r = crypto_sha256(data, len, md);
+	if (r < 0)
+		return r;
+	hex_write(out_hex, md, sizeof(md));
+	return 0;
+}
+
+/* Constant-time equality; time depends on alen only, whatever the content or blen. */
+bool crypto_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+	/* On a length mismatch, scan a against itself so the work done is the same. */
+	const void *other = alen == blen ? b : a;
+	int diff = alen > 0 ? CRYPTO_memcmp(a, other, alen) : 0;
+
+	return (alen == blen) & (diff == 0);
+}
+
+/* Lowercase hex encoding of data as a new string. */
+char *crypto_hex_encode(const void *data, size_t len)
+{
+	char *out;
+
+	assert(len < SIZE_MAX / 2);
+	out = xmalloc(2 * len + 1);
+	hex_write(out, data, len);
+	return out;
+}
+
+/* Value of one hex digit of either case, or -1. */
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode len hex digits of either case into a new buffer. */
+int crypto_hex_decode(const char *s, size_t len, unsigned char **ret, size_t *ret_len)
+{
+	_cleanup_free_ unsigned char *buf = NULL;
+
+	if (len % 2 != 0)
+		return -EBADMSG;
+	buf = xmalloc(len / 2 + 1);
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EBADMSG;
+		buf[i] = (unsigned char)(hi << 4 | lo);
+	}
+	buf[len / 2] = '\0';
+	*ret_len = len / 2;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+/* Encode data with a 64-character alphabet, padding the last group with '=' if asked. */
+static char *b64_encode(const char *alphabet, bool pad, const unsigned char *in, size_t len)
+{
+	char *out, *o;
+	size_t i = 0;
+
+	assert(len < SIZE_MAX / 2);
+	out = o = xmalloc(len / 3 * 4 + 5);
+	for (; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+		*o++ = alphabet[v >> 18 & 63];
+		*o++ = alphabet[v >> 12 & 63];
+		*o++ = alphabet[v >> 6 & 63];
+		*o++ = alphabet[v & 63];
+	}
+	if (i < len) {
+		bool two = len - i == 2;
+		uint32_t v = (uint32_t)in[i] << 16 | (two ? (uint32_t)in[i + 1] << 8 : 0);
+
+		*o++ = alphabet[v >> 18 & 63];
+		*o++ = alphabet[v >> 12 & 63];
+		if (two)
+			*o++ = alphabet[v >> 6 & 63];
+		else if (pad)
+			*o++ = '=';
+		if (pad)
+			*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Standard base64 (with padding) of data as a new string. */
+char *crypto_base64_encode(const void *data, size_t len)
+{
+	return b64_encode(b64_alphabet, true, data, len);
+}
+
+/* base64url (without padding) of data as a new string. */
+char *crypto_base64url_encode(const void *data, size_t len)
+{
+	return b64_encode(b64url_alphabet, false, data, len);
+}
+
+/* Value of one base64 or base64url character, or -1 when not in that alphabet. */
+static int b64_value(char c, bool url)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == (url ? '-' : '+'))
+		return 62;
+	if (c == (url ? '_' : '/'))
+		return 63;
+	return -1;
+}
+
+/* Decode n characters (padding already removed) into out; false on a bad character or
+ * non-zero unused bits in the last group. out holds n / 4 * 3 + 2 bytes. */
+static bool b64_decode_groups(const char *s, size_t n, bool url, unsigned char *out,
+			      size_t *ret_len)
+{
+	uint32_t acc = 0;
+	size_t o = 0, i;
+
+	for (i = 0; i < n; i++) {
+		int v = b64_value(s[i], url);
+
+		if (v < 0)
+			return false;
+		acc = acc << 6 | (uint32_t)v;
+		if (i % 4 == 3) {
+			out[o++] = (unsigned char)(acc >> 16);
+			out[o++] = (unsigned char)(acc >> 8);
+			out[o++] = (unsigned char)acc;
+			acc = 0;
+		}
+	}
+	if (n % 4 == 2) {
+		if (acc & 0x0f)
+			return false;
+		out[o++] = (unsigned char)(acc >> 4);
+	} else if (n % 4 == 3) {
+		if (acc & 0x03)
+			return false;
+		out[o++] = (unsigned char)(acc >> 10);
+		out[o++] = (unsigned char)(acc >> 2);
+	}
+	*ret_len = o;
+	return true;
+}
+
+/* Decode base64 (padding required) or base64url (padding optional) into a new buffer. */
+static int b64_decode(const char *s, size_t len, bool url, unsigned char **ret, size_t *ret_len)
+{
+	_cleanup_free_ unsigned char *buf = NULL;
+	size_t pad = 0, n, outlen;
+
+	while (pad < 2 && pad < len && s[len - 1 - pad] == '=')
+		pad++;
+	n = len - pad;
+	/* Padded input is whole groups; unpadded input may end in a 2- or 3-character group. */
+	if (n % 4 == 1 || ((pad > 0 || !url) && len % 4 != 0))
+		return -EBADMSG;
+	buf = xmalloc(n / 4 * 3 + 3);
+	if (!b64_decode_groups(s, n, url, buf, &outlen))
+		return -EBADMSG;
+	buf[outlen] = '\0';
+	*ret_len = outlen;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+/* Decode standard base64 with padding into a new buffer. */
+int crypto_base64_decode(const char *s, size_t len, unsigned char **ret, size_t *ret_len)
+{
+	return b64_decode(s, len, false, ret, ret_len);
+}
+
+/* Decode base64url, padded or not, into a new buffer. */
+int crypto_base64url_decode(const char *s, size_t len, unsigned char **ret, size_t *ret_len)
+{
+	return b64_decode(s, len, true, ret, ret_len);
+}
+
+/* Fill buf with strong random bytes, in chunks RAND_bytes can take. */
+int crypto_random_bytes(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	while (len > 0) {
+		int chunk = len > INT_MAX ? INT_MAX : (int)len;
+
+		if (RAND_bytes(p, chunk) != 1)
+			return -EIO;
+		p += chunk;
+		len -= (size_t)chunk;
+	}
+	return 0;
+}

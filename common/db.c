@@ -1,1 +1,480 @@
-/* db: placeholder until implemented. */
+/* PostgreSQL access: blocking helpers and one asynchronous connection on a libevent loop. */
+#include "db.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "log.h"
+
+enum db_state {
+	DB_DISCONNECTED,
+	DB_CONNECTING,
+	DB_CONNECTED,
+};
+
+struct db_async {
+	struct event_base *base;
+	char *url;
+	PGconn *conn;
+	enum db_state state;
+	struct event *ev_conn;  /* connect phase: readiness the poll asked for */
+	struct event *ev_read;  /* connected: persistent read readiness */
+	struct event *ev_write; /* connected: one-shot, while output is pending */
+	struct event *ev_timer; /* reconnect delay, or connect deadline */
+	struct backoff backoff;
+	unsigned connect_timeout_ms;
+	uint32_t rng;
+	db_state_fn state_cb;
+	void *userdata;
+	/* The statement in flight. */
+	bool in_flight;
+	db_result_fn cb;
+	void *cb_userdata;
+	PGresult *result;
+};
+
+/* Strip the trailing newline libpq puts on its messages into a new string. */
+static char *db_message_dup(const char *msg)
+{
+	char *s = xstrdup(msg && *msg ? msg : "unknown error");
+	size_t n = strlen(s);
+
+	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Route server NOTICEs to the debug log instead of libpq's default stderr printer. */
+static void db_notice(void *arg, const char *message)
+{
+	log_event(LOG_LEVEL_DEBUG, "db.notice", "detail=%s", message);
+}
+
+/* Blocking: connect to url. */
+int db_connect(const char *url, PGconn **ret, char **ret_error)
+{
+	PGconn *conn = PQconnectdb(url);
+
+	if (!conn)
+		return -ENOMEM;
+	if (PQstatus(conn) != CONNECTION_OK) {
+		*ret_error = db_message_dup(PQerrorMessage(conn));
+		PQfinish(conn);
+		return -ECONNREFUSED;
+	}
+	PQsetNoticeProcessor(conn, db_notice, NULL);
+	*ret = conn;
+	return 0;
+}
+
+/* Close a blocking connection; NULL is fine. */
+void db_close(PGconn *conn)
+{
+	if (conn)
+		PQfinish(conn);
+}
+
+/* Whether a result is a success of either kind. */
+static bool db_result_ok(const PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* Blocking: run statements without parameters. */
+int db_exec(PGconn *conn, const char *sql, char **ret_error)
+{
+	_cleanup_pgresult_ PGresult *res = PQexec(conn, sql);
+
+	if (!res)
+		return -ENOMEM;
+	if (!db_result_ok(res)) {
+		*ret_error = db_message_dup(PQresultErrorMessage(res));
+		return db_result_is_retryable(res) ? -EAGAIN : -EIO;
+	}
+	return 0;
+}
+
+/* Blocking: run one parameterised query. */
+int db_query(PGconn *conn, const char *sql, int nparams, const char *const *values,
+	     PGresult **ret, char **ret_error)
+{
+	PGresult *res = PQexecParams(conn, sql, nparams, NULL, values, NULL, NULL, 0);
+
+	if (!res)
+		return -ENOMEM;
+	if (!db_result_ok(res)) {
+		int r = db_result_is_retryable(res) ? -EAGAIN : -EIO;
+		*ret_error = db_message_dup(PQresultErrorMessage(res));
+		PQclear(res);
+		return r;
+	}
+	*ret = res;
+	return 0;
+}
+
+/* Serialization failures and deadlocks (SQLSTATE class 40) may succeed when retried. */
+bool db_result_is_retryable(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state && strncmp(state, "40", 2) == 0;
+}
+
+#define DB_SECRET_MASK "********"
+
+/* Copy s with s[from, to) replaced by the mask. */
+static char *mask_span(const char *s, size_t from, size_t to)
+{
+	return xasprintf("%.*s" DB_SECRET_MASK "%s", (int)from, s, s + to);
+}
+
+/* Mask the password of a URI's user info: from the first ':' after "://" to the last '@'.
+ * Masking too much (a port before an '@' in the query string) is the safe mistake. */
+static char *uri_mask_userinfo(const char *url)
+{
+	const char *scheme_end = strstr(url, "://");
+	const char *at = strrchr(url, '@');
+	const char *colon;
+
+	if (!scheme_end || !at || at < scheme_end)
+		return xstrdup(url);
+	colon = memchr(scheme_end + 3, ':', (size_t)(at - scheme_end - 3));
+	if (!colon)
+		return xstrdup(url);
+	return mask_span(url, (size_t)(colon + 1 - url), (size_t)(at - url));
+}
+
+/* End of a password value starting at v: quoted (key=value form), or up to '&' or a blank. */
+static const char *password_value_end(const char *v)
+{
+	if (*v == '\'') {
+		for (v++; *v && *v != '\''; v++)
+			if (*v == '\\' && v[1])
+				v++;
+		return *v ? v + 1 : v;
+	}
+	return v + strcspn(v, "& \t\n");
+}
+
+/* Mask every password value of s, a URI query parameter or a libpq keyword; frees s. */
+static char *conninfo_mask_params(char *s)
+{
+	size_t from = 0;
+	char *hit;
+
+	while ((hit = strstr(s + from, "password"))) {
+		size_t at = (size_t)(hit - s);
+		const char *v = hit + strlen("password"), *end;
+		char *masked;
+
+		from = at + strlen("password");
+		if (at > 0 && !strchr("?& \t\n", s[at - 1]))
+			continue;
+		v += strspn(v, " \t");
+		if (*v != '=')
+			continue;
+		v += 1 + strspn(v + 1, " \t");
+		end = password_value_end(v);
+		if (end == v)
+			continue;
+		masked = mask_span(s, (size_t)(v - s), (size_t)(end - s));
+		from = (size_t)(v - s) + strlen(DB_SECRET_MASK);
+		explicit_bzero(s, strlen(s));
+		free(s);
+		s = masked;
+	}
+	return s;
+}
+
+/* Copy a libpq connection URI or key=value string with every password masked. */
+char *db_url_mask(const char *s)
+{
+	return conninfo_mask_params(uri_mask_userinfo(s));
+}
+
+/* Milliseconds to a timeval. */
+static struct timeval db_tv(unsigned ms)
+{
+	return (struct timeval){ .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+}
+
+/* A cheap xorshift for reconnect jitter; quality does not matter here. */
+static uint32_t db_random(struct db_async *db)
+{
+	uint32_t x = db->rng;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return db->rng = x;
+}
+
+static void db_async_connect_start(struct db_async *db);
+static void db_async_on_read(evutil_socket_t fd, short what, void *arg);
+static void db_async_on_write(evutil_socket_t fd, short what, void *arg);
+
+/* Release the connection and its events. */
+static void db_async_teardown(struct db_async *db)
+{
+	if (db->ev_conn)
+		event_free(db->ev_conn);
+	if (db->ev_read)
+		event_free(db->ev_read);
+	if (db->ev_write)
+		event_free(db->ev_write);
+	db->ev_conn = db->ev_read = db->ev_write = NULL;
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	PQclear(db->result);
+	db->result = NULL;
+}
+
+/* The connection broke or could not be made: fail what is in flight, retry later. */
+static void db_async_lost(struct db_async *db, const char *why)
+{
+	bool was_connected = db->state == DB_CONNECTED;
+	bool in_flight = db->in_flight;
+	db_result_fn cb = db->cb;
+	void *cb_userdata = db->cb_userdata;
+	struct timeval tv;
+	unsigned delay;
+
+	if (db->conn)
+		log_event(LOG_LEVEL_DEBUG, "db.lost", "why=%s detail=%s", why,
+			  PQerrorMessage(db->conn));
+	db_async_teardown(db);
+	db->state = DB_DISCONNECTED;
+	db->in_flight = false;
+	db->cb = NULL;
+	delay = backoff_next_ms(&db->backoff, db_random(db));
+	tv = db_tv(delay);
+	evtimer_add(db->ev_timer, &tv);
+	if (in_flight && cb)
+		cb(cb_userdata, NULL, -ECONNRESET);
+	if (was_connected && db->state_cb)
+		db->state_cb(db->userdata, false);
+}
+
+/* Connection established: switch to steady-state events. */
+static void db_async_on_connected(struct db_async *db)
+{
+	evutil_socket_t fd = PQsocket(db->conn);
+
+	event_free(db->ev_conn);
+	db->ev_conn = NULL;
+	evtimer_del(db->ev_timer);
+	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	db->ev_read = event_new(db->base, fd, EV_READ | EV_PERSIST, db_async_on_read, db);
+	db->ev_write = event_new(db->base, fd, EV_WRITE, db_async_on_write, db);
+	event_add(db->ev_read, NULL);
+	db->state = DB_CONNECTED;
+	backoff_reset(&db->backoff);
+	log_event(LOG_LEVEL_DEBUG, "db.connected", "server_version=%d", PQserverVersion(db->conn));
+	if (db->state_cb)
+		db->state_cb(db->userdata, true);
+}
+
+/* Wait for the readiness PQconnectPoll asked for. */
+static void db_async_connect_wait(struct db_async *db, short what);
+
+/* Advance the non-blocking connection handshake. */
+static void db_async_on_connect_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_async *db = arg;
+
+	switch (PQconnectPoll(db->conn)) {
+	case PGRES_POLLING_READING:
+		db_async_connect_wait(db, EV_READ);
+		break;
+	case PGRES_POLLING_WRITING:
+		db_async_connect_wait(db, EV_WRITE);
+		break;
+	case PGRES_POLLING_OK:
+		db_async_on_connected(db);
+		break;
+	default:
+		db_async_lost(db, "connect_failed");
+		break;
+	}
+}
+
+/* Wait for the readiness PQconnectPoll asked for; the socket may change between steps. */
+static void db_async_connect_wait(struct db_async *db, short what)
+{
+	if (db->ev_conn)
+		event_free(db->ev_conn);
+	db->ev_conn = event_new(db->base, PQsocket(db->conn), what, db_async_on_connect_io, db);
+	event_add(db->ev_conn, NULL);
+}
+
+/* Start a non-blocking connection attempt with a deadline. */
+static void db_async_connect_start(struct db_async *db)
+{
+	struct timeval tv = db_tv(db->connect_timeout_ms);
+
+	db->conn = PQconnectStart(db->url);
+	db->state = DB_CONNECTING;
+	if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD ||
+	    PQsetnonblocking(db->conn, 1) != 0) {
+		db_async_lost(db, "connect_start_failed");
+		return;
+	}
+	evtimer_add(db->ev_timer, &tv);
+	db_async_connect_wait(db, EV_WRITE);
+}
+
+/* Reconnect delay elapsed, or the connect deadline passed. */
+static void db_async_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_async *db = arg;
+
+	if (db->state == DB_DISCONNECTED)
+		db_async_connect_start(db);
+	else if (db->state == DB_CONNECTING)
+		db_async_lost(db, "connect_timeout");
+}
+
+/* Create an asynchronous connection; it starts connecting at once. */
+struct db_async *db_async_new(struct event_base *base, const struct db_async_options *opts,
+			      db_state_fn state_cb, void *userdata)
+{
+	struct db_async *db = xcalloc(1, sizeof(*db));
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	db->base = base;
+	db->url = xstrdup(opts->url);
+	db->backoff.base_ms = opts->reconnect_base_ms ? opts->reconnect_base_ms : 50;
+	db->backoff.cap_ms = opts->reconnect_max_ms ? opts->reconnect_max_ms : 5000;
+	db->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 2000;
+	db->rng = (uint32_t)ts.tv_nsec | 1u;
+	db->state_cb = state_cb;
+	db->userdata = userdata;
+	db->ev_timer = evtimer_new(base, db_async_on_timer, db);
+	db_async_connect_start(db);
+	return db;
+}
+
+/* Close the connection without calling any callback. */
+void db_async_free(struct db_async *db)
+{
+	if (!db)
+		return;
+	db_async_teardown(db);
+	event_free(db->ev_timer);
+	free(db->url);
+	free(db);
+}
+
+/* Connected and no statement in flight. */
+bool db_async_idle(const struct db_async *db)
+{
+	return db->state == DB_CONNECTED && !db->in_flight;
+}
+
+/* Whether the connection is usable. */
+bool db_async_connected(const struct db_async *db)
+{
+	return db->state == DB_CONNECTED;
+}
+
+/* Push pending output; arm the write event while libpq still has bytes to send. */
+static int db_async_flush(struct db_async *db)
+{
+	int r = PQflush(db->conn);
+
+	if (r < 0)
+		return -ECONNRESET;
+	if (r > 0)
+		event_add(db->ev_write, NULL);
+	return 0;
+}
+
+/* Send one parameterised statement. */
+int db_async_send(struct db_async *db, const char *sql, int nparams, const char *const *values,
+		  const int *lengths, const int *formats, db_result_fn cb, void *userdata)
+{
+	if (db->state != DB_CONNECTED)
+		return -ENOTCONN;
+	if (db->in_flight)
+		return -EBUSY;
+	if (!PQsendQueryParams(db->conn, sql, nparams, NULL, values, lengths, formats, 0)) {
+		db_async_lost(db, "send_failed");
+		return -ENOTCONN;
+	}
+	db->in_flight = true;
+	db->cb = cb;
+	db->cb_userdata = userdata;
+	/* A failed flush is noticed on the next loop iteration, never inside this call, so
+	 * the callback does not run before the caller has returned. */
+	if (db_async_flush(db) < 0)
+		event_active(db->ev_write, EV_WRITE, 0);
+	return 0;
+}
+
+/* Output can progress. */
+static void db_async_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_async *db = arg;
+
+	if (db_async_flush(db) < 0)
+		db_async_lost(db, "flush_failed");
+}
+
+/* Hand the finished statement's result to its callback. */
+static void db_async_complete(struct db_async *db)
+{
+	PGresult *res = db->result;
+	db_result_fn cb = db->cb;
+	void *cb_userdata = db->cb_userdata;
+
+	db->result = NULL;
+	db->in_flight = false;
+	db->cb = NULL;
+	cb(cb_userdata, res, 0);
+	PQclear(res);
+}
+
+/* Input arrived: collect results, or notice that an idle connection died. */
+static void db_async_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_async *db = arg;
+	PGnotify *n;
+
+	if (!PQconsumeInput(db->conn) || PQstatus(db->conn) == CONNECTION_BAD) {
+		db_async_lost(db, "read_failed");
+		return;
+	}
+	while ((n = PQnotifies(db->conn)))
+		PQfreemem(n);
+	if (db->in_flight && PQflush(db->conn) < 0) {
+		db_async_lost(db, "flush_failed");
+		return;
+	}
+	while (db->in_flight && !PQisBusy(db->conn)) {
+		PGresult *res = PQgetResult(db->conn);
+		if (!res) {
+			db_async_complete(db);
+			return;
+		}
+		if (!db->result)
+			db->result = res;
+		else
+			PQclear(res);
+	}
+}
+
+/* Drop the connection and reconnect after the backoff delay. */
+void db_async_reset(struct db_async *db)
+{
+	if (db->state == DB_DISCONNECTED)
+		return;
+	db_async_lost(db, "reset");
+}

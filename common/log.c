@@ -112,6 +112,37 @@ static bool logfmt_needs_quotes(const char *v)
 	return false;
 }
 
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs or surrogates), or 0. */
+static size_t log_utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (*p >= 0xc2 && *p <= 0xdf)
+		n = 2;
+	else if (*p >= 0xe0 && *p <= 0xef)
+		n = 3;
+	else if (*p >= 0xf0 && *p <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (*p == 0xe0)
+		lo = 0xa0;
+	else if (*p == 0xed)
+		hi = 0x9f;
+	else if (*p == 0xf0)
+		lo = 0x90;
+	else if (*p == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	/* Stops at the first non-continuation byte, so never reads past the terminator. */
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
 /* Append a value escaped for logfmt (quote) or JSON (string=true means quote). */
 static void lb_put_escaped(struct log_buf *b, const char *v, bool quote)
 {
@@ -131,6 +162,16 @@ static void lb_put_escaped(struct log_buf *b, const char *v, bool quote)
 		} else if (*p < ' ' || *p == 0x7f) {
 			snprintf(tmp, sizeof(tmp), "\\u%04x", *p);
 			lb_puts(b, tmp);
+		} else if (*p >= 0x80) {
+			/* Invalid UTF-8 would make the line invalid JSON: U+FFFD, as Go does. */
+			size_t n = log_utf8_len(p);
+
+			if (n) {
+				lb_put(b, (const char *)p, n);
+				p += n - 1;
+			} else {
+				lb_put(b, "\\ufffd", 6);
+			}
 		} else {
 			lb_put(b, (const char *)p, 1);
 		}
@@ -139,10 +180,40 @@ static void lb_put_escaped(struct log_buf *b, const char *v, bool quote)
 		lb_put(b, "\"", 1);
 }
 
+/* Whether v is a JSON number (RFC 8259): not nan/inf, no '+', leading space or zero. */
+static bool log_is_json_number(const char *v)
+{
+	static const char digits[] = "0123456789";
+	size_t n;
+
+	v += *v == '-';
+	n = strspn(v, digits);
+	if (n == 0 || (n > 1 && *v == '0'))
+		return false;
+	v += n;
+	if (*v == '.') {
+		n = strspn(++v, digits);
+		if (n == 0)
+			return false;
+		v += n;
+	}
+	if (*v == 'e' || *v == 'E') {
+		v++;
+		v += *v == '+' || *v == '-';
+		n = strspn(v, digits);
+		if (n == 0)
+			return false;
+		v += n;
+	}
+	return *v == '\0';
+}
+
 /* Append one key=value field in the chosen format; numeric values stay unquoted in JSON. */
 static void lb_field(struct log_buf *b, enum log_format format, const char *key, size_t keylen,
 		     const char *value, bool numeric)
 {
+	/* A conversion can still yield non-numbers ("v%d", nan, "% d"): those get quoted. */
+	numeric = numeric && log_is_json_number(value);
 	if (format == LOG_FORMAT_JSON) {
 		lb_put(b, ",\"", 2);
 		lb_put(b, key, keylen);

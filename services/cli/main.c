@@ -1,1 +1,169 @@
-int main(void) { return 0; }
+/* hookrun: the operator's command line. Wiring only: each command calls into common/. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "hookrun_build.h"
+#include "log.h"
+#include "migrate.h"
+
+extern char **environ;
+
+struct cli {
+	const char *config_path;
+	const char *migrations_dir;
+	bool status;
+};
+
+/* Print usage. */
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hookrun [--config FILE] COMMAND [OPTIONS]\n"
+		"\n"
+		"commands:\n"
+		"  migrate [--dir DIR] [--status]  apply pending migrations (or list them)\n"
+		"  config                          print the effective configuration, secrets masked\n"
+		"  version                         print the version\n"
+		"\n"
+		"The database URL comes from db_url in the config file, HOOKRUN_DB_URL or\n"
+		"HOOKRUN_DB_URL_FILE; migrations from --dir, HOOKRUN_MIGRATIONS_DIR or %s.\n",
+		HOOKRUN_MIGRATIONS_DIR);
+}
+
+/* Load the configuration or explain why not. */
+static struct config *cli_config(const struct cli *cli)
+{
+	struct config *c = NULL;
+	_cleanup_free_ char *err = NULL;
+
+	if (config_load(cli->config_path, environ, &c, &err) < 0) {
+		fprintf(stderr, "hookrun: %s\n", err);
+		return NULL;
+	}
+	return c;
+}
+
+/* Open a blocking connection to the configured database. */
+static PGconn *cli_connect(const struct config *c)
+{
+	_cleanup_free_ char *err = NULL;
+	PGconn *conn = NULL;
+
+	if (!c->db_url || !*c->db_url) {
+		fprintf(stderr, "hookrun: db_url is required (config file, HOOKRUN_DB_URL or "
+				"HOOKRUN_DB_URL_FILE)\n");
+		return NULL;
+	}
+	if (db_connect(c->db_url, &conn, &err) < 0) {
+		_cleanup_free_ char *masked = db_url_mask(c->db_url);
+		fprintf(stderr, "hookrun: cannot connect to %s: %s\n", masked, err);
+		return NULL;
+	}
+	return conn;
+}
+
+/* hookrun migrate: apply (or list) migrations. */
+static int cli_migrate(const struct cli *cli, const struct config *c)
+{
+	const char *dir = cli->migrations_dir ? cli->migrations_dir : getenv("HOOKRUN_MIGRATIONS_DIR");
+	struct migration *list = NULL;
+	struct migrate_report rep = { 0 };
+	_cleanup_free_ char *err = NULL;
+	size_t n = 0;
+	PGconn *conn;
+	int r;
+
+	if (!dir)
+		dir = HOOKRUN_MIGRATIONS_DIR;
+	r = migrate_load_dir(dir, &list, &n, &err);
+	if (r < 0) {
+		fprintf(stderr, "hookrun migrate: %s\n", err);
+		return EXIT_FAILURE;
+	}
+	conn = cli_connect(c);
+	if (!conn) {
+		migrate_list_free(list, n);
+		return EXIT_FAILURE;
+	}
+	if (cli->status)
+		r = migrate_status(conn, list, n, stdout, &err);
+	else
+		r = migrate_apply(conn, list, n, &rep, &err);
+	if (r < 0)
+		fprintf(stderr, "hookrun migrate: %s\n", err);
+	else if (!cli->status)
+		printf("migrations: %zu applied now, %zu already applied, schema at %s%s\n",
+		       rep.applied, rep.already, rep.last_version ? rep.last_version : "(none)",
+		       rep.unknown ? " (the database also has newer migrations)" : "");
+	migrate_report_fini(&rep);
+	migrate_list_free(list, n);
+	db_close(conn);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* Parse the options that follow a command. */
+static int cli_command_args(int argc, char **argv, struct cli *cli)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "status", no_argument, NULL, 's' },
+		{ 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		if (c == 'd')
+			cli->migrations_dir = optarg;
+		else if (c == 's')
+			cli->status = true;
+		else
+			return -EINVAL;
+	}
+	return optind == argc ? 0 : -EINVAL;
+}
+
+/* Entry point. */
+int main(int argc, char **argv)
+{
+	struct cli cli = { .config_path = getenv("HOOKRUN_CONFIG") };
+	int i = 1, rc;
+
+	if (i + 1 < argc && (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0)) {
+		cli.config_path = argv[i + 1];
+		i += 2;
+	}
+	if (i >= argc || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		usage(i >= argc ? stderr : stdout);
+		return i >= argc ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
+	if (strcmp(argv[i], "version") == 0 || strcmp(argv[i], "--version") == 0) {
+		printf("hookrun %s\n", HOOKRUN_VERSION);
+		return EXIT_SUCCESS;
+	}
+	if (cli_command_args(argc - i, argv + i, &cli) < 0) {
+		usage(stderr);
+		return EXIT_FAILURE;
+	}
+	struct config *c = cli_config(&cli);
+	if (!c)
+		return EXIT_FAILURE;
+	log_setup("cli", c->log_level, c->log_format);
+	if (strcmp(argv[i], "migrate") == 0) {
+		rc = cli_migrate(&cli, c);
+	} else if (strcmp(argv[i], "config") == 0) {
+		config_print(c, stdout);
+		rc = EXIT_SUCCESS;
+	} else {
+		fprintf(stderr, "hookrun: unknown command '%s'\n", argv[i]);
+		usage(stderr);
+		rc = EXIT_FAILURE;
+	}
+	config_free(c);
+	return rc;
+}

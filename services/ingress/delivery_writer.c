@@ -1,1 +1,561 @@
-/* delivery_writer: placeholder until implemented. */
+/* Group commit of accepted deliveries on one asynchronous PostgreSQL connection. */
+#include "delivery_writer.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "log.h"
+#include "metrics.h"
+
+/* Attempts for one delivery when its batch hits a serialization failure or a key race. */
+#define DELIVERY_MAX_ATTEMPTS 5
+
+/* One connection and the batch it has in flight. */
+struct writer_conn {
+	struct delivery_writer *w;
+	struct db_async *db;
+	struct delivery **batch;
+	size_t batch_n;    /* all deliveries, leaders first then followers */
+	size_t batch_rows; /* leaders: rows in the statement */
+	long long sent_us;
+	char *sql;
+	const char **values;
+	int *lengths;
+	int *formats;
+	char (*received)[32];
+};
+
+struct delivery_writer {
+	struct event_base *base;
+	struct delivery_writer_options opts;
+	/* Waiting for a commit, FIFO. */
+	struct delivery *head, *tail;
+	size_t queued;
+	size_t in_flight; /* deliveries inside batches */
+	struct writer_conn *conns;
+	size_t n_conns;
+	struct event *ev_kick;
+	struct event *ev_sweep;
+	/* Metrics. */
+	struct metric_histogram *m_batch_rows;
+	struct metric_histogram *m_commit_seconds;
+	struct metric_gauge *m_backlog;
+	struct metric_gauge *m_db_up;
+	struct metric_counter *m_committed;
+	struct metric_counter *m_duplicates;
+	struct metric_counter *m_batch_errors;
+	struct metric_counter *m_timeouts;
+};
+
+static const double batch_bounds[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024 };
+static const double commit_bounds[] = { 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
+					0.05,	0.1,   0.25,  0.5,   1,	   2.5 };
+
+/* Monotonic microseconds. */
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Free what a delivery owns; the struct itself is the caller's. */
+void delivery_fini(struct delivery *d)
+{
+	free(d->idempotency_key);
+	free(d->uri);
+	free(d->headers_json);
+	free(d->content_type);
+	free(d->peer);
+	d->idempotency_key = d->uri = d->headers_json = d->content_type = d->peer = NULL;
+}
+
+/* The batch statement for n rows: insert keys (taking over expired ones), insert the
+ * deliveries whose key was won, and report per row whether it was inserted or which
+ * delivery already holds its key. */
+char *delivery_writer_sql_build(size_t n, long long dedup_window_s)
+{
+	/* Each row is under 200 bytes of text; the fixed parts under 2 KiB. */
+	size_t cap = 4096 + n * 200, len = 0;
+	char *sql = xmalloc(cap);
+
+	len += (size_t)snprintf(sql + len, cap - len,
+				"WITH input(ord, id, source, idem_key, received_at, method, uri, "
+				"headers, content_type, body, verified_by, peer) AS (VALUES ");
+	for (size_t i = 0; i < n; i++) {
+		size_t p = i * DELIVERY_WRITER_COLUMNS;
+		len += (size_t)snprintf(
+			sql + len, cap - len,
+			"%s(%zu,$%zu::uuid,$%zu::text,$%zu::text,to_timestamp($%zu::float8),"
+			"$%zu::text,$%zu::text,$%zu::jsonb,$%zu::text,$%zu::bytea,$%zu::text,"
+			"$%zu::text)",
+			i ? "," : "", i + 1, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8,
+			p + 9, p + 10, p + 11);
+	}
+	len += (size_t)snprintf(
+		sql + len, cap - len,
+		"), keys AS (INSERT INTO hookrun.idempotency_keys AS k "
+		"(source, key, delivery_id, expires_at) "
+		"SELECT source, idem_key, id, now() + make_interval(secs => %lld) FROM input "
+		"WHERE idem_key IS NOT NULL ORDER BY source, idem_key "
+		"ON CONFLICT (source, key) DO UPDATE SET delivery_id = EXCLUDED.delivery_id, "
+		"expires_at = EXCLUDED.expires_at WHERE k.expires_at < now() "
+		"RETURNING delivery_id), "
+		"ins AS (INSERT INTO hookrun.deliveries (id, source, idempotency_key, received_at, "
+		"method, uri, headers, content_type, body, verified_by, peer) "
+		"SELECT id, source, idem_key, received_at, method, uri, headers, content_type, body, "
+		"verified_by, peer FROM input "
+		"WHERE idem_key IS NULL OR id IN (SELECT delivery_id FROM keys) RETURNING id) "
+		"SELECT input.ord, ins.id IS NOT NULL, k.delivery_id FROM input "
+		"LEFT JOIN ins ON ins.id = input.id "
+		"LEFT JOIN hookrun.idempotency_keys k ON ins.id IS NULL "
+		"AND k.source = input.source AND k.key = input.idem_key ORDER BY input.ord",
+		dedup_window_s);
+	assert(len < cap);
+	return sql;
+}
+
+/* Publish the backlog gauge. */
+static void writer_gauges(struct delivery_writer *w)
+{
+	metric_gauge_set(w->m_backlog, (double)delivery_writer_backlog(w));
+}
+
+/* Append to the queue tail. */
+static void queue_push(struct delivery_writer *w, struct delivery *d)
+{
+	d->next = NULL;
+	if (w->tail)
+		w->tail->next = d;
+	else
+		w->head = d;
+	w->tail = d;
+	w->queued++;
+}
+
+/* Put a delivery back at the queue head (retry before newer work). */
+static void queue_push_front(struct delivery_writer *w, struct delivery *d)
+{
+	d->next = w->head;
+	w->head = d;
+	if (!w->tail)
+		w->tail = d;
+	w->queued++;
+}
+
+/* Take the queue head. */
+static struct delivery *queue_pop(struct delivery_writer *w)
+{
+	struct delivery *d = w->head;
+
+	if (!d)
+		return NULL;
+	w->head = d->next;
+	if (!w->head)
+		w->tail = NULL;
+	d->next = NULL;
+	w->queued--;
+	return d;
+}
+
+/* Report an outcome to the delivery's owner. */
+static void delivery_finish(struct delivery *d, int r, const char *id, bool duplicate)
+{
+	d->leader = NULL;
+	d->done(d, r, id, duplicate, d->userdata);
+}
+
+/* Fail everything waiting in the queue. */
+static void writer_fail_queue(struct delivery_writer *w, int r)
+{
+	struct delivery *d;
+
+	while ((d = queue_pop(w)))
+		delivery_finish(d, r, NULL, false);
+	writer_gauges(w);
+}
+
+/* Whether two deliveries carry the same idempotency key for the same source. */
+static bool same_key(const struct delivery *a, const struct delivery *b)
+{
+	return a->idempotency_key && b->idempotency_key && a->source == b->source &&
+	       strcmp(a->idempotency_key, b->idempotency_key) == 0;
+}
+
+/* Find an earlier leader in the batch with the same key; linear, keyed rows only. */
+static struct delivery *batch_find_leader(const struct writer_conn *c, const struct delivery *d)
+{
+	if (!d->idempotency_key)
+		return NULL;
+	for (size_t i = 0; i < c->batch_rows; i++)
+		if (same_key(c->batch[i], d))
+			return c->batch[i];
+	return NULL;
+}
+
+/* Fill the statement parameters of one leader row. */
+static void batch_bind_row(struct writer_conn *c, size_t row, struct delivery *d)
+{
+	size_t p = row * DELIVERY_WRITER_COLUMNS;
+
+	snprintf(c->received[row], sizeof(c->received[row]), "%lld.%06lld",
+		 d->received_us / 1000000, d->received_us % 1000000);
+	c->values[p + 0] = d->id;
+	c->values[p + 1] = d->source;
+	c->values[p + 2] = d->idempotency_key;
+	c->values[p + 3] = c->received[row];
+	c->values[p + 4] = d->method;
+	c->values[p + 5] = d->uri;
+	c->values[p + 6] = d->headers_json;
+	c->values[p + 7] = d->content_type;
+	c->values[p + 8] = (const char *)d->body;
+	c->values[p + 9] = d->verified_by;
+	c->values[p + 10] = d->peer;
+	c->lengths[p + 8] = (int)d->body_len;
+	c->formats[p + 8] = 1;
+}
+
+/* Move deliveries from the queue into a connection's batch, within the row and byte limits.
+ * Followers (a key already in this batch) ride along without a row of their own. */
+static void batch_collect(struct delivery_writer *w, struct writer_conn *c)
+{
+	struct delivery *followers = NULL, **ftail = &followers;
+	size_t bytes = 0;
+
+	c->batch_n = c->batch_rows = 0;
+	while (w->head && c->batch_rows < w->opts.batch_max_rows &&
+	       (c->batch_rows == 0 || bytes + w->head->body_len <= w->opts.batch_max_bytes)) {
+		struct delivery *d = queue_pop(w);
+		struct delivery *leader = batch_find_leader(c, d);
+		if (leader) {
+			d->leader = leader;
+			*ftail = d;
+			ftail = &d->next;
+			continue;
+		}
+		bytes += d->body_len;
+		batch_bind_row(c, c->batch_rows, d);
+		c->batch[c->batch_rows++] = d;
+	}
+	*ftail = NULL;
+	c->batch_n = c->batch_rows;
+	for (struct delivery *f = followers, *next; f; f = next) {
+		next = f->next;
+		c->batch[c->batch_n++] = f;
+	}
+	w->in_flight += c->batch_n;
+}
+
+static void writer_on_result(void *userdata, const PGresult *res, int r);
+
+/* Send the queue head as one batch on an idle connection. */
+static void writer_send(struct delivery_writer *w, struct writer_conn *c)
+{
+	int r;
+
+	batch_collect(w, c);
+	free(c->sql);
+	c->sql = delivery_writer_sql_build(c->batch_rows, w->opts.dedup_window_s);
+	c->sent_us = now_us();
+	r = db_async_send(c->db, c->sql, (int)(c->batch_rows * DELIVERY_WRITER_COLUMNS), c->values,
+			  c->lengths, c->formats, writer_on_result, c);
+	if (r < 0)
+		writer_on_result(c, NULL, -ECONNRESET);
+}
+
+/* Start commits on every idle connection while work is waiting. */
+static void writer_flush(struct delivery_writer *w)
+{
+	for (size_t i = 0; i < w->n_conns && w->head; i++) {
+		struct writer_conn *c = &w->conns[i];
+		if (db_async_idle(c->db) && !c->batch_n)
+			writer_send(w, c);
+	}
+}
+
+/* Deferred flush: runs once per loop iteration, after this iteration's requests queued. */
+static void writer_on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	writer_flush(arg);
+}
+
+/* Whether any connection is usable. */
+static bool writer_connected(const struct delivery_writer *w)
+{
+	for (size_t i = 0; i < w->n_conns; i++)
+		if (db_async_connected(w->conns[i].db))
+			return true;
+	return false;
+}
+
+/* Retry a delivery later, or give up on it with r. */
+static void delivery_retry_or_finish(struct delivery_writer *w, struct delivery *d, int r,
+				     const char *id, bool duplicate)
+{
+	if (r == -EAGAIN && d->attempts < DELIVERY_MAX_ATTEMPTS) {
+		d->attempts++;
+		queue_push_front(w, d);
+		return;
+	}
+	delivery_finish(d, r, id, duplicate);
+}
+
+/* Settle one leader and its followers with the row outcome. */
+static void batch_settle(struct delivery_writer *w, struct writer_conn *c, struct delivery *leader,
+			 int r, const char *id, bool duplicate)
+{
+	for (size_t i = c->batch_rows; i < c->batch_n; i++) {
+		struct delivery *f = c->batch[i];
+		if (f && f->leader == leader) {
+			c->batch[i] = NULL;
+			delivery_retry_or_finish(w, f, r, id, r == 0);
+		}
+	}
+	if (r == 0)
+		metric_counter_inc(duplicate ? w->m_duplicates : w->m_committed);
+	delivery_retry_or_finish(w, leader, r, id, duplicate);
+}
+
+/* Apply a successful statement's rows: inserted, duplicate of an existing delivery, or a key
+ * race with a concurrent batch (retry in a later batch). */
+static void batch_apply_rows(struct delivery_writer *w, struct writer_conn *c, const PGresult *res)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		long ord = strtol(PQgetvalue(res, i, 0), NULL, 10);
+		if (ord < 1 || (size_t)ord > c->batch_rows || !c->batch[ord - 1])
+			continue;
+		struct delivery *d = c->batch[ord - 1];
+		c->batch[ord - 1] = NULL;
+		if (PQgetvalue(res, i, 1)[0] == 't')
+			batch_settle(w, c, d, 0, d->id, false);
+		else if (!PQgetisnull(res, i, 2))
+			batch_settle(w, c, d, 0, PQgetvalue(res, i, 2), true);
+		else
+			batch_settle(w, c, d, -EAGAIN, NULL, false);
+	}
+}
+
+/* Settle every delivery of the batch still unsettled with the same error. */
+static void batch_fail(struct delivery_writer *w, struct writer_conn *c, int r)
+{
+	for (size_t i = 0; i < c->batch_rows; i++) {
+		struct delivery *d = c->batch[i];
+		if (d) {
+			c->batch[i] = NULL;
+			batch_settle(w, c, d, r, NULL, false);
+		}
+	}
+}
+
+/* Log and count a statement that failed. */
+static int batch_error(struct delivery_writer *w, const struct writer_conn *c, const PGresult *res)
+{
+	bool retry = db_result_is_retryable(res);
+
+	metric_counter_inc(w->m_batch_errors);
+	log_event(retry ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR, "delivery.batch_failed",
+		  "rows=%zu sqlstate=%s detail=%s", c->batch_rows,
+		  PQresultErrorField(res, PG_DIAG_SQLSTATE),
+		  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+	return retry ? -EAGAIN : -EIO;
+}
+
+/* A batch statement finished (or the connection broke under it). */
+static void writer_on_result(void *userdata, const PGresult *res, int r)
+{
+	struct writer_conn *c = userdata;
+	struct delivery_writer *w = c->w;
+	long long took_us = now_us() - c->sent_us;
+
+	if (r < 0) {
+		batch_fail(w, c, took_us >= w->opts.commit_timeout_ms * 1000LL ? -ETIMEDOUT : -EAGAIN);
+	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		batch_fail(w, c, batch_error(w, c, res));
+	} else {
+		metric_histogram_observe(w->m_batch_rows, (double)c->batch_rows);
+		metric_histogram_observe(w->m_commit_seconds, (double)took_us / 1e6);
+		batch_apply_rows(w, c, res);
+		batch_fail(w, c, -EIO); /* rows the statement did not report: should not happen */
+	}
+	w->in_flight -= c->batch_n;
+	c->batch_n = c->batch_rows = 0;
+	if (!writer_connected(w))
+		writer_fail_queue(w, -EAGAIN);
+	writer_gauges(w);
+	if (w->head)
+		event_active(w->ev_kick, EV_TIMEOUT, 0);
+}
+
+/* Time out requests that waited too long, and commits that hang. */
+static void writer_on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct delivery_writer *w = arg;
+	long long deadline = now_us() - w->opts.commit_timeout_ms * 1000LL;
+
+	while (w->head && w->head->enqueued_us < deadline) {
+		metric_counter_inc(w->m_timeouts);
+		delivery_finish(queue_pop(w), -ETIMEDOUT, NULL, false);
+	}
+	for (size_t i = 0; i < w->n_conns; i++) {
+		struct writer_conn *c = &w->conns[i];
+		if (c->batch_n && c->sent_us < deadline) {
+			log_event(LOG_LEVEL_WARN, "delivery.commit_timeout", "rows=%zu timeout_ms=%d",
+				  c->batch_rows, w->opts.commit_timeout_ms);
+			metric_counter_inc(w->m_timeouts);
+			db_async_reset(c->db);
+		}
+	}
+	writer_gauges(w);
+}
+
+/* A database connection came up or went away. */
+static void writer_on_db_state(void *userdata, bool connected)
+{
+	struct writer_conn *c = userdata;
+	struct delivery_writer *w = c->w;
+	size_t up = 0;
+
+	for (size_t i = 0; i < w->n_conns; i++)
+		up += db_async_connected(w->conns[i].db);
+	metric_gauge_set(w->m_db_up, up ? 1 : 0);
+	log_event(connected ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+		  connected ? "db.connected" : "db.disconnected", "conn=%zu up=%zu backlog=%zu",
+		  (size_t)(c - w->conns), up, w->queued);
+	if (up)
+		event_active(w->ev_kick, EV_TIMEOUT, 0);
+	else
+		writer_fail_queue(w, -EAGAIN);
+}
+
+/* Register the writer's metrics. */
+static void writer_metrics(struct delivery_writer *w, struct metrics *m)
+{
+	w->m_batch_rows = metrics_histogram(m, "hookrun_commit_batch_rows",
+					    "Deliveries per group commit", NULL, batch_bounds,
+					    ELEMENTSOF(batch_bounds));
+	w->m_commit_seconds = metrics_histogram(m, "hookrun_commit_duration_seconds",
+						"Time from sending a batch to its commit", NULL,
+						commit_bounds, ELEMENTSOF(commit_bounds));
+	w->m_backlog = metrics_gauge(m, "hookrun_commit_backlog",
+				     "Requests waiting for or inside a commit", NULL);
+	w->m_db_up = metrics_gauge(m, "hookrun_db_up", "1 when a database connection is usable",
+				   NULL);
+	w->m_committed = metrics_counter(m, "hookrun_deliveries_total",
+					 "Deliveries by outcome of their commit", "outcome=\"stored\"");
+	w->m_duplicates = metrics_counter(m, "hookrun_deliveries_total",
+					  "Deliveries by outcome of their commit",
+					  "outcome=\"duplicate\"");
+	w->m_batch_errors = metrics_counter(m, "hookrun_commit_errors_total",
+					    "Batch statements that failed", NULL);
+	w->m_timeouts = metrics_counter(m, "hookrun_commit_timeouts_total",
+					"Requests or commits that exceeded commit_timeout_ms", NULL);
+}
+
+/* Allocate one connection's batch storage and start connecting. */
+static void writer_conn_init(struct delivery_writer *w, struct writer_conn *c,
+			     const struct db_async_options *dbo)
+{
+	size_t rows = w->opts.batch_max_rows, nparams = rows * DELIVERY_WRITER_COLUMNS;
+
+	c->w = w;
+	c->batch = xcalloc(rows, sizeof(*c->batch));
+	c->values = xcalloc(nparams, sizeof(*c->values));
+	c->lengths = xcalloc(nparams, sizeof(*c->lengths));
+	c->formats = xcalloc(nparams, sizeof(*c->formats));
+	c->received = xcalloc(rows, sizeof(*c->received));
+	c->db = db_async_new(w->base, dbo, writer_on_db_state, c);
+}
+
+/* Free one connection and its storage. */
+static void writer_conn_fini(struct writer_conn *c)
+{
+	db_async_free(c->db);
+	free(c->sql);
+	free(c->batch);
+	free(c->values);
+	free(c->lengths);
+	free(c->formats);
+	free(c->received);
+}
+
+/* Create the writer; it connects at once and reconnects by itself. */
+struct delivery_writer *delivery_writer_new(struct event_base *base,
+					    const struct delivery_writer_options *opts,
+					    struct metrics *metrics)
+{
+	struct delivery_writer *w = xcalloc(1, sizeof(*w));
+	struct db_async_options dbo = {
+		.url = opts->db_url,
+		.reconnect_base_ms = 50,
+		.reconnect_max_ms = opts->reconnect_max_ms,
+		.connect_timeout_ms = 2000,
+	};
+	int sweep_ms = opts->commit_timeout_ms / 4 > 10 ? opts->commit_timeout_ms / 4 : 10;
+	struct timeval tv = { sweep_ms / 1000, (sweep_ms % 1000) * 1000 };
+
+	w->base = base;
+	w->opts = *opts;
+	w->n_conns = opts->connections ? opts->connections : 1;
+	writer_metrics(w, metrics);
+	w->ev_kick = event_new(base, -1, 0, writer_on_kick, w);
+	w->ev_sweep = event_new(base, -1, EV_PERSIST, writer_on_sweep, w);
+	event_add(w->ev_sweep, &tv);
+	w->conns = xcalloc(w->n_conns, sizeof(*w->conns));
+	for (size_t i = 0; i < w->n_conns; i++)
+		writer_conn_init(w, &w->conns[i], &dbo);
+	return w;
+}
+
+/* Fail what is queued with -ECANCELED, then free. */
+void delivery_writer_free(struct delivery_writer *w)
+{
+	if (!w)
+		return;
+	writer_fail_queue(w, -ECANCELED);
+	for (size_t i = 0; i < w->n_conns; i++) {
+		batch_fail(w, &w->conns[i], -ECANCELED);
+		writer_conn_fini(&w->conns[i]);
+	}
+	event_free(w->ev_kick);
+	event_free(w->ev_sweep);
+	free(w->conns);
+	free(w);
+}
+
+/* Queue a delivery for the next commit. */
+int delivery_writer_submit(struct delivery_writer *w, struct delivery *d, delivery_done_fn done,
+			   void *userdata)
+{
+	if (!writer_connected(w))
+		return -EAGAIN;
+	if (delivery_writer_backlog(w) >= w->opts.max_backlog)
+		return -EBUSY;
+	d->done = done;
+	d->userdata = userdata;
+	d->enqueued_us = now_us();
+	d->attempts = 0;
+	d->leader = NULL;
+	queue_push(w, d);
+	writer_gauges(w);
+	event_active(w->ev_kick, EV_TIMEOUT, 0);
+	return 0;
+}
+
+/* Whether the database is reachable. */
+bool delivery_writer_ready(const struct delivery_writer *w)
+{
+	return writer_connected(w);
+}
+
+/* Requests queued or in flight. */
+size_t delivery_writer_backlog(const struct delivery_writer *w)
+{
+	return w->queued + w->in_flight;
+}

@@ -1,1 +1,167 @@
-int main(void) { return 0; }
+/* hookrun-ingress: receives webhooks and makes them durable before answering. Wiring only. */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "hookrun_build.h"
+#include "ingress.h"
+#include "log.h"
+
+extern char **environ;
+
+struct main_state {
+	struct event_base *base;
+	struct ingress *ingress;
+};
+
+/* Print usage. */
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hookrun-ingress [--config FILE] [--print-config] [--check-config]\n"
+		   "  --config FILE   INI file (default: $HOOKRUN_CONFIG); HOOKRUN_* variables override it\n"
+		   "  --print-config  print the effective configuration, secrets masked, and exit\n"
+		   "  --check-config  validate the configuration and exit\n"
+		   "  --version       print the version and exit\n");
+}
+
+/* Drained after SIGTERM: leave the loop. */
+static void main_on_drained(void *arg)
+{
+	struct main_state *st = arg;
+
+	event_base_loopbreak(st->base);
+}
+
+/* SIGTERM/SIGINT start a graceful shutdown; a second one exits at once. */
+static void main_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_state *st = arg;
+	static int count;
+
+	log_event(LOG_LEVEL_INFO, "ingress.signal", "signal=%s", strsignal((int)sig));
+	if (count++ > 0)
+		event_base_loopbreak(st->base);
+	else
+		ingress_shutdown(st->ingress, 10000, main_on_drained, st);
+}
+
+/* Parse argv; returns -1 to exit with failure, 1 to exit with success, 0 to run. */
+static int main_args(int argc, char **argv, const char **config_path, bool *print, bool *check)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "print-config", no_argument, NULL, 'p' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*config_path = getenv("HOOKRUN_CONFIG");
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			*config_path = optarg;
+			break;
+		case 'p':
+			*print = true;
+			break;
+		case 'k':
+			*check = true;
+			break;
+		case 'V':
+			printf("hookrun-ingress %s\n", HOOKRUN_VERSION);
+			return 1;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Load and validate the configuration; prints the problem and returns NULL on failure. */
+static struct config *main_config(const char *path)
+{
+	struct config *c = NULL;
+	_cleanup_free_ char *err = NULL;
+
+	if (config_load(path, environ, &c, &err) < 0) {
+		fprintf(stderr, "hookrun-ingress: %s\n", err);
+		return NULL;
+	}
+	if (!c->db_url || !*c->db_url) {
+		fprintf(stderr, "hookrun-ingress: db_url is required (set it in [hookrun] or "
+				"HOOKRUN_DB_URL / HOOKRUN_DB_URL_FILE)\n");
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Run the event loop until a signal drains it. */
+static int main_run(struct config *c)
+{
+	struct main_state st = { 0 };
+	_cleanup_free_ char *err = NULL;
+	_cleanup_free_ char *masked = db_url_mask(c->db_url);
+	struct event *sigterm, *sigint;
+
+	signal(SIGPIPE, SIG_IGN);
+	st.base = event_base_new();
+	st.ingress = ingress_new(st.base, c, &err);
+	if (!st.ingress) {
+		log_event(LOG_LEVEL_ERROR, "ingress.start_failed", "detail=%s", err);
+		event_base_free(st.base);
+		return EXIT_FAILURE;
+	}
+	sigterm = evsignal_new(st.base, SIGTERM, main_on_signal, &st);
+	sigint = evsignal_new(st.base, SIGINT, main_on_signal, &st);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	log_event(LOG_LEVEL_INFO, "ingress.listening", "addr=%s port=%d sources=%zu db=%s version=%s",
+		  c->listen_addr, ingress_port(st.ingress), c->n_sources, masked, HOOKRUN_VERSION);
+	event_base_dispatch(st.base);
+	ingress_free(st.ingress);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(st.base);
+	log_event(LOG_LEVEL_INFO, "ingress.stopped", "version=%s", HOOKRUN_VERSION);
+	return EXIT_SUCCESS;
+}
+
+/* Entry point. */
+int main(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool print = false, check = false;
+	struct config *c;
+	int r;
+
+	r = main_args(argc, argv, &path, &print, &check);
+	if (r != 0)
+		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	c = main_config(path);
+	if (!c)
+		return EXIT_FAILURE;
+	log_setup("ingress", c->log_level, c->log_format);
+	if (print || check) {
+		if (print)
+			config_print(c, stdout);
+		config_free(c);
+		return EXIT_SUCCESS;
+	}
+	r = main_run(c);
+	config_free(c);
+	return r;
+}

@@ -1,1 +1,121 @@
-int main(void) { return 0; }
+/* Unit tests for common/http_req.c: headers, query parameters, JSON content types. */
+#include "http_req.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "xalloc.h"
+
+/* Assert that query parameter name of query decodes to want (NULL: absent). */
+static void assert_param(const char *query, const char *name, const char *want)
+{
+	struct http_req req = { .query = query };
+	_cleanup_free_ char *got = http_req_query_param(&req, name);
+
+	if (!want && got)
+		fail_msg("%s in \"%s\": got \"%s\", want absent", name, query, got);
+	if (want && !got)
+		fail_msg("%s in \"%s\": absent, want \"%s\"", name, query, want);
+	if (want)
+		assert_string_equal(got, want);
+}
+
+/* Header names match case-insensitively; the first of repeated headers wins. */
+static void test_header_lookup(void **state)
+{
+	static const struct http_header headers[] = {
+		{ "Content-Type", "application/json" },
+		{ "X-Request-Id", "abc" },
+		{ "x-request-id", "second" },
+		{ "X-Empty", "" },
+	};
+	struct http_req req = { .headers = headers, .n_headers = 4 };
+	struct http_req none = { 0 };
+
+	assert_string_equal(http_req_header(&req, "content-type"), "application/json");
+	assert_string_equal(http_req_header(&req, "CONTENT-TYPE"), "application/json");
+	assert_string_equal(http_req_header(&req, "x-REQUEST-id"), "abc");
+	assert_string_equal(http_req_header(&req, "X-Empty"), "");
+	assert_null(http_req_header(&req, "Content"));
+	assert_null(http_req_header(&req, "Content-Type-X"));
+	assert_null(http_req_header(&none, "Content-Type"));
+}
+
+/* Values are percent- and plus-decoded. */
+static void test_query_decode(void **state)
+{
+	assert_param("a=%41", "a", "A");
+	assert_param("a=%4a%4A", "a", "JJ");
+	assert_param("a=hello+world", "a", "hello world");
+	assert_param("a=%2B%26%3D", "a", "+&=");
+	assert_param("a=100%", "a", "100%");
+	assert_param("a=%4", "a", "%4");
+	assert_param("a=%zz", "a", "%zz");
+	assert_param("x=1&a=caf%C3%A9&y=2", "a", "caf\xc3\xa9");
+}
+
+/* Missing, empty and bare parameters, and names that prefix one another. */
+static void test_query_presence(void **state)
+{
+	assert_param("a=1", "b", NULL);
+	assert_param("", "a", NULL);
+	assert_param(NULL, "a", NULL);
+	assert_param("a=", "a", "");
+	assert_param("a", "a", "");
+	assert_param("a&b=2", "b", "2");
+	assert_param("ab=1&a=2", "a", "2");
+	assert_param("ab=1", "a", NULL);
+	assert_param("a=1", "ab", NULL);
+	assert_param("xa=1&a=3", "a", "3");
+	assert_param("a=1&a=2", "a", "1");
+	assert_param("b=a%3D1", "a", NULL);
+	assert_param("&&a=5&", "a", "5");
+}
+
+/* Exactly application/json and application/<x>+json are JSON, with any parameters. */
+static void test_content_type_is_json(void **state)
+{
+	assert_true(http_content_type_is_json("application/json"));
+	assert_true(http_content_type_is_json("application/json; charset=utf-8"));
+	assert_true(http_content_type_is_json("application/json;charset=utf-8"));
+	assert_true(http_content_type_is_json("APPLICATION/JSON"));
+	assert_true(http_content_type_is_json(" application/json"));
+	assert_true(http_content_type_is_json("application/cloudevents+json"));
+	assert_true(http_content_type_is_json("application/cloudevents+json; charset=utf-8"));
+	assert_true(http_content_type_is_json("application/vnd.api+JSON"));
+	assert_false(http_content_type_is_json("text/plain"));
+	assert_false(http_content_type_is_json("application/jsonx"));
+	assert_false(http_content_type_is_json("application/json-seq"));
+	assert_false(http_content_type_is_json("application/+json"));
+	assert_false(http_content_type_is_json("text/json"));
+	assert_false(http_content_type_is_json("application/xml"));
+	assert_false(http_content_type_is_json(""));
+	assert_false(http_content_type_is_json(NULL));
+}
+
+/* Method names, with out-of-range values reported as OTHER. */
+static void test_method_names(void **state)
+{
+	assert_string_equal(http_method_to_string(HTTP_METHOD_POST), "POST");
+	assert_string_equal(http_method_to_string(HTTP_METHOD_OPTIONS), "OPTIONS");
+	assert_string_equal(http_method_to_string(_HTTP_METHOD_MAX), "OTHER");
+}
+
+/* Run the http_req tests. */
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_header_lookup),
+		cmocka_unit_test(test_query_decode),
+		cmocka_unit_test(test_query_presence),
+		cmocka_unit_test(test_content_type_is_json),
+		cmocka_unit_test(test_method_names),
+	};
+
+	return cmocka_run_group_tests_name("http_req", tests, NULL, NULL);
+}

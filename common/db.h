@@ -1,0 +1,62 @@
+/* PostgreSQL access: the only module that opens connections or runs statements (libpq).
+ * Blocking helpers serve the CLI, migrations and tests; struct db_async drives one
+ * connection on a libevent loop with libpq's asynchronous API and never blocks. */
+#pragma once
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "xalloc.h"
+
+struct event_base;
+
+/* Scope-bound PGresult cleanup. */
+static inline void pgresult_clearp(PGresult **p)
+{
+	PQclear(*p);
+}
+#define _cleanup_pgresult_ _cleanup_(pgresult_clearp)
+
+/* Blocking: connect to url; on failure *ret_error is a new message without secrets. */
+int db_connect(const char *url, PGconn **ret, char **ret_error) _warn_unused_result_;
+void db_close(PGconn *conn);
+/* Blocking: run one or more statements without parameters; -EIO with *ret_error on failure. */
+int db_exec(PGconn *conn, const char *sql, char **ret_error) _warn_unused_result_;
+/* Blocking: run a parameterised query returning rows or a command status.
+ * On success *ret is the caller's; on failure *ret_error is a new message. */
+int db_query(PGconn *conn, const char *sql, int nparams, const char *const *values,
+	     PGresult **ret, char **ret_error) _warn_unused_result_;
+/* Whether a failed result's SQLSTATE says a retry may succeed (serialization, deadlock). */
+bool db_result_is_retryable(const PGresult *res);
+/* A copy of url with any password replaced by "********", for logs. */
+char *db_url_mask(const char *url);
+
+/* Called with the statement's result (borrowed: freed after the callback returns) or NULL
+ * and a negative errno: -ECONNRESET when the connection broke, -ETIMEDOUT never (callers
+ * keep their own deadline and call db_async_reset). */
+typedef void (*db_result_fn)(void *userdata, const PGresult *res, int r);
+/* Called whenever the connection becomes usable (true) or is lost (false). */
+typedef void (*db_state_fn)(void *userdata, bool connected);
+
+struct db_async_options {
+	const char *url;
+	unsigned reconnect_base_ms;
+	unsigned reconnect_max_ms;
+	unsigned connect_timeout_ms;
+};
+
+struct db_async;
+
+struct db_async *db_async_new(struct event_base *base, const struct db_async_options *opts,
+			      db_state_fn state_cb, void *userdata);
+void db_async_free(struct db_async *db);
+/* Connected and no statement in flight. */
+bool db_async_idle(const struct db_async *db);
+bool db_async_connected(const struct db_async *db);
+/* Send one parameterised statement; -ENOTCONN when not connected, -EBUSY when one is in
+ * flight. values/lengths/formats must stay valid until the callback runs. */
+int db_async_send(struct db_async *db, const char *sql, int nparams, const char *const *values,
+		  const int *lengths, const int *formats, db_result_fn cb,
+		  void *userdata) _warn_unused_result_;
+/* Drop the connection (failing any statement in flight with -ECONNRESET) and reconnect. */
+void db_async_reset(struct db_async *db);

@@ -1,0 +1,40 @@
+/* JSON helpers over jansson: parsing inbound bodies with a positioned error, RFC 6901 pointers
+ * and scalar-to-text for idempotency keys. Used by the ingress and worker; pure, never blocks.
+ * Returned json_t references follow jansson's rules (json_decref, or json_auto_t locals). */
+#pragma once
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "xalloc.h"
+
+/* jansson 2.14 defines json_auto_t only when built with GCC/clang cleanup support. */
+#ifndef json_auto_t
+/* Drop a scope-owned reference. */
+static inline void json_decrefp_(json_t **p)
+{
+	json_decref(*p);
+}
+#define json_auto_t json_t _cleanup_(json_decrefp_)
+#endif
+
+/* Why json_body_parse() rejected a body. struct problem only carries static strings, so the
+ * positioned message lives here, in caller storage (e.g. the request context), and may be
+ * borrowed as problem.message for as long as that storage lives. */
+struct json_error {
+	/* "malformed JSON at line L column C: <jansson text>", NUL-terminated */
+	char text[JSON_ERROR_TEXT_LENGTH + 64];
+};
+
+/* Parse a request body that must be one JSON object or array (no trailing data, valid UTF-8,
+ * no \u0000, duplicate keys allowed: last wins). On success *ret owns one new reference.
+ * -EBADMSG fills *reterr (may be NULL); -ENOMEM when jansson runs out of memory. */
+_warn_unused_result_ int json_body_parse(const void *buf, size_t len, json_t **ret,
+					 struct json_error *reterr);
+/* RFC 6901: the value at pointer ("" is root, "/a~1b/0" ...), borrowed from root; NULL when
+ * absent or when the pointer is malformed (no leading '/', bad ~ escape, bad array index). */
+const json_t *json_pointer_get(const json_t *root, const char *pointer);
+/* A new string for an idempotency key: strings as-is, integers and reals as JSON text, true or
+ * false; NULL for NULL, null, objects and arrays. Free with free(). */
+char *json_scalar_to_string(const json_t *v);

@@ -1,0 +1,77 @@
+/* Group commit of accepted deliveries: requests that arrive while a commit is in flight are
+ * batched into the next one, each batch a single statement on one asynchronous PostgreSQL
+ * connection (libpq, on the ingress's libevent loop). Nothing here blocks. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "xalloc.h"
+
+struct event_base;
+struct metrics;
+struct delivery;
+
+/* Called once per submitted delivery, never from inside delivery_writer_submit():
+ * r == 0 with the delivery id (the original one when duplicate), or -EAGAIN (database
+ * lost), -ETIMEDOUT (commit too slow), -EIO (statement failed), -ECANCELED (shutdown). */
+typedef void (*delivery_done_fn)(struct delivery *d, int r, const char *delivery_id,
+				 bool duplicate, void *userdata);
+
+/* One accepted request on its way into hookrun.deliveries. Caller storage; it must stay
+ * valid (and body readable) until done runs. */
+struct delivery {
+	char id[37];                 /* UUIDv7, minted by the caller */
+	const char *source;          /* borrowed from the configuration */
+	char *idempotency_key;       /* owned; NULL when the request has none */
+	long long received_us;       /* wall clock, microseconds since the epoch */
+	const char *method;          /* static */
+	char *uri;                   /* owned */
+	char *headers_json;          /* owned; secret headers already removed */
+	char *content_type;          /* owned; may be NULL */
+	const unsigned char *body;   /* borrowed */
+	size_t body_len;
+	const char *verified_by;     /* static: the auth scheme */
+	char *peer;                  /* owned; may be NULL */
+
+	/* Writer bookkeeping; callers leave these alone. */
+	delivery_done_fn done;
+	void *userdata;
+	long long enqueued_us;
+	unsigned attempts;
+	struct delivery *next;
+	struct delivery *leader;     /* same key earlier in the same batch */
+};
+
+void delivery_fini(struct delivery *d);
+
+struct delivery_writer_options {
+	const char *db_url;
+	size_t connections; /* batches in flight at once, one per connection */
+	size_t max_backlog;
+	size_t batch_max_rows;
+	size_t batch_max_bytes;
+	int commit_timeout_ms;
+	long long dedup_window_s;
+	unsigned reconnect_max_ms;
+};
+
+struct delivery_writer;
+
+struct delivery_writer *delivery_writer_new(struct event_base *base,
+					    const struct delivery_writer_options *opts,
+					    struct metrics *metrics);
+/* Fails everything still queued with -ECANCELED, then frees. */
+void delivery_writer_free(struct delivery_writer *w);
+/* Queue a delivery: 0, or -EAGAIN when the database is unreachable, -EBUSY when the backlog
+ * is full. On failure done is not called and the caller answers at once. */
+int delivery_writer_submit(struct delivery_writer *w, struct delivery *d, delivery_done_fn done,
+			   void *userdata) _warn_unused_result_;
+bool delivery_writer_ready(const struct delivery_writer *w);
+/* Requests queued or in flight. */
+size_t delivery_writer_backlog(const struct delivery_writer *w);
+
+/* Pure helpers, exposed for unit tests. */
+/* The batch statement for n rows; a new string. */
+char *delivery_writer_sql_build(size_t n, long long dedup_window_s);
+#define DELIVERY_WRITER_COLUMNS 11

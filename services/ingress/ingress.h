@@ -1,0 +1,31 @@
+/* The ingress process's state: configuration, HTTP server, group-commit writer, metrics,
+ * and graceful shutdown. Created by main.c; everything runs on one libevent loop. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "xalloc.h"
+
+struct config;
+struct delivery_writer;
+struct event_base;
+struct metrics;
+
+/* What request handlers may use; borrowed from struct ingress for its lifetime. */
+struct ingress_deps {
+	const struct config *config;
+	struct delivery_writer *writer;
+	struct metrics *metrics;
+	long long (*now_us)(void);       /* wall clock, microseconds since the epoch */
+	int (*mint_id)(char out[37]);    /* a new delivery id */
+	bool draining;                   /* shutting down: refuse new work with 503 */
+};
+
+struct ingress;
+
+struct ingress *ingress_new(struct event_base *base, const struct config *config,
+			    char **ret_error);
+void ingress_free(struct ingress *in);
+int ingress_port(const struct ingress *in);
+/* Stop accepting, answer what was already read, then call done (at most timeout_ms later). */
+void ingress_shutdown(struct ingress *in, int timeout_ms, void (*done)(void *), void *userdata);

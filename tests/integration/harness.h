@@ -1,0 +1,254 @@
+/* Integration-test harness: throwaway databases on a real PostgreSQL, the real hookrun-ingress
+ * and hookrun CLI as child processes, a libcurl client and a bounded load generator.
+ * Used by the tests in tests/integration; every call blocks, and every wait is a poll on a
+ * condition with a deadline (never a fixed sleep). Not thread-safe except where noted. */
+#pragma once
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "xalloc.h"
+
+struct json_t;
+struct source_config;
+
+#define HARNESS_ID_MAX 37 /* a UUID string and its NUL */
+
+/* Process-wide setup: paths from the environment, a private temporary directory, libcurl and
+ * the safety net that kills every child left running at exit. Call once at the top of main(). */
+void harness_init(void);
+/* Whether TEST_DATABASE_URL is set; tests that need PostgreSQL skip without it. */
+bool harness_have_db(void);
+/* TEST_PG_DIR, or NULL when the cluster cannot be stopped and started by tests. */
+const char *harness_pg_dir(void);
+
+/* Skip the calling cmocka test (with a message) when TEST_DATABASE_URL is unset. */
+#define HARNESS_REQUIRE_DB()                                                                       \
+	do {                                                                                       \
+		if (!harness_have_db()) {                                                          \
+			print_message("# TEST_DATABASE_URL is not set: skipping\n");                 \
+			skip();                                                                    \
+		}                                                                                  \
+	} while (0)
+
+/* Paths, borrowed for the life of the process. */
+const char *harness_ingress_bin(void);
+const char *harness_cli_bin(void);
+const char *harness_migrations_dir(void);
+/* A new directory under the harness's temporary directory; removed at exit. */
+char *harness_mkdtemp(const char *prefix);
+/* Write content to dir/name (mode 0600); returns the new path or NULL on failure. */
+char *harness_write_file(const char *dir, const char *name, const char *content);
+/* The whole file as a new NUL-terminated string, or NULL. */
+char *harness_read_file(const char *path, size_t *ret_len);
+/* Monotonic clock in milliseconds. */
+long long harness_now_ms(void);
+/* Sleep between two polls of a condition (a few milliseconds). */
+void harness_poll_pause(void);
+
+/* A child process started with harness_proc_spawn(). */
+struct harness_proc {
+	pid_t pid;      /* 0 once reaped */
+	int status;     /* waitpid status once reaped */
+};
+
+/* Start argv[0] with the caller's environment minus HOOKRUN_* plus env_add ("KEY=VALUE",
+ * NULL-terminated, may be NULL); stdout and stderr go to the files named (NULL: /dev/null;
+ * the same path twice shares one file). Returns 0 or a negative errno. */
+int harness_proc_spawn(const char *const *argv, const char *const *env_add, const char *out_path,
+		       const char *err_path, struct harness_proc *ret) _warn_unused_result_;
+/* Wait for the child to exit: its exit code (0-255), 128+N when killed by signal N,
+ * -ETIMEDOUT when it still runs at the deadline (it is left running). */
+int harness_proc_wait(struct harness_proc *p, int timeout_ms);
+/* Send sig, wait up to timeout_ms, then SIGKILL; returns what harness_proc_wait() returns. */
+int harness_proc_stop(struct harness_proc *p, int sig, int timeout_ms);
+/* Run argv to completion (SIGKILL after timeout_ms) and capture stdout and stderr as new
+ * strings (either pointer may be NULL). Returns the harness_proc_wait() value. */
+int harness_run(const char *const *argv, const char *const *env_add, int timeout_ms, char **ret_out,
+		char **ret_err);
+
+/* A database of its own for one test group: hr_<pid>_<n> on the TEST_DATABASE_URL server. */
+struct harness_db {
+	char name[64];
+	char *url; /* owned */
+};
+
+/* Create a fresh database and, when migrate is true, run `hookrun migrate` on it.
+ * Returns NULL (after printing why) on failure. */
+struct harness_db *harness_db_new(bool migrate);
+/* Terminate the database's backends, drop it and free db; NULL is ignored. */
+void harness_db_free(struct harness_db *db);
+/* Run `hookrun migrate --dir dir` against db; the exit code as harness_run() returns it. */
+int harness_db_migrate(const struct harness_db *db, const char *dir, char **ret_out,
+		       char **ret_err);
+/* A blocking connection to url, or NULL (after printing why). */
+PGconn *harness_pg_connect(const char *url);
+/* Run one or more statements; false (after printing the error) on failure. */
+bool harness_sql_exec(PGconn *conn, const char *sql);
+/* The first column of the first row as an integer, with text parameters given as a
+ * NULL-terminated list of const char *; -1 (after printing the error) on failure. */
+long long harness_sql_int(PGconn *conn, const char *sql, ...);
+/* Rows in hookrun.deliveries, optionally for one source (NULL: all); -1 on failure. */
+long long harness_deliveries_count(PGconn *conn, const char *source);
+
+/* One row of hookrun.deliveries; every member owned. */
+struct harness_delivery {
+	char *id;
+	char *source;
+	char *idempotency_key; /* NULL when none */
+	char *verified_by;
+	char *headers_json;
+	char *content_type;
+	unsigned char *body;
+	size_t body_len;
+};
+
+/* Fetch a delivery by id: 0, -ENOENT when absent, -EIO on a query error. */
+int harness_delivery_fetch(PGconn *conn, const char *id,
+			   struct harness_delivery *ret) _warn_unused_result_;
+void harness_delivery_fini(struct harness_delivery *d);
+/* How many of ids are not in hookrun.deliveries; copies the first missing one into
+ * first_missing (may be NULL). Returns (size_t)-1 on a query error. */
+size_t harness_ids_missing(PGconn *conn, const char (*ids)[HARNESS_ID_MAX], size_t n,
+			   char first_missing[HARNESS_ID_MAX]);
+
+/* Stop (mode "fast" or "immediate") or start the TEST_PG_DIR cluster with deploy/dev/pg;
+ * start waits until TEST_DATABASE_URL accepts connections. 0 or a negative errno. */
+int harness_pg_stop(const char *mode) _warn_unused_result_;
+int harness_pg_start(void) _warn_unused_result_;
+/* Start the cluster if it does not accept connections (teardown after a fault test). */
+int harness_pg_ensure_running(void) _warn_unused_result_;
+
+/* A running hookrun-ingress. */
+struct harness_ingress;
+
+/* Start hookrun-ingress on 127.0.0.1 with an ephemeral port against db: the INI holds a
+ * [hookrun] section with listen_addr/listen_port plus hookrun_ini lines (may be NULL) and
+ * then sources_ini ([source.NAME] sections). env ("KEY=VALUE", NULL-terminated, may be NULL)
+ * is added to the child's environment next to HOOKRUN_DB_URL: pass secrets there, never in
+ * argv. Waits for the listening line and for /readyz to answer 200. NULL (after printing the
+ * log tail) on failure. */
+struct harness_ingress *harness_ingress_start(const struct harness_db *db, const char *hookrun_ini,
+					      const char *sources_ini, const char *const *env);
+int harness_ingress_port(const struct harness_ingress *in);
+pid_t harness_ingress_pid(const struct harness_ingress *in);
+const char *harness_ingress_log_path(const struct harness_ingress *in);
+/* SIGTERM, wait up to timeout_ms, SIGKILL fallback. Returns the harness_proc_wait() value;
+ * a sanitizer report in the log makes it -EPROTO. Idempotent. */
+int harness_ingress_stop(struct harness_ingress *in, int timeout_ms);
+/* SIGKILL and reap. Returns the harness_proc_wait() value (137), -EPROTO on a sanitizer
+ * report. */
+int harness_ingress_kill(struct harness_ingress *in);
+/* Whether the log holds an AddressSanitizer/LeakSanitizer/UBSan report. */
+bool harness_ingress_log_has_sanitizer_report(const struct harness_ingress *in);
+/* Print the last lines of the ingress log to stderr as TAP comments. */
+void harness_ingress_log_tail(const struct harness_ingress *in, unsigned lines);
+/* Stop the ingress if it runs (printing the log tail when print_log) and free it. */
+void harness_ingress_free(struct harness_ingress *in, bool print_log);
+
+/* One HTTP request; unset members take defaults (GET, or POST when a body is given). */
+struct harness_request {
+	const char *method;
+	const char *path;
+	const char *content_type;
+	const void *body;
+	size_t body_len;
+	const char *const *headers; /* "Name: value", NULL-terminated; may be NULL */
+	long timeout_ms;            /* default 10000 */
+};
+
+/* A response (status 0 on a transport error, with curl_code set). Every member owned. */
+struct harness_response {
+	long status;
+	int curl_code;
+	char *body;
+	size_t body_len;
+	char **header_lines; /* "Name: value", as received */
+	size_t n_header_lines;
+	struct json_t *json; /* the parsed body when it is JSON, else NULL */
+	double elapsed_s;
+};
+
+/* An HTTP/1.1 client on 127.0.0.1:port with one keep-alive connection. Not thread-safe:
+ * one per thread. */
+struct harness_client;
+
+struct harness_client *harness_client_new(int port);
+void harness_client_free(struct harness_client *c);
+/* Send req and fill ret (always: check ret->status). */
+void harness_client_send(struct harness_client *c, const struct harness_request *req,
+			 struct harness_response *ret);
+/* One request on a fresh connection. */
+void harness_http(int port, const struct harness_request *req, struct harness_response *ret);
+/* GET path on a fresh connection. */
+void harness_http_get(int port, const char *path, struct harness_response *ret);
+void harness_response_fini(struct harness_response *r);
+/* A response header's value (first match, case-insensitive), borrowed from r; NULL if absent. */
+const char *harness_response_header(const struct harness_response *r, const char *name);
+/* Members of the JSON body, borrowed from r; NULL (false) when absent. */
+const char *harness_response_error_code(const struct harness_response *r);
+const char *harness_response_delivery_id(const struct harness_response *r);
+bool harness_response_duplicate(const struct harness_response *r);
+/* Poll GET path until it answers status; false at the deadline. */
+bool harness_wait_status(int port, const char *path, long status, int timeout_ms);
+/* The value of one Prometheus series (e.g. `name{a="b"}`) from GET /metrics: 0 when the
+ * series is absent, -1 when /metrics cannot be read. */
+double harness_metric(int port, const char *series);
+/* Whether s is a canonical lowercase UUID string. */
+bool harness_is_uuid(const char *s);
+
+/* The signature header line ("<header>: <value>") for body sent to uri under src's hmac
+ * settings and secret; a new string, or NULL. */
+char *harness_hmac_header(const struct source_config *src, const char *secret, const char *uri,
+			  const void *body, size_t len);
+
+/* A bounded load: threads posting signed bodies until max_seconds, max_requests or a stop.
+ * Threads never touch cmocka; the test reads counters and outcomes. */
+struct harness_load_options {
+	int port;
+	const char *path;                 /* e.g. "/hooks/load" */
+	unsigned threads;
+	unsigned max_seconds;
+	unsigned max_requests;            /* over all threads */
+	const struct source_config *hmac; /* sign with this source's settings; NULL: unsigned */
+	const char *secret;
+	const char *const *headers;       /* extra headers for every request; may be NULL */
+	unsigned pause_after_error_ms;    /* wait after a non-2xx answer (pacing) */
+	long timeout_ms;                  /* per request; default 10000 */
+};
+
+/* One finished request. */
+struct harness_outcome {
+	long status;                /* 0: transport error */
+	char id[HARNESS_ID_MAX];    /* delivery_id of a 200/202, else "" */
+	char code[40];              /* error code of a 4xx/5xx, else "" */
+	bool retry_after;           /* the answer carried Retry-After */
+	long long start_ms, end_ms; /* harness_now_ms() */
+};
+
+/* Counters, readable while the load runs. */
+struct harness_load_stats {
+	size_t answered; /* every finished request, transport errors included */
+	size_t s202, s200, s503, other, transport;
+};
+
+struct harness_load;
+
+/* Start the threads; they wait on a barrier and send their first requests together. */
+struct harness_load *harness_load_start(const struct harness_load_options *o);
+struct harness_load_stats harness_load_stats(const struct harness_load *l);
+/* Poll until the counter picked by status (202, 200, 503, 0 = answered, -1 = transport)
+ * reaches at_least; false at the deadline. */
+bool harness_load_wait(const struct harness_load *l, long status, size_t at_least, int timeout_ms);
+/* Poll until every thread finished by itself (limits reached); false at the deadline. */
+bool harness_load_wait_done(const struct harness_load *l, int timeout_ms);
+/* Raise the stop flag and join the threads (each finishes its request in flight). */
+void harness_load_stop(struct harness_load *l);
+/* After harness_load_stop(): every outcome, borrowed from l. */
+const struct harness_outcome *harness_load_outcomes(const struct harness_load *l, size_t *ret_n);
+/* After harness_load_stop(): the delivery ids answered 202 or 200, a new array. */
+size_t harness_load_ids(const struct harness_load *l, char (**ret)[HARNESS_ID_MAX]);
+/* Stop if needed and free; NULL is ignored. */
+void harness_load_free(struct harness_load *l);

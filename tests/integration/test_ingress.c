@@ -1,0 +1,743 @@
+/* Integration tests of hookrun-ingress over loopback against a real PostgreSQL: the operations
+ * endpoints, every webhook answer and error code, deduplication (header, JSON pointer,
+ * Standard Webhooks, concurrent), secret rotation, every auth scheme, the dedup window and a
+ * graceful SIGTERM. Each scenario checks the status, the JSON error code and the stored rows. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "harness.h"
+#include "webhook_auth.h"
+#include "xalloc.h"
+
+/* struct source_config holds char * it never writes through; literals are cast to fit. */
+#define MUT(s) ((char *)(s))
+
+#define GH_SECRET "gh: it's a secret to everybody"
+#define ROT_NEW "rotation: the new secret"
+#define ROT_OLD "rotation: the old secret"
+#define SW_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define API_KEY "k-0123456789abcdef"
+#define BEARER_TOKEN "t-fedcba9876543210"
+#define BASIC_CRED "alice:wonderland"
+
+/* The secrets of the shared ingress travel in its environment, never in argv. */
+static const char *const shared_env[] = {
+	"HOOKRUN_SOURCE_GH_SECRET=" GH_SECRET,	   "HOOKRUN_SOURCE_BIG_SECRET=" GH_SECRET,
+	"HOOKRUN_SOURCE_EVT_SECRET=" GH_SECRET,	   "HOOKRUN_SOURCE_SW_SECRET=" SW_SECRET,
+	"HOOKRUN_SOURCE_KEY_SECRET=" API_KEY,	   "HOOKRUN_SOURCE_BEAR_SECRET=" BEARER_TOKEN,
+	"HOOKRUN_SOURCE_BASIC_SECRET=" BASIC_CRED, NULL,
+};
+
+#define HMAC_SOURCE                                                                                \
+	"auth = hmac\n"                                                                            \
+	"hmac_algorithm = sha256\n"                                                                \
+	"hmac_encoding = hex\n"                                                                    \
+	"signature_header = X-Signature\n"                                                         \
+	"signature_prefix = sha256=\n"
+
+/* Sources of the shared ingress. gh's body_limit is below big's, so evhttp's own limit (the
+ * largest of all) lets a body through that only gh refuses: the 413 is the ingress's. */
+static const char shared_sources[] = "[source.gh]\n" HMAC_SOURCE "body_limit = 1KiB\n"
+				     "[source.big]\n" HMAC_SOURCE "body_limit = 64KiB\n"
+				     "[source.evt]\n" HMAC_SOURCE "idempotency_key = json:/event/id\n"
+				     "[source.sw]\n"
+				     "auth = standard-webhooks\n"
+				     "tolerance = 5m\n"
+				     "[source.rot]\n" HMAC_SOURCE "secret = " ROT_NEW "\n"
+				     "secret = " ROT_OLD "\n"
+				     "[source.key]\n"
+				     "auth = api-key\n"
+				     "api_key_header = X-Api-Key\n"
+				     "[source.bear]\n"
+				     "auth = bearer\n"
+				     "[source.basic]\n"
+				     "auth = basic\n"
+				     "[source.open]\n"
+				     "auth = none\n"
+				     "allow_unauthenticated = true\n";
+
+/* How a sender signs for every hmac source above. */
+static const struct source_config hmac_signer = {
+	.name = MUT("signer"),
+	.auth = AUTH_SCHEME_HMAC,
+	.hmac_algorithm = HMAC_ALGORITHM_SHA256,
+	.hmac_inputs = { SIG_INPUT_BODY },
+	.n_hmac_inputs = 1,
+	.hmac_encoding = SIG_ENCODING_HEX,
+	.signature_header = MUT("X-Signature"),
+	.signature_prefix = MUT("sha256="),
+};
+
+/* State of the group: one database, one shared ingress; per-test extras. */
+struct suite {
+	struct harness_db *db;
+	struct harness_ingress *in;
+	PGconn *conn;
+	int port;
+	struct harness_ingress *own; /* an ingress of the test's own, stopped in teardown */
+	struct harness_load *load;
+	bool passed;                 /* set as the last statement of a test */
+};
+
+/* One webhook to send. */
+struct hook {
+	const char *source;
+	const char *secret;       /* hmac secret to sign with; NULL: no signature */
+	const char *content_type; /* NULL: application/json */
+	const char *body;
+	const char *const *headers;
+	const char *method;
+};
+
+/* Send a webhook to /hooks/<source>, signing it when a secret is given. */
+static void hook_send(int port, const struct hook *h, struct harness_response *r)
+{
+	_cleanup_free_ char *path = xasprintf("/hooks/%s", h->source);
+	_cleanup_free_ char *sig = NULL;
+	const char *headers[16];
+	size_t n = 0;
+	size_t len = strlen(h->body);
+
+	if (h->secret) {
+		sig = harness_hmac_header(&hmac_signer, h->secret, path, h->body, len);
+		assert_non_null(sig);
+		headers[n++] = sig;
+	}
+	for (size_t i = 0; h->headers && h->headers[i] && n < 15; i++)
+		headers[n++] = h->headers[i];
+	headers[n] = NULL;
+	harness_http(port,
+		     &(struct harness_request){ .method = h->method ? h->method : "POST",
+						.path = path,
+						.content_type = h->content_type ? h->content_type
+										: "application/json",
+						.body = h->body,
+						.body_len = len,
+						.headers = headers },
+		     r);
+}
+
+/* Fail with the response body when the status is not the expected one. */
+static void expect_status(const struct harness_response *r, long status)
+{
+	if (r->status != status)
+		fail_msg("expected HTTP %ld, got %ld (curl %d): %s", status, r->status,
+			 r->curl_code, r->body ? r->body : "");
+}
+
+/* Expect an error answer with this status and {"error":{"code":code}}. */
+static void expect_error(const struct harness_response *r, long status, const char *code)
+{
+	const char *got;
+
+	expect_status(r, status);
+	got = harness_response_error_code(r);
+	if (!got || strcmp(got, code) != 0)
+		fail_msg("expected error code %s, got %s: %s", code, got ? got : "(none)",
+			 r->body ? r->body : "");
+}
+
+/* Expect 202 (or 200 when duplicate) with a UUID delivery_id; copy it out. */
+static void expect_accepted(const struct harness_response *r, bool duplicate,
+			    char id[HARNESS_ID_MAX])
+{
+	const char *got;
+
+	expect_status(r, duplicate ? 200 : 202);
+	got = harness_response_delivery_id(r);
+	if (!harness_is_uuid(got))
+		fail_msg("delivery_id is not a UUID: %s", r->body ? r->body : "");
+	assert_int_equal(harness_response_duplicate(r), duplicate);
+	snprintf(id, HARNESS_ID_MAX, "%s", got);
+}
+
+/* Send a webhook and expect it accepted; copy the id out. */
+static void hook_accept(int port, const struct hook *h, bool duplicate, char id[HARNESS_ID_MAX])
+{
+	struct harness_response r;
+
+	hook_send(port, h, &r);
+	expect_accepted(&r, duplicate, id);
+	harness_response_fini(&r);
+}
+
+/* Send a webhook and expect an error; also expect the source/reason rejection counter to
+ * grow by exactly one. */
+static void hook_reject(int port, const struct hook *h, const char *label, long status,
+			const char *code)
+{
+	_cleanup_free_ char *series = xasprintf(
+		"hookrun_webhook_rejections_total{source=\"%s\",reason=\"%s\"}", label, code);
+	double before = harness_metric(port, series);
+	struct harness_response r;
+
+	assert_true(before >= 0);
+	hook_send(port, h, &r);
+	expect_error(&r, status, code);
+	harness_response_fini(&r);
+	if (harness_metric(port, series) != before + 1)
+		fail_msg("%s did not grow by one", series);
+}
+
+/* Rows of one source holding one idempotency key. */
+static long long key_rows(PGconn *conn, const char *source, const char *key)
+{
+	return harness_sql_int(conn,
+			       "SELECT count(*) FROM hookrun.deliveries "
+			       "WHERE source = $1 AND idempotency_key = $2",
+			       source, key, NULL);
+}
+
+/* Group setup: a migrated database and the shared ingress. */
+static int group_setup(void **state)
+{
+	struct suite *s = xcalloc(1, sizeof(*s));
+
+	*state = s;
+	if (!harness_have_db())
+		return 0;
+	s->db = harness_db_new(true);
+	if (!s->db)
+		return -1;
+	s->conn = harness_pg_connect(s->db->url);
+	s->in = harness_ingress_start(s->db, NULL, shared_sources, shared_env);
+	if (!s->conn || !s->in)
+		return -1;
+	s->port = harness_ingress_port(s->in);
+	return 0;
+}
+
+/* Group teardown: stop the shared ingress (it must exit 0 and cleanly), drop the database. */
+static int group_teardown(void **state)
+{
+	struct suite *s = *state;
+	int r = 0;
+
+	if (s->in) {
+		r = harness_ingress_stop(s->in, 15000);
+		if (r != 0)
+			fprintf(stderr, "# shared ingress exited %d\n", r);
+		harness_ingress_free(s->in, r != 0);
+	}
+	if (s->conn)
+		PQfinish(s->conn);
+	harness_db_free(s->db);
+	free(s);
+	return r == 0 ? 0 : -1;
+}
+
+/* Per-test setup. */
+static int test_setup(void **state)
+{
+	struct suite *s = *state;
+
+	s->passed = false;
+	return 0;
+}
+
+/* Per-test teardown: stop what the test started; print logs when it failed. */
+static int test_teardown(void **state)
+{
+	struct suite *s = *state;
+
+	harness_load_free(s->load);
+	s->load = NULL;
+	harness_ingress_free(s->own, !s->passed);
+	s->own = NULL;
+	if (!s->passed && s->in)
+		harness_ingress_log_tail(s->in, 30);
+	return 0;
+}
+
+/* 1. /healthz, /readyz, /metrics, an unknown route and a wrong method. */
+static void test_ops_endpoints(void **state)
+{
+	static const char *const metrics[] = {
+		"hookrun_http_requests_total",	   "hookrun_webhook_rejections_total",
+		"hookrun_commit_batch_rows",	   "hookrun_commit_backlog",
+		"hookrun_commit_duration_seconds",
+	};
+	struct suite *s = *state;
+	struct harness_response r;
+
+	HARNESS_REQUIRE_DB();
+	harness_http_get(s->port, "/healthz", &r);
+	expect_status(&r, 200);
+	harness_response_fini(&r);
+	harness_http_get(s->port, "/readyz", &r);
+	expect_status(&r, 200);
+	assert_string_equal(json_string_value(json_object_get(r.json, "status")), "ready");
+	harness_response_fini(&r);
+	harness_http_get(s->port, "/metrics", &r);
+	expect_status(&r, 200);
+	assert_non_null(strstr(harness_response_header(&r, "Content-Type"), "text/plain"));
+	for (size_t i = 0; i < ELEMENTSOF(metrics); i++)
+		if (!strstr(r.body, metrics[i]))
+			fail_msg("/metrics lacks %s", metrics[i]);
+	harness_response_fini(&r);
+	harness_http_get(s->port, "/no/such/route", &r);
+	expect_error(&r, 404, "not_found");
+	harness_response_fini(&r);
+	harness_http(s->port, &(struct harness_request){ .method = "POST", .path = "/healthz" }, &r);
+	expect_error(&r, 405, "method_not_allowed");
+	harness_response_fini(&r);
+	s->passed = true;
+}
+
+/* Check a stored delivery against what was sent. */
+static void check_stored_hmac(PGconn *conn, const char *id, const char *body)
+{
+	struct harness_delivery d;
+	json_auto_t *headers = NULL;
+
+	assert_int_equal(harness_delivery_fetch(conn, id, &d), 0);
+	assert_string_equal(d.source, "gh");
+	assert_string_equal(d.verified_by, "hmac");
+	assert_int_equal(d.body_len, strlen(body));
+	assert_memory_equal(d.body, body, d.body_len);
+	assert_null(d.idempotency_key);
+	headers = json_loads(d.headers_json, 0, NULL);
+	assert_non_null(headers);
+	assert_string_equal(json_string_value(json_object_get(headers, "x-custom")), "kept");
+	assert_non_null(json_object_get(headers, "content-type"));
+	assert_null(json_object_get(headers, "x-signature"));
+	assert_null(json_object_get(headers, "authorization"));
+	assert_null(strstr(d.headers_json, "leak-me"));
+	harness_delivery_fini(&d);
+}
+
+/* 2. A signed JSON body is 202 with a delivery id, and stored byte for byte. */
+static void test_hmac_accepted(void **state)
+{
+	static const char body[] = "{\"event\": \"push\",\n  \"text\": \"h\xc3\xa9llo w\xc3\xb6rld\","
+				   " \"n\": [1, 2.5, null], \"esc\": \"\\u00e9\\n\"}";
+	static const char *const headers[] = { "Authorization: Bearer leak-me", "X-Custom: kept",
+					       NULL };
+	struct suite *s = *state;
+	char id[HARNESS_ID_MAX];
+	long long before;
+
+	HARNESS_REQUIRE_DB();
+	before = harness_deliveries_count(s->conn, "gh");
+	hook_accept(s->port,
+		    &(struct hook){ .source = "gh", .secret = GH_SECRET, .body = body,
+				    .headers = headers },
+		    false, id);
+	assert_int_equal(harness_deliveries_count(s->conn, "gh"), before + 1);
+	check_stored_hmac(s->conn, id, body);
+	s->passed = true;
+}
+
+/* 3. Every refusal: status, code, counter, and nothing stored. */
+static void test_rejections(void **state)
+{
+	static const char ok_body[] = "{\"ok\":true}";
+	struct suite *s = *state;
+	_cleanup_free_ char *big = NULL;
+	long long before;
+
+	HARNESS_REQUIRE_DB();
+	before = harness_deliveries_count(s->conn, NULL);
+	hook_reject(s->port, &(struct hook){ .source = "gh", .secret = "wrong", .body = ok_body },
+		    "gh", 401, "bad_signature");
+	hook_reject(s->port, &(struct hook){ .source = "gh", .body = ok_body }, "gh", 401,
+		    "missing_signature");
+	hook_reject(s->port,
+		    &(struct hook){ .source = "nosuch", .secret = GH_SECRET, .body = ok_body }, "-",
+		    404, "unknown_source");
+	big = xmalloc(4096 + 1);
+	memset(big, ' ', 4096);
+	memcpy(big, "{\"pad\":1}", 9);
+	big[4096] = '\0';
+	hook_reject(s->port, &(struct hook){ .source = "gh", .secret = GH_SECRET, .body = big },
+		    "gh", 413, "body_too_large");
+	hook_reject(s->port,
+		    &(struct hook){ .source = "gh", .secret = GH_SECRET, .body = ok_body,
+				    .content_type = "text/plain" },
+		    "gh", 415, "unsupported_media_type");
+	hook_reject(s->port,
+		    &(struct hook){ .source = "gh", .secret = GH_SECRET, .body = "{\"a\":1,}" },
+		    "gh", 400, "malformed_json");
+	assert_int_equal(harness_deliveries_count(s->conn, NULL), before);
+	s->passed = true;
+}
+
+/* 3. GET /hooks/<source> is 405 with Allow: POST, and stores nothing. */
+static void test_hook_wrong_method(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r;
+	long long before;
+	double m_before;
+	const char *series = "hookrun_webhook_rejections_total{source=\"gh\","
+			     "reason=\"method_not_allowed\"}";
+
+	HARNESS_REQUIRE_DB();
+	before = harness_deliveries_count(s->conn, NULL);
+	m_before = harness_metric(s->port, series);
+	harness_http(s->port, &(struct harness_request){ .method = "GET", .path = "/hooks/gh" }, &r);
+	expect_error(&r, 405, "method_not_allowed");
+	assert_non_null(harness_response_header(&r, "Allow"));
+	assert_string_equal(harness_response_header(&r, "Allow"), "POST");
+	harness_response_fini(&r);
+	assert_true(harness_metric(s->port, series) == m_before + 1);
+	assert_int_equal(harness_deliveries_count(s->conn, NULL), before);
+	s->passed = true;
+}
+
+/* 4. Idempotency-Key twice: 202 then 200 with the same id and duplicate, one row. */
+static void test_dedup_header(void **state)
+{
+	struct suite *s = *state;
+	_cleanup_free_ char *key = xasprintf("hdr-%d", (int)getpid());
+	_cleanup_free_ char *key_line = xasprintf("Idempotency-Key: %s", key);
+	const char *headers[] = { key_line, NULL };
+	char id1[HARNESS_ID_MAX], id2[HARNESS_ID_MAX];
+	struct hook h = { .source = "gh", .secret = GH_SECRET, .body = "{\"try\":1}",
+			  .headers = headers };
+
+	HARNESS_REQUIRE_DB();
+	hook_accept(s->port, &h, false, id1);
+	h.body = "{\"try\":2}";
+	hook_accept(s->port, &h, true, id2);
+	assert_string_equal(id1, id2);
+	assert_int_equal(key_rows(s->conn, "gh", key), 1);
+	s->passed = true;
+}
+
+/* 4. A JSON-pointer key (json:/event/id) dedups on the body field. */
+static void test_dedup_json_pointer(void **state)
+{
+	struct suite *s = *state;
+	_cleanup_free_ char *key = xasprintf("evt-%d", (int)getpid());
+	_cleanup_free_ char *b1 = xasprintf("{\"event\":{\"id\":\"%s\"},\"n\":1}", key);
+	_cleanup_free_ char *b2 = xasprintf("{\"n\":2,\"event\":{\"id\":\"%s\",\"x\":[]}}", key);
+	char id1[HARNESS_ID_MAX], id2[HARNESS_ID_MAX], id3[HARNESS_ID_MAX];
+	struct harness_delivery d;
+
+	HARNESS_REQUIRE_DB();
+	hook_accept(s->port, &(struct hook){ .source = "evt", .secret = GH_SECRET, .body = b1 },
+		    false, id1);
+	hook_accept(s->port, &(struct hook){ .source = "evt", .secret = GH_SECRET, .body = b2 },
+		    true, id2);
+	assert_string_equal(id1, id2);
+	assert_int_equal(key_rows(s->conn, "evt", key), 1);
+	assert_int_equal(harness_delivery_fetch(s->conn, id1, &d), 0);
+	assert_string_equal(d.idempotency_key, key);
+	assert_memory_equal(d.body, b1, strlen(b1));
+	harness_delivery_fini(&d);
+	/* A body without the field has no key and is never a duplicate. */
+	hook_accept(s->port,
+		    &(struct hook){ .source = "evt", .secret = GH_SECRET, .body = "{\"n\":3}" },
+		    false, id3);
+	assert_string_not_equal(id3, id1);
+	s->passed = true;
+}
+
+/* Send a Standard Webhooks message signed at ts. */
+static void sw_send(int port, const char *msg_id, long long ts, const char *body,
+		    struct harness_response *r)
+{
+	_cleanup_free_ char *sig = webhook_auth_sign_standard(SW_SECRET, msg_id, ts, body,
+							      strlen(body));
+	_cleanup_free_ char *h_id = xasprintf("webhook-id: %s", msg_id);
+	_cleanup_free_ char *h_ts = xasprintf("webhook-timestamp: %lld", ts);
+	_cleanup_free_ char *h_sig = xasprintf("webhook-signature: %s", sig);
+	const char *headers[] = { h_id, h_ts, h_sig, NULL };
+
+	assert_non_null(sig);
+	hook_send(port, &(struct hook){ .source = "sw", .body = body, .headers = headers }, r);
+}
+
+/* 4. Standard Webhooks dedups on webhook-id; an old timestamp is refused. */
+static void test_dedup_standard_webhooks(void **state)
+{
+	struct suite *s = *state;
+	_cleanup_free_ char *msg = xasprintf("msg_%d_1", (int)getpid());
+	_cleanup_free_ char *old = xasprintf("msg_%d_old", (int)getpid());
+	char id1[HARNESS_ID_MAX], id2[HARNESS_ID_MAX];
+	struct harness_response r;
+	struct harness_delivery d;
+	long long before;
+
+	HARNESS_REQUIRE_DB();
+	sw_send(s->port, msg, (long long)time(NULL), "{\"type\":\"a\"}", &r);
+	expect_accepted(&r, false, id1);
+	harness_response_fini(&r);
+	sw_send(s->port, msg, (long long)time(NULL), "{\"type\":\"a\"}", &r);
+	expect_accepted(&r, true, id2);
+	harness_response_fini(&r);
+	assert_string_equal(id1, id2);
+	assert_int_equal(key_rows(s->conn, "sw", msg), 1);
+	assert_int_equal(harness_delivery_fetch(s->conn, id1, &d), 0);
+	assert_string_equal(d.verified_by, "standard-webhooks");
+	assert_null(strstr(d.headers_json, "webhook-signature"));
+	harness_delivery_fini(&d);
+	before = harness_deliveries_count(s->conn, NULL);
+	sw_send(s->port, old, (long long)time(NULL) - 600, "{\"type\":\"b\"}", &r);
+	expect_error(&r, 401, "timestamp_too_old");
+	harness_response_fini(&r);
+	assert_int_equal(harness_deliveries_count(s->conn, NULL), before);
+	s->passed = true;
+}
+
+/* Check the outcomes of the concurrent duplicates: one 202, the rest 200, one id. */
+static void check_one_id(const struct harness_outcome *oc, size_t n, size_t expected)
+{
+	size_t n202 = 0;
+
+	assert_int_equal(n, expected);
+	for (size_t i = 0; i < n; i++) {
+		if (oc[i].status != 202 && oc[i].status != 200)
+			fail_msg("request %zu answered %ld %s", i, oc[i].status, oc[i].code);
+		n202 += oc[i].status == 202;
+		assert_true(harness_is_uuid(oc[i].id));
+		assert_string_equal(oc[i].id, oc[0].id);
+	}
+	assert_int_equal(n202, 1);
+}
+
+/* 4. Twenty threads send the same key at once: one row, one id in every answer. */
+static void test_dedup_concurrent(void **state)
+{
+	struct suite *s = *state;
+	_cleanup_free_ char *key = xasprintf("conc-%d", (int)getpid());
+	_cleanup_free_ char *key_line = xasprintf("Idempotency-Key: %s", key);
+	const char *headers[] = { key_line, NULL };
+	const struct harness_outcome *oc;
+	size_t n;
+
+	HARNESS_REQUIRE_DB();
+	s->load = harness_load_start(&(struct harness_load_options){
+		.port = s->port,
+		.path = "/hooks/gh",
+		.threads = 20,
+		.max_seconds = 60,
+		.max_requests = 20,
+		.hmac = &hmac_signer,
+		.secret = GH_SECRET,
+		.headers = headers,
+	});
+	assert_true(harness_load_wait_done(s->load, 60000));
+	harness_load_stop(s->load);
+	oc = harness_load_outcomes(s->load, &n);
+	check_one_id(oc, n, 20);
+	assert_int_equal(key_rows(s->conn, "gh", key), 1);
+	s->passed = true;
+}
+
+/* 5. Two configured secrets are both accepted; a third is not. */
+static void test_secret_rotation(void **state)
+{
+	struct suite *s = *state;
+	char id1[HARNESS_ID_MAX], id2[HARNESS_ID_MAX];
+	long long before;
+
+	HARNESS_REQUIRE_DB();
+	before = harness_deliveries_count(s->conn, "rot");
+	hook_accept(s->port, &(struct hook){ .source = "rot", .secret = ROT_NEW, .body = "{}" },
+		    false, id1);
+	hook_accept(s->port, &(struct hook){ .source = "rot", .secret = ROT_OLD, .body = "[]" },
+		    false, id2);
+	assert_string_not_equal(id1, id2);
+	hook_reject(s->port,
+		    &(struct hook){ .source = "rot", .secret = "rotation: unknown", .body = "{}" },
+		    "rot", 401, "bad_signature");
+	assert_int_equal(harness_deliveries_count(s->conn, "rot"), before + 2);
+	s->passed = true;
+}
+
+/* Accept one request of a scheme and check the stored row names it. */
+static void scheme_accept(struct suite *s, const char *source, const char *header,
+			  const char *verified_by)
+{
+	const char *headers[] = { header, NULL };
+	char id[HARNESS_ID_MAX];
+	struct harness_delivery d;
+
+	hook_accept(s->port,
+		    &(struct hook){ .source = source, .body = "{\"scheme\":true}",
+				    .headers = header ? headers : NULL },
+		    false, id);
+	assert_int_equal(harness_delivery_fetch(s->conn, id, &d), 0);
+	assert_string_equal(d.verified_by, verified_by);
+	assert_string_equal(d.source, source);
+	assert_null(strstr(d.headers_json, "k-0123456789abcdef"));
+	assert_null(strstr(d.headers_json, "t-fedcba9876543210"));
+	harness_delivery_fini(&d);
+}
+
+/* Refuse one request of a scheme. */
+static void scheme_reject(struct suite *s, const char *source, const char *header,
+			  const char *code)
+{
+	const char *headers[] = { header, NULL };
+
+	hook_reject(s->port,
+		    &(struct hook){ .source = source, .body = "{\"scheme\":true}",
+				    .headers = header ? headers : NULL },
+		    source, 401, code);
+}
+
+/* 6. api-key, bearer, basic and none end to end. */
+static void test_other_schemes(void **state)
+{
+	struct suite *s = *state;
+	_cleanup_free_ char *b64 = crypto_base64_encode(BASIC_CRED, strlen(BASIC_CRED));
+	_cleanup_free_ char *basic = xasprintf("Authorization: Basic %s", b64);
+	_cleanup_free_ char *bad_b64 = crypto_base64_encode("alice:nope", 10);
+	_cleanup_free_ char *bad_basic = xasprintf("Authorization: Basic %s", bad_b64);
+	long long before;
+
+	HARNESS_REQUIRE_DB();
+	scheme_accept(s, "key", "X-Api-Key: " API_KEY, "api-key");
+	scheme_accept(s, "bear", "Authorization: Bearer " BEARER_TOKEN, "bearer");
+	scheme_accept(s, "basic", basic, "basic");
+	scheme_accept(s, "open", NULL, "none");
+	before = harness_deliveries_count(s->conn, NULL);
+	scheme_reject(s, "key", "X-Api-Key: wrong", "bad_credentials");
+	scheme_reject(s, "key", NULL, "missing_credentials");
+	scheme_reject(s, "bear", "Authorization: Bearer wrong", "bad_credentials");
+	scheme_reject(s, "bear", "Authorization: Basic " BEARER_TOKEN, "missing_credentials");
+	scheme_reject(s, "basic", bad_basic, "bad_credentials");
+	scheme_reject(s, "basic", NULL, "missing_credentials");
+	assert_int_equal(harness_deliveries_count(s->conn, NULL), before);
+	s->passed = true;
+}
+
+/* Poll until the key's row has expired in the database; false at the deadline. */
+static bool wait_key_expired(PGconn *conn, const char *source, const char *key, int timeout_ms)
+{
+	long long deadline = harness_now_ms() + timeout_ms;
+
+	for (;;) {
+		long long n = harness_sql_int(conn,
+					      "SELECT count(*) FROM hookrun.idempotency_keys "
+					      "WHERE source = $1 AND key = $2 AND expires_at < now()",
+					      source, key, NULL);
+		if (n == 1)
+			return true;
+		if (n < 0 || harness_now_ms() >= deadline)
+			return false;
+		harness_poll_pause();
+	}
+}
+
+/* 7. Once dedup_window has passed, the same key is a new delivery. */
+static void test_dedup_window(void **state)
+{
+	static const char *const env[] = { "HOOKRUN_SOURCE_WIN_SECRET=" GH_SECRET, NULL };
+	struct suite *s = *state;
+	_cleanup_free_ char *key = xasprintf("win-%d", (int)getpid());
+	_cleanup_free_ char *key_line = xasprintf("Idempotency-Key: %s", key);
+	const char *headers[] = { key_line, NULL };
+	struct hook h = { .source = "win", .secret = GH_SECRET, .body = "{\"w\":1}",
+			  .headers = headers };
+	char id1[HARNESS_ID_MAX], id2[HARNESS_ID_MAX];
+	int port;
+
+	HARNESS_REQUIRE_DB();
+	s->own = harness_ingress_start(s->db, "dedup_window = 1s\n",
+				       "[source.win]\n" HMAC_SOURCE, env);
+	assert_non_null(s->own);
+	port = harness_ingress_port(s->own);
+	hook_accept(port, &h, false, id1);
+	assert_true(wait_key_expired(s->conn, "win", key, 5000));
+	hook_accept(port, &h, false, id2);
+	assert_string_not_equal(id1, id2);
+	assert_int_equal(key_rows(s->conn, "win", key), 2);
+	assert_int_equal(harness_sql_int(s->conn,
+					 "SELECT count(*) FROM hookrun.idempotency_keys "
+					 "WHERE source = 'win' AND key = $1 AND delivery_id = $2",
+					 key, id2, NULL),
+			 1);
+	assert_int_equal(harness_ingress_stop(s->own, 15000), 0);
+	s->passed = true;
+}
+
+/* Every id answered 202/200 by the load is stored. */
+static void expect_all_stored(PGconn *conn, const struct harness_load *load)
+{
+	char (*ids)[HARNESS_ID_MAX] = NULL;
+	char first[HARNESS_ID_MAX] = "";
+	size_t n = harness_load_ids(load, &ids);
+	size_t missing = harness_ids_missing(conn, (const char (*)[HARNESS_ID_MAX])ids, n, first);
+
+	free(ids);
+	if (missing != 0)
+		fail_msg("%zu of %zu acknowledged deliveries are not stored (first: %s)", missing, n,
+			 first);
+}
+
+/* 8. SIGTERM with requests in flight: exit 0 in time, every 202 stored. */
+static void test_graceful_sigterm(void **state)
+{
+	static const char *const env[] = { "HOOKRUN_SOURCE_TERM_SECRET=" GH_SECRET, NULL };
+	struct suite *s = *state;
+	struct harness_load_stats st;
+	long long t0;
+	int r;
+
+	HARNESS_REQUIRE_DB();
+	s->own = harness_ingress_start(s->db, NULL, "[source.term]\n" HMAC_SOURCE, env);
+	assert_non_null(s->own);
+	s->load = harness_load_start(&(struct harness_load_options){
+		.port = harness_ingress_port(s->own),
+		.path = "/hooks/term",
+		.threads = 4,
+		.max_seconds = 60,
+		.max_requests = 20000,
+		.hmac = &hmac_signer,
+		.secret = GH_SECRET,
+		.pause_after_error_ms = 20,
+	});
+	assert_true(harness_load_wait(s->load, 202, 100, 30000));
+	t0 = harness_now_ms();
+	r = harness_ingress_stop(s->own, 15000);
+	print_message("# SIGTERM to exit: %lld ms\n", harness_now_ms() - t0);
+	harness_load_stop(s->load);
+	st = harness_load_stats(s->load);
+	print_message("# load: %zu answered, %zu 202, %zu 503, %zu other, %zu transport errors\n",
+		      st.answered, st.s202, st.s503, st.other, st.transport);
+	assert_int_equal(r, 0);
+	expect_all_stored(s->conn, s->load);
+	assert_true(harness_deliveries_count(s->conn, "term") >= (long long)st.s202);
+	s->passed = true;
+}
+
+/* Entry point. */
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ops_endpoints, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_hmac_accepted, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_rejections, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_hook_wrong_method, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_dedup_header, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_dedup_json_pointer, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_dedup_standard_webhooks, test_setup,
+						test_teardown),
+		cmocka_unit_test_setup_teardown(test_dedup_concurrent, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_secret_rotation, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_other_schemes, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_dedup_window, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_graceful_sigterm, test_setup, test_teardown),
+	};
+
+	harness_init();
+	return cmocka_run_group_tests_name("ingress", tests, group_setup, group_teardown);
+}

@@ -1,0 +1,383 @@
+/* Fault tests of hookrun-ingress against a real PostgreSQL: a full backlog, a commit that
+ * times out behind a table lock, the database stopped and restarted under load, and the
+ * ingress killed with SIGKILL under load. Every acknowledged delivery must be stored.
+ * These stop the shared PostgreSQL cluster: registered with is_parallel false. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "harness.h"
+#include "xalloc.h"
+
+/* struct source_config holds char * it never writes through; literals are cast to fit. */
+#define MUT(s) ((char *)(s))
+
+#define FAULT_SECRET "faults: a secret of their own"
+
+static const char *const fault_env[] = { "HOOKRUN_SOURCE_FAULT_SECRET=" FAULT_SECRET, NULL };
+
+static const char fault_source[] = "[source.fault]\n"
+				   "auth = hmac\n"
+				   "hmac_algorithm = sha256\n"
+				   "hmac_encoding = hex\n"
+				   "signature_header = X-Signature\n"
+				   "signature_prefix = sha256=\n";
+
+/* How a sender signs for [source.fault]. */
+static const struct source_config hmac_signer = {
+	.name = MUT("fault"),
+	.auth = AUTH_SCHEME_HMAC,
+	.hmac_algorithm = HMAC_ALGORITHM_SHA256,
+	.hmac_inputs = { SIG_INPUT_BODY },
+	.n_hmac_inputs = 1,
+	.hmac_encoding = SIG_ENCODING_HEX,
+	.signature_header = MUT("X-Signature"),
+	.signature_prefix = MUT("sha256="),
+};
+
+/* State of the group: one database; each test starts its own ingress. */
+struct suite {
+	struct harness_db *db;
+	PGconn *conn;
+	PGconn *locker; /* holds LOCK TABLE in an open transaction */
+	struct harness_ingress *in;
+	struct harness_load *load;
+	bool passed;
+};
+
+/* Group setup: a migrated database. */
+static int group_setup(void **state)
+{
+	struct suite *s = xcalloc(1, sizeof(*s));
+
+	*state = s;
+	if (!harness_have_db())
+		return 0;
+	s->db = harness_db_new(true);
+	if (!s->db)
+		return -1;
+	s->conn = harness_pg_connect(s->db->url);
+	return s->conn ? 0 : -1;
+}
+
+/* Group teardown: drop the database. */
+static int group_teardown(void **state)
+{
+	struct suite *s = *state;
+
+	if (s->conn)
+		PQfinish(s->conn);
+	harness_db_free(s->db);
+	free(s);
+	return 0;
+}
+
+/* Per-test setup. */
+static int test_setup(void **state)
+{
+	struct suite *s = *state;
+
+	s->passed = false;
+	return 0;
+}
+
+/* Per-test teardown: release the lock, stop load and ingress, bring PostgreSQL back. */
+static int test_teardown(void **state)
+{
+	struct suite *s = *state;
+	int r;
+
+	if (s->locker)
+		PQfinish(s->locker);
+	s->locker = NULL;
+	harness_load_free(s->load);
+	s->load = NULL;
+	harness_ingress_free(s->in, !s->passed);
+	s->in = NULL;
+	r = harness_pg_ensure_running();
+	if (r < 0)
+		fprintf(stderr, "# cannot start PostgreSQL again: %s\n", strerror(-r));
+	return r < 0 ? -1 : 0;
+}
+
+/* Start the test's ingress with extra [hookrun] lines. */
+static void start_ingress(struct suite *s, const char *hookrun_ini)
+{
+	s->in = harness_ingress_start(s->db, hookrun_ini, fault_source, fault_env);
+	assert_non_null(s->in);
+}
+
+/* Take an ACCESS EXCLUSIVE lock on hookrun.deliveries in an open transaction. */
+static void lock_deliveries(struct suite *s)
+{
+	s->locker = harness_pg_connect(s->db->url);
+	assert_non_null(s->locker);
+	assert_true(harness_sql_exec(s->locker, "BEGIN; "
+					       "LOCK TABLE hookrun.deliveries IN ACCESS EXCLUSIVE MODE"));
+}
+
+/* Release the lock by ending the transaction. */
+static void unlock_deliveries(struct suite *s)
+{
+	assert_true(harness_sql_exec(s->locker, "ROLLBACK"));
+	PQfinish(s->locker);
+	s->locker = NULL;
+}
+
+/* Reconnect the suite's own connection (after the cluster was restarted). */
+static void reconnect(struct suite *s)
+{
+	PQfinish(s->conn);
+	s->conn = harness_pg_connect(s->db->url);
+	assert_non_null(s->conn);
+}
+
+/* Start a paced load on the test's ingress. */
+static struct harness_load *start_load(struct suite *s, unsigned threads, unsigned max_requests)
+{
+	return harness_load_start(&(struct harness_load_options){
+		.port = harness_ingress_port(s->in),
+		.path = "/hooks/fault",
+		.threads = threads,
+		.max_seconds = 120,
+		.max_requests = max_requests,
+		.hmac = &hmac_signer,
+		.secret = FAULT_SECRET,
+		.pause_after_error_ms = 20,
+		.timeout_ms = 20000,
+	});
+}
+
+/* Every id answered 202/200 by the load is stored. */
+static void expect_all_stored(PGconn *conn, const struct harness_load *load)
+{
+	char (*ids)[HARNESS_ID_MAX] = NULL;
+	char first[HARNESS_ID_MAX] = "";
+	size_t n = harness_load_ids(load, &ids);
+	size_t missing = harness_ids_missing(conn, (const char (*)[HARNESS_ID_MAX])ids, n, first);
+
+	free(ids);
+	if (missing != 0)
+		fail_msg("%zu of %zu acknowledged deliveries are not stored (first: %s)", missing, n,
+			 first);
+	print_message("# %zu acknowledged deliveries, all stored\n", n);
+}
+
+/* Print the load's counters. */
+static void print_stats(const struct harness_load *load)
+{
+	struct harness_load_stats st = harness_load_stats(load);
+
+	print_message("# load: %zu answered: %zu 202, %zu 200, %zu 503, %zu other, %zu transport\n",
+		      st.answered, st.s202, st.s200, st.s503, st.other, st.transport);
+}
+
+/* The outcomes of the backlog test: 503s fast with code and Retry-After; the rest 202. */
+static size_t check_backlog_outcomes(const struct harness_outcome *oc, size_t n)
+{
+	size_t n202 = 0, n503 = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (oc[i].status == 202) {
+			n202++;
+			continue;
+		}
+		if (oc[i].status != 503)
+			fail_msg("request %zu answered %ld %s", i, oc[i].status, oc[i].code);
+		n503++;
+		assert_string_equal(oc[i].code, "overloaded");
+		assert_true(oc[i].retry_after);
+		if (oc[i].end_ms - oc[i].start_ms >= 1000)
+			fail_msg("a 503 took %lld ms", oc[i].end_ms - oc[i].start_ms);
+	}
+	assert_int_equal(n202 + n503, n);
+	assert_true(n503 >= n - 4);
+	assert_true(n202 >= 1);
+	return n202;
+}
+
+/* 9. max_backlog = 4 behind a table lock: the excess is refused at once, the rest stored. */
+static void test_backlog_bound(void **state)
+{
+	struct suite *s = *state;
+	const struct harness_outcome *oc;
+	long long before;
+	size_t n, n202;
+
+	HARNESS_REQUIRE_DB();
+	start_ingress(s, "max_backlog = 4\ncommit_timeout_ms = 5000\n");
+	before = harness_deliveries_count(s->conn, NULL);
+	lock_deliveries(s);
+	s->load = start_load(s, 12, 12);
+	/* At most 4 can wait; the other 8 must be refused while the lock is held. */
+	assert_true(harness_load_wait(s->load, 503, 8, 5000));
+	unlock_deliveries(s);
+	assert_true(harness_load_wait_done(s->load, 20000));
+	harness_load_stop(s->load);
+	print_stats(s->load);
+	oc = harness_load_outcomes(s->load, &n);
+	assert_int_equal(n, 12);
+	n202 = check_backlog_outcomes(oc, n);
+	assert_int_equal(harness_deliveries_count(s->conn, NULL), before + (long long)n202);
+	expect_all_stored(s->conn, s->load);
+	s->passed = true;
+}
+
+/* Post one signed webhook to the test's ingress. */
+static void post_one(struct suite *s, const char *body, struct harness_response *r)
+{
+	_cleanup_free_ char *sig = harness_hmac_header(&hmac_signer, FAULT_SECRET, "/hooks/fault",
+						       body, strlen(body));
+	const char *headers[] = { sig, NULL };
+
+	assert_non_null(sig);
+	harness_http(harness_ingress_port(s->in),
+		     &(struct harness_request){ .path = "/hooks/fault",
+						.content_type = "application/json",
+						.body = body,
+						.body_len = strlen(body),
+						.headers = headers },
+		     r);
+}
+
+/* Post until one answer is 202 (the ingress reconnects with backoff); false at the deadline. */
+static bool post_until_accepted(struct suite *s, int timeout_ms)
+{
+	long long deadline = harness_now_ms() + timeout_ms;
+	struct harness_response r;
+	bool ok;
+
+	for (;;) {
+		post_one(s, "{\"after\":\"unlock\"}", &r);
+		ok = r.status == 202;
+		harness_response_fini(&r);
+		if (ok)
+			return true;
+		if (harness_now_ms() >= deadline)
+			return false;
+		harness_poll_pause();
+	}
+}
+
+/* 10. commit_timeout_ms = 300 behind a lock: 503 with Retry-After in time; then recovery. */
+static void test_commit_timeout(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r;
+	long long t0, took;
+
+	HARNESS_REQUIRE_DB();
+	start_ingress(s, "commit_timeout_ms = 300\n");
+	lock_deliveries(s);
+	t0 = harness_now_ms();
+	post_one(s, "{\"behind\":\"lock\"}", &r);
+	took = harness_now_ms() - t0;
+	print_message("# locked commit answered %ld %s after %lld ms\n", r.status,
+		      harness_response_error_code(&r) ? harness_response_error_code(&r) : "",
+		      took);
+	assert_int_equal(r.status, 503);
+	assert_non_null(harness_response_error_code(&r));
+	assert_non_null(harness_response_header(&r, "Retry-After"));
+	harness_response_fini(&r);
+	/* A correctness bound (the deadline is enforced), not a performance assertion. */
+	assert_true(took < 3000);
+	unlock_deliveries(s);
+	assert_true(post_until_accepted(s, 20000));
+	assert_true(harness_deliveries_count(s->conn, NULL) >= 1);
+	assert_true(harness_wait_status(harness_ingress_port(s->in), "/readyz", 200, 10000));
+	s->passed = true;
+}
+
+/* Skip the calling test when the cluster cannot be stopped and started. */
+#define REQUIRE_PG_DIR()                                                                           \
+	do {                                                                                       \
+		if (!harness_pg_dir()) {                                                           \
+			print_message("# TEST_PG_DIR is not set: skipping\n");                       \
+			skip();                                                                    \
+		}                                                                                  \
+	} while (0)
+
+/* Stop PostgreSQL under load: 503s and /readyz 503 within 2 s. */
+static void stop_db_expect_503(struct suite *s)
+{
+	int port = harness_ingress_port(s->in);
+	size_t base = harness_load_stats(s->load).s503;
+	long long t0;
+
+	assert_int_equal(harness_pg_stop("fast"), 0);
+	t0 = harness_now_ms();
+	assert_true(harness_load_wait(s->load, 503, base + 1, 2000));
+	assert_true(harness_wait_status(port, "/readyz", 503, 2000));
+	print_message("# 503 and /readyz 503 within %lld ms of the stop\n", harness_now_ms() - t0);
+}
+
+/* 11. The database stops and starts again under load; every 202 is stored. */
+static void test_db_restart_under_load(void **state)
+{
+	struct suite *s = *state;
+	struct harness_load_stats st;
+	long long t0;
+
+	HARNESS_REQUIRE_DB();
+	REQUIRE_PG_DIR();
+	start_ingress(s, "db_reconnect_max_ms = 500\n");
+	s->load = start_load(s, 4, 50000);
+	assert_true(harness_load_wait(s->load, 202, 100, 30000));
+	stop_db_expect_503(s);
+	assert_int_equal(harness_pg_start(), 0);
+	t0 = harness_now_ms();
+	assert_true(harness_wait_status(harness_ingress_port(s->in), "/readyz", 200, 30000));
+	print_message("# /readyz 200 again %lld ms after the start\n", harness_now_ms() - t0);
+	st = harness_load_stats(s->load);
+	assert_true(harness_load_wait(s->load, 202, st.s202 + 50, 30000));
+	harness_load_stop(s->load);
+	print_stats(s->load);
+	reconnect(s);
+	expect_all_stored(s->conn, s->load);
+	st = harness_load_stats(s->load);
+	assert_true(harness_deliveries_count(s->conn, NULL) >= (long long)(st.s202 + st.s200));
+	assert_int_equal(st.other, 0);
+	s->passed = true;
+}
+
+/* 12. SIGKILL under load: every 202 answered before the kill is stored. */
+static void test_kill9_under_load(void **state)
+{
+	struct suite *s = *state;
+	int r;
+
+	HARNESS_REQUIRE_DB();
+	start_ingress(s, NULL);
+	s->load = start_load(s, 4, 20000);
+	assert_true(harness_load_wait(s->load, 202, 200, 30000));
+	r = harness_ingress_kill(s->in);
+	harness_load_stop(s->load);
+	print_stats(s->load);
+	assert_int_equal(r, 128 + 9);
+	expect_all_stored(s->conn, s->load);
+	s->passed = true;
+}
+
+/* Entry point. */
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_backlog_bound, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_commit_timeout, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_db_restart_under_load, test_setup,
+						test_teardown),
+		cmocka_unit_test_setup_teardown(test_kill9_under_load, test_setup, test_teardown),
+	};
+
+	harness_init();
+	return cmocka_run_group_tests_name("ingress_faults", tests, group_setup, group_teardown);
+}
