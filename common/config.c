@@ -14,6 +14,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "webhook_auth.h"
 #include "xalloc.h"
 
 #define SECRET_MASK "********"
@@ -1654,6 +1655,17 @@ static int source_check_secrets(struct load_ctx *ctx, size_t i)
 	return 0;
 }
 
+/* The verifier's own view of the finished source: one rule for what a usable secret is. */
+static int source_check_verifier(struct load_ctx *ctx, size_t i)
+{
+	struct source_state *st = &ctx->ss[i];
+	const char *problem = NULL;
+
+	if (webhook_auth_source_check(&ctx->c->sources[i], &problem) < 0)
+		return ctx_fail(ctx, -EINVAL, &st->origin, st->section, "%s", problem);
+	return 0;
+}
+
 /* Exactly one of a header or a query key: refuse both, default the header when neither. */
 static int source_header_or_query(struct load_ctx *ctx, size_t i, const char *header_key,
 				  const char *query_key, const char *fallback)
@@ -1711,6 +1723,8 @@ static int ctx_finalize(struct load_ctx *ctx)
 			r = source_check_secrets(ctx, i);
 		if (r >= 0)
 			r = source_derive(ctx, i);
+		if (r >= 0)
+			r = source_check_verifier(ctx, i);
 		if (r < 0)
 			return r;
 		if (c->sources[i].body_limit > c->max_body_limit)

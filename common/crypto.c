@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
-#include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

@@ -2,8 +2,8 @@
 #include "webhook_auth.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -108,15 +108,22 @@ static void key_set_raw(struct key_set *ks, const struct source_config *src)
 	ks->n = src->n_secrets;
 }
 
-/* Decode a Standard Webhooks secret, "whsec_<base64>" or bare base64, to a non-empty key. */
+/* Decode a Standard Webhooks secret, "whsec_<base64>" or bare base64 with or without its
+ * padding (as config.c accepts it), to a non-empty key. */
 static int standard_key_decode(const char *secret, unsigned char **ret, size_t *ret_len)
 {
+	_cleanup_free_ char *padded = NULL;
 	unsigned char *key = NULL;
-	size_t len = 0;
+	size_t n, len = 0;
 
 	if (strncmp(secret, "whsec_", 6) == 0)
 		secret += 6;
-	if (crypto_base64_decode(secret, strlen(secret), &key, &len) < 0)
+	n = strlen(secret);
+	padded = xmalloc(n + 3);
+	memcpy(padded, secret, n);
+	while (n % 4 != 0)
+		padded[n++] = '=';
+	if (crypto_base64_decode(padded, n, &key, &len) < 0)
 		return -EINVAL;
 	if (len == 0) {
 		free(key);

@@ -28,6 +28,7 @@
  *   bad_credentials             credentials that match no configured secret
  *   unauthenticated_not_allowed auth=none without allow_unauthenticated
  *   source_misconfigured        (with -EINVAL) the source's auth settings are unusable
+ *   internal_error              (with -ENOMEM) OpenSSL failed; not the sender's fault
  * On success the reason names the scheme that verified the request: "hmac",
  * "standard-webhooks", "api-key", "bearer", "basic" or "none".
  */
@@ -45,8 +46,21 @@ int webhook_auth_source_check(const struct source_config *src,
 
 /* Verify req against src at time now_s (Unix seconds). Every configured secret is tried
  * (rotation) and every comparison is constant-time. Returns 0 when verified, -EACCES when
- * not, -EINVAL when src is misconfigured; always sets *ret_reason to a static string (the
- * scheme on success, a reason code above on failure). */
+ * not, -EINVAL when src is misconfigured, -ENOMEM when OpenSSL fails ("internal_error");
+ * always sets *ret_reason to a static string (the scheme on success, a reason code above on
+ * failure). Header values are read with surrounding blanks trimmed.
+ *   hmac: HMAC of src->hmac_inputs concatenated in order (body: the raw bytes; url: req->uri
+ *     as received, minus every signature_query parameter and a '?' left empty), under each
+ *     secret's bytes; the value must start with signature_prefix (case-insensitive), then
+ *     hex (either case), base64 (padded) or base64url (padding optional). In a query, an
+ *     unescaped '+' of base64 is accepted. signature_header wins if both are set.
+ *   standard-webhooks: webhook-id/-timestamp/-signature, or svix-* when no webhook-* header
+ *     is present; HMAC-SHA256 of "<id>.<timestamp>.<body>" with each whsec_ key; any
+ *     "v1,<base64>" entry of the space-separated list may match; |now_s - ts| <= tolerance_s.
+ *   api-key: api_key_header (wins) or api_key_query (percent-decoded) equals a secret.
+ *   bearer: "Authorization: Bearer <token>" (scheme case-insensitive), token equals a secret.
+ *   basic: "Authorization: Basic <base64>", decoded "user:password" equals a secret.
+ *   none: verified only when allow_unauthenticated. */
 int webhook_auth_verify(const struct source_config *src, const struct http_req *req,
 			long long now_s, const char **ret_reason) _warn_unused_result_;
 

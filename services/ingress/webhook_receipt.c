@@ -96,9 +96,12 @@ int webhook_receipt_prepare(const struct source_config *src, const struct http_r
 	if (r < 0)
 		return r;
 	r = webhook_auth_verify(src, req, now_us / 1000000, &how);
-	if (r < 0)
+	if (r == -EACCES)
 		return receipt_fail(e, -EACCES, how ? how : "unauthorized",
 				    "the request's credentials or signature were not accepted");
+	if (r < 0) /* a source the verifier cannot use, or no memory: our fault, not theirs */
+		return receipt_fail(e, -EIO, how ? how : "internal_error",
+				    "the request could not be verified");
 	if (!http_content_type_is_json(http_req_header(req, "Content-Type")))
 		return receipt_fail(e, -EPROTONOSUPPORT, "unsupported_media_type",
 				    "Content-Type must be application/json");

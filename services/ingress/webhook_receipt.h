@@ -21,7 +21,8 @@ struct webhook_receipt_error {
 
 /* Check req against src and, on success, fill *d (id, received_us and body pointers are
  * set from the arguments; strings are new). Returns 0, or -EOPNOTSUPP (405), -EFBIG (413),
- * -EACCES (401), -EPROTONOSUPPORT (415), -EBADMSG (400) with reterr filled. */
+ * -EACCES (401), -EPROTONOSUPPORT (415), -EBADMSG (400), -EIO (500: the source cannot be
+ * verified as configured) with reterr filled. */
 int webhook_receipt_prepare(const struct source_config *src, const struct http_req *req,
 			    long long now_us, const char *id, struct delivery *d,
 			    struct webhook_receipt_error *reterr) _warn_unused_result_;

@@ -72,7 +72,7 @@ long long harness_now_ms(void)
 /* Sleep a few milliseconds between two polls of a condition. */
 void harness_poll_pause(void)
 {
-	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	struct timespec ts = { 0, 5L * 1000 * 1000 };
 
 	nanosleep(&ts, NULL);
 }
@@ -416,6 +416,9 @@ static _Noreturn void child_exec(const char *const *argv, char **envp, int out_f
 			close(fd);
 	signal(SIGPIPE, SIG_DFL);
 	execve(argv[0], (char *const *)argv, envp);
+	(void)!write(STDERR_FILENO, "harness: cannot execute ", 24);
+	(void)!write(STDERR_FILENO, argv[0], strlen(argv[0]));
+	(void)!write(STDERR_FILENO, "\n", 1);
 	_exit(127);
 }
 

@@ -46,8 +46,9 @@ static void file_list_load(const char *dir, struct file_list *ret)
 		ret->names[ret->n++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(ret->names, ret->n, sizeof(*ret->names), name_cmp);
 	assert_true(ret->n >= 1);
+	if (ret->n > 1)
+		qsort(ret->names, ret->n, sizeof(*ret->names), name_cmp);
 }
 
 /* Free a list. */
@@ -249,7 +250,10 @@ static long applied_now(const char *out)
 {
 	const char *p = out ? strstr(out, "migrations: ") : NULL;
 
-	assert_non_null(p);
+	if (!p) {
+		fail_msg("no summary line in: %s", out ? out : "");
+		return -1;
+	}
 	return strtol(p + strlen("migrations: "), NULL, 10);
 }
 
@@ -293,14 +297,15 @@ static int ingress_run(const char *ini, const char *flag, const char *const *env
 	const char *argv[] = { harness_ingress_bin(), "--config", path, flag, NULL };
 
 	assert_non_null(path);
-	return harness_run(argv, env, 30000, ret_out, ret_err);
+	/* A configuration wrongly accepted would start a server: the timeout ends it. */
+	return harness_run(argv, env, 15000, ret_out, ret_err);
 }
 
 /* Expect a refused configuration whose message names what is wrong. */
 static void expect_config_error(const char *ini, const char *const *env, const char *name)
 {
 	_cleanup_free_ char *err = NULL;
-	int r = ingress_run(ini, "--check-config", env, NULL, &err);
+	int r = ingress_run(ini, NULL, env, NULL, &err);
 
 	if (r <= 0 || r >= 128)
 		fail_msg("hookrun-ingress exited %d for a bad configuration: %s", r, err);

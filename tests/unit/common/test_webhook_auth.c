@@ -211,6 +211,18 @@ static void test_standard_spec_example(_unused_ void **state)
 	expect_verify(&src, &t.req, SW_NOW, 0, "standard-webhooks");
 }
 
+/* A secret whose base64 lacks its padding works like the padded one. */
+static void test_standard_unpadded_secret(_unused_ void **state)
+{
+	struct source_config src;
+	struct test_req t;
+
+	standard_source(&src, "whsec_YSBicmFuZCBuZXcga2V5IGZvciByb3RhdGlvbiEhISE", NULL);
+	assert_int_equal(webhook_auth_source_check(&src, NULL), 0);
+	standard_req(&t, SW_BODY, SW_ID, SW_TS, SW_SIG2);
+	expect_verify(&src, &t.req, SW_NOW, 0, "standard-webhooks");
+}
+
 /* Any change to the signed content (body, id, timestamp) breaks the signature. */
 static void test_standard_tampered(_unused_ void **state)
 {
@@ -340,7 +352,8 @@ static void test_standard_missing_headers(_unused_ void **state)
 /* An undecodable secret is a misconfiguration (-EINVAL), reported by the check too. */
 static void test_standard_bad_secret(_unused_ void **state)
 {
-	static const char *const bad[] = {"whsec_!!!", "whsec_", "whsec_Zg", "not base64"};
+	static const char *const bad[] = {"whsec_!!!", "whsec_", "whsec_Z", "whsec_Zh",
+					  "not base64"};
 	struct source_config src;
 	struct test_req t;
 	const char *problem = NULL;
@@ -852,6 +865,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_standard_spec_example),
+		cmocka_unit_test(test_standard_unpadded_secret),
 		cmocka_unit_test(test_standard_tampered),
 		cmocka_unit_test(test_standard_svix_headers),
 		cmocka_unit_test(test_standard_signature_list),
