@@ -27,6 +27,7 @@ struct db_async {
 	struct event *ev_timer; /* reconnect delay, or connect deadline */
 	struct backoff backoff;
 	unsigned connect_timeout_ms;
+	char *options; /* libpq "options": server settings for the session, or NULL */
 	uint32_t rng;
 	db_state_fn state_cb;
 	void *userdata;
@@ -124,6 +125,14 @@ bool db_result_is_retryable(const PGresult *res)
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 	return state && strncmp(state, "40", 2) == 0;
+}
+
+/* Whether the server cancelled the statement: query_canceled or lock_not_available. */
+bool db_result_is_timeout(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state && (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0);
 }
 
 #define DB_SECRET_MASK "********"
@@ -319,7 +328,11 @@ static void db_async_connect_start(struct db_async *db)
 {
 	struct timeval tv = db_tv(db->connect_timeout_ms);
 
-	db->conn = PQconnectStart(db->url);
+	const char *const keys[] = { "dbname", db->options ? "options" : NULL, NULL };
+	const char *const values[] = { db->url, db->options, NULL };
+
+	/* expand_dbname: the URL supplies everything, later keywords override it. */
+	db->conn = PQconnectStartParams(keys, values, 1);
 	db->state = DB_CONNECTING;
 	if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD ||
 	    PQsetnonblocking(db->conn, 1) != 0) {
@@ -354,6 +367,8 @@ struct db_async *db_async_new(struct event_base *base, const struct db_async_opt
 	db->backoff.base_ms = opts->reconnect_base_ms ? opts->reconnect_base_ms : 50;
 	db->backoff.cap_ms = opts->reconnect_max_ms ? opts->reconnect_max_ms : 5000;
 	db->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 2000;
+	if (opts->statement_timeout_ms)
+		db->options = xasprintf("-c statement_timeout=%u", opts->statement_timeout_ms);
 	db->rng = (uint32_t)ts.tv_nsec | 1u;
 	db->state_cb = state_cb;
 	db->userdata = userdata;
@@ -369,6 +384,7 @@ void db_async_free(struct db_async *db)
 		return;
 	db_async_teardown(db);
 	event_free(db->ev_timer);
+	free(db->options);
 	free(db->url);
 	free(db);
 }

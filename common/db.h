@@ -28,6 +28,8 @@ int db_query(PGconn *conn, const char *sql, int nparams, const char *const *valu
 	     PGresult **ret, char **ret_error) _warn_unused_result_;
 /* Whether a failed result's SQLSTATE says a retry may succeed (serialization, deadlock). */
 bool db_result_is_retryable(const PGresult *res);
+/* Whether the server cancelled the statement (statement_timeout, lock_timeout, cancel). */
+bool db_result_is_timeout(const PGresult *res);
 /* A copy of url with any password replaced by "********", for logs. */
 char *db_url_mask(const char *url);
 
@@ -43,6 +45,7 @@ struct db_async_options {
 	unsigned reconnect_base_ms;
 	unsigned reconnect_max_ms;
 	unsigned connect_timeout_ms;
+	unsigned statement_timeout_ms; /* 0: the server's default; else set for the session */
 };
 
 struct db_async;

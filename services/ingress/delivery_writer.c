@@ -112,8 +112,12 @@ char *delivery_writer_sql_build(size_t n, long long dedup_window_s)
 		"method, uri, headers, content_type, body, verified_by, peer) "
 		"SELECT id, source, idem_key, received_at, method, uri, headers, content_type, body, "
 		"verified_by, peer FROM input "
-		"WHERE idem_key IS NULL OR id IN (SELECT delivery_id FROM keys) RETURNING id) "
-		"SELECT input.ord, ins.id IS NOT NULL, k.delivery_id FROM input "
+		"WHERE idem_key IS NULL OR id IN (SELECT delivery_id FROM keys) "
+		"ON CONFLICT (id) DO NOTHING RETURNING id) "
+		/* A retried batch whose first attempt committed finds its own rows. */
+		"SELECT input.ord, CASE WHEN ins.id IS NOT NULL THEN true ELSE EXISTS "
+		"(SELECT 1 FROM hookrun.deliveries e WHERE e.id = input.id) END, k.delivery_id "
+		"FROM input "
 		"LEFT JOIN ins ON ins.id = input.id "
 		"LEFT JOIN hookrun.idempotency_keys k ON ins.id IS NULL "
 		"AND k.source = input.source AND k.key = input.idem_key ORDER BY input.ord",
@@ -335,6 +339,8 @@ static void batch_apply_rows(struct delivery_writer *w, struct writer_conn *c, c
 		c->batch[ord - 1] = NULL;
 		if (PQgetvalue(res, i, 1)[0] == 't')
 			batch_settle(w, c, d, 0, d->id, false);
+		else if (!PQgetisnull(res, i, 2) && strcmp(PQgetvalue(res, i, 2), d->id) == 0)
+			batch_settle(w, c, d, 0, d->id, false); /* our own earlier attempt */
 		else if (!PQgetisnull(res, i, 2))
 			batch_settle(w, c, d, 0, PQgetvalue(res, i, 2), true);
 		else
@@ -360,6 +366,12 @@ static int batch_error(struct delivery_writer *w, const struct writer_conn *c, c
 	bool retry = db_result_is_retryable(res);
 
 	metric_counter_inc(w->m_batch_errors);
+	if (db_result_is_timeout(res)) {
+		metric_counter_inc(w->m_timeouts);
+		log_event(LOG_LEVEL_WARN, "delivery.commit_timeout", "rows=%zu timeout_ms=%d",
+			  c->batch_rows, w->opts.commit_timeout_ms);
+		return -ETIMEDOUT;
+	}
 	log_event(retry ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR, "delivery.batch_failed",
 		  "rows=%zu sqlstate=%s detail=%s", c->batch_rows,
 		  PQresultErrorField(res, PG_DIAG_SQLSTATE),
@@ -403,6 +415,9 @@ static void writer_on_sweep(evutil_socket_t fd, short what, void *arg)
 		metric_counter_inc(w->m_timeouts);
 		delivery_finish(queue_pop(w), -ETIMEDOUT, NULL, false);
 	}
+	/* The server aborts a slow statement itself (statement_timeout); a connection that
+	 * does not answer even that is dropped after twice the timeout. */
+	deadline -= w->opts.commit_timeout_ms * 1000LL;
 	for (size_t i = 0; i < w->n_conns; i++) {
 		struct writer_conn *c = &w->conns[i];
 		if (c->batch_n && c->sent_us < deadline) {
@@ -496,6 +511,7 @@ struct delivery_writer *delivery_writer_new(struct event_base *base,
 		.reconnect_base_ms = 50,
 		.reconnect_max_ms = opts->reconnect_max_ms,
 		.connect_timeout_ms = 2000,
+		.statement_timeout_ms = (unsigned)opts->commit_timeout_ms,
 	};
 	int sweep_ms = opts->commit_timeout_ms / 4 > 10 ? opts->commit_timeout_ms / 4 : 10;
 	struct timeval tv = { sweep_ms / 1000, (sweep_ms % 1000) * 1000 };

@@ -30,10 +30,10 @@
 #define HARNESS_BUILD_ROOT "."
 #endif
 
-#define HARNESS_MAX_CHILDREN 64
-#define HARNESS_MAX_DBS 16
+#define HARNESS_MAX_CHILDREN     64
+#define HARNESS_MAX_DBS          16
 #define HARNESS_START_TIMEOUT_MS 30000
-#define HARNESS_PG_TIMEOUT_MS 90000
+#define HARNESS_PG_TIMEOUT_MS    90000
 
 extern char **environ;
 
@@ -72,7 +72,7 @@ long long harness_now_ms(void)
 /* Sleep a few milliseconds between two polls of a condition. */
 void harness_poll_pause(void)
 {
-	struct timespec ts = { 0, 5L * 1000 * 1000 };
+	struct timespec ts = {0, 5L * 1000 * 1000};
 
 	nanosleep(&ts, NULL);
 }
@@ -157,6 +157,8 @@ static void tap_filter_start(void)
 	H.tap_pipe_fd = fds[0];
 	if (pthread_create(&H.tap_thread, NULL, tap_filter_main, NULL) != 0)
 		abort();
+	/* Line by line, so a test killed by the runner's timeout still shows how far it got. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	H.tap_on = true;
 }
 
@@ -206,8 +208,8 @@ static const char *env_nonempty(const char *name)
 /* Install the signal handlers of the safety net. */
 static void harness_signals(void)
 {
-	static const int fatal[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-	struct sigaction sa = { .sa_handler = harness_on_fatal_signal };
+	static const int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	struct sigaction sa = {.sa_handler = harness_on_fatal_signal};
 
 	for (size_t i = 0; i < ELEMENTSOF(fatal); i++)
 		sigaction(fatal[i], &sa, NULL);
@@ -231,7 +233,7 @@ void harness_init(void)
 	H.pg_script = xasprintf("%s/deploy/dev/pg", H.source_root);
 	H.tmpdir = xasprintf("%s/hookrun-integ.XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(H.tmpdir)) {
-		fprintf(stderr, "harness: mkdtemp %s: %s\n", H.tmpdir, strerror(errno));
+		fprintf(stderr, "# harness: mkdtemp %s: %s\n", H.tmpdir, strerror(errno));
 		abort();
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -278,7 +280,7 @@ char *harness_mkdtemp(const char *prefix)
 	char *path = xasprintf("%s/%s.%u", H.tmpdir, prefix, ++H.tmp_seq);
 
 	if (mkdir(path, 0700) < 0) {
-		fprintf(stderr, "harness: mkdir %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "# harness: mkdir %s: %s\n", path, strerror(errno));
 		abort();
 	}
 	return path;
@@ -307,14 +309,14 @@ char *harness_write_file(const char *dir, const char *name, const char *content)
 	int r;
 
 	if (fd < 0) {
-		fprintf(stderr, "harness: open %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "# harness: open %s: %s\n", path, strerror(errno));
 		free(path);
 		return NULL;
 	}
 	r = write_all(fd, content, strlen(content));
 	close(fd);
 	if (r < 0) {
-		fprintf(stderr, "harness: write %s: %s\n", path, strerror(-r));
+		fprintf(stderr, "# harness: write %s: %s\n", path, strerror(-r));
 		free(path);
 		return NULL;
 	}
@@ -371,8 +373,8 @@ static bool env_list_has(const char *const *list, const char *e)
 static char **child_env(const char *const *env_add, bool keep_hookrun)
 {
 	static const char *const defaults[] = {
-		"ASAN_OPTIONS=abort_on_error=1:detect_leaks=1",
-		"UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1",
+	    "ASAN_OPTIONS=abort_on_error=1:detect_leaks=1",
+	    "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1",
 	};
 	size_t n = 0, n_add = 0, k = 0;
 	char **envp;
@@ -424,7 +426,7 @@ static _Noreturn void child_exec(const char *const *argv, char **envp, int out_f
 
 /* Spawn a child; keep_hookrun passes HOOKRUN_* through (the pg script reads its own). */
 static int proc_spawn(const char *const *argv, const char *const *env_add, const char *out_path,
-		      const char *err_path, bool keep_hookrun, struct harness_proc *ret)
+                      const char *err_path, bool keep_hookrun, struct harness_proc *ret)
 {
 	_cleanup_free_ char **envp = child_env(env_add, keep_hookrun);
 	bool shared = out_path && err_path && strcmp(out_path, err_path) == 0;
@@ -445,7 +447,7 @@ static int proc_spawn(const char *const *argv, const char *const *env_add, const
 	if (pid == 0)
 		child_exec(argv, envp, out_fd, err_fd);
 	children_add(pid);
-	*ret = (struct harness_proc){ .pid = pid };
+	*ret = (struct harness_proc){.pid = pid};
 out:
 	if (out_fd >= 0)
 		close(out_fd);
@@ -456,7 +458,7 @@ out:
 
 /* Spawn a child with HOOKRUN_* removed from its environment. */
 int harness_proc_spawn(const char *const *argv, const char *const *env_add, const char *out_path,
-		       const char *err_path, struct harness_proc *ret)
+                       const char *err_path, struct harness_proc *ret)
 {
 	return proc_spawn(argv, env_add, out_path, err_path, false, ret);
 }
@@ -503,7 +505,7 @@ int harness_proc_stop(struct harness_proc *p, int sig, int timeout_ms)
 	if (r != -ETIMEDOUT)
 		return r;
 	fprintf(stderr, "# harness: pid %d ignored signal %d for %d ms: SIGKILL\n", (int)p->pid,
-		sig, timeout_ms);
+	        sig, timeout_ms);
 	(void)kill(p->pid, SIGKILL);
 	(void)harness_proc_wait(p, 10000);
 	return -ETIMEDOUT;
@@ -511,7 +513,7 @@ int harness_proc_stop(struct harness_proc *p, int sig, int timeout_ms)
 
 /* Run a child to completion, capturing its output; keep_hookrun as in proc_spawn(). */
 static int proc_run(const char *const *argv, const char *const *env_add, int timeout_ms,
-		    bool keep_hookrun, char **ret_out, char **ret_err)
+                    bool keep_hookrun, char **ret_out, char **ret_err)
 {
 	_cleanup_free_ char *dir = harness_mkdtemp("run");
 	_cleanup_free_ char *out_path = xasprintf("%s/stdout", dir);
@@ -527,7 +529,7 @@ static int proc_run(const char *const *argv, const char *const *env_add, int tim
 	r = harness_proc_wait(&p, timeout_ms);
 	if (r == -ETIMEDOUT) {
 		fprintf(stderr, "# harness: %s still runs after %d ms: SIGKILL\n", argv[0],
-			timeout_ms);
+		        timeout_ms);
 		(void)harness_proc_stop(&p, SIGKILL, 10000);
 	}
 	if (ret_out)
@@ -539,7 +541,7 @@ static int proc_run(const char *const *argv, const char *const *env_add, int tim
 
 /* Run a child to completion with HOOKRUN_* removed from its environment. */
 int harness_run(const char *const *argv, const char *const *env_add, int timeout_ms, char **ret_out,
-		char **ret_err)
+                char **ret_err)
 {
 	return proc_run(argv, env_add, timeout_ms, false, ret_out, ret_err);
 }
@@ -553,7 +555,7 @@ PGconn *harness_pg_connect(const char *url)
 
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "# harness: cannot connect to the database: %s",
-			PQerrorMessage(conn));
+		        PQerrorMessage(conn));
 		PQfinish(conn);
 		return NULL;
 	}
@@ -589,7 +591,7 @@ long long harness_sql_int(PGconn *conn, const char *sql, ...)
 	res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
 		fprintf(stderr, "# harness: query gave no value: %s# in: %s\n",
-			PQerrorMessage(conn), sql);
+		        PQerrorMessage(conn), sql);
 	else
 		v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
@@ -602,7 +604,7 @@ long long harness_deliveries_count(PGconn *conn, const char *source)
 	if (!source)
 		return harness_sql_int(conn, "SELECT count(*) FROM hookrun.deliveries", NULL);
 	return harness_sql_int(conn, "SELECT count(*) FROM hookrun.deliveries WHERE source = $1",
-			       source, NULL);
+	                       source, NULL);
 }
 
 /* url with its database name replaced by name: a new string. Handles postgresql:// URLs
@@ -612,7 +614,10 @@ static char *url_with_dbname(const char *url, const char *name)
 	const char *scheme = strstr(url, "://");
 	const char *path, *query;
 
-	if (!scheme || (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0))
+	bool is_url =
+	    strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
+
+	if (!scheme || !is_url)
 		return xasprintf("%s dbname=%s", url, name);
 	path = scheme + 3 + strcspn(scheme + 3, "/?");
 	query = strchr(path, '?');
@@ -675,11 +680,11 @@ static void db_drop(const char *name)
 	if (!admin)
 		return;
 	for (;;) {
-		const char *params[] = { name };
+		const char *params[] = {name};
 		res = PQexecParams(admin,
-				   "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-				   "WHERE datname = $1 AND pid <> pg_backend_pid()",
-				   1, NULL, params, NULL, NULL, 0);
+		                   "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		                   "WHERE datname = $1 AND pid <> pg_backend_pid()",
+		                   1, NULL, params, NULL, NULL, 0);
 		PQclear(res);
 		res = PQexec(admin, drop);
 		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -704,12 +709,11 @@ void harness_db_free(struct harness_db *db)
 }
 
 /* Run `hookrun migrate --dir dir` against db. */
-int harness_db_migrate(const struct harness_db *db, const char *dir, char **ret_out,
-		       char **ret_err)
+int harness_db_migrate(const struct harness_db *db, const char *dir, char **ret_out, char **ret_err)
 {
 	_cleanup_free_ char *env_url = xasprintf("HOOKRUN_DB_URL=%s", db->url);
-	const char *argv[] = { H.cli_bin, "migrate", "--dir", dir, NULL };
-	const char *env[] = { env_url, NULL };
+	const char *argv[] = {H.cli_bin, "migrate", "--dir", dir, NULL};
+	const char *env[] = {env_url, NULL};
 
 	return harness_run(argv, env, 60000, ret_out, ret_err);
 }
@@ -734,12 +738,12 @@ static char *result_dup(const PGresult *res, int col, size_t *ret_len)
 /* Fetch a delivery by id (binary results: bytea arrives as its raw bytes). */
 int harness_delivery_fetch(PGconn *conn, const char *id, struct harness_delivery *ret)
 {
-	const char *params[] = { id };
+	const char *params[] = {id};
 	PGresult *res = PQexecParams(conn,
-				     "SELECT id::text, source, idempotency_key, verified_by, "
-				     "headers::text, content_type, body FROM hookrun.deliveries "
-				     "WHERE id = $1::uuid",
-				     1, NULL, params, NULL, NULL, 1);
+	                             "SELECT id::text, source, idempotency_key, verified_by, "
+	                             "headers::text, content_type, body FROM hookrun.deliveries "
+	                             "WHERE id = $1::uuid",
+	                             1, NULL, params, NULL, NULL, 1);
 	int r = 0;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -749,12 +753,12 @@ int harness_delivery_fetch(PGconn *conn, const char *id, struct harness_delivery
 		r = -ENOENT;
 	} else {
 		*ret = (struct harness_delivery){
-			.id = result_dup(res, 0, NULL),
-			.source = result_dup(res, 1, NULL),
-			.idempotency_key = result_dup(res, 2, NULL),
-			.verified_by = result_dup(res, 3, NULL),
-			.headers_json = result_dup(res, 4, NULL),
-			.content_type = result_dup(res, 5, NULL),
+		    .id = result_dup(res, 0, NULL),
+		    .source = result_dup(res, 1, NULL),
+		    .idempotency_key = result_dup(res, 2, NULL),
+		    .verified_by = result_dup(res, 3, NULL),
+		    .headers_json = result_dup(res, 4, NULL),
+		    .content_type = result_dup(res, 5, NULL),
 		};
 		ret->body = (unsigned char *)result_dup(res, 6, &ret->body_len);
 	}
@@ -772,12 +776,12 @@ void harness_delivery_fini(struct harness_delivery *d)
 	free(d->headers_json);
 	free(d->content_type);
 	free(d->body);
-	*d = (struct harness_delivery){ 0 };
+	*d = (struct harness_delivery){0};
 }
 
 /* Missing ids among one chunk; (size_t)-1 on error. */
 static size_t ids_missing_chunk(PGconn *conn, const char (*ids)[HARNESS_ID_MAX], size_t n,
-				char first_missing[HARNESS_ID_MAX], bool *have_first)
+                                char first_missing[HARNESS_ID_MAX], bool *have_first)
 {
 	char *arr = xmalloc(n * HARNESS_ID_MAX + 3);
 	size_t len = 0, missing;
@@ -788,11 +792,11 @@ static size_t ids_missing_chunk(PGconn *conn, const char (*ids)[HARNESS_ID_MAX],
 		len += (size_t)sprintf(arr + len, "%s%s", i ? "," : "", ids[i]);
 	arr[len++] = '}';
 	arr[len] = '\0';
-	const char *params[] = { arr };
+	const char *params[] = {arr};
 	res = PQexecParams(conn,
-			   "SELECT x::text FROM unnest($1::uuid[]) AS x WHERE NOT EXISTS "
-			   "(SELECT 1 FROM hookrun.deliveries d WHERE d.id = x)",
-			   1, NULL, params, NULL, NULL, 0);
+	                   "SELECT x::text FROM unnest($1::uuid[]) AS x WHERE NOT EXISTS "
+	                   "(SELECT 1 FROM hookrun.deliveries d WHERE d.id = x)",
+	                   1, NULL, params, NULL, NULL, 0);
 	free(arr);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "# harness: id lookup failed: %s", PQerrorMessage(conn));
@@ -810,14 +814,14 @@ static size_t ids_missing_chunk(PGconn *conn, const char (*ids)[HARNESS_ID_MAX],
 
 /* How many of ids are not stored, queried in chunks. */
 size_t harness_ids_missing(PGconn *conn, const char (*ids)[HARNESS_ID_MAX], size_t n,
-			   char first_missing[HARNESS_ID_MAX])
+                           char first_missing[HARNESS_ID_MAX])
 {
 	size_t missing = 0;
 	bool have_first = false;
 
 	for (size_t i = 0; i < n; i += 500) {
 		size_t m = ids_missing_chunk(conn, ids + i, n - i < 500 ? n - i : 500,
-					     first_missing, &have_first);
+		                             first_missing, &have_first);
 		if (m == (size_t)-1)
 			return m;
 		missing += m;
@@ -828,7 +832,7 @@ size_t harness_ids_missing(PGconn *conn, const char (*ids)[HARNESS_ID_MAX], size
 /* Run the cluster script with a command; 0 when it exits 0. */
 static int pg_script(const char *cmd, const char *mode)
 {
-	const char *argv[] = { H.pg_script, cmd, H.pg_dir, mode, NULL };
+	const char *argv[] = {H.pg_script, cmd, H.pg_dir, mode, NULL};
 	_cleanup_free_ char *out = NULL;
 	_cleanup_free_ char *err = NULL;
 	int rc;
@@ -838,7 +842,7 @@ static int pg_script(const char *cmd, const char *mode)
 	rc = proc_run(argv, NULL, HARNESS_PG_TIMEOUT_MS, true, &out, &err);
 	if (rc != 0) {
 		fprintf(stderr, "# harness: pg %s exited %d: %s%s\n", cmd, rc, out ? out : "",
-			err ? err : "");
+		        err ? err : "");
 		return -EIO;
 	}
 	return 0;
@@ -915,7 +919,7 @@ static bool ingress_wait_listening(struct harness_ingress *in)
 			in->reaped = true;
 			in->result = proc_result(in->proc.status);
 			fprintf(stderr, "# harness: hookrun-ingress exited %d before listening\n",
-				in->result);
+			        in->result);
 			return false;
 		}
 		if (harness_now_ms() >= deadline) {
@@ -930,12 +934,12 @@ static bool ingress_wait_listening(struct harness_ingress *in)
 /* Write the INI file for one ingress; the path is new. */
 static char *ingress_write_ini(const char *dir, const char *hookrun_ini, const char *sources_ini)
 {
-	_cleanup_free_ char *ini = xasprintf("[hookrun]\n"
-					     "listen_addr = 127.0.0.1\n"
-					     "listen_port = 0\n"
-					     "%s\n%s",
-					     hookrun_ini ? hookrun_ini : "",
-					     sources_ini ? sources_ini : "");
+	_cleanup_free_ char *ini =
+	    xasprintf("[hookrun]\n"
+	              "listen_addr = 127.0.0.1\n"
+	              "listen_port = 0\n"
+	              "%s\n%s",
+	              hookrun_ini ? hookrun_ini : "", sources_ini ? sources_ini : "");
 
 	return harness_write_file(dir, "hookrun.ini", ini);
 }
@@ -957,7 +961,7 @@ static const char **ingress_env(const char *db_env, const char *const *env)
 
 /* Start hookrun-ingress and wait until it is ready. */
 struct harness_ingress *harness_ingress_start(const struct harness_db *db, const char *hookrun_ini,
-					      const char *sources_ini, const char *const *env)
+                                              const char *sources_ini, const char *const *env)
 {
 	struct harness_ingress *in = xcalloc(1, sizeof(*in));
 	_cleanup_free_ char *ini = NULL;
@@ -970,7 +974,7 @@ struct harness_ingress *harness_ingress_start(const struct harness_db *db, const
 	ini = ingress_write_ini(in->dir, hookrun_ini, sources_ini);
 	if (!ini)
 		goto fail;
-	const char *argv[] = { H.ingress_bin, "--config", ini, NULL };
+	const char *argv[] = {H.ingress_bin, "--config", ini, NULL};
 	r = harness_proc_spawn(argv, child_env_add, in->log_path, in->log_path, &in->proc);
 	if (r < 0) {
 		fprintf(stderr, "# harness: cannot start %s: %s\n", H.ingress_bin, strerror(-r));
@@ -1010,10 +1014,10 @@ const char *harness_ingress_log_path(const struct harness_ingress *in)
 bool harness_ingress_log_has_sanitizer_report(const struct harness_ingress *in)
 {
 	static const char *const marks[] = {
-		"ERROR: AddressSanitizer",
-		"ERROR: LeakSanitizer",
-		"runtime error:",
-		"SUMMARY: UndefinedBehaviorSanitizer",
+	    "ERROR: AddressSanitizer",
+	    "ERROR: LeakSanitizer",
+	    "runtime error:",
+	    "SUMMARY: UndefinedBehaviorSanitizer",
 	};
 	_cleanup_free_ char *log = harness_read_file(in->log_path, NULL);
 
@@ -1150,8 +1154,8 @@ static size_t client_on_header(char *data, size_t size, size_t n, void *arg)
 	if (l >= 5 && strncmp(data, "HTTP/", 5) == 0)
 		response_headers_clear(r);
 	else if (l > 0 && memchr(data, ':', l)) {
-		r->header_lines = xreallocarray(r->header_lines, r->n_header_lines + 1,
-						sizeof(*r->header_lines));
+		r->header_lines =
+		    xreallocarray(r->header_lines, r->n_header_lines + 1, sizeof(*r->header_lines));
 		r->header_lines[r->n_header_lines++] = xstrndup(data, l);
 	}
 	return len;
@@ -1191,7 +1195,7 @@ static void client_set_method(CURL *curl, const struct harness_request *req)
 
 /* Set every option of one request on the (reset) handle. */
 static void client_setup(struct harness_client *c, const struct harness_request *req,
-			 struct curl_slist *headers, struct harness_response *ret)
+                         struct curl_slist *headers, struct harness_response *ret)
 {
 	char url[512];
 
@@ -1213,12 +1217,12 @@ static void client_setup(struct harness_client *c, const struct harness_request 
 
 /* Send one request on the client's connection. */
 void harness_client_send(struct harness_client *c, const struct harness_request *req,
-			 struct harness_response *ret)
+                         struct harness_response *ret)
 {
 	struct curl_slist *headers = client_headers(req);
 	CURLcode cc;
 
-	*ret = (struct harness_response){ 0 };
+	*ret = (struct harness_response){0};
 	client_setup(c, req, headers, ret);
 	cc = curl_easy_perform(c->curl);
 	ret->curl_code = (int)cc;
@@ -1242,7 +1246,7 @@ void harness_http(int port, const struct harness_request *req, struct harness_re
 /* GET path on a fresh connection. */
 void harness_http_get(int port, const char *path, struct harness_response *ret)
 {
-	harness_http(port, &(struct harness_request){ .path = path, .timeout_ms = 5000 }, ret);
+	harness_http(port, &(struct harness_request){.path = path, .timeout_ms = 5000}, ret);
 }
 
 /* Free what a response owns. */
@@ -1251,7 +1255,7 @@ void harness_response_fini(struct harness_response *r)
 	response_headers_clear(r);
 	free(r->body);
 	json_decref(r->json);
-	*r = (struct harness_response){ 0 };
+	*r = (struct harness_response){0};
 }
 
 /* A header's value, borrowed from r. */
@@ -1345,7 +1349,7 @@ bool harness_is_uuid(const char *s)
 
 /* The signature header line for body under src's hmac settings. */
 char *harness_hmac_header(const struct source_config *src, const char *secret, const char *uri,
-			  const void *body, size_t len)
+                          const void *body, size_t len)
 {
 	_cleanup_free_ char *sig = webhook_auth_sign_hmac(src, secret, uri, body, len);
 
@@ -1382,10 +1386,10 @@ struct harness_load {
 static void load_record(struct harness_load *l, const struct harness_outcome *oc)
 {
 	atomic_size_t *slot = oc->status == 202   ? &l->s202
-			      : oc->status == 200 ? &l->s200
-			      : oc->status == 503 ? &l->s503
-			      : oc->status == 0	  ? &l->transport
-						  : &l->other;
+	                      : oc->status == 200 ? &l->s200
+	                      : oc->status == 503 ? &l->s503
+	                      : oc->status == 0   ? &l->transport
+	                                          : &l->other;
 
 	pthread_mutex_lock(&l->lock);
 	if (l->n_out == l->cap_out) {
@@ -1400,16 +1404,16 @@ static void load_record(struct harness_load *l, const struct harness_outcome *oc
 
 /* Turn a response into an outcome. */
 static void load_outcome(const struct harness_response *r, long long start_ms,
-			 struct harness_outcome *oc)
+                         struct harness_outcome *oc)
 {
 	const char *id = harness_response_delivery_id(r);
 	const char *code = harness_response_error_code(r);
 
 	*oc = (struct harness_outcome){
-		.status = r->status,
-		.retry_after = harness_response_header(r, "Retry-After") != NULL,
-		.start_ms = start_ms,
-		.end_ms = harness_now_ms(),
+	    .status = r->status,
+	    .retry_after = harness_response_header(r, "Retry-After") != NULL,
+	    .start_ms = start_ms,
+	    .end_ms = harness_now_ms(),
 	};
 	if (id && (r->status == 200 || r->status == 202))
 		snprintf(oc->id, sizeof(oc->id), "%s", id);
@@ -1419,11 +1423,11 @@ static void load_outcome(const struct harness_response *r, long long start_ms,
 
 /* Build and send one request of a load thread; returns the status (0: transport error). */
 static long load_send_one(struct harness_load *l, struct harness_client *c, unsigned index,
-			  unsigned seq)
+                          unsigned seq)
 {
 	_cleanup_free_ char *body = xasprintf("{\"load\":{\"pid\":%d,\"thread\":%u,\"seq\":%u},"
-					      "\"note\":\"integration load\"}",
-					      (int)getpid(), index, seq);
+	                                      "\"note\":\"integration load\"}",
+	                                      (int)getpid(), index, seq);
 	_cleanup_free_ char *sig = NULL;
 	const char *headers[34];
 	size_t n = 0;
@@ -1439,13 +1443,13 @@ static long load_send_one(struct harness_load *l, struct harness_client *c, unsi
 		headers[n++] = l->o.headers[i];
 	headers[n] = NULL;
 	harness_client_send(c,
-			    &(struct harness_request){ .path = l->o.path,
-						       .content_type = "application/json",
-						       .body = body,
-						       .body_len = strlen(body),
-						       .headers = headers,
-						       .timeout_ms = l->o.timeout_ms },
-			    &r);
+	                    &(struct harness_request){.path = l->o.path,
+	                                              .content_type = "application/json",
+	                                              .body = body,
+	                                              .body_len = strlen(body),
+	                                              .headers = headers,
+	                                              .timeout_ms = l->o.timeout_ms},
+	                    &r);
 	load_outcome(&r, start, &oc);
 	harness_response_fini(&r);
 	load_record(l, &oc);
@@ -1501,7 +1505,7 @@ struct harness_load *harness_load_start(const struct harness_load_options *o)
 	pthread_barrier_init(&l->barrier, NULL, o->threads);
 	atomic_store(&l->running, o->threads);
 	for (unsigned i = 0; i < o->threads; i++) {
-		l->threads[i] = (struct load_thread){ .load = l, .index = i };
+		l->threads[i] = (struct load_thread){.load = l, .index = i};
 		if (pthread_create(&l->threads[i].tid, NULL, load_thread_main, &l->threads[i]) != 0)
 			abort();
 		l->threads[i].started = true;
@@ -1515,12 +1519,12 @@ struct harness_load_stats harness_load_stats(const struct harness_load *l)
 	struct harness_load *m = (struct harness_load *)l;
 
 	return (struct harness_load_stats){
-		.answered = atomic_load(&m->answered),
-		.s202 = atomic_load(&m->s202),
-		.s200 = atomic_load(&m->s200),
-		.s503 = atomic_load(&m->s503),
-		.other = atomic_load(&m->other),
-		.transport = atomic_load(&m->transport),
+	    .answered = atomic_load(&m->answered),
+	    .s202 = atomic_load(&m->s202),
+	    .s200 = atomic_load(&m->s200),
+	    .s503 = atomic_load(&m->s503),
+	    .other = atomic_load(&m->other),
+	    .transport = atomic_load(&m->transport),
 	};
 }
 
@@ -1592,7 +1596,7 @@ const struct harness_outcome *harness_load_outcomes(const struct harness_load *l
 /* The ids answered 200 or 202, a new array. */
 size_t harness_load_ids(const struct harness_load *l, char (**ret)[HARNESS_ID_MAX])
 {
-	char (*ids)[HARNESS_ID_MAX] = xcalloc(l->n_out ? l->n_out : 1, sizeof(*ids));
+	char(*ids)[HARNESS_ID_MAX] = xcalloc(l->n_out ? l->n_out : 1, sizeof(*ids));
 	size_t n = 0;
 
 	for (size_t i = 0; i < l->n_out; i++)
@@ -1600,6 +1604,20 @@ size_t harness_load_ids(const struct harness_load *l, char (**ret)[HARNESS_ID_MA
 			memcpy(ids[n++], l->out[i].id, HARNESS_ID_MAX);
 	*ret = ids;
 	return n;
+}
+
+/* How many acknowledged ids are not stored. */
+size_t harness_load_unstored(PGconn *conn, const struct harness_load *l, size_t *ret_n,
+                             char first_missing[HARNESS_ID_MAX])
+{
+	char(*ids)[HARNESS_ID_MAX] = NULL;
+	size_t n = harness_load_ids(l, &ids);
+	size_t missing =
+	    harness_ids_missing(conn, (const char(*)[HARNESS_ID_MAX])ids, n, first_missing);
+
+	free(ids);
+	*ret_n = n;
+	return missing;
 }
 
 /* Stop and free. */

@@ -4,10 +4,11 @@
  * condition with a deadline (never a fixed sleep). Not thread-safe except where noted. */
 #pragma once
 
-#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include <libpq-fe.h>
 
 #include "xalloc.h"
 
@@ -28,7 +29,7 @@ const char *harness_pg_dir(void);
 #define HARNESS_REQUIRE_DB()                                                                       \
 	do {                                                                                       \
 		if (!harness_have_db()) {                                                          \
-			print_message("# TEST_DATABASE_URL is not set: skipping\n");                 \
+			print_message("# TEST_DATABASE_URL is unset: skipping\n");                 \
 			skip();                                                                    \
 		}                                                                                  \
 	} while (0)
@@ -50,15 +51,15 @@ void harness_poll_pause(void);
 
 /* A child process started with harness_proc_spawn(). */
 struct harness_proc {
-	pid_t pid;      /* 0 once reaped */
-	int status;     /* waitpid status once reaped */
+	pid_t pid;  /* 0 once reaped */
+	int status; /* waitpid status once reaped */
 };
 
 /* Start argv[0] with the caller's environment minus HOOKRUN_* plus env_add ("KEY=VALUE",
  * NULL-terminated, may be NULL); stdout and stderr go to the files named (NULL: /dev/null;
  * the same path twice shares one file). Returns 0 or a negative errno. */
 int harness_proc_spawn(const char *const *argv, const char *const *env_add, const char *out_path,
-		       const char *err_path, struct harness_proc *ret) _warn_unused_result_;
+                       const char *err_path, struct harness_proc *ret) _warn_unused_result_;
 /* Wait for the child to exit: its exit code (0-255), 128+N when killed by signal N,
  * -ETIMEDOUT when it still runs at the deadline (it is left running). */
 int harness_proc_wait(struct harness_proc *p, int timeout_ms);
@@ -67,7 +68,7 @@ int harness_proc_stop(struct harness_proc *p, int sig, int timeout_ms);
 /* Run argv to completion (SIGKILL after timeout_ms) and capture stdout and stderr as new
  * strings (either pointer may be NULL). Returns the harness_proc_wait() value. */
 int harness_run(const char *const *argv, const char *const *env_add, int timeout_ms, char **ret_out,
-		char **ret_err);
+                char **ret_err);
 
 /* A database of its own for one test group: hr_<pid>_<n> on the TEST_DATABASE_URL server. */
 struct harness_db {
@@ -82,7 +83,7 @@ struct harness_db *harness_db_new(bool migrate);
 void harness_db_free(struct harness_db *db);
 /* Run `hookrun migrate --dir dir` against db; the exit code as harness_run() returns it. */
 int harness_db_migrate(const struct harness_db *db, const char *dir, char **ret_out,
-		       char **ret_err);
+                       char **ret_err);
 /* A blocking connection to url, or NULL (after printing why). */
 PGconn *harness_pg_connect(const char *url);
 /* Run one or more statements; false (after printing the error) on failure. */
@@ -107,12 +108,12 @@ struct harness_delivery {
 
 /* Fetch a delivery by id: 0, -ENOENT when absent, -EIO on a query error. */
 int harness_delivery_fetch(PGconn *conn, const char *id,
-			   struct harness_delivery *ret) _warn_unused_result_;
+                           struct harness_delivery *ret) _warn_unused_result_;
 void harness_delivery_fini(struct harness_delivery *d);
 /* How many of ids are not in hookrun.deliveries; copies the first missing one into
  * first_missing (may be NULL). Returns (size_t)-1 on a query error. */
 size_t harness_ids_missing(PGconn *conn, const char (*ids)[HARNESS_ID_MAX], size_t n,
-			   char first_missing[HARNESS_ID_MAX]);
+                           char first_missing[HARNESS_ID_MAX]);
 
 /* Stop (mode "fast" or "immediate") or start the TEST_PG_DIR cluster with deploy/dev/pg;
  * start waits until TEST_DATABASE_URL accepts connections. 0 or a negative errno. */
@@ -131,7 +132,7 @@ struct harness_ingress;
  * argv. Waits for the listening line and for /readyz to answer 200. NULL (after printing the
  * log tail) on failure. */
 struct harness_ingress *harness_ingress_start(const struct harness_db *db, const char *hookrun_ini,
-					      const char *sources_ini, const char *const *env);
+                                              const char *sources_ini, const char *const *env);
 int harness_ingress_port(const struct harness_ingress *in);
 pid_t harness_ingress_pid(const struct harness_ingress *in);
 const char *harness_ingress_log_path(const struct harness_ingress *in);
@@ -179,7 +180,7 @@ struct harness_client *harness_client_new(int port);
 void harness_client_free(struct harness_client *c);
 /* Send req and fill ret (always: check ret->status). */
 void harness_client_send(struct harness_client *c, const struct harness_request *req,
-			 struct harness_response *ret);
+                         struct harness_response *ret);
 /* One request on a fresh connection. */
 void harness_http(int port, const struct harness_request *req, struct harness_response *ret);
 /* GET path on a fresh connection. */
@@ -202,21 +203,21 @@ bool harness_is_uuid(const char *s);
 /* The signature header line ("<header>: <value>") for body sent to uri under src's hmac
  * settings and secret; a new string, or NULL. */
 char *harness_hmac_header(const struct source_config *src, const char *secret, const char *uri,
-			  const void *body, size_t len);
+                          const void *body, size_t len);
 
 /* A bounded load: threads posting signed bodies until max_seconds, max_requests or a stop.
  * Threads never touch cmocka; the test reads counters and outcomes. */
 struct harness_load_options {
 	int port;
-	const char *path;                 /* e.g. "/hooks/load" */
+	const char *path; /* e.g. "/hooks/load" */
 	unsigned threads;
 	unsigned max_seconds;
 	unsigned max_requests;            /* over all threads */
 	const struct source_config *hmac; /* sign with this source's settings; NULL: unsigned */
 	const char *secret;
-	const char *const *headers;       /* extra headers for every request; may be NULL */
-	unsigned pause_after_error_ms;    /* wait after a non-2xx answer (pacing) */
-	long timeout_ms;                  /* per request; default 10000 */
+	const char *const *headers;    /* extra headers for every request; may be NULL */
+	unsigned pause_after_error_ms; /* wait after a non-2xx answer (pacing) */
+	long timeout_ms;               /* per request; default 10000 */
 };
 
 /* One finished request. */
@@ -250,5 +251,10 @@ void harness_load_stop(struct harness_load *l);
 const struct harness_outcome *harness_load_outcomes(const struct harness_load *l, size_t *ret_n);
 /* After harness_load_stop(): the delivery ids answered 202 or 200, a new array. */
 size_t harness_load_ids(const struct harness_load *l, char (**ret)[HARNESS_ID_MAX]);
+/* After harness_load_stop(): how many ids answered 202/200 are not in hookrun.deliveries;
+ * *ret_n receives how many there were, first_missing the first absent one. (size_t)-1 on a
+ * query error. */
+size_t harness_load_unstored(PGconn *conn, const struct harness_load *l, size_t *ret_n,
+                             char first_missing[HARNESS_ID_MAX]);
 /* Stop if needed and free; NULL is ignored. */
 void harness_load_free(struct harness_load *l);

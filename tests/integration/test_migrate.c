@@ -37,7 +37,7 @@ static void file_list_load(const char *dir, struct file_list *ret)
 	struct dirent *de;
 
 	assert_non_null(d);
-	*ret = (struct file_list){ 0 };
+	*ret = (struct file_list){0};
 	while ((de = readdir(d))) {
 		_cleanup_free_ char *version = NULL;
 		if (de->d_name[0] == '.' || migrate_parse_name(de->d_name, &version) < 0)
@@ -57,7 +57,7 @@ static void file_list_fini(struct file_list *l)
 	for (size_t i = 0; i < l->n; i++)
 		free(l->names[i]);
 	free(l->names);
-	*l = (struct file_list){ 0 };
+	*l = (struct file_list){0};
 }
 
 /* State of the group. */
@@ -113,6 +113,15 @@ static long long recorded(PGconn *conn)
 	return harness_sql_int(conn, "SELECT count(*) FROM hookrun.schema_migrations", NULL);
 }
 
+/* The newest applied_at of hookrun.schema_migrations in microseconds. */
+static long long newest_applied_at(PGconn *conn)
+{
+	return harness_sql_int(conn,
+	                       "SELECT (extract(epoch FROM max(applied_at)) * 1e6)::bigint "
+	                       "FROM hookrun.schema_migrations",
+	                       NULL);
+}
+
 /* Each file is recorded once, with the SHA-256 of its content. */
 static void expect_checksums(PGconn *conn, const char *dir, const struct file_list *files)
 {
@@ -125,9 +134,9 @@ static void expect_checksums(PGconn *conn, const char *dir, const struct file_li
 		assert_non_null(sql);
 		assert_int_equal(crypto_sha256_hex(sql, len, sum), 0);
 		if (harness_sql_int(conn,
-				    "SELECT count(*) FROM hookrun.schema_migrations "
-				    "WHERE name = $1 AND checksum = $2",
-				    files->names[i], sum, NULL) != 1)
+		                    "SELECT count(*) FROM hookrun.schema_migrations "
+		                    "WHERE name = $1 AND checksum = $2",
+		                    files->names[i], sum, NULL) != 1)
 			fail_msg("%s is not recorded with checksum %s", files->names[i], sum);
 	}
 }
@@ -139,8 +148,8 @@ static char *migrate_expect(const struct harness_db *db, const char *dir, int rc
 	int r = harness_db_migrate(db, dir, &out, &err);
 
 	if (r != rc && !(rc == -1 && r > 0))
-		fail_msg("hookrun migrate exited %d, expected %s%d: %s%s", r, rc == -1 ? "not " : "",
-			 rc == -1 ? 0 : rc, out ? out : "", err ? err : "");
+		fail_msg("hookrun migrate exited %d, expected %s%d: %s%s", r,
+		         rc == -1 ? "not " : "", rc == -1 ? 0 : rc, out ? out : "", err ? err : "");
 	if (ret_err)
 		*ret_err = err;
 	else
@@ -164,18 +173,11 @@ static void test_migrate_fresh_and_rerun(void **state)
 	expect_checksums(s->conn, harness_migrations_dir(), &s->files);
 	expect = xasprintf("%zu applied now", s->files.n);
 	assert_non_null(strstr(out1, expect));
-	stamp = harness_sql_int(s->conn,
-				"SELECT (extract(epoch FROM max(applied_at)) * 1e6)::bigint "
-				"FROM hookrun.schema_migrations",
-				NULL);
+	stamp = newest_applied_at(s->conn);
 	out2 = migrate_expect(s->db, harness_migrations_dir(), 0, NULL);
 	assert_non_null(strstr(out2, "0 applied now"));
 	assert_int_equal(recorded(s->conn), (long long)s->files.n);
-	assert_int_equal(harness_sql_int(s->conn,
-					 "SELECT (extract(epoch FROM max(applied_at)) * 1e6)::bigint "
-					 "FROM hookrun.schema_migrations",
-					 NULL),
-			 stamp);
+	assert_int_equal(newest_applied_at(s->conn), stamp);
 }
 
 /* Copy every migration file to a new directory; returns its path. */
@@ -184,8 +186,8 @@ static char *copy_migrations(const struct file_list *files)
 	char *dir = harness_mkdtemp("migrations");
 
 	for (size_t i = 0; i < files->n; i++) {
-		_cleanup_free_ char *src = xasprintf("%s/%s", harness_migrations_dir(),
-						     files->names[i]);
+		_cleanup_free_ char *src =
+		    xasprintf("%s/%s", harness_migrations_dir(), files->names[i]);
 		_cleanup_free_ char *sql = harness_read_file(src, NULL);
 		_cleanup_free_ char *dst = NULL;
 
@@ -232,16 +234,16 @@ static void test_migrate_changed_and_new_file(void **state)
 	free(dir);
 	dir = copy_migrations(&s->files);
 	added = harness_write_file(dir, "9999_x.sql",
-				   "CREATE TABLE hookrun.integ_x (id int PRIMARY KEY);\n");
+	                           "CREATE TABLE hookrun.integ_x (id int PRIMARY KEY);\n");
 	assert_non_null(added);
 	out = migrate_expect(s->db, dir, 0, NULL);
 	assert_non_null(strstr(out, "1 applied now"));
 	assert_int_equal(recorded(s->conn), (long long)s->files.n + 1);
 	assert_int_equal(harness_sql_int(s->conn,
-					 "SELECT count(*) FROM hookrun.schema_migrations "
-					 "WHERE version = '9999' AND name = '9999_x.sql'",
-					 NULL),
-			 1);
+	                                 "SELECT count(*) FROM hookrun.schema_migrations "
+	                                 "WHERE version = '9999' AND name = '9999_x.sql'",
+	                                 NULL),
+	                 1);
 	assert_int_equal(harness_sql_int(s->conn, "SELECT count(*) FROM hookrun.integ_x", NULL), 0);
 }
 
@@ -272,9 +274,9 @@ static void test_migrate_concurrent(void **state)
 	HARNESS_REQUIRE_DB();
 	suite_db(s, false);
 	env_url = xasprintf("HOOKRUN_DB_URL=%s", s->db->url);
-	const char *argv[] = { harness_cli_bin(), "migrate", "--dir", harness_migrations_dir(),
-			       NULL };
-	const char *env[] = { env_url, NULL };
+	const char *argv[] = {harness_cli_bin(), "migrate", "--dir", harness_migrations_dir(),
+	                      NULL};
+	const char *env[] = {env_url, NULL};
 	assert_int_equal(harness_proc_spawn(argv, env, o1, o1, &p1), 0);
 	assert_int_equal(harness_proc_spawn(argv, env, o2, o2, &p2), 0);
 	int r1 = harness_proc_wait(&p1, 60000);
@@ -290,11 +292,11 @@ static void test_migrate_concurrent(void **state)
 
 /* Run hookrun-ingress with an INI (and extra environment); returns the exit code. */
 static int ingress_run(const char *ini, const char *flag, const char *const *env, char **ret_out,
-		       char **ret_err)
+                       char **ret_err)
 {
 	_cleanup_free_ char *dir = harness_mkdtemp("config");
 	_cleanup_free_ char *path = harness_write_file(dir, "hookrun.ini", ini);
-	const char *argv[] = { harness_ingress_bin(), "--config", path, flag, NULL };
+	const char *argv[] = {harness_ingress_bin(), "--config", path, flag, NULL};
 
 	assert_non_null(path);
 	/* A configuration wrongly accepted would start a server: the timeout ends it. */
@@ -316,14 +318,14 @@ static void expect_config_error(const char *ini, const char *const *env, const c
 /* 14. Unknown keys (global, source, environment) are fatal and named. */
 static void test_config_unknown_key(void **state)
 {
-	static const char *const db_env[] = { "HOOKRUN_DB_URL=postgresql://h@127.0.0.1:1/x", NULL };
-	static const char *const bogus_env[] = { "HOOKRUN_DB_URL=postgresql://h@127.0.0.1:1/x",
-						 "HOOKRUN_BOGUS_SETTING=1", NULL };
+	static const char *const db_env[] = {"HOOKRUN_DB_URL=postgresql://h@127.0.0.1:1/x", NULL};
+	static const char *const bogus_env[] = {"HOOKRUN_DB_URL=postgresql://h@127.0.0.1:1/x",
+	                                        "HOOKRUN_BOGUS_SETTING=1", NULL};
 
 	expect_config_error("[hookrun]\nlisten_port = 0\nbogus_key = 1\n", db_env, "bogus_key");
 	expect_config_error("[hookrun]\nlisten_port = 0\n[source.a]\nauth = none\n"
-			    "allow_unauthenticated = true\nsignature_thing = x\n",
-			    db_env, "signature_thing");
+	                    "allow_unauthenticated = true\nsignature_thing = x\n",
+	                    db_env, "signature_thing");
 	expect_config_error("[hookrun]\nlisten_port = 0\n", bogus_env, "HOOKRUN_BOGUS_SETTING");
 }
 
@@ -331,16 +333,16 @@ static void test_config_unknown_key(void **state)
 static void test_print_config_masks(void **state)
 {
 	static const char ini[] = "[hookrun]\n"
-				  "listen_port = 0\n"
-				  "db_url = postgresql://hookrun:pw-s3cr3t-db@127.0.0.1:5432/x\n"
-				  "[source.gh]\n"
-				  "auth = hmac\n"
-				  "secret = file-s3cr3t-value\n"
-				  "[source.env]\n"
-				  "auth = bearer\n";
-	static const char *const env[] = { "HOOKRUN_SOURCE_ENV_SECRET=env-s3cr3t-value", NULL };
-	static const char *const secrets[] = { "pw-s3cr3t-db", "file-s3cr3t-value",
-					       "env-s3cr3t-value" };
+	                          "listen_port = 0\n"
+	                          "db_url = postgresql://hookrun:pw-s3cr3t-db@127.0.0.1:5432/x\n"
+	                          "[source.gh]\n"
+	                          "auth = hmac\n"
+	                          "secret = file-s3cr3t-value\n"
+	                          "[source.env]\n"
+	                          "auth = bearer\n";
+	static const char *const env[] = {"HOOKRUN_SOURCE_ENV_SECRET=env-s3cr3t-value", NULL};
+	static const char *const secrets[] = {"pw-s3cr3t-db", "file-s3cr3t-value",
+	                                      "env-s3cr3t-value"};
 	_cleanup_free_ char *out = NULL;
 	_cleanup_free_ char *err = NULL;
 	int r = ingress_run(ini, "--print-config", env, &out, &err);
@@ -359,11 +361,11 @@ static void test_print_config_masks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_migrate_fresh_and_rerun, test_teardown),
-		cmocka_unit_test_teardown(test_migrate_changed_and_new_file, test_teardown),
-		cmocka_unit_test_teardown(test_migrate_concurrent, test_teardown),
-		cmocka_unit_test(test_config_unknown_key),
-		cmocka_unit_test(test_print_config_masks),
+	    cmocka_unit_test_teardown(test_migrate_fresh_and_rerun, test_teardown),
+	    cmocka_unit_test_teardown(test_migrate_changed_and_new_file, test_teardown),
+	    cmocka_unit_test_teardown(test_migrate_concurrent, test_teardown),
+	    cmocka_unit_test(test_config_unknown_key),
+	    cmocka_unit_test(test_print_config_masks),
 	};
 
 	harness_init();
