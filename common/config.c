@@ -325,7 +325,7 @@ static const struct config_key global_keys[] = {
 	  .flags = KEY_NOPRINT, .conflicts = "db_url", .set = set_value_file,
 	  .help = "file holding db_url, trailing newline stripped" },
 	{ GLOBAL_KEY("db_connections", "HOOKRUN_DB_CONNECTIONS", db_connections, KEY_INT),
-	  .def = "4", .min = 1, .max = 64,
+	  .def = "2", .min = 1, .max = 64,
 	  .help = "database connections, each with one group commit in flight" },
 	{ GLOBAL_KEY("max_backlog", "HOOKRUN_MAX_BACKLOG", max_backlog, KEY_INT),
 	  .def = "10000", .min = 1, .max = 1000000,

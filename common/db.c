@@ -13,6 +13,7 @@
 enum db_state {
 	DB_DISCONNECTED,
 	DB_CONNECTING,
+	DB_PREPARING, /* connected, preparing the statements the caller asked for */
 	DB_CONNECTED,
 };
 
@@ -28,6 +29,10 @@ struct db_async {
 	struct backoff backoff;
 	unsigned connect_timeout_ms;
 	char *options; /* libpq "options": server settings for the session, or NULL */
+	const struct db_prepared *prepare;
+	size_t n_prepare;
+	size_t prepared; /* statements prepared on this connection so far */
+	bool prepare_failed;
 	uint32_t rng;
 	db_state_fn state_cb;
 	void *userdata;
@@ -225,6 +230,8 @@ static uint32_t db_random(struct db_async *db)
 }
 
 static void db_async_connect_start(struct db_async *db);
+static void db_async_prepare_next(struct db_async *db);
+static int db_async_flush(struct db_async *db);
 static void db_async_on_read(evutil_socket_t fd, short what, void *arg);
 static void db_async_on_write(evutil_socket_t fd, short what, void *arg);
 
@@ -249,6 +256,12 @@ static void db_async_teardown(struct db_async *db)
 static void db_async_lost(struct db_async *db, const char *why)
 {
 	bool was_connected = db->state == DB_CONNECTED;
+
+	if (db->state == DB_PREPARING) {
+		/* A PREPARE in flight is internal: nobody else waits for it. */
+		db->in_flight = false;
+		db->cb = NULL;
+	}
 	bool in_flight = db->in_flight;
 	db_result_fn cb = db->cb;
 	void *cb_userdata = db->cb_userdata;
@@ -283,11 +296,59 @@ static void db_async_on_connected(struct db_async *db)
 	db->ev_read = event_new(db->base, fd, EV_READ | EV_PERSIST, db_async_on_read, db);
 	db->ev_write = event_new(db->base, fd, EV_WRITE, db_async_on_write, db);
 	event_add(db->ev_read, NULL);
+	db->state = DB_PREPARING;
+	db->prepared = 0;
+	db_async_prepare_next(db);
+}
+
+/* Every statement is prepared: the connection is usable. */
+static void db_async_ready(struct db_async *db)
+{
 	db->state = DB_CONNECTED;
 	backoff_reset(&db->backoff);
 	log_event(LOG_LEVEL_DEBUG, "db.connected", "server_version=%d", PQserverVersion(db->conn));
 	if (db->state_cb)
 		db->state_cb(db->userdata, true);
+}
+
+/* One PREPARE finished: go on with the next, or give up on this connection. */
+static void db_async_on_prepared(void *userdata, const PGresult *res, int r)
+{
+	struct db_async *db = userdata;
+
+	if (r < 0)
+		return; /* the connection was lost; db_async_lost already rescheduled */
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_event(LOG_LEVEL_DEBUG, "db.prepare_failed", "name=%s detail=%s",
+			  db->prepare[db->prepared].name, PQresultErrorMessage(res));
+		/* Probably not migrated yet: try again later, from a new connection. */
+		event_active(db->ev_write, EV_WRITE, 0);
+		db->prepare_failed = true;
+		return;
+	}
+	db->prepared++;
+	db_async_prepare_next(db);
+}
+
+/* Prepare the next statement, or report the connection ready when all are. */
+static void db_async_prepare_next(struct db_async *db)
+{
+	const struct db_prepared *p;
+
+	if (db->prepared == db->n_prepare) {
+		db_async_ready(db);
+		return;
+	}
+	p = &db->prepare[db->prepared];
+	if (!PQsendPrepare(db->conn, p->name, p->sql, 0, NULL)) {
+		db_async_lost(db, "prepare_send_failed");
+		return;
+	}
+	db->in_flight = true;
+	db->cb = db_async_on_prepared;
+	db->cb_userdata = db;
+	if (db_async_flush(db) < 0)
+		event_active(db->ev_write, EV_WRITE, 0);
 }
 
 /* Wait for the readiness PQconnectPoll asked for. */
@@ -367,8 +428,11 @@ struct db_async *db_async_new(struct event_base *base, const struct db_async_opt
 	db->backoff.base_ms = opts->reconnect_base_ms ? opts->reconnect_base_ms : 50;
 	db->backoff.cap_ms = opts->reconnect_max_ms ? opts->reconnect_max_ms : 5000;
 	db->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 2000;
-	if (opts->statement_timeout_ms)
-		db->options = xasprintf("-c statement_timeout=%u", opts->statement_timeout_ms);
+	db->prepare = opts->prepare;
+	db->n_prepare = opts->n_prepare;
+	/* Prepared statements are planned once for every batch size (force_generic_plan). */
+	db->options = xasprintf("-c plan_cache_mode=force_generic_plan -c statement_timeout=%u",
+				opts->statement_timeout_ms);
 	db->rng = (uint32_t)ts.tv_nsec | 1u;
 	db->state_cb = state_cb;
 	db->userdata = userdata;
@@ -435,11 +499,37 @@ int db_async_send(struct db_async *db, const char *sql, int nparams, const char 
 	return 0;
 }
 
+/* Send a prepared statement with parameters. */
+int db_async_send_prepared(struct db_async *db, const char *name, int nparams,
+			   const char *const *values, const int *lengths, const int *formats,
+			   db_result_fn cb, void *userdata)
+{
+	if (db->state != DB_CONNECTED)
+		return -ENOTCONN;
+	if (db->in_flight)
+		return -EBUSY;
+	if (!PQsendQueryPrepared(db->conn, name, nparams, values, lengths, formats, 0)) {
+		db_async_lost(db, "send_failed");
+		return -ENOTCONN;
+	}
+	db->in_flight = true;
+	db->cb = cb;
+	db->cb_userdata = userdata;
+	if (db_async_flush(db) < 0)
+		event_active(db->ev_write, EV_WRITE, 0);
+	return 0;
+}
+
 /* Output can progress. */
 static void db_async_on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_async *db = arg;
 
+	if (db->prepare_failed) {
+		db->prepare_failed = false;
+		db_async_lost(db, "prepare_failed");
+		return;
+	}
 	if (db_async_flush(db) < 0)
 		db_async_lost(db, "flush_failed");
 }

@@ -40,8 +40,16 @@ typedef void (*db_result_fn)(void *userdata, const PGresult *res, int r);
 /* Called whenever the connection becomes usable (true) or is lost (false). */
 typedef void (*db_state_fn)(void *userdata, bool connected);
 
+/* A statement prepared on every (re)connection before the connection counts as usable. */
+struct db_prepared {
+	const char *name;
+	const char *sql;
+};
+
 struct db_async_options {
 	const char *url;
+	const struct db_prepared *prepare; /* borrowed; must outlive the connection */
+	size_t n_prepare;
 	unsigned reconnect_base_ms;
 	unsigned reconnect_max_ms;
 	unsigned connect_timeout_ms;
@@ -61,5 +69,9 @@ bool db_async_connected(const struct db_async *db);
 int db_async_send(struct db_async *db, const char *sql, int nparams, const char *const *values,
 		  const int *lengths, const int *formats, db_result_fn cb,
 		  void *userdata) _warn_unused_result_;
+/* Like db_async_send, for a statement named in db_async_options.prepare. */
+int db_async_send_prepared(struct db_async *db, const char *name, int nparams,
+			   const char *const *values, const int *lengths, const int *formats,
+			   db_result_fn cb, void *userdata) _warn_unused_result_;
 /* Drop the connection (failing any statement in flight with -ECONNRESET) and reconnect. */
 void db_async_reset(struct db_async *db);

@@ -1,7 +1,6 @@
 /* Group commit of accepted deliveries on one asynchronous PostgreSQL connection. */
 #include "delivery_writer.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdint.h>
@@ -12,6 +11,7 @@
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
+#include "pgarray.h"
 
 /* Attempts for one delivery when its batch hits a serialization failure or a key race. */
 #define DELIVERY_MAX_ATTEMPTS 5
@@ -24,11 +24,11 @@ struct writer_conn {
 	size_t batch_n;    /* all deliveries, leaders first then followers */
 	size_t batch_rows; /* leaders: rows in the statement */
 	long long sent_us;
-	char *sql;
-	const char **values;
-	int *lengths;
-	int *formats;
-	char (*received)[32];
+	struct pgarray cols[DELIVERY_WRITER_COLUMNS];
+	const char *values[DELIVERY_WRITER_PARAMS];
+	int lengths[DELIVERY_WRITER_PARAMS];
+	int formats[DELIVERY_WRITER_PARAMS];
+	char window[32];
 };
 
 struct delivery_writer {
@@ -77,53 +77,68 @@ void delivery_fini(struct delivery *d)
 	d->idempotency_key = d->uri = d->headers_json = d->content_type = d->peer = NULL;
 }
 
-/* The batch statement for n rows: insert keys (taking over expired ones), insert the
- * deliveries whose key was won, and report per row whether it was inserted or which
- * delivery already holds its key. */
-char *delivery_writer_sql_build(size_t n, long long dedup_window_s)
-{
-	/* Each row is under 200 bytes of text; the fixed parts under 2 KiB. */
-	size_t cap = 4096 + n * 200, len = 0;
-	char *sql = xmalloc(cap);
+/* The batch statement: one array parameter per column, one row per array element. It claims
+ * the idempotency keys (taking over expired ones, in key order so concurrent batches cannot
+ * deadlock), inserts the deliveries whose key it won, and reports per row whether the row is
+ * stored and which delivery holds its key. A retried batch whose first attempt committed
+ * finds its own rows. Planned once per connection. */
+const char delivery_writer_sql[] =
+	"WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], "
+	"$4::timestamptz[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::bytea[], "
+	"$10::text[], $11::text[]) WITH ORDINALITY AS t(id, source, idem_key, received_at, "
+	"method, uri, headers, content_type, body, verified_by, peer, ord)), "
+	"keys AS (INSERT INTO hookrun.idempotency_keys AS k "
+	"(source, key, delivery_id, expires_at) "
+	"SELECT source, idem_key, id, now() + make_interval(secs => $12::float8) FROM input "
+	"WHERE idem_key IS NOT NULL ORDER BY source, idem_key "
+	"ON CONFLICT (source, key) DO UPDATE SET delivery_id = EXCLUDED.delivery_id, "
+	"expires_at = EXCLUDED.expires_at WHERE k.expires_at < now() "
+	"RETURNING delivery_id), "
+	"ins AS (INSERT INTO hookrun.deliveries (id, source, idempotency_key, received_at, "
+	"method, uri, headers, content_type, body, verified_by, peer) "
+	"SELECT id, source, idem_key, received_at, method, uri, headers, content_type, body, "
+	"verified_by, peer FROM input "
+	"WHERE idem_key IS NULL OR id IN (SELECT delivery_id FROM keys) "
+	"ON CONFLICT (id) DO NOTHING RETURNING id) "
+	"SELECT input.ord, "
+	"CASE WHEN ins.id IS NOT NULL THEN true "
+	"ELSE EXISTS (SELECT 1 FROM hookrun.deliveries e WHERE e.id = input.id) END, "
+	"CASE WHEN ins.id IS NULL AND input.idem_key IS NOT NULL THEN "
+	"(SELECT k.delivery_id FROM hookrun.idempotency_keys k "
+	"WHERE k.source = input.source AND k.key = input.idem_key) END "
+	"FROM input LEFT JOIN ins ON ins.id = input.id ORDER BY input.ord";
 
-	len += (size_t)snprintf(sql + len, cap - len,
-				"WITH input(ord, id, source, idem_key, received_at, method, uri, "
-				"headers, content_type, body, verified_by, peer) AS (VALUES ");
+static const struct db_prepared writer_prepared[] = {
+	{ DELIVERY_WRITER_STATEMENT, delivery_writer_sql },
+};
+
+/* Encode the leaders of a batch as one binary array per column; -EINVAL on a bad id. */
+int delivery_writer_encode(struct delivery *const *rows, size_t n,
+			   struct pgarray cols[DELIVERY_WRITER_COLUMNS])
+{
+	static const unsigned oids[DELIVERY_WRITER_COLUMNS] = {
+		PG_OID_UUID, PG_OID_TEXT,  PG_OID_TEXT, PG_OID_TIMESTAMPTZ, PG_OID_TEXT, PG_OID_TEXT,
+		PG_OID_JSONB, PG_OID_TEXT, PG_OID_BYTEA, PG_OID_TEXT, PG_OID_TEXT,
+	};
+
+	for (size_t c = 0; c < DELIVERY_WRITER_COLUMNS; c++)
+		pgarray_begin(&cols[c], oids[c], n);
 	for (size_t i = 0; i < n; i++) {
-		size_t p = i * DELIVERY_WRITER_COLUMNS;
-		len += (size_t)snprintf(
-			sql + len, cap - len,
-			"%s(%zu,$%zu::uuid,$%zu::text,$%zu::text,to_timestamp($%zu::float8),"
-			"$%zu::text,$%zu::text,$%zu::jsonb,$%zu::text,$%zu::bytea,$%zu::text,"
-			"$%zu::text)",
-			i ? "," : "", i + 1, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8,
-			p + 9, p + 10, p + 11);
+		const struct delivery *d = rows[i];
+		if (pgarray_put_uuid(&cols[0], d->id) < 0)
+			return -EINVAL;
+		pgarray_put_text(&cols[1], d->source);
+		pgarray_put_text(&cols[2], d->idempotency_key);
+		pgarray_put_timestamptz(&cols[3], d->received_us);
+		pgarray_put_text(&cols[4], d->method);
+		pgarray_put_text(&cols[5], d->uri);
+		pgarray_put_jsonb(&cols[6], d->headers_json);
+		pgarray_put_text(&cols[7], d->content_type);
+		pgarray_put_bytes(&cols[8], d->body, d->body_len);
+		pgarray_put_text(&cols[9], d->verified_by);
+		pgarray_put_text(&cols[10], d->peer);
 	}
-	len += (size_t)snprintf(
-		sql + len, cap - len,
-		"), keys AS (INSERT INTO hookrun.idempotency_keys AS k "
-		"(source, key, delivery_id, expires_at) "
-		"SELECT source, idem_key, id, now() + make_interval(secs => %lld) FROM input "
-		"WHERE idem_key IS NOT NULL ORDER BY source, idem_key "
-		"ON CONFLICT (source, key) DO UPDATE SET delivery_id = EXCLUDED.delivery_id, "
-		"expires_at = EXCLUDED.expires_at WHERE k.expires_at < now() "
-		"RETURNING delivery_id), "
-		"ins AS (INSERT INTO hookrun.deliveries (id, source, idempotency_key, received_at, "
-		"method, uri, headers, content_type, body, verified_by, peer) "
-		"SELECT id, source, idem_key, received_at, method, uri, headers, content_type, body, "
-		"verified_by, peer FROM input "
-		"WHERE idem_key IS NULL OR id IN (SELECT delivery_id FROM keys) "
-		"ON CONFLICT (id) DO NOTHING RETURNING id) "
-		/* A retried batch whose first attempt committed finds its own rows. */
-		"SELECT input.ord, CASE WHEN ins.id IS NOT NULL THEN true ELSE EXISTS "
-		"(SELECT 1 FROM hookrun.deliveries e WHERE e.id = input.id) END, k.delivery_id "
-		"FROM input "
-		"LEFT JOIN ins ON ins.id = input.id "
-		"LEFT JOIN hookrun.idempotency_keys k ON ins.id IS NULL "
-		"AND k.source = input.source AND k.key = input.idem_key ORDER BY input.ord",
-		dedup_window_s);
-	assert(len < cap);
-	return sql;
+	return 0;
 }
 
 /* Publish the backlog gauge. */
@@ -204,28 +219,6 @@ static struct delivery *batch_find_leader(const struct writer_conn *c, const str
 	return NULL;
 }
 
-/* Fill the statement parameters of one leader row. */
-static void batch_bind_row(struct writer_conn *c, size_t row, struct delivery *d)
-{
-	size_t p = row * DELIVERY_WRITER_COLUMNS;
-
-	snprintf(c->received[row], sizeof(c->received[row]), "%lld.%06lld",
-		 d->received_us / 1000000, d->received_us % 1000000);
-	c->values[p + 0] = d->id;
-	c->values[p + 1] = d->source;
-	c->values[p + 2] = d->idempotency_key;
-	c->values[p + 3] = c->received[row];
-	c->values[p + 4] = d->method;
-	c->values[p + 5] = d->uri;
-	c->values[p + 6] = d->headers_json;
-	c->values[p + 7] = d->content_type;
-	c->values[p + 8] = (const char *)d->body;
-	c->values[p + 9] = d->verified_by;
-	c->values[p + 10] = d->peer;
-	c->lengths[p + 8] = (int)d->body_len;
-	c->formats[p + 8] = 1;
-}
-
 /* Move deliveries from the queue into a connection's batch, within the row and byte limits.
  * Followers (a key already in this batch) ride along without a row of their own. */
 static void batch_collect(struct delivery_writer *w, struct writer_conn *c)
@@ -245,7 +238,6 @@ static void batch_collect(struct delivery_writer *w, struct writer_conn *c)
 			continue;
 		}
 		bytes += d->body_len;
-		batch_bind_row(c, c->batch_rows, d);
 		c->batch[c->batch_rows++] = d;
 	}
 	*ftail = NULL;
@@ -258,6 +250,8 @@ static void batch_collect(struct delivery_writer *w, struct writer_conn *c)
 }
 
 static void writer_on_result(void *userdata, const PGresult *res, int r);
+static void writer_batch_done(struct delivery_writer *w, struct writer_conn *c);
+static void batch_fail(struct delivery_writer *w, struct writer_conn *c, int r);
 
 /* Send the queue head as one batch on an idle connection. */
 static void writer_send(struct delivery_writer *w, struct writer_conn *c)
@@ -265,22 +259,42 @@ static void writer_send(struct delivery_writer *w, struct writer_conn *c)
 	int r;
 
 	batch_collect(w, c);
-	free(c->sql);
-	c->sql = delivery_writer_sql_build(c->batch_rows, w->opts.dedup_window_s);
+	r = delivery_writer_encode(c->batch, c->batch_rows, c->cols);
+	if (r < 0) {
+		batch_fail(w, c, -EIO);
+		writer_batch_done(w, c);
+		return;
+	}
+	for (size_t i = 0; i < DELIVERY_WRITER_COLUMNS; i++) {
+		c->values[i] = (const char *)c->cols[i].buf;
+		c->lengths[i] = (int)c->cols[i].len;
+		c->formats[i] = 1;
+	}
+	c->values[DELIVERY_WRITER_COLUMNS] = c->window;
 	c->sent_us = now_us();
-	r = db_async_send(c->db, c->sql, (int)(c->batch_rows * DELIVERY_WRITER_COLUMNS), c->values,
-			  c->lengths, c->formats, writer_on_result, c);
+	r = db_async_send_prepared(c->db, DELIVERY_WRITER_STATEMENT, DELIVERY_WRITER_PARAMS,
+				   c->values, c->lengths, c->formats, writer_on_result, c);
 	if (r < 0)
 		writer_on_result(c, NULL, -ECONNRESET);
 }
 
-/* Start commits on every idle connection while work is waiting. */
+/* Start commits while work is waiting: the first batch at once, further ones in parallel
+ * only for a deep queue. Splitting a shallow queue across connections would only make
+ * smaller batches, and per-batch cost (round trip, fsync) is what group commit amortises. */
 static void writer_flush(struct delivery_writer *w)
 {
+	size_t busy = 0;
+
+	for (size_t i = 0; i < w->n_conns; i++)
+		busy += w->conns[i].batch_n > 0;
 	for (size_t i = 0; i < w->n_conns && w->head; i++) {
 		struct writer_conn *c = &w->conns[i];
-		if (db_async_idle(c->db) && !c->batch_n)
-			writer_send(w, c);
+		if (!db_async_idle(c->db) || c->batch_n)
+			continue;
+		if (busy && w->queued < w->opts.batch_max_rows / 8)
+			return;
+		writer_send(w, c);
+		busy++;
 	}
 }
 
@@ -396,6 +410,12 @@ static void writer_on_result(void *userdata, const PGresult *res, int r)
 		batch_apply_rows(w, c, res);
 		batch_fail(w, c, -EIO); /* rows the statement did not report: should not happen */
 	}
+	writer_batch_done(w, c);
+}
+
+/* The connection's batch is settled: account for it and start the next. */
+static void writer_batch_done(struct delivery_writer *w, struct writer_conn *c)
+{
 	w->in_flight -= c->batch_n;
 	c->batch_n = c->batch_rows = 0;
 	if (!writer_connected(w))
@@ -477,14 +497,9 @@ static void writer_metrics(struct delivery_writer *w, struct metrics *m)
 static void writer_conn_init(struct delivery_writer *w, struct writer_conn *c,
 			     const struct db_async_options *dbo)
 {
-	size_t rows = w->opts.batch_max_rows, nparams = rows * DELIVERY_WRITER_COLUMNS;
-
 	c->w = w;
-	c->batch = xcalloc(rows, sizeof(*c->batch));
-	c->values = xcalloc(nparams, sizeof(*c->values));
-	c->lengths = xcalloc(nparams, sizeof(*c->lengths));
-	c->formats = xcalloc(nparams, sizeof(*c->formats));
-	c->received = xcalloc(rows, sizeof(*c->received));
+	c->batch = xcalloc(w->opts.batch_max_rows, sizeof(*c->batch));
+	snprintf(c->window, sizeof(c->window), "%lld", w->opts.dedup_window_s);
 	c->db = db_async_new(w->base, dbo, writer_on_db_state, c);
 }
 
@@ -492,12 +507,9 @@ static void writer_conn_init(struct delivery_writer *w, struct writer_conn *c,
 static void writer_conn_fini(struct writer_conn *c)
 {
 	db_async_free(c->db);
-	free(c->sql);
+	for (size_t i = 0; i < DELIVERY_WRITER_COLUMNS; i++)
+		pgarray_fini(&c->cols[i]);
 	free(c->batch);
-	free(c->values);
-	free(c->lengths);
-	free(c->formats);
-	free(c->received);
 }
 
 /* Create the writer; it connects at once and reconnects by itself. */
@@ -508,6 +520,8 @@ struct delivery_writer *delivery_writer_new(struct event_base *base,
 	struct delivery_writer *w = xcalloc(1, sizeof(*w));
 	struct db_async_options dbo = {
 		.url = opts->db_url,
+		.prepare = writer_prepared,
+		.n_prepare = ELEMENTSOF(writer_prepared),
 		.reconnect_base_ms = 50,
 		.reconnect_max_ms = opts->reconnect_max_ms,
 		.connect_timeout_ms = 2000,

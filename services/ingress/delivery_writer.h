@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pgarray.h"
 #include "xalloc.h"
 
 struct event_base;
@@ -71,7 +72,12 @@ bool delivery_writer_ready(const struct delivery_writer *w);
 /* Requests queued or in flight. */
 size_t delivery_writer_backlog(const struct delivery_writer *w);
 
-/* Pure helpers, exposed for unit tests. */
-/* The batch statement for n rows; a new string. */
-char *delivery_writer_sql_build(size_t n, long long dedup_window_s);
+/* Pure parts, exposed for unit tests. */
 #define DELIVERY_WRITER_COLUMNS 11
+#define DELIVERY_WRITER_PARAMS (DELIVERY_WRITER_COLUMNS + 1) /* + the dedup window */
+#define DELIVERY_WRITER_STATEMENT "hookrun_delivery_batch"
+/* The batch statement (prepared on every writer connection). */
+extern const char delivery_writer_sql[];
+/* Encode the rows as one binary array per column; -EINVAL on a malformed id. */
+int delivery_writer_encode(struct delivery *const *rows, size_t n,
+			   struct pgarray cols[DELIVERY_WRITER_COLUMNS]) _warn_unused_result_;

@@ -47,8 +47,8 @@ static void ceiling_signal_cb(evutil_socket_t sig, short what, void *arg)
 static int ceiling_options_parse(int argc, char **argv, int *ret_port)
 {
 	static const struct option longopts[] = {
-		{ "port", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
+	    {"port", required_argument, NULL, 'p'},
+	    {NULL, 0, NULL, 0},
 	};
 	char *end;
 	long port = 0;
@@ -70,9 +70,9 @@ static int ceiling_options_parse(int argc, char **argv, int *ret_port)
 /* Bind 127.0.0.1:port and print the port actually bound as port=N. */
 static int ceiling_listen(struct evhttp *http, int port)
 {
-	struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(http, "127.0.0.1",
-									  (ev_uint16_t)port);
-	struct sockaddr_in sin = { 0 };
+	struct evhttp_bound_socket *bound =
+	    evhttp_bind_socket_with_handle(http, "127.0.0.1", (ev_uint16_t)port);
+	struct sockaddr_in sin = {0};
 	socklen_t len = sizeof(sin);
 
 	if (!bound)

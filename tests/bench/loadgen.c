@@ -30,15 +30,15 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#define NSEC_PER_SEC 1000000000ULL
-#define LG_MAX_LINE 8192
-#define LG_READ_CHUNK 65536
-#define LG_SUFFIX_MAX 64
-#define LG_HEADER_MAX 1024
-#define LG_MAX_SAMPLES ((size_t)64 << 20)
-#define LG_MAX_BODY ((uint64_t)64 << 20)
-#define LG_DRAIN_S 5.0
-#define LG_RETRY_MS 50
+#define NSEC_PER_SEC      1000000000ULL
+#define LG_MAX_LINE       8192
+#define LG_READ_CHUNK     65536
+#define LG_SUFFIX_MAX     64
+#define LG_HEADER_MAX     1024
+#define LG_MAX_SAMPLES    ((size_t)64 << 20)
+#define LG_MAX_BODY       ((uint64_t)64 << 20)
+#define LG_DRAIN_S        5.0
+#define LG_RETRY_MS       50
 #define LG_REQUESTS_CAP_S 600.0
 
 enum parse_state {
@@ -171,8 +171,8 @@ static uint64_t sec_to_ns(double s)
 static struct timeval ns_to_tv(uint64_t ns)
 {
 	struct timeval tv = {
-		.tv_sec = (time_t)(ns / NSEC_PER_SEC),
-		.tv_usec = (suseconds_t)((ns % NSEC_PER_SEC) / 1000),
+	    .tv_sec = (time_t)(ns / NSEC_PER_SEC),
+	    .tv_usec = (suseconds_t)((ns % NSEC_PER_SEC) / 1000),
 	};
 
 	return tv;
@@ -182,18 +182,18 @@ static struct timeval ns_to_tv(uint64_t ns)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: loadgen --url http://127.0.0.1:PORT/PATH [options]\n"
-		   "  --connections N       keep-alive connections (default 16)\n"
-		   "  --duration S          measured seconds after warmup (default 10)\n"
-		   "  --requests N          stop after N requests (capped by --duration, default "
-		   "600 s)\n"
-		   "  --warmup S            unmeasured seconds before the window (default 0)\n"
-		   "  --body-size BYTES     JSON body size (default 1024)\n"
-		   "  --rate R              0 = closed loop; R > 0 = open loop, R requests/s\n"
-		   "  --timeout S           per-request timeout (default 30)\n"
-		   "  --hmac-secret-env VAR sign bodies with HMAC-SHA256 keyed by $VAR\n"
-		   "  --hmac-header NAME    signature header (default X-Signature)\n"
-		   "  --hmac-prefix STR     signature prefix (default sha256=)\n"
-		   "  --unique/--no-unique  distinct bodies (default --unique)\n");
+	           "  --connections N       keep-alive connections (default 16)\n"
+	           "  --duration S          measured seconds after warmup (default 10)\n"
+	           "  --requests N          stop after N requests (capped by --duration, default "
+	           "600 s)\n"
+	           "  --warmup S            unmeasured seconds before the window (default 0)\n"
+	           "  --body-size BYTES     JSON body size (default 1024)\n"
+	           "  --rate R              0 = closed loop; R > 0 = open loop, R requests/s\n"
+	           "  --timeout S           per-request timeout (default 30)\n"
+	           "  --hmac-secret-env VAR sign bodies with HMAC-SHA256 keyed by $VAR\n"
+	           "  --hmac-header NAME    signature header (default X-Signature)\n"
+	           "  --hmac-prefix STR     signature prefix (default sha256=)\n"
+	           "  --unique/--no-unique  distinct bodies (default --unique)\n");
 }
 
 /* Parse a non-negative decimal number of seconds or a rate. */
@@ -256,21 +256,21 @@ static int options_apply_number(struct options *o, int key, const char *arg)
 }
 
 static const struct option loadgen_longopts[] = {
-	{ "url", required_argument, NULL, 'u' },
-	{ "connections", required_argument, NULL, 'c' },
-	{ "duration", required_argument, NULL, 'd' },
-	{ "requests", required_argument, NULL, 'n' },
-	{ "body-size", required_argument, NULL, 'b' },
-	{ "rate", required_argument, NULL, 'r' },
-	{ "warmup", required_argument, NULL, 'w' },
-	{ "timeout", required_argument, NULL, 't' },
-	{ "hmac-secret-env", required_argument, NULL, 'S' },
-	{ "hmac-header", required_argument, NULL, 'H' },
-	{ "hmac-prefix", required_argument, NULL, 'P' },
-	{ "unique", no_argument, NULL, 'U' },
-	{ "no-unique", no_argument, NULL, 'N' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+    {"url", required_argument, NULL, 'u'},
+    {"connections", required_argument, NULL, 'c'},
+    {"duration", required_argument, NULL, 'd'},
+    {"requests", required_argument, NULL, 'n'},
+    {"body-size", required_argument, NULL, 'b'},
+    {"rate", required_argument, NULL, 'r'},
+    {"warmup", required_argument, NULL, 'w'},
+    {"timeout", required_argument, NULL, 't'},
+    {"hmac-secret-env", required_argument, NULL, 'S'},
+    {"hmac-header", required_argument, NULL, 'H'},
+    {"hmac-prefix", required_argument, NULL, 'P'},
+    {"unique", no_argument, NULL, 'U'},
+    {"no-unique", no_argument, NULL, 'N'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 /* Apply one string or flag option; returns false if key is not one of them. */
@@ -304,9 +304,13 @@ static int options_parse(struct options *o, int argc, char **argv)
 	bool have_duration = false;
 	int ch;
 
-	*o = (struct options){ .connections = 16, .duration_s = 10, .body_size = 1024,
-			       .hmac_header = "X-Signature", .hmac_prefix = "sha256=",
-			       .unique = true, .timeout_s = 30 };
+	*o = (struct options){.connections = 16,
+	                      .duration_s = 10,
+	                      .body_size = 1024,
+	                      .hmac_header = "X-Signature",
+	                      .hmac_prefix = "sha256=",
+	                      .unique = true,
+	                      .timeout_s = 30};
 	while ((ch = getopt_long(argc, argv, "", loadgen_longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			usage(stdout);
@@ -327,6 +331,10 @@ static int options_parse(struct options *o, int argc, char **argv)
 		o->duration_s = LG_REQUESTS_CAP_S;
 	if (!o->url || optind != argc || o->duration_s <= 0 || o->timeout_s <= 0)
 		return -EINVAL;
+	/* The request head is formatted into LG_HEADER_MAX bytes: keep every part well inside. */
+	if (strlen(o->url) > LG_HEADER_MAX / 4 ||
+	    strlen(o->hmac_header) + strlen(o->hmac_prefix) > LG_HEADER_MAX / 4)
+		return -EINVAL;
 	return 0;
 }
 
@@ -334,7 +342,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 static int loadgen_resolve(struct loadgen *lg)
 {
 	struct evhttp_uri *uri = evhttp_uri_parse(lg->opt.url);
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai = NULL;
 	const char *scheme, *host, *path, *query;
 	char port[16];
@@ -347,7 +355,7 @@ static int loadgen_resolve(struct loadgen *lg)
 	if (!scheme || strcasecmp(scheme, "http") != 0 || !host)
 		goto out;
 	snprintf(port, sizeof(port), "%d",
-		 evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 80);
+	         evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 80);
 	if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai)
 		goto out;
 	memcpy(&lg->addr, ai->ai_addr, ai->ai_addrlen);
@@ -356,7 +364,7 @@ static int loadgen_resolve(struct loadgen *lg)
 	query = evhttp_uri_get_query(uri);
 	if (asprintf(&lg->host, "%s:%s", host, port) < 0 ||
 	    asprintf(&lg->path, "%s%s%s", path && *path ? path : "/", query ? "?" : "",
-		     query ? query : "") < 0)
+	             query ? query : "") < 0)
 		goto out;
 	r = 0;
 out:
@@ -412,7 +420,7 @@ static size_t body_suffix_next(struct loadgen *lg, char *buf)
 	uint64_t n = lg->opt.unique ? ++lg->counter : 0;
 
 	return (size_t)snprintf(buf, LG_SUFFIX_MAX, "%08" PRIx32 "-%016" PRIx64 "\"}", lg->nonce,
-				n);
+	                        n);
 }
 
 /* Key an HMAC-SHA256 context with the secret from the environment and feed it the prefix. */
@@ -420,8 +428,8 @@ static int loadgen_mac_init(struct loadgen *lg)
 {
 	static char digest[] = "SHA256";
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-		OSSL_PARAM_construct_end(),
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+	    OSSL_PARAM_construct_end(),
 	};
 	const char *secret = getenv(lg->opt.hmac_env);
 	EVP_MAC *mac;
@@ -438,7 +446,7 @@ static int loadgen_mac_init(struct loadgen *lg)
 	if (!lg->mac_base ||
 	    !EVP_MAC_init(lg->mac_base, (const unsigned char *)secret, strlen(secret), params) ||
 	    !EVP_MAC_update(lg->mac_base, (const unsigned char *)lg->body_prefix,
-			    lg->body_prefix_len))
+	                    lg->body_prefix_len))
 		return -ENOMEM;
 	return 0;
 }
@@ -587,7 +595,7 @@ static void conn_release(struct conn *c)
 static void conn_close(struct conn *c, bool failed)
 {
 	struct loadgen *lg = c->lg;
-	struct timeval tv = { 0, failed ? LG_RETRY_MS * 1000 : 0 };
+	struct timeval tv = {0, failed ? LG_RETRY_MS * 1000 : 0};
 
 	if (c->busy) {
 		c->busy = false;
@@ -618,18 +626,18 @@ static void conn_flush(struct conn *c)
 
 /* Format the request head, including the signature header when signing. */
 static size_t request_head_build(const struct loadgen *lg, size_t body_len, const char *mac,
-				 char *buf, size_t size)
+                                 char *buf, size_t size)
 {
 	char sig_line[LG_HEADER_MAX / 2] = "";
 	int n;
 
 	if (lg->mac_base)
 		snprintf(sig_line, sizeof(sig_line), "%s: %s%s\r\n", lg->opt.hmac_header,
-			 lg->opt.hmac_prefix, mac);
+		         lg->opt.hmac_prefix, mac);
 	n = snprintf(buf, size,
-		     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-		     "Content-Length: %zu\r\n%s\r\n",
-		     lg->path, lg->host, body_len, sig_line);
+	             "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+	             "Content-Length: %zu\r\n%s\r\n",
+	             lg->path, lg->host, body_len, sig_line);
 	if (n < 0 || (size_t)n >= size)
 		abort();
 	return (size_t)n;
@@ -818,8 +826,7 @@ static int conn_parse_step(struct conn *c, struct evbuffer *in)
 
 	if (!c->busy)
 		return evbuffer_get_length(in) > 0 ? -EPROTO : STEP_MORE;
-	if (c->state == PARSE_BODY || c->state == PARSE_CHUNK_DATA ||
-	    c->state == PARSE_UNTIL_CLOSE)
+	if (c->state == PARSE_BODY || c->state == PARSE_CHUNK_DATA || c->state == PARSE_UNTIL_CLOSE)
 		return conn_data_consume(c, in);
 	r = read_line(in, line, sizeof(line));
 	if (r <= 0)
@@ -835,7 +842,8 @@ static bool conn_response_done(struct conn *c)
 	loadgen_account(lg, c, now_ns());
 	c->busy = false;
 	lg->inflight--;
-	if (c->close_after) {
+	/* An answer before the whole request was written leaves the stream unusable. */
+	if (c->close_after || evbuffer_get_length(c->out) > 0) {
 		conn_close(c, false);
 		return false;
 	}
@@ -1101,22 +1109,22 @@ static void loadgen_report(struct loadgen *lg)
 	       " duration_s=%.3f rps_2xx=%.1f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f"
 	       " total_sent=%" PRIu64 " total_2xx=%" PRIu64 " unanswered=%u missed=%" PRIu64
 	       " connect_errors=%" PRIu64 " late_1ms=%" PRIu64 " lag_max_ms=%.3f\n",
-	       lg->opt.connections, lg->body_prefix_len + body_suffix_len(), lg->opt.rate,
-	       st->sent, st->ok2xx, st->status_503, st->other, st->errors, dur,
+	       lg->opt.connections, lg->body_prefix_len + body_suffix_len(), lg->opt.rate, st->sent,
+	       st->ok2xx, st->status_503, st->other, st->errors, dur,
 	       dur > 0 ? (double)st->ok2xx / dur : 0, percentile_ms(st, 0.50),
 	       percentile_ms(st, 0.99), percentile_ms(st, 0.999), percentile_ms(st, 1.0),
 	       st->total_sent, st->total_2xx, lg->inflight, st->missed, st->connect_errors,
 	       st->late_1ms, (double)st->lag_max_ns / 1e6);
 	if (st->dropped_samples > 0)
 		fprintf(stderr, "loadgen: %" PRIu64 " latency samples dropped\n",
-			st->dropped_samples);
+		        st->dropped_samples);
 	fflush(stdout);
 }
 
 /* Create the loop-wide timers and signal handlers. */
 static int loadgen_events_init(struct loadgen *lg)
 {
-	struct timeval one_s = { 1, 0 };
+	struct timeval one_s = {1, 0};
 
 	lg->tick_ev = evtimer_new(lg->base, loadgen_tick_cb, lg);
 	lg->stop_ev = evtimer_new(lg->base, loadgen_stop_cb, lg);
@@ -1243,7 +1251,7 @@ static void loadgen_fini(struct loadgen *lg)
 /* Parse options, run one load test and print its result line. */
 int main(int argc, char **argv)
 {
-	struct loadgen lg = { 0 };
+	struct loadgen lg = {0};
 	int r;
 
 	if (options_parse(&lg.opt, argc, argv) < 0) {

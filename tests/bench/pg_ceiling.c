@@ -16,36 +16,36 @@
 
 #include <libpq-fe.h>
 
-#define PGC_COLS 10
-#define PGC_UUID_LEN 36
+#define PGC_COLS       10
+#define PGC_UUID_LEN   36
 #define PGC_SUFFIX_MAX 64
-#define PGC_TS_MAX 64
+#define PGC_TS_MAX     64
 
 /* Same columns, defaults, CHECK, primary key and index as hookrun.deliveries; no FKs. */
 static const char pgc_ddl[] =
-	"SET client_min_messages = warning;"
-	"DROP TABLE IF EXISTS public.bench_ceiling;"
-	"CREATE TABLE public.bench_ceiling ("
-	" id uuid PRIMARY KEY,"
-	" source text NOT NULL,"
-	" idempotency_key text,"
-	" received_at timestamptz NOT NULL,"
-	" committed_at timestamptz NOT NULL DEFAULT now(),"
-	" method text NOT NULL,"
-	" uri text NOT NULL,"
-	" headers jsonb NOT NULL,"
-	" content_type text,"
-	" body bytea NOT NULL,"
-	" verified_by text NOT NULL,"
-	" route text NOT NULL DEFAULT 'store',"
-	" state text NOT NULL DEFAULT 'stored' CHECK (state IN ('stored', 'routed', 'failed')),"
-	" peer text);"
-	"CREATE INDEX bench_ceiling_source_received_idx"
-	" ON public.bench_ceiling (source, received_at);"
-	"TRUNCATE public.bench_ceiling;";
+    "SET client_min_messages = warning;"
+    "DROP TABLE IF EXISTS public.bench_ceiling;"
+    "CREATE TABLE public.bench_ceiling ("
+    " id uuid PRIMARY KEY,"
+    " source text NOT NULL,"
+    " idempotency_key text,"
+    " received_at timestamptz NOT NULL,"
+    " committed_at timestamptz NOT NULL DEFAULT now(),"
+    " method text NOT NULL,"
+    " uri text NOT NULL,"
+    " headers jsonb NOT NULL,"
+    " content_type text,"
+    " body bytea NOT NULL,"
+    " verified_by text NOT NULL,"
+    " route text NOT NULL DEFAULT 'store',"
+    " state text NOT NULL DEFAULT 'stored' CHECK (state IN ('stored', 'routed', 'failed')),"
+    " peer text);"
+    "CREATE INDEX bench_ceiling_source_received_idx"
+    " ON public.bench_ceiling (source, received_at);"
+    "TRUNCATE public.bench_ceiling;";
 
 static const char pgc_headers[] = "{\"host\":\"127.0.0.1\",\"user-agent\":\"hookrun-loadgen\","
-				  "\"content-type\":\"application/json\"}";
+                                  "\"content-type\":\"application/json\"}";
 
 struct pgc_options {
 	uint64_t rows;
@@ -86,15 +86,15 @@ static int parse_count(const char *s, uint64_t max, uint64_t *ret)
 static int pgc_options_parse(struct pgc_options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "rows", required_argument, NULL, 'n' },
-		{ "body-size", required_argument, NULL, 'b' },
-		{ "batch-rows", required_argument, NULL, 'B' },
-		{ NULL, 0, NULL, 0 },
+	    {"rows", required_argument, NULL, 'n'},
+	    {"body-size", required_argument, NULL, 'b'},
+	    {"batch-rows", required_argument, NULL, 'B'},
+	    {NULL, 0, NULL, 0},
 	};
 	uint64_t v = 0;
 	int ch;
 
-	*o = (struct pgc_options){ .rows = 10000, .body_size = 1024, .batch_rows = 256 };
+	*o = (struct pgc_options){.rows = 10000, .body_size = 1024, .batch_rows = 256};
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (ch == 'n' && parse_count(optarg, UINT64_MAX, &o->rows) == 0)
 			continue;
@@ -149,10 +149,10 @@ static char *pgc_insert_sql(unsigned n)
 		unsigned p = i * PGC_COLS;
 
 		fprintf(f,
-			"%s($%u::uuid,$%u,$%u::timestamptz,$%u,$%u,$%u::jsonb,$%u,$%u::bytea,$%u,"
-			"$%u)",
-			i ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9,
-			p + 10);
+		        "%s($%u::uuid,$%u,$%u::timestamptz,$%u,$%u,$%u::jsonb,$%u,$%u::bytea,$%u,"
+		        "$%u)",
+		        i ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9,
+		        p + 10);
 	}
 	if (fclose(f) != 0) {
 		free(sql);
@@ -193,7 +193,7 @@ static int pgc_batch_init(struct pgc_batch *b, unsigned cap, size_t body_size)
 {
 	size_t slot = body_size + PGC_SUFFIX_MAX;
 
-	*b = (struct pgc_batch){ .cap = cap, .body_size = body_size };
+	*b = (struct pgc_batch){.cap = cap, .body_size = body_size};
 	b->bodies = malloc(slot * cap);
 	b->ids = calloc(cap, sizeof(*b->ids));
 	b->values = calloc((size_t)cap * PGC_COLS, sizeof(*b->values));
@@ -240,12 +240,12 @@ static void pgc_row_fill(struct pgc_batch *b, unsigned i, uint64_t ms)
 	uint64_t n = ++b->counter;
 	int len;
 
-	snprintf(b->ids[i], sizeof(b->ids[i]), "%08" PRIx64 "-%04" PRIx64 "-7%03" PRIx64
-		 "-%04" PRIx32 "-%012" PRIx64,
-		 (ms >> 16) & 0xffffffffU, ms & 0xffffU, n & 0xfffU, 0x8000U | (b->nonce & 0x3fffU),
-		 n & UINT64_C(0xffffffffffff));
+	snprintf(b->ids[i], sizeof(b->ids[i]),
+	         "%08" PRIx64 "-%04" PRIx64 "-7%03" PRIx64 "-%04" PRIx32 "-%012" PRIx64,
+	         (ms >> 16) & 0xffffffffU, ms & 0xffffU, n & 0xfffU, 0x8000U | (b->nonce & 0x3fffU),
+	         n & UINT64_C(0xffffffffffff));
 	len = snprintf(body + b->prefix_len, PGC_SUFFIX_MAX, "%08" PRIx32 "-%016" PRIx64 "\"}",
-		       b->nonce, n);
+	               b->nonce, n);
 	b->lengths[(size_t)i * PGC_COLS + 7] = (int)b->prefix_len + len;
 }
 
@@ -261,7 +261,7 @@ static void pgc_batch_fill(struct pgc_batch *b, unsigned n)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(b->received_at, sizeof(b->received_at), "%s.%06uZ", sec,
-		 (unsigned)(ts.tv_nsec / 1000) % 1000000U);
+	         (unsigned)(ts.tv_nsec / 1000) % 1000000U);
 	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	for (unsigned i = 0; i < n; i++)
 		pgc_row_fill(b, i, ms);
@@ -275,7 +275,7 @@ static int pgc_batch_insert(PGconn *conn, struct pgc_batch *b, const char *sql, 
 
 	pgc_batch_fill(b, n);
 	res = PQexecParams(conn, sql, (int)(n * PGC_COLS), NULL, b->values, b->lengths, b->formats,
-			   0);
+	                   0);
 	r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -EIO;
 	if (r < 0)
 		fprintf(stderr, "pg_ceiling: insert failed: %s", PQerrorMessage(conn));
@@ -320,7 +320,8 @@ static int pgc_run(PGconn *conn, const struct pgc_options *o)
 	if (r >= 0)
 		r = pgc_insert_all(conn, o, &elapsed);
 	if (r >= 0) {
-		printf("pg_ceiling rows=%" PRIu64 " batch=%u body=%zu rows_per_s=%.1f elapsed_s=%.3f"
+		printf("pg_ceiling rows=%" PRIu64
+		       " batch=%u body=%zu rows_per_s=%.1f elapsed_s=%.3f"
 		       " mib_per_s=%.1f\n",
 		       o->rows, o->batch_rows, o->body_size, (double)o->rows / elapsed, elapsed,
 		       (double)o->rows * (double)o->body_size / elapsed / (1024.0 * 1024.0));
@@ -340,8 +341,9 @@ int main(int argc, char **argv)
 	int r;
 
 	if (pgc_options_parse(&o, argc, argv) < 0) {
-		fprintf(stderr, "usage: HOOKRUN_DB_URL=... pg_ceiling [--rows N] [--body-size BYTES]"
-				" [--batch-rows N]\n");
+		fprintf(stderr,
+		        "usage: HOOKRUN_DB_URL=... pg_ceiling [--rows N] [--body-size BYTES]"
+		        " [--batch-rows N]\n");
 		return 2;
 	}
 	if (!url || !*url) {

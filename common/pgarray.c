@@ -1,0 +1,130 @@
+/* PostgreSQL's binary wire format for one-dimensional arrays. */
+#include "pgarray.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
+#define PG_EPOCH_OFFSET_US 946684800000000LL
+
+/* Make room for n more bytes. */
+static unsigned char *pgarray_grow(struct pgarray *a, size_t n)
+{
+	if (a->len + n > a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 4096;
+		while (a->cap < a->len + n)
+			a->cap *= 2;
+		a->buf = xrealloc(a->buf, a->cap);
+	}
+	a->len += n;
+	return a->buf + a->len - n;
+}
+
+/* Append a big-endian 32-bit integer. */
+static void pgarray_put_i32(struct pgarray *a, int32_t v)
+{
+	uint32_t be = htobe32((uint32_t)v);
+
+	memcpy(pgarray_grow(a, 4), &be, 4);
+}
+
+/* Start an array: ndim 1, no null bitmap flag (array_recv finds NULLs by length -1), the
+ * element type, n elements from index 1. */
+void pgarray_begin(struct pgarray *a, unsigned elem_oid, size_t n)
+{
+	a->len = 0;
+	pgarray_put_i32(a, 1);
+	pgarray_put_i32(a, 0);
+	pgarray_put_i32(a, (int32_t)elem_oid);
+	pgarray_put_i32(a, (int32_t)n);
+	pgarray_put_i32(a, 1);
+}
+
+/* An SQL NULL element. */
+void pgarray_put_null(struct pgarray *a)
+{
+	pgarray_put_i32(a, -1);
+}
+
+/* An element of raw bytes. */
+void pgarray_put_bytes(struct pgarray *a, const void *p, size_t len)
+{
+	pgarray_put_i32(a, (int32_t)len);
+	if (len)
+		memcpy(pgarray_grow(a, len), p, len);
+}
+
+/* A text element; NULL is an SQL NULL. */
+void pgarray_put_text(struct pgarray *a, const char *s)
+{
+	if (!s)
+		pgarray_put_null(a);
+	else
+		pgarray_put_bytes(a, s, strlen(s));
+}
+
+/* A jsonb element: version 1, then the JSON text. */
+void pgarray_put_jsonb(struct pgarray *a, const char *json)
+{
+	size_t n = strlen(json);
+	unsigned char *p;
+
+	pgarray_put_i32(a, (int32_t)(n + 1));
+	p = pgarray_grow(a, n + 1);
+	p[0] = 1;
+	memcpy(p + 1, json, n);
+}
+
+/* Value of a hex digit or -1. */
+static int pgarray_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A uuid element from 8-4-4-4-12 hex text. */
+int pgarray_put_uuid(struct pgarray *a, const char *s)
+{
+	unsigned char u[16];
+	size_t o = 0;
+
+	for (size_t i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return -EINVAL;
+			continue;
+		}
+		int hi = pgarray_hex(s[i]), lo = hi < 0 ? -1 : pgarray_hex(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		u[o++] = (unsigned char)(hi << 4 | lo);
+		i++;
+	}
+	if (s[36] != '\0')
+		return -EINVAL;
+	pgarray_put_bytes(a, u, sizeof(u));
+	return 0;
+}
+
+/* A timestamptz element: microseconds since 2000-01-01 UTC, big-endian. */
+void pgarray_put_timestamptz(struct pgarray *a, long long unix_us)
+{
+	uint64_t be = htobe64((uint64_t)(unix_us - PG_EPOCH_OFFSET_US));
+
+	pgarray_put_i32(a, 8);
+	memcpy(pgarray_grow(a, 8), &be, 8);
+}
+
+/* Free the buffer. */
+void pgarray_fini(struct pgarray *a)
+{
+	free(a->buf);
+	*a = (struct pgarray){ 0 };
+}

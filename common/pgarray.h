@@ -1,0 +1,33 @@
+/* PostgreSQL's binary wire format for one-dimensional arrays (array_recv), so a batch of rows
+ * travels as one parameter per column to a single prepared statement. Pure; used by the
+ * ingress's group commit. Caller storage; the buffer is reused across batches. */
+#pragma once
+
+#include <stddef.h>
+
+#include "xalloc.h"
+
+#define PG_OID_BYTEA 17
+#define PG_OID_TEXT 25
+#define PG_OID_TIMESTAMPTZ 1184
+#define PG_OID_UUID 2950
+#define PG_OID_JSONB 3802
+
+struct pgarray {
+	unsigned char *buf;
+	size_t len, cap;
+};
+
+/* Start an array of n elements of type elem_oid, discarding what the buffer held. */
+void pgarray_begin(struct pgarray *a, unsigned elem_oid, size_t n);
+void pgarray_put_null(struct pgarray *a);
+void pgarray_put_bytes(struct pgarray *a, const void *p, size_t len);
+/* A text element; NULL s is an SQL NULL. */
+void pgarray_put_text(struct pgarray *a, const char *s);
+/* A jsonb element from JSON text (binary jsonb is a version byte and the text). */
+void pgarray_put_jsonb(struct pgarray *a, const char *json);
+/* A uuid element from its 36-character text form; -EINVAL when malformed (nothing written). */
+int pgarray_put_uuid(struct pgarray *a, const char *s) _warn_unused_result_;
+/* A timestamptz element from microseconds since the Unix epoch. */
+void pgarray_put_timestamptz(struct pgarray *a, long long unix_us);
+void pgarray_fini(struct pgarray *a);
