@@ -13,6 +13,10 @@
 #include "metrics.h"
 #include "pgarray.h"
 
+/* Queued requests that justify a second batch while one is in flight (measured: 16 beat
+ * both 1 and 64 on a 2-core machine with 64 and 256 concurrent clients). */
+#define WRITER_PARALLEL_MIN_QUEUE 16
+
 /* Attempts for one delivery when its batch hits a serialization failure or a key race. */
 #define DELIVERY_MAX_ATTEMPTS 5
 
@@ -279,7 +283,7 @@ static void writer_send(struct delivery_writer *w, struct writer_conn *c)
 }
 
 /* Start commits while work is waiting: the first batch at once, further ones in parallel
- * only for a deep queue. Splitting a shallow queue across connections would only make
+ * only once WRITER_PARALLEL_MIN_QUEUE requests wait. Splitting a shallow queue across connections would only make
  * smaller batches, and per-batch cost (round trip, fsync) is what group commit amortises. */
 static void writer_flush(struct delivery_writer *w)
 {
@@ -291,7 +295,7 @@ static void writer_flush(struct delivery_writer *w)
 		struct writer_conn *c = &w->conns[i];
 		if (!db_async_idle(c->db) || c->batch_n)
 			continue;
-		if (busy && w->queued < w->opts.batch_max_rows / 8)
+		if (busy && w->queued < WRITER_PARALLEL_MIN_QUEUE)
 			return;
 		writer_send(w, c);
 		busy++;
