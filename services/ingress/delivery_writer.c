@@ -17,6 +17,10 @@
  * both 1 and 64 on a 2-core machine with 64 and 256 concurrent clients). */
 #define WRITER_PARALLEL_MIN_QUEUE 16
 
+/* How often expired idempotency keys are deleted (or every dedup_window, if shorter). */
+#define WRITER_EXPIRE_INTERVAL_S 60
+#define WRITER_EXPIRE_STATEMENT "hookrun_keys_expire"
+
 /* Attempts for one delivery when its batch hits a serialization failure or a key race. */
 #define DELIVERY_MAX_ATTEMPTS 5
 
@@ -46,6 +50,8 @@ struct delivery_writer {
 	size_t n_conns;
 	struct event *ev_kick;
 	struct event *ev_sweep;
+	struct event *ev_expire;
+	bool expiring;
 	/* Metrics. */
 	struct metric_histogram *m_batch_rows;
 	struct metric_histogram *m_commit_seconds;
@@ -55,6 +61,7 @@ struct delivery_writer {
 	struct metric_counter *m_duplicates;
 	struct metric_counter *m_batch_errors;
 	struct metric_counter *m_timeouts;
+	struct metric_counter *m_keys_expired;
 };
 
 static const double batch_bounds[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024 };
@@ -112,8 +119,14 @@ const char delivery_writer_sql[] =
 	"WHERE k.source = input.source AND k.key = input.idem_key) END "
 	"FROM input LEFT JOIN ins ON ins.id = input.id ORDER BY input.ord";
 
+/* Expired idempotency keys, a bounded slice at a time; any ingress may run it. */
+static const char writer_expire_sql[] =
+	"DELETE FROM hookrun.idempotency_keys WHERE ctid = ANY (ARRAY("
+	"SELECT ctid FROM hookrun.idempotency_keys WHERE expires_at < now() LIMIT 10000))";
+
 static const struct db_prepared writer_prepared[] = {
 	{ DELIVERY_WRITER_STATEMENT, delivery_writer_sql },
+	{ WRITER_EXPIRE_STATEMENT, writer_expire_sql },
 };
 
 /* Encode the leaders of a batch as one binary array per column; -EINVAL on a bad id. */
@@ -283,8 +296,9 @@ static void writer_send(struct delivery_writer *w, struct writer_conn *c)
 }
 
 /* Start commits while work is waiting: the first batch at once, further ones in parallel
- * only once WRITER_PARALLEL_MIN_QUEUE requests wait. Splitting a shallow queue across connections would only make
- * smaller batches, and per-batch cost (round trip, fsync) is what group commit amortises. */
+ * only once WRITER_PARALLEL_MIN_QUEUE requests wait. Splitting a shallow queue across
+ * connections would only make smaller batches, and per-batch cost (round trip, fsync) is
+ * what group commit amortises. */
 static void writer_flush(struct delivery_writer *w)
 {
 	size_t busy = 0;
@@ -473,6 +487,39 @@ static void writer_on_db_state(void *userdata, bool connected)
 		writer_fail_queue(w, -EAGAIN);
 }
 
+/* The expiry statement finished: count what it deleted. */
+static void writer_on_expired(void *userdata, const PGresult *res, int r)
+{
+	struct delivery_writer *w = userdata;
+
+	w->expiring = false;
+	if (r >= 0 && PQresultStatus(res) == PGRES_COMMAND_OK)
+		metric_counter_add(w->m_keys_expired, strtoull(PQcmdTuples((PGresult *)res), NULL, 10));
+	else if (r >= 0)
+		log_event(LOG_LEVEL_WARN, "delivery.expire_failed", "detail=%s",
+			  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+	if (w->head)
+		event_active(w->ev_kick, EV_TIMEOUT, 0);
+}
+
+/* Periodically delete expired keys on an idle connection; webhooks always go first. */
+static void writer_on_expire_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct delivery_writer *w = arg;
+
+	if (w->expiring || w->head)
+		return;
+	for (size_t i = 0; i < w->n_conns; i++) {
+		struct writer_conn *c = &w->conns[i];
+		if (!db_async_idle(c->db) || c->batch_n)
+			continue;
+		if (db_async_send_prepared(c->db, WRITER_EXPIRE_STATEMENT, 0, NULL, NULL, NULL,
+					   writer_on_expired, w) == 0)
+			w->expiring = true;
+		return;
+	}
+}
+
 /* Register the writer's metrics. */
 static void writer_metrics(struct delivery_writer *w, struct metrics *m)
 {
@@ -495,6 +542,8 @@ static void writer_metrics(struct delivery_writer *w, struct metrics *m)
 					    "Batch statements that failed", NULL);
 	w->m_timeouts = metrics_counter(m, "hookrun_commit_timeouts_total",
 					"Requests or commits that exceeded commit_timeout_ms", NULL);
+	w->m_keys_expired = metrics_counter(m, "hookrun_idempotency_keys_expired_total",
+					    "Idempotency keys deleted after dedup_window", NULL);
 }
 
 /* Allocate one connection's batch storage and start connecting. */
@@ -541,6 +590,10 @@ struct delivery_writer *delivery_writer_new(struct event_base *base,
 	w->ev_kick = event_new(base, -1, 0, writer_on_kick, w);
 	w->ev_sweep = event_new(base, -1, EV_PERSIST, writer_on_sweep, w);
 	event_add(w->ev_sweep, &tv);
+	w->ev_expire = event_new(base, -1, EV_PERSIST, writer_on_expire_timer, w);
+	event_add(w->ev_expire,
+		  &(struct timeval){ opts->dedup_window_s < WRITER_EXPIRE_INTERVAL_S
+					     ? opts->dedup_window_s : WRITER_EXPIRE_INTERVAL_S, 0 });
 	w->conns = xcalloc(w->n_conns, sizeof(*w->conns));
 	for (size_t i = 0; i < w->n_conns; i++)
 		writer_conn_init(w, &w->conns[i], &dbo);
@@ -559,6 +612,7 @@ void delivery_writer_free(struct delivery_writer *w)
 	}
 	event_free(w->ev_kick);
 	event_free(w->ev_sweep);
+	event_free(w->ev_expire);
 	free(w->conns);
 	free(w);
 }

@@ -1347,6 +1347,18 @@ bool harness_is_uuid(const char *s)
 	return true;
 }
 
+/* How a sender signs for the suites' hmac sources. */
+const struct source_config harness_hmac_signer = {
+	.name = (char *)"signer",
+	.auth = AUTH_SCHEME_HMAC,
+	.hmac_algorithm = HMAC_ALGORITHM_SHA256,
+	.hmac_inputs = { SIG_INPUT_BODY },
+	.n_hmac_inputs = 1,
+	.hmac_encoding = SIG_ENCODING_HEX,
+	.signature_header = (char *)"X-Signature",
+	.signature_prefix = (char *)"sha256=",
+};
+
 /* The signature header line for body under src's hmac settings. */
 char *harness_hmac_header(const struct source_config *src, const char *secret, const char *uri,
                           const void *body, size_t len)

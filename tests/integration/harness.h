@@ -202,6 +202,9 @@ bool harness_is_uuid(const char *s);
 
 /* The signature header line ("<header>: <value>") for body sent to uri under src's hmac
  * settings and secret; a new string, or NULL. */
+/* How a sender signs for the suites' hmac sources: sha256, hex, X-Signature, "sha256=". */
+extern const struct source_config harness_hmac_signer;
+
 char *harness_hmac_header(const struct source_config *src, const char *secret, const char *uri,
                           const void *body, size_t len);
 

@@ -24,7 +24,6 @@
 #include "xalloc.h"
 
 /* struct source_config holds char * it never writes through; literals are cast to fit. */
-#define MUT(s) ((char *)(s))
 
 #define GH_SECRET    "gh: it's a secret to everybody"
 #define ROT_NEW      "rotation: the new secret"
@@ -71,17 +70,6 @@ static const char shared_sources[] =
     "auth = none\n"
     "allow_unauthenticated = true\n";
 
-/* How a sender signs for every hmac source above. */
-static const struct source_config hmac_signer = {
-    .name = MUT("signer"),
-    .auth = AUTH_SCHEME_HMAC,
-    .hmac_algorithm = HMAC_ALGORITHM_SHA256,
-    .hmac_inputs = {SIG_INPUT_BODY},
-    .n_hmac_inputs = 1,
-    .hmac_encoding = SIG_ENCODING_HEX,
-    .signature_header = MUT("X-Signature"),
-    .signature_prefix = MUT("sha256="),
-};
 
 /* State of the group: one database, one shared ingress; per-test extras. */
 struct suite {
@@ -114,7 +102,7 @@ static void hook_send(int port, const struct hook *h, struct harness_response *r
 	size_t len = strlen(h->body);
 
 	if (h->secret) {
-		sig = harness_hmac_header(&hmac_signer, h->secret, path, h->body, len);
+		sig = harness_hmac_header(&harness_hmac_signer, h->secret, path, h->body, len);
 		assert_non_null(sig);
 		headers[n++] = sig;
 	}
@@ -544,7 +532,7 @@ static void test_dedup_concurrent(void **state)
 	    .threads = 20,
 	    .max_seconds = 60,
 	    .max_requests = 20,
-	    .hmac = &hmac_signer,
+	    .hmac = &harness_hmac_signer,
 	    .secret = GH_SECRET,
 	    .headers = headers,
 	});
@@ -645,15 +633,17 @@ static bool wait_key_expired(PGconn *conn, const char *source, const char *key, 
 		long long n = harness_sql_int(conn,
 		                              "SELECT count(*) FROM hookrun.idempotency_keys "
 		                              "WHERE source = $1 AND key = $2 "
-		                              "AND expires_at < now()",
+		                              "AND expires_at >= now()",
 		                              source, key, NULL);
-		if (n == 1)
+		if (n == 0) /* expired, or already deleted by the janitor */
 			return true;
 		if (n < 0 || harness_now_ms() >= deadline)
 			return false;
 		harness_poll_pause();
 	}
 }
+
+static void expect_janitor(PGconn *conn, int port, struct hook *h);
 
 /* 7. Once dedup_window has passed, the same key is a new delivery. */
 static void test_dedup_window(void **state)
@@ -683,8 +673,33 @@ static void test_dedup_window(void **state)
 	                                 "WHERE source = 'win' AND key = $1 AND delivery_id = $2",
 	                                 key, id2, NULL),
 	                 1);
+	expect_janitor(s->conn, port, &h);
 	assert_int_equal(harness_ingress_stop(s->own, 15000), 0);
 	s->passed = true;
+}
+
+/* The janitor deletes a key nobody reuses once it expired (interval: the 1 s window). */
+static void expect_janitor(PGconn *conn, int port, struct hook *h)
+{
+	_cleanup_free_ char *key = xasprintf("gone-%d", (int)getpid());
+	_cleanup_free_ char *key_line = xasprintf("Idempotency-Key: %s", key);
+	const char *headers[] = {key_line, NULL};
+	long long deadline = harness_now_ms() + 10000;
+	char id[HARNESS_ID_MAX];
+
+	h->headers = headers;
+	hook_accept(port, h, false, id);
+	while (harness_sql_int(conn,
+	                       "SELECT count(*) FROM hookrun.idempotency_keys "
+	                       "WHERE source = 'win' AND key = $1",
+	                       key, NULL) != 0) {
+		if (harness_now_ms() >= deadline)
+			fail_msg("expired key %s was not deleted within 10 s", key);
+		harness_poll_pause();
+	}
+	assert_int_equal(harness_sql_int(conn, "SELECT count(*) FROM hookrun.deliveries WHERE id = $1",
+	                                 id, NULL),
+	                 1);
 }
 
 /* Every id answered 202/200 by the load is stored. */
@@ -729,7 +744,7 @@ static void test_graceful_sigterm(void **state)
 	    .threads = 4,
 	    .max_seconds = 60,
 	    .max_requests = 20000,
-	    .hmac = &hmac_signer,
+	    .hmac = &harness_hmac_signer,
 	    .secret = GH_SECRET,
 	    .pause_after_error_ms = 20,
 	});

@@ -19,7 +19,6 @@
 #include "xalloc.h"
 
 /* struct source_config holds char * it never writes through; literals are cast to fit. */
-#define MUT(s) ((char *)(s))
 
 #define FAULT_SECRET "faults: a secret of their own"
 
@@ -32,17 +31,6 @@ static const char fault_source[] = "[source.fault]\n"
                                    "signature_header = X-Signature\n"
                                    "signature_prefix = sha256=\n";
 
-/* How a sender signs for [source.fault]. */
-static const struct source_config hmac_signer = {
-    .name = MUT("fault"),
-    .auth = AUTH_SCHEME_HMAC,
-    .hmac_algorithm = HMAC_ALGORITHM_SHA256,
-    .hmac_inputs = {SIG_INPUT_BODY},
-    .n_hmac_inputs = 1,
-    .hmac_encoding = SIG_ENCODING_HEX,
-    .signature_header = MUT("X-Signature"),
-    .signature_prefix = MUT("sha256="),
-};
 
 /* State of the group: one database; each test starts its own ingress. */
 struct suite {
@@ -159,7 +147,7 @@ static struct harness_load *start_load(struct suite *s, unsigned threads, unsign
 	    .threads = threads,
 	    .max_seconds = 120,
 	    .max_requests = max_requests,
-	    .hmac = &hmac_signer,
+	    .hmac = &harness_hmac_signer,
 	    .secret = FAULT_SECRET,
 	    .pause_after_error_ms = 20,
 	    .timeout_ms = 20000,
@@ -267,7 +255,7 @@ static void expect_status_200(const struct harness_response *r)
 static void post_one(struct suite *s, const char *body, struct harness_response *r)
 {
 	_cleanup_free_ char *sig =
-	    harness_hmac_header(&hmac_signer, FAULT_SECRET, "/hooks/fault", body, strlen(body));
+	    harness_hmac_header(&harness_hmac_signer, FAULT_SECRET, "/hooks/fault", body, strlen(body));
 	const char *headers[] = {sig, NULL};
 
 	assert_non_null(sig);
@@ -364,7 +352,7 @@ static void test_client_gone_during_commit(void **state)
 	    .threads = 3,
 	    .max_seconds = 30,
 	    .max_requests = 3,
-	    .hmac = &hmac_signer,
+	    .hmac = &harness_hmac_signer,
 	    .secret = FAULT_SECRET,
 	    .timeout_ms = 300,
 	});
