@@ -232,6 +232,7 @@ static uint32_t db_random(struct db_async *db)
 static void db_async_connect_start(struct db_async *db);
 static void db_async_prepare_next(struct db_async *db);
 static int db_async_flush(struct db_async *db);
+static int db_async_dispatch(struct db_async *db, int sent, db_result_fn cb, void *userdata);
 static void db_async_on_read(evutil_socket_t fd, short what, void *arg);
 static void db_async_on_write(evutil_socket_t fd, short what, void *arg);
 
@@ -340,15 +341,8 @@ static void db_async_prepare_next(struct db_async *db)
 		return;
 	}
 	p = &db->prepare[db->prepared];
-	if (!PQsendPrepare(db->conn, p->name, p->sql, 0, NULL)) {
-		db_async_lost(db, "prepare_send_failed");
-		return;
-	}
-	db->in_flight = true;
-	db->cb = db_async_on_prepared;
-	db->cb_userdata = db;
-	if (db_async_flush(db) < 0)
-		event_active(db->ev_write, EV_WRITE, 0);
+	(void)db_async_dispatch(db, PQsendPrepare(db->conn, p->name, p->sql, 0, NULL),
+				db_async_on_prepared, db);
 }
 
 /* Wait for the readiness PQconnectPoll asked for. */
@@ -477,15 +471,10 @@ static int db_async_flush(struct db_async *db)
 	return 0;
 }
 
-/* Send one parameterised statement. */
-int db_async_send(struct db_async *db, const char *sql, int nparams, const char *const *values,
-		  const int *lengths, const int *formats, db_result_fn cb, void *userdata)
+/* A statement was handed to libpq (sent != 0): remember its callback and start writing. */
+static int db_async_dispatch(struct db_async *db, int sent, db_result_fn cb, void *userdata)
 {
-	if (db->state != DB_CONNECTED)
-		return -ENOTCONN;
-	if (db->in_flight)
-		return -EBUSY;
-	if (!PQsendQueryParams(db->conn, sql, nparams, NULL, values, lengths, formats, 0)) {
+	if (!sent) {
 		db_async_lost(db, "send_failed");
 		return -ENOTCONN;
 	}
@@ -499,25 +488,39 @@ int db_async_send(struct db_async *db, const char *sql, int nparams, const char 
 	return 0;
 }
 
+/* Whether a statement may be sent now: -ENOTCONN, -EBUSY or 0. */
+static int db_async_sendable(const struct db_async *db)
+{
+	if (db->state != DB_CONNECTED)
+		return -ENOTCONN;
+	return db->in_flight ? -EBUSY : 0;
+}
+
+/* Send one parameterised statement. */
+int db_async_send(struct db_async *db, const char *sql, int nparams, const char *const *values,
+		  const int *lengths, const int *formats, db_result_fn cb, void *userdata)
+{
+	int r = db_async_sendable(db);
+
+	if (r < 0)
+		return r;
+	return db_async_dispatch(
+		db, PQsendQueryParams(db->conn, sql, nparams, NULL, values, lengths, formats, 0),
+		cb, userdata);
+}
+
 /* Send a prepared statement with parameters. */
 int db_async_send_prepared(struct db_async *db, const char *name, int nparams,
 			   const char *const *values, const int *lengths, const int *formats,
 			   db_result_fn cb, void *userdata)
 {
-	if (db->state != DB_CONNECTED)
-		return -ENOTCONN;
-	if (db->in_flight)
-		return -EBUSY;
-	if (!PQsendQueryPrepared(db->conn, name, nparams, values, lengths, formats, 0)) {
-		db_async_lost(db, "send_failed");
-		return -ENOTCONN;
-	}
-	db->in_flight = true;
-	db->cb = cb;
-	db->cb_userdata = userdata;
-	if (db_async_flush(db) < 0)
-		event_active(db->ev_write, EV_WRITE, 0);
-	return 0;
+	int r = db_async_sendable(db);
+
+	if (r < 0)
+		return r;
+	return db_async_dispatch(
+		db, PQsendQueryPrepared(db->conn, name, nparams, values, lengths, formats, 0), cb,
+		userdata);
 }
 
 /* Output can progress. */

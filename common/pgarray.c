@@ -2,9 +2,12 @@
 #include "pgarray.h"
 
 #include <endian.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "crypto.h"
 
 /* Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
 #define PG_EPOCH_OFFSET_US 946684800000000LL
@@ -77,39 +80,23 @@ void pgarray_put_jsonb(struct pgarray *a, const char *json)
 	memcpy(p + 1, json, n);
 }
 
-/* Value of a hex digit or -1. */
-static int pgarray_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A uuid element from 8-4-4-4-12 hex text. */
 int pgarray_put_uuid(struct pgarray *a, const char *s)
 {
-	unsigned char u[16];
-	size_t o = 0;
+	_cleanup_free_ unsigned char *u = NULL;
+	char hex[32];
+	size_t o = 0, n = 0;
 
 	for (size_t i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return -EINVAL;
-			continue;
-		}
-		int hi = pgarray_hex(s[i]), lo = hi < 0 ? -1 : pgarray_hex(s[i + 1]);
-		if (hi < 0 || lo < 0)
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (!s[i] || (s[i] == '-') != dash)
 			return -EINVAL;
-		u[o++] = (unsigned char)(hi << 4 | lo);
-		i++;
+		if (!dash)
+			hex[o++] = s[i];
 	}
-	if (s[36] != '\0')
+	if (s[36] != '\0' || crypto_hex_decode(hex, sizeof(hex), &u, &n) < 0 || n != 16)
 		return -EINVAL;
-	pgarray_put_bytes(a, u, sizeof(u));
+	pgarray_put_bytes(a, u, n);
 	return 0;
 }
 
