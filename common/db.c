@@ -496,19 +496,6 @@ static int db_async_sendable(const struct db_async *db)
 	return db->in_flight ? -EBUSY : 0;
 }
 
-/* Send one parameterised statement. */
-int db_async_send(struct db_async *db, const char *sql, int nparams, const char *const *values,
-		  const int *lengths, const int *formats, db_result_fn cb, void *userdata)
-{
-	int r = db_async_sendable(db);
-
-	if (r < 0)
-		return r;
-	return db_async_dispatch(
-		db, PQsendQueryParams(db->conn, sql, nparams, NULL, values, lengths, formats, 0),
-		cb, userdata);
-}
-
 /* Send a prepared statement with parameters. */
 int db_async_send_prepared(struct db_async *db, const char *name, int nparams,
 			   const char *const *values, const int *lengths, const int *formats,

@@ -1,6 +1,7 @@
 /* PostgreSQL access: the only module that opens connections or runs statements (libpq).
  * Blocking helpers serve the CLI, migrations and tests; struct db_async drives one
- * connection on a libevent loop with libpq's asynchronous API and never blocks. */
+ * connection on a libevent loop with libpq's asynchronous API, running statements it
+ * prepares on every (re)connection, and never blocks. */
 #pragma once
 
 #include <libpq-fe.h>
@@ -64,12 +65,8 @@ void db_async_free(struct db_async *db);
 /* Connected and no statement in flight. */
 bool db_async_idle(const struct db_async *db);
 bool db_async_connected(const struct db_async *db);
-/* Send one parameterised statement; -ENOTCONN when not connected, -EBUSY when one is in
- * flight. values/lengths/formats must stay valid until the callback runs. */
-int db_async_send(struct db_async *db, const char *sql, int nparams, const char *const *values,
-		  const int *lengths, const int *formats, db_result_fn cb,
-		  void *userdata) _warn_unused_result_;
-/* Like db_async_send, for a statement named in db_async_options.prepare. */
+/* Send a statement named in db_async_options.prepare; -ENOTCONN when not connected, -EBUSY
+ * when one is in flight. values/lengths/formats must stay valid until the callback runs. */
 int db_async_send_prepared(struct db_async *db, const char *name, int nparams,
 			   const char *const *values, const int *lengths, const int *formats,
 			   db_result_fn cb, void *userdata) _warn_unused_result_;

@@ -1,4 +1,4 @@
-/* Group commit of accepted deliveries on one asynchronous PostgreSQL connection. */
+/* Group commit of accepted deliveries over a few asynchronous PostgreSQL connections. */
 #include "delivery_writer.h"
 
 #include <errno.h>
@@ -36,7 +36,6 @@ struct writer_conn {
 	const char *values[DELIVERY_WRITER_PARAMS];
 	int lengths[DELIVERY_WRITER_PARAMS];
 	int formats[DELIVERY_WRITER_PARAMS];
-	char window[32];
 };
 
 struct delivery_writer {
@@ -52,6 +51,7 @@ struct delivery_writer {
 	struct event *ev_sweep;
 	struct event *ev_expire;
 	bool expiring;
+	char window[32]; /* dedup_window_s as text: the statement's last parameter */
 	/* Metrics. */
 	struct metric_histogram *m_batch_rows;
 	struct metric_histogram *m_commit_seconds;
@@ -287,7 +287,7 @@ static void writer_send(struct delivery_writer *w, struct writer_conn *c)
 		c->lengths[i] = (int)c->cols[i].len;
 		c->formats[i] = 1;
 	}
-	c->values[DELIVERY_WRITER_COLUMNS] = c->window;
+	c->values[DELIVERY_WRITER_COLUMNS] = w->window;
 	c->sent_us = now_us();
 	r = db_async_send_prepared(c->db, DELIVERY_WRITER_STATEMENT, DELIVERY_WRITER_PARAMS,
 				   c->values, c->lengths, c->formats, writer_on_result, c);
@@ -552,7 +552,6 @@ static void writer_conn_init(struct delivery_writer *w, struct writer_conn *c,
 {
 	c->w = w;
 	c->batch = xcalloc(w->opts.batch_max_rows, sizeof(*c->batch));
-	snprintf(c->window, sizeof(c->window), "%lld", w->opts.dedup_window_s);
 	c->db = db_async_new(w->base, dbo, writer_on_db_state, c);
 }
 
@@ -586,6 +585,7 @@ struct delivery_writer *delivery_writer_new(struct event_base *base,
 	w->base = base;
 	w->opts = *opts;
 	w->n_conns = opts->connections ? opts->connections : 1;
+	snprintf(w->window, sizeof(w->window), "%lld", opts->dedup_window_s);
 	writer_metrics(w, metrics);
 	w->ev_kick = event_new(base, -1, 0, writer_on_kick, w);
 	w->ev_sweep = event_new(base, -1, EV_PERSIST, writer_on_sweep, w);

@@ -1,6 +1,7 @@
 /* Group commit of accepted deliveries: requests that arrive while a commit is in flight are
- * batched into the next one, each batch a single statement on one asynchronous PostgreSQL
- * connection (libpq, on the ingress's libevent loop). Nothing here blocks. */
+ * batched into the next one, each batch a single prepared statement on one of a few
+ * asynchronous PostgreSQL connections (libpq, on the ingress's libevent loop). Nothing here
+ * blocks. */
 #pragma once
 
 #include <stdbool.h>
