@@ -1,6 +1,7 @@
 /* The HTTP server: the only module that touches evhttp. It turns each evhttp request into a
  * plain struct http_req, hands it to one handler, and sends the handler's answer, now or
- * later (after a commit). Runs on the ingress's event loop; never blocks. */
+ * later (after a commit). Used by the ingress and versori-sim on their event loops; never
+ * blocks. */
 #pragma once
 
 #include <stddef.h>

@@ -1,0 +1,64 @@
+/* The simulated Versori: in-memory state seeded from a JSON fixture, and the pure request
+ * handler for /api/v2, /api/embedded/v1 and /api/organisations/v1. No I/O, no clock of its own,
+ * no faults (those are sim_faults, applied around sim_handle() by the server). Never blocks. */
+#pragma once
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "http_req.h"
+#include "xalloc.h"
+
+struct sim;
+
+/* Switches for what the reference leaves undocumented (§6, §11 of versori-api.md). */
+enum sim_dup_user {
+	SIM_DUP_USER_409,      /* default */
+	SIM_DUP_USER_400,
+	SIM_DUP_USER_EXISTING, /* 201 with the existing user */
+	_SIM_DUP_USER_MAX,
+};
+enum sim_dup_activation {
+	SIM_DUP_ACTIVATION_409,   /* default */
+	SIM_DUP_ACTIVATION_ALLOW, /* several activations per user and environment */
+	_SIM_DUP_ACTIVATION_MAX,
+};
+enum sim_patch_response {
+	SIM_PATCH_RESPONSE_MERGED,  /* default: the full merged map */
+	SIM_PATCH_RESPONSE_CHANGED, /* only the keys in the request */
+	_SIM_PATCH_RESPONSE_MAX,
+};
+
+/* One answer. body is owned (free with sim_response_fini()); route is a static template naming
+ * the endpoint, e.g. "POST /api/v2/o/{org}/users", or "unmatched". */
+struct sim_response {
+	int status;
+	char *body; /* JSON text, or NULL for no body (204) */
+	size_t body_len;
+	const char *route;
+	char org[64]; /* organisation the call was for ("" when none), for per-org rate limits */
+};
+
+/* Build the state from a fixture document (see deploy/dev/versori-sim.fixture.json); a saved
+ * state (sim_state_to_json()) is also a valid fixture. -EINVAL fills err with what is wrong. */
+_warn_unused_result_ int sim_new(const json_t *fixture, struct sim **ret, char *err,
+				 size_t errlen);
+void sim_free(struct sim *s);
+
+/* Set a switch by name ("duplicate_user", "duplicate_activation", "patch_response") to a value
+ * ("409", "400", "existing", "allow", "merged", "changed"); -EINVAL when either is unknown. */
+_warn_unused_result_ int sim_switch_set(struct sim *s, const char *name, const char *value);
+/* {"duplicate_user": "409", ...} (new reference). */
+json_t *sim_switches_to_json(const struct sim *s);
+/* The full state: organisations with users, activations (with variables), connections,
+ * projects, environments, templates, keys (new reference). Loadable again by sim_new(). */
+json_t *sim_state_to_json(const struct sim *s);
+
+/* The endpoint template for a request without handling it (for counting faulted calls). */
+const char *sim_route_name(const struct http_req *req);
+/* Answer one API request at time now_ms (milliseconds since the epoch, for JWT exp/nbf and
+ * timestamps). Always fills *ret. */
+void sim_handle(struct sim *s, const struct http_req *req, int64_t now_ms,
+		struct sim_response *ret);
+void sim_response_fini(struct sim_response *r);
