@@ -44,6 +44,7 @@ static struct {
 	char *source_root;
 	char *build_root;
 	char *ingress_bin;
+	char *sim_bin;
 	char *cli_bin;
 	char *migrations_dir;
 	char *pg_script;
@@ -191,6 +192,7 @@ static void harness_atexit(void)
 	free(H.build_root);
 	free(H.ingress_bin);
 	free(H.cli_bin);
+	free(H.sim_bin);
 	free(H.migrations_dir);
 	free(H.pg_script);
 	free(H.tmpdir);
@@ -229,6 +231,7 @@ void harness_init(void)
 	H.build_root = xstrdup(bld ? bld : HARNESS_BUILD_ROOT);
 	H.ingress_bin = xasprintf("%s/services/ingress/hookrun-ingress", H.build_root);
 	H.cli_bin = xasprintf("%s/services/cli/hookrun", H.build_root);
+	H.sim_bin = xasprintf("%s/services/versori-sim/versori-sim", H.build_root);
 	H.migrations_dir = xasprintf("%s/migrations", H.source_root);
 	H.pg_script = xasprintf("%s/deploy/dev/pg", H.source_root);
 	H.tmpdir = xasprintf("%s/hookrun-integ.XXXXXX", tmp ? tmp : "/tmp");
@@ -880,10 +883,12 @@ int harness_pg_ensure_running(void)
 	return harness_pg_start();
 }
 
-/* ---- hookrun-ingress ---- */
+/* ---- child services: hookrun-ingress, versori-sim ---- */
 
-struct harness_ingress {
+struct harness_service {
 	struct harness_proc proc;
+	const char *name;  /* static: "hookrun-ingress" */
+	const char *event; /* static: the log event that carries port= */
 	char *dir;
 	char *log_path;
 	int port;
@@ -891,11 +896,11 @@ struct harness_ingress {
 	bool reaped;
 };
 
-/* The listening port from the ingress log, 0 while it has not logged it. */
-static int ingress_log_port(const struct harness_ingress *in)
+/* The listening port from the service log, 0 while it has not logged it. */
+static int service_log_port(const struct harness_service *svc)
 {
-	_cleanup_free_ char *log = harness_read_file(in->log_path, NULL);
-	const char *p = log ? strstr(log, "event=ingress.listening") : NULL;
+	_cleanup_free_ char *log = harness_read_file(svc->log_path, NULL);
+	const char *p = log ? strstr(log, svc->event) : NULL;
 	const char *eol;
 
 	if (!p)
@@ -908,27 +913,58 @@ static int ingress_log_port(const struct harness_ingress *in)
 }
 
 /* Poll the log for the listening line; false when the child exits or the deadline passes. */
-static bool ingress_wait_listening(struct harness_ingress *in)
+static bool service_wait_listening(struct harness_service *svc)
 {
 	long long deadline = harness_now_ms() + HARNESS_START_TIMEOUT_MS;
 
-	while ((in->port = ingress_log_port(in)) <= 0) {
-		if (waitpid(in->proc.pid, &in->proc.status, WNOHANG) == in->proc.pid) {
-			children_remove(in->proc.pid);
-			in->proc.pid = 0;
-			in->reaped = true;
-			in->result = proc_result(in->proc.status);
-			fprintf(stderr, "# harness: hookrun-ingress exited %d before listening\n",
-			        in->result);
+	while ((svc->port = service_log_port(svc)) <= 0) {
+		if (waitpid(svc->proc.pid, &svc->proc.status, WNOHANG) == svc->proc.pid) {
+			children_remove(svc->proc.pid);
+			svc->proc.pid = 0;
+			svc->reaped = true;
+			svc->result = proc_result(svc->proc.status);
+			fprintf(stderr, "# harness: %s exited %d before listening\n", svc->name,
+			        svc->result);
 			return false;
 		}
 		if (harness_now_ms() >= deadline) {
-			fprintf(stderr, "# harness: hookrun-ingress did not log its port\n");
+			fprintf(stderr, "# harness: %s did not log its port\n", svc->name);
 			return false;
 		}
 		harness_poll_pause();
 	}
 	return true;
+}
+
+/* Spawn argv with its output in a log under a new directory, wait for the listening line and
+ * then for GET ready_path to answer 200. NULL (after printing the log tail) on failure. */
+static struct harness_service *service_start(const char *name, const char *event,
+                                             const char *const *argv, const char *const *env,
+                                             const char *ready_path)
+{
+	struct harness_service *svc = xcalloc(1, sizeof(*svc));
+	int r;
+
+	svc->name = name;
+	svc->event = event;
+	svc->dir = harness_mkdtemp(name);
+	svc->log_path = xasprintf("%s/%s.log", svc->dir, name);
+	r = harness_proc_spawn(argv, env, svc->log_path, svc->log_path, &svc->proc);
+	if (r < 0) {
+		fprintf(stderr, "# harness: cannot start %s: %s\n", argv[0], strerror(-r));
+		goto fail;
+	}
+	if (!service_wait_listening(svc))
+		goto fail;
+	if (!harness_wait_status(svc->port, ready_path, 200, HARNESS_START_TIMEOUT_MS)) {
+		fprintf(stderr, "# harness: %s did not answer 200 on port %d\n", ready_path,
+		        svc->port);
+		goto fail;
+	}
+	return svc;
+fail:
+	harness_service_free(svc, true);
+	return NULL;
 }
 
 /* Write the INI file for one ingress; the path is new. */
@@ -944,8 +980,8 @@ static char *ingress_write_ini(const char *dir, const char *hookrun_ini, const c
 	return harness_write_file(dir, "hookrun.ini", ini);
 }
 
-/* The child's extra environment: HOOKRUN_DB_URL then the caller's; a new array. */
-static const char **ingress_env(const char *db_env, const char *const *env)
+/* The child's extra environment: first then the caller's; a new array. */
+static const char **env_prepend(const char *first, const char *const *env)
 {
 	size_t n = 0;
 	const char **out;
@@ -953,65 +989,65 @@ static const char **ingress_env(const char *db_env, const char *const *env)
 	while (env && env[n])
 		n++;
 	out = xcalloc(n + 2, sizeof(*out));
-	out[0] = db_env;
+	out[0] = first;
 	for (size_t i = 0; i < n; i++)
 		out[i + 1] = env[i];
 	return out;
 }
 
 /* Start hookrun-ingress and wait until it is ready. */
-struct harness_ingress *harness_ingress_start(const struct harness_db *db, const char *hookrun_ini,
+struct harness_service *harness_ingress_start(const struct harness_db *db, const char *hookrun_ini,
                                               const char *sources_ini, const char *const *env)
 {
-	struct harness_ingress *in = xcalloc(1, sizeof(*in));
-	_cleanup_free_ char *ini = NULL;
+	_cleanup_free_ char *dir = harness_mkdtemp("ingress-config");
+	_cleanup_free_ char *ini = ingress_write_ini(dir, hookrun_ini, sources_ini);
 	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", db->url);
-	_cleanup_free_ const char **child_env_add = ingress_env(db_env, env);
-	int r;
+	_cleanup_free_ const char **child_env_add = env_prepend(db_env, env);
 
-	in->dir = harness_mkdtemp("ingress");
-	in->log_path = xasprintf("%s/ingress.log", in->dir);
-	ini = ingress_write_ini(in->dir, hookrun_ini, sources_ini);
 	if (!ini)
-		goto fail;
+		return NULL;
 	const char *argv[] = {H.ingress_bin, "--config", ini, NULL};
-	r = harness_proc_spawn(argv, child_env_add, in->log_path, in->log_path, &in->proc);
-	if (r < 0) {
-		fprintf(stderr, "# harness: cannot start %s: %s\n", H.ingress_bin, strerror(-r));
-		goto fail;
+	return service_start("hookrun-ingress", "event=ingress.listening", argv, child_env_add,
+	                     "/readyz");
+}
+
+/* Start versori-sim on 127.0.0.1:0 with a fixture and extra arguments. */
+struct harness_service *harness_sim_start(const char *fixture_path, const char *const *args,
+                                          const char *const *env)
+{
+	const char *argv[32] = {H.sim_bin, "--listen", "127.0.0.1", "--port", "0", "--fixture",
+	                        fixture_path};
+	size_t n = 7;
+
+	for (size_t i = 0; args && args[i]; i++) {
+		if (n + 1 >= ELEMENTSOF(argv))
+			return NULL;
+		argv[n++] = args[i];
 	}
-	if (!ingress_wait_listening(in))
-		goto fail;
-	if (!harness_wait_status(in->port, "/readyz", 200, HARNESS_START_TIMEOUT_MS)) {
-		fprintf(stderr, "# harness: /readyz did not answer 200 on port %d\n", in->port);
-		goto fail;
-	}
-	return in;
-fail:
-	harness_ingress_free(in, true);
-	return NULL;
+	argv[n] = NULL;
+	return service_start("versori-sim", "event=sim.listening", argv, env, "/_sim/healthz");
 }
 
 /* The bound port. */
-int harness_ingress_port(const struct harness_ingress *in)
+int harness_service_port(const struct harness_service *in)
 {
 	return in->port;
 }
 
 /* The child's pid (0 once reaped). */
-pid_t harness_ingress_pid(const struct harness_ingress *in)
+pid_t harness_service_pid(const struct harness_service *in)
 {
 	return in->proc.pid;
 }
 
 /* Path of the log. */
-const char *harness_ingress_log_path(const struct harness_ingress *in)
+const char *harness_service_log_path(const struct harness_service *in)
 {
 	return in->log_path;
 }
 
 /* Whether the log holds a sanitizer report. */
-bool harness_ingress_log_has_sanitizer_report(const struct harness_ingress *in)
+bool harness_service_log_has_sanitizer_report(const struct harness_service *in)
 {
 	static const char *const marks[] = {
 	    "ERROR: AddressSanitizer",
@@ -1028,34 +1064,34 @@ bool harness_ingress_log_has_sanitizer_report(const struct harness_ingress *in)
 }
 
 /* Reap with sig; fold a sanitizer report into the result. */
-static int ingress_reap(struct harness_ingress *in, int sig, int timeout_ms)
+static int service_reap(struct harness_service *in, int sig, int timeout_ms)
 {
 	if (!in->reaped) {
 		in->result = harness_proc_stop(&in->proc, sig, timeout_ms);
 		in->reaped = true;
 	}
-	if (harness_ingress_log_has_sanitizer_report(in)) {
+	if (harness_service_log_has_sanitizer_report(in)) {
 		fprintf(stderr, "# harness: sanitizer report in %s\n", in->log_path);
-		harness_ingress_log_tail(in, 60);
+		harness_service_log_tail(in, 60);
 		return -EPROTO;
 	}
 	return in->result;
 }
 
 /* SIGTERM, wait, SIGKILL fallback. */
-int harness_ingress_stop(struct harness_ingress *in, int timeout_ms)
+int harness_service_stop(struct harness_service *in, int timeout_ms)
 {
-	return ingress_reap(in, SIGTERM, timeout_ms);
+	return service_reap(in, SIGTERM, timeout_ms);
 }
 
 /* SIGKILL and reap. */
-int harness_ingress_kill(struct harness_ingress *in)
+int harness_service_kill(struct harness_service *in)
 {
-	return ingress_reap(in, SIGKILL, 10000);
+	return service_reap(in, SIGKILL, 10000);
 }
 
-/* Print the last lines of the ingress log to stderr. */
-void harness_ingress_log_tail(const struct harness_ingress *in, unsigned lines)
+/* Print the last lines of the service log to stderr. */
+void harness_service_log_tail(const struct harness_service *in, unsigned lines)
 {
 	_cleanup_free_ char *log = NULL;
 	size_t len = 0;
@@ -1080,13 +1116,13 @@ void harness_ingress_log_tail(const struct harness_ingress *in, unsigned lines)
 }
 
 /* Stop if running and free. */
-void harness_ingress_free(struct harness_ingress *in, bool print_log)
+void harness_service_free(struct harness_service *in, bool print_log)
 {
 	if (!in)
 		return;
 	if (print_log)
-		harness_ingress_log_tail(in, 40);
-	(void)harness_ingress_stop(in, 15000);
+		harness_service_log_tail(in, 40);
+	(void)harness_service_stop(in, 15000);
 	free(in->dir);
 	free(in->log_path);
 	free(in);

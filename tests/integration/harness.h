@@ -122,8 +122,8 @@ int harness_pg_start(void) _warn_unused_result_;
 /* Start the cluster if it does not accept connections (teardown after a fault test). */
 int harness_pg_ensure_running(void) _warn_unused_result_;
 
-/* A running hookrun-ingress. */
-struct harness_ingress;
+/* A running child service (hookrun-ingress or versori-sim). */
+struct harness_service;
 
 /* Start hookrun-ingress on 127.0.0.1 with an ephemeral port against db: the INI holds a
  * [hookrun] section with listen_addr/listen_port plus hookrun_ini lines (may be NULL) and
@@ -131,23 +131,28 @@ struct harness_ingress;
  * is added to the child's environment next to HOOKRUN_DB_URL: pass secrets there, never in
  * argv. Waits for the listening line and for /readyz to answer 200. NULL (after printing the
  * log tail) on failure. */
-struct harness_ingress *harness_ingress_start(const struct harness_db *db, const char *hookrun_ini,
+struct harness_service *harness_ingress_start(const struct harness_db *db, const char *hookrun_ini,
                                               const char *sources_ini, const char *const *env);
-int harness_ingress_port(const struct harness_ingress *in);
-pid_t harness_ingress_pid(const struct harness_ingress *in);
-const char *harness_ingress_log_path(const struct harness_ingress *in);
+/* Start versori-sim on 127.0.0.1 with an ephemeral port and the fixture file, plus args
+ * (NULL-terminated, may be NULL: e.g. "--switch", "duplicate_user=400") and env (secrets the
+ * fixture references). Waits for the listening line and /_sim/healthz. NULL on failure. */
+struct harness_service *harness_sim_start(const char *fixture_path, const char *const *args,
+                                          const char *const *env);
+int harness_service_port(const struct harness_service *svc);
+pid_t harness_service_pid(const struct harness_service *svc);
+const char *harness_service_log_path(const struct harness_service *svc);
 /* SIGTERM, wait up to timeout_ms, SIGKILL fallback. Returns the harness_proc_wait() value;
  * a sanitizer report in the log makes it -EPROTO. Idempotent. */
-int harness_ingress_stop(struct harness_ingress *in, int timeout_ms);
+int harness_service_stop(struct harness_service *svc, int timeout_ms);
 /* SIGKILL and reap. Returns the harness_proc_wait() value (137), -EPROTO on a sanitizer
  * report. */
-int harness_ingress_kill(struct harness_ingress *in);
+int harness_service_kill(struct harness_service *svc);
 /* Whether the log holds an AddressSanitizer/LeakSanitizer/UBSan report. */
-bool harness_ingress_log_has_sanitizer_report(const struct harness_ingress *in);
-/* Print the last lines of the ingress log to stderr as TAP comments. */
-void harness_ingress_log_tail(const struct harness_ingress *in, unsigned lines);
-/* Stop the ingress if it runs (printing the log tail when print_log) and free it. */
-void harness_ingress_free(struct harness_ingress *in, bool print_log);
+bool harness_service_log_has_sanitizer_report(const struct harness_service *svc);
+/* Print the last lines of the service log to stderr as TAP comments. */
+void harness_service_log_tail(const struct harness_service *svc, unsigned lines);
+/* Stop the service if it runs (printing the log tail when print_log) and free it. */
+void harness_service_free(struct harness_service *svc, bool print_log);
 
 /* One HTTP request; unset members take defaults (GET, or POST when a body is given). */
 struct harness_request {

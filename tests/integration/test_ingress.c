@@ -74,10 +74,10 @@ static const char shared_sources[] =
 /* State of the group: one database, one shared ingress; per-test extras. */
 struct suite {
 	struct harness_db *db;
-	struct harness_ingress *in;
+	struct harness_service *in;
 	PGconn *conn;
 	int port;
-	struct harness_ingress *own; /* an ingress of the test's own, stopped in teardown */
+	struct harness_service *own; /* an ingress of the test's own, stopped in teardown */
 	struct harness_load *load;
 	bool passed; /* set as the last statement of a test */
 };
@@ -207,7 +207,7 @@ static int group_setup(void **state)
 	s->in = harness_ingress_start(s->db, NULL, shared_sources, shared_env);
 	if (!s->conn || !s->in)
 		return -1;
-	s->port = harness_ingress_port(s->in);
+	s->port = harness_service_port(s->in);
 	return 0;
 }
 
@@ -218,10 +218,10 @@ static int group_teardown(void **state)
 	int r = 0;
 
 	if (s->in) {
-		r = harness_ingress_stop(s->in, 15000);
+		r = harness_service_stop(s->in, 15000);
 		if (r != 0)
 			fprintf(stderr, "# shared ingress exited %d\n", r);
-		harness_ingress_free(s->in, r != 0);
+		harness_service_free(s->in, r != 0);
 	}
 	if (s->conn)
 		PQfinish(s->conn);
@@ -247,11 +247,11 @@ static int test_teardown(void **state)
 	harness_load_free(s->load);
 	s->load = NULL;
 	/* A sanitizer report at exit fails the test even when its assertions passed. */
-	bool dirty = s->own && harness_ingress_stop(s->own, 15000) == -EPROTO;
-	harness_ingress_free(s->own, !s->passed);
+	bool dirty = s->own && harness_service_stop(s->own, 15000) == -EPROTO;
+	harness_service_free(s->own, !s->passed);
 	s->own = NULL;
 	if (!s->passed && s->in)
-		harness_ingress_log_tail(s->in, 30);
+		harness_service_log_tail(s->in, 30);
 	return dirty ? -1 : 0;
 }
 
@@ -662,7 +662,7 @@ static void test_dedup_window(void **state)
 	s->own =
 	    harness_ingress_start(s->db, "dedup_window = 1s\n", "[source.win]\n" HMAC_SOURCE, env);
 	assert_non_null(s->own);
-	port = harness_ingress_port(s->own);
+	port = harness_service_port(s->own);
 	hook_accept(port, &h, false, id1);
 	assert_true(wait_key_expired(s->conn, "win", key, 5000));
 	hook_accept(port, &h, false, id2);
@@ -674,7 +674,7 @@ static void test_dedup_window(void **state)
 	                                 key, id2, NULL),
 	                 1);
 	expect_janitor(s->conn, port, &h);
-	assert_int_equal(harness_ingress_stop(s->own, 15000), 0);
+	assert_int_equal(harness_service_stop(s->own, 15000), 0);
 	s->passed = true;
 }
 
@@ -739,7 +739,7 @@ static void test_graceful_sigterm(void **state)
 	s->own = harness_ingress_start(s->db, NULL, "[source.term]\n" HMAC_SOURCE, env);
 	assert_non_null(s->own);
 	s->load = harness_load_start(&(struct harness_load_options){
-	    .port = harness_ingress_port(s->own),
+	    .port = harness_service_port(s->own),
 	    .path = "/hooks/term",
 	    .threads = 4,
 	    .max_seconds = 60,
@@ -750,7 +750,7 @@ static void test_graceful_sigterm(void **state)
 	});
 	assert_true(harness_load_wait(s->load, 202, 100, 30000));
 	t0 = harness_now_ms();
-	r = harness_ingress_stop(s->own, 15000);
+	r = harness_service_stop(s->own, 15000);
 	print_message("# SIGTERM to exit: %lld ms\n", harness_now_ms() - t0);
 	harness_load_stop(s->load);
 	st = harness_load_stats(s->load);

@@ -37,7 +37,7 @@ struct suite {
 	struct harness_db *db;
 	PGconn *conn;
 	PGconn *locker; /* holds LOCK TABLE in an open transaction */
-	struct harness_ingress *in;
+	struct harness_service *in;
 	struct harness_load *load;
 	bool passed;
 };
@@ -92,8 +92,8 @@ static int test_teardown(void **state)
 	harness_load_free(s->load);
 	s->load = NULL;
 	/* A sanitizer report at exit fails the test even when its assertions passed. */
-	bool dirty = s->in && harness_ingress_stop(s->in, 15000) == -EPROTO;
-	harness_ingress_free(s->in, !s->passed);
+	bool dirty = s->in && harness_service_stop(s->in, 15000) == -EPROTO;
+	harness_service_free(s->in, !s->passed);
 	s->in = NULL;
 	r = harness_pg_ensure_running();
 	if (r < 0) {
@@ -142,7 +142,7 @@ static void reconnect(struct suite *s)
 static struct harness_load *start_load(struct suite *s, unsigned threads, unsigned max_requests)
 {
 	return harness_load_start(&(struct harness_load_options){
-	    .port = harness_ingress_port(s->in),
+	    .port = harness_service_port(s->in),
 	    .path = "/hooks/fault",
 	    .threads = threads,
 	    .max_seconds = 120,
@@ -183,7 +183,7 @@ static void expect_backlog_drained(struct suite *s)
 	long long deadline = harness_now_ms() + 5000;
 	double v;
 
-	while ((v = harness_metric(harness_ingress_port(s->in), "hookrun_commit_backlog")) != 0) {
+	while ((v = harness_metric(harness_service_port(s->in), "hookrun_commit_backlog")) != 0) {
 		if (harness_now_ms() >= deadline)
 			fail_msg("hookrun_commit_backlog is still %g", v);
 		harness_poll_pause();
@@ -239,7 +239,7 @@ static void test_backlog_bound(void **state)
 	assert_int_equal(harness_deliveries_count(s->conn, NULL), before + (long long)n202);
 	expect_all_stored(s->conn, s->load);
 	expect_backlog_drained(s);
-	assert_int_equal(harness_ingress_stop(s->in, 15000), 0);
+	assert_int_equal(harness_service_stop(s->in, 15000), 0);
 	s->passed = true;
 }
 
@@ -259,7 +259,7 @@ static void post_one(struct suite *s, const char *body, struct harness_response 
 	const char *headers[] = {sig, NULL};
 
 	assert_non_null(sig);
-	harness_http(harness_ingress_port(s->in),
+	harness_http(harness_service_port(s->in),
 	             &(struct harness_request){.path = "/hooks/fault",
 	                                       .content_type = "application/json",
 	                                       .body = body,
@@ -315,9 +315,9 @@ static void test_commit_timeout(void **state)
 	rows = harness_deliveries_count(s->conn, NULL) - before;
 	print_message("# %lld rows for 1 acknowledged request\n", rows);
 	assert_true(rows >= 1);
-	assert_true(harness_wait_status(harness_ingress_port(s->in), "/readyz", 200, 10000));
+	assert_true(harness_wait_status(harness_service_port(s->in), "/readyz", 200, 10000));
 	expect_backlog_drained(s);
-	assert_int_equal(harness_ingress_stop(s->in, 15000), 0);
+	assert_int_equal(harness_service_stop(s->in, 15000), 0);
 	s->passed = true;
 }
 
@@ -347,7 +347,7 @@ static void test_client_gone_during_commit(void **state)
 	before = harness_deliveries_count(s->conn, NULL);
 	lock_deliveries(s);
 	s->load = harness_load_start(&(struct harness_load_options){
-	    .port = harness_ingress_port(s->in),
+	    .port = harness_service_port(s->in),
 	    .path = "/hooks/fault",
 	    .threads = 3,
 	    .max_seconds = 30,
@@ -360,11 +360,11 @@ static void test_client_gone_during_commit(void **state)
 	assert_int_equal(harness_load_stats(s->load).transport, 3);
 	unlock_deliveries(s);
 	assert_true(wait_rows(s->conn, before + 3, 10000));
-	harness_http_get(harness_ingress_port(s->in), "/healthz", &r);
+	harness_http_get(harness_service_port(s->in), "/healthz", &r);
 	expect_status_200(&r);
 	harness_response_fini(&r);
 	expect_backlog_drained(s);
-	assert_int_equal(harness_ingress_stop(s->in, 15000), 0);
+	assert_int_equal(harness_service_stop(s->in, 15000), 0);
 	s->passed = true;
 }
 
@@ -380,7 +380,7 @@ static void test_client_gone_during_commit(void **state)
 /* Stop PostgreSQL under load: 503s and /readyz 503 within 2 s. */
 static void stop_db_expect_503(struct suite *s)
 {
-	int port = harness_ingress_port(s->in);
+	int port = harness_service_port(s->in);
 	size_t base = harness_load_stats(s->load).s503;
 	long long t0;
 
@@ -424,7 +424,7 @@ static void test_db_restart_under_load(void **state)
 	stop_db_expect_503(s);
 	assert_int_equal(harness_pg_start(), 0);
 	t0 = harness_now_ms();
-	assert_true(harness_wait_status(harness_ingress_port(s->in), "/readyz", 200, 30000));
+	assert_true(harness_wait_status(harness_service_port(s->in), "/readyz", 200, 30000));
 	print_message("# /readyz 200 again %lld ms after the start\n", harness_now_ms() - t0);
 	st = harness_load_stats(s->load);
 	assert_true(harness_load_wait(s->load, 202, st.s202 + 50, 30000));
@@ -437,7 +437,7 @@ static void test_db_restart_under_load(void **state)
 	assert_int_equal(st.other, 0);
 	expect_503_fast(s->load, 2000);
 	expect_backlog_drained(s);
-	assert_int_equal(harness_ingress_stop(s->in, 15000), 0);
+	assert_int_equal(harness_service_stop(s->in, 15000), 0);
 	s->passed = true;
 }
 
@@ -451,7 +451,7 @@ static void test_kill9_under_load(void **state)
 	start_ingress(s, NULL);
 	s->load = start_load(s, 4, 20000);
 	assert_true(harness_load_wait(s->load, 202, 200, 30000));
-	r = harness_ingress_kill(s->in);
+	r = harness_service_kill(s->in);
 	harness_load_stop(s->load);
 	print_stats(s->load);
 	assert_int_equal(r, 128 + 9);
