@@ -27,7 +27,10 @@ struct http_client_request {
 /* How a request ended. transport_error is 0 when a complete HTTP response arrived (any status),
  * otherwise a negative errno: -ETIMEDOUT (connect or total timeout), -ECONNREFUSED,
  * -ECONNRESET (connection closed before or during the response), -EHOSTUNREACH (resolve
- * failure), -EPROTO (garbled HTTP), -ECANCELED (client freed first), -EIO (anything else). */
+ * failure), -EPROTO (garbled HTTP, too many headers), -EFBIG (body over max_response_body),
+ * -ECANCELED (client freed first), -ENOMEM, -EIO (anything else, TLS failures included).
+ * When transport_error != 0, headers and body are empty. Only the final response's headers
+ * are kept (an interim 1xx response's are dropped). */
 struct http_client_response {
 	int transport_error;
 	long status; /* 0 when transport_error != 0 */
@@ -40,11 +43,14 @@ struct http_client_response {
 };
 
 /* Called exactly once per request, on the loop, never from inside http_client_send().
- * Everything in resp is borrowed and only valid during the call. */
+ * Everything in resp is borrowed and only valid during the call. It may send new requests,
+ * free its userdata and free the client (the other requests then end with -ECANCELED). */
 typedef void (*http_client_done_fn)(const struct http_client_response *resp, void *userdata);
 
 /* The seam: send one request and call done later. Returns 0 when queued (done will be
- * called), negative errno when it could not be queued (done will not be called). */
+ * called), negative errno when it could not be queued (done will not be called). A transport
+ * must call done for every queued request, even after the client is freed (the client then
+ * ignores the answer and frees its own bookkeeping), and never from inside send. */
 struct http_transport {
 	int (*send)(void *impl, const struct http_client_request *req, http_client_done_fn done,
 		    void *userdata);
@@ -57,17 +63,22 @@ struct http_client_options {
 	long timeout_ms;            /* default total per request, 30000 */
 	long max_host_connections;  /* keep-alive pool per host, default 8 */
 	long max_in_flight;         /* queued beyond this wait in curl's queue; default 64 */
+	size_t max_response_body;   /* larger bodies end with -EFBIG; default 16 MiB */
 };
 
-/* A client on base using libcurl multi; NULL on failure with *ret_error set (static string). */
+/* A client on base using libcurl multi; NULL on failure with *ret_error set (static string).
+ * o may be NULL (all defaults); its strings are copied. */
 struct http_client *http_client_new(struct event_base *base, const struct http_client_options *o,
 				    const char **ret_error);
 /* A client over another transport (unit tests); the transport must outlive the client. */
 struct http_client *http_client_new_with_transport(const struct http_transport *t,
 						   const struct http_client_options *o);
-/* Cancel what is in flight (each done is called with -ECANCELED) and free; takes NULL. */
+/* Cancel what is in flight (each done is called with -ECANCELED, before this returns) and
+ * free; takes NULL. Allowed from inside a done callback; sends made meanwhile fail. */
 void http_client_free(struct http_client *c);
-/* Queue one request; see struct http_transport for the return value. */
+/* Queue one request; see struct http_transport for the return value. The curl transport
+ * refuses (-EINVAL) a URL that is not http(s), HTTP_METHOD_OTHER, a body on HEAD and header
+ * names or values that are empty or hold CR/LF; -ECANCELED while the client is being freed. */
 _warn_unused_result_ int http_client_send(struct http_client *c,
 					  const struct http_client_request *req,
 					  http_client_done_fn done, void *userdata);
