@@ -271,6 +271,12 @@ const char *harness_cli_bin(void)
 	return H.cli_bin;
 }
 
+/* The source tree's root. */
+const char *harness_source_root(void)
+{
+	return H.source_root;
+}
+
 /* Path of the migrations directory. */
 const char *harness_migrations_dir(void)
 {

@@ -38,6 +38,8 @@ const char *harness_pg_dir(void);
 const char *harness_ingress_bin(void);
 const char *harness_cli_bin(void);
 const char *harness_migrations_dir(void);
+/* The source tree's root (fixtures, deploy/). */
+const char *harness_source_root(void);
 /* A new directory under the harness's temporary directory; removed at exit. */
 char *harness_mkdtemp(const char *prefix);
 /* Write content to dir/name (mode 0600); returns the new path or NULL on failure. */
