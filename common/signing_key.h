@@ -23,7 +23,9 @@ struct signing_key_claims {
 /* A private key loaded once (PKCS#8 "BEGIN PRIVATE KEY" or PKCS#1 "BEGIN RSA PRIVATE KEY"). */
 struct signing_key;
 
-/* Parse an RSA private key PEM; -EINVAL when it is not one (2048 bits or more). */
+/* Parse an RSA private key PEM; -EINVAL when it is not one (2048 bits or more), or when it is
+ * encrypted (OpenSSL would prompt on the terminal for a passphrase). The PEM is copied and
+ * wiped again by signing_key_free(). */
 _warn_unused_result_ int signing_key_new(const char *pem, size_t len, struct signing_key **ret);
 void signing_key_free(struct signing_key *k);
 /* Mint "<header>.<payload>.<sig>" with header {"alg":"RS256","typ":"JWT"} and the non-zero
@@ -41,7 +43,9 @@ _warn_unused_result_ int signing_key_peek(const char *token, struct signing_key_
 /* Verify an RS256 token against a public key PEM ("BEGIN PUBLIC KEY"), then exp and nbf when
  * present (with leeway_s seconds of clock skew) against now_s. -EBADMSG: not a JWT;
  * -EACCES: anything else wrong, with *ret_reason (may be NULL) one of the static strings
- * "bad_signature", "alg_not_rs256" (none and HS* are refused), "expired", "not_yet_valid".
+ * "bad_signature", "alg_not_rs256" (none and HS* are refused), "expired", "not_yet_valid";
+ * -EINVAL: public_pem is not a plain "BEGIN PUBLIC KEY" PEM. A time claim that is present but
+ * not a positive integer, or iss/sub that are not strings, make the token -EBADMSG.
  * On success *ret holds the claims. */
 _warn_unused_result_ int signing_key_verify(const char *token, const char *public_pem,
 					    int64_t now_s, int64_t leeway_s,
