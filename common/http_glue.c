@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -12,23 +13,40 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "err.h"
 
+struct http_exchange;
+LIST_HEAD(http_exchange_list, http_exchange);
+
 struct http_server {
+	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
 	int port;
 	http_handler_fn handler;
 	void *userdata;
+	struct http_exchange_list live; /* handed to the handler, not answered yet */
+	struct http_exchange *in_handler; /* the exchange being handled, until answered */
+	bool detect_client_close;
 };
 
+/* While the client is connected, req borrows header strings and the body from evreq. When the
+ * connection goes away first, evhttp either frees evreq with it (the exchange then keeps deep
+ * copies in owned and evreq becomes NULL) or detaches evreq and leaves it to us (evcon becomes
+ * NULL and we free evreq when the exchange is answered). */
 struct http_exchange {
+	struct http_server *server; /* NULL once the server is freed */
 	struct evhttp_request *evreq;
+	struct evhttp_connection *evcon;
+	LIST_ENTRY(http_exchange) link;
 	struct http_req req;
 	struct http_header *headers;
 	char *path;
 	char *query;
+	char *owned; /* copies of uri, header strings and body once evreq is gone */
+	struct event *watch; /* readable socket while held: did the client close? */
 	char peer[64];
 };
 
@@ -102,6 +120,97 @@ static void glue_peer(struct http_exchange *ex)
 	ex->req.peer = ex->peer;
 }
 
+/* Size of a string with its NUL, 0 for NULL. */
+static size_t glue_strsize(const char *x)
+{
+	return x ? strlen(x) + 1 : 0;
+}
+
+/* Append a string to the copy area at *cursor and return the copy (NULL stays NULL). */
+static const char *glue_strcopy(char **cursor, const char *x)
+{
+	char *dst = *cursor;
+	size_t n = glue_strsize(x);
+
+	if (!x)
+		return NULL;
+	memcpy(dst, x, n);
+	*cursor += n;
+	return dst;
+}
+
+/* Copy everything req borrows from evreq into one owned block, before evhttp frees evreq. */
+static void glue_exchange_copy(struct http_exchange *ex)
+{
+	size_t total = glue_strsize(ex->req.uri) + ex->req.body_len + 1;
+	char *cursor;
+
+	for (size_t i = 0; i < ex->req.n_headers; i++)
+		total += glue_strsize(ex->headers[i].name) + glue_strsize(ex->headers[i].value);
+	ex->owned = cursor = xmalloc(total);
+	memcpy(cursor, ex->req.body, ex->req.body_len);
+	cursor[ex->req.body_len] = '\0';
+	ex->req.body = (const unsigned char *)cursor;
+	cursor += ex->req.body_len + 1;
+	ex->req.uri = glue_strcopy(&cursor, ex->req.uri);
+	for (size_t i = 0; i < ex->req.n_headers; i++) {
+		ex->headers[i].name = glue_strcopy(&cursor, ex->headers[i].name);
+		ex->headers[i].value = glue_strcopy(&cursor, ex->headers[i].value);
+	}
+}
+
+/* evhttp is about to free a connection: exchanges on it lose their client. */
+static void glue_on_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_server *s = arg;
+	struct http_exchange *ex;
+
+	LIST_FOREACH (ex, &s->live, link) {
+		if (ex->evcon != evcon)
+			continue;
+		ex->evcon = NULL;
+		if (ex->watch)
+			event_free(ex->watch);
+		ex->watch = NULL;
+		/* Still queued on the connection: evhttp frees it next. Otherwise evhttp has
+		 * detached it (client closed while we held it) and it is ours to free. */
+		if (ex->evreq && evhttp_request_get_connection(ex->evreq) == evcon) {
+			glue_exchange_copy(ex);
+			ex->evreq = NULL;
+		}
+	}
+}
+
+/* The socket of a held exchange is readable: on EOF or an error the client is gone, and
+ * freeing the connection now (glue_on_close() keeps the request) releases it at once. */
+static void glue_on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_exchange *ex = arg;
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		event_add(ex->watch, NULL);
+		return;
+	}
+	if (n > 0)
+		return; /* a pipelined request: evhttp reads it after our answer */
+	evhttp_connection_free(ex->evcon);
+}
+
+/* evhttp leaves a held request's socket unread (libevent 2.1 notices a closed client only
+ * when it writes the answer), so watch it ourselves while the exchange is held. */
+static void glue_watch(struct event_base *base, struct http_exchange *ex)
+{
+	struct bufferevent *bev = ex->evcon ? evhttp_connection_get_bufferevent(ex->evcon) : NULL;
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
+	if (fd < 0)
+		return;
+	ex->watch = event_new(base, fd, EV_READ, glue_on_readable, ex);
+	event_add(ex->watch, NULL);
+}
+
 /* evhttp calls this for every complete request. */
 static void glue_on_request(struct evhttp_request *evreq, void *arg)
 {
@@ -109,7 +218,12 @@ static void glue_on_request(struct evhttp_request *evreq, void *arg)
 	struct http_exchange *ex = xcalloc(1, sizeof(*ex));
 	struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
 
+	ex->server = s;
 	ex->evreq = evreq;
+	ex->evcon = evhttp_request_get_connection(evreq);
+	LIST_INSERT_HEAD(&s->live, ex, link);
+	if (ex->evcon)
+		evhttp_connection_set_closecb(ex->evcon, glue_on_close, s);
 	ex->req.method = glue_method(evhttp_request_get_command(evreq));
 	glue_uri(ex);
 	glue_headers(ex);
@@ -117,7 +231,11 @@ static void glue_on_request(struct evhttp_request *evreq, void *arg)
 	ex->req.body_len = evbuffer_get_length(in);
 	/* The body stays in evhttp's buffer, made contiguous once, until we answer. */
 	ex->req.body = ex->req.body_len ? evbuffer_pullup(in, -1) : (const unsigned char *)"";
+	s->in_handler = ex;
 	s->handler(ex, &ex->req, s->userdata);
+	if (s->in_handler == ex && s->detect_client_close)
+		glue_watch(s->base, ex);
+	s->in_handler = NULL;
 }
 
 /* The request of an exchange. */
@@ -126,14 +244,44 @@ const struct http_req *http_exchange_req(const struct http_exchange *ex)
 	return &ex->req;
 }
 
-/* Answer and free the exchange. */
+/* Whether the client went away before the answer. */
+bool http_exchange_client_gone(const struct http_exchange *ex)
+{
+	return !ex->evcon;
+}
+
+/* Forget the exchange: unlink it, free a detached evreq, free our copies. */
+static void glue_exchange_free(struct http_exchange *ex)
+{
+	if (ex->watch)
+		event_free(ex->watch);
+	if (ex->server && ex->server->in_handler == ex)
+		ex->server->in_handler = NULL;
+	if (ex->server)
+		LIST_REMOVE(ex, link);
+	if (ex->evreq && !ex->evcon)
+		evhttp_request_free(ex->evreq);
+	free(ex->headers);
+	free(ex->path);
+	free(ex->query);
+	free(ex->owned);
+	free(ex);
+}
+
+/* Answer and free the exchange; a client that went away gets nothing. */
 void http_exchange_respond(struct http_exchange *ex, int status, const char *content_type,
 			   const char *body, size_t len, const struct http_header *extra,
 			   size_t n_extra)
 {
-	struct evkeyvalq *out = evhttp_request_get_output_headers(ex->evreq);
-	struct evbuffer *buf = evbuffer_new();
+	struct evkeyvalq *out;
+	struct evbuffer *buf;
 
+	if (!ex->evcon) {
+		glue_exchange_free(ex);
+		return;
+	}
+	out = evhttp_request_get_output_headers(ex->evreq);
+	buf = evbuffer_new();
 	if (content_type)
 		evhttp_add_header(out, "Content-Type", content_type);
 	evhttp_add_header(out, "Cache-Control", "no-store");
@@ -143,10 +291,53 @@ void http_exchange_respond(struct http_exchange *ex, int status, const char *con
 		evbuffer_add(buf, body, len);
 	evhttp_send_reply(ex->evreq, status, err_http_reason(status), buf);
 	evbuffer_free(buf);
-	free(ex->headers);
-	free(ex->path);
-	free(ex->query);
-	free(ex);
+	ex->evreq = NULL; /* evhttp owns it again */
+	glue_exchange_free(ex);
+}
+
+/* Send partial raw on the connection's socket, then close it with an RST. */
+static void glue_socket_reset(evutil_socket_t fd, const char *partial, size_t len)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int placeholder;
+
+	if (len)
+		(void)!send(fd, partial, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	/* evhttp_connection_free() shuts the socket down for writing (a FIN) before closing it.
+	 * To make the peer see a bare RST, put a fresh unconnected socket on the same descriptor
+	 * number: dup2() closes the connection itself, which with a zero linger aborts it, and
+	 * evhttp later shuts down and closes only the placeholder. */
+	placeholder = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (placeholder < 0 || dup2(placeholder, fd) < 0)
+		(void)shutdown(fd, SHUT_RDWR);
+	if (placeholder >= 0)
+		close(placeholder);
+}
+
+/* Write partial raw bytes, reset the connection and free the exchange. */
+void http_exchange_reset(struct http_exchange *ex, const char *partial, size_t len)
+{
+	struct evhttp_connection *evcon = ex->evcon;
+
+	if (evcon) {
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+		evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
+		/* Unlinked first so glue_on_close() ignores it; evhttp frees evreq with evcon. */
+		if (ex->server && ex->server->in_handler == ex)
+			ex->server->in_handler = NULL;
+		LIST_REMOVE(ex, link);
+		ex->server = NULL;
+		if (ex->watch)
+			event_free(ex->watch);
+		ex->watch = NULL;
+		ex->evreq = NULL;
+		if (fd >= 0)
+			glue_socket_reset(fd, partial, len);
+		evhttp_connection_free(evcon);
+	}
+	glue_exchange_free(ex);
 }
 
 /* Bind addr:port with SO_REUSEPORT so several ingresses can share one port on a host. */
@@ -194,6 +385,9 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
 	struct http_server *s = xcalloc(1, sizeof(*s));
 	struct evconnlistener *l;
 
+	LIST_INIT(&s->live);
+	s->base = base;
+	s->detect_client_close = o->detect_client_close;
 	s->http = evhttp_new(base);
 	s->handler = handler;
 	s->userdata = userdata;
@@ -230,11 +424,26 @@ void http_server_stop_accepting(struct http_server *s)
 	s->bound = NULL;
 }
 
-/* Free the server and every connection it still has. */
+/* Free the server and every connection it still has; exchanges still held stay valid (their
+ * clients are gone) until their owners answer them. */
 void http_server_free(struct http_server *s)
 {
+	struct http_exchange *ex;
+
 	if (!s)
 		return;
+	while ((ex = LIST_FIRST(&s->live))) {
+		if (ex->watch)
+			event_free(ex->watch);
+		ex->watch = NULL;
+		if (ex->evcon) {
+			glue_exchange_copy(ex); /* evhttp_free() frees the request */
+			ex->evreq = NULL;
+			ex->evcon = NULL;
+		}
+		LIST_REMOVE(ex, link);
+		ex->server = NULL;
+	}
 	evhttp_free(s->http);
 	free(s);
 }

@@ -4,6 +4,7 @@
  * blocks. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "http_req.h"
@@ -22,6 +23,11 @@ struct http_server_options {
 	int port;                /* 0: any free port */
 	size_t max_body;         /* larger bodies are refused by evhttp with 413 */
 	int read_timeout_s;
+	/* Watch the socket of every exchange held past its handler and drop the connection as
+	 * soon as the client closes it (http_exchange_client_gone() turns true); otherwise a
+	 * closed client is noticed only when the answer is written. Costs an event per held
+	 * exchange; a client that half-closes after its request counts as gone. */
+	bool detect_client_close;
 };
 
 struct http_server *http_server_new(struct event_base *base, const struct http_server_options *o,
@@ -32,9 +38,18 @@ int http_server_port(const struct http_server *s);
 void http_server_stop_accepting(struct http_server *s);
 void http_server_free(struct http_server *s);
 
-/* Answer and free the exchange. extra is an optional header (name, value) pair list. */
+/* Answer and free the exchange. extra is an optional header (name, value) pair list. An
+ * exchange may be held across loop iterations (timers, database round trips): when its client
+ * disconnects first, or the server is freed, the request stays readable and the answer is
+ * dropped. */
 void http_exchange_respond(struct http_exchange *ex, int status, const char *content_type,
 			   const char *body, size_t len, const struct http_header *extra,
 			   size_t n_extra);
 /* The request of an exchange, valid until it is answered. */
 const struct http_req *http_exchange_req(const struct http_exchange *ex);
+/* Whether the client has gone away (an answer would be dropped). */
+bool http_exchange_client_gone(const struct http_exchange *ex);
+/* Fault injection: write len bytes of partial raw on the connection (e.g. the start of an HTTP
+ * response), then abort the connection with a TCP RST (SO_LINGER 0) and free the exchange.
+ * partial may be NULL when len is 0. */
+void http_exchange_reset(struct http_exchange *ex, const char *partial, size_t len);

@@ -1,0 +1,264 @@
+/* Unit tests for common/http_glue.c on 127.0.0.1:0 with raw client sockets: a held exchange
+ * outlives its client and the server, and a reset sends the partial bytes and then an RST. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "http_glue.h"
+
+struct fixture {
+	struct event_base *base;
+	struct http_server *server;
+	struct http_exchange *held;
+	int client;
+};
+
+/* Milliseconds on the monotonic clock. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The handler holds every exchange without answering. */
+static void hold_handler(struct http_exchange *ex, const struct http_req *req, void *userdata)
+{
+	struct fixture *f = userdata;
+
+	f->held = ex;
+}
+
+/* Run the loop until an exchange is held. */
+static void pump_until_held(struct fixture *f)
+{
+	int64_t deadline = now_ms() + 3000;
+
+	while (!f->held && now_ms() < deadline) {
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_non_null(f->held);
+}
+
+/* Start a server, connect a client and send one request that the handler holds. */
+static int setup_with(void **state, bool detect)
+{
+	static const char request[] = "POST /things/a%20b?x=1 HTTP/1.1\r\nHost: t\r\n"
+	                              "X-Test: kept\r\nContent-Length: 5\r\n\r\nhello";
+	struct http_server_options o = {
+	    .addr = "127.0.0.1", .port = 0, .max_body = 1024, .detect_client_close = detect};
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	char *err = NULL;
+
+	f->base = event_base_new();
+	f->server = http_server_new(f->base, &o, hold_handler, f, &err);
+	assert_non_null(f->server);
+	sa.sin_port = htons((uint16_t)http_server_port(f->server));
+	f->client = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(f->client, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(send(f->client, request, sizeof(request) - 1, 0),
+	                 (ssize_t)sizeof(request) - 1);
+	pump_until_held(f);
+	*state = f;
+	return 0;
+}
+
+/* The fixture with client-close detection. */
+static int setup(void **state)
+{
+	return setup_with(state, true);
+}
+
+/* The fixture without client-close detection (the ingress's setting). */
+static int setup_nodetect(void **state)
+{
+	return setup_with(state, false);
+}
+
+/* Free what is left. */
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f->client >= 0)
+		close(f->client);
+	http_server_free(f->server);
+	event_base_free(f->base);
+	free(f);
+	return 0;
+}
+
+/* Assert the held request still reads as it was sent. */
+static void assert_request_intact(const struct http_exchange *ex)
+{
+	const struct http_req *req = http_exchange_req(ex);
+
+	assert_int_equal(req->method, HTTP_METHOD_POST);
+	assert_string_equal(req->path, "/things/a b");
+	assert_string_equal(req->query, "x=1");
+	assert_string_equal(req->uri, "/things/a%20b?x=1");
+	assert_string_equal(http_req_header(req, "X-Test"), "kept");
+	assert_int_equal(req->body_len, 5);
+	assert_memory_equal(req->body, "hello", 5);
+}
+
+/* Read from the client, pumping the loop, until n bytes or EOF/error; returns the count read
+ * and the last recv() errno in *ret_errno (0 for EOF). */
+static ssize_t client_read(struct fixture *f, char *buf, size_t size, int *ret_errno)
+{
+	int64_t deadline = now_ms() + 3000;
+	size_t got = 0;
+
+	*ret_errno = ETIMEDOUT;
+	while (now_ms() < deadline && got < size) {
+		ssize_t n;
+
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		n = recv(f->client, buf + got, size - got, MSG_DONTWAIT);
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+			*ret_errno = n == 0 ? 0 : errno;
+			break;
+		}
+		usleep(1000);
+	}
+	return (ssize_t)got;
+}
+
+/* An ordinary answer reaches the client. */
+static void test_respond(void **state)
+{
+	struct fixture *f = *state;
+	char buf[512] = "";
+	int e;
+
+	assert_request_intact(f->held);
+	http_exchange_respond(f->held, 204, NULL, NULL, 0, NULL, 0);
+	f->held = NULL;
+	assert_true(client_read(f, buf, 12, &e) == 12);
+	assert_memory_equal(buf, "HTTP/1.1 204", 12);
+}
+
+/* The client closes while the exchange is held: evhttp notices, the request stays readable,
+ * and answering later frees everything without touching the dead connection. */
+static void test_client_gone_then_respond(void **state)
+{
+	struct fixture *f = *state;
+	bool gone = false;
+	int64_t deadline;
+
+	close(f->client);
+	f->client = -1;
+	deadline = now_ms() + 3000;
+	while (!(gone = http_exchange_client_gone(f->held)) && now_ms() < deadline) {
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_true(gone);
+	assert_request_intact(f->held);
+	http_exchange_respond(f->held, 200, "text/plain", "late", 4, NULL, 0);
+	f->held = NULL;
+	event_base_loop(f->base, EVLOOP_NONBLOCK);
+}
+
+/* Without detection a closed client goes unnoticed until the answer, which evhttp then
+ * fails to write and cleans up itself. */
+static void test_client_gone_undetected(void **state)
+{
+	struct fixture *f = *state;
+	int64_t deadline;
+
+	shutdown(f->client, SHUT_RDWR);
+	close(f->client);
+	f->client = -1;
+	deadline = now_ms() + 100;
+	while (now_ms() < deadline) {
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_request_intact(f->held);
+	http_exchange_respond(f->held, 200, "text/plain", "late", 4, NULL, 0);
+	f->held = NULL;
+	deadline = now_ms() + 100;
+	while (now_ms() < deadline) {
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+}
+
+/* The server is freed while an exchange is held: the request stays readable and answering
+ * it afterwards only frees it; the client sees the connection close. */
+static void test_server_freed_then_respond(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64];
+	int e = -1;
+
+	http_server_free(f->server);
+	f->server = NULL;
+	assert_true(http_exchange_client_gone(f->held));
+	assert_request_intact(f->held);
+	http_exchange_respond(f->held, 200, "text/plain", "late", 4, NULL, 0);
+	f->held = NULL;
+	assert_int_equal(client_read(f, buf, sizeof(buf), &e), 0);
+	assert_true(e == 0 || e == ECONNRESET);
+}
+
+/* A reset delivers exactly the partial bytes and then ECONNRESET, not an orderly EOF. */
+static void test_reset_sends_partial_then_rst(void **state)
+{
+	struct fixture *f = *state;
+	static const char partial[] = "HTTP/1.1 200 OK\r\nContent-Le";
+	char buf[256];
+	int e = 0;
+
+	http_exchange_reset(f->held, partial, sizeof(partial) - 1);
+	f->held = NULL;
+	assert_int_equal(client_read(f, buf, sizeof(buf), &e), (ssize_t)sizeof(partial) - 1);
+	assert_memory_equal(buf, partial, sizeof(partial) - 1);
+	assert_int_equal(e, ECONNRESET);
+}
+
+/* A reset with nothing to send is a bare RST. */
+static void test_reset_empty(void **state)
+{
+	struct fixture *f = *state;
+	char buf[16];
+	int e = 0;
+
+	http_exchange_reset(f->held, NULL, 0);
+	f->held = NULL;
+	assert_int_equal(client_read(f, buf, sizeof(buf), &e), 0);
+	assert_int_equal(e, ECONNRESET);
+}
+
+/* Run the http_glue tests. */
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_respond, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_client_gone_then_respond, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_client_gone_undetected, setup_nodetect, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_freed_then_respond, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_sends_partial_then_rst, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_empty, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("http_glue", tests, NULL, NULL);
+}
