@@ -3,6 +3,8 @@
 
 #include <errno.h>
 
+#include "xalloc.h"
+
 /* Map a negative errno from the project's vocabulary to the HTTP status it answers. */
 int err_to_http_status(int r)
 {
@@ -53,39 +55,42 @@ bool err_is_retryable(int r)
 	}
 }
 
-/* The reason phrase for the statuses this project answers with. */
+/* The reason phrase of an HTTP status (RFC 9110), or a generic one for its class. */
 const char *err_http_reason(int status)
 {
-	switch (status) {
-	case 200:
+	static const struct {
+		int status;
+		const char *reason;
+	} reasons[] = {
+		{ 200, "OK" },
+		{ 201, "Created" },
+		{ 202, "Accepted" },
+		{ 204, "No Content" },
+		{ 400, "Bad Request" },
+		{ 401, "Unauthorized" },
+		{ 403, "Forbidden" },
+		{ 404, "Not Found" },
+		{ 405, "Method Not Allowed" },
+		{ 408, "Request Timeout" },
+		{ 409, "Conflict" },
+		{ 413, "Content Too Large" },
+		{ 415, "Unsupported Media Type" },
+		{ 422, "Unprocessable Content" },
+		{ 425, "Too Early" },
+		{ 429, "Too Many Requests" },
+		{ 500, "Internal Server Error" },
+		{ 501, "Not Implemented" },
+		{ 502, "Bad Gateway" },
+		{ 503, "Service Unavailable" },
+		{ 504, "Gateway Timeout" },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(reasons); i++)
+		if (reasons[i].status == status)
+			return reasons[i].reason;
+	if (status >= 200 && status < 300)
 		return "OK";
-	case 202:
-		return "Accepted";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 409:
-		return "Conflict";
-	case 413:
-		return "Payload Too Large";
-	case 415:
-		return "Unsupported Media Type";
-	case 422:
-		return "Unprocessable Entity";
-	case 429:
-		return "Too Many Requests";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Internal Server Error";
-	}
+	if (status >= 400 && status < 500)
+		return "Client Error";
+	return "Server Error";
 }

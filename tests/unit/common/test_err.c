@@ -66,7 +66,12 @@ static void test_reason_phrases(void **state)
 	assert_string_equal(err_http_reason(202), "Accepted");
 	assert_string_equal(err_http_reason(415), "Unsupported Media Type");
 	assert_string_equal(err_http_reason(429), "Too Many Requests");
-	assert_string_equal(err_http_reason(999), "Internal Server Error");
+	assert_string_equal(err_http_reason(201), "Created");
+	assert_string_equal(err_http_reason(204), "No Content");
+	assert_string_equal(err_http_reason(501), "Not Implemented");
+	assert_string_equal(err_http_reason(299), "OK");
+	assert_string_equal(err_http_reason(418), "Client Error");
+	assert_string_equal(err_http_reason(999), "Server Error");
 }
 
 /* Run the err tests. */
