@@ -46,6 +46,13 @@ _warn_unused_result_ int sim_new(const json_t *fixture, struct sim **ret, char *
 				 size_t errlen);
 void sim_free(struct sim *s);
 
+/* Read a fixture file (JSON) into *ret (new reference) and check that sim_new() accepts it,
+ * including that every "...Env" secret reference names a set environment variable; the
+ * references stay in the document and sim_new() resolves them (so a saved state never holds
+ * those secrets). -EINVAL fills err. Reads the file: call at startup, not per request. */
+_warn_unused_result_ int sim_fixture_load(const char *path, json_t **ret, char *err,
+					  size_t errlen);
+
 /* Set a switch by name ("duplicate_user", "duplicate_activation", "patch_response") to a value
  * ("409", "400", "existing", "allow", "merged", "changed"); -EINVAL when either is unknown. */
 _warn_unused_result_ int sim_switch_set(struct sim *s, const char *name, const char *value);

@@ -1,0 +1,32 @@
+/* The simulator's response shapes: entities of the state rendered as the Versori API returns
+ * them (EndUser, Activation, Connection, ...), secrets left out. Used by versori-sim's handlers;
+ * pure. Every function returns a new reference; org and entities are borrowed. */
+#pragma once
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+/* EndUser {id, externalId, displayName, organisationId, createdAt, updatedAt}. */
+json_t *sim_json_user(const json_t *org, const json_t *user);
+/* ProjectEnvironment {id, name, status, createdAt, updatedAt, publicUrl, config, ...}. */
+json_t *sim_json_environment(const json_t *env);
+/* Connection {id, name, credentials: [{id, authSchemeConfig?}], baseUrl, createdAt, updatedAt,
+ * systemId?, connectionTemplateId}; credential data is never included. */
+json_t *sim_json_connection(const json_t *conn);
+/* Activation {id, user, environment, connections, dynamicVariables}. */
+json_t *sim_json_activation(const json_t *org, const json_t *act);
+/* The implicit static activation of an environment (its static variables). */
+json_t *sim_json_static_activation(const json_t *org, const json_t *env);
+/* ConnectionTemplate {id: system id, connectionTemplateId, name, domain, dynamic, ...}. */
+json_t *sim_json_template(const json_t *org, const json_t *tpl);
+/* System {id, name, domain, templateBaseUrl, authSchemeConfigs}. */
+json_t *sim_json_system(const json_t *sys);
+/* Project (full) or ProjectSummary, with its environments. */
+json_t *sim_json_project(const json_t *org, const json_t *project, bool full);
+/* Scheduler {id, name, schedule, url, environment_id}. */
+json_t *sim_json_scheduler(const json_t *sched);
+/* Embedded Activation {id, user, hubId, integration, dynamicVariables}. */
+json_t *sim_json_embedded_activation(const json_t *org, const json_t *act);
+/* PublicKey {id, name, publicKey, createdAt}. */
+json_t *sim_json_public_key(const json_t *key);
