@@ -268,7 +268,6 @@ static long long calls_for(const char *route, long status)
 
 struct sync_call {
 	bool done;
-	bool timed_out;
 	struct versori_outcome o;
 };
 
@@ -283,29 +282,35 @@ static void sync_done(struct versori_outcome *o, void *userdata)
 }
 
 /* The deadline passed. */
-static void sync_deadline(evutil_socket_t fd, short what, void *userdata)
+static void loop_deadline(evutil_socket_t fd, short what, void *userdata)
 {
-	struct sync_call *s = userdata;
+	*(bool *)userdata = true;
+}
 
-	s->timed_out = true;
+/* Run the loop until *done or CALL_DEADLINE_MS passed. */
+static void loop_until(const bool *done)
+{
+	bool timed_out = false;
+	struct event *deadline = evtimer_new(T.base, loop_deadline, &timed_out);
+	struct timeval tv = {CALL_DEADLINE_MS / 1000, 0};
+
+	evtimer_add(deadline, &tv);
+	while (!*done && !timed_out)
+		event_base_loop(T.base, EVLOOP_ONCE);
+	event_free(deadline);
 }
 
 /* Send req, consume it, and return the outcome (the caller finishes it). */
 static struct versori_outcome call(struct versori_request *req)
 {
 	struct sync_call s = {0};
-	struct event *deadline = evtimer_new(T.base, sync_deadline, &s);
-	struct timeval tv = {CALL_DEADLINE_MS / 1000, 0};
 
 	assert_int_equal(versori_call(T.vc, req, sync_done, &s), 0);
-	evtimer_add(deadline, &tv);
-	while (!s.done && !s.timed_out)
-		event_base_loop(T.base, EVLOOP_ONCE);
-	event_free(deadline);
-	versori_request_fini(req);
+	loop_until(&s.done);
 	if (!s.done)
 		fail_msg("%s %s: no outcome within %d ms", http_method_to_string(req->method),
 			 req->path ? req->path : "", CALL_DEADLINE_MS);
+	versori_request_fini(req);
 	return s.o;
 }
 
@@ -540,6 +545,35 @@ static void test_activation_lifecycle(void **state)
 	assert_int_equal(count_where(org, "users", "externalId", "acme-retailer-42"), 1);
 }
 
+struct resolve_result {
+	bool done;
+	int r;
+	char id[32];
+};
+
+/* Keep what versori_environment_resolve() found. */
+static void resolve_done(int r, const char *environment_id, struct versori_outcome *o,
+			 void *userdata)
+{
+	struct resolve_result *res = userdata;
+
+	res->r = r;
+	if (environment_id)
+		snprintf(res->id, sizeof(res->id), "%s", environment_id);
+	res->done = true;
+}
+
+/* Resolve an environment name through the client; the result. */
+static struct resolve_result resolve(const char *project, const char *name)
+{
+	struct resolve_result res = {0};
+
+	assert_int_equal(versori_environment_resolve(T.vc, project, name, resolve_done, &res), 0);
+	loop_until(&res.done);
+	assert_true(res.done);
+	return res;
+}
+
 /* Lookups: project, environment name -> id, schema, templates; the scheduler trigger. */
 static void test_lookups_and_scheduler(void **state)
 {
@@ -562,6 +596,11 @@ static void test_lookups_and_scheduler(void **state)
 	assert_int_equal(versori_environment_find(o.body, "order-sync", "production", &env_id), 0);
 	assert_string_equal(env_id, ENV);
 	versori_outcome_fini(&o);
+
+	assert_string_equal(resolve(PROJECT, "production").id, ENV);
+	assert_string_equal(resolve("order-sync", "production").id, ENV);
+	assert_int_equal(resolve("order-sync", "staging").r, -ENOENT);
+	assert_int_equal(resolve("no-such-project", "production").r, -ENOENT);
 
 	assert_int_equal(versori_request_project_variables_schema_get_build(ORG, PROJECT, &req, NULL),
 			 0);
