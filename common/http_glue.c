@@ -2,20 +2,23 @@
 #include "http_glue.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
-#include <netinet/in.h>
-#include <sys/queue.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "err.h"
+
+#define GLUE_MAX_HEADERS_SIZE ((ev_ssize_t)64 * 1024)
 
 struct http_exchange;
 LIST_HEAD(http_exchange_list, http_exchange);
@@ -207,8 +210,12 @@ static void glue_watch(struct event_base *base, struct http_exchange *ex)
 
 	if (fd < 0)
 		return;
+	/* Without the event (out of memory) the close is noticed when the answer is written. */
 	ex->watch = event_new(base, fd, EV_READ, glue_on_readable, ex);
-	event_add(ex->watch, NULL);
+	if (ex->watch && event_add(ex->watch, NULL) < 0) {
+		event_free(ex->watch);
+		ex->watch = NULL;
+	}
 }
 
 /* evhttp calls this for every complete request. */
@@ -274,23 +281,21 @@ void http_exchange_respond(struct http_exchange *ex, int status, const char *con
 			   size_t n_extra)
 {
 	struct evkeyvalq *out;
-	struct evbuffer *buf;
 
 	if (!ex->evcon) {
 		glue_exchange_free(ex);
 		return;
 	}
 	out = evhttp_request_get_output_headers(ex->evreq);
-	buf = evbuffer_new();
 	if (content_type)
 		evhttp_add_header(out, "Content-Type", content_type);
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	for (size_t i = 0; i < n_extra; i++)
 		evhttp_add_header(out, extra[i].name, extra[i].value);
-	if (body && len)
-		evbuffer_add(buf, body, len);
-	evhttp_send_reply(ex->evreq, status, err_http_reason(status), buf);
-	evbuffer_free(buf);
+	/* The request's own output buffer: nothing to allocate, so nothing to fail here. */
+	if (body && len && evbuffer_add(evhttp_request_get_output_buffer(ex->evreq), body, len) < 0)
+		status = 500;
+	evhttp_send_reply(ex->evreq, status, err_http_reason(status), NULL);
 	ex->evreq = NULL; /* evhttp owns it again */
 	glue_exchange_free(ex);
 }
@@ -368,14 +373,43 @@ static struct evconnlistener *glue_listen(struct event_base *base, const char *a
 /* The port a bound socket actually got. */
 static int glue_bound_port(evutil_socket_t fd)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+		struct sockaddr_storage ss;
+	} u;
+	socklen_t len = sizeof(u);
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+	memset(&u, 0, sizeof(u));
+	if (getsockname(fd, &u.sa, &len) < 0)
 		return -1;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	switch (u.sa.sa_family) {
+	case AF_INET:
+		return ntohs(u.in.sin_port);
+	case AF_INET6:
+		return ntohs(u.in6.sin6_port);
+	default:
+		return -1;
+	}
+}
+
+/* An evhttp with our limits, methods and request callback; NULL on out-of-memory. */
+static struct evhttp *glue_evhttp_new(struct http_server *s, const struct http_server_options *o)
+{
+	struct evhttp *http = evhttp_new(s->base);
+
+	if (!http)
+		return NULL;
+	evhttp_set_max_body_size(http, (ev_ssize_t)o->max_body);
+	evhttp_set_max_headers_size(http, GLUE_MAX_HEADERS_SIZE);
+	evhttp_set_timeout(http, o->read_timeout_s ? o->read_timeout_s : 30);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+						 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_default_content_type(http, "application/json");
+	evhttp_set_gencb(http, glue_on_request, s);
+	return http;
 }
 
 /* Create the server and start listening. */
@@ -383,31 +417,34 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
 				    http_handler_fn handler, void *userdata, char **ret_error)
 {
 	struct http_server *s = xcalloc(1, sizeof(*s));
-	struct evconnlistener *l;
+	struct evconnlistener *l = NULL;
 
 	LIST_INIT(&s->live);
 	s->base = base;
 	s->detect_client_close = o->detect_client_close;
-	s->http = evhttp_new(base);
 	s->handler = handler;
 	s->userdata = userdata;
-	evhttp_set_max_body_size(s->http, (ev_ssize_t)o->max_body);
-	evhttp_set_max_headers_size(s->http, 64 * 1024);
-	evhttp_set_timeout(s->http, o->read_timeout_s ? o->read_timeout_s : 30);
-	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_default_content_type(s->http, "application/json");
-	evhttp_set_gencb(s->http, glue_on_request, s);
-	l = glue_listen(base, o->addr, o->port, ret_error);
-	if (!l) {
-		evhttp_free(s->http);
-		free(s);
-		return NULL;
+	s->http = glue_evhttp_new(s, o);
+	if (!s->http) {
+		*ret_error = xstrdup("cannot create the HTTP server: out of memory");
+		goto out;
 	}
+	l = glue_listen(base, o->addr, o->port, ret_error);
+	if (!l)
+		goto out;
 	s->bound = evhttp_bind_listener(s->http, l);
+	if (!s->bound) {
+		*ret_error = xstrdup("cannot bind the HTTP server: out of memory");
+		evconnlistener_free(l);
+		goto out;
+	}
 	s->port = glue_bound_port(evconnlistener_get_fd(l));
 	return s;
+out:
+	if (s->http)
+		evhttp_free(s->http);
+	free(s);
+	return NULL;
 }
 
 /* The port actually bound. */

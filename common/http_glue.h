@@ -15,6 +15,8 @@ struct http_server;
 /* One request being answered; owned by http_glue, freed by http_exchange_respond(). */
 struct http_exchange;
 
+/* Called once per complete request, on the loop. The handler answers ex now or later with
+ * http_exchange_respond() (or http_exchange_reset()); req lives until then. */
 typedef void (*http_handler_fn)(struct http_exchange *ex, const struct http_req *req,
 				void *userdata);
 
@@ -30,12 +32,16 @@ struct http_server_options {
 	bool detect_client_close;
 };
 
+/* Listen on o->addr:o->port (SO_REUSEPORT) and hand every request to handler. NULL on failure
+ * with *ret_error a new string saying why (the caller frees it). */
 struct http_server *http_server_new(struct event_base *base, const struct http_server_options *o,
 				    http_handler_fn handler, void *userdata, char **ret_error);
 /* The port actually bound. */
 int http_server_port(const struct http_server *s);
 /* Close the listening socket; requests already read are still answered. */
 void http_server_stop_accepting(struct http_server *s);
+/* Free the server and its connections; takes NULL. Exchanges still held stay valid (their
+ * clients count as gone) until they are answered. */
 void http_server_free(struct http_server *s);
 
 /* Answer and free the exchange. extra is an optional header (name, value) pair list. An

@@ -99,7 +99,7 @@ int versori_auth_new_signing_key(const struct versori_auth_signing_key_options *
 	if (!o || !token_is_valid(o->key_id) ||
 	    (unsigned)o->subject_mode >= _VERSORI_AUTH_SUBJECT_MODE_MAX ||
 	    (o->subject_mode == VERSORI_AUTH_SUBJECT_FIXED && (!o->subject || !*o->subject)) ||
-	    o->lifetime_s < 0)
+	    o->lifetime_s < 0 || o->lifetime_s > VERSORI_AUTH_LIFETIME_MAX_S)
 		return -EINVAL;
 	r = signing_key_new(o->private_pem, o->private_pem_len, &key);
 	if (r < 0)
@@ -223,14 +223,17 @@ static int auth_header_minted(struct versori_auth *a, const char *subject, int64
 {
 	const char *sub = auth_subject(a, subject);
 	struct auth_cache_entry *e;
+	/* A margin as long as the lifetime would make every token stale at birth. */
+	int64_t margin = a->lifetime_s / 2 < VERSORI_AUTH_REFRESH_MARGIN_S
+	                     ? a->lifetime_s / 2
+	                     : VERSORI_AUTH_REFRESH_MARGIN_S;
 	bool fresh;
 	int r;
 
 	if (!sub)
 		return -EINVAL;
 	e = cache_find(a, sub);
-	fresh =
-	    e && now_s < e->exp - VERSORI_AUTH_REFRESH_MARGIN_S && now_s >= e->exp - a->lifetime_s;
+	fresh = e && now_s < e->exp - margin && now_s >= e->exp - a->lifetime_s;
 	if (!fresh) {
 		if (!e)
 			e = cache_slot(a);

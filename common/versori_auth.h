@@ -11,7 +11,9 @@
 #include "xalloc.h"
 
 #define VERSORI_AUTH_TOKEN_LIFETIME_S 3600 /* exp = iat + one hour, as in Versori's examples */
-#define VERSORI_AUTH_REFRESH_MARGIN_S 300  /* re-mint five minutes before exp */
+#define VERSORI_AUTH_REFRESH_MARGIN_S 300  /* re-mint five minutes before exp (half the
+                                            * lifetime for tokens shorter than ten minutes) */
+#define VERSORI_AUTH_LIFETIME_MAX_S   ((int64_t)366 * 86400) /* longer ones are refused */
 #define VERSORI_AUTH_CACHE_MAX        1024 /* minted tokens kept, least recently used evicted */
 
 enum versori_auth_kind {
@@ -36,7 +38,7 @@ struct versori_auth_signing_key_options {
 	/* FIXED: the subject of every token. PER_END_USER: the subject of calls that act for no
 	 * end user (organisation-level calls); NULL makes such calls fail with -EINVAL. */
 	const char *subject;
-	int64_t lifetime_s; /* 0: VERSORI_AUTH_TOKEN_LIFETIME_S */
+	int64_t lifetime_s; /* 0: VERSORI_AUTH_TOKEN_LIFETIME_S; max VERSORI_AUTH_LIFETIME_MAX_S */
 };
 
 struct versori_auth;
@@ -47,8 +49,8 @@ const char *versori_auth_kind_to_string(enum versori_auth_kind k);
 _warn_unused_result_ int versori_auth_new_api_key(const char *key, struct versori_auth **ret);
 /* "Authorization: JWT <token>" with a long-lived token minted elsewhere; same checks. */
 _warn_unused_result_ int versori_auth_new_static_jwt(const char *token, struct versori_auth **ret);
-/* Minted RS256 tokens; -EINVAL for a bad key (see signing_key_new()), an empty key id or a
- * FIXED mode without subject. */
+/* Minted RS256 tokens; -EINVAL for a bad key (see signing_key_new()), an empty key id, a
+ * FIXED mode without subject or a lifetime out of range. */
 _warn_unused_result_ int
 versori_auth_new_signing_key(const struct versori_auth_signing_key_options *o,
                              struct versori_auth **ret);
@@ -59,8 +61,9 @@ enum versori_auth_kind versori_auth_kind(const struct versori_auth *a);
 /* The Authorization header value for a call acting for subject (an end user's externalId, or
  * NULL for an organisation-level call) at now_s: "Bearer <key>" or "JWT <token>" (new string;
  * it is a secret: wipe or at least never log it). Minted tokens are reused while now_s is more
- * than VERSORI_AUTH_REFRESH_MARGIN_S before their exp. -EINVAL when a per-end-user key has no
- * subject to use; -ENOMEM or -EINVAL when signing fails. */
+ * than the refresh margin (VERSORI_AUTH_REFRESH_MARGIN_S, or half a shorter lifetime) before
+ * their exp. -EINVAL when a per-end-user key has no subject to use; -ENOMEM or -EINVAL when
+ * signing fails. */
 _warn_unused_result_ int versori_auth_header(struct versori_auth *a, const char *subject,
                                              int64_t now_s, char **ret);
 /* Forget the cached token for subject (after a 401), so the next header is minted afresh.

@@ -296,8 +296,11 @@ int versori_outcome_classify(const struct http_client_response *resp, int64_t no
 	*ret = (struct versori_outcome){.retry_after_s = -1, .total_ms = resp->total_ms};
 	if (resp->transport_error != 0) {
 		ret->transport_error = resp->transport_error;
-		/* A garbled reply broke the protocol; every other transport failure may pass. */
-		ret->result = resp->transport_error == -EPROTO ? -EPROTO : -EAGAIN;
+		/* A garbled or oversized reply comes back the same way on a retry (-EPROTO, the
+		 * upstream broke our contract); every other transport failure may pass. */
+		ret->result = resp->transport_error == -EPROTO || resp->transport_error == -EFBIG
+		                  ? -EPROTO
+		                  : -EAGAIN;
 		ret->class =
 		    ret->result == -EAGAIN ? VERSORI_OUTCOME_RETRYABLE : VERSORI_OUTCOME_PERMANENT;
 		return ret->result;

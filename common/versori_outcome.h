@@ -16,7 +16,7 @@ struct http_client_response;
 enum versori_outcome_class {
 	VERSORI_OUTCOME_SUCCESS,
 	VERSORI_OUTCOME_RETRYABLE, /* connection errors, timeouts, 408, 425, 429, 5xx */
-	VERSORI_OUTCOME_PERMANENT, /* other 4xx, undecodable 2xx, garbled replies */
+	VERSORI_OUTCOME_PERMANENT, /* other 4xx, undecodable 2xx, garbled or oversized replies */
 	_VERSORI_OUTCOME_CLASS_MAX,
 };
 

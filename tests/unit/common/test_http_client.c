@@ -894,6 +894,7 @@ static void test_free_from_done(void **state)
 	}
 }
 
+/* Run the http_client tests. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -155,6 +156,68 @@ static void test_respond(void **state)
 	assert_memory_equal(buf, "HTTP/1.1 204", 12);
 }
 
+/* Read from the client, pumping the loop, until what was read ends with tail (NUL-terminated
+ * in buf); false when the deadline, EOF or an error comes first. */
+static bool client_read_until(struct fixture *f, char *buf, size_t size, const char *tail)
+{
+	int64_t deadline = now_ms() + 3000;
+	size_t got = 0, tail_len = strlen(tail);
+
+	while (now_ms() < deadline && got + 1 < size) {
+		ssize_t n;
+
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		n = recv(f->client, buf + got, size - 1 - got, MSG_DONTWAIT);
+		if (n > 0) {
+			got += (size_t)n;
+			buf[got] = '\0';
+			if (got >= tail_len && memcmp(buf + got - tail_len, tail, tail_len) == 0)
+				return true;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return false;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* An answer with a body and extra headers arrives whole, with its Content-Length. */
+static void test_respond_body(void **state)
+{
+	static const char body[] = "{\"ok\":true}";
+	const struct http_header extra[] = { { "X-Request-Id", "r-1" } };
+	struct fixture *f = *state;
+	char buf[1024] = "";
+	const char *end;
+
+	http_exchange_respond(f->held, 201, "application/json", body, sizeof(body) - 1, extra, 1);
+	f->held = NULL;
+	assert_true(client_read_until(f, buf, sizeof(buf), body));
+	assert_memory_equal(buf, "HTTP/1.1 201 Created\r\n", 22);
+	assert_non_null(strstr(buf, "Content-Length: 11\r\n"));
+	assert_non_null(strstr(buf, "Content-Type: application/json\r\n"));
+	assert_non_null(strstr(buf, "X-Request-Id: r-1\r\n"));
+	end = strstr(buf, "\r\n\r\n");
+	assert_non_null(end);
+	assert_string_equal(end + 4, body);
+}
+
+/* A listen address that is not an IP address fails with a reason, leaking nothing. */
+static void test_new_bad_address(void **state)
+{
+	struct http_server_options o = { .addr = "not-an-address", .max_body = 1024 };
+	struct event_base *base = event_base_new();
+	char *err = NULL;
+
+	assert_non_null(base);
+	assert_null(http_server_new(base, &o, hold_handler, NULL, &err));
+	assert_non_null(err);
+	assert_non_null(strstr(err, "not-an-address"));
+	free(err);
+	event_base_free(base);
+}
+
 /* The client closes while the exchange is held: evhttp notices, the request stays readable,
  * and answering later frees everything without touching the dead connection. */
 static void test_client_gone_then_respond(void **state)
@@ -192,6 +255,7 @@ static void test_client_gone_undetected(void **state)
 		event_base_loop(f->base, EVLOOP_NONBLOCK);
 		usleep(1000);
 	}
+	assert_false(http_exchange_client_gone(f->held));
 	assert_request_intact(f->held);
 	http_exchange_respond(f->held, 200, "text/plain", "late", 4, NULL, 0);
 	f->held = NULL;
@@ -253,6 +317,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_respond, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_respond_body, setup, teardown),
+	    cmocka_unit_test(test_new_bad_address),
 	    cmocka_unit_test_setup_teardown(test_client_gone_then_respond, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_client_gone_undetected, setup_nodetect, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_freed_then_respond, setup, teardown),

@@ -366,6 +366,7 @@ static void test_issuer(void **state)
 	assert_null(signing_key_issuer_key_id(NULL));
 }
 
+/* Run the signing_key tests. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

@@ -511,6 +511,7 @@ static int keys_teardown(void **state)
 	return 0;
 }
 
+/* Run the versori client tests. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

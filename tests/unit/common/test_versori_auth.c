@@ -244,6 +244,42 @@ static void test_lru(void **state)
 	versori_auth_free(a);
 }
 
+/* A signing-key credential with the given token lifetime, or NULL when refused. */
+static struct versori_auth *signing_auth_lifetime(int64_t lifetime_s)
+{
+	const struct versori_auth_signing_key_options o = {
+	    .key_id = KEY_ID,
+	    .private_pem = priv_pem,
+	    .private_pem_len = strlen(priv_pem),
+	    .lifetime_s = lifetime_s,
+	};
+	struct versori_auth *a = NULL;
+
+	if (versori_auth_new_signing_key(&o, &a) < 0)
+		return NULL;
+	return a;
+}
+
+/* A lifetime shorter than twice the refresh margin still caches (for half the lifetime)
+ * instead of minting on every call; absurd lifetimes are refused. */
+static void test_short_lifetime(void **state)
+{
+	struct versori_auth *a = signing_auth_lifetime(120);
+
+	assert_non_null(a);
+	assert_int_equal(header_iat(a, "u1", NOW), NOW);
+	assert_int_equal(header_iat(a, "u1", NOW + 59), NOW);
+	assert_int_equal(header_iat(a, "u1", NOW + 60), NOW + 60);
+	versori_auth_free(a);
+	assert_null(signing_auth_lifetime(-1));
+	assert_null(signing_auth_lifetime(INT64_MAX));
+	assert_null(signing_auth_lifetime(VERSORI_AUTH_LIFETIME_MAX_S + 1));
+	a = signing_auth_lifetime(VERSORI_AUTH_LIFETIME_MAX_S);
+	assert_non_null(a);
+	versori_auth_free(a);
+}
+
+/* Run the versori_auth tests. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +288,7 @@ int main(void)
 	    cmocka_unit_test(test_subject_modes),
 	    cmocka_unit_test(test_invalidate),
 	    cmocka_unit_test(test_lru),
+	    cmocka_unit_test(test_short_lifetime),
 	};
 
 	return cmocka_run_group_tests(tests, keys_setup, keys_teardown);

@@ -121,6 +121,12 @@ static void test_transport_errors(void **state)
 	assert_int_equal(versori_outcome_classify(&resp, NOW, &o), -EPROTO);
 	assert_int_equal(o.class, VERSORI_OUTCOME_PERMANENT);
 	versori_outcome_fini(&o);
+	/* A body over the client's cap would be just as big on every retry. */
+	resp.transport_error = -EFBIG;
+	assert_int_equal(versori_outcome_classify(&resp, NOW, &o), -EPROTO);
+	assert_int_equal(o.class, VERSORI_OUTCOME_PERMANENT);
+	assert_int_equal(o.transport_error, -EFBIG);
+	versori_outcome_fini(&o);
 }
 
 /* The Error object, the request id (first of three headers) and Retry-After are kept. */
@@ -237,6 +243,7 @@ static void test_rfc850_century(void **state)
 	                    "retryable");
 }
 
+/* Run the versori_outcome tests. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

@@ -303,6 +303,7 @@ static void test_ulid_and_encoding(void **state)
 	assert_string_equal(versori_api_to_string(VERSORI_API_EMBEDDED_V1), "embedded_v1");
 }
 
+/* Run the versori_request tests. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
