@@ -82,9 +82,12 @@ static bool main_option(struct main_args *a, int c, const char *v)
 	int r = 0;
 
 	if (c == 'S') {
-		a->seed = strtoull(v, NULL, 0);
+		char *end = NULL;
+
+		errno = 0;
+		a->seed = strtoull(v, &end, 0);
 		a->seed_set = true;
-		return true;
+		return errno == 0 && end != v && !*end && *v != '-';
 	}
 	if (c == 'l')
 		a->listen = v;
@@ -175,8 +178,9 @@ static json_t *main_fixture(const char *path)
 	return doc;
 }
 
-/* The fault rules from --faults, --fault and --seed; NULL (after logging) on error. */
-static struct sim_faults *main_faults(const struct main_args *a)
+/* The fault rules from --faults, --fault and --seed (a->seed becomes the seed in effect, for
+ * the listening line); NULL (after logging) on error. */
+static struct sim_faults *main_faults(struct main_args *a)
 {
 	struct sim_faults *f = sim_faults_new(a->seed);
 	char err[256];
@@ -193,6 +197,9 @@ static struct sim_faults *main_faults(const struct main_args *a)
 		}
 		if (a->seed_set || !json_object_get(doc, "seed"))
 			sim_faults_reseed(f, a->seed);
+		else
+			a->seed =
+			    (unsigned long long)json_integer_value(json_object_get(doc, "seed"));
 	}
 	for (size_t i = 0; i < a->n_faults; i++) {
 		if (sim_faults_add_spec(f, a->faults[i], err, sizeof(err)) < 0) {
@@ -248,9 +255,15 @@ static int main_run(const struct main_args *a, const json_t *fixture, const json
 	struct event_base *base = event_base_new();
 	struct sim_server *srv = NULL;
 	_cleanup_free_ char *err = NULL;
-	struct event *sigterm, *sigint;
+	struct event *sigterm = NULL, *sigint = NULL;
 	int r;
 
+	if (!base) {
+		sim_faults_free(faults);
+		log_event(LOG_LEVEL_ERROR, "sim.start_failed", "detail=%s",
+		          "event_base_new failed");
+		return EXIT_FAILURE;
+	}
 	r = sim_server_new(base, &o, faults, &srv, &err);
 	if (r < 0) {
 		log_event(LOG_LEVEL_ERROR, "sim.start_failed", "detail=%s", err);
@@ -259,15 +272,22 @@ static int main_run(const struct main_args *a, const json_t *fixture, const json
 	}
 	sigterm = evsignal_new(base, SIGTERM, main_on_signal, base);
 	sigint = evsignal_new(base, SIGINT, main_on_signal, base);
-	event_add(sigterm, NULL);
-	event_add(sigint, NULL);
+	if (!sigterm || !sigint || event_add(sigterm, NULL) < 0 || event_add(sigint, NULL) < 0) {
+		log_event(LOG_LEVEL_ERROR, "sim.start_failed", "detail=%s",
+		          "cannot watch SIGTERM/SIGINT");
+		r = -ENOMEM;
+		goto out;
+	}
 	main_log_listening(a, srv);
 	event_base_dispatch(base);
 	sim_server_stop_accepting(srv);
 	r = main_save(a, srv);
+out:
 	sim_server_free(srv);
-	event_free(sigterm);
-	event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
 	event_base_free(base);
 	log_event(LOG_LEVEL_INFO, "sim.stopped", "version=%s", HOOKRUN_VERSION);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

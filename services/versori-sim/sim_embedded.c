@@ -96,9 +96,19 @@ static int activation_bind_one(struct sim_call *c, const json_t *e, size_t i, co
 	if (json_object_get(plan, tid))
 		return sim_call_fail(c, 400, field, "connection template %s is bound twice", tid);
 	if (!cid) {
-		if (!str(e, "name") || !json_is_array(json_object_get(e, "credentials")))
+		/* Embedded credentials are {action: [...], trigger: [...]} (reference §4): accepted
+		 * but not kept (the stored connection gets none); a v2-style array is kept. */
+		const json_t *creds = json_object_get(e, "credentials"), *cr;
+		size_t k;
+
+		if (!str(e, "name") || !(json_is_object(creds) || json_is_array(creds)))
 			return sim_call_fail(
 			    c, 400, field, "%s needs connectionId, or name and credentials", field);
+		json_array_foreach(creds, k, cr)
+			if (!json_is_object(cr))
+				return sim_call_fail(c, 400, field,
+						     "%s.credentials[%zu] must be an object", field,
+						     k);
 		return json_object_set(plan, tid, (json_t *)e);
 	}
 	conn = sim_store_get(c->org, "connections", cid);

@@ -22,7 +22,7 @@
 #include "sim.h"
 #include "sim_faults.h"
 
-#define SIM_MAX_BODY (1024 * 1024)
+#define SIM_MAX_BODY ((size_t)1024 * 1024)
 
 /* Calls answered, per endpoint, status and fault. */
 struct sim_count {
@@ -243,11 +243,20 @@ static bool server_call_hold(struct server_call *c, int64_t ms)
 	if (ms <= 0)
 		return false;
 	c->timer = evtimer_new(c->server->base, server_call_on_timer, c);
-	event_base_update_cache_time(c->server->base);
-	evtimer_add(c->timer, &tv);
-	LIST_INSERT_HEAD(&c->server->pending, c, link);
-	c->server->n_pending++;
-	return true;
+	if (c->timer) {
+		event_base_update_cache_time(c->server->base);
+		if (evtimer_add(c->timer, &tv) == 0) {
+			LIST_INSERT_HEAD(&c->server->pending, c, link);
+			c->server->n_pending++;
+			return true;
+		}
+		event_free(c->timer);
+		c->timer = NULL;
+	}
+	/* libevent is out of memory: answer now rather than never. */
+	log_event(LOG_LEVEL_WARN, "sim.hold_failed", "req_id=%s delay_ms=%lld", c->req_id,
+	          (long long)ms);
+	return false;
 }
 
 /* Advance a call: latency first, then a stall, then the answer the fault calls for. */
@@ -636,7 +645,9 @@ int sim_server_state_save(const struct sim_server *s, const char *path)
 	if (fd < 0)
 		return -errno;
 	r = write_all(fd, text, strlen(text));
-	if (r >= 0 && write_all(fd, "\n", 1) >= 0 && fsync(fd) < 0)
+	if (r >= 0)
+		r = write_all(fd, "\n", 1);
+	if (r >= 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r >= 0)
 		r = -errno;

@@ -730,10 +730,49 @@ static void remove_where(json_t *org, const char *collection, const char *field,
 	}
 }
 
+/* Drop every binding of connection conn_id from the v2 and embedded activations. */
+static void connection_unbind(json_t *org, const char *conn_id)
+{
+	const char *key;
+	json_t *act;
+
+	json_object_foreach(json_object_get(org, "activations"), key, act) {
+		json_t *ids = json_object_get(act, "connections");
+
+		for (size_t i = json_array_size(ids); i-- > 0;)
+			if (strcmp(json_string_value(json_array_get(ids, i)), conn_id) == 0)
+				json_array_remove(ids, i);
+	}
+	json_object_foreach(json_object_get(org, "embeddedActivations"), key, act) {
+		json_t *bound = json_object_get(act, "connections");
+
+		for (size_t i = json_array_size(bound); i-- > 0;) {
+			const char *cid = json_string_value(
+			    json_object_get(json_array_get(bound, i), "connectionId"));
+
+			if (cid && strcmp(cid, conn_id) == 0)
+				json_array_remove(bound, i);
+		}
+	}
+}
+
+/* Remove a connection and every activation's binding of it. */
+void sim_store_connection_remove(json_t *org, const char *conn_id)
+{
+	_cleanup_free_ char *id = xstrdup(conn_id); /* conn_id may be the key deleted below */
+
+	connection_unbind(org, id);
+	json_object_del(json_object_get(org, "connections"), id);
+}
+
 /* Remove a user, its activations and its dynamic connections. */
 void sim_store_user_remove(json_t *org, const char *user_id)
 {
 	json_t *u = sim_store_get(org, "users", user_id);
+	json_t *conns = json_object_get(org, "connections");
+	const char *key;
+	json_t *conn;
+	void *tmp;
 
 	if (!u)
 		return;
@@ -742,7 +781,14 @@ void sim_store_user_remove(json_t *org, const char *user_id)
 	remove_where(org, "activations", "userId", user_id);
 	json_object_del(json_object_get(org, "userActivations"), user_id);
 	remove_where(org, "embeddedActivations", "userId", user_id);
-	remove_where(org, "connections", "endUserId", user_id);
+	/* Another user's embedded activation may bind one of them: unbind, then delete. */
+	json_object_foreach_safe(conns, tmp, key, conn)
+	{
+		const char *owner = json_string_value(json_object_get(conn, "endUserId"));
+
+		if (owner && strcmp(owner, user_id) == 0)
+			sim_store_connection_remove(org, key);
+	}
 	json_object_del(json_object_get(org, "users"), user_id);
 }
 

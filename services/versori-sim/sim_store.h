@@ -57,6 +57,9 @@ json_t *sim_store_user_find(const json_t *org, const char *id_or_external);
 void sim_store_user_add(json_t *org, json_t *owned_user);
 /* Remove a user with its activations (both APIs) and the dynamic connections it owns. */
 void sim_store_user_remove(json_t *org, const char *user_id);
+/* Remove a connection and its bindings in every activation (v2 and embedded), so that no
+ * activation names a connection that is gone and the state still loads as a fixture. */
+void sim_store_connection_remove(json_t *org, const char *conn_id);
 /* Add a v2 activation (takes the reference) and index it under its user. */
 void sim_store_activation_add(json_t *org, json_t *owned_act);
 /* Remove a v2 activation and its index entry; absent ids are ignored. */

@@ -327,10 +327,12 @@ static int activation_bind_one(struct sim_call *c, const json_t *e, size_t i, co
 		json_object_set(plan, tid, (json_t *)inl);
 		return 0;
 	}
+	if (!cid)
+		return sim_call_fail(c, 400, field, "%s needs existingConnectionId or connection",
+				     field);
 	conn = sim_store_get(c->org, "connections", cid);
 	if (!conn)
-		return sim_call_fail(c, 404, field, "connection %s not found",
-				     cid ? cid : "(none)");
+		return sim_call_fail(c, 404, field, "connection %s not found", cid);
 	if (!str_is(conn, "connectionTemplateId", tid))
 		return sim_call_fail(c, 400, field, "connection %s belongs to another template",
 				     cid);
@@ -818,7 +820,8 @@ static bool connection_in_use(const json_t *org, const char *id)
 	return false;
 }
 
-/* DELETE /o/{org}/connections/{connection}: 204; 409 for a dynamic connection in use. */
+/* DELETE /o/{org}/connections/{connection}: 204; 409 for a dynamic connection in use. A static
+ * one in use is deleted and unbound from the activations that held it. */
 static int connection_delete(struct sim_call *c)
 {
 	json_t *conn = connection_or_404(c);
@@ -828,7 +831,7 @@ static int connection_delete(struct sim_call *c)
 	if (str(conn, "endUserId") && connection_in_use(c->org, c->params[1]))
 		return sim_call_fail(
 		    c, 409, NULL, "dynamic connection %s is in use by an activation", c->params[1]);
-	json_object_del(json_object_get(c->org, "connections"), c->params[1]);
+	sim_store_connection_remove(c->org, c->params[1]);
 	return sim_call_reply(c, 204, NULL);
 }
 

@@ -48,6 +48,19 @@ static enum http_method method_of(const char *line, const char **rest)
 	return HTTP_METHOD_GET;
 }
 
+/* Whatever a call did, the state must save and load again (the --state file): abort if not. */
+static void state_reloads(const struct sim *s)
+{
+	json_t *saved = sim_state_to_json(s);
+	struct sim *again = NULL;
+	char err[256];
+
+	if (!saved || sim_new(saved, &again, err, sizeof(err)) < 0)
+		abort();
+	sim_free(again);
+	json_decref(saved);
+}
+
 /* Input: "METHOD /path?query\nAuthorization value\nbody". */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -81,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)sim_route_name(&req);
 		sim_handle(s, &req, 1760000000000, &r);
 		sim_response_fini(&r);
-		json_decref(sim_state_to_json(s));
+		state_reloads(s);
 		sim_free(s);
 	}
 	json_decref(doc);

@@ -69,6 +69,7 @@ static void test_fixture_env_secret(void **state)
 	assert_int_equal(load_text(fixture, &s, err, sizeof(err)), 0);
 	test_auth = "Bearer from-the-environment-123";
 	body = test_expect(s, HTTP_METHOD_GET, V2 "/users", NULL, 200);
+	assert_int_equal(json_integer_value(json_object_get(body, "totalCount")), 0);
 	test_auth = "Bearer wrong";
 	test_expect_error(s, HTTP_METHOD_GET, V2 "/users", NULL, 401, NULL);
 	test_auth = API_KEY;
@@ -406,6 +407,9 @@ static void test_activation_rules(void **state)
 		  VARS_OK, 400, "connections[1]");
 	act_fails(s, "acme", "[" BIND_A "," BIND_B ",{\"connectionTemplateId\":\"nope\"}]", VARS_OK,
 		  400, "connections[2]");
+	/* Neither existingConnectionId nor connection: a validation error, not an unknown id. */
+	act_fails(s, "acme", "[" BIND_A ",{\"connectionTemplateId\":\"" TPL_B "\"}]", VARS_OK, 400,
+		  "connections[1]");
 	act_fails(s, "acme", "[" BIND_A "," BIND_B "]", "{}", 400, "dynamicVariables.retailerId");
 	act_fails(s, "acme", "[" BIND_A "," BIND_B "]",
 		  "{\"retailerId\":\"42\",\"pollIntervalMinutes\":\"often\"}", 400,
@@ -750,6 +754,74 @@ static void test_user_delete_cascade(void **state)
 	sim_free(s);
 }
 
+/* The state saved now must load again as a fixture (what --state does at the next start). */
+static void assert_state_reloads(struct sim *s)
+{
+	json_auto_t *saved = sim_state_to_json(s);
+	struct sim *again = NULL;
+	char err[256] = "";
+
+	if (sim_new(saved, &again, err, sizeof(err)) < 0)
+		fail_msg("saved state does not load: %s", err);
+	sim_free(again);
+}
+
+/* Deleting a static connection an activation binds unbinds it: the state still loads. */
+static void test_connection_delete_unbinds(void **state)
+{
+	struct sim *s = test_sim("conformance.json");
+	const char *act = test_activate(s, test_create_user(s, "acme"));
+	json_auto_t *got = NULL;
+	char uri[256];
+
+	json_decref(test_expect(s, HTTP_METHOD_DELETE, V2 "/connections/" CONN_B, NULL, 204));
+	snprintf(uri, sizeof(uri), V2 "/environments/" ENV "/activations/%s", act);
+	got = test_expect(s, HTTP_METHOD_GET, uri, NULL, 200);
+	assert_int_equal(json_array_size(json_object_get(got, "connections")), 1);
+	assert_string_equal(test_str(json_array_get(json_object_get(got, "connections"), 0), "id"),
+			    CONN_A);
+	assert_state_reloads(s);
+	sim_free(s);
+}
+
+/* Deleting a user whose embedded connection another user's activation binds: the binding
+ * goes with the connection, and the state still loads. */
+static void test_user_delete_unbinds_embedded(void **state)
+{
+	struct sim *s = test_sim("conformance.json");
+	json_auto_t *a = NULL, *b = NULL, *conns = NULL;
+	const json_t *bound;
+	char body[512], uri[256];
+
+	test_create_user(s, "owner");
+	test_create_user(s, "other");
+	a = test_expect(s, HTTP_METHOD_POST, "/api/embedded/v1/activations",
+			"{\"userId\":\"owner\",\"integrationId\":\"" INTEG "\","
+			"\"connections\":[{\"templateId\":\"" ETPL "\",\"name\":\"n\","
+			"\"credentials\":[],\"variables\":[]}]}",
+			200);
+	conns = test_expect(s, HTTP_METHOD_GET, V2 "/connections?first=1000", NULL, 200);
+	bound = NULL;
+	for (size_t i = 0; i < json_array_size(json_object_get(conns, "items")); i++) {
+		const json_t *c = json_array_get(json_object_get(conns, "items"), i);
+
+		if (strcmp(test_str(c, "name"), "n") == 0)
+			bound = c;
+	}
+	assert_non_null(bound);
+	snprintf(body, sizeof(body),
+		 "{\"userId\":\"other\",\"integrationId\":\"" INTEG "\",\"connections\":"
+		 "[{\"templateId\":\"" ETPL "\",\"connectionId\":\"%s\"}]}",
+		 test_str(bound, "id"));
+	b = test_expect(s, HTTP_METHOD_POST, "/api/embedded/v1/activations", body, 200);
+	json_decref(test_expect(s, HTTP_METHOD_DELETE, V2 "/users/owner", NULL, 204));
+	snprintf(uri, sizeof(uri), "/api/embedded/v1/activations/%s", test_str(b, "id"));
+	json_decref(test_expect(s, HTTP_METHOD_GET, uri, NULL, 200));
+	assert_state_reloads(s);
+	assert_non_null(a);
+	sim_free(s);
+}
+
 /* Auth: missing, wrong, unsupported -> 401; another organisation's key -> 403. */
 static void test_auth_api_keys(void **state)
 {
@@ -888,6 +960,28 @@ static void test_embedded_inline_connection(void **state)
 	snprintf(uri, sizeof(uri), V2 "/connections?end_user_id=%s", user);
 	owned = test_expect(s, HTTP_METHOD_GET, uri, NULL, 200);
 	assert_int_equal(json_integer_value(json_object_get(owned, "totalCount")), 1);
+	/* §4: embedded credentials are an object {action: [...], trigger: [...]}. */
+	user = test_create_user(s, "acme2");
+	json_decref(test_expect(s, HTTP_METHOD_POST, "/api/embedded/v1/activations",
+				"{\"userId\":\"acme2\",\"integrationId\":\"" INTEG "\","
+				"\"connections\":[{\"templateId\":\"" ETPL "\",\"name\":\"m\","
+				"\"credentials\":{\"action\":[],\"trigger\":[]},"
+				"\"variables\":[]}]}",
+				200));
+	json_decref(owned);
+	snprintf(uri, sizeof(uri), V2 "/connections?end_user_id=%s", user);
+	owned = test_expect(s, HTTP_METHOD_GET, uri, NULL, 200);
+	assert_int_equal(json_integer_value(json_object_get(owned, "totalCount")), 1);
+	assert_string_equal(test_str(json_array_get(json_object_get(owned, "items"), 0), "name"),
+			    "m");
+	/* A v2-style array needs objects: a stored [5] would make the state unloadable. */
+	test_create_user(s, "acme3");
+	test_expect_error(s, HTTP_METHOD_POST, "/api/embedded/v1/activations",
+			  "{\"userId\":\"acme3\",\"integrationId\":\"" INTEG "\","
+			  "\"connections\":[{\"templateId\":\"" ETPL "\",\"name\":\"o\","
+			  "\"credentials\":[5],\"variables\":[]}]}",
+			  400, "connections[0]");
+	assert_state_reloads(s);
 	sim_free(s);
 }
 
@@ -934,6 +1028,8 @@ int main(void)
 		cmocka_unit_test(test_connections),
 		cmocka_unit_test(test_schedulers),
 		cmocka_unit_test(test_user_delete_cascade),
+		cmocka_unit_test(test_connection_delete_unbinds),
+		cmocka_unit_test(test_user_delete_unbinds_embedded),
 		cmocka_unit_test(test_auth_api_keys),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_embedded),

@@ -406,18 +406,22 @@ static void test_stall_past_client_timeout(void **state)
 	assert_int_equal(r->rc, CURLE_OK);
 }
 
-/* POST /_sim/reset rebuilds the state and clears the counts. */
+/* POST /_sim/reset rebuilds the state (switches included) and clears the counts. */
 static void test_reset_endpoint(void **state)
 {
 	struct server *srv = *state;
-	json_auto_t *done = NULL;
+	json_auto_t *done = NULL, *sw = NULL;
 	json_int_t total = -1;
 
+	json_decref(
+	    call_json(srv, "PUT", "/_sim/switches", "{\"duplicate_user\":\"existing\"}", 200));
 	(void)call(srv, "GET", USERS_PATH, NULL, 0);
 	done = call_json(srv, "POST", "/_sim/reset", NULL, 200);
 	assert_string_equal(json_string_value(json_object_get(done, "status")), "reset");
 	(void)calls_count(srv, "", 0, "", &total);
 	assert_int_equal(total, 0);
+	sw = call_json(srv, "GET", "/_sim/switches", NULL, 200);
+	assert_string_equal(json_string_value(json_object_get(sw, "duplicate_user")), "409");
 }
 
 /* A call still stalled when the server is freed is dropped cleanly. */
