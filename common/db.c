@@ -215,7 +215,7 @@ char *db_url_mask(const char *s)
 /* Milliseconds to a timeval. */
 static struct timeval db_tv(unsigned ms)
 {
-	return (struct timeval){ .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	return (struct timeval){ .tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 }
 
 /* A cheap xorshift for reconnect jitter; quality does not matter here. */

@@ -100,7 +100,8 @@ int migrate_load_dir(const char *dir, struct migration **ret, size_t *ret_n, cha
 			goto out;
 		}
 	}
-	qsort(list, n, sizeof(*list), migrate_cmp);
+	if (n > 1)
+		qsort(list, n, sizeof(*list), migrate_cmp);
 	for (size_t i = 1; i < n; i++)
 		if (strcmp(list[i].version, list[i - 1].version) == 0) {
 			*ret_error = xasprintf("two migrations share version %s: %s and %s",

@@ -77,7 +77,8 @@ void pgarray_put_jsonb(struct pgarray *a, const char *json)
 	pgarray_put_i32(a, (int32_t)(n + 1));
 	p = pgarray_grow(a, n + 1);
 	p[0] = 1;
-	memcpy(p + 1, json, n);
+	/* jsonb on the wire: a version byte, then the text without its NUL */
+	memcpy(p + 1, json, n); /* NOLINT(bugprone-not-null-terminated-result) */
 }
 
 /* A uuid element from 8-4-4-4-12 hex text. */

@@ -369,10 +369,11 @@ static void batch_apply_rows(struct delivery_writer *w, struct writer_conn *c, c
 			continue;
 		struct delivery *d = c->batch[ord - 1];
 		c->batch[ord - 1] = NULL;
-		if (PQgetvalue(res, i, 1)[0] == 't')
+		bool inserted = PQgetvalue(res, i, 1)[0] == 't';
+		bool ours = !PQgetisnull(res, i, 2) && strcmp(PQgetvalue(res, i, 2), d->id) == 0;
+
+		if (inserted || ours) /* ours: the row of our own earlier attempt */
 			batch_settle(w, c, d, 0, d->id, false);
-		else if (!PQgetisnull(res, i, 2) && strcmp(PQgetvalue(res, i, 2), d->id) == 0)
-			batch_settle(w, c, d, 0, d->id, false); /* our own earlier attempt */
 		else if (!PQgetisnull(res, i, 2))
 			batch_settle(w, c, d, 0, PQgetvalue(res, i, 2), true);
 		else
@@ -551,7 +552,7 @@ static void writer_conn_init(struct delivery_writer *w, struct writer_conn *c,
 			     const struct db_async_options *dbo)
 {
 	c->w = w;
-	c->batch = xcalloc(w->opts.batch_max_rows, sizeof(*c->batch));
+	c->batch = xcalloc(w->opts.batch_max_rows, sizeof(struct delivery *));
 	c->db = db_async_new(w->base, dbo, writer_on_db_state, c);
 }
 
@@ -580,7 +581,7 @@ struct delivery_writer *delivery_writer_new(struct event_base *base,
 		.statement_timeout_ms = (unsigned)opts->commit_timeout_ms,
 	};
 	int sweep_ms = opts->commit_timeout_ms / 4 > 10 ? opts->commit_timeout_ms / 4 : 10;
-	struct timeval tv = { sweep_ms / 1000, (sweep_ms % 1000) * 1000 };
+	struct timeval tv = { sweep_ms / 1000, (suseconds_t)(sweep_ms % 1000) * 1000 };
 
 	w->base = base;
 	w->opts = *opts;

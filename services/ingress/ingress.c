@@ -130,7 +130,7 @@ static void ingress_on_drain(evutil_socket_t fd, short what, void *arg)
 /* Stop accepting, answer what was already read, then call done. */
 void ingress_shutdown(struct ingress *in, int timeout_ms, void (*done)(void *), void *userdata)
 {
-	struct timeval tv = { 0, 20 * 1000 };
+	struct timeval tv = { 0, 20000 };
 
 	if (in->deps.draining)
 		return;
