@@ -14,14 +14,12 @@
 #include <cmocka.h>
 #include <event2/event.h>
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
 
 #include "crypto.h"
 #include "harness.h"
 #include "http_client.h"
 #include "json.h"
+#include "test_keys.h"
 #include "versori.h"
 #include "versori_auth.h"
 #include "versori_outcome.h"
@@ -60,31 +58,10 @@ static struct {
 
 /* ---- keys and processes ---- */
 
-/* A PEM text written by fn for key; a new string. */
-static char *pem_of(EVP_PKEY *key, bool private_part)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data = NULL, *out;
-	long len;
-	int ok = private_part ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
-			      : PEM_write_bio_PUBKEY(bio, key);
-
-	assert_int_equal(ok, 1);
-	len = BIO_get_mem_data(bio, &data);
-	out = strndup(data, (size_t)len);
-	BIO_free(bio);
-	return out;
-}
-
 /* A fresh 2048-bit RSA key pair as PKCS#8 private and SPKI public PEM texts. */
 static void keypair_new(char **ret_private, char **ret_public)
 {
-	EVP_PKEY *key = EVP_RSA_gen(2048);
-
-	assert_non_null(key);
-	*ret_private = pem_of(key, true);
-	*ret_public = pem_of(key, false);
-	EVP_PKEY_free(key);
+	assert_int_equal(test_keys_rsa_pair(2048, ret_private, ret_public), 0);
 }
 
 /* A client for the simulator with credential auth (owned by T from now on). */

@@ -17,6 +17,7 @@
 
 #include "crypto.h"
 #include "signing_key.h"
+#include "test_keys.h"
 #include "xalloc.h"
 
 #define NOW 1760000000
@@ -35,17 +36,6 @@ struct keys {
 
 static struct keys K;
 
-/* Everything written to a memory BIO, as a new string. */
-static char *bio_text(BIO *b)
-{
-	char *data = NULL;
-	long n = BIO_get_mem_data(b, &data);
-	char *s = xstrndup(data, (size_t)n);
-
-	BIO_free(b);
-	return s;
-}
-
 /* PKCS#8 PEM of a private key, optionally encrypted with a passphrase. */
 static char *pem_private(EVP_PKEY *p, const char *pass)
 {
@@ -56,7 +46,7 @@ static char *pem_private(EVP_PKEY *p, const char *pass)
 	                                          (const unsigned char *)pass, pass ? 4 : 0, NULL,
 	                                          NULL),
 	                 1);
-	return bio_text(b);
+	return test_keys_bio_text(b);
 }
 
 /* PKCS#1 ("BEGIN RSA PRIVATE KEY") PEM of a private key. */
@@ -65,7 +55,7 @@ static char *pem_private_traditional(EVP_PKEY *p)
 	BIO *b = BIO_new(BIO_s_mem());
 
 	assert_int_equal(PEM_write_bio_PrivateKey_traditional(b, p, NULL, NULL, 0, NULL, NULL), 1);
-	return bio_text(b);
+	return test_keys_bio_text(b);
 }
 
 /* SubjectPublicKeyInfo ("BEGIN PUBLIC KEY") PEM of a key. */
@@ -74,7 +64,7 @@ static char *pem_public(EVP_PKEY *p)
 	BIO *b = BIO_new(BIO_s_mem());
 
 	assert_int_equal(PEM_write_bio_PUBKEY(b, p), 1);
-	return bio_text(b);
+	return test_keys_bio_text(b);
 }
 
 /* Generate the RSA keys once for the whole binary. */

@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 
 #include "signing_key.h"
+#include "test_keys.h"
 #include "versori_auth.h"
 #include "xalloc.h"
 
@@ -24,30 +25,10 @@
 static char *priv_pem;
 static char *pub_pem;
 
-/* Everything written to a memory BIO, as a new string. */
-static char *bio_text(BIO *b)
-{
-	char *data = NULL;
-	long n = BIO_get_mem_data(b, &data);
-	char *s = xstrndup(data, (size_t)n);
-
-	BIO_free(b);
-	return s;
-}
-
 /* One RSA key pair for the binary. */
 static int keys_setup(void **state)
 {
-	EVP_PKEY *k = EVP_RSA_gen(2048);
-	BIO *b1 = BIO_new(BIO_s_mem()), *b2 = BIO_new(BIO_s_mem());
-
-	if (!k || !b1 || !b2 || PEM_write_bio_PrivateKey(b1, k, NULL, NULL, 0, NULL, NULL) != 1 ||
-	    PEM_write_bio_PUBKEY(b2, k) != 1)
-		return -1;
-	priv_pem = bio_text(b1);
-	pub_pem = bio_text(b2);
-	EVP_PKEY_free(k);
-	return 0;
+	return test_keys_rsa_pair(2048, &priv_pem, &pub_pem) == 0 ? 0 : -1;
 }
 
 /* Free the key pair. */

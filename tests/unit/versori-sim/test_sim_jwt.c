@@ -7,6 +7,7 @@
 #include "signing_key.h"
 #include "sim.h"
 #include "sim_test.h"
+#include "test_keys.h"
 
 #define KEY1  "01J0S8K4E2W6R9T3Y7P5M1N0BQ"
 #define KEY2  "01J0S8K4E2W6R9T3Y7P5M1N0BR"
@@ -20,32 +21,10 @@ static struct {
 	struct sim *sim;
 } K;
 
-/* Everything written to a memory BIO, as a new string. */
-static char *bio_text(BIO *b)
-{
-	char *data = NULL;
-	long n = BIO_get_mem_data(b, &data);
-	char *s = xstrndup(data, (size_t)n);
-
-	BIO_free(b);
-	return s;
-}
-
 /* A fresh RSA key pair as PKCS#8 private and SubjectPublicKeyInfo public PEM. */
 static void keypair(char **ret_priv, char **ret_pub)
 {
-	EVP_PKEY *p = EVP_RSA_gen(2048);
-	BIO *b = BIO_new(BIO_s_mem());
-
-	assert_non_null(p);
-	assert_int_equal(PEM_write_bio_PrivateKey(b, p, NULL, NULL, 0, NULL, NULL), 1);
-	*ret_priv = bio_text(b);
-	if (ret_pub) {
-		b = BIO_new(BIO_s_mem());
-		assert_int_equal(PEM_write_bio_PUBKEY(b, p), 1);
-		*ret_pub = bio_text(b);
-	}
-	EVP_PKEY_free(p);
+	assert_int_equal(test_keys_rsa_pair(2048, ret_priv, ret_pub), 0);
 }
 
 /* Keys and a simulator whose two organisations hold KEY1 and KEY2. */
