@@ -74,6 +74,12 @@ int sim_call_fail(struct sim_call *c, int status, const char *field, const char 
 	return status_errno(status);
 }
 
+/* Documented upstream but outside what the simulator models. */
+int sim_call_not_simulated(struct sim_call *c)
+{
+	return sim_call_fail(c, 501, NULL, "%s is not simulated by versori-sim", c->resp->route);
+}
+
 /* The errno of what was answered. */
 int sim_call_answered(const struct sim_call *c)
 {

@@ -49,6 +49,15 @@ struct sim_route {
 	unsigned flags;
 };
 
+/* A route answered 501 "not simulated" (endpoints the reference lists but the simulator does
+ * not model). */
+#define SIM_ROUTE_NOT_SIMULATED_ENTRY(route_name)                                                  \
+	{                                                                                          \
+		route_name, sim_call_not_simulated, SIM_ROUTE_NOT_SIMULATED                        \
+	}
+
+/* Answer 501 with an Error body saying the route is not simulated; returns -ENOSYS. */
+int sim_call_not_simulated(struct sim_call *c);
 /* Answer with status and a JSON body (taken; NULL for no body); returns 0. */
 int sim_call_reply(struct sim_call *c, int status, json_t *owned_body);
 /* Answer with an Error object {code: "<status>000", message, fields?: [{field, message}]};

@@ -258,17 +258,8 @@ static int healthz(struct sim_call *c)
 	return sim_call_reply(c, 200, json_pack("{s:s}", "message", "ok"));
 }
 
-/* Documented upstream but outside what the simulator models. */
-static int not_simulated(struct sim_call *c)
-{
-	return sim_call_fail(c, 501, NULL, "%s is not simulated by versori-sim", c->resp->route);
-}
-
 #define EMB "/api/embedded/v1"
-#define NOT_SIMULATED(name)                                                                        \
-	{                                                                                          \
-		name, not_simulated, SIM_ROUTE_NOT_SIMULATED                                       \
-	}
+#define NOT_SIMULATED SIM_ROUTE_NOT_SIMULATED_ENTRY
 
 const struct sim_route sim_embedded_routes[] = {
 	{ "POST " EMB "/activations", activation_create, 0 },

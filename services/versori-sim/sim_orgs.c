@@ -26,17 +26,11 @@ static int key_list(struct sim_call *c)
 	return sim_call_reply(c, 200, json_pack("{s:o}", "keys", keys));
 }
 
-/* Documented upstream but outside what the simulator models. */
-static int not_simulated(struct sim_call *c)
-{
-	return sim_call_fail(c, 501, NULL, "%s is not simulated by versori-sim", c->resp->route);
-}
-
 #define ORGS "/api/organisations/v1"
 
 const struct sim_route sim_orgs_routes[] = {
 	{ "GET " ORGS "/keys/{key}", key_get, SIM_ROUTE_PUBLIC },
 	{ "GET " ORGS "/organisations/{org}/keys", key_list, 0 },
-	{ "* " ORGS "/organisations/**", not_simulated, SIM_ROUTE_NOT_SIMULATED },
+	SIM_ROUTE_NOT_SIMULATED_ENTRY("* " ORGS "/organisations/**"),
 };
 const size_t sim_orgs_n_routes = ELEMENTSOF(sim_orgs_routes);

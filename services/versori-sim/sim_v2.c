@@ -887,17 +887,8 @@ static int scheduler_trigger(struct sim_call *c)
 	return sim_call_reply(c, 204, NULL);
 }
 
-/* Documented upstream but outside what the simulator models. */
-static int not_simulated(struct sim_call *c)
-{
-	return sim_call_fail(c, 501, NULL, "%s is not simulated by versori-sim", c->resp->route);
-}
-
 #define V2 "/api/v2/o/{org}"
-#define NOT_SIMULATED(name)                                                                        \
-	{                                                                                          \
-		name, not_simulated, SIM_ROUTE_NOT_SIMULATED                                       \
-	}
+#define NOT_SIMULATED SIM_ROUTE_NOT_SIMULATED_ENTRY
 
 const struct sim_route sim_v2_routes[] = {
 	{ "POST " V2 "/users", user_create, 0 },
