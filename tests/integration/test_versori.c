@@ -867,13 +867,19 @@ static void test_embedded_activation(void **state)
 	assert_int_equal(count_where(org, "embeddedActivations", NULL, NULL), 0);
 }
 
-/* GET the user (the call every fault test makes); the outcome. */
-static struct versori_outcome user_get(void)
+/* GET one end user; the outcome. */
+static struct versori_outcome user_get_named(const char *external_id)
 {
 	struct versori_request req = {0};
 
-	assert_int_equal(versori_request_end_user_get_build(ORG, "fault-user", &req, NULL), 0);
+	assert_int_equal(versori_request_end_user_get_build(ORG, external_id, &req, NULL), 0);
 	return call(&req);
+}
+
+/* GET the user every fault test makes; the outcome. */
+static struct versori_outcome user_get(void)
+{
+	return user_get_named("fault-user");
 }
 
 /* 5xx faults are retryable; when the fault is used up the call succeeds again. */
@@ -976,6 +982,46 @@ static void test_fault_stall_and_latency(void **state)
 	assert_true(harness_wait_status(T.port, "/_sim/healthz", 200, 5000));
 }
 
+/* Switches and faults given at start: --switch, --fault and --faults FILE. */
+static void test_switches_and_faults_at_start(void **state)
+{
+	_cleanup_free_ char *dir = harness_mkdtemp("sim-faults");
+	_cleanup_free_ char *faults = harness_write_file(
+		dir, "faults.json",
+		"{\"rules\":[{\"kind\":\"error\",\"statuses\":[502],\"count\":1,"
+		"\"method\":\"GET\"}]}");
+	const char *env[] = {T.env_key, T.env_pub, NULL};
+	const char *args[] = {"--switch", "duplicate_user=existing", "--faults", faults,
+			      "--fault", "kind=throttle,per_second=0.001,burst=3,method=DELETE",
+			      NULL};
+	struct harness_service *sim = harness_sim_start(T.fixture, args, env);
+	int port_saved = T.port;
+	struct versori_request req = {0};
+	struct versori_outcome o;
+
+	assert_non_null(sim);
+	T.port = harness_service_port(sim);
+	client_open_api_key(0);
+	assert_int_equal(user_create("start-user"), 201);
+	assert_int_equal(user_create("start-user"), 201); /* duplicate_user=existing */
+	o = user_get_named("start-user");
+	expect(&o, 502, VERSORI_OUTCOME_RETRYABLE);
+	versori_outcome_fini(&o);
+	o = user_get_named("start-user");
+	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
+	versori_outcome_fini(&o);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(versori_request_end_user_delete_build(ORG, "nobody", &req, NULL), 0);
+		o = call(&req);
+		assert_int_equal(o.status, i < 3 ? 404 : 429);
+		versori_outcome_fini(&o);
+	}
+	T.port = port_saved;
+	client_open_api_key(0);
+	assert_int_equal(harness_service_stop(sim, 10000), 0);
+	harness_service_free(sim, false);
+}
+
 /* --state: the state is saved on SIGTERM and loaded by the next start. */
 static void test_state_saved_and_loaded(void **state)
 {
@@ -1037,6 +1083,7 @@ int main(void)
 		cmocka_unit_test_setup(test_fault_throttle, test_setup),
 		cmocka_unit_test_setup(test_fault_reset, test_setup),
 		cmocka_unit_test_setup(test_fault_stall_and_latency, test_setup),
+		cmocka_unit_test_setup(test_switches_and_faults_at_start, test_setup),
 		cmocka_unit_test_setup(test_state_saved_and_loaded, test_setup),
 	};
 
