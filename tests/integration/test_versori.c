@@ -930,15 +930,17 @@ static void test_fault_throttle(void **state)
 	}
 }
 
-/* A connection reset mid-response is a retryable transport error. */
+/* A connection reset mid-response is a retryable transport error, and the call may still
+ * have been applied: a reset create leaves the user in place, so the retry meets a 409 (why
+ * every create is check-then-act). */
 static void test_fault_reset(void **state)
 {
+	json_auto_t *org = NULL;
 	struct versori_outcome o;
 
 	assert_int_equal(user_create("fault-user"), 201);
 	admin_ok("PUT", "/_sim/faults",
-			       "{\"rules\":[{\"kind\":\"reset\",\"rate\":1,\"count\":1,"
-			       "\"method\":\"GET\"}]}");
+		 "{\"rules\":[{\"kind\":\"reset\",\"rate\":1,\"count\":1,\"method\":\"GET\"}]}");
 	o = user_get();
 	expect(&o, 0, VERSORI_OUTCOME_RETRYABLE);
 	assert_int_equal(o.transport_error, -ECONNRESET);
@@ -946,6 +948,14 @@ static void test_fault_reset(void **state)
 	o = user_get();
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	versori_outcome_fini(&o);
+
+	admin_ok("PUT", "/_sim/faults",
+		 "{\"rules\":[{\"kind\":\"reset\",\"count\":1,"
+		 "\"route\":\"POST /api/v2/o/{org}/users\"}]}");
+	assert_int_equal(user_create("reset-user"), 0);
+	org = sim_org_state();
+	assert_int_equal(count_where(org, "users", "externalId", "reset-user"), 1);
+	assert_int_equal(user_create("reset-user"), 409);
 }
 
 /* A stall longer than the client's timeout is a retryable timeout; the simulator survives
@@ -971,6 +981,16 @@ static void test_fault_stall_and_latency(void **state)
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	assert_true(o.total_ms >= 150);
 	versori_outcome_fini(&o);
+
+	admin_ok("PUT", "/_sim/faults",
+		 "{\"rules\":[{\"kind\":\"latency\",\"dist\":\"uniform\",\"min_ms\":60,"
+		 "\"max_ms\":120,\"method\":\"GET\"}]}");
+	for (int i = 0; i < 5; i++) {
+		o = user_get();
+		expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
+		assert_true(o.total_ms >= 60);
+		versori_outcome_fini(&o);
+	}
 
 	admin_ok("PUT", "/_sim/faults",
 			       "{\"rules\":[{\"kind\":\"latency\",\"dist\":\"fixed\",\"ms\":1000,"
