@@ -101,7 +101,10 @@ static void webhook_on_done(struct delivery *d, int r, const char *id, bool dupl
 					      : json_pack("{s:s}", "delivery_id", id),
 				    NULL, 0);
 	}
-	log_event(r < 0 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "webhook.received",
+	/* A stored delivery is its own record (hookrun.deliveries) and is counted in /metrics,
+	 * so its line is debug: a stderr write per request is a cost at tens of thousands of
+	 * requests a second. Failures stay visible at warn. */
+	log_event(r < 0 ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "webhook.received",
 		  "source=%s delivery_id=%s status=%d duplicate=%s dur_ms=%.3f", d->source,
 		  id ? id : "", status, duplicate ? "true" : "false", (double)dur_us / 1000.0);
 	delivery_fini(d);
