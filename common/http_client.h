@@ -1,6 +1,7 @@
 /* Outbound HTTP on an event loop: the only module that includes curl. Requests run through a
  * one-function transport vtable (curl multi on libevent in production, canned answers in unit
- * tests). Used by workers and the CLI; never blocks, never spawns a thread. */
+ * tests). Used by workers and the CLI; never blocks and starts no thread of its own (libcurl
+ * may resolve names on a short-lived thread of its own). */
 #pragma once
 
 #include <stdbool.h>

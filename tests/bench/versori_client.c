@@ -7,6 +7,7 @@
  *
  * Everything listens on 127.0.0.1; the simulator is stopped by PID on exit, even on failure. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -50,48 +51,54 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Start versori-sim on a free port; its port, read from its listening log line. */
-static int sim_start(const char *build, const char *src, const char *api_key)
+/* The port in the simulator's listening line of log, or 0 while it is not there. */
+static int sim_log_port(const char *log)
 {
-	int pipefd[2];
 	char line[1024];
-	FILE *f;
+	int port = 0;
+	FILE *f = fopen(log, "r");
 
-	if (pipe(pipefd) < 0)
-		return -1;
+	while (f && !port && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "event=sim.listening");
+
+		p = p ? strstr(p, " port=") : NULL;
+		port = p ? atoi(p + 6) : 0;
+	}
+	if (f)
+		fclose(f);
+	return port;
+}
+
+/* Start versori-sim on a free port with its output in log; its port (read from the listening
+ * line within 10 s), or -1. */
+static int sim_start(const char *build, const char *src, const char *api_key, const char *log)
+{
+	double deadline = now_ms() + 10000;
+	int port = 0;
+
 	sim_pid = fork();
 	if (sim_pid == 0) {
 		_cleanup_free_ char *bin = xasprintf("%s/services/versori-sim/versori-sim", build);
 		_cleanup_free_ char *fixture =
 			xasprintf("%s/deploy/dev/versori-sim.fixture.json", src);
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
-		dup2(pipefd[1], STDERR_FILENO);
-		dup2(pipefd[1], STDOUT_FILENO);
-		close(pipefd[0]);
+		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+			_exit(127);
 		setenv("VERSORI_SIM_API_KEY", api_key, 1);
 		setenv("VERSORI_SIM_SIGNING_PUBLIC_KEY", "unused", 1);
 		execl(bin, bin, "--port", "0", "--fixture", fixture, NULL);
 		_exit(127);
 	}
-	close(pipefd[1]);
 	atexit(sim_stop);
-	f = fdopen(pipefd[0], "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		const char *p = strstr(line, "event=sim.listening");
-
-		p = p ? strstr(p, " port=") : NULL;
-		if (p) {
-			/* Keep draining its output so the simulator never blocks on a full pipe. */
-			if (fork() == 0) {
-				while (fgets(line, sizeof(line), f))
-					;
-				_exit(0);
-			}
-			return atoi(p + 6);
-		}
+	while (sim_pid > 0 && !(port = sim_log_port(log)) && now_ms() < deadline &&
+	       waitpid(sim_pid, NULL, WNOHANG) == 0)
+		usleep(10000);
+	if (port <= 0) {
+		fprintf(stderr, "versori_client: versori-sim did not start (log: %s)\n", log);
+		return -1;
 	}
-	fprintf(stderr, "versori_client: versori-sim did not start\n");
-	return -1;
+	return port;
 }
 
 /* One level's run: n calls of one kind, at most c in flight. */
@@ -201,6 +208,7 @@ static long peak_rss_kib(pid_t pid)
 int main(int argc, char **argv)
 {
 	int n = 2000, levels[MAX_LEVELS] = {1, 8, 32}, n_levels = 3, port;
+	char log[64];
 	unsigned char raw[24];
 	_cleanup_free_ char *key = NULL, *url = NULL;
 	struct versori_auth *auth = NULL;
@@ -228,7 +236,8 @@ int main(int argc, char **argv)
 	if (n < 1 || crypto_random_bytes(raw, sizeof(raw)) < 0)
 		return 2;
 	key = crypto_hex_encode(raw, sizeof(raw));
-	if ((port = sim_start(argv[1], argv[2], key)) <= 0)
+	snprintf(log, sizeof(log), "/tmp/versori-client-bench.%d.log", (int)getpid());
+	if ((port = sim_start(argv[1], argv[2], key, log)) <= 0)
 		return 1;
 	url = xasprintf("http://127.0.0.1:%d", port);
 	base = event_base_new();
@@ -253,5 +262,6 @@ int main(int argc, char **argv)
 	http_client_free(http);
 	event_base_free(base);
 	sim_stop();
+	unlink(log);
 	return 0;
 }
