@@ -10,6 +10,9 @@
 #include "backoff.h"
 #include "log.h"
 
+/* COPY data goes to libpq in messages of at most this many bytes. */
+#define DB_COPY_CHUNK (1 << 20)
+
 enum db_state {
 	DB_DISCONNECTED,
 	DB_CONNECTING,
@@ -41,6 +44,9 @@ struct db_async {
 	db_result_fn cb;
 	void *cb_userdata;
 	PGresult *result;
+	/* COPY ... FROM STDIN in flight: the stream sent once the server asks for it. */
+	const void *copy_data;
+	size_t copy_len;
 };
 
 /* Strip the trailing newline libpq puts on its messages into a new string. */
@@ -122,6 +128,14 @@ int db_query(PGconn *conn, const char *sql, int nparams, const char *const *valu
 	}
 	*ret = res;
 	return 0;
+}
+
+/* unique_violation (SQLSTATE 23505). */
+bool db_result_is_unique_violation(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state && strcmp(state, "23505") == 0;
 }
 
 /* Serialization failures and deadlocks (SQLSTATE class 40) may succeed when retried. */
@@ -251,6 +265,8 @@ static void db_async_teardown(struct db_async *db)
 	db->conn = NULL;
 	PQclear(db->result);
 	db->result = NULL;
+	db->copy_data = NULL;
+	db->copy_len = 0;
 }
 
 /* The connection broke or could not be made: fail what is in flight, retry later. */
@@ -510,6 +526,44 @@ int db_async_send_prepared(struct db_async *db, const char *name, int nparams,
 		userdata);
 }
 
+/* Send a COPY ... FROM STDIN statement; its data goes out when the server asks for it. */
+int db_async_send_copy(struct db_async *db, const char *sql, const void *data, size_t len,
+		       db_result_fn cb, void *userdata)
+{
+	int r = db_async_sendable(db);
+
+	if (r < 0)
+		return r;
+	db->copy_data = data;
+	db->copy_len = len;
+	return db_async_dispatch(db, PQsendQuery(db->conn, sql), cb, userdata);
+}
+
+/* The server is ready for COPY data: queue the whole stream and its end in libpq's output
+ * buffer (it grows; nothing blocks), then flush what the socket takes. A COPY nobody asked
+ * for is aborted, which fails the statement. */
+static int db_async_copy_out(struct db_async *db)
+{
+	const char *p = db->copy_data;
+	size_t left = db->copy_len;
+
+	db->copy_data = NULL;
+	db->copy_len = 0;
+	if (!p)
+		return PQputCopyEnd(db->conn, "unexpected COPY") == 1 ? db_async_flush(db)
+								       : -ECONNRESET;
+	while (left > 0) {
+		int n = left > DB_COPY_CHUNK ? DB_COPY_CHUNK : (int)left;
+		if (PQputCopyData(db->conn, p, n) != 1)
+			return -ECONNRESET;
+		p += n;
+		left -= (size_t)n;
+	}
+	if (PQputCopyEnd(db->conn, NULL) != 1)
+		return -ECONNRESET;
+	return db_async_flush(db);
+}
+
 /* Output can progress. */
 static void db_async_on_write(evutil_socket_t fd, short what, void *arg)
 {
@@ -534,6 +588,8 @@ static void db_async_complete(struct db_async *db)
 	db->result = NULL;
 	db->in_flight = false;
 	db->cb = NULL;
+	db->copy_data = NULL;
+	db->copy_len = 0;
 	cb(cb_userdata, res, 0);
 	PQclear(res);
 }
@@ -559,6 +615,14 @@ static void db_async_on_read(evutil_socket_t fd, short what, void *arg)
 		if (!res) {
 			db_async_complete(db);
 			return;
+		}
+		if (PQresultStatus(res) == PGRES_COPY_IN) {
+			PQclear(res);
+			if (db_async_copy_out(db) < 0) {
+				db_async_lost(db, "copy_failed");
+				return;
+			}
+			continue;
 		}
 		if (!db->result)
 			db->result = res;

@@ -29,6 +29,8 @@ int db_query(PGconn *conn, const char *sql, int nparams, const char *const *valu
 	     PGresult **ret, char **ret_error) _warn_unused_result_;
 /* Whether a failed result's SQLSTATE says a retry may succeed (serialization, deadlock). */
 bool db_result_is_retryable(const PGresult *res);
+/* Whether a failed result is a unique violation (SQLSTATE 23505). */
+bool db_result_is_unique_violation(const PGresult *res);
 /* Whether the server cancelled the statement (statement_timeout, lock_timeout, cancel). */
 bool db_result_is_timeout(const PGresult *res);
 /* A copy of url with any password replaced by "********", for logs. */
@@ -70,5 +72,11 @@ bool db_async_connected(const struct db_async *db);
 int db_async_send_prepared(struct db_async *db, const char *name, int nparams,
 			   const char *const *values, const int *lengths, const int *formats,
 			   db_result_fn cb, void *userdata) _warn_unused_result_;
+/* Send a COPY ... FROM STDIN statement without parameters; once the server is ready the len
+ * bytes at data (the whole stream, e.g. FORMAT binary) follow, then the end of the copy. The
+ * callback gets the statement's final result (PGRES_COMMAND_OK, or the error). data must stay
+ * valid until the callback runs. -ENOTCONN / -EBUSY as db_async_send_prepared(). */
+int db_async_send_copy(struct db_async *db, const char *sql, const void *data, size_t len,
+		       db_result_fn cb, void *userdata) _warn_unused_result_;
 /* Drop the connection (failing any statement in flight with -ECONNRESET) and reconnect. */
 void db_async_reset(struct db_async *db);

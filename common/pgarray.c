@@ -1,4 +1,4 @@
-/* PostgreSQL's binary wire format for one-dimensional arrays. */
+/* PostgreSQL's binary wire formats: one-dimensional arrays and binary COPY streams. */
 #include "pgarray.h"
 
 #include <endian.h>
@@ -115,4 +115,36 @@ void pgarray_fini(struct pgarray *a)
 {
 	free(a->buf);
 	*a = (struct pgarray){ 0 };
+}
+
+/* Append a big-endian 16-bit integer. */
+static void pgarray_put_i16(struct pgarray *a, int16_t v)
+{
+	uint16_t be = htobe16((uint16_t)v);
+
+	memcpy(pgarray_grow(a, 2), &be, 2);
+}
+
+/* The 11-byte signature, no flags (no OIDs), an empty header extension. */
+void pgarray_copy_begin(struct pgarray *a)
+{
+	static const unsigned char signature[11] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff,
+						     '\r', '\n', 0 };
+
+	a->len = 0;
+	memcpy(pgarray_grow(a, sizeof(signature)), signature, sizeof(signature));
+	pgarray_put_i32(a, 0);
+	pgarray_put_i32(a, 0);
+}
+
+/* A tuple starts with its field count. */
+void pgarray_copy_row(struct pgarray *a, unsigned n_fields)
+{
+	pgarray_put_i16(a, (int16_t)n_fields);
+}
+
+/* The trailer: a field count of -1. */
+void pgarray_copy_end(struct pgarray *a)
+{
+	pgarray_put_i16(a, -1);
 }

@@ -1,5 +1,7 @@
-/* PostgreSQL's binary wire format for one-dimensional arrays (array_recv), so a batch of rows
- * travels as one parameter per column to a single prepared statement. Pure; used by the
+/* PostgreSQL's binary wire formats for a batch of rows: one-dimensional arrays (array_recv),
+ * one parameter per column of a prepared statement, and the stream of COPY ... FROM STDIN
+ * (FORMAT binary). Both encode a value the same way (big-endian int32 length, -1 for NULL,
+ * then the type's binary form), so the pgarray_put_* calls serve both. Pure; used by the
  * ingress's group commit. Caller storage; the buffer is reused across batches. */
 #pragma once
 
@@ -31,3 +33,10 @@ int pgarray_put_uuid(struct pgarray *a, const char *s) _warn_unused_result_;
 /* A timestamptz element from microseconds since the Unix epoch. */
 void pgarray_put_timestamptz(struct pgarray *a, long long unix_us);
 void pgarray_fini(struct pgarray *a);
+
+/* Start a binary COPY stream (signature, flags, header extension), discarding what the buffer
+ * held; then per row pgarray_copy_row() and one pgarray_put_* per column; then
+ * pgarray_copy_end(). */
+void pgarray_copy_begin(struct pgarray *a);
+void pgarray_copy_row(struct pgarray *a, unsigned n_fields);
+void pgarray_copy_end(struct pgarray *a);

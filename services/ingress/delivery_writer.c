@@ -31,11 +31,13 @@ struct writer_conn {
 	struct delivery **batch;
 	size_t batch_n;    /* all deliveries, leaders first then followers */
 	size_t batch_rows; /* leaders: rows in the statement */
+	bool copy;         /* the batch travels by COPY rather than the statement */
 	long long sent_us;
 	struct pgarray cols[DELIVERY_WRITER_COLUMNS];
 	const char *values[DELIVERY_WRITER_PARAMS];
 	int lengths[DELIVERY_WRITER_PARAMS];
 	int formats[DELIVERY_WRITER_PARAMS];
+	struct pgarray stream; /* binary COPY stream of a copy batch */
 };
 
 struct delivery_writer {
@@ -158,6 +160,35 @@ int delivery_writer_encode(struct delivery *const *rows, size_t n,
 	return 0;
 }
 
+/* The COPY of a copy batch: the statement's columns, in delivery_writer_encode_copy() order. */
+const char delivery_writer_copy_sql[] =
+	"COPY hookrun.deliveries (id, source, idempotency_key, received_at, method, uri, headers, "
+	"content_type, body, verified_by, peer) FROM STDIN (FORMAT binary)";
+
+/* Encode a copy batch's rows as one binary COPY stream; -EINVAL on a bad id. */
+int delivery_writer_encode_copy(struct delivery *const *rows, size_t n, struct pgarray *stream)
+{
+	pgarray_copy_begin(stream);
+	for (size_t i = 0; i < n; i++) {
+		const struct delivery *d = rows[i];
+		pgarray_copy_row(stream, DELIVERY_WRITER_COLUMNS);
+		if (pgarray_put_uuid(stream, d->id) < 0)
+			return -EINVAL;
+		pgarray_put_text(stream, d->source);
+		pgarray_put_text(stream, d->idempotency_key);
+		pgarray_put_timestamptz(stream, d->received_us);
+		pgarray_put_text(stream, d->method);
+		pgarray_put_text(stream, d->uri);
+		pgarray_put_jsonb(stream, d->headers_json);
+		pgarray_put_text(stream, d->content_type);
+		pgarray_put_bytes(stream, d->body, d->body_len);
+		pgarray_put_text(stream, d->verified_by);
+		pgarray_put_text(stream, d->peer);
+	}
+	pgarray_copy_end(stream);
+	return 0;
+}
+
 /* Publish the backlog gauge. */
 static void writer_gauges(struct delivery_writer *w)
 {
@@ -236,16 +267,28 @@ static struct delivery *batch_find_leader(const struct writer_conn *c, const str
 	return NULL;
 }
 
+/* Whether a delivery may be written by COPY: no idempotency key to claim, and a first
+ * attempt, so its row cannot exist yet (a retry might find the row of an attempt whose
+ * commit was lost with the connection: only the statement can tell). */
+static bool delivery_copyable(const struct delivery *d)
+{
+	return !d->idempotency_key && d->attempts == 0;
+}
+
 /* Move deliveries from the queue into a connection's batch, within the row and byte limits.
- * Followers (a key already in this batch) ride along without a row of their own. */
+ * A batch is a copy batch when the queue head is copyable; it then takes the run of copyable
+ * deliveries behind it. Otherwise the statement takes any delivery, and followers (a key
+ * already in this batch) ride along without a row of their own. */
 static void batch_collect(struct delivery_writer *w, struct writer_conn *c)
 {
 	struct delivery *followers = NULL, **ftail = &followers;
 	size_t bytes = 0;
 
 	c->batch_n = c->batch_rows = 0;
+	c->copy = w->head && delivery_copyable(w->head);
 	while (w->head && c->batch_rows < w->opts.batch_max_rows &&
-	       (c->batch_rows == 0 || bytes + w->head->body_len <= w->opts.batch_max_bytes)) {
+	       (c->batch_rows == 0 || bytes + w->head->body_len <= w->opts.batch_max_bytes) &&
+	       (!c->copy || delivery_copyable(w->head))) {
 		struct delivery *d = queue_pop(w);
 		struct delivery *leader = batch_find_leader(c, d);
 		if (leader) {
@@ -267,8 +310,26 @@ static void batch_collect(struct delivery_writer *w, struct writer_conn *c)
 }
 
 static void writer_on_result(void *userdata, const PGresult *res, int r);
+static void writer_on_copy_result(void *userdata, const PGresult *res, int r);
 static void writer_batch_done(struct delivery_writer *w, struct writer_conn *c);
 static void batch_fail(struct delivery_writer *w, struct writer_conn *c, int r);
+
+/* Send a copy batch: one COPY, committed on its own. */
+static void writer_send_copy(struct delivery_writer *w, struct writer_conn *c)
+{
+	int r = delivery_writer_encode_copy(c->batch, c->batch_rows, &c->stream);
+
+	if (r < 0) {
+		batch_fail(w, c, -EIO);
+		writer_batch_done(w, c);
+		return;
+	}
+	c->sent_us = now_us();
+	r = db_async_send_copy(c->db, delivery_writer_copy_sql, c->stream.buf, c->stream.len,
+			       writer_on_copy_result, c);
+	if (r < 0)
+		writer_on_copy_result(c, NULL, -ECONNRESET);
+}
 
 /* Send the queue head as one batch on an idle connection. */
 static void writer_send(struct delivery_writer *w, struct writer_conn *c)
@@ -276,6 +337,10 @@ static void writer_send(struct delivery_writer *w, struct writer_conn *c)
 	int r;
 
 	batch_collect(w, c);
+	if (c->copy) {
+		writer_send_copy(w, c);
+		return;
+	}
 	r = delivery_writer_encode(c->batch, c->batch_rows, c->cols);
 	if (r < 0) {
 		batch_fail(w, c, -EIO);
@@ -393,10 +458,11 @@ static void batch_fail(struct delivery_writer *w, struct writer_conn *c, int r)
 	}
 }
 
-/* Log and count a statement that failed. */
-static int batch_error(struct delivery_writer *w, const struct writer_conn *c, const PGresult *res)
+/* Log and count a statement that failed; retry: worth retrying whatever its SQLSTATE says. */
+static int batch_error(struct delivery_writer *w, const struct writer_conn *c, const PGresult *res,
+		       bool retry)
 {
-	bool retry = db_result_is_retryable(res);
+	retry = retry || db_result_is_retryable(res);
 
 	metric_counter_inc(w->m_batch_errors);
 	if (db_result_is_timeout(res)) {
@@ -422,12 +488,37 @@ static void writer_on_result(void *userdata, const PGresult *res, int r)
 	if (r < 0) {
 		batch_fail(w, c, took_us >= w->opts.commit_timeout_ms * 1000LL ? -ETIMEDOUT : -EAGAIN);
 	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		batch_fail(w, c, batch_error(w, c, res));
+		batch_fail(w, c, batch_error(w, c, res, false));
 	} else {
 		metric_histogram_observe(w->m_batch_rows, (double)c->batch_rows);
 		metric_histogram_observe(w->m_commit_seconds, (double)took_us / 1e6);
 		batch_apply_rows(w, c, res);
 		batch_fail(w, c, -EIO); /* rows the statement did not report: should not happen */
+	}
+	writer_batch_done(w, c);
+}
+
+/* A copy batch finished. COPY is all or nothing: every row committed, or none did. A failed
+ * copy goes back to the queue and is retried by the statement, which finds rows that exist
+ * already (a unique violation here most likely means one did) and reports them as ours. */
+static void writer_on_copy_result(void *userdata, const PGresult *res, int r)
+{
+	struct writer_conn *c = userdata;
+	struct delivery_writer *w = c->w;
+	long long took_us = now_us() - c->sent_us;
+
+	if (r < 0) {
+		batch_fail(w, c, took_us >= w->opts.commit_timeout_ms * 1000LL ? -ETIMEDOUT : -EAGAIN);
+	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		batch_fail(w, c, batch_error(w, c, res, db_result_is_unique_violation(res)));
+	} else {
+		metric_histogram_observe(w->m_batch_rows, (double)c->batch_rows);
+		metric_histogram_observe(w->m_commit_seconds, (double)took_us / 1e6);
+		for (size_t i = 0; i < c->batch_rows; i++) {
+			struct delivery *d = c->batch[i];
+			c->batch[i] = NULL;
+			batch_settle(w, c, d, 0, d->id, false);
+		}
 	}
 	writer_batch_done(w, c);
 }
@@ -562,6 +653,7 @@ static void writer_conn_fini(struct writer_conn *c)
 	db_async_free(c->db);
 	for (size_t i = 0; i < DELIVERY_WRITER_COLUMNS; i++)
 		pgarray_fini(&c->cols[i]);
+	pgarray_fini(&c->stream);
 	free(c->batch);
 }
 

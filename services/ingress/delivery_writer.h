@@ -79,6 +79,13 @@ size_t delivery_writer_backlog(const struct delivery_writer *w);
 #define DELIVERY_WRITER_STATEMENT "hookrun_delivery_batch"
 /* The batch statement (prepared on every writer connection). */
 extern const char delivery_writer_sql[];
+/* The COPY statement of a batch whose deliveries have no idempotency key and are on their
+ * first attempt: such rows cannot exist yet, and COPY writes them at a fraction of the
+ * statement's cost (PostgreSQL inserts them as one multi-row insert). */
+extern const char delivery_writer_copy_sql[];
+/* Encode rows as one binary COPY stream for delivery_writer_copy_sql; -EINVAL on a bad id. */
+int delivery_writer_encode_copy(struct delivery *const *rows, size_t n,
+				struct pgarray *stream) _warn_unused_result_;
 /* Encode the rows as one binary array per column; -EINVAL on a malformed id. */
 int delivery_writer_encode(struct delivery *const *rows, size_t n,
 			   struct pgarray cols[DELIVERY_WRITER_COLUMNS]) _warn_unused_result_;

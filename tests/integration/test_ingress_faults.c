@@ -460,6 +460,109 @@ static void test_kill9_under_load(void **state)
 }
 
 /* Entry point. */
+/* Make the next n row inserts into hookrun.deliveries fail with SQLSTATE code. A sequence is
+ * not transactional, so the failure is used up even though its statement rolls back. */
+static void fail_next_inserts(struct suite *s, int n, const char *code)
+{
+	char sql[1024];
+
+	snprintf(sql, sizeof(sql),
+	         "CREATE SEQUENCE IF NOT EXISTS hookrun.test_insert_fault;"
+	         "SELECT setval('hookrun.test_insert_fault', 1, false);"
+	         "CREATE OR REPLACE FUNCTION hookrun.test_insert_fault() RETURNS trigger "
+	         "LANGUAGE plpgsql AS $$ BEGIN "
+	         "IF nextval('hookrun.test_insert_fault') <= %d THEN "
+	         "RAISE EXCEPTION 'injected by the test' USING ERRCODE = '%s'; END IF; "
+	         "RETURN NEW; END $$;"
+	         "CREATE OR REPLACE TRIGGER test_insert_fault BEFORE INSERT ON hookrun.deliveries "
+	         "FOR EACH ROW EXECUTE FUNCTION hookrun.test_insert_fault();",
+	         n, code);
+	assert_true(harness_sql_exec(s->conn, sql));
+}
+
+/* Remove the trigger fail_next_inserts() installed. */
+static void fail_inserts_off(struct suite *s)
+{
+	assert_true(harness_sql_exec(s->conn, "DROP TRIGGER IF EXISTS test_insert_fault "
+	                                      "ON hookrun.deliveries"));
+}
+
+/* Load of n requests on 8 connections; every answer 202 and every acknowledged delivery
+ * stored exactly once. */
+static void load_all_accepted(struct suite *s, size_t n)
+{
+	long long before = harness_deliveries_count(s->conn, "fault");
+	struct harness_load_stats st;
+
+	s->load = start_load(s, 8, (unsigned)n);
+	assert_true(harness_load_wait_done(s->load, 60000));
+	harness_load_stop(s->load);
+	st = harness_load_stats(s->load);
+	print_stats(s->load);
+	assert_int_equal(st.s202, n);
+	expect_all_stored(s->conn, s->load);
+	assert_int_equal(harness_deliveries_count(s->conn, "fault") - before, (long long)n);
+}
+
+/* A batch written by COPY that fails (here: a unique violation, as when a row of a batch
+ * exists already) goes back to the queue and is written by the statement instead: every
+ * request still gets 202, and every row is there once. */
+static void test_copy_failure_falls_back(void **state)
+{
+	struct suite *s = *state;
+
+	HARNESS_REQUIRE_DB();
+	start_ingress(s, "");
+	fail_next_inserts(s, 1, "23505");
+	load_all_accepted(s, 300);
+	assert_true(harness_metric(harness_service_port(s->in), "hookrun_commit_errors_total") >=
+	            1);
+	assert_int_equal(harness_sql_int(s->conn, "SELECT nextval('hookrun.test_insert_fault')", NULL),
+	                 300 + 1 + 1);
+	fail_inserts_off(s);
+	expect_backlog_drained(s);
+	s->passed = true;
+}
+
+/* A retryable failure (serialization, 40001) of the first batches is retried, COPY or not. */
+static void test_serialization_failure_retried(void **state)
+{
+	struct suite *s = *state;
+
+	HARNESS_REQUIRE_DB();
+	start_ingress(s, "");
+	fail_next_inserts(s, 3, "40001");
+	load_all_accepted(s, 200);
+	fail_inserts_off(s);
+	expect_backlog_drained(s);
+	s->passed = true;
+}
+
+/* A failure that retrying cannot fix answers 500 internal_error, stores nothing for those
+ * requests, and leaves the ingress working for the next ones. */
+static void test_permanent_failure_answers_500(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r;
+	long long before;
+
+	HARNESS_REQUIRE_DB();
+	start_ingress(s, "");
+	before = harness_deliveries_count(s->conn, "fault");
+	fail_next_inserts(s, 1, "P0001");
+	post_one(s, "{\"doomed\":true}", &r);
+	assert_int_equal(r.status, 500);
+	assert_string_equal(harness_response_error_code(&r), "internal_error");
+	harness_response_fini(&r);
+	assert_int_equal(harness_deliveries_count(s->conn, "fault"), before);
+	post_one(s, "{\"doomed\":false}", &r);
+	assert_int_equal(r.status, 202);
+	harness_response_fini(&r);
+	assert_int_equal(harness_deliveries_count(s->conn, "fault"), before + 1);
+	fail_inserts_off(s);
+	s->passed = true;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +572,12 @@ int main(void)
 	                                    test_teardown),
 	    cmocka_unit_test_setup_teardown(test_db_restart_under_load, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_kill9_under_load, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_failure_falls_back, test_setup,
+	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_serialization_failure_retried, test_setup,
+	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_permanent_failure_answers_500, test_setup,
+	                                    test_teardown),
 	};
 
 	harness_init();

@@ -81,11 +81,36 @@ static void test_growth(void **state)
 	pgarray_fini(&a);
 }
 
+/* A binary COPY stream of one row with a text field and a NULL, byte for byte. */
+static void test_copy_stream(void **state)
+{
+	static const unsigned char want[] = {
+		'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0, /* signature */
+		0, 0, 0, 0, 0, 0, 0, 0,                               /* flags, extension */
+		0, 2,                                                   /* two fields */
+		0, 0, 0, 2, 'a', 'b',                                   /* 'ab' */
+		0xff, 0xff, 0xff, 0xff,                                 /* NULL */
+		0xff, 0xff,                                             /* trailer */
+	};
+	struct pgarray a = { 0 };
+
+	pgarray_put_text(&a, "left over from an earlier use");
+	pgarray_copy_begin(&a);
+	pgarray_copy_row(&a, 2);
+	pgarray_put_text(&a, "ab");
+	pgarray_put_text(&a, NULL);
+	pgarray_copy_end(&a);
+	assert_int_equal(a.len, sizeof(want));
+	assert_memory_equal(a.buf, want, sizeof(want));
+	pgarray_fini(&a);
+}
+
 /* Entry point. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_array),
+		cmocka_unit_test(test_copy_stream),
 		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_timestamp_and_jsonb),
 		cmocka_unit_test(test_growth),

@@ -84,6 +84,107 @@ static void test_encode_bad_id(void **state)
 		pgarray_fini(&cols[c]);
 }
 
+/* Read the big-endian int16 at offset off of a buffer. */
+static int16_t be16_at(const struct pgarray *a, size_t off)
+{
+	uint16_t v;
+
+	memcpy(&v, a->buf + off, 2);
+	return (int16_t)be16toh(v);
+}
+
+/* Two example rows: one with every field, one with the optional ones NULL. */
+static void example_rows(struct delivery *d1, struct delivery *d2)
+{
+	*d1 = (struct delivery){
+		.id = "0190b5c8-0000-7000-8000-000000000001",
+		.source = "demo",
+		.received_us = 946684800000001LL,
+		.method = "POST",
+		.uri = (char *)"/hooks/demo?x=1",
+		.headers_json = (char *)"{\"x-a\":\"b\"}",
+		.content_type = (char *)"application/json",
+		.body = (const unsigned char *)"{\"a\":1}",
+		.body_len = 7,
+		.verified_by = "hmac",
+		.peer = (char *)"127.0.0.1",
+	};
+	*d2 = *d1;
+	snprintf(d2->id, sizeof(d2->id), "%s", "0190b5c8-0000-7000-8000-0000000000ff");
+	d2->content_type = NULL;
+	d2->peer = NULL;
+	d2->body_len = 0;
+}
+
+/* The binary COPY stream: signature, header, per row 11 fields each encoded exactly as the
+ * same value in the statement's arrays, then the trailer and nothing after it. */
+static void test_encode_copy(void **state)
+{
+	static const unsigned char sig[11] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0 };
+	struct delivery d1, d2;
+	struct delivery *rows[] = { &d1, &d2 };
+	struct pgarray cols[DELIVERY_WRITER_COLUMNS] = { 0 };
+	size_t at[DELIVERY_WRITER_COLUMNS];
+	struct pgarray stream = { 0 };
+	size_t off = 19;
+
+	example_rows(&d1, &d2);
+	assert_int_equal(delivery_writer_encode_copy(rows, 2, &stream), 0);
+	assert_int_equal(delivery_writer_encode(rows, 2, cols), 0);
+	assert_memory_equal(stream.buf, sig, sizeof(sig));
+	assert_int_equal(be32_at(&stream, 11), 0); /* flags: no OIDs */
+	assert_int_equal(be32_at(&stream, 15), 0); /* header extension length */
+	for (size_t c = 0; c < DELIVERY_WRITER_COLUMNS; c++)
+		at[c] = 20; /* the first element of each array */
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(be16_at(&stream, off), DELIVERY_WRITER_COLUMNS);
+		off += 2;
+		for (size_t c = 0; c < DELIVERY_WRITER_COLUMNS; c++) {
+			int32_t len = be32_at(&stream, off);
+			size_t n = 4 + (len < 0 ? 0 : (size_t)len);
+			assert_int_equal(len, be32_at(&cols[c], at[c]));
+			assert_true(off + n <= stream.len);
+			assert_memory_equal(stream.buf + off, cols[c].buf + at[c], n);
+			off += n;
+			at[c] += n;
+		}
+	}
+	assert_int_equal(be16_at(&stream, off), -1);
+	assert_int_equal(off + 2, stream.len);
+	for (size_t c = 0; c < DELIVERY_WRITER_COLUMNS; c++) {
+		assert_int_equal(at[c], cols[c].len);
+		pgarray_fini(&cols[c]);
+	}
+	/* The buffer is reused: a second encoding starts from scratch. */
+	assert_int_equal(delivery_writer_encode_copy(rows, 1, &stream), 0);
+	assert_int_equal(be16_at(&stream, stream.len - 2), -1);
+	assert_true(stream.len < off);
+	pgarray_fini(&stream);
+}
+
+/* A malformed id refuses a copy batch too. */
+static void test_encode_copy_bad_id(void **state)
+{
+	struct delivery d = { .id = "0190b5c8-0000-7000-8000-00000000000g", .source = "s",
+			      .headers_json = (char *)"{}" };
+	struct delivery *rows[] = { &d };
+	struct pgarray stream = { 0 };
+
+	assert_int_equal(delivery_writer_encode_copy(rows, 1, &stream), -EINVAL);
+	pgarray_fini(&stream);
+}
+
+/* COPY names the same columns, in the same order, as the statement's INSERT. */
+static void test_copy_columns(void **state)
+{
+	static const char cols[] = "(id, source, idempotency_key, received_at, method, uri, "
+				   "headers, content_type, body, verified_by, peer)";
+
+	assert_non_null(strstr(delivery_writer_copy_sql, cols));
+	assert_non_null(strstr(delivery_writer_sql, cols));
+	assert_non_null(strstr(delivery_writer_copy_sql, "FROM STDIN (FORMAT binary)"));
+}
+
 /* The statement takes exactly the parameters the writer binds. */
 static void test_statement_params(void **state)
 {
@@ -102,6 +203,9 @@ int main(void)
 		cmocka_unit_test(test_encode_rows),
 		cmocka_unit_test(test_encode_bad_id),
 		cmocka_unit_test(test_statement_params),
+		cmocka_unit_test(test_encode_copy),
+		cmocka_unit_test(test_encode_copy_bad_id),
+		cmocka_unit_test(test_copy_columns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
