@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "hookrun_build.h"
+#include "http_glue.h"
 #include "ingress.h"
 #include "log.h"
 
@@ -118,7 +119,12 @@ static int main_run(struct config *c)
 	struct event *sigterm, *sigint;
 
 	signal(SIGPIPE, SIG_IGN);
-	st.base = event_base_new();
+	st.base = http_glue_base_new();
+	if (!st.base) {
+		log_event(LOG_LEVEL_ERROR, "ingress.start_failed", "detail=%s",
+			  "cannot create the event loop");
+		return EXIT_FAILURE;
+	}
 	st.ingress = ingress_new(st.base, c, &err);
 	if (!st.ingress) {
 		log_event(LOG_LEVEL_ERROR, "ingress.start_failed", "detail=%s", err);

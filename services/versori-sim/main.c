@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "hookrun_build.h"
+#include "http_glue.h"
 #include "json.h"
 #include "log.h"
 #include "sim.h"
@@ -252,7 +253,7 @@ static int main_run(const struct main_args *a, const json_t *fixture, const json
 	                               .initial = initial,
 	                               .switches = a->switches,
 	                               .n_switches = a->n_switches};
-	struct event_base *base = event_base_new();
+	struct event_base *base = http_glue_base_new();
 	struct sim_server *srv = NULL;
 	_cleanup_free_ char *err = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
