@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -1101,20 +1102,25 @@ static void loadgen_report(struct loadgen *lg)
 	struct stats *st = &lg->st;
 	uint64_t end = lg->t_end ? lg->t_end : now_ns();
 	double dur = end > lg->window_start ? (double)(end - lg->window_start) / 1e9 : 0;
+	struct rusage ru = {0};
 
+	(void)getrusage(RUSAGE_SELF, &ru);
 	if (st->n_samples > 0)
 		qsort(st->samples_us, st->n_samples, sizeof(*st->samples_us), sample_cmp);
 	printf("conns=%u body=%zu rate_target=%.0f sent=%" PRIu64 " ok2xx=%" PRIu64
 	       " status_503=%" PRIu64 " other=%" PRIu64 " errors=%" PRIu64
 	       " duration_s=%.3f rps_2xx=%.1f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f"
 	       " total_sent=%" PRIu64 " total_2xx=%" PRIu64 " unanswered=%u missed=%" PRIu64
-	       " connect_errors=%" PRIu64 " late_1ms=%" PRIu64 " lag_max_ms=%.3f\n",
+	       " connect_errors=%" PRIu64 " late_1ms=%" PRIu64 " lag_max_ms=%.3f"
+	       " cpu_user_s=%.6f cpu_sys_s=%.6f\n",
 	       lg->opt.connections, lg->body_prefix_len + body_suffix_len(), lg->opt.rate, st->sent,
 	       st->ok2xx, st->status_503, st->other, st->errors, dur,
 	       dur > 0 ? (double)st->ok2xx / dur : 0, percentile_ms(st, 0.50),
 	       percentile_ms(st, 0.99), percentile_ms(st, 0.999), percentile_ms(st, 1.0),
 	       st->total_sent, st->total_2xx, lg->inflight, st->missed, st->connect_errors,
-	       st->late_1ms, (double)st->lag_max_ns / 1e6);
+	       st->late_1ms, (double)st->lag_max_ns / 1e6,
+	       (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
 	if (st->dropped_samples > 0)
 		fprintf(stderr, "loadgen: %" PRIu64 " latency samples dropped\n",
 		        st->dropped_samples);
