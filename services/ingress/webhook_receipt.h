@@ -26,5 +26,7 @@ struct webhook_receipt_error {
 int webhook_receipt_prepare(const struct source_config *src, const struct http_req *req,
 			    long long now_us, const char *id, struct delivery *d,
 			    struct webhook_receipt_error *reterr) _warn_unused_result_;
-/* The request's headers as a JSON object with every secret header left out; new string. */
+/* The request's headers as a JSON object text (valid jsonb) with every secret header left out;
+ * names lower-cased, a repeated name merged into one member "v1, v2" where it first appears,
+ * a value that is not UTF-8 stored as "(invalid utf-8)". New string; aborts on OOM. */
 char *webhook_receipt_headers_json(const struct source_config *src, const struct http_req *req);

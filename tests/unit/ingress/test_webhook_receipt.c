@@ -192,15 +192,161 @@ static void test_key_too_long(void **state)
 	assert_string_equal(e.problem.code, "idempotency_key_too_long");
 }
 
+/* The headers object for hs, which must be valid JSON (jansson parses it) and equal want. */
+static void assert_headers(const struct source_config *src, struct http_header *hs, size_t n,
+			   const char *want)
+{
+	struct http_req req = { .headers = hs, .n_headers = n };
+	_cleanup_free_ char *s = webhook_receipt_headers_json(src, &req);
+	json_error_t je;
+	json_auto_t *v = json_loads(s, 0, &je);
+
+	if (!v)
+		fail_msg("not JSON (%s): %s", je.text, s);
+	assert_true(json_is_object(v));
+	assert_string_equal(s, want);
+}
+
 /* Repeated headers are joined, names lower-cased. */
 static void test_headers_json(void **state)
 {
 	struct fixture *f = *state;
 	struct http_header h[] = { { "X-Trace", "a" }, { "x-trace", "b" }, { "Cookie", "c=1" } };
-	struct http_req req = { .headers = h, .n_headers = 3 };
-	_cleanup_free_ char *s = webhook_receipt_headers_json(&f->src, &req);
 
-	assert_string_equal(s, "{\"x-trace\":\"a, b\"}");
+	assert_headers(&f->src, h, 3, "{\"x-trace\":\"a, b\"}");
+	assert_headers(&f->src, h, 0, "{}");
+}
+
+/* A repeated name becomes one member at its first occurrence, values in request order. */
+static void test_headers_json_merge_order(void **state)
+{
+	struct fixture *f = *state;
+	struct http_header h[] = { { "B", "1" },       { "A", "x" }, { "b", "2" },
+				   { "Content-Type", "t" }, { "B", "3" }, { "a", "" } };
+
+	assert_headers(&f->src, h, 6, "{\"b\":\"1, 2, 3\",\"a\":\"x, \",\"content-type\":\"t\"}");
+}
+
+/* Secret headers (always secret ones and the source's signature header) are left out. */
+static void test_headers_json_secrets(void **state)
+{
+	struct fixture *f = *state;
+	struct http_header h[] = {
+		{ "Authorization", "Bearer leak-me-not" }, { "X-Signature", "sha256=ab" },
+		{ "x-signature", "again" },		   { "Proxy-Authorization", "Basic eA==" },
+		{ "Set-Cookie", "s=1" },		   { "Webhook-Signature", "v1,abc" },
+		{ "User-Agent", "curl/8" },		   { "COOKIE", "c=1" },
+	};
+
+	assert_headers(&f->src, h, ELEMENTSOF(h), "{\"user-agent\":\"curl/8\"}");
+}
+
+/* '"', '\\' and control characters are escaped; other bytes, UTF-8 included, are kept. */
+static void test_headers_json_escaping(void **state)
+{
+	struct fixture *f = *state;
+	struct http_header h[] = {
+		{ "X-Quote", "say \"hi\" \\o/" },
+		{ "X-Ctl", "a\x01" "b\tc\nd\re\bf\fg\x1f" "h\x7f" },
+		{ "X-Utf8", "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+		{ "X-\"Odd\\Name", "v" },
+	};
+
+	assert_headers(&f->src, h, ELEMENTSOF(h),
+		       "{\"x-quote\":\"say \\\"hi\\\" \\\\o/\","
+		       "\"x-ctl\":\"a\\u0001b\\tc\\nd\\re\\bf\\fg\\u001fh\x7f\","
+		       "\"x-utf8\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\","
+		       "\"x-\\\"odd\\\\name\":\"v\"}");
+}
+
+/* A value that is not UTF-8 becomes a marker; a name that is not, or is too long, is dropped. */
+static void test_headers_json_invalid_utf8(void **state)
+{
+	struct fixture *f = *state;
+	char long_name[200];
+	struct http_header h[] = {
+		{ "X-Bad", "\xff\xfe" },      { "X-Mixed", "ok" },   { "x-mixed", "\xc0\xaf" },
+		{ "X-Surrogate", "\xed\xa0\x80" }, { "X-\xff", "v" }, { long_name, "v" },
+	};
+
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_headers(&f->src, h, ELEMENTSOF(h),
+		       "{\"x-bad\":\"(invalid utf-8)\",\"x-mixed\":\"ok, (invalid utf-8)\","
+		       "\"x-surrogate\":\"(invalid utf-8)\"}");
+}
+
+/* Thousands of headers of a few names merge correctly (and without quadratic work). */
+static void test_headers_json_many(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 6000 };
+	struct http_header *h = calloc(N, sizeof(*h));
+	static const char *const names[] = { "X-A", "x-b", "X-C" };
+	struct http_req req = { .headers = h, .n_headers = N };
+	_cleanup_free_ char *s = NULL;
+	json_auto_t *v = NULL;
+
+	assert_non_null(h);
+	for (size_t i = 0; i < N; i++)
+		h[i] = (struct http_header){ names[i % 3], i % 3 == 1 ? "1" : "22" };
+	s = webhook_receipt_headers_json(&f->src, &req);
+	v = json_loads(s, 0, NULL);
+	assert_non_null(v);
+	assert_int_equal(json_object_size(v), 3);
+	assert_int_equal(json_string_length(json_object_get(v, "x-a")), N / 3 * 4 - 2);
+	assert_int_equal(json_string_length(json_object_get(v, "x-b")), N / 3 * 3 - 2);
+	assert_int_equal(strncmp(s, "{\"x-a\":\"22, 22", 14), 0);
+	free(h);
+}
+
+/* Numbers of any size are accepted and a numeric key is taken exactly as written. */
+static void test_json_pointer_key_numbers(void **state)
+{
+	struct fixture *f = *state;
+	struct webhook_receipt_error e = { 0 };
+	struct delivery d;
+
+	f->src.body_limit = 1024;
+	f->src.idempotency_from = IDEMPOTENCY_FROM_JSON_POINTER;
+	f->src.idempotency_name = (char *)"/event/id";
+	fixture_sign(f, "{\"event\":{\"id\":123456789012345678901234567890}}");
+	assert_int_equal(prepare(f, &e, &d), 0);
+	assert_string_equal(d.idempotency_key, "123456789012345678901234567890");
+	delivery_fini(&d);
+
+	fixture_sign(f, "{\"event\":{\"id\":1.50,\"x\":1e999}}");
+	assert_int_equal(prepare(f, &e, &d), 0);
+	assert_string_equal(d.idempotency_key, "1.50");
+	delivery_fini(&d);
+
+	fixture_sign(f, "{\"event\":{\"id\":\"caf\\u00e9\"},\"event\":{\"id\":\"last\"}}");
+	assert_int_equal(prepare(f, &e, &d), 0);
+	assert_string_equal(d.idempotency_key, "last");
+	delivery_fini(&d);
+}
+
+/* A malformed body is reported with its position, whichever way the key is taken. */
+static void test_malformed_json_message(void **state)
+{
+	struct fixture *f = *state;
+	struct webhook_receipt_error e = { 0 };
+	struct delivery d;
+
+	fixture_sign(f, "{\"a\":");
+	assert_int_equal(prepare(f, &e, &d), -EBADMSG);
+	assert_string_equal(e.problem.code, "malformed_json");
+	assert_string_equal(e.problem.message,
+			    "malformed JSON at line 1 column 6: unexpected end of input");
+
+	f->src.idempotency_from = IDEMPOTENCY_FROM_JSON_POINTER;
+	f->src.idempotency_name = (char *)"/a";
+	fixture_sign(f, "{\"a\":1,\n\"b\":01}");
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(prepare(f, &e, &d), -EBADMSG);
+	assert_string_equal(e.problem.code, "malformed_json");
+	assert_string_equal(e.problem.message,
+			    "malformed JSON at line 2 column 6: leading zeros are not allowed");
 }
 
 /* Entry point. */
@@ -213,6 +359,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_json_pointer_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_headers_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_headers_json_merge_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_headers_json_secrets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_headers_json_escaping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_headers_json_invalid_utf8, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_headers_json_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_pointer_key_numbers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_json_message, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,37 @@
+/* Tree-free JSON for the ingress hot path: check that a body is one RFC 8259 object or array,
+ * and read the scalar at an RFC 6901 pointer, without building a document (no jansson).
+ * Used by the ingress per request; pure, never blocks, allocates only the returned key. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "json.h"
+#include "xalloc.h"
+
+/* Deepest nesting accepted, counted as jansson does: the top-level value is level 1 and every
+ * value inside n containers is level n + 1, scalars included. */
+#define JSON_SCAN_MAX_DEPTH 2048
+
+/* 0 when buf is exactly one JSON object or array (RFC 8259; whitespace around it allowed):
+ * valid UTF-8 everywhere (no overlongs, no surrogates, nothing above U+10FFFF), \u escapes of
+ * four hex digits with surrogates correctly paired and never \u0000, no BOM, comments, NaN,
+ * leading zeros or trailing commas, nesting at most JSON_SCAN_MAX_DEPTH. Unlike jansson, numbers
+ * of any size or precision are accepted: they are checked for syntax, never converted.
+ * -EBADMSG fills reterr (may be NULL) with "malformed JSON at line L column C: <reason>", the
+ * column counting characters from 1. buf may be NULL when len is 0. */
+_warn_unused_result_ int json_scan_check(const void *buf, size_t len, struct json_error *reterr);
+
+/* The scalar at an RFC 6901 pointer in a body that json_scan_check() accepts, as a new string
+ * in *ret (free with free()): strings unescaped to UTF-8, numbers exactly as written in the
+ * body ("1.50" stays "1.50"), "true" or "false". *ret = NULL (return 0) for null, objects,
+ * arrays, absent members, indexes out of range and malformed pointers (the rules of
+ * json_pointer_get(): leading '/', ~0 and ~1 escapes, array indexes without leading zeros).
+ * When an object repeats a key, the last occurrence wins, as in jansson. Returns -EBADMSG
+ * (*ret untouched) if buf is not such a body after all, -ENOMEM if allocation fails. */
+_warn_unused_result_ int json_scan_pointer(const void *buf, size_t len, const char *pointer,
+					   char **ret);
+
+/* Whether len bytes at buf are valid UTF-8 by the rules json_scan_check() applies (NUL bytes
+ * are valid UTF-8 here; JSON text refuses them by other rules). */
+bool json_scan_utf8_valid(const void *buf, size_t len);

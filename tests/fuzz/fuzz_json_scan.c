@@ -1,0 +1,248 @@
+/* Differential libFuzzer target for common/json_scan.c against jansson. The whole input is a
+ * body. json_scan_check() must agree with json_loadb(flags 0), with two deliberate exceptions:
+ * - jansson refuses numbers beyond 64 bits or a double, json_scan accepts them: each number
+ *   jansson reports as an overflow is replaced by " 0e0 " (which cannot merge with its
+ *   neighbours) until jansson stops complaining, and the verdicts are compared on that;
+ * - jansson skips a NUL byte right after a number or literal, json_scan refuses every NUL:
+ *   see LLVMFuzzerTestOneInput().
+ * When both accept, a few pointers derived from a hash of the input walk jansson's tree
+ * (sometimes off its edge, sometimes malformed), and json_scan_pointer() must match
+ * json_scalar_to_string(json_pointer_get()) for strings, integers and booleans, read back the
+ * same double for reals, and give NULL for the rest. Any disagreement aborts. */
+#include "json_scan.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "json.h"
+#include "xalloc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Abort with a note on stderr. */
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "disagreement: %s (line %d)\n", #cond, __LINE__);          \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+/* A growable copy of the body in which overflowing numbers are replaced. */
+struct body {
+	char *buf;
+	size_t len;
+};
+
+/* Skip decimal digits from *i; whether there was at least one. */
+static bool digits(const char *p, size_t n, size_t *i)
+{
+	size_t from = *i;
+
+	while (*i < n && p[*i] >= '0' && p[*i] <= '9')
+		(*i)++;
+	return *i > from;
+}
+
+/* Whether [p, p + n) is exactly one JSON number (RFC 8259 grammar, written out here so the
+ * harness does not lean on the code under test). */
+static bool is_number(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0')
+		i++;
+	else if (i >= n || p[i] < '1' || p[i] > '9' || !digits(p, n, &i))
+		return false;
+	if (i < n && p[i] == '.' && (i++, !digits(p, n, &i)))
+		return false;
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		if (!digits(p, n, &i))
+			return false;
+	}
+	return i == n;
+}
+
+/* Replace the number that ends at byte end of b (jansson's error position), the longest suffix
+ * of number characters before end that is a whole JSON number, by " 0e0 ": the spaces keep it
+ * from merging with a neighbour ("-1-5e999"), the exponent with a following '.' or 'e'. */
+static void replace_number(struct body *b, size_t end)
+{
+	size_t start = end, n;
+	char *nb;
+
+	while (start > 0 && b->buf[start - 1] && strchr("0123456789.eE+-", b->buf[start - 1]))
+		start--;
+	while (start < end && !is_number(b->buf + start, end - start))
+		start++;
+	CHECK(start < end);
+	n = b->len - (end - start) + 5;
+	nb = xmalloc(n + 1);
+	memcpy(nb, b->buf, start);
+	memcpy(nb + start, " 0e0 ", 5);
+	memcpy(nb + start + 5, b->buf + end, b->len - end);
+	free(b->buf);
+	b->buf = nb;
+	b->len = n;
+}
+
+/* jansson's verdict on b after replacing every number it reports as an overflow; *ret_root
+ * gets the tree when it accepts. Returns whether anything was replaced. */
+static bool jansson_load(struct body *b, json_t **ret_root)
+{
+	bool replaced = false;
+	json_error_t je;
+
+	for (;;) {
+		*ret_root = json_loadb(b->len ? b->buf : "", b->len, 0, &je);
+		if (*ret_root || json_error_code(&je) != json_error_numeric_overflow)
+			return replaced;
+		replace_number(b, (size_t)je.position);
+		replaced = true;
+	}
+}
+
+/* Append the token for key (~ and / escaped) or index to a pointer being built. */
+static void pointer_push(char **p, size_t *len, const char *key, size_t idx)
+{
+	char num[32];
+	const char *k = key ? key : num;
+
+	if (!key)
+		snprintf(num, sizeof(num), "%zu", idx);
+	*p = xrealloc(*p, *len + 2 * strlen(k) + 2);
+	(*p)[(*len)++] = '/';
+	for (; *k; k++) {
+		if (*k == '~' || *k == '/') {
+			(*p)[(*len)++] = '~';
+			(*p)[(*len)++] = *k == '~' ? '0' : '1';
+		} else {
+			(*p)[(*len)++] = *k;
+		}
+	}
+	(*p)[*len] = '\0';
+}
+
+/* A pointer into root chosen by the random state *rng; new string. */
+static char *pointer_derive(const json_t *root, uint64_t *rng)
+{
+	char *p = xstrdup("");
+	size_t len = 0;
+	const json_t *v = root;
+
+	while (v && (json_is_object(v) || json_is_array(v))) {
+		*rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		uint64_t r = *rng >> 33;
+		size_t n = json_is_object(v) ? json_object_size(v) : json_array_size(v);
+		size_t pick = (size_t)(r % (n + 1)); /* n: one past the end */
+
+		if (r % 11 == 0)
+			break; /* stop at a container */
+		if (json_is_array(v)) {
+			pointer_push(&p, &len, NULL, pick);
+			v = json_array_get(v, pick);
+			continue;
+		}
+		void *it = json_object_iter((json_t *)v);
+		for (size_t i = 0; it && i < pick; i++)
+			it = json_object_iter_next((json_t *)v, it);
+		pointer_push(&p, &len, it ? json_object_iter_key(it) : "no~such/key", 0);
+		v = it ? json_object_iter_value(it) : NULL;
+	}
+	if (*rng % 17 == 0 && len > 0)
+		p[len - 1] = '~'; /* a malformed escape: nothing is found */
+	return p;
+}
+
+/* json_scan_pointer() against jansson for one pointer. */
+static void compare_pointer(const struct body *b, const json_t *root, const char *ptr)
+{
+	const json_t *v = json_pointer_get(root, ptr);
+	_cleanup_free_ char *want = json_scalar_to_string(v);
+	char *got = NULL;
+
+	CHECK(json_scan_pointer(b->buf, b->len, ptr, &got) == 0);
+	if (!want || json_is_null(v)) {
+		CHECK(!got);
+	} else if (json_is_real(v)) {
+		CHECK(got && strtod(got, NULL) == json_real_value(v));
+	} else if (json_is_integer(v) && strcmp(got ? got : "", "-0") == 0) {
+		CHECK(json_integer_value(v) == 0);
+	} else {
+		CHECK(got && strcmp(got, want) == 0);
+	}
+	free(got);
+}
+
+/* FNV-1a of the input, the seed for derived pointers. */
+static uint64_t input_hash(const uint8_t *data, size_t size)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < size; i++)
+		h = (h ^ data[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* Compare the verdicts on size bytes at data (no NUL bytes), then a few pointer lookups. */
+static void compare(const uint8_t *data, size_t size, uint64_t rng)
+{
+	struct body b = { xmemdup(size ? (const void *)data : "", size ? size : 1), size };
+	json_auto_t *root = NULL;
+	struct json_error e;
+	char *got = NULL;
+	int ours = json_scan_check(data, size, &e), theirs;
+	bool replaced;
+
+	CHECK(ours == 0 || ours == -EBADMSG);
+	CHECK(ours == 0 || strncmp(e.text, "malformed JSON at line ", 23) == 0);
+	CHECK(json_scan_check(data, size, NULL) == ours);
+	/* The lookup applies the same rules to the whole body. */
+	CHECK(json_scan_pointer(data, size, "/0", &got) == ours);
+	free(got);
+	replaced = jansson_load(&b, &root);
+	theirs = root ? 0 : -EBADMSG;
+	if (ours != theirs)
+		fprintf(stderr, "json_scan %d, jansson %d%s\n", ours, theirs,
+			replaced ? " (numbers replaced)" : "");
+	CHECK(ours == theirs);
+	CHECK(!replaced || json_scan_check(b.buf, b.len, NULL) == ours);
+	for (int i = 0; root && i < 4; i++) {
+		_cleanup_free_ char *ptr = pointer_derive(root, &rng);
+
+		compare_pointer(&b, root, ptr);
+	}
+	free(b.buf);
+}
+
+/* A body with NUL bytes is never JSON. jansson accepts some, as it drops a NUL it pushes back
+ * (after a number or literal: "[1\0]"), so it is compared on the body without them. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	_cleanup_free_ uint8_t *stripped = NULL;
+	size_t n = 0;
+
+	if (!memchr(data, '\0', size)) {
+		compare(data, size, input_hash(data, size));
+		return 0;
+	}
+	CHECK(json_scan_check(data, size, NULL) == -EBADMSG);
+	stripped = xmalloc(size);
+	for (size_t i = 0; i < size; i++)
+		if (data[i])
+			stripped[n++] = data[i];
+	compare(stripped, n, input_hash(data, size));
+	return 0;
+}
