@@ -389,7 +389,7 @@ static int scan_after(struct scan *s, const uint64_t *kinds, unsigned *n)
  * Iterative: a bit per open container says object or array. */
 static int scan_value(struct scan *s, unsigned depth)
 {
-	uint64_t kinds[JSON_SCAN_MAX_DEPTH / 64];
+	uint64_t kinds[(JSON_SCAN_MAX_DEPTH + 63) / 64]; /* a bit per level, rounded up */
 	unsigned n = 0;
 	int r;
 

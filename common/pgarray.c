@@ -1,6 +1,7 @@
 /* PostgreSQL's binary wire formats: one-dimensional arrays and binary COPY streams. */
 #include "pgarray.h"
 
+#include <assert.h>
 #include <endian.h>
 #include <stdbool.h>
 #include <errno.h>
@@ -137,9 +138,10 @@ void pgarray_copy_begin(struct pgarray *a)
 	pgarray_put_i32(a, 0);
 }
 
-/* A tuple starts with its field count. */
+/* A tuple starts with its field count (an int16 on the wire). */
 void pgarray_copy_row(struct pgarray *a, unsigned n_fields)
 {
+	assert(n_fields <= INT16_MAX);
 	pgarray_put_i16(a, (int16_t)n_fields);
 }
 

@@ -108,8 +108,11 @@ static int receipt_header_cmp(const void *a, const void *b)
  * O(n log n): a request with thousands of headers costs no more than sorting them. */
 static void receipt_headers_link(struct receipt_header *hs, size_t n)
 {
-	_cleanup_free_ struct receipt_header *sorted = xmemdup(hs, (n ? n : 1) * sizeof(*hs));
+	_cleanup_free_ struct receipt_header *sorted = NULL;
 
+	if (n == 0)
+		return;
+	sorted = xmemdup(hs, n * sizeof(*hs));
 	qsort(sorted, n, sizeof(*sorted), receipt_header_cmp);
 	for (size_t i = 0; i < n; i++) {
 		bool same = i > 0 && strcasecmp(sorted[i - 1].name, sorted[i].name) == 0;

@@ -461,18 +461,24 @@ static void test_kill9_under_load(void **state)
 
 /* Entry point. */
 /* Make the next n row inserts into hookrun.deliveries fail with SQLSTATE code. A sequence is
- * not transactional, so the failure is used up even though its statement rolls back. */
+ * not transactional, so the failure is used up even though its statement rolls back. Every
+ * row that is stored notes in hookrun.test_insert_via the first word of the statement that
+ * wrote it: COPY, or WITH for the batch statement. */
 static void fail_next_inserts(struct suite *s, int n, const char *code)
 {
-	char sql[1024];
+	char sql[1536];
 
 	snprintf(sql, sizeof(sql),
 	         "CREATE SEQUENCE IF NOT EXISTS hookrun.test_insert_fault;"
 	         "SELECT setval('hookrun.test_insert_fault', 1, false);"
+	         "CREATE TABLE IF NOT EXISTS hookrun.test_insert_via (via text NOT NULL);"
+	         "TRUNCATE hookrun.test_insert_via;"
 	         "CREATE OR REPLACE FUNCTION hookrun.test_insert_fault() RETURNS trigger "
 	         "LANGUAGE plpgsql AS $$ BEGIN "
 	         "IF nextval('hookrun.test_insert_fault') <= %d THEN "
 	         "RAISE EXCEPTION 'injected by the test' USING ERRCODE = '%s'; END IF; "
+	         "INSERT INTO hookrun.test_insert_via "
+	         "VALUES (upper(split_part(btrim(current_query()), ' ', 1))); "
 	         "RETURN NEW; END $$;"
 	         "CREATE OR REPLACE TRIGGER test_insert_fault BEFORE INSERT ON hookrun.deliveries "
 	         "FOR EACH ROW EXECUTE FUNCTION hookrun.test_insert_fault();",
@@ -519,6 +525,17 @@ static void test_copy_failure_falls_back(void **state)
 	            1);
 	assert_int_equal(harness_sql_int(s->conn, "SELECT nextval('hookrun.test_insert_fault')", NULL),
 	                 300 + 1 + 1);
+	/* Keyless first attempts went by COPY; the failed batch came back on a later attempt,
+	 * which only the statement writes. */
+	assert_true(harness_sql_int(s->conn,
+	                            "SELECT count(*) FROM hookrun.test_insert_via WHERE via = 'COPY'",
+	                            NULL) >= 1);
+	assert_true(harness_sql_int(s->conn,
+	                            "SELECT count(*) FROM hookrun.test_insert_via WHERE via = 'WITH'",
+	                            NULL) >= 1);
+	assert_int_equal(harness_sql_int(s->conn, "SELECT count(*) FROM hookrun.test_insert_via",
+	                                 NULL),
+	                 300);
 	fail_inserts_off(s);
 	expect_backlog_drained(s);
 	s->passed = true;

@@ -551,6 +551,40 @@ static void test_utf8_valid(void **state)
 	}
 }
 
+/* Every proper prefix of a valid body, each in a heap buffer of exactly its length (so the
+ * sanitizer build catches a read past the end, eight-byte string skipping included), is
+ * refused by both functions, and the whole body is accepted. */
+static void test_prefixes_exact_buffers(void **state)
+{
+	static const char doc[] =
+		"{\"id\":\"abcdefghijklmnop\\u00e9\\ud83d\\ude00qrstuvwxyz0123456789\","
+		"\"n\":-12.5e+7,\"t\":true,\"f\":false,\"z\":null,\"u\":\"caf\xc3\xa9 "
+		"\xf0\x9f\x98\x80 ABCDEFGHIJKLMNOP\",\"a\":[[],{},[1,{\"k\":\"v\"}]]}";
+	size_t len = sizeof(doc) - 1;
+
+	for (size_t n = 0; n <= len; n++) {
+		char *buf = malloc(n ? n : 1), *got = NULL;
+		int want = n == len ? 0 : -EBADMSG;
+
+		assert_non_null(buf);
+		memcpy(buf, doc, n);
+		assert_int_equal(json_scan_check(buf, n, NULL), want);
+		assert_int_equal(json_scan_pointer(buf, n, "/id", &got), want);
+		if (n == len) {
+			assert_string_equal(got, "abcdefghijklmnop\xc3\xa9\xf0\x9f\x98\x80"
+						 "qrstuvwxyz0123456789");
+			free(got);
+			assert_int_equal(json_scan_pointer(buf, n, "/a/2/1/k", &got), 0);
+			assert_string_equal(got, "v");
+			free(got);
+		}
+		/* A prefix of valid UTF-8 is valid unless it cuts a sequence. */
+		assert_int_equal(json_scan_utf8_valid(buf, n),
+				 n == len || ((unsigned char)doc[n] & 0xc0) != 0x80);
+		free(buf);
+	}
+}
+
 /* Run the json_scan tests. */
 int main(void)
 {
@@ -568,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_pointer_malformed_body),
 		cmocka_unit_test(test_pointer_depth),
 		cmocka_unit_test(test_utf8_valid),
+		cmocka_unit_test(test_prefixes_exact_buffers),
 	};
 
 	return cmocka_run_group_tests_name("json_scan", tests, NULL, NULL);
