@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# End to end: README's first command. Runs deploy/dev/up as a user would (its own process
+# group, as in a terminal) with a run directory and ports of its own, waits for its banner,
+# pastes the copy-paste examples it prints (a signed webhook, twice: 202 then the duplicate's
+# 200 with the same id; the psql query; the versori-sim activation), then presses Ctrl-C
+# (SIGINT to the group) and checks that everything it started has stopped.
+#
+#   tests/e2e/dev_up.sh SOURCE_ROOT BUILD_ROOT
+#
+# Every wait has a deadline; on any failure the script stops the group and the cluster.
+set -euo pipefail
+
+src=${1:?usage: dev_up.sh SOURCE_ROOT BUILD_ROOT}
+build=${2:?usage: dev_up.sh SOURCE_ROOT BUILD_ROOT}
+
+tmp=$(mktemp -d /tmp/hookrun-e2e.XXXXXX)
+chmod 755 "$tmp"
+run=$tmp/run
+log=$tmp/up.log
+pid=
+
+fail() {
+	echo "dev_up: FAIL: $*" >&2
+	echo "---- deploy/dev/up output ----" >&2
+	cat "$log" >&2 2>/dev/null || true
+	exit 1
+}
+
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM -- "-$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL -- "-$pid" 2>/dev/null || true
+	fi
+	"$src/deploy/dev/pg" stop "$run/pg" immediate >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_for SECONDS WHAT CMD...: run CMD every 0.1 s until it succeeds or the deadline passes.
+wait_for() {
+	local deadline=$((SECONDS + $1)) what=$2
+	shift 2
+	until "$@"; do
+		[ "$SECONDS" -lt "$deadline" ] || fail "no $what within the deadline"
+		sleep 0.1
+	done
+}
+
+# The lines of the banner between the line matching $1 and the next blank line, unindented.
+block_after() {
+	awk -v start="$1" 'index($0, start) { on = 1; getline; next } on && /^$/ { exit } on' "$log" |
+		sed 's/^  //'
+}
+
+: >"$log"
+# deploy/dev/up in a session of its own: its PID is its process group, as a shell's job is.
+HOOKRUN_DEV_RUN_DIR=$run HOOKRUN_DEV_BUILD_DIR=$build \
+	HOOKRUN_DEV_PORT=$(free_port) VERSORI_SIM_DEV_PORT=$(free_port) \
+	setsid "$src/deploy/dev/up" >"$log" 2>&1 </dev/null &
+pid=$!
+
+up_ready() {
+	kill -0 "$pid" 2>/dev/null || fail "deploy/dev/up exited before its banner"
+	grep -q '^Ctrl-C stops everything' "$log"
+}
+wait_for 300 "banner from deploy/dev/up" up_ready
+echo "dev_up: banner after ${SECONDS}s"
+
+url=$(sed -n 's/^  ingress   \(http:[^ ]*\) .*/\1/p' "$log")
+[ -n "$url" ] || fail "no ingress URL in the banner"
+curl -fsS "$url/readyz" >/dev/null || fail "$url/readyz is not 200"
+
+# 1. The signed webhook, pasted as printed: 202 and a delivery id, then the duplicate.
+hook=$(block_after 'Send a signed webhook (copy-paste):')
+[ -n "$hook" ] || fail "no webhook example in the banner"
+first=$(bash -c "$hook") || fail "the webhook example failed: $first"
+id=$(sed -n 's/^{"delivery_id":"\([0-9a-f-]\{36\}\)"}$/\1/p' <<<"$first")
+[ -n "$id" ] || fail "the webhook example answered '$first', not a delivery id"
+again=$(bash -c "$hook") || fail "the webhook example failed the second time: $again"
+if ! grep -q "\"delivery_id\":\"$id\"" <<<"$again" || ! grep -q '"duplicate":true' <<<"$again"; then
+	fail "the same Idempotency-Key answered '$again', not the duplicate of $id"
+fi
+echo "dev_up: webhook stored as $id; resent: duplicate"
+
+# 2. The query it suggests shows the row, payload decoded.
+query=$(sed -n 's/^Then look at it: //p' "$log")
+[ -n "$query" ] || fail "no psql example in the banner"
+rows=$(bash -c "$query") || fail "the psql example failed: $rows"
+if ! grep -q "$id" <<<"$rows" || ! grep -q 'acme-42' <<<"$rows"; then
+	fail "the psql example does not show delivery $id: $rows"
+fi
+[ "$(grep -c '^ [0-9a-f]\{8\}-' <<<"$rows")" = 1 ] || fail "expected exactly one row: $rows"
+
+# 3. The versori-sim example: creates the end user and the activation, then shows the state.
+sim=$(block_after 'Provision an activation against it')
+[ -n "$sim" ] || fail "no versori-sim example in the banner"
+out=$(bash -c "$sim") || fail "the versori-sim example failed: $out"
+grep -q '"error"' <<<"$out" && fail "the versori-sim example got an error: $out"
+state=$(tail -n 1 <<<"$out")
+python3 -c '
+import json, sys
+s = json.loads(sys.argv[1])
+text = json.dumps(s)
+assert "acme-42" in text and "fluent-acme-42" in text, "activation not in the state"
+' "$state" || fail "the simulator's state after the example: $state"
+echo "dev_up: versori-sim activation provisioned"
+
+# 4. Ctrl-C: SIGINT to the whole group, as the terminal sends it.
+pg_pid=$(head -n 1 "$run/pg/data/postmaster.pid")
+kill -INT -- "-$pid"
+stopped() { ! kill -0 "$pid" 2>/dev/null; }
+wait_for 60 "exit of deploy/dev/up after Ctrl-C" stopped
+wait "$pid" 2>/dev/null || true
+grep -q '^stopped\.$' "$log" || fail "deploy/dev/up did not say 'stopped.'"
+# Whatever deploy/dev/up started is gone (zombies waiting for a reaper count as gone).
+group_empty() { [ -z "$(ps -o stat= -g "$pid" 2>/dev/null | grep -v '^Z' || true)" ]; }
+if ! (wait_for 30 "empty process group" group_empty) 2>/dev/null; then
+	fail "processes left in the group 30 s after Ctrl-C: $(ps -o pid=,stat=,args= -g "$pid")"
+fi
+# The postmaster removes its PID file just before it exits, and nobody may have reaped it yet.
+pg_gone() { case "$(ps -o stat= -p "$pg_pid" 2>/dev/null)" in "" | Z*) true ;; *) false ;; esac; }
+wait_for 30 "exit of PostgreSQL ($pg_pid) after Ctrl-C" pg_gone
+[ ! -e "$run/pg/data/postmaster.pid" ] || fail "postmaster.pid left behind"
+pid=
+echo "dev_up: Ctrl-C stopped versori-sim, the ingress and PostgreSQL"
+echo "dev_up: OK"
