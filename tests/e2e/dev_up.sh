@@ -21,6 +21,10 @@ pid=
 
 fail() {
 	echo "dev_up: FAIL: $*" >&2
+	if [ -n "$pid" ]; then
+		echo "---- processes in its group ----" >&2
+		ps -o pid=,stat=,args= -g "$pid" >&2 || true
+	fi
 	echo "---- deploy/dev/up output ----" >&2
 	cat "$log" >&2 2>/dev/null || true
 	exit 1
@@ -118,10 +122,8 @@ wait_for 60 "exit of deploy/dev/up after Ctrl-C" stopped
 wait "$pid" 2>/dev/null || true
 grep -q '^stopped\.$' "$log" || fail "deploy/dev/up did not say 'stopped.'"
 # Whatever deploy/dev/up started is gone (zombies waiting for a reaper count as gone).
-group_empty() { [ -z "$(ps -o stat= -g "$pid" 2>/dev/null | grep -v '^Z' || true)" ]; }
-if ! (wait_for 30 "empty process group" group_empty) 2>/dev/null; then
-	fail "processes left in the group 30 s after Ctrl-C: $(ps -o pid=,stat=,args= -g "$pid")"
-fi
+group_empty() { ! ps -o stat= -g "$pid" 2>/dev/null | grep -v '^Z' >/dev/null; }
+wait_for 30 "empty process group after Ctrl-C" group_empty
 # The postmaster removes its PID file just before it exits, and nobody may have reaped it yet.
 pg_gone() { case "$(ps -o stat= -p "$pg_pid" 2>/dev/null)" in "" | Z*) true ;; *) false ;; esac; }
 wait_for 30 "exit of PostgreSQL ($pg_pid) after Ctrl-C" pg_gone

@@ -459,7 +459,6 @@ static void test_kill9_under_load(void **state)
 	s->passed = true;
 }
 
-/* Entry point. */
 /* Make the next n row inserts into hookrun.deliveries fail with SQLSTATE code. A sequence is
  * not transactional, so the failure is used up even though its statement rolls back. Every
  * row that is stored notes in hookrun.test_insert_via the first word of the statement that
@@ -580,6 +579,7 @@ static void test_permanent_failure_answers_500(void **state)
 	s->passed = true;
 }
 
+/* Entry point. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
