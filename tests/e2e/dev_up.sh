@@ -121,6 +121,14 @@ stopped() { ! kill -0 "$pid" 2>/dev/null; }
 wait_for 60 "exit of deploy/dev/up after Ctrl-C" stopped
 wait "$pid" 2>/dev/null || true
 grep -q '^stopped\.$' "$log" || fail "deploy/dev/up did not say 'stopped.'"
+# The terminal's SIGINT reaches the script alone (the ingress runs as a background job, with
+# SIGINT ignored): the ingress gets the script's one SIGTERM and drains, rather than taking
+# SIGINT and SIGTERM as "stop now".
+n_signals=$(grep -c 'svc=ingress event=ingress.signal' "$log" || true)
+[ "$n_signals" = 1 ] || fail "the ingress got $n_signals signals on Ctrl-C, not 1"
+grep -q 'svc=ingress event=ingress.signal signal=Terminated' "$log" ||
+	fail "the ingress was not stopped by SIGTERM"
+grep -q 'svc=ingress event=ingress.drained' "$log" || fail "the ingress did not drain on Ctrl-C"
 # Whatever deploy/dev/up started is gone (zombies waiting for a reaper count as gone).
 group_empty() { ! ps -o stat= -g "$pid" 2>/dev/null | grep -v '^Z' >/dev/null; }
 wait_for 30 "empty process group after Ctrl-C" group_empty
@@ -129,5 +137,5 @@ pg_gone() { case "$(ps -o stat= -p "$pg_pid" 2>/dev/null)" in "" | Z*) true ;; *
 wait_for 30 "exit of PostgreSQL ($pg_pid) after Ctrl-C" pg_gone
 [ ! -e "$run/pg/data/postmaster.pid" ] || fail "postmaster.pid left behind"
 pid=
-echo "dev_up: Ctrl-C stopped versori-sim, the ingress and PostgreSQL"
+echo "dev_up: Ctrl-C stopped versori-sim, the ingress (one SIGTERM, drained) and PostgreSQL"
 echo "dev_up: OK"

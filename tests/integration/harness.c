@@ -717,6 +717,28 @@ void harness_db_free(struct harness_db *db)
 	free(db);
 }
 
+/* A test group's migrated database and its connection; nothing without TEST_DATABASE_URL. */
+int harness_group_db_open(struct harness_db **ret_db, PGconn **ret_conn)
+{
+	*ret_db = NULL;
+	*ret_conn = NULL;
+	if (!harness_have_db())
+		return 0;
+	*ret_db = harness_db_new(true);
+	if (!*ret_db)
+		return -1;
+	*ret_conn = harness_pg_connect((*ret_db)->url);
+	return *ret_conn ? 0 : -1;
+}
+
+/* Close what harness_group_db_open() opened. */
+void harness_group_db_close(struct harness_db *db, PGconn *conn)
+{
+	if (conn)
+		PQfinish(conn);
+	harness_db_free(db);
+}
+
 /* Run `hookrun migrate --dir dir` against db. */
 int harness_db_migrate(const struct harness_db *db, const char *dir, char **ret_out, char **ret_err)
 {

@@ -83,6 +83,11 @@ struct harness_db {
 struct harness_db *harness_db_new(bool migrate);
 /* Terminate the database's backends, drop it and free db; NULL is ignored. */
 void harness_db_free(struct harness_db *db);
+/* Group setup of a suite: a fresh migrated database and a blocking connection to it, both
+ * NULL and 0 returned when TEST_DATABASE_URL is unset (the tests then skip); -1 (after
+ * printing why) on failure. harness_group_db_close() takes either NULL. */
+int harness_group_db_open(struct harness_db **ret_db, PGconn **ret_conn) _warn_unused_result_;
+void harness_group_db_close(struct harness_db *db, PGconn *conn);
 /* Run `hookrun migrate --dir dir` against db; the exit code as harness_run() returns it. */
 int harness_db_migrate(const struct harness_db *db, const char *dir, char **ret_out,
                        char **ret_err);

@@ -198,14 +198,12 @@ static int group_setup(void **state)
 	struct suite *s = xcalloc(1, sizeof(*s));
 
 	*state = s;
-	if (!harness_have_db())
-		return 0;
-	s->db = harness_db_new(true);
-	if (!s->db)
+	if (harness_group_db_open(&s->db, &s->conn) < 0)
 		return -1;
-	s->conn = harness_pg_connect(s->db->url);
+	if (!s->db)
+		return 0;
 	s->in = harness_ingress_start(s->db, NULL, shared_sources, shared_env);
-	if (!s->conn || !s->in)
+	if (!s->in)
 		return -1;
 	s->port = harness_service_port(s->in);
 	return 0;
@@ -223,9 +221,7 @@ static int group_teardown(void **state)
 			fprintf(stderr, "# shared ingress exited %d\n", r);
 		harness_service_free(s->in, r != 0);
 	}
-	if (s->conn)
-		PQfinish(s->conn);
-	harness_db_free(s->db);
+	harness_group_db_close(s->db, s->conn);
 	free(s);
 	return r == 0 ? 0 : -1;
 }

@@ -48,13 +48,7 @@ static int group_setup(void **state)
 	struct suite *s = xcalloc(1, sizeof(*s));
 
 	*state = s;
-	if (!harness_have_db())
-		return 0;
-	s->db = harness_db_new(true);
-	if (!s->db)
-		return -1;
-	s->conn = harness_pg_connect(s->db->url);
-	return s->conn ? 0 : -1;
+	return harness_group_db_open(&s->db, &s->conn);
 }
 
 /* Group teardown: drop the database. */
@@ -62,9 +56,7 @@ static int group_teardown(void **state)
 {
 	struct suite *s = *state;
 
-	if (s->conn)
-		PQfinish(s->conn);
-	harness_db_free(s->db);
+	harness_group_db_close(s->db, s->conn);
 	free(s);
 	return 0;
 }

@@ -46,13 +46,7 @@ static int group_setup(void **state)
 	struct suite *s = xcalloc(1, sizeof(*s));
 
 	*state = s;
-	if (!harness_have_db())
-		return 0;
-	s->db = harness_db_new(true);
-	if (!s->db)
-		return -1;
-	s->conn = harness_pg_connect(s->db->url);
-	return s->conn ? 0 : -1;
+	return harness_group_db_open(&s->db, &s->conn);
 }
 
 /* Group teardown: drop the database. */
@@ -60,9 +54,7 @@ static int group_teardown(void **state)
 {
 	struct suite *s = *state;
 
-	if (s->conn)
-		PQfinish(s->conn);
-	harness_db_free(s->db);
+	harness_group_db_close(s->db, s->conn);
 	free(s);
 	return 0;
 }
@@ -93,25 +85,6 @@ static int test_teardown(void **state)
 	return dirty ? -1 : 0;
 }
 
-/* Start the first process on a free port, then the second on the same port (the environment
- * overrides the file's listen_port = 0). */
-static void start_pair(struct suite *s)
-{
-	const char *const first_env[] = {"HOOKRUN_SOURCE_PAIR_SECRET=" PAIR_SECRET, NULL};
-	_cleanup_free_ char *port_env = NULL;
-	int port;
-
-	s->in[0] = harness_ingress_start(s->db, pair_hookrun_ini, pair_source, first_env);
-	assert_non_null(s->in[0]);
-	port = harness_service_port(s->in[0]);
-	port_env = xasprintf("HOOKRUN_LISTEN_PORT=%d", port);
-	const char *const second_env[] = {first_env[0], port_env, NULL};
-	s->in[1] = harness_ingress_start(s->db, pair_hookrun_ini, pair_source, second_env);
-	if (!s->in[1])
-		fail_msg("a second ingress could not bind port %d next to the first", port);
-	assert_int_equal(harness_service_port(s->in[1]), port);
-}
-
 /* How many lines of a process's log contain every one of the NULL-terminated needles. */
 static size_t log_lines_with(const struct harness_service *svc, const char *const *needles)
 {
@@ -129,6 +102,42 @@ static size_t log_lines_with(const struct harness_service *svc, const char *cons
 		count += all;
 	}
 	return count;
+}
+
+/* Wait until a process logs its first database connection. The harness's /readyz check
+ * proves nothing for a process that shares a port (the other one may answer it), and a
+ * process takes connections from the moment it listens: until its database is up it
+ * answers them 503. */
+static void wait_db_connected(const struct harness_service *svc)
+{
+	const char *const needles[] = {"level=info", "event=db.connected", NULL};
+	long long deadline = harness_now_ms() + 30000;
+
+	while (log_lines_with(svc, needles) == 0) {
+		if (harness_now_ms() >= deadline)
+			fail_msg("the second ingress logged no database connection in 30 s");
+		harness_poll_pause();
+	}
+}
+
+/* Start the first process on a free port, then the second on the same port (the environment
+ * overrides the file's listen_port = 0). */
+static void start_pair(struct suite *s)
+{
+	const char *const first_env[] = {"HOOKRUN_SOURCE_PAIR_SECRET=" PAIR_SECRET, NULL};
+	_cleanup_free_ char *port_env = NULL;
+	int port;
+
+	s->in[0] = harness_ingress_start(s->db, pair_hookrun_ini, pair_source, first_env);
+	assert_non_null(s->in[0]);
+	port = harness_service_port(s->in[0]);
+	port_env = xasprintf("HOOKRUN_LISTEN_PORT=%d", port);
+	const char *const second_env[] = {first_env[0], port_env, NULL};
+	s->in[1] = harness_ingress_start(s->db, pair_hookrun_ini, pair_source, second_env);
+	if (!s->in[1])
+		fail_msg("a second ingress could not bind port %d next to the first", port);
+	assert_int_equal(harness_service_port(s->in[1]), port);
+	wait_db_connected(s->in[1]);
 }
 
 /* Deliveries each process logged as answered with status (202 or 200); polls until the sum
