@@ -17,18 +17,18 @@
 #include "webhook_auth.h"
 #include "xalloc.h"
 
-#define SECRET_MASK "********"
-#define VALUE_FILE_MAX ((size_t)64 * 1024)
-#define SOURCE_NAME_MAX 63
-#define ENV_PREFIX "HOOKRUN_"
-#define ENV_SOURCE_PREFIX "HOOKRUN_SOURCE_"
+#define SECRET_MASK           "********"
+#define VALUE_FILE_MAX        ((size_t)64 * 1024)
+#define SOURCE_NAME_MAX       63
+#define ENV_PREFIX            "HOOKRUN_"
+#define ENV_SOURCE_PREFIX     "HOOKRUN_SOURCE_"
 #define SECTION_SOURCE_PREFIX "source."
-#define KIB 1024LL
-#define MIB (1024LL * 1024)
-#define GIB (1024LL * 1024 * 1024)
-#define MINUTE 60LL
-#define HOUR (60LL * 60)
-#define DAY (24LL * 60 * 60)
+#define KIB                   1024LL
+#define MIB                   (1024LL * 1024)
+#define GIB                   (1024LL * 1024 * 1024)
+#define MINUTE                60LL
+#define HOUR                  (60LL * 60)
+#define DAY                   (24LL * 60 * 60)
 
 static_assert(sizeof(enum auth_scheme) == sizeof(int), "enums are stored as int");
 static_assert(sizeof(enum hmac_algorithm) == sizeof(int), "enums are stored as int");
@@ -38,39 +38,39 @@ static_assert(sizeof(enum log_level) == sizeof(int), "enums are stored as int");
 static_assert(sizeof(enum log_format) == sizeof(int), "enums are stored as int");
 
 static const char *const auth_scheme_names[_AUTH_SCHEME_MAX] = {
-	[AUTH_SCHEME_NONE] = "none",
-	[AUTH_SCHEME_HMAC] = "hmac",
-	[AUTH_SCHEME_STANDARD_WEBHOOKS] = "standard-webhooks",
-	[AUTH_SCHEME_API_KEY] = "api-key",
-	[AUTH_SCHEME_BEARER] = "bearer",
-	[AUTH_SCHEME_BASIC] = "basic",
+    [AUTH_SCHEME_NONE] = "none",
+    [AUTH_SCHEME_HMAC] = "hmac",
+    [AUTH_SCHEME_STANDARD_WEBHOOKS] = "standard-webhooks",
+    [AUTH_SCHEME_API_KEY] = "api-key",
+    [AUTH_SCHEME_BEARER] = "bearer",
+    [AUTH_SCHEME_BASIC] = "basic",
 };
 
 static const char *const hmac_algorithm_names[_HMAC_ALGORITHM_MAX] = {
-	[HMAC_ALGORITHM_SHA1] = "sha1",
-	[HMAC_ALGORITHM_SHA256] = "sha256",
-	[HMAC_ALGORITHM_SHA512] = "sha512",
+    [HMAC_ALGORITHM_SHA1] = "sha1",
+    [HMAC_ALGORITHM_SHA256] = "sha256",
+    [HMAC_ALGORITHM_SHA512] = "sha512",
 };
 
 static const char *const sig_input_names[_SIG_INPUT_MAX] = {
-	[SIG_INPUT_BODY] = "body",
-	[SIG_INPUT_URL] = "url",
+    [SIG_INPUT_BODY] = "body",
+    [SIG_INPUT_URL] = "url",
 };
 
 static const char *const sig_encoding_names[_SIG_ENCODING_MAX] = {
-	[SIG_ENCODING_HEX] = "hex",
-	[SIG_ENCODING_BASE64] = "base64",
-	[SIG_ENCODING_BASE64URL] = "base64url",
+    [SIG_ENCODING_HEX] = "hex",
+    [SIG_ENCODING_BASE64] = "base64",
+    [SIG_ENCODING_BASE64URL] = "base64url",
 };
 
 static const char *const idempotency_from_names[_IDEMPOTENCY_FROM_MAX] = {
-	[IDEMPOTENCY_FROM_NONE] = "none",
-	[IDEMPOTENCY_FROM_HEADER] = "header",
-	[IDEMPOTENCY_FROM_JSON_POINTER] = "json",
+    [IDEMPOTENCY_FROM_NONE] = "none",
+    [IDEMPOTENCY_FROM_HEADER] = "header",
+    [IDEMPOTENCY_FROM_JSON_POINTER] = "json",
 };
 
 static const char *const route_names[_ROUTE_MAX] = {
-	[ROUTE_STORE] = "store",
+    [ROUTE_STORE] = "store",
 };
 
 /* Index of s in names, or -EINVAL when it is not there. */
@@ -203,18 +203,17 @@ static const char *log_format_name(int v)
 	return log_format_to_string((enum log_format)v);
 }
 
-static const struct enum_desc auth_scheme_enum = { auth_scheme_name, auth_scheme_from_string,
-						   _AUTH_SCHEME_MAX };
-static const struct enum_desc hmac_algorithm_enum = { hmac_algorithm_name,
-						      hmac_algorithm_from_string,
-						      _HMAC_ALGORITHM_MAX };
-static const struct enum_desc sig_encoding_enum = { sig_encoding_name, sig_encoding_from_string,
-						    _SIG_ENCODING_MAX };
-static const struct enum_desc route_enum = { route_name, route_from_string, _ROUTE_MAX };
-static const struct enum_desc log_level_enum = { log_level_name, log_level_from_string,
-						 _LOG_LEVEL_MAX };
-static const struct enum_desc log_format_enum = { log_format_name, log_format_from_string,
-						  _LOG_FORMAT_MAX };
+static const struct enum_desc auth_scheme_enum = {auth_scheme_name, auth_scheme_from_string,
+                                                  _AUTH_SCHEME_MAX};
+static const struct enum_desc hmac_algorithm_enum = {
+    hmac_algorithm_name, hmac_algorithm_from_string, _HMAC_ALGORITHM_MAX};
+static const struct enum_desc sig_encoding_enum = {sig_encoding_name, sig_encoding_from_string,
+                                                   _SIG_ENCODING_MAX};
+static const struct enum_desc route_enum = {route_name, route_from_string, _ROUTE_MAX};
+static const struct enum_desc log_level_enum = {log_level_name, log_level_from_string,
+                                                _LOG_LEVEL_MAX};
+static const struct enum_desc log_format_enum = {log_format_name, log_format_from_string,
+                                                 _LOG_FORMAT_MAX};
 
 /* The documented value types; the names appear in docs/configuration.md. */
 enum key_type {
@@ -239,15 +238,15 @@ enum key_store {
 	STORE_ENUM,
 };
 
-#define KEY_SECRET (1u << 0)     /* never printed nor quoted in errors */
-#define KEY_OPTIONAL (1u << 1)   /* an empty value unsets the key */
+#define KEY_SECRET     (1u << 0) /* never printed nor quoted in errors */
+#define KEY_OPTIONAL   (1u << 1) /* an empty value unsets the key */
 #define KEY_REPEATABLE (1u << 2) /* each line adds a value */
-#define KEY_TOKEN (1u << 3)      /* must be an HTTP header name */
-#define KEY_NOPRINT (1u << 4)    /* *_file keys: printed as the key they fill */
-#define KEY_CONNINFO (1u << 5)   /* a libpq URI or key=value string: mask the password only */
+#define KEY_TOKEN      (1u << 3) /* must be an HTTP header name */
+#define KEY_NOPRINT    (1u << 4) /* *_file keys: printed as the key they fill */
+#define KEY_CONNINFO   (1u << 5) /* a libpq URI or key=value string: mask the password only */
 
-#define SCHEME(s) (1u << (s))
-#define SCHEMES_ALL ((1u << _AUTH_SCHEME_MAX) - 1)
+#define SCHEME(s)      (1u << (s))
+#define SCHEMES_ALL    ((1u << _AUTH_SCHEME_MAX) - 1)
 #define SCHEMES_SECRET (SCHEMES_ALL & ~SCHEME(AUTH_SCHEME_NONE))
 
 #define STORE_OF(type, field)                                                                      \
@@ -295,10 +294,10 @@ struct config_key {
 
 /* The first line of every row names the key and its variable (tests/check-config-docs.sh). */
 #define GLOBAL_KEY(n, e, field, t)                                                                 \
-	.name = (n), .env = (e), .type = (t), .offset = offsetof(struct config, field),           \
+	.name = (n), .env = (e), .type = (t), .offset = offsetof(struct config, field),            \
 	.store = STORE_OF(struct config, field)
 #define SOURCE_KEY(n, e, field, t)                                                                 \
-	.name = (n), .env = (e), .type = (t), .offset = offsetof(struct source_config, field),    \
+	.name = (n), .env = (e), .type = (t), .offset = offsetof(struct source_config, field),     \
 	.store = STORE_OF(struct source_config, field)
 
 static int set_value_file(const struct key_apply *a, const char *value, char **ret_problem);
@@ -312,106 +311,90 @@ static void print_idempotency(FILE *f, const struct config_key *k, const void *b
 
 /* The [hookrun] section; environment HOOKRUN_<KEY>. */
 static const struct config_key global_keys[] = {
-	{ GLOBAL_KEY("listen_addr", "HOOKRUN_LISTEN_ADDR", listen_addr, KEY_STRING),
-	  .def = "127.0.0.1",
-	  .help = "address the ingress HTTP server binds to" },
-	{ GLOBAL_KEY("listen_port", "HOOKRUN_LISTEN_PORT", listen_port, KEY_INT),
-	  .def = "8080", .min = 0, .max = 65535,
-	  .help = "TCP port of the ingress HTTP server; 0 picks any free port" },
-	{ GLOBAL_KEY("db_url", "HOOKRUN_DB_URL", db_url, KEY_STRING),
-	  .flags = KEY_SECRET | KEY_OPTIONAL | KEY_CONNINFO, .conflicts = "db_url_file",
-	  .help = "PostgreSQL URI or key=value string; required by the services that use it" },
-	{ GLOBAL_KEY("db_url_file", "HOOKRUN_DB_URL_FILE", db_url, KEY_PATH),
-	  .flags = KEY_NOPRINT, .conflicts = "db_url", .set = set_value_file,
-	  .help = "file holding db_url, trailing newline stripped" },
-	{ GLOBAL_KEY("db_connections", "HOOKRUN_DB_CONNECTIONS", db_connections, KEY_INT),
-	  .def = "2", .min = 1, .max = 64,
-	  .help = "database connections, each with one group commit in flight" },
-	{ GLOBAL_KEY("max_backlog", "HOOKRUN_MAX_BACKLOG", max_backlog, KEY_INT),
-	  .def = "10000", .min = 1, .max = 1000000,
-	  .help = "requests waiting for a commit before new ones are refused with 503" },
-	{ GLOBAL_KEY("batch_max_rows", "HOOKRUN_BATCH_MAX_ROWS", batch_max_rows, KEY_INT),
-	  .def = "512", .min = 1, .max = 5000,
-	  .help = "most deliveries written in one commit" },
-	{ GLOBAL_KEY("batch_max_bytes", "HOOKRUN_BATCH_MAX_BYTES", batch_max_bytes, KEY_SIZE),
-	  .def = "8MiB", .min = 1, .max = GIB,
-	  .help = "most body bytes written in one commit" },
-	{ GLOBAL_KEY("commit_timeout_ms", "HOOKRUN_COMMIT_TIMEOUT_MS", commit_timeout_ms, KEY_INT),
-	  .def = "1000", .min = 50, .max = 60000,
-	  .help = "how long a request waits for its commit before it gets 503" },
-	{ GLOBAL_KEY("retry_after_s", "HOOKRUN_RETRY_AFTER_S", retry_after_s, KEY_INT),
-	  .def = "1", .min = 1, .max = 3600,
-	  .help = "Retry-After seconds sent with 503 responses" },
-	{ GLOBAL_KEY("dedup_window", "HOOKRUN_DEDUP_WINDOW", dedup_window_s, KEY_DURATION),
-	  .def = "7d", .min = 1, .max = 365 * DAY,
-	  .help = "how long an idempotency key suppresses redeliveries" },
-	{ GLOBAL_KEY("db_reconnect_max_ms", "HOOKRUN_DB_RECONNECT_MAX_MS", db_reconnect_max_ms,
-		     KEY_INT),
-	  .def = "5000", .min = 100, .max = 600000,
-	  .help = "longest pause between database reconnect attempts" },
-	{ GLOBAL_KEY("log_level", "HOOKRUN_LOG_LEVEL", log_level, KEY_ENUM),
-	  .def = "info", .enums = &log_level_enum,
-	  .help = "least severe level logged: debug, info, warn or error" },
-	{ GLOBAL_KEY("log_format", "HOOKRUN_LOG_FORMAT", log_format, KEY_ENUM),
-	  .def = "logfmt", .enums = &log_format_enum,
-	  .help = "log line format: logfmt or json" },
+    {GLOBAL_KEY("listen_addr", "HOOKRUN_LISTEN_ADDR", listen_addr, KEY_STRING), .def = "127.0.0.1",
+     .help = "address the ingress HTTP server binds to"},
+    {GLOBAL_KEY("listen_port", "HOOKRUN_LISTEN_PORT", listen_port, KEY_INT), .def = "8080",
+     .min = 0, .max = 65535, .help = "TCP port of the ingress HTTP server; 0 picks any free port"},
+    {GLOBAL_KEY("db_url", "HOOKRUN_DB_URL", db_url, KEY_STRING),
+     .flags = KEY_SECRET | KEY_OPTIONAL | KEY_CONNINFO, .conflicts = "db_url_file",
+     .help = "PostgreSQL URI or key=value string; required by the services that use it"},
+    {GLOBAL_KEY("db_url_file", "HOOKRUN_DB_URL_FILE", db_url, KEY_PATH), .flags = KEY_NOPRINT,
+     .conflicts = "db_url", .set = set_value_file,
+     .help = "file holding db_url, trailing newline stripped"},
+    {GLOBAL_KEY("db_connections", "HOOKRUN_DB_CONNECTIONS", db_connections, KEY_INT), .def = "2",
+     .min = 1, .max = 64, .help = "database connections, each with one group commit in flight"},
+    {GLOBAL_KEY("max_backlog", "HOOKRUN_MAX_BACKLOG", max_backlog, KEY_INT), .def = "10000",
+     .min = 1, .max = 1000000,
+     .help = "requests waiting for a commit before new ones are refused with 503"},
+    {GLOBAL_KEY("batch_max_rows", "HOOKRUN_BATCH_MAX_ROWS", batch_max_rows, KEY_INT), .def = "512",
+     .min = 1, .max = 5000, .help = "most deliveries written in one commit"},
+    {GLOBAL_KEY("batch_max_bytes", "HOOKRUN_BATCH_MAX_BYTES", batch_max_bytes, KEY_SIZE),
+     .def = "8MiB", .min = 1, .max = GIB, .help = "most body bytes written in one commit"},
+    {GLOBAL_KEY("commit_timeout_ms", "HOOKRUN_COMMIT_TIMEOUT_MS", commit_timeout_ms, KEY_INT),
+     .def = "1000", .min = 50, .max = 60000,
+     .help = "how long a request waits for its commit before it gets 503"},
+    {GLOBAL_KEY("retry_after_s", "HOOKRUN_RETRY_AFTER_S", retry_after_s, KEY_INT), .def = "1",
+     .min = 1, .max = 3600, .help = "Retry-After seconds sent with 503 responses"},
+    {GLOBAL_KEY("dedup_window", "HOOKRUN_DEDUP_WINDOW", dedup_window_s, KEY_DURATION), .def = "7d",
+     .min = 1, .max = 365 * DAY, .help = "how long an idempotency key suppresses redeliveries"},
+    {GLOBAL_KEY("db_reconnect_max_ms", "HOOKRUN_DB_RECONNECT_MAX_MS", db_reconnect_max_ms, KEY_INT),
+     .def = "5000", .min = 100, .max = 600000,
+     .help = "longest pause between database reconnect attempts"},
+    {GLOBAL_KEY("log_level", "HOOKRUN_LOG_LEVEL", log_level, KEY_ENUM), .def = "info",
+     .enums = &log_level_enum, .help = "least severe level logged: debug, info, warn or error"},
+    {GLOBAL_KEY("log_format", "HOOKRUN_LOG_FORMAT", log_format, KEY_ENUM), .def = "logfmt",
+     .enums = &log_format_enum, .help = "log line format: logfmt or json"},
 };
 
 /* A [source.NAME] section; environment HOOKRUN_SOURCE_<NAME>_<KEY>. */
 static const struct config_key source_keys[] = {
-	{ SOURCE_KEY("auth", "AUTH", auth, KEY_ENUM),
-	  .schemes = SCHEMES_ALL, .enums = &auth_scheme_enum,
-	  .help = "required: none, hmac, standard-webhooks, api-key, bearer or basic" },
-	{ SOURCE_KEY("secret", "SECRET", secrets, KEY_STRING),
-	  .flags = KEY_SECRET | KEY_REPEATABLE, .schemes = SCHEMES_SECRET,
-	  .conflicts = "secret_file", .set = set_secret, .print = print_secrets,
-	  .help = "repeatable; every value is accepted, list the newest first" },
-	{ SOURCE_KEY("secret_file", "SECRET_FILE", secrets, KEY_PATH),
-	  .flags = KEY_NOPRINT, .schemes = SCHEMES_SECRET, .conflicts = "secret",
-	  .set = set_secret_file,
-	  .help = "file with one secret per line; blank and # lines ignored; replaces secret" },
-	{ SOURCE_KEY("hmac_algorithm", "HMAC_ALGORITHM", hmac_algorithm, KEY_ENUM),
-	  .def = "sha256", .schemes = SCHEME(AUTH_SCHEME_HMAC), .enums = &hmac_algorithm_enum,
-	  .help = "sha1, sha256 or sha512" },
-	{ SOURCE_KEY("hmac_inputs", "HMAC_INPUTS", hmac_inputs, KEY_LIST),
-	  .def = "body", .schemes = SCHEME(AUTH_SCHEME_HMAC), .set = set_sig_inputs,
-	  .print = print_sig_inputs,
-	  .help = "what is signed, in order: body, url or both, e.g. url,body" },
-	{ SOURCE_KEY("hmac_encoding", "HMAC_ENCODING", hmac_encoding, KEY_ENUM),
-	  .def = "hex", .schemes = SCHEME(AUTH_SCHEME_HMAC), .enums = &sig_encoding_enum,
-	  .help = "hex, base64 or base64url" },
-	{ SOURCE_KEY("signature_header", "SIGNATURE_HEADER", signature_header, KEY_STRING),
-	  .flags = KEY_OPTIONAL | KEY_TOKEN, .schemes = SCHEME(AUTH_SCHEME_HMAC),
-	  .help = "header carrying the signature; X-Signature unless signature_query is set" },
-	{ SOURCE_KEY("signature_query", "SIGNATURE_QUERY", signature_query, KEY_STRING),
-	  .flags = KEY_OPTIONAL, .schemes = SCHEME(AUTH_SCHEME_HMAC),
-	  .help = "query parameter carrying the signature instead of a header" },
-	{ SOURCE_KEY("signature_prefix", "SIGNATURE_PREFIX", signature_prefix, KEY_STRING),
-	  .flags = KEY_OPTIONAL, .schemes = SCHEME(AUTH_SCHEME_HMAC),
-	  .help = "text before the signature, e.g. sha256=" },
-	{ SOURCE_KEY("api_key_header", "API_KEY_HEADER", api_key_header, KEY_STRING),
-	  .flags = KEY_OPTIONAL | KEY_TOKEN, .schemes = SCHEME(AUTH_SCHEME_API_KEY),
-	  .help = "header carrying the key; X-API-Key unless api_key_query is set" },
-	{ SOURCE_KEY("api_key_query", "API_KEY_QUERY", api_key_query, KEY_STRING),
-	  .flags = KEY_OPTIONAL, .schemes = SCHEME(AUTH_SCHEME_API_KEY),
-	  .help = "query parameter carrying the key instead of a header" },
-	{ SOURCE_KEY("tolerance", "TOLERANCE", tolerance_s, KEY_DURATION),
-	  .def = "5m", .min = 1, .max = DAY, .schemes = SCHEME(AUTH_SCHEME_STANDARD_WEBHOOKS),
-	  .help = "accepted clock skew of webhook-timestamp, both directions" },
-	{ SOURCE_KEY("body_limit", "BODY_LIMIT", body_limit, KEY_SIZE),
-	  .def = "1MiB", .min = 1, .max = 64 * MIB, .schemes = SCHEMES_ALL,
-	  .help = "largest accepted request body; larger ones get 413" },
-	{ SOURCE_KEY("idempotency_key", "IDEMPOTENCY_KEY", idempotency_from, KEY_STRING),
-	  .schemes = SCHEMES_ALL, .set = set_idempotency, .print = print_idempotency,
-	  .help = "header:<Name>, json:</pointer> or none; default header:webhook-id for "
-		  "standard-webhooks, header:Idempotency-Key otherwise" },
-	{ SOURCE_KEY("route", "ROUTE", route, KEY_ENUM),
-	  .def = "store", .schemes = SCHEMES_ALL, .enums = &route_enum,
-	  .help = "what happens to accepted deliveries; only store for now" },
-	{ SOURCE_KEY("allow_unauthenticated", "ALLOW_UNAUTHENTICATED", allow_unauthenticated,
-		     KEY_BOOL),
-	  .def = "false", .schemes = SCHEMES_ALL,
-	  .help = "must be true for auth=none; local development only" },
+    {SOURCE_KEY("auth", "AUTH", auth, KEY_ENUM), .schemes = SCHEMES_ALL, .enums = &auth_scheme_enum,
+     .help = "required: none, hmac, standard-webhooks, api-key, bearer or basic"},
+    {SOURCE_KEY("secret", "SECRET", secrets, KEY_STRING), .flags = KEY_SECRET | KEY_REPEATABLE,
+     .schemes = SCHEMES_SECRET, .conflicts = "secret_file", .set = set_secret,
+     .print = print_secrets, .help = "repeatable; every value is accepted, list the newest first"},
+    {SOURCE_KEY("secret_file", "SECRET_FILE", secrets, KEY_PATH), .flags = KEY_NOPRINT,
+     .schemes = SCHEMES_SECRET, .conflicts = "secret", .set = set_secret_file,
+     .help = "file with one secret per line; blank and # lines ignored; replaces secret"},
+    {SOURCE_KEY("hmac_algorithm", "HMAC_ALGORITHM", hmac_algorithm, KEY_ENUM), .def = "sha256",
+     .schemes = SCHEME(AUTH_SCHEME_HMAC), .enums = &hmac_algorithm_enum,
+     .help = "sha1, sha256 or sha512"},
+    {SOURCE_KEY("hmac_inputs", "HMAC_INPUTS", hmac_inputs, KEY_LIST), .def = "body",
+     .schemes = SCHEME(AUTH_SCHEME_HMAC), .set = set_sig_inputs, .print = print_sig_inputs,
+     .help = "what is signed, in order: body, url or both, e.g. url,body"},
+    {SOURCE_KEY("hmac_encoding", "HMAC_ENCODING", hmac_encoding, KEY_ENUM), .def = "hex",
+     .schemes = SCHEME(AUTH_SCHEME_HMAC), .enums = &sig_encoding_enum,
+     .help = "hex, base64 or base64url"},
+    {SOURCE_KEY("signature_header", "SIGNATURE_HEADER", signature_header, KEY_STRING),
+     .flags = KEY_OPTIONAL | KEY_TOKEN, .schemes = SCHEME(AUTH_SCHEME_HMAC),
+     .help = "header carrying the signature; X-Signature unless signature_query is set"},
+    {SOURCE_KEY("signature_query", "SIGNATURE_QUERY", signature_query, KEY_STRING),
+     .flags = KEY_OPTIONAL, .schemes = SCHEME(AUTH_SCHEME_HMAC),
+     .help = "query parameter carrying the signature instead of a header"},
+    {SOURCE_KEY("signature_prefix", "SIGNATURE_PREFIX", signature_prefix, KEY_STRING),
+     .flags = KEY_OPTIONAL, .schemes = SCHEME(AUTH_SCHEME_HMAC),
+     .help = "text before the signature, e.g. sha256="},
+    {SOURCE_KEY("api_key_header", "API_KEY_HEADER", api_key_header, KEY_STRING),
+     .flags = KEY_OPTIONAL | KEY_TOKEN, .schemes = SCHEME(AUTH_SCHEME_API_KEY),
+     .help = "header carrying the key; X-API-Key unless api_key_query is set"},
+    {SOURCE_KEY("api_key_query", "API_KEY_QUERY", api_key_query, KEY_STRING), .flags = KEY_OPTIONAL,
+     .schemes = SCHEME(AUTH_SCHEME_API_KEY),
+     .help = "query parameter carrying the key instead of a header"},
+    {SOURCE_KEY("tolerance", "TOLERANCE", tolerance_s, KEY_DURATION), .def = "5m", .min = 1,
+     .max = DAY, .schemes = SCHEME(AUTH_SCHEME_STANDARD_WEBHOOKS),
+     .help = "accepted clock skew of webhook-timestamp, both directions"},
+    {SOURCE_KEY("body_limit", "BODY_LIMIT", body_limit, KEY_SIZE), .def = "1MiB", .min = 1,
+     .max = 64 * MIB, .schemes = SCHEMES_ALL,
+     .help = "largest accepted request body; larger ones get 413"},
+    {SOURCE_KEY("idempotency_key", "IDEMPOTENCY_KEY", idempotency_from, KEY_STRING),
+     .schemes = SCHEMES_ALL, .set = set_idempotency, .print = print_idempotency,
+     .help = "header:<Name>, json:</pointer> or none; default header:webhook-id for "
+             "standard-webhooks, header:Idempotency-Key otherwise"},
+    {SOURCE_KEY("route", "ROUTE", route, KEY_ENUM), .def = "store", .schemes = SCHEMES_ALL,
+     .enums = &route_enum, .help = "what happens to accepted deliveries; only store for now"},
+    {SOURCE_KEY("allow_unauthenticated", "ALLOW_UNAUTHENTICATED", allow_unauthenticated, KEY_BOOL),
+     .def = "false", .schemes = SCHEMES_ALL,
+     .help = "must be true for auth=none; local development only"},
 };
 
 #define N_GLOBAL_KEYS ELEMENTSOF(global_keys)
@@ -420,17 +403,13 @@ static const struct config_key source_keys[] = {
 /* Variables with the HOOKRUN_ prefix that other tools use; never configuration keys.
  * Listed in docs/configuration.md; HOOKRUN_PG_* belong to deploy/dev/pg. */
 static const char *const env_allow_exact[] = {
-	"HOOKRUN_CONFIG",
-	"HOOKRUN_MIGRATIONS_DIR",
-	"HOOKRUN_SOURCE_ROOT",
-	"HOOKRUN_BUILD_ROOT",
-	"HOOKRUN_PG_USER",
-	"HOOKRUN_PG_BINDIR",
+    "HOOKRUN_CONFIG",     "HOOKRUN_MIGRATIONS_DIR", "HOOKRUN_SOURCE_ROOT",
+    "HOOKRUN_BUILD_ROOT", "HOOKRUN_PG_USER",        "HOOKRUN_PG_BINDIR",
 };
 static const char *const env_allow_prefix[] = {
-	"HOOKRUN_TEST_",
-	"HOOKRUN_BENCH_",
-	"HOOKRUN_DEV_",
+    "HOOKRUN_TEST_",
+    "HOOKRUN_BENCH_",
+    "HOOKRUN_DEV_",
 };
 
 struct unit {
@@ -440,11 +419,11 @@ struct unit {
 
 /* Accepted suffixes; the first of each factor that divides a value is used to print it. */
 static const struct unit size_units[] = {
-	{ "GiB", GIB }, { "G", GIB }, { "MiB", MIB }, { "M", MIB },
-	{ "KiB", KIB }, { "K", KIB }, { "k", KIB }, { "", 1 },
+    {"GiB", GIB}, {"G", GIB}, {"MiB", MIB}, {"M", MIB},
+    {"KiB", KIB}, {"K", KIB}, {"k", KIB},   {"", 1},
 };
 static const struct unit duration_units[] = {
-	{ "d", DAY }, { "h", HOUR }, { "m", MINUTE }, { "s", 1 }, { "", 1 },
+    {"d", DAY}, {"h", HOUR}, {"m", MINUTE}, {"s", 1}, {"", 1},
 };
 
 /* Whether c is an ASCII letter or digit, whatever the locale. */
@@ -473,7 +452,7 @@ static bool source_name_valid(const char *s)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		bool ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-			  (i > 0 && (s[i] == '_' || s[i] == '-'));
+		          (i > 0 && (s[i] == '_' || s[i] == '-'));
 		if (!ok)
 			return false;
 	}
@@ -590,7 +569,7 @@ static long long load_integer(const void *p, enum key_store st)
 
 /* Parse digits and an optional unit suffix from units; -EINVAL bad syntax, -ERANGE overflow. */
 static int number_parse_units(const char *s, const struct unit *units, size_t n_units,
-			      long long *ret)
+                              long long *ret)
 {
 	long long v = 0;
 	const char *p = s;
@@ -616,7 +595,7 @@ static int number_parse_units(const char *s, const struct unit *units, size_t n_
 /* Parse a value of an integer-like key type. */
 static int number_parse(enum key_type type, const char *s, long long *ret)
 {
-	static const struct unit none[] = { { "", 1 } };
+	static const struct unit none[] = {{"", 1}};
 
 	if (type == KEY_SIZE)
 		return number_parse_units(s, size_units, ELEMENTSOF(size_units), ret);
@@ -710,8 +689,8 @@ static int set_enum(const struct key_apply *a, const char *value, char **ret_pro
 /* Setter for bool keys: true/false, yes/no, on/off, 1/0 in any case. */
 static int set_bool(const struct key_apply *a, const char *value, char **ret_problem)
 {
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
 
 	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
 		if (strcasecmp(value, yes[i]) == 0) {
@@ -783,9 +762,9 @@ static int file_read_small(const char *path, char **ret, char **ret_problem)
 	if (ferror(f) || n > VALUE_FILE_MAX || memchr(buf, '\0', n)) {
 		int r = ferror(f) ? -EIO : -EINVAL;
 		*ret_problem = xasprintf("cannot use '%s': %s", path,
-					 r == -EIO	      ? "read error"
-					 : n > VALUE_FILE_MAX ? "larger than 64KiB"
-							      : "contains a NUL byte");
+		                         r == -EIO            ? "read error"
+		                         : n > VALUE_FILE_MAX ? "larger than 64KiB"
+		                                              : "contains a NUL byte");
 		explicit_bzero(buf, VALUE_FILE_MAX + 1);
 		free(buf);
 		return r;
@@ -870,7 +849,7 @@ static char *strip(char *s)
 
 /* Parse a secret file's lines into tmp; blank lines and # comments are skipped. */
 static int secret_file_parse(char *text, const char *path, struct source_config *tmp,
-			     char **ret_problem)
+                             char **ret_problem)
 {
 	char *rest = text, *line;
 	int r;
@@ -882,8 +861,8 @@ static int secret_file_parse(char *text, const char *path, struct source_config 
 		r = secrets_add(tmp, line, ret_problem);
 		if (r < 0) {
 			free(*ret_problem);
-			*ret_problem = xasprintf("'%s' holds more than %d secrets", path,
-						 CONFIG_MAX_SECRETS);
+			*ret_problem =
+			    xasprintf("'%s' holds more than %d secrets", path, CONFIG_MAX_SECRETS);
 			return r;
 		}
 	}
@@ -898,7 +877,7 @@ static int secret_file_parse(char *text, const char *path, struct source_config 
 static int set_secret_file(const struct key_apply *a, const char *value, char **ret_problem)
 {
 	struct source_config *s = a->base;
-	struct source_config tmp = { 0 };
+	struct source_config tmp = {0};
 	char *text = NULL;
 	int r;
 
@@ -964,8 +943,8 @@ static int set_idempotency(const struct key_apply *a, const char *value, char **
 		name = value + 5;
 	} else {
 		*ret_problem = xasprintf("'%s' is not header:<Name>, json:</pointer> (RFC 6901) "
-					 "or none",
-					 value);
+		                         "or none",
+		                         value);
 		return -EINVAL;
 	}
 	free(s->idempotency_name);
@@ -979,7 +958,7 @@ static void defaults_apply(const struct config_key *table, size_t n, void *base)
 {
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *problem = NULL;
-		struct key_apply a = { .base = base, .k = &table[i] };
+		struct key_apply a = {.base = base, .k = &table[i]};
 		int r;
 
 		if (!table[i].def)
@@ -1066,7 +1045,7 @@ static void print_value(FILE *f, const struct config_key *k, const void *base)
 		break;
 	case KEY_ENUM:
 		fprintf(f, "%s = %s\n", k->name,
-			k->enums->to_string((int)load_integer(p, STORE_ENUM)));
+		        k->enums->to_string((int)load_integer(p, STORE_ENUM)));
 		break;
 	case KEY_BOOL:
 		fprintf(f, "%s = %s\n", k->name, load_integer(p, STORE_BOOL) ? "true" : "false");
@@ -1105,12 +1084,12 @@ static void print_idempotency(FILE *f, const struct config_key *k, const void *b
 		fprintf(f, "%s = none\n", k->name);
 	else
 		fprintf(f, "%s = %s:%s\n", k->name, idempotency_from_to_string(s->idempotency_from),
-			s->idempotency_name);
+		        s->idempotency_name);
 }
 
 /* Print the keys of one section; source keys only when they apply to the scheme. */
 static void keys_print(FILE *f, const struct config_key *table, size_t n, const void *base,
-		       unsigned scheme)
+                       unsigned scheme)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct config_key *k = &table[i];
@@ -1163,7 +1142,7 @@ struct source_state {
 };
 
 #define TARGET_GLOBAL (-1)
-#define TARGET_NONE (-2)
+#define TARGET_NONE   (-2)
 
 struct load_ctx {
 	const char *path;
@@ -1174,7 +1153,7 @@ struct load_ctx {
 	struct origin global_origin;
 	int layer;
 	struct origin cur;
-	char *section; /* the section inih is in, as it names it */
+	char *section;  /* the section inih is in, as it names it */
 	ssize_t target; /* TARGET_GLOBAL, TARGET_NONE or a source index */
 	FILE *f;
 	char *line;
@@ -1216,7 +1195,7 @@ static char *origin_format(const struct load_ctx *ctx, const struct origin *o)
 
 /* Record the first error as "<origin>: [section] <message>" and return r. */
 static _printf_(5, 6) int ctx_fail(struct load_ctx *ctx, int r, const struct origin *o,
-				   const char *section, const char *fmt, ...)
+                                   const char *section, const char *fmt, ...)
 {
 	_cleanup_free_ char *where = NULL, *msg = NULL;
 	va_list ap;
@@ -1257,15 +1236,15 @@ static ssize_t key_find_env(const struct config_key *table, size_t n, const char
 /* The [hookrun] keys as a target. */
 static struct key_target target_global(struct load_ctx *ctx)
 {
-	return (struct key_target){ global_keys, N_GLOBAL_KEYS, ctx->global, ctx->c, "hookrun" };
+	return (struct key_target){global_keys, N_GLOBAL_KEYS, ctx->global, ctx->c, "hookrun"};
 }
 
 /* The keys of source i as a target. */
 static struct key_target target_source(struct load_ctx *ctx, size_t i)
 {
 	assert(ctx->ss && i < ctx->n_ss);
-	return (struct key_target){ source_keys, N_SOURCE_KEYS, ctx->ss[i].keys,
-				    &ctx->c->sources[i], ctx->ss[i].section };
+	return (struct key_target){source_keys, N_SOURCE_KEYS, ctx->ss[i].keys, &ctx->c->sources[i],
+	                           ctx->ss[i].section};
 }
 
 /* Set key i of t from value at the current origin, enforcing repeat and conflict rules. */
@@ -1274,23 +1253,23 @@ static int ctx_apply(struct load_ctx *ctx, const struct key_target *t, size_t i,
 	const struct config_key *k = &t->table[i];
 	struct key_state *ks = &t->states[i];
 	ssize_t other = key_find(t->table, t->n, k->conflicts);
-	struct key_apply a = { .base = t->base, .k = k, .append = ks->layer == ctx->layer };
+	struct key_apply a = {.base = t->base, .k = k, .append = ks->layer == ctx->layer};
 	_cleanup_free_ char *problem = NULL;
 	int r;
 
 	if (a.append && !(k->flags & KEY_REPEATABLE))
 		return ctx_fail(ctx, -EINVAL, &ctx->cur, t->section, "%s: set more than once",
-				k->name);
+		                k->name);
 	if (other >= 0 && t->states[other].layer == ctx->layer)
 		return ctx_fail(ctx, -EINVAL, &ctx->cur, t->section,
-				"%s: cannot be combined with %s; set one of them", k->name,
-				k->conflicts);
+		                "%s: cannot be combined with %s; set one of them", k->name,
+		                k->conflicts);
 	r = key_setter(k)(&a, value, &problem);
 	if (r < 0)
 		return ctx_fail(ctx, r, &ctx->cur, t->section, "%s: %s", k->name, problem);
-	*ks = (struct key_state){ .layer = ctx->layer, .origin = ctx->cur };
+	*ks = (struct key_state){.layer = ctx->layer, .origin = ctx->cur};
 	if (other >= 0)
-		t->states[other] = (struct key_state){ 0 };
+		t->states[other] = (struct key_state){0};
 	return 0;
 }
 
@@ -1301,20 +1280,20 @@ static int ctx_source_add(struct load_ctx *ctx, const char *name)
 
 	if (!source_name_valid(name))
 		return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-				"[source.%s] invalid source name: it must match "
-				"[a-z0-9][a-z0-9_-]{0,62}",
-				name);
+		                "[source.%s] invalid source name: it must match "
+		                "[a-z0-9][a-z0-9_-]{0,62}",
+		                name);
 	for (size_t i = 0; i < c->n_sources; i++)
 		if (strcmp(c->sources[i].name, name) == 0)
 			return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-					"duplicate section [source.%s] (first at line %d)", name,
-					ctx->ss[i].origin.line);
+			                "duplicate section [source.%s] (first at line %d)", name,
+			                ctx->ss[i].origin.line);
 	c->sources = xreallocarray(c->sources, c->n_sources + 1, sizeof(*c->sources));
 	ctx->ss = xreallocarray(ctx->ss, c->n_sources + 1, sizeof(*ctx->ss));
-	c->sources[c->n_sources] = (struct source_config){ .name = xstrdup(name) };
+	c->sources[c->n_sources] = (struct source_config){.name = xstrdup(name)};
 	ctx->ss[c->n_sources] = (struct source_state){
-		.section = xasprintf(SECTION_SOURCE_PREFIX "%s", name),
-		.origin = ctx->cur,
+	    .section = xasprintf(SECTION_SOURCE_PREFIX "%s", name),
+	    .origin = ctx->cur,
 	};
 	ctx->n_ss = c->n_sources + 1;
 	defaults_apply(source_keys, N_SOURCE_KEYS, &c->sources[c->n_sources]);
@@ -1330,8 +1309,8 @@ static void ctx_section_enter(struct load_ctx *ctx, const char *section)
 	if (strcmp(section, "hookrun") == 0) {
 		if (ctx->global_origin.line > 0) {
 			(void)ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-				       "duplicate section [hookrun] (first at line %d)",
-				       ctx->global_origin.line);
+			               "duplicate section [hookrun] (first at line %d)",
+			               ctx->global_origin.line);
 			return;
 		}
 		ctx->global_origin = ctx->cur;
@@ -1342,8 +1321,8 @@ static void ctx_section_enter(struct load_ctx *ctx, const char *section)
 			ctx->target = i;
 	} else {
 		(void)ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-			       "unknown section [%s] (expected [hookrun] or [source.NAME])",
-			       section);
+		               "unknown section [%s] (expected [hookrun] or [source.NAME])",
+		               section);
 	}
 }
 
@@ -1358,18 +1337,19 @@ static char *ctx_read_line(char *buf, int size, void *userdata)
 	n = getline(&ctx->line, &ctx->line_cap, ctx->f);
 	if (n < 0 || size < 2)
 		return NULL;
-	ctx->cur = (struct origin){ .line = ctx->cur.line + 1 };
+	ctx->cur = (struct origin){.line = ctx->cur.line + 1};
 	if (n >= size) {
-		(void)ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-			       "line is longer than %d characters (use a *_file key for long values)",
-			       size - 2);
+		(void)ctx_fail(
+		    ctx, -EINVAL, &ctx->cur, NULL,
+		    "line is longer than %d characters (use a *_file key for long values)",
+		    size - 2);
 		n = size - 1;
 	}
 	memcpy(buf, ctx->line, (size_t)n);
 	buf[n] = '\0';
 	if (buf[strspn(buf, " \t")] == '[' && buf[0] != '[')
 		(void)ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-			       "indented section header: it would continue the previous value");
+		               "indented section header: it would continue the previous value");
 	end = strchr(buf, ']');
 	if (!ctx->error && buf[0] == '[' && end) {
 		_cleanup_free_ char *section = xstrndup(buf + 1, (size_t)(end - buf - 1));
@@ -1380,7 +1360,7 @@ static char *ctx_read_line(char *buf, int size, void *userdata)
 
 /* ini_handler: one "key = value" line of the section ctx_read_line() last entered. */
 static int ctx_ini_handler(void *user, const char *section _unused_, const char *name,
-			   const char *value)
+                           const char *value)
 {
 	struct load_ctx *ctx = user;
 	struct key_target t;
@@ -1390,8 +1370,8 @@ static int ctx_ini_handler(void *user, const char *section _unused_, const char 
 		return 0;
 	if (!ctx->section)
 		return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-				"key '%s' is outside any section (global keys go under [hookrun])",
-				name) >= 0;
+		                "key '%s' is outside any section (global keys go under [hookrun])",
+		                name) >= 0;
 	if (ctx->target == TARGET_NONE)
 		return 0;
 	t = ctx->target == TARGET_GLOBAL ? target_global(ctx) : target_source(ctx, ctx->target);
@@ -1422,8 +1402,8 @@ static int ctx_parse_file(struct load_ctx *ctx)
 	if (r > 0 && (!ctx->error || (ctx->error_line > 0 && r < ctx->error_line))) {
 		free(ctx->error);
 		ctx->error = NULL;
-		return ctx_fail(ctx, -EINVAL, &(struct origin){ .line = r }, NULL,
-				"syntax error: expected 'key = value' or '[section]'");
+		return ctx_fail(ctx, -EINVAL, &(struct origin){.line = r}, NULL,
+		                "syntax error: expected 'key = value' or '[section]'");
 	}
 	if (r < 0 && !ctx->error)
 		return ctx_fail(ctx, -ENOMEM, NULL, NULL, "%s: out of memory", ctx->path);
@@ -1459,10 +1439,10 @@ static int ctx_check_env_names(struct load_ctx *ctx)
 			source_env_name(ctx->c->sources[j].name, b, sizeof(b));
 			if (strcmp(a, b) == 0)
 				return ctx_fail(ctx, -EINVAL, &ctx->ss[j].origin,
-						ctx->ss[j].section,
-						"has the same variable prefix " ENV_SOURCE_PREFIX
-						"%s_ as [%s]; rename one",
-						b, ctx->ss[i].section);
+				                ctx->ss[j].section,
+				                "has the same variable prefix " ENV_SOURCE_PREFIX
+				                "%s_ as [%s]; rename one",
+				                b, ctx->ss[i].section);
 		}
 	}
 	return 0;
@@ -1499,8 +1479,8 @@ static int ctx_env_apply_source(struct load_ctx *ctx, const char *rest, const ch
 			continue;
 		if (hit >= 0)
 			return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-					"ambiguous: matches both [%s] and [%s]", ctx->ss[hit].section,
-					ctx->ss[i].section);
+			                "ambiguous: matches both [%s] and [%s]",
+			                ctx->ss[hit].section, ctx->ss[i].section);
 		hit = (ssize_t)i;
 		key = k;
 	}
@@ -1510,9 +1490,10 @@ static int ctx_env_apply_source(struct load_ctx *ctx, const char *rest, const ch
 	}
 	if (near >= 0)
 		return ctx_fail(ctx, -EINVAL, &ctx->cur, ctx->ss[near].section, "unknown key '%s'",
-				source_env_suffix(ctx->c->sources[near].name, rest));
-	return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-			"no [source.NAME] section matches (sources are defined in the config file)");
+		                source_env_suffix(ctx->c->sources[near].name, rest));
+	return ctx_fail(
+	    ctx, -EINVAL, &ctx->cur, NULL,
+	    "no [source.NAME] section matches (sources are defined in the config file)");
 }
 
 /* Whether a HOOKRUN_ variable belongs to another tool rather than to the configuration. */
@@ -1539,8 +1520,8 @@ static int ctx_env_apply_one(struct load_ctx *ctx, const char *name, const char 
 	if (strncmp(name, ENV_SOURCE_PREFIX, strlen(ENV_SOURCE_PREFIX)) == 0)
 		return ctx_env_apply_source(ctx, name + strlen(ENV_SOURCE_PREFIX), value);
 	return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-			"unknown configuration variable (variables of other tools must start "
-			"with HOOKRUN_TEST_, HOOKRUN_BENCH_ or HOOKRUN_DEV_)");
+	                "unknown configuration variable (variables of other tools must start "
+	                "with HOOKRUN_TEST_, HOOKRUN_BENCH_ or HOOKRUN_DEV_)");
 }
 
 /* Apply every HOOKRUN_ variable of envp over the file. */
@@ -1557,7 +1538,7 @@ static int ctx_apply_env(struct load_ctx *ctx, char *const *envp)
 		name = xstrndup(envp[i], (size_t)(eq - envp[i]));
 		if (env_allowed(name))
 			continue;
-		ctx->cur = (struct origin){ .env = envp[i] };
+		ctx->cur = (struct origin){.env = envp[i]};
 		r = ctx_env_apply_one(ctx, name, eq + 1);
 		if (r < 0)
 			return r;
@@ -1609,20 +1590,21 @@ static int source_check_auth(struct load_ctx *ctx, size_t i)
 
 	if (source_key_state(st, "auth")->layer == LAYER_DEFAULT) {
 		schemes_format(SCHEMES_ALL, buf, sizeof(buf));
-		return ctx_fail(ctx, -EINVAL, &st->origin, st->section,
-				"auth: required, one of %s", buf);
+		return ctx_fail(ctx, -EINVAL, &st->origin, st->section, "auth: required, one of %s",
+		                buf);
 	}
 	if (s->auth == AUTH_SCHEME_NONE && !s->allow_unauthenticated)
 		return ctx_fail(ctx, -EINVAL, source_key_origin(st, "auth"), st->section,
-				"auth: none accepts anyone and is for local development only; "
-				"it also needs allow_unauthenticated = true");
+		                "auth: none accepts anyone and is for local development only; "
+		                "it also needs allow_unauthenticated = true");
 	for (size_t k = 0; k < N_SOURCE_KEYS; k++) {
-		if (st->keys[k].layer == LAYER_DEFAULT || (source_keys[k].schemes & SCHEME(s->auth)))
+		if (st->keys[k].layer == LAYER_DEFAULT ||
+		    (source_keys[k].schemes & SCHEME(s->auth)))
 			continue;
 		schemes_format(source_keys[k].schemes, buf, sizeof(buf));
 		return ctx_fail(ctx, -EINVAL, &st->keys[k].origin, st->section,
-				"%s: does not apply to auth=%s (only to %s)", source_keys[k].name,
-				auth_scheme_to_string(s->auth), buf);
+		                "%s: does not apply to auth=%s (only to %s)", source_keys[k].name,
+		                auth_scheme_to_string(s->auth), buf);
 	}
 	return 0;
 }
@@ -1640,17 +1622,18 @@ static int source_check_secrets(struct load_ctx *ctx, size_t i)
 		return 0;
 	if (s->n_secrets == 0)
 		return ctx_fail(ctx, -EINVAL, o, st->section,
-				"secret: auth=%s needs at least one secret (secret or secret_file)",
-				auth_scheme_to_string(s->auth));
+		                "secret: auth=%s needs at least one secret (secret or secret_file)",
+		                auth_scheme_to_string(s->auth));
 	for (size_t j = 0; j < s->n_secrets; j++) {
 		if (s->auth == AUTH_SCHEME_STANDARD_WEBHOOKS && !whsec_valid(s->secrets[j]))
 			return ctx_fail(ctx, -EINVAL, o, st->section,
-					"secret: secret #%zu is not a valid whsec_ value "
-					"(whsec_ followed by base64)",
-					j + 1);
+			                "secret: secret #%zu is not a valid whsec_ value "
+			                "(whsec_ followed by base64)",
+			                j + 1);
 		if (s->auth == AUTH_SCHEME_BASIC && !strchr(s->secrets[j], ':'))
 			return ctx_fail(ctx, -EINVAL, o, st->section,
-					"secret: secret #%zu is not of the form user:password", j + 1);
+			                "secret: secret #%zu is not of the form user:password",
+			                j + 1);
 	}
 	return 0;
 }
@@ -1668,7 +1651,7 @@ static int source_check_verifier(struct load_ctx *ctx, size_t i)
 
 /* Exactly one of a header or a query key: refuse both, default the header when neither. */
 static int source_header_or_query(struct load_ctx *ctx, size_t i, const char *header_key,
-				  const char *query_key, const char *fallback)
+                                  const char *query_key, const char *fallback)
 {
 	struct source_config *s = &ctx->c->sources[i];
 	struct source_state *st = &ctx->ss[i];
@@ -1681,8 +1664,8 @@ static int source_header_or_query(struct load_ctx *ctx, size_t i, const char *he
 	query = field_ptr(s, &source_keys[q]);
 	if (*header && *query)
 		return ctx_fail(ctx, -EINVAL, source_key_origin(st, query_key), st->section,
-				"%s: cannot be combined with %s; set one of them", query_key,
-				header_key);
+		                "%s: cannot be combined with %s; set one of them", query_key,
+		                header_key);
 	if (!*header && !*query)
 		*header = xstrdup(fallback);
 	return 0;
@@ -1696,17 +1679,15 @@ static int source_derive(struct load_ctx *ctx, size_t i)
 
 	if (s->auth == AUTH_SCHEME_HMAC)
 		r = source_header_or_query(ctx, i, "signature_header", "signature_query",
-					   "X-Signature");
+		                           "X-Signature");
 	else if (s->auth == AUTH_SCHEME_API_KEY)
-		r = source_header_or_query(ctx, i, "api_key_header", "api_key_query",
-					   "X-API-Key");
+		r = source_header_or_query(ctx, i, "api_key_header", "api_key_query", "X-API-Key");
 	if (r < 0)
 		return r;
 	if (source_key_state(&ctx->ss[i], "idempotency_key")->layer == LAYER_DEFAULT) {
 		s->idempotency_from = IDEMPOTENCY_FROM_HEADER;
-		s->idempotency_name = xstrdup(s->auth == AUTH_SCHEME_STANDARD_WEBHOOKS
-						      ? "webhook-id"
-						      : "Idempotency-Key");
+		s->idempotency_name = xstrdup(
+		    s->auth == AUTH_SCHEME_STANDARD_WEBHOOKS ? "webhook-id" : "Idempotency-Key");
 	}
 	return 0;
 }
@@ -1736,7 +1717,7 @@ static int ctx_finalize(struct load_ctx *ctx)
 /* Load defaults, then the file, then the environment, and validate the result. */
 int config_load(const char *path, char *const *envp, struct config **ret, char **ret_error)
 {
-	struct load_ctx ctx = { .path = path, .target = TARGET_NONE };
+	struct load_ctx ctx = {.path = path, .target = TARGET_NONE};
 	int r = 0;
 
 	assert(ret);
@@ -1753,7 +1734,7 @@ int config_load(const char *path, char *const *envp, struct config **ret, char *
 	if (r < 0)
 		goto out;
 	log_event(LOG_LEVEL_DEBUG, "config.loaded", "path=%s sources=%zu", path ? path : "",
-		  ctx.c->n_sources);
+	          ctx.c->n_sources);
 	*ret = TAKE_PTR(ctx.c);
 out:
 	if (r < 0 && ret_error)

@@ -53,7 +53,7 @@ enum route {
 	_ROUTE_MAX,
 };
 
-#define CONFIG_MAX_SECRETS 8
+#define CONFIG_MAX_SECRETS    8
 #define CONFIG_MAX_SIG_INPUTS 2
 
 /* One [source.NAME] section. Strings are owned by the struct config. */
@@ -121,7 +121,7 @@ int route_from_string(const char *s);
  * (a NULL-terminated "KEY=value" array, usually environ). On failure returns a negative errno
  * and sets *ret_error to a new message naming the section and key. */
 int config_load(const char *path, char *const *envp, struct config **ret,
-		char **ret_error) _warn_unused_result_;
+                char **ret_error) _warn_unused_result_;
 void config_free(struct config *c);
 /* Borrowed from c; NULL when absent. */
 const struct source_config *config_source_find(const struct config *c, const char *name);

@@ -15,22 +15,22 @@
 #include "xalloc.h"
 
 static const char *const hmac_digest_names[_HMAC_ALGORITHM_MAX] = {
-	[HMAC_ALGORITHM_SHA1] = "SHA1",
-	[HMAC_ALGORITHM_SHA256] = "SHA256",
-	[HMAC_ALGORITHM_SHA512] = "SHA512",
+    [HMAC_ALGORITHM_SHA1] = "SHA1",
+    [HMAC_ALGORITHM_SHA256] = "SHA256",
+    [HMAC_ALGORITHM_SHA512] = "SHA512",
 };
 
 static const size_t hmac_sizes[_HMAC_ALGORITHM_MAX] = {
-	[HMAC_ALGORITHM_SHA1] = 20,
-	[HMAC_ALGORITHM_SHA256] = 32,
-	[HMAC_ALGORITHM_SHA512] = 64,
+    [HMAC_ALGORITHM_SHA1] = 20,
+    [HMAC_ALGORITHM_SHA256] = 32,
+    [HMAC_ALGORITHM_SHA512] = 64,
 };
 
 static const char hex_digits[] = "0123456789abcdef";
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char b64url_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* Size in bytes of the MAC the algorithm produces; 0 for an unknown algorithm. */
 size_t crypto_hmac_size(enum hmac_algorithm alg)
@@ -40,8 +40,8 @@ size_t crypto_hmac_size(enum hmac_algorithm alg)
 
 /* HMAC of the concatenation of the pieces under key, through EVP_MAC; returns its length. */
 int crypto_hmac(enum hmac_algorithm alg, const void *key, size_t keylen,
-		const struct crypto_piece *pieces, size_t n,
-		unsigned char out[static CRYPTO_HMAC_MAX_SIZE])
+                const struct crypto_piece *pieces, size_t n,
+                unsigned char out[static CRYPTO_HMAC_MAX_SIZE])
 {
 	EVP_MAC *mac = NULL;
 	EVP_MAC_CTX *ctx = NULL;
@@ -59,7 +59,7 @@ int crypto_hmac(enum hmac_algorithm alg, const void *key, size_t keylen,
 	if (!ctx)
 		goto out;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-						     (char *)hmac_digest_names[alg], 0);
+	                                             (char *)hmac_digest_names[alg], 0);
 	params[1] = OSSL_PARAM_construct_end();
 	/* A NULL key would mean "keep the previous key"; an empty key is a valid HMAC key. */
 	if (!EVP_MAC_init(ctx, key ? key : (const void *)"", keylen, params))
@@ -229,7 +229,7 @@ static int b64_value(char c, bool url)
 /* Decode n characters (padding already removed) into out; false on a bad character or
  * non-zero unused bits in the last group. out holds n / 4 * 3 + 2 bytes. */
 static bool b64_decode_groups(const char *s, size_t n, bool url, unsigned char *out,
-			      size_t *ret_len)
+                              size_t *ret_len)
 {
 	uint32_t acc = 0;
 	size_t o = 0, i;

@@ -27,15 +27,15 @@ size_t crypto_hmac_size(enum hmac_algorithm alg);
  * CRYPTO_HMAC_MAX_SIZE bytes. Returns the MAC's length (crypto_hmac_size(alg): 20, 32 or 64),
  * -EINVAL for an unknown algorithm, or -ENOMEM when OpenSSL fails. */
 int crypto_hmac(enum hmac_algorithm alg, const void *key, size_t keylen,
-		const struct crypto_piece *pieces, size_t n,
-		unsigned char out[static CRYPTO_HMAC_MAX_SIZE]) _warn_unused_result_;
+                const struct crypto_piece *pieces, size_t n,
+                unsigned char out[static CRYPTO_HMAC_MAX_SIZE]) _warn_unused_result_;
 
 /* SHA-256 of data: raw into out, or as lowercase hex (NUL-terminated) into out_hex.
  * Returns 0 or -ENOMEM when OpenSSL fails. */
 int crypto_sha256(const void *data, size_t len,
-		  unsigned char out[static CRYPTO_SHA256_SIZE]) _warn_unused_result_;
+                  unsigned char out[static CRYPTO_SHA256_SIZE]) _warn_unused_result_;
 int crypto_sha256_hex(const void *data, size_t len,
-		      char out_hex[static CRYPTO_SHA256_HEX_SIZE]) _warn_unused_result_;
+                      char out_hex[static CRYPTO_SHA256_HEX_SIZE]) _warn_unused_result_;
 
 /* Constant-time equality of two byte strings. Different lengths compare unequal, but the
  * content is still scanned: the running time depends on alen only, so pass the untrusted
@@ -54,11 +54,11 @@ char *crypto_base64url_encode(const void *data, size_t len);
  * optional. No whitespace is accepted, and non-zero unused trailing bits are rejected.
  * Returns 0 or -EBADMSG on invalid input; *ret and *ret_len are untouched on failure. */
 int crypto_hex_decode(const char *s, size_t len, unsigned char **ret,
-		      size_t *ret_len) _warn_unused_result_;
+                      size_t *ret_len) _warn_unused_result_;
 int crypto_base64_decode(const char *s, size_t len, unsigned char **ret,
-			 size_t *ret_len) _warn_unused_result_;
+                         size_t *ret_len) _warn_unused_result_;
 int crypto_base64url_decode(const char *s, size_t len, unsigned char **ret,
-			    size_t *ret_len) _warn_unused_result_;
+                            size_t *ret_len) _warn_unused_result_;
 
 /* Fill buf with len cryptographically strong random bytes.
  * Returns 0 or -EIO when the system's random generator fails. */

@@ -2,10 +2,11 @@
 #include "db.h"
 
 #include <errno.h>
-#include <event2/event.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+
+#include <event2/event.h>
 
 #include "backoff.h"
 #include "log.h"
@@ -113,8 +114,8 @@ int db_exec(PGconn *conn, const char *sql, char **ret_error)
 }
 
 /* Blocking: run one parameterised query. */
-int db_query(PGconn *conn, const char *sql, int nparams, const char *const *values,
-	     PGresult **ret, char **ret_error)
+int db_query(PGconn *conn, const char *sql, int nparams, const char *const *values, PGresult **ret,
+             char **ret_error)
 {
 	PGresult *res = PQexecParams(conn, sql, nparams, NULL, values, NULL, NULL, 0);
 
@@ -229,7 +230,7 @@ char *db_url_mask(const char *s)
 /* Milliseconds to a timeval. */
 static struct timeval db_tv(unsigned ms)
 {
-	return (struct timeval){ .tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 }
 
 /* A cheap xorshift for reconnect jitter; quality does not matter here. */
@@ -287,7 +288,7 @@ static void db_async_lost(struct db_async *db, const char *why)
 
 	if (db->conn)
 		log_event(LOG_LEVEL_DEBUG, "db.lost", "why=%s detail=%s", why,
-			  PQerrorMessage(db->conn));
+		          PQerrorMessage(db->conn));
 	db_async_teardown(db);
 	db->state = DB_DISCONNECTED;
 	db->in_flight = false;
@@ -337,7 +338,7 @@ static void db_async_on_prepared(void *userdata, const PGresult *res, int r)
 		return; /* the connection was lost; db_async_lost already rescheduled */
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		log_event(LOG_LEVEL_DEBUG, "db.prepare_failed", "name=%s detail=%s",
-			  db->prepare[db->prepared].name, PQresultErrorMessage(res));
+		          db->prepare[db->prepared].name, PQresultErrorMessage(res));
 		/* Probably not migrated yet: try again later, from a new connection. */
 		event_active(db->ev_write, EV_WRITE, 0);
 		db->prepare_failed = true;
@@ -358,7 +359,7 @@ static void db_async_prepare_next(struct db_async *db)
 	}
 	p = &db->prepare[db->prepared];
 	(void)db_async_dispatch(db, PQsendPrepare(db->conn, p->name, p->sql, 0, NULL),
-				db_async_on_prepared, db);
+	                        db_async_on_prepared, db);
 }
 
 /* Wait for the readiness PQconnectPoll asked for. */
@@ -399,8 +400,8 @@ static void db_async_connect_start(struct db_async *db)
 {
 	struct timeval tv = db_tv(db->connect_timeout_ms);
 
-	const char *const keys[] = { "dbname", db->options ? "options" : NULL, NULL };
-	const char *const values[] = { db->url, db->options, NULL };
+	const char *const keys[] = {"dbname", db->options ? "options" : NULL, NULL};
+	const char *const values[] = {db->url, db->options, NULL};
 
 	/* expand_dbname: the URL supplies everything, later keywords override it. */
 	db->conn = PQconnectStartParams(keys, values, 1);
@@ -427,7 +428,7 @@ static void db_async_on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* Create an asynchronous connection; it starts connecting at once. */
 struct db_async *db_async_new(struct event_base *base, const struct db_async_options *opts,
-			      db_state_fn state_cb, void *userdata)
+                              db_state_fn state_cb, void *userdata)
 {
 	struct db_async *db = xcalloc(1, sizeof(*db));
 	struct timespec ts;
@@ -442,7 +443,7 @@ struct db_async *db_async_new(struct event_base *base, const struct db_async_opt
 	db->n_prepare = opts->n_prepare;
 	/* Prepared statements are planned once for every batch size (force_generic_plan). */
 	db->options = xasprintf("-c plan_cache_mode=force_generic_plan -c statement_timeout=%u",
-				opts->statement_timeout_ms);
+	                        opts->statement_timeout_ms);
 	db->rng = (uint32_t)ts.tv_nsec | 1u;
 	db->state_cb = state_cb;
 	db->userdata = userdata;
@@ -514,21 +515,21 @@ static int db_async_sendable(const struct db_async *db)
 
 /* Send a prepared statement with parameters. */
 int db_async_send_prepared(struct db_async *db, const char *name, int nparams,
-			   const char *const *values, const int *lengths, const int *formats,
-			   db_result_fn cb, void *userdata)
+                           const char *const *values, const int *lengths, const int *formats,
+                           db_result_fn cb, void *userdata)
 {
 	int r = db_async_sendable(db);
 
 	if (r < 0)
 		return r;
 	return db_async_dispatch(
-		db, PQsendQueryPrepared(db->conn, name, nparams, values, lengths, formats, 0), cb,
-		userdata);
+	    db, PQsendQueryPrepared(db->conn, name, nparams, values, lengths, formats, 0), cb,
+	    userdata);
 }
 
 /* Send a COPY ... FROM STDIN statement; its data goes out when the server asks for it. */
 int db_async_send_copy(struct db_async *db, const char *sql, const void *data, size_t len,
-		       db_result_fn cb, void *userdata)
+                       db_result_fn cb, void *userdata)
 {
 	int r = db_async_sendable(db);
 
@@ -551,7 +552,7 @@ static int db_async_copy_out(struct db_async *db)
 	db->copy_len = 0;
 	if (!p)
 		return PQputCopyEnd(db->conn, "unexpected COPY") == 1 ? db_async_flush(db)
-								       : -ECONNRESET;
+		                                                      : -ECONNRESET;
 	while (left > 0) {
 		int n = left > DB_COPY_CHUNK ? DB_COPY_CHUNK : (int)left;
 		if (PQputCopyData(db->conn, p, n) != 1)

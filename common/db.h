@@ -4,8 +4,9 @@
  * prepares on every (re)connection, and never blocks. */
 #pragma once
 
-#include <libpq-fe.h>
 #include <stdbool.h>
+
+#include <libpq-fe.h>
 
 #include "xalloc.h"
 
@@ -25,8 +26,8 @@ void db_close(PGconn *conn);
 int db_exec(PGconn *conn, const char *sql, char **ret_error) _warn_unused_result_;
 /* Blocking: run a parameterised query returning rows or a command status.
  * On success *ret is the caller's; on failure *ret_error is a new message. */
-int db_query(PGconn *conn, const char *sql, int nparams, const char *const *values,
-	     PGresult **ret, char **ret_error) _warn_unused_result_;
+int db_query(PGconn *conn, const char *sql, int nparams, const char *const *values, PGresult **ret,
+             char **ret_error) _warn_unused_result_;
 /* Whether a failed result's SQLSTATE says a retry may succeed (serialization, deadlock). */
 bool db_result_is_retryable(const PGresult *res);
 /* Whether a failed result is a unique violation (SQLSTATE 23505). */
@@ -62,7 +63,7 @@ struct db_async_options {
 struct db_async;
 
 struct db_async *db_async_new(struct event_base *base, const struct db_async_options *opts,
-			      db_state_fn state_cb, void *userdata);
+                              db_state_fn state_cb, void *userdata);
 void db_async_free(struct db_async *db);
 /* Connected and no statement in flight. */
 bool db_async_idle(const struct db_async *db);
@@ -70,13 +71,13 @@ bool db_async_connected(const struct db_async *db);
 /* Send a statement named in db_async_options.prepare; -ENOTCONN when not connected, -EBUSY
  * when one is in flight. values/lengths/formats must stay valid until the callback runs. */
 int db_async_send_prepared(struct db_async *db, const char *name, int nparams,
-			   const char *const *values, const int *lengths, const int *formats,
-			   db_result_fn cb, void *userdata) _warn_unused_result_;
+                           const char *const *values, const int *lengths, const int *formats,
+                           db_result_fn cb, void *userdata) _warn_unused_result_;
 /* Send a COPY ... FROM STDIN statement without parameters; once the server is ready the len
  * bytes at data (the whole stream, e.g. FORMAT binary) follow, then the end of the copy. The
  * callback gets the statement's final result (PGRES_COMMAND_OK, or the error). data must stay
  * valid until the callback runs. -ENOTCONN / -EBUSY as db_async_send_prepared(). */
 int db_async_send_copy(struct db_async *db, const char *sql, const void *data, size_t len,
-		       db_result_fn cb, void *userdata) _warn_unused_result_;
+                       db_result_fn cb, void *userdata) _warn_unused_result_;
 /* Drop the connection (failing any statement in flight with -ECONNRESET) and reconnect. */
 void db_async_reset(struct db_async *db);

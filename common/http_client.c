@@ -226,14 +226,14 @@ static size_t xfer_on_header(char *buf, size_t size, size_t nitems, void *userda
 	}
 	if (x->n_resp_headers == x->resp_headers_cap) {
 		x->resp_headers_cap = x->resp_headers_cap ? 2 * x->resp_headers_cap : 16;
-		x->resp_headers = xreallocarray(x->resp_headers, x->resp_headers_cap,
-						sizeof(*x->resp_headers));
+		x->resp_headers =
+		    xreallocarray(x->resp_headers, x->resp_headers_cap, sizeof(*x->resp_headers));
 	}
 	for (vs = (size_t)(colon - buf) + 1; vs < len && (buf[vs] == ' ' || buf[vs] == '\t'); vs++)
 		;
 	x->resp_headers[x->n_resp_headers++] = (struct http_header){
-		.name = xstrndup(buf, (size_t)(colon - buf)),
-		.value = xstrndup(buf + vs, len - vs),
+	    .name = xstrndup(buf, (size_t)(colon - buf)),
+	    .value = xstrndup(buf + vs, len - vs),
 	};
 	return n;
 }
@@ -252,7 +252,7 @@ static void xfer_deliver(struct curl_xfer *x, const struct http_client_response 
 /* A transfer curl reported done: build the response and deliver it. */
 static void xfer_complete(struct curl_xfer *x, CURLcode code)
 {
-	struct http_client_response resp = { .body = "", .error_text = "" };
+	struct http_client_response resp = {.body = "", .error_text = ""};
 	curl_off_t total_us = 0;
 	long conns = 0;
 
@@ -264,10 +264,10 @@ static void xfer_complete(struct curl_xfer *x, CURLcode code)
 		resp.transport_error = xfer_errno(x, code);
 		if (x->too_big)
 			snprintf(x->errbuf, sizeof(x->errbuf),
-				 "response body larger than %zu bytes", x->client->max_body);
+			         "response body larger than %zu bytes", x->client->max_body);
 		else if (x->too_many_headers)
 			snprintf(x->errbuf, sizeof(x->errbuf), "more than %d response headers",
-				 HTTP_CLIENT_MAX_RESPONSE_HEADERS);
+			         HTTP_CLIENT_MAX_RESPONSE_HEADERS);
 		resp.error_text = x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
 		xfer_deliver(x, &resp);
 		return;
@@ -316,8 +316,8 @@ static void client_dispatch(struct http_client *c, curl_socket_t fd, int action)
 /* libevent: a socket curl watches is ready. */
 static void client_on_event(evutil_socket_t fd, short what, void *arg)
 {
-	int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
-		     ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+	int action =
+	    ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
 
 	client_dispatch(arg, fd, action);
 }
@@ -372,7 +372,7 @@ static int client_on_socket(CURL *easy, curl_socket_t s, int what, void *userp, 
 static int client_on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
 	struct http_client *c = userp;
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 
 	if (timeout_ms < 0)
 		return event_del(c->timer) < 0 ? -1 : 0;
@@ -396,7 +396,7 @@ static int request_check_url(const char *url)
 	if (rc == CURLUE_OUT_OF_MEMORY)
 		r = -ENOMEM;
 	else if (rc != CURLUE_OK ||
-		 (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0))
+	         (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0))
 		r = -EINVAL;
 	curl_free(scheme);
 	curl_url_cleanup(u);
@@ -465,7 +465,7 @@ static int xfer_set_headers(struct curl_xfer *x, const struct http_client_reques
 		const struct http_header *h = &req->headers[i];
 		/* "Name;" is curl's spelling of a header with an empty value. */
 		_cleanup_free_ char *line = h->value[0] ? xasprintf("%s: %s", h->name, h->value)
-							: xasprintf("%s;", h->name);
+		                                        : xasprintf("%s;", h->name);
 
 		ok = slist_add(&l, line);
 	}
@@ -532,7 +532,7 @@ static int xfer_set_common(struct curl_xfer *x, const struct http_client_request
 /* The curl transport's send: validate, build one easy handle, add it to the multi handle.
  * Nothing completes here; curl's zero timeout fires on the next loop iteration. */
 static int client_curl_send(void *impl, const struct http_client_request *req,
-			    http_client_done_fn done, void *userdata)
+                            http_client_done_fn done, void *userdata)
 {
 	struct http_client *c = impl;
 	struct curl_xfer *x;
@@ -578,8 +578,8 @@ static struct http_client *client_alloc(const struct http_client_options *o)
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
 	c->max_host_connections = o->max_host_connections > 0 ? o->max_host_connections : 8;
 	c->max_in_flight = o->max_in_flight > 0 ? o->max_in_flight : 64;
-	c->max_body = o->max_response_body > 0 ? o->max_response_body
-					       : HTTP_CLIENT_DEFAULT_MAX_BODY;
+	c->max_body =
+	    o->max_response_body > 0 ? o->max_response_body : HTTP_CLIENT_DEFAULT_MAX_BODY;
 	LIST_INIT(&c->pending);
 	LIST_INIT(&c->xfers);
 	LIST_INIT(&c->socks);
@@ -596,7 +596,7 @@ static int client_multi_setup(struct http_client *c)
 	    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, client_on_curl_timer) != CURLM_OK ||
 	    curl_multi_setopt(m, CURLMOPT_TIMERDATA, c) != CURLM_OK ||
 	    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, c->max_host_connections) !=
-		    CURLM_OK ||
+	        CURLM_OK ||
 	    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, c->max_in_flight) != CURLM_OK)
 		return -EIO;
 	return 0;
@@ -604,7 +604,7 @@ static int client_multi_setup(struct http_client *c)
 
 /* A client on base using libcurl multi. */
 struct http_client *http_client_new(struct event_base *base, const struct http_client_options *o,
-				    const char **ret_error)
+                                    const char **ret_error)
 {
 	struct http_client *c;
 	const char *error = NULL;
@@ -618,7 +618,7 @@ struct http_client *http_client_new(struct event_base *base, const struct http_c
 	}
 	c = client_alloc(o);
 	c->base = base;
-	c->transport = (struct http_transport){ .send = client_curl_send, .impl = c };
+	c->transport = (struct http_transport){.send = client_curl_send, .impl = c};
 	c->multi = curl_multi_init();
 	c->timer = evtimer_new(base, client_on_timer, c);
 	if (!c->multi || !c->timer)
@@ -640,7 +640,7 @@ struct http_client *http_client_new(struct event_base *base, const struct http_c
 
 /* A client over a caller-provided transport. */
 struct http_client *http_client_new_with_transport(const struct http_transport *t,
-						   const struct http_client_options *o)
+                                                   const struct http_client_options *o)
 {
 	struct http_client *c;
 
@@ -667,9 +667,9 @@ static void client_on_done(const struct http_client_response *resp, void *userda
 static void client_cancel_xfers(struct http_client *c)
 {
 	static const struct http_client_response cancelled = {
-		.transport_error = -ECANCELED,
-		.body = "",
-		.error_text = "request cancelled: the HTTP client was freed",
+	    .transport_error = -ECANCELED,
+	    .body = "",
+	    .error_text = "request cancelled: the HTTP client was freed",
 	};
 	struct curl_xfer *x, *next;
 
@@ -686,9 +686,9 @@ static void client_cancel_xfers(struct http_client *c)
 static void client_cancel_pending(struct http_client *c)
 {
 	static const struct http_client_response cancelled = {
-		.transport_error = -ECANCELED,
-		.body = "",
-		.error_text = "request cancelled: the HTTP client was freed",
+	    .transport_error = -ECANCELED,
+	    .body = "",
+	    .error_text = "request cancelled: the HTTP client was freed",
 	};
 	struct http_pending *p;
 
@@ -734,7 +734,7 @@ void http_client_free(struct http_client *c)
 
 /* Wrap done and hand the request to the transport. */
 int http_client_send(struct http_client *c, const struct http_client_request *req,
-		     http_client_done_fn done, void *userdata)
+                     http_client_done_fn done, void *userdata)
 {
 	struct http_pending *p;
 	int r;
@@ -743,7 +743,7 @@ int http_client_send(struct http_client *c, const struct http_client_request *re
 	if (c->freeing)
 		return -ECANCELED;
 	p = xcalloc(1, sizeof(*p));
-	*p = (struct http_pending){ .client = c, .done = done, .userdata = userdata };
+	*p = (struct http_pending){.client = c, .done = done, .userdata = userdata};
 	LIST_INSERT_HEAD(&c->pending, p, link);
 	c->in_flight++;
 	r = c->transport.send(c->transport.impl, req, client_on_done, p);
@@ -768,8 +768,7 @@ long http_client_connections_opened(const struct http_client *c)
 }
 
 /* First header named name, case-insensitively. */
-const char *http_client_response_header(const struct http_client_response *resp,
-					const char *name)
+const char *http_client_response_header(const struct http_client_response *resp, const char *name)
 {
 	for (size_t i = 0; i < resp->n_headers; i++)
 		if (strcasecmp(resp->headers[i].name, name) == 0)

@@ -34,7 +34,7 @@ struct http_client_request {
  * are kept (an interim 1xx response's are dropped). */
 struct http_client_response {
 	int transport_error;
-	long status; /* 0 when transport_error != 0 */
+	long status;                       /* 0 when transport_error != 0 */
 	const struct http_header *headers; /* response headers, names as received */
 	size_t n_headers;
 	const char *body; /* NUL-terminated for convenience; body_len excludes the NUL */
@@ -54,26 +54,26 @@ typedef void (*http_client_done_fn)(const struct http_client_response *resp, voi
  * ignores the answer and frees its own bookkeeping), and never from inside send. */
 struct http_transport {
 	int (*send)(void *impl, const struct http_client_request *req, http_client_done_fn done,
-		    void *userdata);
+	            void *userdata);
 	void *impl;
 };
 
 struct http_client_options {
-	const char *user_agent;     /* default "hookrun/<version>" */
-	long connect_timeout_ms;    /* default 5000 */
-	long timeout_ms;            /* default total per request, 30000 */
-	long max_host_connections;  /* keep-alive pool per host, default 8 */
-	long max_in_flight;         /* queued beyond this wait in curl's queue; default 64 */
-	size_t max_response_body;   /* larger bodies end with -EFBIG; default 16 MiB */
+	const char *user_agent;    /* default "hookrun/<version>" */
+	long connect_timeout_ms;   /* default 5000 */
+	long timeout_ms;           /* default total per request, 30000 */
+	long max_host_connections; /* keep-alive pool per host, default 8 */
+	long max_in_flight;        /* queued beyond this wait in curl's queue; default 64 */
+	size_t max_response_body;  /* larger bodies end with -EFBIG; default 16 MiB */
 };
 
 /* A client on base using libcurl multi; NULL on failure with *ret_error set (static string).
  * o may be NULL (all defaults); its strings are copied. */
 struct http_client *http_client_new(struct event_base *base, const struct http_client_options *o,
-				    const char **ret_error);
+                                    const char **ret_error);
 /* A client over another transport (unit tests); the transport must outlive the client. */
 struct http_client *http_client_new_with_transport(const struct http_transport *t,
-						   const struct http_client_options *o);
+                                                   const struct http_client_options *o);
 /* Cancel what is in flight (each done is called with -ECANCELED, before this returns) and
  * free; takes NULL. Allowed from inside a done callback; sends made meanwhile fail. */
 void http_client_free(struct http_client *c);
@@ -81,12 +81,11 @@ void http_client_free(struct http_client *c);
  * refuses (-EINVAL) a URL that is not http(s), HTTP_METHOD_OTHER, a body on HEAD and header
  * names or values that are empty or hold CR/LF; -ECANCELED while the client is being freed. */
 _warn_unused_result_ int http_client_send(struct http_client *c,
-					  const struct http_client_request *req,
-					  http_client_done_fn done, void *userdata);
+                                          const struct http_client_request *req,
+                                          http_client_done_fn done, void *userdata);
 /* Requests queued and not yet completed. */
 size_t http_client_in_flight(const struct http_client *c);
 /* Connections curl had to open so far (keep-alive reuse keeps this low). */
 long http_client_connections_opened(const struct http_client *c);
 /* First response header with this name (case-insensitive), or NULL. */
-const char *http_client_response_header(const struct http_client_response *resp,
-					const char *name);
+const char *http_client_response_header(const struct http_client_response *resp, const char *name);

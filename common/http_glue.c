@@ -30,7 +30,7 @@ struct http_server {
 	int port;
 	http_handler_fn handler;
 	void *userdata;
-	struct http_exchange_list live; /* handed to the handler, not answered yet */
+	struct http_exchange_list live;   /* handed to the handler, not answered yet */
 	struct http_exchange *in_handler; /* the exchange being handled, until answered */
 	bool detect_client_close;
 };
@@ -48,7 +48,7 @@ struct http_exchange {
 	struct http_header *headers;
 	char *path;
 	char *query;
-	char *owned; /* copies of uri, header strings and body once evreq is gone */
+	char *owned;         /* copies of uri, header strings and body once evreq is gone */
 	struct event *watch; /* readable socket while held: did the client close? */
 	char peer[64];
 };
@@ -88,7 +88,7 @@ static void glue_headers(struct http_exchange *ex)
 	ex->headers = xcalloc(n ? n : 1, sizeof(*ex->headers));
 	n = 0;
 	TAILQ_FOREACH (kv, h, next)
-		ex->headers[n++] = (struct http_header){ kv->key, kv->value };
+		ex->headers[n++] = (struct http_header){kv->key, kv->value};
 	ex->req.headers = ex->headers;
 	ex->req.n_headers = n;
 }
@@ -277,8 +277,8 @@ static void glue_exchange_free(struct http_exchange *ex)
 
 /* Answer and free the exchange; a client that went away gets nothing. */
 void http_exchange_respond(struct http_exchange *ex, int status, const char *content_type,
-			   const char *body, size_t len, const struct http_header *extra,
-			   size_t n_extra)
+                           const char *body, size_t len, const struct http_header *extra,
+                           size_t n_extra)
 {
 	struct evkeyvalq *out;
 
@@ -303,7 +303,7 @@ void http_exchange_respond(struct http_exchange *ex, int status, const char *con
 /* Send partial raw on the connection's socket, then close it with an RST. */
 static void glue_socket_reset(evutil_socket_t fd, const char *partial, size_t len)
 {
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 	int placeholder;
 
 	if (len)
@@ -347,14 +347,14 @@ void http_exchange_reset(struct http_exchange *ex, const char *partial, size_t l
 
 /* Bind addr:port with SO_REUSEPORT so several ingresses can share one port on a host. */
 static struct evconnlistener *glue_listen(struct event_base *base, const char *addr, int port,
-					  char **ret_error)
+                                          char **ret_error)
 {
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss);
 	/* libevent's parser refuses ":0", so port 0 (any free port) is written without a port. */
 	_cleanup_free_ char *spec =
-		port ? xasprintf(strchr(addr, ':') ? "[%s]:%d" : "%s:%d", addr, port)
-		     : xasprintf(strchr(addr, ':') ? "[%s]" : "%s", addr);
+	    port ? xasprintf(strchr(addr, ':') ? "[%s]:%d" : "%s:%d", addr, port)
+	         : xasprintf(strchr(addr, ':') ? "[%s]" : "%s", addr);
 	struct evconnlistener *l;
 
 	if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) < 0) {
@@ -362,9 +362,9 @@ static struct evconnlistener *glue_listen(struct event_base *base, const char *a
 		return NULL;
 	}
 	l = evconnlistener_new_bind(base, NULL, NULL,
-				    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-					    LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
-				    1024, (struct sockaddr *)&ss, sslen);
+	                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+	                                LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
+	                            1024, (struct sockaddr *)&ss, sslen);
 	if (!l)
 		*ret_error = xasprintf("cannot listen on %s: %s", spec, strerror(errno));
 	return l;
@@ -405,8 +405,8 @@ static struct evhttp *glue_evhttp_new(struct http_server *s, const struct http_s
 	evhttp_set_max_headers_size(http, GLUE_MAX_HEADERS_SIZE);
 	evhttp_set_timeout(http, o->read_timeout_s ? o->read_timeout_s : 30);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	                                     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	                                     EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_default_content_type(http, "application/json");
 	evhttp_set_gencb(http, glue_on_request, s);
 	return http;
@@ -414,7 +414,7 @@ static struct evhttp *glue_evhttp_new(struct http_server *s, const struct http_s
 
 /* Create the server and start listening. */
 struct http_server *http_server_new(struct event_base *base, const struct http_server_options *o,
-				    http_handler_fn handler, void *userdata, char **ret_error)
+                                    http_handler_fn handler, void *userdata, char **ret_error)
 {
 	struct http_server *s = xcalloc(1, sizeof(*s));
 	struct evconnlistener *l = NULL;

@@ -18,12 +18,12 @@ struct http_exchange;
 /* Called once per complete request, on the loop. The handler answers ex now or later with
  * http_exchange_respond() (or http_exchange_reset()); req lives until then. */
 typedef void (*http_handler_fn)(struct http_exchange *ex, const struct http_req *req,
-				void *userdata);
+                                void *userdata);
 
 struct http_server_options {
 	const char *addr;
-	int port;                /* 0: any free port */
-	size_t max_body;         /* larger bodies are refused by evhttp with 413 */
+	int port;        /* 0: any free port */
+	size_t max_body; /* larger bodies are refused by evhttp with 413 */
 	int read_timeout_s;
 	/* Watch the socket of every exchange held past its handler and drop the connection as
 	 * soon as the client closes it (http_exchange_client_gone() turns true); otherwise a
@@ -41,7 +41,7 @@ struct event_base *http_glue_base_new(void);
 /* Listen on o->addr:o->port (SO_REUSEPORT) and hand every request to handler. NULL on failure
  * with *ret_error a new string saying why (the caller frees it). */
 struct http_server *http_server_new(struct event_base *base, const struct http_server_options *o,
-				    http_handler_fn handler, void *userdata, char **ret_error);
+                                    http_handler_fn handler, void *userdata, char **ret_error);
 /* The port actually bound. */
 int http_server_port(const struct http_server *s);
 /* Close the listening socket; requests already read are still answered. */
@@ -55,8 +55,8 @@ void http_server_free(struct http_server *s);
  * disconnects first, or the server is freed, the request stays readable and the answer is
  * dropped. */
 void http_exchange_respond(struct http_exchange *ex, int status, const char *content_type,
-			   const char *body, size_t len, const struct http_header *extra,
-			   size_t n_extra);
+                           const char *body, size_t len, const struct http_header *extra,
+                           size_t n_extra);
 /* The request of an exchange, valid until it is answered. */
 const struct http_req *http_exchange_req(const struct http_exchange *ex);
 /* Whether the client has gone away (an answer would be dropped). */

@@ -8,10 +8,10 @@
 #include "xalloc.h"
 
 static const char *const http_method_names[_HTTP_METHOD_MAX] = {
-	[HTTP_METHOD_GET] = "GET",	   [HTTP_METHOD_HEAD] = "HEAD",
-	[HTTP_METHOD_POST] = "POST",	   [HTTP_METHOD_PUT] = "PUT",
-	[HTTP_METHOD_PATCH] = "PATCH",	   [HTTP_METHOD_DELETE] = "DELETE",
-	[HTTP_METHOD_OPTIONS] = "OPTIONS", [HTTP_METHOD_OTHER] = "OTHER",
+    [HTTP_METHOD_GET] = "GET",         [HTTP_METHOD_HEAD] = "HEAD",
+    [HTTP_METHOD_POST] = "POST",       [HTTP_METHOD_PUT] = "PUT",
+    [HTTP_METHOD_PATCH] = "PATCH",     [HTTP_METHOD_DELETE] = "DELETE",
+    [HTTP_METHOD_OPTIONS] = "OPTIONS", [HTTP_METHOD_OTHER] = "OTHER",
 };
 
 /* Name of an HTTP method. */
@@ -50,7 +50,7 @@ static char *query_decode(const char *s, size_t n)
 		if (s[i] == '+') {
 			out[o++] = ' ';
 		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-			   hexval(s[i + 2]) >= 0) {
+		           hexval(s[i + 2]) >= 0) {
 			out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
 			i += 2;
 		} else {

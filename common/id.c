@@ -7,7 +7,7 @@
 
 /* Lay out the 16 UUIDv7 bytes and print them as lowercase hex with dashes. */
 void id_uuid7_format(char out[static ID_UUID_STRING_MAX], uint64_t unix_ms,
-		     const uint8_t rnd[static 10])
+                     const uint8_t rnd[static 10])
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t b[16];

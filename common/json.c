@@ -22,8 +22,8 @@ int json_body_parse(const void *buf, size_t len, json_t **ret, struct json_error
 			return -ENOMEM;
 		if (reterr && e.line > 0)
 			snprintf(reterr->text, sizeof(reterr->text),
-				 "malformed JSON at line %d column %d: %s", e.line, e.column,
-				 e.text);
+			         "malformed JSON at line %d column %d: %s", e.line, e.column,
+			         e.text);
 		else if (reterr)
 			snprintf(reterr->text, sizeof(reterr->text), "malformed JSON: %s", e.text);
 		return -EBADMSG;
@@ -33,7 +33,7 @@ int json_body_parse(const void *buf, size_t len, json_t **ret, struct json_error
 		json_decref(v);
 		if (reterr)
 			snprintf(reterr->text, sizeof(reterr->text),
-				 "malformed JSON: top level must be an object or array");
+			         "malformed JSON: top level must be an object or array");
 		return -EBADMSG;
 	}
 	*ret = v;

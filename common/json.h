@@ -31,7 +31,7 @@ struct json_error {
  * no \u0000, duplicate keys allowed: last wins). On success *ret owns one new reference.
  * -EBADMSG fills *reterr (may be NULL); -ENOMEM when jansson runs out of memory. */
 _warn_unused_result_ int json_body_parse(const void *buf, size_t len, json_t **ret,
-					 struct json_error *reterr);
+                                         struct json_error *reterr);
 /* RFC 6901: the value at pointer ("" is root, "/a~1b/0" ...), borrowed from root; NULL when
  * absent or when the pointer is malformed (no leading '/', bad ~ escape, bad array index). */
 const json_t *json_pointer_get(const json_t *root, const char *pointer);

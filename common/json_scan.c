@@ -119,7 +119,7 @@ static int hex4(const unsigned char *p, const unsigned char *end)
 /* Decode the \u escape at p (a backslash): its length (6, or 12 for a surrogate pair) and the
  * code point, or 0 and a reason. */
 static size_t escape_read_u(const unsigned char *p, const unsigned char *end, uint32_t *ret_cp,
-			    const char **ret_reason)
+                            const char **ret_reason)
 {
 	int hi = hex4(p + 2, end), lo;
 
@@ -147,7 +147,7 @@ static size_t escape_read_u(const unsigned char *p, const unsigned char *end, ui
 
 /* Decode the escape at p (a backslash): its length and code point, or 0 and a reason. */
 static size_t escape_read(const unsigned char *p, const unsigned char *end, uint32_t *ret_cp,
-			  const char **ret_reason)
+                          const char **ret_reason)
 {
 	static const char in[] = "\"\\/bfnrt", out[] = "\"\\/\b\f\n\r\t";
 	const char *q;
@@ -377,8 +377,8 @@ static int scan_after(struct scan *s, const uint64_t *kinds, unsigned *n)
 		}
 		if (s->p >= s->end || *s->p != (obj ? '}' : ']'))
 			return scan_fail(s, s->p,
-					 obj ? "expected ',' or '}' after object member"
-					     : "expected ',' or ']' after array element");
+			                 obj ? "expected ',' or '}' after object member"
+			                     : "expected ',' or ']' after array element");
 		s->p++;
 		(*n)--;
 	}
@@ -417,7 +417,7 @@ static int scan_value(struct scan *s, unsigned depth)
 /* Whether the raw key [k, kend) (JSON escapes) equals the raw pointer token t of tlen bytes
  * (~0 and ~1 escapes, already known to be well formed). */
 static bool key_matches(const unsigned char *k, const unsigned char *kend, const char *t,
-			size_t tlen)
+                        size_t tlen)
 {
 	const char *tend = t + tlen, *reason;
 	unsigned char buf[4];
@@ -482,8 +482,8 @@ static int walk_next(struct scan *s, bool obj)
 		return 0;
 	}
 	return scan_fail(s, s->p,
-			 obj ? "expected ',' or '}' after object member"
-			     : "expected ',' or ']' after array element");
+	                 obj ? "expected ',' or '}' after object member"
+	                     : "expected ',' or ']' after array element");
 }
 
 /* Check the object at s->p, following the pointer into every member named by the token at
@@ -567,7 +567,7 @@ static int walk_value(struct scan *s, unsigned depth, const char *tok, struct fo
 	r = scan_scalar(s);
 	/* The target, unless it is null; a scalar on the way means the pointer leads nowhere. */
 	if (r == 0 && !*tok && *at != 'n')
-		*f = (struct found){ at, s->p };
+		*f = (struct found){at, s->p};
 	return r;
 }
 
@@ -606,7 +606,7 @@ static void scan_error_format(const struct scan *s, struct json_error *reterr)
 		}
 	}
 	snprintf(reterr->text, sizeof(reterr->text), "malformed JSON at line %zu column %zu: %s",
-		 line, column, s->reason);
+	         line, column, s->reason);
 }
 
 /* Check that buf is exactly one JSON object or array. */
@@ -663,7 +663,7 @@ static char *string_unescape(const unsigned char *p, const unsigned char *end)
 /* The scalar at an RFC 6901 pointer as a new string; NULL when there is none. */
 int json_scan_pointer(const void *buf, size_t len, const char *pointer, char **ret)
 {
-	struct found f = { NULL, NULL };
+	struct found f = {NULL, NULL};
 	struct scan s;
 	char *key;
 	int r;

@@ -30,7 +30,7 @@ _warn_unused_result_ int json_scan_check(const void *buf, size_t len, struct jso
  * When an object repeats a key, the last occurrence wins, as in jansson. Returns -EBADMSG
  * (*ret untouched) if buf is not such a body after all, -ENOMEM if allocation fails. */
 _warn_unused_result_ int json_scan_pointer(const void *buf, size_t len, const char *pointer,
-					   char **ret);
+                                           char **ret);
 
 /* Whether len bytes at buf are valid UTF-8 by the rules json_scan_check() applies (NUL bytes
  * are valid UTF-8 here; JSON text refuses them by other rules). */

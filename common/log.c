@@ -9,15 +9,15 @@
 #include <unistd.h>
 
 static const char *const log_level_names[_LOG_LEVEL_MAX] = {
-	[LOG_LEVEL_DEBUG] = "debug",
-	[LOG_LEVEL_INFO] = "info",
-	[LOG_LEVEL_WARN] = "warn",
-	[LOG_LEVEL_ERROR] = "error",
+    [LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_INFO] = "info",
+    [LOG_LEVEL_WARN] = "warn",
+    [LOG_LEVEL_ERROR] = "error",
 };
 
 static const char *const log_format_names[_LOG_FORMAT_MAX] = {
-	[LOG_FORMAT_LOGFMT] = "logfmt",
-	[LOG_FORMAT_JSON] = "json",
+    [LOG_FORMAT_LOGFMT] = "logfmt",
+    [LOG_FORMAT_JSON] = "json",
 };
 
 static struct {
@@ -25,7 +25,7 @@ static struct {
 	enum log_level min_level;
 	enum log_format format;
 	FILE *out;
-} log_state = { "hookrun", LOG_LEVEL_INFO, LOG_FORMAT_LOGFMT, NULL };
+} log_state = {"hookrun", LOG_LEVEL_INFO, LOG_FORMAT_LOGFMT, NULL};
 
 /* A growable-in-place output cursor over a fixed buffer; silently truncates. */
 struct log_buf {
@@ -210,7 +210,7 @@ static bool log_is_json_number(const char *v)
 
 /* Append one key=value field in the chosen format; numeric values stay unquoted in JSON. */
 static void lb_field(struct log_buf *b, enum log_format format, const char *key, size_t keylen,
-		     const char *value, bool numeric)
+                     const char *value, bool numeric)
 {
 	/* A conversion can still yield non-numbers ("v%d", nan, "% d"): those get quoted. */
 	numeric = numeric && log_is_json_number(value);
@@ -270,7 +270,8 @@ static bool log_format_conv(const char **fmtp, va_list *ap, char *out, size_t ou
 	case 'x':
 		/* The branches differ only in the va_arg type, which clang-tidy does not see. */
 		if (size_t_len)
-			snprintf(out, outsz, spec, va_arg(*ap, size_t)); /* NOLINT(bugprone-branch-clone) */
+			snprintf(out, outsz, spec,
+			         va_arg(*ap, size_t)); /* NOLINT(bugprone-branch-clone) */
 		else if (longs == 2)
 			snprintf(out, outsz, spec, va_arg(*ap, long long));
 		else if (longs == 1)
@@ -290,7 +291,7 @@ static bool log_format_conv(const char **fmtp, va_list *ap, char *out, size_t ou
 
 /* Walk a "k=%s k2=%d" template, emitting escaped fields. */
 static void log_format_fields(struct log_buf *b, enum log_format format, const char *fmt,
-			      va_list ap)
+                              va_list ap)
 {
 	va_list aq;
 	char value[2048];
@@ -316,7 +317,8 @@ static void log_format_fields(struct log_buf *b, enum log_format format, const c
 				v += 2;
 			} else if (*v == '%') {
 				v++;
-				if (!log_format_conv(&v, &aq, value + vl, sizeof(value) - vl, &numeric))
+				if (!log_format_conv(&v, &aq, value + vl, sizeof(value) - vl,
+				                     &numeric))
 					break;
 				vl = strlen(value);
 			} else {
@@ -334,9 +336,9 @@ static void log_format_fields(struct log_buf *b, enum log_format format, const c
 
 /* Format one event line into buf (no trailing newline). */
 size_t log_format_line(char *buf, size_t size, enum log_format format, long long now_ms,
-		       enum log_level level, const char *event, const char *fmt, va_list ap)
+                       enum log_level level, const char *event, const char *fmt, va_list ap)
 {
-	struct log_buf b = { buf, 0, size };
+	struct log_buf b = {buf, 0, size};
 	char ts[40];
 	time_t secs = (time_t)(now_ms / 1000);
 	struct tm tm;
@@ -370,12 +372,12 @@ static long long log_now_ms(void)
 
 /* Format and write one line. */
 static void log_vevent(enum log_level level, const char *event, const char *fmt, va_list ap,
-		       const char *err)
+                       const char *err)
 {
 	char line[8192];
 	size_t n = log_format_line(line, sizeof(line) - 256, log_state.format, log_now_ms(), level,
-				   event, fmt, ap);
-	struct log_buf b = { line, n, sizeof(line) };
+	                           event, fmt, ap);
+	struct log_buf b = {line, n, sizeof(line)};
 
 	if (err) {
 		if (log_state.format == LOG_FORMAT_JSON) {

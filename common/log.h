@@ -42,4 +42,4 @@ int log_error_errno(int r, const char *event, const char *fmt, ...) _printf_(3, 
 /* Format one event line into buf (no trailing newline); used by log_event and tests.
  * Returns the length written (truncated at size-1). */
 size_t log_format_line(char *buf, size_t size, enum log_format format, long long now_ms,
-		       enum log_level level, const char *event, const char *fmt, va_list ap);
+                       enum log_level level, const char *event, const char *fmt, va_list ap);

@@ -78,9 +78,9 @@ struct mbuf {
 };
 
 static const char *const metric_type_names[_METRIC_TYPE_MAX] = {
-	[METRIC_COUNTER] = "counter",
-	[METRIC_GAUGE] = "gauge",
-	[METRIC_HISTOGRAM] = "histogram",
+    [METRIC_COUNTER] = "counter",
+    [METRIC_GAUGE] = "gauge",
+    [METRIC_HISTOGRAM] = "histogram",
 };
 
 /* A new, empty registry. */
@@ -139,7 +139,7 @@ static uint64_t metrics_hash(const char *name, const char *labels)
 
 /* Index of the slot holding (name, labels), or of the empty slot where it belongs. */
 static size_t metrics_slot_find(const struct metrics *m, uint64_t hash, const char *name,
-				const char *labels)
+                                const char *labels)
 {
 	size_t mask = m->n_slots - 1;
 
@@ -181,7 +181,7 @@ static bool metrics_name_valid(const char *s, bool colon)
 		return false;
 	for (; *s; s++) {
 		bool ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-			  (*s >= '0' && *s <= '9') || *s == '_' || (colon && *s == ':');
+		          (*s >= '0' && *s <= '9') || *s == '_' || (colon && *s == ':');
 		if (!ok)
 			return false;
 	}
@@ -244,7 +244,7 @@ static size_t metrics_family_index(const struct metrics *m, const char *name, bo
 
 /* The family called name, created with help and type if new; asserts the type matches. */
 static struct metric_family *metrics_family_get(struct metrics *m, const char *name,
-						const char *help, enum metric_type type)
+                                                const char *help, enum metric_type type)
 {
 	bool found;
 	size_t i = metrics_family_index(m, name, &found);
@@ -260,7 +260,7 @@ static struct metric_family *metrics_family_get(struct metrics *m, const char *n
 	f->type = type;
 	m->families = xreallocarray(m->families, m->n_families + 1, sizeof(struct metric_family *));
 	memmove(m->families + i + 1, m->families + i,
-		(m->n_families - i) * sizeof(struct metric_family *));
+	        (m->n_families - i) * sizeof(struct metric_family *));
 	m->families[i] = f;
 	m->n_families++;
 	return f;
@@ -281,15 +281,15 @@ static void metric_family_add_series(struct metric_family *f, struct metric_seri
 	}
 	f->series = xreallocarray(f->series, f->n_series + 1, sizeof(struct metric_series *));
 	memmove(f->series + lo + 1, f->series + lo,
-		(f->n_series - lo) * sizeof(struct metric_series *));
+	        (f->n_series - lo) * sizeof(struct metric_series *));
 	f->series[lo] = s;
 	f->n_series++;
 }
 
 /* The series (name, labels), created zeroed if new (*created says which); the hot path. */
 static struct metric_series *metrics_series_get(struct metrics *m, enum metric_type type,
-						const char *name, const char *help,
-						const char *labels, bool *created)
+                                                const char *name, const char *help,
+                                                const char *labels, bool *created)
 {
 	uint64_t hash;
 	size_t i;
@@ -311,7 +311,7 @@ static struct metric_series *metrics_series_get(struct metrics *m, enum metric_t
 	s->family = metrics_family_get(m, name, help, type);
 	s->labels = xstrdup(labels);
 	metric_family_add_series(s->family, s);
-	m->slots[i] = (struct metric_slot){ hash, s };
+	m->slots[i] = (struct metric_slot){hash, s};
 	if (++m->n_series * 2 > m->n_slots)
 		metrics_slots_grow(m);
 	return s;
@@ -319,7 +319,7 @@ static struct metric_series *metrics_series_get(struct metrics *m, enum metric_t
 
 /* Register or look up a counter. */
 struct metric_counter *metrics_counter(struct metrics *m, const char *name, const char *help,
-				       const char *labels)
+                                       const char *labels)
 {
 	bool created;
 
@@ -328,7 +328,7 @@ struct metric_counter *metrics_counter(struct metrics *m, const char *name, cons
 
 /* Register or look up a gauge. */
 struct metric_gauge *metrics_gauge(struct metrics *m, const char *name, const char *help,
-				   const char *labels)
+                                   const char *labels)
 {
 	bool created;
 
@@ -337,11 +337,11 @@ struct metric_gauge *metrics_gauge(struct metrics *m, const char *name, const ch
 
 /* Register or look up a histogram with these upper bounds. */
 struct metric_histogram *metrics_histogram(struct metrics *m, const char *name, const char *help,
-					   const char *labels, const double *bounds, size_t n)
+                                           const char *labels, const double *bounds, size_t n)
 {
 	bool created;
 	struct metric_histogram *h =
-		&metrics_series_get(m, METRIC_HISTOGRAM, name, help, labels, &created)->histogram;
+	    &metrics_series_get(m, METRIC_HISTOGRAM, name, help, labels, &created)->histogram;
 
 	if (!created) {
 		assert(h->n == n && memcmp(h->bounds, bounds, n * sizeof(*bounds)) == 0);
@@ -492,7 +492,7 @@ static void mbuf_put_help(struct mbuf *b, const char *help)
 
 /* Append one "name_suffix{labels[,le="..."]} value" sample line. */
 static void mbuf_put_sample(struct mbuf *b, const char *name, const char *suffix,
-			    const char *labels, const char *le, const char *value)
+                            const char *labels, const char *le, const char *value)
 {
 	bool braces = *labels || le;
 
@@ -504,7 +504,7 @@ static void mbuf_put_sample(struct mbuf *b, const char *name, const char *suffix
 
 /* Append the _bucket, _sum and _count lines of one histogram series. */
 static void mbuf_put_histogram(struct mbuf *b, const char *name, const char *labels,
-			       const struct metric_histogram *h)
+                               const struct metric_histogram *h)
 {
 	char le[64], value[64];
 	uint64_t cumulative = 0;
@@ -554,7 +554,7 @@ static void mbuf_put_family(struct mbuf *b, const struct metric_family *f)
 /* The whole registry in text exposition format 0.0.4, as a new string. */
 char *metrics_render(const struct metrics *m)
 {
-	struct mbuf b = { .cap = 4096 };
+	struct mbuf b = {.cap = 4096};
 
 	b.p = xmalloc(b.cap);
 	b.p[0] = '\0';

@@ -24,12 +24,12 @@ void metrics_free(struct metrics *m);
  * Lookup is one hash of name and labels plus a probe, cheap enough per request. Malformed
  * names or labels, or a name reused with another type, are programmer errors (assert). */
 struct metric_counter *metrics_counter(struct metrics *m, const char *name, const char *help,
-				       const char *labels);
+                                       const char *labels);
 struct metric_gauge *metrics_gauge(struct metrics *m, const char *name, const char *help,
-				   const char *labels);
+                                   const char *labels);
 /* bounds: n finite, strictly increasing upper bounds (copied); +Inf is implicit. */
 struct metric_histogram *metrics_histogram(struct metrics *m, const char *name, const char *help,
-					   const char *labels, const double *bounds, size_t n);
+                                           const char *labels, const double *bounds, size_t n);
 
 /* Update a series; values render as uint64 (counters) or shortest exact doubles. */
 void metric_counter_add(struct metric_counter *c, uint64_t n);

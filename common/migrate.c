@@ -13,13 +13,12 @@
 /* Advisory lock key: "hookrun" read as a number; any fixed value shared by all runners. */
 #define MIGRATE_LOCK_KEY "7526707281930"
 
-static const char migrate_bootstrap_sql[] =
-	"CREATE SCHEMA IF NOT EXISTS hookrun;"
-	"CREATE TABLE IF NOT EXISTS hookrun.schema_migrations ("
-	"  version    text PRIMARY KEY,"
-	"  name       text NOT NULL,"
-	"  checksum   text NOT NULL,"
-	"  applied_at timestamptz NOT NULL DEFAULT now())";
+static const char migrate_bootstrap_sql[] = "CREATE SCHEMA IF NOT EXISTS hookrun;"
+                                            "CREATE TABLE IF NOT EXISTS hookrun.schema_migrations ("
+                                            "  version    text PRIMARY KEY,"
+                                            "  name       text NOT NULL,"
+                                            "  checksum   text NOT NULL,"
+                                            "  applied_at timestamptz NOT NULL DEFAULT now())";
 
 /* Whether a file name has the NNNN_description.sql shape; returns the version. */
 int migrate_parse_name(const char *name, char **ret_version)
@@ -64,7 +63,8 @@ static int migrate_read_file(const char *path, char **ret, size_t *ret_len)
 /* Order migrations by version. */
 static int migrate_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct migration *)a)->version, ((const struct migration *)b)->version);
+	return strcmp(((const struct migration *)a)->version,
+	              ((const struct migration *)b)->version);
 }
 
 /* Read every NNNN_name.sql in dir, sorted by version. */
@@ -77,7 +77,8 @@ int migrate_load_dir(const char *dir, struct migration **ret, size_t *ret_n, cha
 	int r = 0;
 
 	if (!d) {
-		*ret_error = xasprintf("cannot open migrations directory %s: %s", dir, strerror(errno));
+		*ret_error =
+		    xasprintf("cannot open migrations directory %s: %s", dir, strerror(errno));
 		return -ENOENT;
 	}
 	while ((de = readdir(d))) {
@@ -85,7 +86,7 @@ int migrate_load_dir(const char *dir, struct migration **ret, size_t *ret_n, cha
 		if (de->d_name[0] == '.' || migrate_parse_name(de->d_name, &version) < 0)
 			continue;
 		_cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
-		struct migration m = { .version = version, .name = xstrdup(de->d_name) };
+		struct migration m = {.version = version, .name = xstrdup(de->d_name)};
 		size_t len = 0;
 		r = migrate_read_file(path, &m.sql, &len);
 		list = xreallocarray(list, n + 1, sizeof(*list));
@@ -105,7 +106,7 @@ int migrate_load_dir(const char *dir, struct migration **ret, size_t *ret_n, cha
 	for (size_t i = 1; i < n; i++)
 		if (strcmp(list[i].version, list[i - 1].version) == 0) {
 			*ret_error = xasprintf("two migrations share version %s: %s and %s",
-					       list[i].version, list[i - 1].name, list[i].name);
+			                       list[i].version, list[i - 1].name, list[i].name);
 			r = -EEXIST;
 			goto out;
 		}
@@ -149,7 +150,7 @@ static int migrate_find_row(const PGresult *res, const char *version)
 
 /* Check recorded checksums against the files; count unknown versions. */
 static int migrate_verify(const PGresult *applied, const struct migration *list, size_t n,
-			  struct migrate_report *rep, char **ret_error)
+                          struct migrate_report *rep, char **ret_error)
 {
 	for (size_t i = 0; i < n; i++) {
 		int row = migrate_find_row(applied, list[i].version);
@@ -158,9 +159,10 @@ static int migrate_verify(const PGresult *applied, const struct migration *list,
 		const char *sum = PQgetvalue(applied, row, 2);
 		if (strcmp(sum, list[i].checksum) != 0) {
 			*ret_error = xasprintf(
-				"migration %s was applied with checksum %.12s but the file now has "
-				"%.12s: applied migrations must not change; add a new migration instead",
-				list[i].name, sum, list[i].checksum);
+			    "migration %s was applied with checksum %.12s but the file now has "
+			    "%.12s: applied migrations must not change; add a new migration "
+			    "instead",
+			    list[i].name, sum, list[i].checksum);
 			return -EBADMSG;
 		}
 		rep->already++;
@@ -177,7 +179,7 @@ static int migrate_verify(const PGresult *applied, const struct migration *list,
 /* Run one pending migration and record it. */
 static int migrate_apply_one(PGconn *conn, const struct migration *m, char **ret_error)
 {
-	const char *params[] = { m->version, m->name, m->checksum };
+	const char *params[] = {m->version, m->name, m->checksum};
 	_cleanup_free_ char *err = NULL;
 	PGresult *res = NULL;
 	int r;
@@ -188,9 +190,9 @@ static int migrate_apply_one(PGconn *conn, const struct migration *m, char **ret
 		return r;
 	}
 	r = db_query(conn,
-		     "INSERT INTO hookrun.schema_migrations (version, name, checksum) "
-		     "VALUES ($1, $2, $3)",
-		     3, params, &res, ret_error);
+	             "INSERT INTO hookrun.schema_migrations (version, name, checksum) "
+	             "VALUES ($1, $2, $3)",
+	             3, params, &res, ret_error);
 	PQclear(res);
 	return r;
 }
@@ -207,20 +209,20 @@ static int migrate_begin(PGconn *conn, PGresult **ret_applied, char **ret_error)
 	if (r < 0)
 		return r;
 	return db_query(conn,
-			"SELECT version, name, checksum, applied_at FROM hookrun.schema_migrations "
-			"ORDER BY version",
-			0, NULL, ret_applied, ret_error);
+	                "SELECT version, name, checksum, applied_at FROM hookrun.schema_migrations "
+	                "ORDER BY version",
+	                0, NULL, ret_applied, ret_error);
 }
 
 /* Apply pending migrations in one transaction. */
 int migrate_apply(PGconn *conn, const struct migration *list, size_t n, struct migrate_report *rep,
-		  char **ret_error)
+                  char **ret_error)
 {
 	_cleanup_pgresult_ PGresult *applied = NULL;
 	_cleanup_free_ char *ignored = NULL;
 	int r;
 
-	*rep = (struct migrate_report){ 0 };
+	*rep = (struct migrate_report){0};
 	r = migrate_begin(conn, &applied, ret_error);
 	if (r < 0)
 		goto fail;
@@ -243,17 +245,17 @@ int migrate_apply(PGconn *conn, const struct migration *list, size_t n, struct m
 	return 0;
 fail:
 	(void)!db_exec(conn, "ROLLBACK", &ignored);
-	*rep = (struct migrate_report){ 0 };
+	*rep = (struct migrate_report){0};
 	return r;
 }
 
 /* Print applied and pending migrations without changing anything. */
 int migrate_status(PGconn *conn, const struct migration *list, size_t n, FILE *out,
-		   char **ret_error)
+                   char **ret_error)
 {
 	_cleanup_pgresult_ PGresult *applied = NULL;
 	_cleanup_free_ char *ignored = NULL;
-	struct migrate_report rep = { 0 };
+	struct migrate_report rep = {0};
 	int r;
 
 	r = migrate_begin(conn, &applied, ret_error);
@@ -265,11 +267,12 @@ int migrate_status(PGconn *conn, const struct migration *list, size_t n, FILE *o
 	for (size_t i = 0; i < n; i++) {
 		int row = migrate_find_row(applied, list[i].version);
 		fprintf(out, "%-8s %-40s %s\n", row >= 0 ? "applied" : "pending", list[i].name,
-			row >= 0 ? PQgetvalue(applied, row, 3) : "-");
+		        row >= 0 ? PQgetvalue(applied, row, 3) : "-");
 	}
 	if (rep.unknown)
-		fprintf(out, "unknown  %zu migration(s) recorded in the database are not in this "
-			     "directory (a newer build applied them)\n",
-			rep.unknown);
+		fprintf(out,
+		        "unknown  %zu migration(s) recorded in the database are not in this "
+		        "directory (a newer build applied them)\n",
+		        rep.unknown);
 	return 0;
 }

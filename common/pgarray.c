@@ -3,8 +3,8 @@
 
 #include <assert.h>
 #include <endian.h>
-#include <stdbool.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -115,7 +115,7 @@ void pgarray_put_timestamptz(struct pgarray *a, long long unix_us)
 void pgarray_fini(struct pgarray *a)
 {
 	free(a->buf);
-	*a = (struct pgarray){ 0 };
+	*a = (struct pgarray){0};
 }
 
 /* Append a big-endian 16-bit integer. */
@@ -129,8 +129,8 @@ static void pgarray_put_i16(struct pgarray *a, int16_t v)
 /* The 11-byte signature, no flags (no OIDs), an empty header extension. */
 void pgarray_copy_begin(struct pgarray *a)
 {
-	static const unsigned char signature[11] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff,
-						     '\r', '\n', 0 };
+	static const unsigned char signature[11] = {'P',  'G',  'C',  'O',  'P', 'Y',
+	                                            '\n', 0xff, '\r', '\n', 0};
 
 	a->len = 0;
 	memcpy(pgarray_grow(a, sizeof(signature)), signature, sizeof(signature));

@@ -9,11 +9,11 @@
 
 #include "xalloc.h"
 
-#define PG_OID_BYTEA 17
-#define PG_OID_TEXT 25
+#define PG_OID_BYTEA       17
+#define PG_OID_TEXT        25
 #define PG_OID_TIMESTAMPTZ 1184
-#define PG_OID_UUID 2950
-#define PG_OID_JSONB 3802
+#define PG_OID_UUID        2950
+#define PG_OID_JSONB       3802
 
 struct pgarray {
 	unsigned char *buf;

@@ -26,7 +26,7 @@ struct path {
 
 typedef int (*keyword_check_fn)(const json_t *v, struct path *p, struct schema_error *e);
 typedef int (*validate_fn)(const json_t *s, const json_t *inst, struct path *p,
-			   struct schema_error *e);
+                           struct schema_error *e);
 
 static int check_schema(const json_t *s, struct path *p, struct schema_error *e);
 static int validate(const json_t *s, const json_t *inst, struct path *p, struct schema_error *e);
@@ -78,7 +78,7 @@ static void path_pop(struct path *p, size_t old)
 
 /* Fill *e (if any) with path, keyword and a formatted message; returns r. */
 _printf_(5, 6) static int fail(struct schema_error *e, int r, const struct path *p,
-			       const char *keyword, const char *fmt, ...)
+                               const char *keyword, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -116,8 +116,8 @@ static bool number_is_integral(const json_t *v)
 /* Whether name is one of the seven JSON-Schema type names. */
 static bool type_name_valid(const char *name)
 {
-	static const char *const names[] = { "null",   "boolean", "object", "array",
-					     "number", "string",  "integer" };
+	static const char *const names[] = {"null",   "boolean", "object", "array",
+	                                    "number", "string",  "integer"};
 
 	for (size_t i = 0; i < ELEMENTSOF(names); i++)
 		if (strcmp(name, names[i]) == 0)
@@ -141,11 +141,11 @@ static int check_type(const json_t *v, struct path *p, struct schema_error *e)
 		return 0;
 	if (!json_is_array(v) || json_array_size(v) == 0)
 		return fail(e, -EINVAL, p, "type",
-			    "malformed: must be a type name or an array of them");
-	json_array_foreach(v, i, t)
+		            "malformed: must be a type name or an array of them");
+	json_array_foreach (v, i, t)
 		if (!json_is_string(t) || !type_name_valid(json_string_value(t)))
 			return fail(e, -EINVAL, p, "type", "malformed: unknown type at index %zu",
-				    i);
+			            i);
 	return 0;
 }
 
@@ -157,7 +157,7 @@ static int check_properties(const json_t *v, struct path *p, struct schema_error
 
 	if (!json_is_object(v))
 		return fail(e, -EINVAL, p, "properties", "malformed: must be an object");
-	json_object_foreach((json_t *)v, key, sub) {
+	json_object_foreach ((json_t *)v, key, sub) {
 		size_t old = path_push_token(p, key);
 		int r = check_schema(sub, p, e);
 
@@ -176,10 +176,10 @@ static int check_required(const json_t *v, struct path *p, struct schema_error *
 
 	if (!json_is_array(v))
 		return fail(e, -EINVAL, p, "required", "malformed: must be an array of strings");
-	json_array_foreach(v, i, name)
+	json_array_foreach (v, i, name)
 		if (!json_is_string(name))
 			return fail(e, -EINVAL, p, "required",
-				    "malformed: index %zu is not a string", i);
+			            "malformed: index %zu is not a string", i);
 	return 0;
 }
 
@@ -211,8 +211,8 @@ static int check_number(const json_t *v, struct path *p, struct schema_error *e)
 	const char *keyword = path_last_token(p);
 
 	if (json_is_boolean(v))
-		return fail(e, -EINVAL, p, keyword,
-			    "unsupported keyword form: draft 4 boolean %s", keyword);
+		return fail(e, -EINVAL, p, keyword, "unsupported keyword form: draft 4 boolean %s",
+		            keyword);
 	if (!json_is_number(v))
 		return fail(e, -EINVAL, p, keyword, "malformed: must be a number");
 	return 0;
@@ -223,7 +223,7 @@ static int check_count(const json_t *v, struct path *p, struct schema_error *e)
 {
 	if (!number_is_integral(v) || json_number_value(v) < 0)
 		return fail(e, -EINVAL, p, path_last_token(p),
-			    "malformed: must be a non-negative integer");
+		            "malformed: must be a non-negative integer");
 	return 0;
 }
 
@@ -240,30 +240,30 @@ static const struct {
 	const char *name;
 	keyword_check_fn check;
 } keywords[] = {
-	{ "$comment", check_any },
-	{ "$id", check_any },
-	{ "$schema", check_any },
-	{ "additionalProperties", check_subschema },
-	{ "const", check_any },
-	{ "default", check_any },
-	{ "description", check_any },
-	{ "enum", check_enum },
-	{ "examples", check_any },
-	{ "exclusiveMaximum", check_number },
-	{ "exclusiveMinimum", check_number },
-	{ "format", check_any },
-	{ "items", check_items },
-	{ "maxItems", check_count },
-	{ "maxLength", check_count },
-	{ "maximum", check_number },
-	{ "minItems", check_count },
-	{ "minLength", check_count },
-	{ "minimum", check_number },
-	{ "properties", check_properties },
-	{ "required", check_required },
-	{ "title", check_any },
-	{ "type", check_type },
-	{ "uniqueItems", check_boolean },
+    {"$comment", check_any},
+    {"$id", check_any},
+    {"$schema", check_any},
+    {"additionalProperties", check_subschema},
+    {"const", check_any},
+    {"default", check_any},
+    {"description", check_any},
+    {"enum", check_enum},
+    {"examples", check_any},
+    {"exclusiveMaximum", check_number},
+    {"exclusiveMinimum", check_number},
+    {"format", check_any},
+    {"items", check_items},
+    {"maxItems", check_count},
+    {"maxLength", check_count},
+    {"maximum", check_number},
+    {"minItems", check_count},
+    {"minLength", check_count},
+    {"minimum", check_number},
+    {"properties", check_properties},
+    {"required", check_required},
+    {"title", check_any},
+    {"type", check_type},
+    {"uniqueItems", check_boolean},
 };
 
 /* Check one schema (object or boolean) at pointer p. */
@@ -276,8 +276,8 @@ static int check_schema(const json_t *s, struct path *p, struct schema_error *e)
 		return 0;
 	if (!json_is_object(s))
 		return fail(e, -EINVAL, p, "",
-			    "malformed: a schema must be an object or a boolean");
-	json_object_foreach((json_t *)s, key, v) {
+		            "malformed: a schema must be an object or a boolean");
+	json_object_foreach ((json_t *)s, key, v) {
 		size_t old = path_push_token(p, key);
 		int r = fail(e, -EINVAL, p, key, "unsupported keyword \"%s\"", key);
 
@@ -296,7 +296,7 @@ static int check_schema(const json_t *s, struct path *p, struct schema_error *e)
 /* Check doc and wrap it in a new struct schema holding one reference. */
 int schema_compile(const json_t *doc, struct schema **ret, struct schema_error *reterr)
 {
-	struct path p = { .buf = "", .len = 0 };
+	struct path p = {.buf = "", .len = 0};
 	struct schema *s;
 	int r;
 
@@ -350,19 +350,19 @@ static bool value_equal(const json_t *a, const json_t *b) /* NOLINT(misc-no-recu
 	switch (json_typeof(a)) {
 	case JSON_STRING:
 		return json_string_length(a) == json_string_length(b) &&
-		       memcmp(json_string_value(a), json_string_value(b),
-			      json_string_length(a)) == 0;
+		       memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) ==
+		           0;
 	case JSON_ARRAY:
 		if (json_array_size(a) != json_array_size(b))
 			return false;
-		json_array_foreach(a, i, v)
+		json_array_foreach (a, i, v)
 			if (!value_equal(v, json_array_get(b, i)))
 				return false;
 		return true;
 	case JSON_OBJECT:
 		if (json_object_size(a) != json_object_size(b))
 			return false;
-		json_object_foreach((json_t *)a, key, v) {
+		json_object_foreach ((json_t *)a, key, v) {
 			const json_t *w = json_object_get(b, key);
 
 			if (!w || !value_equal(v, w))
@@ -408,7 +408,7 @@ static bool type_matches(const char *name, const json_t *inst)
 
 /* "type": report "expected a or b, got c". */
 static int validate_type(const json_t *s, const json_t *inst, struct path *p,
-			 struct schema_error *e)
+                         struct schema_error *e)
 {
 	const json_t *t = json_object_get(s, "type");
 	char want[128] = "";
@@ -419,20 +419,20 @@ static int validate_type(const json_t *s, const json_t *inst, struct path *p,
 		return 0;
 	if (json_is_string(t))
 		return fail(e, -EBADMSG, p, "type", "expected %s, got %s", json_string_value(t),
-			    instance_type_name(inst));
-	json_array_foreach(t, i, name) {
+		            instance_type_name(inst));
+	json_array_foreach (t, i, name) {
 		if (type_matches(json_string_value(name), inst))
 			return 0;
 		if (len < sizeof(want))
 			len += (size_t)snprintf(want + len, sizeof(want) - len, "%s%s",
-						i ? " or " : "", json_string_value(name));
+			                        i ? " or " : "", json_string_value(name));
 	}
 	return fail(e, -EBADMSG, p, "type", "expected %s, got %s", want, instance_type_name(inst));
 }
 
 /* "enum" and "const": the instance must equal one listed value. */
 static int validate_enum(const json_t *s, const json_t *inst, struct path *p,
-			 struct schema_error *e)
+                         struct schema_error *e)
 {
 	const json_t *list = json_object_get(s, "enum");
 	const json_t *c = json_object_get(s, "const");
@@ -443,7 +443,7 @@ static int validate_enum(const json_t *s, const json_t *inst, struct path *p,
 		return fail(e, -EBADMSG, p, "const", "value does not equal the required constant");
 	if (!list)
 		return 0;
-	json_array_foreach(list, i, v)
+	json_array_foreach (list, i, v)
 		if (value_equal(v, inst))
 			return 0;
 	return fail(e, -EBADMSG, p, "enum", "value is not one of the allowed values");
@@ -451,16 +451,16 @@ static int validate_enum(const json_t *s, const json_t *inst, struct path *p,
 
 /* "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum" on numbers. */
 static int validate_number(const json_t *s, const json_t *inst, struct path *p,
-			   struct schema_error *e)
+                           struct schema_error *e)
 {
 	static const struct {
 		const char *name, *op;
 		int lo, hi; /* allowed range of number_cmp(instance, limit) */
 	} bounds[] = {
-		{ "minimum", ">=", 0, 1 },
-		{ "maximum", "<=", -1, 0 },
-		{ "exclusiveMinimum", ">", 1, 1 },
-		{ "exclusiveMaximum", "<", -1, -1 },
+	    {"minimum", ">=", 0, 1},
+	    {"maximum", "<=", -1, 0},
+	    {"exclusiveMinimum", ">", 1, 1},
+	    {"exclusiveMaximum", "<", -1, -1},
 	};
 
 	if (!json_is_number(inst))
@@ -476,10 +476,10 @@ static int validate_number(const json_t *s, const json_t *inst, struct path *p,
 			continue;
 		if (json_is_integer(limit))
 			return fail(e, -EBADMSG, p, bounds[i].name,
-				    "must be %s %" JSON_INTEGER_FORMAT, bounds[i].op,
-				    json_integer_value(limit));
+			            "must be %s %" JSON_INTEGER_FORMAT, bounds[i].op,
+			            json_integer_value(limit));
 		return fail(e, -EBADMSG, p, bounds[i].name, "must be %s %.17g", bounds[i].op,
-			    json_real_value(limit));
+		            json_real_value(limit));
 	}
 	return 0;
 }
@@ -509,7 +509,7 @@ static size_t utf8_length(const json_t *str)
 
 /* "minLength", "maxLength" on strings, in code points. */
 static int validate_string(const json_t *s, const json_t *inst, struct path *p,
-			   struct schema_error *e)
+                           struct schema_error *e)
 {
 	double limit;
 	size_t n;
@@ -519,16 +519,16 @@ static int validate_string(const json_t *s, const json_t *inst, struct path *p,
 	n = utf8_length(inst);
 	if (count_get(s, "minLength", &limit) && (double)n < limit)
 		return fail(e, -EBADMSG, p, "minLength", "must be at least %.0f characters long",
-			    limit);
+		            limit);
 	if (count_get(s, "maxLength", &limit) && (double)n > limit)
 		return fail(e, -EBADMSG, p, "maxLength", "must be at most %.0f characters long",
-			    limit);
+		            limit);
 	return 0;
 }
 
 /* "uniqueItems": no two elements may be equal. */
 static int validate_unique(const json_t *s, const json_t *inst, struct path *p,
-			   struct schema_error *e)
+                           struct schema_error *e)
 {
 	size_t n = json_array_size(inst);
 
@@ -538,13 +538,13 @@ static int validate_unique(const json_t *s, const json_t *inst, struct path *p,
 		for (size_t j = i + 1; j < n; j++)
 			if (value_equal(json_array_get(inst, i), json_array_get(inst, j)))
 				return fail(e, -EBADMSG, p, "uniqueItems",
-					    "items [%zu] and [%zu] are equal", i, j);
+				            "items [%zu] and [%zu] are equal", i, j);
 	return 0;
 }
 
 /* "minItems", "maxItems", "uniqueItems", "items" on arrays. */
 static int validate_array(const json_t *s, const json_t *inst, struct path *p,
-			  struct schema_error *e)
+                          struct schema_error *e)
 {
 	const json_t *items = json_object_get(s, "items");
 	double limit;
@@ -561,7 +561,7 @@ static int validate_array(const json_t *s, const json_t *inst, struct path *p,
 	r = validate_unique(s, inst, p, e);
 	if (r < 0 || !items)
 		return r;
-	json_array_foreach(inst, i, v) {
+	json_array_foreach (inst, i, v) {
 		size_t old = path_push(p, "[%zu]", i);
 
 		r = validate(items, v, p, e);
@@ -574,7 +574,7 @@ static int validate_array(const json_t *s, const json_t *inst, struct path *p,
 
 /* One member of an object instance: its "properties" schema, else "additionalProperties". */
 static int validate_member(const json_t *s, const char *key, const json_t *v, struct path *p,
-			   struct schema_error *e)
+                           struct schema_error *e)
 {
 	const json_t *sub = json_object_get(json_object_get(s, "properties"), key);
 	const json_t *extra = json_object_get(s, "additionalProperties");
@@ -588,7 +588,7 @@ static int validate_member(const json_t *s, const char *key, const json_t *v, st
 
 /* "required", "properties", "additionalProperties" on objects, in instance member order. */
 static int validate_object(const json_t *s, const json_t *inst, struct path *p,
-			   struct schema_error *e)
+                           struct schema_error *e)
 {
 	const char *key;
 	size_t i;
@@ -596,13 +596,13 @@ static int validate_object(const json_t *s, const json_t *inst, struct path *p,
 
 	if (!json_is_object(inst))
 		return 0;
-	json_array_foreach(json_object_get(s, "required"), i, v) {
+	json_array_foreach (json_object_get(s, "required"), i, v) {
 		if (!json_object_get(inst, json_string_value(v))) {
 			(void)path_push_field(p, json_string_value(v));
 			return fail(e, -EBADMSG, p, "required", "is required");
 		}
 	}
-	json_object_foreach((json_t *)inst, key, v) {
+	json_object_foreach ((json_t *)inst, key, v) {
 		size_t old = path_push_field(p, key);
 		int r = validate_member(s, key, v, p, e);
 
@@ -616,8 +616,8 @@ static int validate_object(const json_t *s, const json_t *inst, struct path *p,
 /* Validate inst against the (already checked) schema s at instance path p. */
 static int validate(const json_t *s, const json_t *inst, struct path *p, struct schema_error *e)
 {
-	static const validate_fn steps[] = { validate_type,   validate_enum,  validate_number,
-					     validate_string, validate_array, validate_object };
+	static const validate_fn steps[] = {validate_type,   validate_enum,  validate_number,
+	                                    validate_string, validate_array, validate_object};
 
 	if (json_is_true(s))
 		return 0;
@@ -635,7 +635,7 @@ static int validate(const json_t *s, const json_t *inst, struct path *p, struct 
 /* Validate instance against the compiled schema. */
 int schema_validate(const struct schema *s, const json_t *instance, struct schema_error *reterr)
 {
-	struct path p = { .buf = "", .len = 0 };
+	struct path p = {.buf = "", .len = 0};
 
 	assert(s);
 	assert(instance);

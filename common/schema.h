@@ -23,9 +23,9 @@ struct schema_error {
 /* Check that doc (object or boolean) uses only supported, well-formed keywords; on success
  * *ret is a new schema (free with schema_free()). -EINVAL fills *reterr (may be NULL). */
 _warn_unused_result_ int schema_compile(const json_t *doc, struct schema **ret,
-					struct schema_error *reterr);
+                                        struct schema_error *reterr);
 /* Release a compiled schema; takes NULL. */
 void schema_free(struct schema *s);
 /* 0 when instance is valid; -EBADMSG fills *reterr (may be NULL) with the first problem. */
 _warn_unused_result_ int schema_validate(const struct schema *s, const json_t *instance,
-					 struct schema_error *reterr);
+                                         struct schema_error *reterr);

@@ -31,7 +31,7 @@ void signing_key_free(struct signing_key *k);
 /* Mint "<header>.<payload>.<sig>" with header {"alg":"RS256","typ":"JWT"} and the non-zero
  * claims of c; *ret is a new string. */
 _warn_unused_result_ int signing_key_mint(const struct signing_key *k,
-					  const struct signing_key_claims *c, char **ret);
+                                          const struct signing_key_claims *c, char **ret);
 /* The issuer claim for a key id: "https://versori.com/sk/<key_id>" (new string). */
 char *signing_key_issuer(const char *key_id);
 /* The key id inside an issuer claim (borrowed from iss), or NULL when iss lacks the prefix. */
@@ -48,6 +48,7 @@ _warn_unused_result_ int signing_key_peek(const char *token, struct signing_key_
  * not a positive integer, or iss/sub that are not strings, make the token -EBADMSG.
  * On success *ret holds the claims. */
 _warn_unused_result_ int signing_key_verify(const char *token, const char *public_pem,
-					    int64_t now_s, int64_t leeway_s,
-					    struct signing_key_claims *ret, const char **ret_reason);
+                                            int64_t now_s, int64_t leeway_s,
+                                            struct signing_key_claims *ret,
+                                            const char **ret_reason);
 void signing_key_claims_fini(struct signing_key_claims *c);

@@ -246,8 +246,7 @@ static int project_environment_find(const json_t *project, const char *name, con
 
 	if (!json_is_array(envs))
 		return -EPROTO;
-	json_array_foreach(envs, i, env)
-	{
+	json_array_foreach (envs, i, env) {
 		const char *n = json_string_value(json_object_get(env, "name"));
 		const char *id = json_string_value(json_object_get(env, "id"));
 
@@ -275,8 +274,7 @@ int versori_environment_find(const json_t *body, const char *project, const char
 		           : -EPROTO;
 	if (!json_is_array(projects) || !project)
 		return json_is_array(projects) ? -EINVAL : -EPROTO;
-	json_array_foreach(projects, i, p)
-	{
+	json_array_foreach (projects, i, p) {
 		const char *id = json_string_value(json_object_get(p, "id"));
 		const char *name = json_string_value(json_object_get(p, "name"));
 

@@ -11,10 +11,11 @@
 #include "xalloc.h"
 
 #define VERSORI_AUTH_TOKEN_LIFETIME_S 3600 /* exp = iat + one hour, as in Versori's examples */
-#define VERSORI_AUTH_REFRESH_MARGIN_S 300  /* re-mint five minutes before exp (half the
-                                            * lifetime for tokens shorter than ten minutes) */
-#define VERSORI_AUTH_LIFETIME_MAX_S   ((int64_t)366 * 86400) /* longer ones are refused */
-#define VERSORI_AUTH_CACHE_MAX        1024 /* minted tokens kept, least recently used evicted */
+#define VERSORI_AUTH_REFRESH_MARGIN_S                                                              \
+	300 /* re-mint five minutes before exp (half the                                           \
+	     * lifetime for tokens shorter than ten minutes) */
+#define VERSORI_AUTH_LIFETIME_MAX_S ((int64_t)366 * 86400) /* longer ones are refused */
+#define VERSORI_AUTH_CACHE_MAX      1024 /* minted tokens kept, least recently used evicted */
 
 enum versori_auth_kind {
 	VERSORI_AUTH_API_KEY,

@@ -26,17 +26,17 @@
 #define R_INTERNAL_ERROR              "internal_error"
 
 static const char *const webhook_auth_reason_list[] = {
-	R_MISSING_SIGNATURE,     R_MALFORMED_SIGNATURE, R_BAD_SIGNATURE,
-	R_MISSING_MESSAGE_ID,    R_MISSING_TIMESTAMP,   R_MALFORMED_TIMESTAMP,
-	R_TIMESTAMP_TOO_OLD,     R_TIMESTAMP_TOO_NEW,   R_MISSING_CREDENTIALS,
-	R_MALFORMED_CREDENTIALS, R_BAD_CREDENTIALS,     R_UNAUTHENTICATED_NOT_ALLOWED,
-	R_SOURCE_MISCONFIGURED,  R_INTERNAL_ERROR,      NULL,
+    R_MISSING_SIGNATURE,     R_MALFORMED_SIGNATURE, R_BAD_SIGNATURE,
+    R_MISSING_MESSAGE_ID,    R_MISSING_TIMESTAMP,   R_MALFORMED_TIMESTAMP,
+    R_TIMESTAMP_TOO_OLD,     R_TIMESTAMP_TOO_NEW,   R_MISSING_CREDENTIALS,
+    R_MALFORMED_CREDENTIALS, R_BAD_CREDENTIALS,     R_UNAUTHENTICATED_NOT_ALLOWED,
+    R_SOURCE_MISCONFIGURED,  R_INTERNAL_ERROR,      NULL,
 };
 
 /* Headers that carry credentials whatever the source's configuration. */
 static const char *const always_secret_headers[] = {
-	"authorization", "proxy-authorization", "cookie",
-	"set-cookie",    "webhook-signature",   "svix-signature",
+    "authorization", "proxy-authorization", "cookie",
+    "set-cookie",    "webhook-signature",   "svix-signature",
 };
 
 /* The HMAC keys to try, one per configured secret, and the buffers owning decoded ones. */
@@ -152,7 +152,7 @@ static int key_set_standard(struct key_set *ks, const struct source_config *src)
 
 /* Compute the MAC of the message under every key of ks. */
 static int mac_set_compute(struct mac_set *ms, enum hmac_algorithm alg, const struct key_set *ks,
-			   const struct crypto_piece *msg, size_t n_msg)
+                           const struct crypto_piece *msg, size_t n_msg)
 {
 	ms->n = 0;
 	ms->len = 0;
@@ -281,19 +281,19 @@ static char *signed_url(const char *uri, const char *param)
 
 /* Point msg at the inputs the hmac scheme signs, in the configured order; returns how many. */
 static size_t hmac_message(const struct source_config *src, const char *url, const void *body,
-			   size_t len, struct crypto_piece *msg)
+                           size_t len, struct crypto_piece *msg)
 {
 	for (size_t i = 0; i < src->n_hmac_inputs; i++)
 		msg[i] = src->hmac_inputs[i] == SIG_INPUT_BODY
-				 ? (struct crypto_piece){body, len}
-				 : (struct crypto_piece){url, strlen(url)};
+		             ? (struct crypto_piece){body, len}
+		             : (struct crypto_piece){url, strlen(url)};
 	return src->n_hmac_inputs;
 }
 
 /* The hmac signature from the configured header or query parameter; NULL when absent or
  * empty. A query value is percent-decoded into a new string stored in *ret_owned. */
 static const char *hmac_signature_find(const struct source_config *src, const struct http_req *req,
-				       char **ret_owned, size_t *ret_len)
+                                       char **ret_owned, size_t *ret_len)
 {
 	char *q;
 
@@ -314,7 +314,7 @@ static const char *hmac_signature_find(const struct source_config *src, const st
 
 /* Strip the configured prefix (case-insensitive) and decode the signature to raw bytes. */
 static int hmac_signature_decode(const struct source_config *src, const char *s, size_t len,
-				 unsigned char **ret, size_t *ret_len)
+                                 unsigned char **ret, size_t *ret_len)
 {
 	const char *prefix = src->signature_prefix ? src->signature_prefix : "";
 	size_t pl = strlen(prefix);
@@ -337,7 +337,7 @@ static int hmac_signature_decode(const struct source_config *src, const char *s,
 
 /* Verify the hmac scheme: the configured inputs, signed with any secret, give the signature. */
 static int verify_hmac(const struct source_config *src, const struct http_req *req,
-		       const char **ret_reason)
+                       const char **ret_reason)
 {
 	_cleanup_free_ char *owned_value = NULL, *url = NULL;
 	_cleanup_free_ unsigned char *sig = NULL;
@@ -355,7 +355,7 @@ static int verify_hmac(const struct source_config *src, const struct http_req *r
 		return verdict(ret_reason, R_MALFORMED_SIGNATURE, -EACCES);
 
 	url = signed_url(req->uri ? req->uri : "",
-			 src->signature_header ? NULL : src->signature_query);
+	                 src->signature_header ? NULL : src->signature_query);
 	n_msg = hmac_message(src, url, req->body, req->body_len, msg);
 	key_set_raw(&ks, src);
 	if (mac_set_compute(&ms, src->hmac_algorithm, &ks, msg, n_msg) < 0)
@@ -369,8 +369,8 @@ static int verify_hmac(const struct source_config *src, const struct http_req *r
 static void standard_headers_find(const struct http_req *req, struct standard_headers *h)
 {
 	static const char *const names[2][3] = {
-		{"webhook-id", "webhook-timestamp", "webhook-signature"},
-		{"svix-id", "svix-timestamp", "svix-signature"},
+	    {"webhook-id", "webhook-timestamp", "webhook-signature"},
+	    {"svix-id", "svix-timestamp", "svix-signature"},
 	};
 
 	for (size_t set = 0; set < ELEMENTSOF(names); set++) {
@@ -413,12 +413,12 @@ static const char *timestamp_problem(long long ts, long long now, long long tole
 /* The expected HMAC-SHA256 of "<id>.<ts>.<body>" under every key of ks. The timestamp is
  * signed as re-formatted from its value, as the reference libraries do. */
 static int standard_macs(struct mac_set *ms, const struct key_set *ks, struct crypto_piece id,
-			 long long ts, struct crypto_piece body)
+                         long long ts, struct crypto_piece body)
 {
 	char ts_str[24];
 	int n = snprintf(ts_str, sizeof(ts_str), "%lld", ts);
 	const struct crypto_piece msg[] = {
-		id, {".", 1}, {ts_str, (size_t)n}, {".", 1}, body,
+	    id, {".", 1}, {ts_str, (size_t)n}, {".", 1}, body,
 	};
 
 	return mac_set_compute(ms, HMAC_ALGORITHM_SHA256, ks, msg, ELEMENTSOF(msg));
@@ -427,7 +427,7 @@ static int standard_macs(struct mac_set *ms, const struct key_set *ks, struct cr
 /* Check every "v1,<base64>" entry of a space-separated list against every MAC; returns the
  * failure reason, or NULL when some entry matches. Other versions are ignored. */
 static const char *standard_signatures_problem(const char *list, size_t len,
-					       const struct mac_set *ms)
+                                               const struct mac_set *ms)
 {
 	bool any_v1 = false, match = false;
 
@@ -451,7 +451,7 @@ static const char *standard_signatures_problem(const char *list, size_t len,
 
 /* Verify the Standard Webhooks scheme: headers present, timestamp in the window, a v1 match. */
 static int verify_standard(const struct source_config *src, const struct http_req *req,
-			   long long now_s, const char **ret_reason)
+                           long long now_s, const char **ret_reason)
 {
 	_cleanup_(key_set_fini) struct key_set ks = {};
 	struct standard_headers h = {};
@@ -475,7 +475,7 @@ static int verify_standard(const struct source_config *src, const struct http_re
 		return verdict(ret_reason, problem, -EACCES);
 
 	if (standard_macs(&ms, &ks, (struct crypto_piece){h.id, h.id_len}, ts,
-			  (struct crypto_piece){req->body, req->body_len}) < 0)
+	                  (struct crypto_piece){req->body, req->body_len}) < 0)
 		return verdict(ret_reason, R_INTERNAL_ERROR, -ENOMEM);
 	problem = standard_signatures_problem(h.sig, h.sig_len, &ms);
 	if (problem)
@@ -485,7 +485,7 @@ static int verify_standard(const struct source_config *src, const struct http_re
 
 /* Verify the api-key scheme: the key from the header or query parameter is a secret. */
 static int verify_api_key(const struct source_config *src, const struct http_req *req,
-			  const char **ret_reason)
+                          const char **ret_reason)
 {
 	_cleanup_free_ char *owned = NULL;
 	const char *key;
@@ -508,7 +508,7 @@ static int verify_api_key(const struct source_config *src, const struct http_req
 /* The credentials of an Authorization header of this scheme (case-insensitive); NULL when
  * absent or of another scheme, *ret_len 0 when the scheme name stands alone. */
 static const char *authorization_credentials(const struct http_req *req, const char *scheme,
-					     size_t *ret_len)
+                                             size_t *ret_len)
 {
 	size_t sl = strlen(scheme), len = 0;
 	const char *v = header_get(req, "authorization", &len);
@@ -529,7 +529,7 @@ static const char *authorization_credentials(const struct http_req *req, const c
 
 /* Verify the bearer scheme: "Authorization: Bearer <token>" with a configured token. */
 static int verify_bearer(const struct source_config *src, const struct http_req *req,
-			 const char **ret_reason)
+                         const char **ret_reason)
 {
 	size_t len = 0;
 	const char *token = authorization_credentials(req, "bearer", &len);
@@ -546,7 +546,7 @@ static int verify_bearer(const struct source_config *src, const struct http_req 
 /* Verify the basic scheme: "Authorization: Basic base64(user:password)" with a configured
  * "user:password". */
 static int verify_basic(const struct source_config *src, const struct http_req *req,
-			const char **ret_reason)
+                        const char **ret_reason)
 {
 	_cleanup_free_ unsigned char *pair = NULL;
 	size_t len = 0, pair_len = 0;
@@ -563,7 +563,7 @@ static int verify_basic(const struct source_config *src, const struct http_req *
 
 /* Verify req against its source's auth scheme at time now_s. */
 int webhook_auth_verify(const struct source_config *src, const struct http_req *req,
-			long long now_s, const char **ret_reason)
+                        long long now_s, const char **ret_reason)
 {
 	if (source_problem(src))
 		return verdict(ret_reason, R_SOURCE_MISCONFIGURED, -EINVAL);
@@ -617,7 +617,7 @@ static char *signature_encode(enum sig_encoding enc, const unsigned char *mac, s
 
 /* The prefixed, encoded hmac signature a sender would attach for this uri and body. */
 char *webhook_auth_sign_hmac(const struct source_config *src, const char *secret, const char *uri,
-			     const void *body, size_t len)
+                             const void *body, size_t len)
 {
 	_cleanup_free_ char *url = NULL, *enc = NULL;
 	struct crypto_piece msg[CONFIG_MAX_SIG_INPUTS];
@@ -638,7 +638,7 @@ char *webhook_auth_sign_hmac(const struct source_config *src, const char *secret
 
 /* The Standard Webhooks "v1,<base64>" signature of one message. */
 char *webhook_auth_sign_standard(const char *whsec_secret, const char *msg_id, long long ts,
-				 const void *body, size_t len)
+                                 const void *body, size_t len)
 {
 	_cleanup_(key_set_fini) struct key_set ks = {};
 	_cleanup_free_ char *enc = NULL;
@@ -652,7 +652,7 @@ char *webhook_auth_sign_standard(const char *whsec_secret, const char *msg_id, l
 	ks.keys[0] = (struct crypto_piece){key, key_len};
 	ks.n = 1;
 	if (standard_macs(&ms, &ks, (struct crypto_piece){msg_id, strlen(msg_id)}, ts,
-			  (struct crypto_piece){body, len}) < 0)
+	                  (struct crypto_piece){body, len}) < 0)
 		return NULL;
 	enc = crypto_base64_encode(ms.mac[0], ms.len);
 	return xasprintf("v1,%s", enc);

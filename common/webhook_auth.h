@@ -42,7 +42,7 @@ const char *const *webhook_auth_reasons(void);
  * key is carried). Call once at start-up. Returns 0 or -EINVAL with *ret_problem set to a
  * static human-readable explanation (ret_problem may be NULL). */
 int webhook_auth_source_check(const struct source_config *src,
-			      const char **ret_problem) _warn_unused_result_;
+                              const char **ret_problem) _warn_unused_result_;
 
 /* Verify req against src at time now_s (Unix seconds). Every configured secret is tried
  * (rotation) and every comparison is constant-time. Returns 0 when verified, -EACCES when
@@ -62,7 +62,7 @@ int webhook_auth_source_check(const struct source_config *src,
  *   basic: "Authorization: Basic <base64>", decoded "user:password" equals a secret.
  *   none: verified only when allow_unauthenticated. */
 int webhook_auth_verify(const struct source_config *src, const struct http_req *req,
-			long long now_s, const char **ret_reason) _warn_unused_result_;
+                        long long now_s, const char **ret_reason) _warn_unused_result_;
 
 /* Whether a request header must never be stored or logged: authorization,
  * proxy-authorization, cookie, set-cookie, webhook-signature, svix-signature and src's
@@ -75,9 +75,9 @@ bool webhook_auth_header_is_secret(const struct source_config *src, const char *
  * removed before signing, as the verifier does. Returns a new string, or NULL when src's
  * hmac settings are invalid. */
 char *webhook_auth_sign_hmac(const struct source_config *src, const char *secret, const char *uri,
-			     const void *body, size_t len);
+                             const void *body, size_t len);
 
 /* The Standard Webhooks signature "v1,<base64>" of "<msg_id>.<ts>.<body>" under a
  * "whsec_<base64>" (or bare base64) secret. Returns a new string, or NULL on a bad secret. */
 char *webhook_auth_sign_standard(const char *whsec_secret, const char *msg_id, long long ts,
-				 const void *body, size_t len);
+                                 const void *body, size_t len);

@@ -22,17 +22,18 @@ struct cli {
 /* Print usage. */
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: hookrun [--config FILE] COMMAND [OPTIONS]\n"
-		"\n"
-		"commands:\n"
-		"  migrate [--dir DIR] [--status]  apply pending migrations (or list them)\n"
-		"  config                          print the effective configuration, secrets masked\n"
-		"  version                         print the version\n"
-		"\n"
-		"The database URL comes from db_url in the config file, HOOKRUN_DB_URL or\n"
-		"HOOKRUN_DB_URL_FILE; migrations from --dir, HOOKRUN_MIGRATIONS_DIR or %s.\n",
-		HOOKRUN_MIGRATIONS_DIR);
+	fprintf(
+	    f,
+	    "usage: hookrun [--config FILE] COMMAND [OPTIONS]\n"
+	    "\n"
+	    "commands:\n"
+	    "  migrate [--dir DIR] [--status]  apply pending migrations (or list them)\n"
+	    "  config                          print the effective configuration, secrets masked\n"
+	    "  version                         print the version\n"
+	    "\n"
+	    "The database URL comes from db_url in the config file, HOOKRUN_DB_URL or\n"
+	    "HOOKRUN_DB_URL_FILE; migrations from --dir, HOOKRUN_MIGRATIONS_DIR or %s.\n",
+	    HOOKRUN_MIGRATIONS_DIR);
 }
 
 /* Load the configuration or explain why not. */
@@ -56,7 +57,7 @@ static PGconn *cli_connect(const struct config *c)
 
 	if (!c->db_url || !*c->db_url) {
 		fprintf(stderr, "hookrun: db_url is required (config file, HOOKRUN_DB_URL or "
-				"HOOKRUN_DB_URL_FILE)\n");
+		                "HOOKRUN_DB_URL_FILE)\n");
 		return NULL;
 	}
 	if (db_connect(c->db_url, &conn, &err) < 0) {
@@ -70,9 +71,10 @@ static PGconn *cli_connect(const struct config *c)
 /* hookrun migrate: apply (or list) migrations. */
 static int cli_migrate(const struct cli *cli, const struct config *c)
 {
-	const char *dir = cli->migrations_dir ? cli->migrations_dir : getenv("HOOKRUN_MIGRATIONS_DIR");
+	const char *dir =
+	    cli->migrations_dir ? cli->migrations_dir : getenv("HOOKRUN_MIGRATIONS_DIR");
 	struct migration *list = NULL;
-	struct migrate_report rep = { 0 };
+	struct migrate_report rep = {0};
 	_cleanup_free_ char *err = NULL;
 	size_t n = 0;
 	PGconn *conn;
@@ -110,9 +112,9 @@ static int cli_migrate(const struct cli *cli, const struct config *c)
 static int cli_command_args(int argc, char **argv, struct cli *cli)
 {
 	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "status", no_argument, NULL, 's' },
-		{ 0 },
+	    {"dir", required_argument, NULL, 'd'},
+	    {"status", no_argument, NULL, 's'},
+	    {0},
 	};
 	int c;
 
@@ -131,7 +133,7 @@ static int cli_command_args(int argc, char **argv, struct cli *cli)
 /* Entry point. */
 int main(int argc, char **argv)
 {
-	struct cli cli = { .config_path = getenv("HOOKRUN_CONFIG") };
+	struct cli cli = {.config_path = getenv("HOOKRUN_CONFIG")};
 	int i = 1, rc;
 
 	if (i + 1 < argc && (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0)) {

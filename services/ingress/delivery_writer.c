@@ -2,11 +2,12 @@
 #include "delivery_writer.h"
 
 #include <errno.h>
-#include <event2/event.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include <event2/event.h>
 
 #include "db.h"
 #include "log.h"
@@ -19,7 +20,7 @@
 
 /* How often expired idempotency keys are deleted (or every dedup_window, if shorter). */
 #define WRITER_EXPIRE_INTERVAL_S 60
-#define WRITER_EXPIRE_STATEMENT "hookrun_keys_expire"
+#define WRITER_EXPIRE_STATEMENT  "hookrun_keys_expire"
 
 /* Attempts for one delivery when its batch hits a serialization failure or a key race. */
 #define DELIVERY_MAX_ATTEMPTS 5
@@ -66,9 +67,9 @@ struct delivery_writer {
 	struct metric_counter *m_keys_expired;
 };
 
-static const double batch_bounds[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024 };
-static const double commit_bounds[] = { 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
-					0.05,	0.1,   0.25,  0.5,   1,	   2.5 };
+static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+static const double commit_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
+                                       0.05,   0.1,   0.25,  0.5,   1,    2.5};
 
 /* Monotonic microseconds. */
 static long long now_us(void)
@@ -96,48 +97,48 @@ void delivery_fini(struct delivery *d)
  * stored and which delivery holds its key. A retried batch whose first attempt committed
  * finds its own rows. Planned once per connection. */
 const char delivery_writer_sql[] =
-	"WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], "
-	"$4::timestamptz[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::bytea[], "
-	"$10::text[], $11::text[]) WITH ORDINALITY AS t(id, source, idem_key, received_at, "
-	"method, uri, headers, content_type, body, verified_by, peer, ord)), "
-	"keys AS (INSERT INTO hookrun.idempotency_keys AS k "
-	"(source, key, delivery_id, expires_at) "
-	"SELECT source, idem_key, id, now() + make_interval(secs => $12::float8) FROM input "
-	"WHERE idem_key IS NOT NULL ORDER BY source, idem_key "
-	"ON CONFLICT (source, key) DO UPDATE SET delivery_id = EXCLUDED.delivery_id, "
-	"expires_at = EXCLUDED.expires_at WHERE k.expires_at < now() "
-	"RETURNING delivery_id), "
-	"ins AS (INSERT INTO hookrun.deliveries (id, source, idempotency_key, received_at, "
-	"method, uri, headers, content_type, body, verified_by, peer) "
-	"SELECT id, source, idem_key, received_at, method, uri, headers, content_type, body, "
-	"verified_by, peer FROM input "
-	"WHERE idem_key IS NULL OR id IN (SELECT delivery_id FROM keys) "
-	"ON CONFLICT (id) DO NOTHING RETURNING id) "
-	"SELECT input.ord, "
-	"CASE WHEN ins.id IS NOT NULL THEN true "
-	"ELSE EXISTS (SELECT 1 FROM hookrun.deliveries e WHERE e.id = input.id) END, "
-	"CASE WHEN ins.id IS NULL AND input.idem_key IS NOT NULL THEN "
-	"(SELECT k.delivery_id FROM hookrun.idempotency_keys k "
-	"WHERE k.source = input.source AND k.key = input.idem_key) END "
-	"FROM input LEFT JOIN ins ON ins.id = input.id ORDER BY input.ord";
+    "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], "
+    "$4::timestamptz[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::bytea[], "
+    "$10::text[], $11::text[]) WITH ORDINALITY AS t(id, source, idem_key, received_at, "
+    "method, uri, headers, content_type, body, verified_by, peer, ord)), "
+    "keys AS (INSERT INTO hookrun.idempotency_keys AS k "
+    "(source, key, delivery_id, expires_at) "
+    "SELECT source, idem_key, id, now() + make_interval(secs => $12::float8) FROM input "
+    "WHERE idem_key IS NOT NULL ORDER BY source, idem_key "
+    "ON CONFLICT (source, key) DO UPDATE SET delivery_id = EXCLUDED.delivery_id, "
+    "expires_at = EXCLUDED.expires_at WHERE k.expires_at < now() "
+    "RETURNING delivery_id), "
+    "ins AS (INSERT INTO hookrun.deliveries (id, source, idempotency_key, received_at, "
+    "method, uri, headers, content_type, body, verified_by, peer) "
+    "SELECT id, source, idem_key, received_at, method, uri, headers, content_type, body, "
+    "verified_by, peer FROM input "
+    "WHERE idem_key IS NULL OR id IN (SELECT delivery_id FROM keys) "
+    "ON CONFLICT (id) DO NOTHING RETURNING id) "
+    "SELECT input.ord, "
+    "CASE WHEN ins.id IS NOT NULL THEN true "
+    "ELSE EXISTS (SELECT 1 FROM hookrun.deliveries e WHERE e.id = input.id) END, "
+    "CASE WHEN ins.id IS NULL AND input.idem_key IS NOT NULL THEN "
+    "(SELECT k.delivery_id FROM hookrun.idempotency_keys k "
+    "WHERE k.source = input.source AND k.key = input.idem_key) END "
+    "FROM input LEFT JOIN ins ON ins.id = input.id ORDER BY input.ord";
 
 /* Expired idempotency keys, a bounded slice at a time; any ingress may run it. */
 static const char writer_expire_sql[] =
-	"DELETE FROM hookrun.idempotency_keys WHERE ctid = ANY (ARRAY("
-	"SELECT ctid FROM hookrun.idempotency_keys WHERE expires_at < now() LIMIT 10000))";
+    "DELETE FROM hookrun.idempotency_keys WHERE ctid = ANY (ARRAY("
+    "SELECT ctid FROM hookrun.idempotency_keys WHERE expires_at < now() LIMIT 10000))";
 
 static const struct db_prepared writer_prepared[] = {
-	{ DELIVERY_WRITER_STATEMENT, delivery_writer_sql },
-	{ WRITER_EXPIRE_STATEMENT, writer_expire_sql },
+    {DELIVERY_WRITER_STATEMENT, delivery_writer_sql},
+    {WRITER_EXPIRE_STATEMENT, writer_expire_sql},
 };
 
 /* Encode the leaders of a batch as one binary array per column; -EINVAL on a bad id. */
 int delivery_writer_encode(struct delivery *const *rows, size_t n,
-			   struct pgarray cols[DELIVERY_WRITER_COLUMNS])
+                           struct pgarray cols[DELIVERY_WRITER_COLUMNS])
 {
 	static const unsigned oids[DELIVERY_WRITER_COLUMNS] = {
-		PG_OID_UUID, PG_OID_TEXT,  PG_OID_TEXT, PG_OID_TIMESTAMPTZ, PG_OID_TEXT, PG_OID_TEXT,
-		PG_OID_JSONB, PG_OID_TEXT, PG_OID_BYTEA, PG_OID_TEXT, PG_OID_TEXT,
+	    PG_OID_UUID,  PG_OID_TEXT, PG_OID_TEXT,  PG_OID_TIMESTAMPTZ, PG_OID_TEXT, PG_OID_TEXT,
+	    PG_OID_JSONB, PG_OID_TEXT, PG_OID_BYTEA, PG_OID_TEXT,        PG_OID_TEXT,
 	};
 
 	for (size_t c = 0; c < DELIVERY_WRITER_COLUMNS; c++)
@@ -162,8 +163,8 @@ int delivery_writer_encode(struct delivery *const *rows, size_t n,
 
 /* The COPY of a copy batch: the statement's columns, in delivery_writer_encode_copy() order. */
 const char delivery_writer_copy_sql[] =
-	"COPY hookrun.deliveries (id, source, idempotency_key, received_at, method, uri, headers, "
-	"content_type, body, verified_by, peer) FROM STDIN (FORMAT binary)";
+    "COPY hookrun.deliveries (id, source, idempotency_key, received_at, method, uri, headers, "
+    "content_type, body, verified_by, peer) FROM STDIN (FORMAT binary)";
 
 /* Encode a copy batch's rows as one binary COPY stream; -EINVAL on a bad id. */
 int delivery_writer_encode_copy(struct delivery *const *rows, size_t n, struct pgarray *stream)
@@ -326,7 +327,7 @@ static void writer_send_copy(struct delivery_writer *w, struct writer_conn *c)
 	}
 	c->sent_us = now_us();
 	r = db_async_send_copy(c->db, delivery_writer_copy_sql, c->stream.buf, c->stream.len,
-			       writer_on_copy_result, c);
+	                       writer_on_copy_result, c);
 	if (r < 0)
 		writer_on_copy_result(c, NULL, -ECONNRESET);
 }
@@ -355,7 +356,7 @@ static void writer_send(struct delivery_writer *w, struct writer_conn *c)
 	c->values[DELIVERY_WRITER_COLUMNS] = w->window;
 	c->sent_us = now_us();
 	r = db_async_send_prepared(c->db, DELIVERY_WRITER_STATEMENT, DELIVERY_WRITER_PARAMS,
-				   c->values, c->lengths, c->formats, writer_on_result, c);
+	                           c->values, c->lengths, c->formats, writer_on_result, c);
 	if (r < 0)
 		writer_on_result(c, NULL, -ECONNRESET);
 }
@@ -398,7 +399,7 @@ static bool writer_connected(const struct delivery_writer *w)
 
 /* Retry a delivery later, or give up on it with r. */
 static void delivery_retry_or_finish(struct delivery_writer *w, struct delivery *d, int r,
-				     const char *id, bool duplicate)
+                                     const char *id, bool duplicate)
 {
 	if (r == -EAGAIN && d->attempts < DELIVERY_MAX_ATTEMPTS) {
 		d->attempts++;
@@ -410,7 +411,7 @@ static void delivery_retry_or_finish(struct delivery_writer *w, struct delivery 
 
 /* Settle one leader and its followers with the row outcome. */
 static void batch_settle(struct delivery_writer *w, struct writer_conn *c, struct delivery *leader,
-			 int r, const char *id, bool duplicate)
+                         int r, const char *id, bool duplicate)
 {
 	for (size_t i = c->batch_rows; i < c->batch_n; i++) {
 		struct delivery *f = c->batch[i];
@@ -460,7 +461,7 @@ static void batch_fail(struct delivery_writer *w, struct writer_conn *c, int r)
 
 /* Log and count a statement that failed; retry: worth retrying whatever its SQLSTATE says. */
 static int batch_error(struct delivery_writer *w, const struct writer_conn *c, const PGresult *res,
-		       bool retry)
+                       bool retry)
 {
 	retry = retry || db_result_is_retryable(res);
 
@@ -468,13 +469,13 @@ static int batch_error(struct delivery_writer *w, const struct writer_conn *c, c
 	if (db_result_is_timeout(res)) {
 		metric_counter_inc(w->m_timeouts);
 		log_event(LOG_LEVEL_WARN, "delivery.commit_timeout", "rows=%zu timeout_ms=%d",
-			  c->batch_rows, w->opts.commit_timeout_ms);
+		          c->batch_rows, w->opts.commit_timeout_ms);
 		return -ETIMEDOUT;
 	}
 	log_event(retry ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR, "delivery.batch_failed",
-		  "rows=%zu sqlstate=%s detail=%s", c->batch_rows,
-		  PQresultErrorField(res, PG_DIAG_SQLSTATE),
-		  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+	          "rows=%zu sqlstate=%s detail=%s", c->batch_rows,
+	          PQresultErrorField(res, PG_DIAG_SQLSTATE),
+	          PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 	return retry ? -EAGAIN : -EIO;
 }
 
@@ -486,7 +487,8 @@ static void writer_on_result(void *userdata, const PGresult *res, int r)
 	long long took_us = now_us() - c->sent_us;
 
 	if (r < 0) {
-		batch_fail(w, c, took_us >= w->opts.commit_timeout_ms * 1000LL ? -ETIMEDOUT : -EAGAIN);
+		batch_fail(w, c,
+		           took_us >= w->opts.commit_timeout_ms * 1000LL ? -ETIMEDOUT : -EAGAIN);
 	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		batch_fail(w, c, batch_error(w, c, res, false));
 	} else {
@@ -508,7 +510,8 @@ static void writer_on_copy_result(void *userdata, const PGresult *res, int r)
 	long long took_us = now_us() - c->sent_us;
 
 	if (r < 0) {
-		batch_fail(w, c, took_us >= w->opts.commit_timeout_ms * 1000LL ? -ETIMEDOUT : -EAGAIN);
+		batch_fail(w, c,
+		           took_us >= w->opts.commit_timeout_ms * 1000LL ? -ETIMEDOUT : -EAGAIN);
 	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		batch_fail(w, c, batch_error(w, c, res, db_result_is_unique_violation(res)));
 	} else {
@@ -551,8 +554,9 @@ static void writer_on_sweep(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < w->n_conns; i++) {
 		struct writer_conn *c = &w->conns[i];
 		if (c->batch_n && c->sent_us < deadline) {
-			log_event(LOG_LEVEL_WARN, "delivery.commit_timeout", "rows=%zu timeout_ms=%d",
-				  c->batch_rows, w->opts.commit_timeout_ms);
+			log_event(LOG_LEVEL_WARN, "delivery.commit_timeout",
+			          "rows=%zu timeout_ms=%d", c->batch_rows,
+			          w->opts.commit_timeout_ms);
 			metric_counter_inc(w->m_timeouts);
 			db_async_reset(c->db);
 		}
@@ -571,8 +575,8 @@ static void writer_on_db_state(void *userdata, bool connected)
 		up += db_async_connected(w->conns[i].db);
 	metric_gauge_set(w->m_db_up, up ? 1 : 0);
 	log_event(connected ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
-		  connected ? "db.connected" : "db.disconnected", "conn=%zu up=%zu backlog=%zu",
-		  (size_t)(c - w->conns), up, w->queued);
+	          connected ? "db.connected" : "db.disconnected", "conn=%zu up=%zu backlog=%zu",
+	          (size_t)(c - w->conns), up, w->queued);
 	if (up)
 		event_active(w->ev_kick, EV_TIMEOUT, 0);
 	else
@@ -586,10 +590,11 @@ static void writer_on_expired(void *userdata, const PGresult *res, int r)
 
 	w->expiring = false;
 	if (r >= 0 && PQresultStatus(res) == PGRES_COMMAND_OK)
-		metric_counter_add(w->m_keys_expired, strtoull(PQcmdTuples((PGresult *)res), NULL, 10));
+		metric_counter_add(w->m_keys_expired,
+		                   strtoull(PQcmdTuples((PGresult *)res), NULL, 10));
 	else if (r >= 0)
 		log_event(LOG_LEVEL_WARN, "delivery.expire_failed", "detail=%s",
-			  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+		          PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 	if (w->head)
 		event_active(w->ev_kick, EV_TIMEOUT, 0);
 }
@@ -606,7 +611,7 @@ static void writer_on_expire_timer(evutil_socket_t fd, short what, void *arg)
 		if (!db_async_idle(c->db) || c->batch_n)
 			continue;
 		if (db_async_send_prepared(c->db, WRITER_EXPIRE_STATEMENT, 0, NULL, NULL, NULL,
-					   writer_on_expired, w) == 0)
+		                           writer_on_expired, w) == 0)
 			w->expiring = true;
 		return;
 	}
@@ -615,32 +620,34 @@ static void writer_on_expire_timer(evutil_socket_t fd, short what, void *arg)
 /* Register the writer's metrics. */
 static void writer_metrics(struct delivery_writer *w, struct metrics *m)
 {
-	w->m_batch_rows = metrics_histogram(m, "hookrun_commit_batch_rows",
-					    "Deliveries per group commit", NULL, batch_bounds,
-					    ELEMENTSOF(batch_bounds));
+	w->m_batch_rows =
+	    metrics_histogram(m, "hookrun_commit_batch_rows", "Deliveries per group commit", NULL,
+	                      batch_bounds, ELEMENTSOF(batch_bounds));
 	w->m_commit_seconds = metrics_histogram(m, "hookrun_commit_duration_seconds",
-						"Time from sending a batch to its commit", NULL,
-						commit_bounds, ELEMENTSOF(commit_bounds));
+	                                        "Time from sending a batch to its commit", NULL,
+	                                        commit_bounds, ELEMENTSOF(commit_bounds));
 	w->m_backlog = metrics_gauge(m, "hookrun_commit_backlog",
-				     "Requests waiting for or inside a commit", NULL);
-	w->m_db_up = metrics_gauge(m, "hookrun_db_up", "1 when a database connection is usable",
-				   NULL);
-	w->m_committed = metrics_counter(m, "hookrun_deliveries_total",
-					 "Deliveries by outcome of their commit", "outcome=\"stored\"");
-	w->m_duplicates = metrics_counter(m, "hookrun_deliveries_total",
-					  "Deliveries by outcome of their commit",
-					  "outcome=\"duplicate\"");
-	w->m_batch_errors = metrics_counter(m, "hookrun_commit_errors_total",
-					    "Batch statements that failed", NULL);
-	w->m_timeouts = metrics_counter(m, "hookrun_commit_timeouts_total",
-					"Requests or commits that exceeded commit_timeout_ms", NULL);
+	                             "Requests waiting for or inside a commit", NULL);
+	w->m_db_up =
+	    metrics_gauge(m, "hookrun_db_up", "1 when a database connection is usable", NULL);
+	w->m_committed =
+	    metrics_counter(m, "hookrun_deliveries_total", "Deliveries by outcome of their commit",
+	                    "outcome=\"stored\"");
+	w->m_duplicates =
+	    metrics_counter(m, "hookrun_deliveries_total", "Deliveries by outcome of their commit",
+	                    "outcome=\"duplicate\"");
+	w->m_batch_errors =
+	    metrics_counter(m, "hookrun_commit_errors_total", "Batch statements that failed", NULL);
+	w->m_timeouts =
+	    metrics_counter(m, "hookrun_commit_timeouts_total",
+	                    "Requests or commits that exceeded commit_timeout_ms", NULL);
 	w->m_keys_expired = metrics_counter(m, "hookrun_idempotency_keys_expired_total",
-					    "Idempotency keys deleted after dedup_window", NULL);
+	                                    "Idempotency keys deleted after dedup_window", NULL);
 }
 
 /* Allocate one connection's batch storage and start connecting. */
 static void writer_conn_init(struct delivery_writer *w, struct writer_conn *c,
-			     const struct db_async_options *dbo)
+                             const struct db_async_options *dbo)
 {
 	c->w = w;
 	c->batch = xcalloc(w->opts.batch_max_rows, sizeof(struct delivery *));
@@ -659,21 +666,21 @@ static void writer_conn_fini(struct writer_conn *c)
 
 /* Create the writer; it connects at once and reconnects by itself. */
 struct delivery_writer *delivery_writer_new(struct event_base *base,
-					    const struct delivery_writer_options *opts,
-					    struct metrics *metrics)
+                                            const struct delivery_writer_options *opts,
+                                            struct metrics *metrics)
 {
 	struct delivery_writer *w = xcalloc(1, sizeof(*w));
 	struct db_async_options dbo = {
-		.url = opts->db_url,
-		.prepare = writer_prepared,
-		.n_prepare = ELEMENTSOF(writer_prepared),
-		.reconnect_base_ms = 50,
-		.reconnect_max_ms = opts->reconnect_max_ms,
-		.connect_timeout_ms = 2000,
-		.statement_timeout_ms = (unsigned)opts->commit_timeout_ms,
+	    .url = opts->db_url,
+	    .prepare = writer_prepared,
+	    .n_prepare = ELEMENTSOF(writer_prepared),
+	    .reconnect_base_ms = 50,
+	    .reconnect_max_ms = opts->reconnect_max_ms,
+	    .connect_timeout_ms = 2000,
+	    .statement_timeout_ms = (unsigned)opts->commit_timeout_ms,
 	};
 	int sweep_ms = opts->commit_timeout_ms / 4 > 10 ? opts->commit_timeout_ms / 4 : 10;
-	struct timeval tv = { sweep_ms / 1000, (suseconds_t)(sweep_ms % 1000) * 1000 };
+	struct timeval tv = {sweep_ms / 1000, (suseconds_t)(sweep_ms % 1000) * 1000};
 
 	w->base = base;
 	w->opts = *opts;
@@ -684,9 +691,10 @@ struct delivery_writer *delivery_writer_new(struct event_base *base,
 	w->ev_sweep = event_new(base, -1, EV_PERSIST, writer_on_sweep, w);
 	event_add(w->ev_sweep, &tv);
 	w->ev_expire = event_new(base, -1, EV_PERSIST, writer_on_expire_timer, w);
-	event_add(w->ev_expire,
-		  &(struct timeval){ opts->dedup_window_s < WRITER_EXPIRE_INTERVAL_S
-					     ? opts->dedup_window_s : WRITER_EXPIRE_INTERVAL_S, 0 });
+	event_add(w->ev_expire, &(struct timeval){opts->dedup_window_s < WRITER_EXPIRE_INTERVAL_S
+	                                              ? opts->dedup_window_s
+	                                              : WRITER_EXPIRE_INTERVAL_S,
+	                                          0});
 	w->conns = xcalloc(w->n_conns, sizeof(*w->conns));
 	for (size_t i = 0; i < w->n_conns; i++)
 		writer_conn_init(w, &w->conns[i], &dbo);
@@ -712,7 +720,7 @@ void delivery_writer_free(struct delivery_writer *w)
 
 /* Queue a delivery for the next commit. */
 int delivery_writer_submit(struct delivery_writer *w, struct delivery *d, delivery_done_fn done,
-			   void *userdata)
+                           void *userdata)
 {
 	if (!writer_connected(w))
 		return -EAGAIN;

@@ -17,24 +17,24 @@ struct delivery;
 /* Called once per submitted delivery, never from inside delivery_writer_submit():
  * r == 0 with the delivery id (the original one when duplicate), or -EAGAIN (database
  * lost), -ETIMEDOUT (commit too slow), -EIO (statement failed), -ECANCELED (shutdown). */
-typedef void (*delivery_done_fn)(struct delivery *d, int r, const char *delivery_id,
-				 bool duplicate, void *userdata);
+typedef void (*delivery_done_fn)(struct delivery *d, int r, const char *delivery_id, bool duplicate,
+                                 void *userdata);
 
 /* One accepted request on its way into hookrun.deliveries. Caller storage; it must stay
  * valid (and body readable) until done runs. */
 struct delivery {
-	char id[37];                 /* UUIDv7, minted by the caller */
-	const char *source;          /* borrowed from the configuration */
-	char *idempotency_key;       /* owned; NULL when the request has none */
-	long long received_us;       /* wall clock, microseconds since the epoch */
-	const char *method;          /* static */
-	char *uri;                   /* owned */
-	char *headers_json;          /* owned; secret headers already removed */
-	char *content_type;          /* owned; may be NULL */
-	const unsigned char *body;   /* borrowed */
+	char id[37];               /* UUIDv7, minted by the caller */
+	const char *source;        /* borrowed from the configuration */
+	char *idempotency_key;     /* owned; NULL when the request has none */
+	long long received_us;     /* wall clock, microseconds since the epoch */
+	const char *method;        /* static */
+	char *uri;                 /* owned */
+	char *headers_json;        /* owned; secret headers already removed */
+	char *content_type;        /* owned; may be NULL */
+	const unsigned char *body; /* borrowed */
 	size_t body_len;
-	const char *verified_by;     /* static: the auth scheme */
-	char *peer;                  /* owned; may be NULL */
+	const char *verified_by; /* static: the auth scheme */
+	char *peer;              /* owned; may be NULL */
 
 	/* Writer bookkeeping; callers leave these alone. */
 	delivery_done_fn done;
@@ -42,7 +42,7 @@ struct delivery {
 	long long enqueued_us;
 	unsigned attempts;
 	struct delivery *next;
-	struct delivery *leader;     /* same key earlier in the same batch */
+	struct delivery *leader; /* same key earlier in the same batch */
 };
 
 void delivery_fini(struct delivery *d);
@@ -61,21 +61,21 @@ struct delivery_writer_options {
 struct delivery_writer;
 
 struct delivery_writer *delivery_writer_new(struct event_base *base,
-					    const struct delivery_writer_options *opts,
-					    struct metrics *metrics);
+                                            const struct delivery_writer_options *opts,
+                                            struct metrics *metrics);
 /* Fails everything still queued with -ECANCELED, then frees. */
 void delivery_writer_free(struct delivery_writer *w);
 /* Queue a delivery: 0, or -EAGAIN when the database is unreachable, -EBUSY when the backlog
  * is full. On failure done is not called and the caller answers at once. */
 int delivery_writer_submit(struct delivery_writer *w, struct delivery *d, delivery_done_fn done,
-			   void *userdata) _warn_unused_result_;
+                           void *userdata) _warn_unused_result_;
 bool delivery_writer_ready(const struct delivery_writer *w);
 /* Requests queued or in flight. */
 size_t delivery_writer_backlog(const struct delivery_writer *w);
 
 /* Pure parts, exposed for unit tests. */
-#define DELIVERY_WRITER_COLUMNS 11
-#define DELIVERY_WRITER_PARAMS (DELIVERY_WRITER_COLUMNS + 1) /* + the dedup window */
+#define DELIVERY_WRITER_COLUMNS   11
+#define DELIVERY_WRITER_PARAMS    (DELIVERY_WRITER_COLUMNS + 1) /* + the dedup window */
 #define DELIVERY_WRITER_STATEMENT "hookrun_delivery_batch"
 /* The batch statement (prepared on every writer connection). */
 extern const char delivery_writer_sql[];
@@ -85,7 +85,7 @@ extern const char delivery_writer_sql[];
 extern const char delivery_writer_copy_sql[];
 /* Encode rows as one binary COPY stream for delivery_writer_copy_sql; -EINVAL on a bad id. */
 int delivery_writer_encode_copy(struct delivery *const *rows, size_t n,
-				struct pgarray *stream) _warn_unused_result_;
+                                struct pgarray *stream) _warn_unused_result_;
 /* Encode the rows as one binary array per column; -EINVAL on a malformed id. */
 int delivery_writer_encode(struct delivery *const *rows, size_t n,
-			   struct pgarray cols[DELIVERY_WRITER_COLUMNS]) _warn_unused_result_;
+                           struct pgarray cols[DELIVERY_WRITER_COLUMNS]) _warn_unused_result_;

@@ -1,9 +1,10 @@
 /* The ingress process's state and graceful shutdown. */
 #include "ingress.h"
 
-#include <event2/event.h>
 #include <stdio.h>
 #include <time.h>
+
+#include <event2/event.h>
 
 #include "config.h"
 #include "delivery_writer.h"
@@ -49,9 +50,9 @@ static void ingress_metrics_init(struct ingress *in)
 	for (size_t i = 0; i < in->deps.config->n_sources; i++)
 		for (const char *const *r = webhook_auth_reasons(); *r; r++) {
 			snprintf(labels, sizeof(labels), "source=\"%s\",reason=\"%s\"",
-				 in->deps.config->sources[i].name, *r);
+			         in->deps.config->sources[i].name, *r);
 			(void)metrics_counter(in->metrics, "hookrun_webhook_rejections_total",
-					      "Webhooks refused, by source and reason", labels);
+			                      "Webhooks refused, by source and reason", labels);
 		}
 }
 
@@ -60,30 +61,30 @@ struct ingress *ingress_new(struct event_base *base, const struct config *c, cha
 {
 	struct ingress *in = xcalloc(1, sizeof(*in));
 	struct delivery_writer_options wo = {
-		.db_url = c->db_url,
-		.connections = (size_t)c->db_connections,
-		.max_backlog = c->max_backlog,
-		.batch_max_rows = c->batch_max_rows,
-		.batch_max_bytes = c->batch_max_bytes,
-		.commit_timeout_ms = c->commit_timeout_ms,
-		.dedup_window_s = c->dedup_window_s,
-		.reconnect_max_ms = (unsigned)c->db_reconnect_max_ms,
+	    .db_url = c->db_url,
+	    .connections = (size_t)c->db_connections,
+	    .max_backlog = c->max_backlog,
+	    .batch_max_rows = c->batch_max_rows,
+	    .batch_max_bytes = c->batch_max_bytes,
+	    .commit_timeout_ms = c->commit_timeout_ms,
+	    .dedup_window_s = c->dedup_window_s,
+	    .reconnect_max_ms = (unsigned)c->db_reconnect_max_ms,
 	};
 	struct http_server_options ho = {
-		.addr = c->listen_addr,
-		.port = c->listen_port,
-		.max_body = c->max_body_limit,
+	    .addr = c->listen_addr,
+	    .port = c->listen_port,
+	    .max_body = c->max_body_limit,
 	};
 
 	in->base = base;
 	in->metrics = metrics_new();
 	in->writer = delivery_writer_new(base, &wo, in->metrics);
 	in->deps = (struct ingress_deps){
-		.config = c,
-		.writer = in->writer,
-		.metrics = in->metrics,
-		.now_us = ingress_now_us,
-		.mint_id = ingress_mint_id,
+	    .config = c,
+	    .writer = in->writer,
+	    .metrics = in->metrics,
+	    .now_us = ingress_now_us,
+	    .mint_id = ingress_mint_id,
 	};
 	ingress_metrics_init(in);
 	in->http = http_server_new(base, &ho, routes_handle, &in->deps, ret_error);
@@ -121,8 +122,7 @@ static void ingress_on_drain(evutil_socket_t fd, short what, void *arg)
 
 	if (left && ingress_now_us() < in->drain_deadline_us)
 		return;
-	log_event(left ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "ingress.drained", "abandoned=%zu",
-		  left);
+	log_event(left ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "ingress.drained", "abandoned=%zu", left);
 	event_del(in->ev_drain);
 	in->drained(in->drained_userdata);
 }
@@ -130,7 +130,7 @@ static void ingress_on_drain(evutil_socket_t fd, short what, void *arg)
 /* Stop accepting, answer what was already read, then call done. */
 void ingress_shutdown(struct ingress *in, int timeout_ms, void (*done)(void *), void *userdata)
 {
-	struct timeval tv = { 0, 20000 };
+	struct timeval tv = {0, 20000};
 
 	if (in->deps.draining)
 		return;
@@ -142,5 +142,5 @@ void ingress_shutdown(struct ingress *in, int timeout_ms, void (*done)(void *), 
 	in->ev_drain = event_new(in->base, -1, EV_PERSIST, ingress_on_drain, in);
 	event_add(in->ev_drain, &tv);
 	log_event(LOG_LEVEL_INFO, "ingress.draining", "backlog=%zu timeout_ms=%d",
-		  delivery_writer_backlog(in->writer), timeout_ms);
+	          delivery_writer_backlog(in->writer), timeout_ms);
 }

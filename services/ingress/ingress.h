@@ -16,15 +16,14 @@ struct ingress_deps {
 	const struct config *config;
 	struct delivery_writer *writer;
 	struct metrics *metrics;
-	long long (*now_us)(void);       /* wall clock, microseconds since the epoch */
-	int (*mint_id)(char out[37]);    /* a new delivery id */
-	bool draining;                   /* shutting down: refuse new work with 503 */
+	long long (*now_us)(void);    /* wall clock, microseconds since the epoch */
+	int (*mint_id)(char out[37]); /* a new delivery id */
+	bool draining;                /* shutting down: refuse new work with 503 */
 };
 
 struct ingress;
 
-struct ingress *ingress_new(struct event_base *base, const struct config *config,
-			    char **ret_error);
+struct ingress *ingress_new(struct event_base *base, const struct config *config, char **ret_error);
 void ingress_free(struct ingress *in);
 int ingress_port(const struct ingress *in);
 /* Stop accepting, answer what was already read, then call done (at most timeout_ms later). */

@@ -1,11 +1,12 @@
 /* hookrun-ingress: receives webhooks and makes them durable before answering. Wiring only. */
 #include <errno.h>
-#include <event2/event.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "config.h"
 #include "db.h"
@@ -25,10 +26,11 @@ struct main_state {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hookrun-ingress [--config FILE] [--print-config] [--check-config]\n"
-		   "  --config FILE   INI file (default: $HOOKRUN_CONFIG); HOOKRUN_* variables override it\n"
-		   "  --print-config  print the effective configuration, secrets masked, and exit\n"
-		   "  --check-config  validate the configuration and exit\n"
-		   "  --version       print the version and exit\n");
+	           "  --config FILE   INI file (default: $HOOKRUN_CONFIG); HOOKRUN_* variables "
+	           "override it\n"
+	           "  --print-config  print the effective configuration, secrets masked, and exit\n"
+	           "  --check-config  validate the configuration and exit\n"
+	           "  --version       print the version and exit\n");
 }
 
 /* Drained after SIGTERM: leave the loop. */
@@ -67,12 +69,9 @@ static bool main_signal_inherited_ignore(int sig)
 static int main_args(int argc, char **argv, const char **config_path, bool *print, bool *check)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "print-config", no_argument, NULL, 'p' },
-		{ "check-config", no_argument, NULL, 'k' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"config", required_argument, NULL, 'c'}, {"print-config", no_argument, NULL, 'p'},
+	    {"check-config", no_argument, NULL, 'k'}, {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},         {0},
 	};
 	int c;
 
@@ -114,7 +113,7 @@ static struct config *main_config(const char *path)
 	}
 	if (!c->db_url || !*c->db_url) {
 		fprintf(stderr, "hookrun-ingress: db_url is required (set it in [hookrun] or "
-				"HOOKRUN_DB_URL / HOOKRUN_DB_URL_FILE)\n");
+		                "HOOKRUN_DB_URL / HOOKRUN_DB_URL_FILE)\n");
 		config_free(c);
 		return NULL;
 	}
@@ -124,7 +123,7 @@ static struct config *main_config(const char *path)
 /* Run the event loop until a signal drains it. */
 static int main_run(struct config *c)
 {
-	struct main_state st = { 0 };
+	struct main_state st = {0};
 	_cleanup_free_ char *err = NULL;
 	_cleanup_free_ char *masked = db_url_mask(c->db_url);
 	struct event *sigterm, *sigint;
@@ -133,7 +132,7 @@ static int main_run(struct config *c)
 	st.base = http_glue_base_new();
 	if (!st.base) {
 		log_event(LOG_LEVEL_ERROR, "ingress.start_failed", "detail=%s",
-			  "cannot create the event loop");
+		          "cannot create the event loop");
 		return EXIT_FAILURE;
 	}
 	st.ingress = ingress_new(st.base, c, &err);
@@ -144,13 +143,14 @@ static int main_run(struct config *c)
 	}
 	sigterm = evsignal_new(st.base, SIGTERM, main_on_signal, &st);
 	sigint = main_signal_inherited_ignore(SIGINT)
-			 ? NULL
-			 : evsignal_new(st.base, SIGINT, main_on_signal, &st);
+	             ? NULL
+	             : evsignal_new(st.base, SIGINT, main_on_signal, &st);
 	event_add(sigterm, NULL);
 	if (sigint)
 		event_add(sigint, NULL);
-	log_event(LOG_LEVEL_INFO, "ingress.listening", "addr=%s port=%d sources=%zu db=%s version=%s",
-		  c->listen_addr, ingress_port(st.ingress), c->n_sources, masked, HOOKRUN_VERSION);
+	log_event(LOG_LEVEL_INFO, "ingress.listening",
+	          "addr=%s port=%d sources=%zu db=%s version=%s", c->listen_addr,
+	          ingress_port(st.ingress), c->n_sources, masked, HOOKRUN_VERSION);
 	event_base_dispatch(st.base);
 	ingress_free(st.ingress);
 	event_free(sigterm);

@@ -2,9 +2,10 @@
 #include "routes.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "config.h"
 #include "delivery_writer.h"
@@ -32,13 +33,13 @@ static void routes_count(struct ingress_deps *deps, const char *route, int statu
 
 	snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%d\"", route, status);
 	metric_counter_inc(metrics_counter(deps->metrics, "hookrun_http_requests_total",
-					   "HTTP requests by route and status", labels));
+	                                   "HTTP requests by route and status", labels));
 }
 
 /* Answer with a JSON body built from obj (consumed). */
 static void routes_respond_json(struct http_exchange *ex, struct ingress_deps *deps,
-				const char *route, int status, json_t *obj,
-				const struct http_header *extra, size_t n_extra)
+                                const char *route, int status, json_t *obj,
+                                const struct http_header *extra, size_t n_extra)
 {
 	_cleanup_free_ char *body = json_dumps(obj, JSON_COMPACT);
 
@@ -51,7 +52,7 @@ static void routes_respond_json(struct http_exchange *ex, struct ingress_deps *d
 
 /* Answer with {"error":{"code":...,"message":...}}. */
 void routes_respond_error(struct http_exchange *ex, struct ingress_deps *deps, const char *route,
-			  int status, const char *code, const char *message)
+                          int status, const char *code, const char *message)
 {
 	char retry[16];
 	struct http_header extra[1];
@@ -59,25 +60,25 @@ void routes_respond_error(struct http_exchange *ex, struct ingress_deps *deps, c
 
 	if (status == 503) {
 		snprintf(retry, sizeof(retry), "%d", deps->config->retry_after_s);
-		extra[n++] = (struct http_header){ "Retry-After", retry };
+		extra[n++] = (struct http_header){"Retry-After", retry};
 	} else if (status == 405) {
-		extra[n++] = (struct http_header){ "Allow",
-						   strcmp(route, "hooks") == 0 ? "POST" : "GET, HEAD" };
+		extra[n++] = (struct http_header){
+		    "Allow", strcmp(route, "hooks") == 0 ? "POST" : "GET, HEAD"};
 	}
 	routes_respond_json(ex, deps, route, status,
-			    json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message),
-			    extra, n);
+	                    json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message),
+	                    extra, n);
 }
 
 /* Count a rejected webhook by source and reason. */
 static void routes_count_rejection(struct ingress_deps *deps, const char *source,
-				   const char *reason)
+                                   const char *reason)
 {
 	char labels[160];
 
 	snprintf(labels, sizeof(labels), "source=\"%s\",reason=\"%s\"", source, reason);
 	metric_counter_inc(metrics_counter(deps->metrics, "hookrun_webhook_rejections_total",
-					   "Webhooks refused, by source and reason", labels));
+	                                   "Webhooks refused, by source and reason", labels));
 }
 
 /* The commit of one webhook finished: answer it. */
@@ -89,56 +90,58 @@ static void webhook_on_done(struct delivery *d, int r, const char *id, bool dupl
 	int status = r < 0 ? (r == -EIO ? 500 : 503) : duplicate ? 200 : 202;
 
 	if (r < 0) {
-		routes_count_rejection(deps, d->source, r == -EIO ? "commit_failed" : "unavailable");
-		routes_respond_error(ctx->ex, deps, "hooks", status,
-				     r == -EIO ? "internal_error" : "unavailable",
-				     r == -EIO ? "the delivery could not be stored"
-					       : "the delivery could not be stored in time; retry later");
+		routes_count_rejection(deps, d->source,
+		                       r == -EIO ? "commit_failed" : "unavailable");
+		routes_respond_error(
+		    ctx->ex, deps, "hooks", status, r == -EIO ? "internal_error" : "unavailable",
+		    r == -EIO ? "the delivery could not be stored"
+		              : "the delivery could not be stored in time; retry later");
 	} else {
 		/* The id is a UUID the ingress minted (hex and dashes): no escaping needed, and no
 		 * JSON tree for the one answer every stored request gets. */
 		char body[96];
 		int n = snprintf(body, sizeof(body), "{\"delivery_id\":\"%s\"%s}", id,
-				 duplicate ? ",\"duplicate\":true" : "");
+		                 duplicate ? ",\"duplicate\":true" : "");
 		routes_count(deps, "hooks", status);
-		http_exchange_respond(ctx->ex, status, "application/json", body, (size_t)n, NULL, 0);
+		http_exchange_respond(ctx->ex, status, "application/json", body, (size_t)n, NULL,
+		                      0);
 	}
 	/* A stored delivery is its own record (hookrun.deliveries) and is counted in /metrics,
 	 * so its line is debug: a stderr write per request is a cost at tens of thousands of
 	 * requests a second. Failures stay visible at warn. */
 	log_event(r < 0 ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "webhook.received",
-		  "source=%s delivery_id=%s status=%d duplicate=%s dur_ms=%.3f", d->source,
-		  id ? id : "", status, duplicate ? "true" : "false", (double)dur_us / 1000.0);
+	          "source=%s delivery_id=%s status=%d duplicate=%s dur_ms=%.3f", d->source,
+	          id ? id : "", status, duplicate ? "true" : "false", (double)dur_us / 1000.0);
 	delivery_fini(d);
 	free(ctx);
 }
 
 /* Refuse a webhook before anything is stored. */
 static void webhook_reject(struct http_exchange *ex, struct ingress_deps *deps, const char *source,
-			   int status, const char *code, const char *message)
+                           int status, const char *code, const char *message)
 {
 	routes_count_rejection(deps, source, code);
 	log_event(LOG_LEVEL_INFO, "webhook.rejected", "source=%s status=%d reason=%s", source,
-		  status, code);
+	          status, code);
 	routes_respond_error(ex, deps, "hooks", status, code, message);
 }
 
 /* POST /hooks/{source}: verify, then queue for the next group commit. */
 static void webhook_handle(struct http_exchange *ex, const struct http_req *req,
-			   struct ingress_deps *deps, const char *name)
+                           struct ingress_deps *deps, const char *name)
 {
 	const struct source_config *src = config_source_find(deps->config, name);
-	struct webhook_receipt_error e = { 0 };
+	struct webhook_receipt_error e = {0};
 	struct webhook_ctx *ctx;
 	char id[37];
 	int r;
 
 	if (!src || strchr(name, '/'))
 		return webhook_reject(ex, deps, "-", 404, "unknown_source",
-				      "no webhook source with this name is configured");
+		                      "no webhook source with this name is configured");
 	if (deps->draining || deps->mint_id(id) < 0)
 		return webhook_reject(ex, deps, src->name, 503, "unavailable",
-				      "the ingress is shutting down");
+		                      "the ingress is shutting down");
 	ctx = xcalloc(1, sizeof(*ctx));
 	ctx->ex = ex;
 	ctx->deps = deps;
@@ -147,42 +150,41 @@ static void webhook_handle(struct http_exchange *ex, const struct http_req *req,
 	if (r < 0) {
 		free(ctx);
 		return webhook_reject(ex, deps, src->name, err_to_http_status(r), e.problem.code,
-				      e.problem.message);
+		                      e.problem.message);
 	}
 	r = delivery_writer_submit(deps->writer, &ctx->d, webhook_on_done, ctx);
 	if (r < 0) {
 		delivery_fini(&ctx->d);
 		free(ctx);
 		return webhook_reject(ex, deps, src->name, 503,
-				      r == -EBUSY ? "overloaded" : "database_unavailable",
-				      r == -EBUSY ? "too many requests are waiting to be stored"
-						  : "the database is unreachable; retry later");
+		                      r == -EBUSY ? "overloaded" : "database_unavailable",
+		                      r == -EBUSY ? "too many requests are waiting to be stored"
+		                                  : "the database is unreachable; retry later");
 	}
 }
 
 /* GET /healthz, /readyz, /metrics. */
 static void ops_handle(struct http_exchange *ex, const struct http_req *req,
-		       struct ingress_deps *deps, const char *route)
+                       struct ingress_deps *deps, const char *route)
 {
 	if (req->method != HTTP_METHOD_GET && req->method != HTTP_METHOD_HEAD)
-		return routes_respond_error(ex, deps, route, 405, "method_not_allowed",
-					    "use GET");
+		return routes_respond_error(ex, deps, route, 405, "method_not_allowed", "use GET");
 	if (strcmp(route, "healthz") == 0)
 		return routes_respond_json(ex, deps, route, 200, json_pack("{s:s}", "status", "ok"),
-					   NULL, 0);
+		                           NULL, 0);
 	if (strcmp(route, "readyz") == 0) {
 		bool ready = delivery_writer_ready(deps->writer) && !deps->draining;
-		return routes_respond_json(
-			ex, deps, route, ready ? 200 : 503,
-			json_pack("{s:s,s:b,s:b}", "status", ready ? "ready" : "unavailable",
-				  "database", delivery_writer_ready(deps->writer), "draining",
-				  deps->draining),
-			NULL, 0);
+		return routes_respond_json(ex, deps, route, ready ? 200 : 503,
+		                           json_pack("{s:s,s:b,s:b}", "status",
+		                                     ready ? "ready" : "unavailable", "database",
+		                                     delivery_writer_ready(deps->writer),
+		                                     "draining", deps->draining),
+		                           NULL, 0);
 	}
 	routes_count(deps, route, 200);
 	_cleanup_free_ char *text = metrics_render(deps->metrics);
 	http_exchange_respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", text,
-			      strlen(text), NULL, 0);
+	                      strlen(text), NULL, 0);
 }
 
 /* Dispatch one request by path. */

@@ -11,4 +11,4 @@ struct ingress_deps;
 void routes_handle(struct http_exchange *ex, const struct http_req *req, void *userdata);
 /* Answer with {"error":{"code":...,"message":...}}; adds Retry-After on 503 and Allow on 405. */
 void routes_respond_error(struct http_exchange *ex, struct ingress_deps *deps, const char *route,
-			  int status, const char *code, const char *message);
+                          int status, const char *code, const char *message);

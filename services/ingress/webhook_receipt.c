@@ -127,7 +127,7 @@ static void receipt_headers_link(struct receipt_header *hs, size_t n)
 /* Collect the headers to keep into hs (room for all of them): every header but the secret
  * ones and those whose name is too long or not UTF-8 (never kept). Returns how many. */
 static size_t receipt_headers_collect(const struct source_config *src, const struct http_req *req,
-				      struct receipt_header *hs)
+                                      struct receipt_header *hs)
 {
 	size_t n = 0;
 
@@ -138,9 +138,8 @@ static size_t receipt_headers_collect(const struct source_config *src, const str
 		if (len >= RECEIPT_HEADER_NAME_MAX || !json_scan_utf8_valid(h->name, len) ||
 		    webhook_auth_header_is_secret(src, h->name))
 			continue;
-		hs[n] = (struct receipt_header){ .name = h->name,
-						 .value = h->value ? h->value : "",
-						 .pos = n };
+		hs[n] = (struct receipt_header){
+		    .name = h->name, .value = h->value ? h->value : "", .pos = n};
 		n++;
 	}
 	return n;
@@ -148,7 +147,7 @@ static size_t receipt_headers_collect(const struct source_config *src, const str
 
 /* Append the member for the header hs[i] and the later ones of its name: "name":"v1, v2". */
 static void receipt_text_put_member(struct receipt_text *t, const struct receipt_header *hs,
-				    size_t i)
+                                    size_t i)
 {
 	size_t from = t->len + 1;
 
@@ -172,8 +171,8 @@ static void receipt_text_put_member(struct receipt_text *t, const struct receipt
 char *webhook_receipt_headers_json(const struct source_config *src, const struct http_req *req)
 {
 	_cleanup_free_ struct receipt_header *hs =
-		xreallocarray(NULL, req->n_headers ? req->n_headers : 1, sizeof(*hs));
-	struct receipt_text t = { NULL, 0, 3 };
+	    xreallocarray(NULL, req->n_headers ? req->n_headers : 1, sizeof(*hs));
+	struct receipt_text t = {NULL, 0, 3};
 	size_t n = receipt_headers_collect(src, req, hs);
 
 	receipt_headers_link(hs, n);
@@ -195,8 +194,8 @@ char *webhook_receipt_headers_json(const struct source_config *src, const struct
 
 /* Check the body is one JSON object or array and take the idempotency key the source is
  * configured with (NULL when absent), in one pass over the body. */
-static int receipt_body_key(const struct source_config *src, const struct http_req *req,
-			    char **ret, struct webhook_receipt_error *e)
+static int receipt_body_key(const struct source_config *src, const struct http_req *req, char **ret,
+                            struct webhook_receipt_error *e)
 {
 	char *key = NULL;
 	int r;
@@ -224,7 +223,7 @@ static int receipt_body_key(const struct source_config *src, const struct http_r
 	if (key && strlen(key) > WEBHOOK_RECEIPT_KEY_MAX) {
 		free(key);
 		return receipt_fail(e, -EBADMSG, "idempotency_key_too_long",
-				    "the idempotency key is longer than 512 bytes");
+		                    "the idempotency key is longer than 512 bytes");
 	}
 	*ret = key;
 	return 0;
@@ -232,15 +231,15 @@ static int receipt_body_key(const struct source_config *src, const struct http_r
 
 /* The checks that need nothing but the request line, size and headers. */
 static int receipt_check_envelope(const struct source_config *src, const struct http_req *req,
-				  struct webhook_receipt_error *e)
+                                  struct webhook_receipt_error *e)
 {
 	if (req->method != HTTP_METHOD_POST)
 		return receipt_fail(e, -EOPNOTSUPP, "method_not_allowed",
-				    "webhooks are received with POST only");
+		                    "webhooks are received with POST only");
 	if (req->body_len > src->body_limit) {
 		snprintf(e->message, sizeof(e->message),
-			 "body of %zu bytes exceeds this source's limit of %zu bytes", req->body_len,
-			 src->body_limit);
+		         "body of %zu bytes exceeds this source's limit of %zu bytes",
+		         req->body_len, src->body_limit);
 		return receipt_fail(e, -EFBIG, "body_too_large", e->message);
 	}
 	return 0;
@@ -248,8 +247,8 @@ static int receipt_check_envelope(const struct source_config *src, const struct 
 
 /* Check the request and fill the delivery it becomes. */
 int webhook_receipt_prepare(const struct source_config *src, const struct http_req *req,
-			    long long now_us, const char *id, struct delivery *d,
-			    struct webhook_receipt_error *e)
+                            long long now_us, const char *id, struct delivery *d,
+                            struct webhook_receipt_error *e)
 {
 	const char *how = NULL;
 	char *key = NULL;
@@ -261,29 +260,29 @@ int webhook_receipt_prepare(const struct source_config *src, const struct http_r
 	r = webhook_auth_verify(src, req, now_us / 1000000, &how);
 	if (r == -EACCES)
 		return receipt_fail(e, -EACCES, how ? how : "unauthorized",
-				    "the request's credentials or signature were not accepted");
+		                    "the request's credentials or signature were not accepted");
 	if (r < 0) /* a source the verifier cannot use, or no memory: our fault, not theirs */
 		return receipt_fail(e, -EIO, how ? how : "internal_error",
-				    "the request could not be verified");
+		                    "the request could not be verified");
 	if (!http_content_type_is_json(http_req_header(req, "Content-Type")))
 		return receipt_fail(e, -EPROTONOSUPPORT, "unsupported_media_type",
-				    "Content-Type must be application/json");
+		                    "Content-Type must be application/json");
 	r = receipt_body_key(src, req, &key, e);
 	if (r < 0)
 		return r;
 
 	*d = (struct delivery){
-		.source = src->name,
-		.idempotency_key = key,
-		.received_us = now_us,
-		.method = http_method_to_string(req->method),
-		.uri = xstrdup(req->uri),
-		.headers_json = webhook_receipt_headers_json(src, req),
-		.content_type = xstrdup(http_req_header(req, "Content-Type")),
-		.body = req->body,
-		.body_len = req->body_len,
-		.verified_by = auth_scheme_to_string(src->auth),
-		.peer = req->peer ? xstrdup(req->peer) : NULL,
+	    .source = src->name,
+	    .idempotency_key = key,
+	    .received_us = now_us,
+	    .method = http_method_to_string(req->method),
+	    .uri = xstrdup(req->uri),
+	    .headers_json = webhook_receipt_headers_json(src, req),
+	    .content_type = xstrdup(http_req_header(req, "Content-Type")),
+	    .body = req->body,
+	    .body_len = req->body_len,
+	    .verified_by = auth_scheme_to_string(src->auth),
+	    .peer = req->peer ? xstrdup(req->peer) : NULL,
 	};
 	snprintf(d->id, sizeof(d->id), "%s", id);
 	return 0;

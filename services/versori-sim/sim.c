@@ -25,9 +25,9 @@ static const struct {
 	const struct sim_route *routes;
 	const size_t *n;
 } tables[] = {
-	{ sim_v2_routes, &sim_v2_n_routes },
-	{ sim_embedded_routes, &sim_embedded_n_routes },
-	{ sim_orgs_routes, &sim_orgs_n_routes },
+    {sim_v2_routes, &sim_v2_n_routes},
+    {sim_embedded_routes, &sim_embedded_n_routes},
+    {sim_orgs_routes, &sim_orgs_n_routes},
 };
 
 /* The switches in a fixed order (index 0, 1, 2 below): name, then value names in enum order. */
@@ -36,9 +36,9 @@ static const struct {
 	const char *values[3];
 	size_t n_values;
 } switches[] = {
-	{ "duplicate_user", { "409", "400", "existing" }, 3 },
-	{ "duplicate_activation", { "409", "allow" }, 2 },
-	{ "patch_response", { "merged", "changed" }, 2 },
+    {"duplicate_user", {"409", "400", "existing"}, 3},
+    {"duplicate_activation", {"409", "allow"}, 2},
+    {"patch_response", {"merged", "changed"}, 2},
 };
 
 /* The value of switch i as its enum number. */
@@ -80,7 +80,7 @@ json_t *sim_switches_to_json(const struct sim *s)
 
 	for (size_t i = 0; i < ELEMENTSOF(switches); i++)
 		json_object_set_new(o, switches[i].name,
-				    json_string(switches[i].values[switch_get(s, i)]));
+		                    json_string(switches[i].values[switch_get(s, i)]));
 	return o;
 }
 
@@ -96,7 +96,7 @@ static int switches_apply(struct sim *s, const json_t *sw, char *err, size_t err
 		(void)snprintf(err, errlen, "switches: must be an object");
 		return -EINVAL;
 	}
-	json_object_foreach((json_t *)sw, key, v)
+	json_object_foreach ((json_t *)sw, key, v)
 		if (!json_is_string(v) || sim_switch_set(s, key, json_string_value(v)) < 0) {
 			(void)snprintf(err, errlen, "switches.%s: unknown switch or value", key);
 			return -EINVAL;
@@ -184,7 +184,7 @@ static size_t path_split(char *path, char **segs)
 
 /* Match the path part of a route name against segments, capturing parameters. */
 static bool route_path_match(const char *pattern, char *const *segs, size_t n, struct sim_call *c,
-			     const char **ret_org)
+                             const char **ret_org)
 {
 	size_t i = 0;
 
@@ -227,8 +227,8 @@ static bool route_method_match(const char *name, enum http_method m)
 /* The route for a request (parameters in c), or NULL; *ret_path_known when only the method
  * did not match. */
 static const struct sim_route *route_find(const struct http_req *req, char *const *segs, size_t n,
-					  struct sim_call *c, const char **ret_org,
-					  bool *ret_path_known)
+                                          struct sim_call *c, const char **ret_org,
+                                          bool *ret_path_known)
 {
 	*ret_path_known = false;
 	for (size_t t = 0; t < ELEMENTSOF(tables); t++)
@@ -249,7 +249,7 @@ const char *sim_route_name(const struct http_req *req)
 {
 	_cleanup_free_ char *path = xstrdup(req->path ? req->path : "");
 	char *segs[PATH_MAX_SEGMENTS];
-	struct sim_call c = { 0 };
+	struct sim_call c = {0};
 	const struct sim_route *r;
 	const char *org;
 	bool known;
@@ -267,7 +267,7 @@ static int authorize_or_respond(struct sim_call *c, const char *path_org)
 		return r;
 	if (path_org && strcmp(path_org, c->org_id) != 0)
 		return sim_call_fail(c, 403, NULL,
-				     "the credential belongs to another organisation");
+		                     "the credential belongs to another organisation");
 	(void)snprintf(c->resp->org, sizeof(c->resp->org), "%s", c->org_id);
 	return 0;
 }
@@ -276,18 +276,18 @@ static int authorize_or_respond(struct sim_call *c, const char *path_org)
 void sim_handle(struct sim *s, const struct http_req *req, int64_t now_ms, struct sim_response *ret)
 {
 	_cleanup_free_ char *path = xstrdup(req->path ? req->path : "");
-	struct sim_call c = { .store = &s->store, .req = req, .now_ms = now_ms, .resp = ret };
+	struct sim_call c = {.store = &s->store, .req = req, .now_ms = now_ms, .resp = ret};
 	char *segs[PATH_MAX_SEGMENTS];
 	const struct sim_route *r;
 	const char *org;
 	bool known;
 
-	*ret = (struct sim_response){ .route = "unmatched" };
+	*ret = (struct sim_response){.route = "unmatched"};
 	r = route_find(req, segs, path_split(path, segs), &c, &org, &known);
 	if (!r) {
 		(void)sim_call_fail(&c, known ? 405 : 404, NULL, "%s %s: %s",
-				    http_method_to_string(req->method), req->path ? req->path : "",
-				    known ? "method not allowed" : "no such endpoint");
+		                    http_method_to_string(req->method), req->path ? req->path : "",
+		                    known ? "method not allowed" : "no such endpoint");
 		return;
 	}
 	ret->route = r->name;

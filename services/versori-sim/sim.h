@@ -14,7 +14,7 @@ struct sim;
 
 /* Switches for what the reference leaves undocumented (§6, §11 of versori-api.md). */
 enum sim_dup_user {
-	SIM_DUP_USER_409,      /* default */
+	SIM_DUP_USER_409, /* default */
 	SIM_DUP_USER_400,
 	SIM_DUP_USER_EXISTING, /* 201 with the existing user */
 	_SIM_DUP_USER_MAX,
@@ -42,16 +42,14 @@ struct sim_response {
 
 /* Build the state from a fixture document (see deploy/dev/versori-sim.fixture.json); a saved
  * state (sim_state_to_json()) is also a valid fixture. -EINVAL fills err with what is wrong. */
-_warn_unused_result_ int sim_new(const json_t *fixture, struct sim **ret, char *err,
-				 size_t errlen);
+_warn_unused_result_ int sim_new(const json_t *fixture, struct sim **ret, char *err, size_t errlen);
 void sim_free(struct sim *s);
 
 /* Read a fixture file (JSON) into *ret (new reference) and check that sim_new() accepts it,
  * including that every "...Env" secret reference names a set environment variable; the
  * references stay in the document and sim_new() resolves them (so a saved state never holds
  * those secrets). -EINVAL fills err. Reads the file: call at startup, not per request. */
-_warn_unused_result_ int sim_fixture_load(const char *path, json_t **ret, char *err,
-					  size_t errlen);
+_warn_unused_result_ int sim_fixture_load(const char *path, json_t **ret, char *err, size_t errlen);
 
 /* Set a switch by name ("duplicate_user", "duplicate_activation", "patch_response") to a value
  * ("409", "400", "existing", "allow", "merged", "changed"); -EINVAL when either is unknown. */
@@ -67,5 +65,5 @@ const char *sim_route_name(const struct http_req *req);
 /* Answer one API request at time now_ms (milliseconds since the epoch, for JWT exp/nbf and
  * timestamps). Always fills *ret. */
 void sim_handle(struct sim *s, const struct http_req *req, int64_t now_ms,
-		struct sim_response *ret);
+                struct sim_response *ret);
 void sim_response_fini(struct sim_response *r);

@@ -40,7 +40,7 @@ static int auth_done(struct sim_call *c, const char *org_id, const char *what)
 /* A signing-key JWT: find the key through iss, then verify signature, exp and nbf. */
 static int auth_jwt(struct sim_call *c, const char *token)
 {
-	struct signing_key_claims claims = { 0 };
+	struct signing_key_claims claims = {0};
 	const char *key_id, *org_id = NULL, *reason = NULL;
 	const json_t *key;
 	int r;
@@ -57,11 +57,11 @@ static int auth_jwt(struct sim_call *c, const char *token)
 		return -EACCES;
 	}
 	r = signing_key_verify(token, json_string_value(json_object_get(key, "publicKey")),
-			       c->now_ms / 1000, SIM_AUTH_LEEWAY_S, &claims, &reason);
+	                       c->now_ms / 1000, SIM_AUTH_LEEWAY_S, &claims, &reason);
 	signing_key_claims_fini(&claims);
 	if (r < 0) {
 		sim_call_fail(c, 401, NULL, "JWT rejected: %s",
-			      reason ? reason : (r == -EBADMSG ? "malformed" : "unusable key"));
+		              reason ? reason : (r == -EBADMSG ? "malformed" : "unusable key"));
 		return -EACCES;
 	}
 	return auth_done(c, org_id, "JWT rejected");

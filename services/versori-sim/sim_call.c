@@ -69,7 +69,7 @@ int sim_call_fail(struct sim_call *c, int status, const char *field, const char 
 	err = json_pack("{s:s,s:s}", "code", code, "message", message);
 	if (err && field)
 		json_object_set_new(err, "fields",
-				    json_pack("[{s:s,s:s}]", "field", field, "message", message));
+		                    json_pack("[{s:s,s:s}]", "field", field, "message", message));
 	(void)sim_call_reply(c, status, err);
 	return status_errno(status);
 }
@@ -141,7 +141,7 @@ static long cursor_find(const json_t *items, const char *key, const char *cursor
 
 	if (crypto_base64url_decode(cursor, strlen(cursor), &id, &len) < 0)
 		return -1;
-	json_array_foreach(items, i, v) {
+	json_array_foreach (items, i, v) {
 		const char *vid = json_string_value(json_object_get(v, key));
 
 		if (vid && strlen(vid) == len && memcmp(vid, id, len) == 0)
@@ -182,7 +182,7 @@ static int page_first_or_respond(struct sim_call *c, size_t *ret)
 
 /* Page a list by first/after/before. */
 int sim_call_page_or_respond(struct sim_call *c, json_t *owned_items, const char *field,
-			     const char *cursor_key, json_t **ret)
+                             const char *cursor_key, json_t **ret)
 {
 	json_auto_t *items = owned_items;
 	_cleanup_free_ char *after = sim_call_query(c, "after");
@@ -206,11 +206,11 @@ int sim_call_page_or_respond(struct sim_call *c, json_t *owned_items, const char
 		json_array_append(page, json_array_get(items, i));
 	*ret =
 	    json_pack("{s:I,s:o,s:o,s:o}", "totalCount", (json_int_t)n, field, page, "next",
-		      end < n && end > start ? cursor_of(json_array_get(items, end - 1), cursor_key)
-					     : json_string(""),
-		      "prev",
-		      start > 0 && start < n ? cursor_of(json_array_get(items, start), cursor_key)
-					     : json_string(""));
+	              end < n && end > start ? cursor_of(json_array_get(items, end - 1), cursor_key)
+	                                     : json_string(""),
+	              "prev",
+	              start > 0 && start < n ? cursor_of(json_array_get(items, start), cursor_key)
+	                                     : json_string(""));
 	return 0;
 fail:
 	json_decref(page);

@@ -64,7 +64,7 @@ int sim_call_reply(struct sim_call *c, int status, json_t *owned_body);
  * field may be NULL. Returns the matching negative errno (-EINVAL for 400, -EACCES 401,
  * -EPERM 403, -ENOENT 404, -EEXIST 409, -ENOSYS 501, -EIO otherwise). */
 int sim_call_fail(struct sim_call *c, int status, const char *field, const char *fmt, ...)
-	_printf_(4, 5);
+    _printf_(4, 5);
 /* The negative errno of the error status already answered (0 when it was a success), for
  * handlers returning after a helper answered. */
 int sim_call_answered(const struct sim_call *c);
@@ -74,10 +74,10 @@ json_t *sim_call_body_or_respond(struct sim_call *c);
 char *sim_call_query(const struct sim_call *c, const char *name);
 /* A boolean query parameter: *ret is -1 when absent, else 0 or 1; -EINVAL after a 400. */
 _warn_unused_result_ int sim_call_query_bool_or_respond(struct sim_call *c, const char *name,
-							int *ret);
+                                                        int *ret);
 /* Page owned_items (an array of objects, each with a unique string member cursor_key) by the
  * first/after/before parameters into {totalCount, <field>: [...], next, prev}; -EINVAL after
  * a 400 for a bad parameter. */
 _warn_unused_result_ int sim_call_page_or_respond(struct sim_call *c, json_t *owned_items,
-						  const char *field, const char *cursor_key,
-						  json_t **ret);
+                                                  const char *field, const char *cursor_key,
+                                                  json_t **ret);

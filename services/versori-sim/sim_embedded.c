@@ -30,7 +30,7 @@ static const json_t *integration_template(const json_t *integ, const char *tid)
 	const json_t *t;
 	size_t i;
 
-	json_array_foreach(json_object_get(integ, "connectionTemplates"), i, t)
+	json_array_foreach (json_object_get(integ, "connectionTemplates"), i, t)
 		if (str_is(t, "id", tid))
 			return t;
 	return NULL;
@@ -38,19 +38,19 @@ static const json_t *integration_template(const json_t *integ, const char *tid)
 
 /* Read userId, integrationId, connections and dynamicVariables; 404 for unknown ids. */
 static int activation_parse_or_respond(struct sim_call *c, json_t *body, json_t **ret_user,
-				       json_t **ret_integ, json_t **ret_vars)
+                                       json_t **ret_integ, json_t **ret_vars)
 {
 	const char *uid = str(body, "userId"), *iid = str(body, "integrationId");
 	json_t *vars = json_object_get(body, "dynamicVariables");
 
 	if (!uid || !*uid || !iid)
 		return sim_call_fail(c, 400, uid && *uid ? "integrationId" : "userId",
-				     "userId and integrationId are required strings");
+		                     "userId and integrationId are required strings");
 	if (!json_is_array(json_object_get(body, "connections")))
 		return sim_call_fail(c, 400, "connections", "connections must be an array");
 	if (vars && !json_is_object(vars) && !json_is_null(vars))
 		return sim_call_fail(c, 400, "dynamicVariables",
-				     "dynamicVariables must be an object");
+		                     "dynamicVariables must be an object");
 	if (!vars || json_is_null(vars))
 		json_object_set_new(body, "dynamicVariables", json_object());
 	*ret_vars = json_object_get(body, "dynamicVariables");
@@ -69,18 +69,18 @@ static int activation_dup_or_respond(struct sim_call *c, const json_t *user, con
 
 	if (c->store->dup_activation == SIM_DUP_ACTIVATION_ALLOW)
 		return 0;
-	json_object_foreach(json_object_get(c->org, "embeddedActivations"), key, act)
+	json_object_foreach (json_object_get(c->org, "embeddedActivations"), key, act)
 		if (str_is(act, "userId", str(user, "id")) &&
 		    str_is(act, "integrationId", str(integ, "id")))
 			return sim_call_fail(c, 409, "userId",
-					     "end user %s already activated integration %s",
-					     str(user, "externalId"), str(integ, "id"));
+			                     "end user %s already activated integration %s",
+			                     str(user, "externalId"), str(integ, "id"));
 	return 0;
 }
 
 /* Bind one entry: {templateId, connectionId} or {templateId, name, credentials, variables}. */
 static int activation_bind_one(struct sim_call *c, const json_t *e, size_t i, const json_t *integ,
-			       json_t *plan)
+                               json_t *plan)
 {
 	char field[64];
 	const char *tid = str(e, "templateId"), *cid = str(e, "connectionId");
@@ -91,8 +91,8 @@ static int activation_bind_one(struct sim_call *c, const json_t *e, size_t i, co
 		return sim_call_fail(c, 400, field, "%s.templateId is required", field);
 	if (!integration_template(integ, tid))
 		return sim_call_fail(c, 400, field,
-				     "%s is not a connection template of integration %s", tid,
-				     str(integ, "id"));
+		                     "%s is not a connection template of integration %s", tid,
+		                     str(integ, "id"));
 	if (json_object_get(plan, tid))
 		return sim_call_fail(c, 400, field, "connection template %s is bound twice", tid);
 	if (!cid) {
@@ -104,11 +104,11 @@ static int activation_bind_one(struct sim_call *c, const json_t *e, size_t i, co
 		if (!str(e, "name") || !(json_is_object(creds) || json_is_array(creds)))
 			return sim_call_fail(
 			    c, 400, field, "%s needs connectionId, or name and credentials", field);
-		json_array_foreach(creds, k, cr)
+		json_array_foreach (creds, k, cr)
 			if (!json_is_object(cr))
 				return sim_call_fail(c, 400, field,
-						     "%s.credentials[%zu] must be an object", field,
-						     k);
+				                     "%s.credentials[%zu] must be an object", field,
+				                     k);
 		return json_object_set(plan, tid, (json_t *)e);
 	}
 	conn = sim_store_get(c->org, "connections", cid);
@@ -116,52 +116,52 @@ static int activation_bind_one(struct sim_call *c, const json_t *e, size_t i, co
 		return sim_call_fail(c, 404, field, "connection %s not found", cid);
 	if (!str_is(conn, "connectionTemplateId", tid))
 		return sim_call_fail(c, 400, field, "connection %s belongs to another template",
-				     cid);
+		                     cid);
 	return json_object_set_new(plan, tid, json_string(cid));
 }
 
 /* Every template of the integration bound exactly once; *ret_plan maps template -> binding. */
 static int activation_bind_or_respond(struct sim_call *c, const json_t *conns, const json_t *integ,
-				      json_t **ret_plan)
+                                      json_t **ret_plan)
 {
 	json_auto_t *plan = json_object();
 	const json_t *e, *t;
 	size_t i;
 
-	json_array_foreach(conns, i, e) {
+	json_array_foreach (conns, i, e) {
 		int r = json_is_object(e) ? activation_bind_one(c, e, i, integ, plan)
-					  : sim_call_fail(c, 400, "connections",
-							  "connections[%zu] must be an object", i);
+		                          : sim_call_fail(c, 400, "connections",
+		                                          "connections[%zu] must be an object", i);
 
 		if (r < 0)
 			return r;
 	}
-	json_array_foreach(json_object_get(integ, "connectionTemplates"), i, t)
+	json_array_foreach (json_object_get(integ, "connectionTemplates"), i, t)
 		if (!json_object_get(plan, str(t, "id")))
 			return sim_call_fail(c, 400, "connections",
-					     "missing connection for connection template %s",
-					     str(t, "id"));
+			                     "missing connection for connection template %s",
+			                     str(t, "id"));
 	*ret_plan = TAKE_PTR(plan);
 	return 0;
 }
 
 /* Create inline connections (owned by the user) and the activation. */
 static json_t *activation_commit(struct sim_call *c, const json_t *user, const json_t *integ,
-				 const json_t *plan, const json_t *vars)
+                                 const json_t *plan, const json_t *vars)
 {
 	char id[SIM_ULID_SIZE], ts[SIM_TIMESTAMP_SIZE];
 	json_t *bound = json_array();
 	const char *tid;
 	json_t *b, *act;
 
-	json_object_foreach((json_t *)plan, tid, b) {
+	json_object_foreach ((json_t *)plan, tid, b) {
 		json_t *cid = b;
 
 		if (!json_is_string(b)) {
 			const struct sim_connection_spec spec = {
-				.template_id = tid,
-				.create = b,
-				.end_user_id = str(user, "id"),
+			    .template_id = tid,
+			    .create = b,
+			    .end_user_id = str(user, "id"),
 			};
 
 			cid = json_object_get(
@@ -173,9 +173,9 @@ static json_t *activation_commit(struct sim_call *c, const json_t *user, const j
 	sim_store_ulid(c->store, c->now_ms, id);
 	sim_store_timestamp(c->now_ms, ts);
 	act = json_pack("{s:s,s:O,s:O,s:O,s:o,s:O,s:s,s:s}", "id", id, "userId",
-			json_object_get(user, "id"), "integrationId", json_object_get(integ, "id"),
-			"hubId", json_object_get(integ, "hubId"), "connections", bound,
-			"dynamicVariables", vars, "createdAt", ts, "updatedAt", ts);
+	                json_object_get(user, "id"), "integrationId", json_object_get(integ, "id"),
+	                "hubId", json_object_get(integ, "hubId"), "connections", bound,
+	                "dynamicVariables", vars, "createdAt", ts, "updatedAt", ts);
 	json_object_set_new(json_object_get(c->org, "embeddedActivations"), id, act);
 	return act;
 }
@@ -193,9 +193,9 @@ static int activation_create(struct sim_call *c)
 	if ((r = activation_parse_or_respond(c, body, &user, &integ, &vars)) < 0 ||
 	    (r = activation_dup_or_respond(c, user, integ)) < 0 ||
 	    (r = activation_bind_or_respond(c, json_object_get(body, "connections"), integ,
-					    &plan)) < 0 ||
+	                                    &plan)) < 0 ||
 	    (r = sim_vars_check_or_respond(c, json_object_get(integ, "variablesSchema"), vars,
-					   false, "dynamicVariables.")) < 0)
+	                                   false, "dynamicVariables.")) < 0)
 		return r;
 	return sim_call_reply(
 	    c, 200,
@@ -243,10 +243,10 @@ static int activation_vars_put(struct sim_call *c)
 	vars = json_object_get(body, "dynamicVariables");
 	if (!json_is_object(vars))
 		return sim_call_fail(c, 400, "dynamicVariables",
-				     "dynamicVariables must be an object");
+		                     "dynamicVariables must be an object");
 	integ = sim_store_get(c->org, "integrations", str(act, "integrationId"));
 	if ((r = sim_vars_check_or_respond(c, json_object_get(integ, "variablesSchema"), vars,
-					   false, "dynamicVariables.")) < 0)
+	                                   false, "dynamicVariables.")) < 0)
 		return r;
 	json_object_set(act, "dynamicVariables", vars);
 	return sim_call_reply(c, 200, json_pack("{s:O}", "dynamicVariables", vars));
@@ -258,18 +258,18 @@ static int healthz(struct sim_call *c)
 	return sim_call_reply(c, 200, json_pack("{s:s}", "message", "ok"));
 }
 
-#define EMB "/api/embedded/v1"
+#define EMB           "/api/embedded/v1"
 #define NOT_SIMULATED SIM_ROUTE_NOT_SIMULATED_ENTRY
 
 const struct sim_route sim_embedded_routes[] = {
-	{ "POST " EMB "/activations", activation_create, 0 },
-	{ "GET " EMB "/activations/{activation}", activation_get, 0 },
-	{ "DELETE " EMB "/activations/{activation}", activation_delete, 0 },
-	{ "PUT " EMB "/activations/{activation}/variables", activation_vars_put, 0 },
-	{ "GET " EMB "/healthz", healthz, SIM_ROUTE_PUBLIC },
-	NOT_SIMULATED("* " EMB "/o/{org}/hubs"),
-	NOT_SIMULATED("* " EMB "/hubs/**"),
-	NOT_SIMULATED("* " EMB "/integrations/**"),
-	NOT_SIMULATED("* " EMB "/embed/**"),
+    {"POST " EMB "/activations", activation_create, 0},
+    {"GET " EMB "/activations/{activation}", activation_get, 0},
+    {"DELETE " EMB "/activations/{activation}", activation_delete, 0},
+    {"PUT " EMB "/activations/{activation}/variables", activation_vars_put, 0},
+    {"GET " EMB "/healthz", healthz, SIM_ROUTE_PUBLIC},
+    NOT_SIMULATED("* " EMB "/o/{org}/hubs"),
+    NOT_SIMULATED("* " EMB "/hubs/**"),
+    NOT_SIMULATED("* " EMB "/integrations/**"),
+    NOT_SIMULATED("* " EMB "/embed/**"),
 };
 const size_t sim_embedded_n_routes = ELEMENTSOF(sim_embedded_routes);

@@ -28,38 +28,38 @@ static void copy_members(json_t *dst, const json_t *src, const char *const *name
 json_t *sim_json_user(const json_t *org, const json_t *user)
 {
 	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "id", member(user, "id"), "externalId",
-			 member(user, "externalId"), "displayName", member(user, "displayName"),
-			 "organisationId", member(org, "id"), "createdAt",
-			 member(user, "createdAt"), "updatedAt", member(user, "updatedAt"));
+	                 member(user, "externalId"), "displayName", member(user, "displayName"),
+	                 "organisationId", member(org, "id"), "createdAt",
+	                 member(user, "createdAt"), "updatedAt", member(user, "updatedAt"));
 }
 
 /* ProjectEnvironment. */
 json_t *sim_json_environment(const json_t *env)
 {
 	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:{},s:{},s:{},s:n}", "id",
-			 member(env, "id"), "name", member(env, "name"), "status",
-			 member(env, "status"), "createdAt", member(env, "createdAt"), "updatedAt",
-			 member(env, "updatedAt"), "publicUrl", member(env, "publicUrl"),
-			 "executionPool", "", "files", "labels", "config", "deployedVersion");
+	                 member(env, "id"), "name", member(env, "name"), "status",
+	                 member(env, "status"), "createdAt", member(env, "createdAt"), "updatedAt",
+	                 member(env, "updatedAt"), "publicUrl", member(env, "publicUrl"),
+	                 "executionPool", "", "files", "labels", "config", "deployedVersion");
 }
 
 /* Connection with credentials reduced to their ids and auth scheme configs. */
 json_t *sim_json_connection(const json_t *conn)
 {
-	static const char *const names[] = { "id",        "name",      "baseUrl",
-					     "createdAt", "updatedAt", "connectionTemplateId" };
+	static const char *const names[] = {"id",        "name",      "baseUrl",
+	                                    "createdAt", "updatedAt", "connectionTemplateId"};
 	json_t *o = json_object();
 	json_t *creds = json_array();
 	const json_t *cr;
 	size_t i;
 
 	copy_members(o, conn, names, ELEMENTSOF(names));
-	json_array_foreach(json_object_get(conn, "credentials"), i, cr) {
+	json_array_foreach (json_object_get(conn, "credentials"), i, cr) {
 		json_t *c = json_pack("{s:o}", "id", member(cr, "id"));
 
 		if (json_object_get(cr, "authSchemeConfig"))
 			json_object_set(c, "authSchemeConfig",
-					json_object_get(cr, "authSchemeConfig"));
+			                json_object_get(cr, "authSchemeConfig"));
 		json_array_append_new(creds, c);
 	}
 	json_object_set_new(o, "credentials", creds);
@@ -74,21 +74,21 @@ json_t *sim_json_activation(const json_t *org, const json_t *act)
 	const json_t *user =
 	    sim_store_get(org, "users", json_string_value(json_object_get(act, "userId")));
 	const json_t *env = sim_store_get(org, "environments",
-					  json_string_value(json_object_get(act, "environmentId")));
+	                                  json_string_value(json_object_get(act, "environmentId")));
 	json_t *conns = json_array();
 	const json_t *id;
 	size_t i;
 
-	json_array_foreach(json_object_get(act, "connections"), i, id) {
+	json_array_foreach (json_object_get(act, "connections"), i, id) {
 		const json_t *conn = sim_store_get(org, "connections", json_string_value(id));
 
 		if (conn)
 			json_array_append_new(conns, sim_json_connection(conn));
 	}
 	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", member(act, "id"), "user",
-			 user ? sim_json_user(org, user) : json_null(), "environment",
-			 env ? sim_json_environment(env) : json_null(), "connections", conns,
-			 "dynamicVariables", member(act, "dynamicVariables"));
+	                 user ? sim_json_user(org, user) : json_null(), "environment",
+	                 env ? sim_json_environment(env) : json_null(), "connections", conns,
+	                 "dynamicVariables", member(act, "dynamicVariables"));
 }
 
 /* The static activation: id and user are the environment's, variables its static ones. */
@@ -96,12 +96,12 @@ json_t *sim_json_static_activation(const json_t *org, const json_t *env)
 {
 	json_t *user =
 	    json_pack("{s:o,s:s,s:s,s:o,s:o,s:o}", "id", member(env, "id"), "externalId", "static",
-		      "displayName", "Static User", "organisationId", member(org, "id"),
-		      "createdAt", member(env, "createdAt"), "updatedAt", member(env, "updatedAt"));
+	              "displayName", "Static User", "organisationId", member(org, "id"),
+	              "createdAt", member(env, "createdAt"), "updatedAt", member(env, "updatedAt"));
 
 	return json_pack("{s:o,s:o,s:o,s:[],s:o}", "id", member(env, "id"), "user", user,
-			 "environment", sim_json_environment(env), "connections",
-			 "dynamicVariables", member(env, "staticVariables"));
+	                 "environment", sim_json_environment(env), "connections",
+	                 "dynamicVariables", member(env, "staticVariables"));
 }
 
 /* ConnectionTemplate: the system's details under the template's name and flag. */
@@ -112,21 +112,21 @@ json_t *sim_json_template(const json_t *org, const json_t *tpl)
 	const char *name = json_string_value(json_object_get(tpl, "name"));
 
 	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", member(tpl, "systemId"),
-			 "connectionTemplateId", member(tpl, "id"), "environmentId",
-			 member(tpl, "environmentId"), "name",
-			 name && *name ? member(tpl, "name") : member(sys, "name"), "domain",
-			 member(sys, "domain"), "dynamic", member(tpl, "dynamic"),
-			 "authSchemeConfigs", member(sys, "authSchemeConfigs"), "templateBaseUrl",
-			 member(sys, "templateBaseUrl"));
+	                 "connectionTemplateId", member(tpl, "id"), "environmentId",
+	                 member(tpl, "environmentId"), "name",
+	                 name && *name ? member(tpl, "name") : member(sys, "name"), "domain",
+	                 member(sys, "domain"), "dynamic", member(tpl, "dynamic"),
+	                 "authSchemeConfigs", member(sys, "authSchemeConfigs"), "templateBaseUrl",
+	                 member(sys, "templateBaseUrl"));
 }
 
 /* System. */
 json_t *sim_json_system(const json_t *sys)
 {
 	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", member(sys, "id"), "name",
-			 member(sys, "name"), "domain", member(sys, "domain"), "templateBaseUrl",
-			 member(sys, "templateBaseUrl"), "authSchemeConfigs",
-			 member(sys, "authSchemeConfigs"));
+	                 member(sys, "name"), "domain", member(sys, "domain"), "templateBaseUrl",
+	                 member(sys, "templateBaseUrl"), "authSchemeConfigs",
+	                 member(sys, "authSchemeConfigs"));
 }
 
 /* Project or ProjectSummary. */
@@ -138,20 +138,20 @@ json_t *sim_json_project(const json_t *org, const json_t *project, bool full)
 	json_t *env;
 	json_t *o;
 
-	json_object_foreach(json_object_get(org, "environments"), key, env)
+	json_object_foreach (json_object_get(org, "environments"), key, env)
 		if (strcmp(json_string_value(json_object_get(env, "projectId")), pid) == 0)
 			json_array_append_new(envs, sim_json_environment(env));
 	o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "id", member(project, "id"), "name",
-		      member(project, "name"), "environments", envs, "createdAt",
-		      member(project, "createdAt"), "updatedAt", member(project, "updatedAt"),
-		      "starred", member(project, "starred"));
+	              member(project, "name"), "environments", envs, "createdAt",
+	              member(project, "createdAt"), "updatedAt", member(project, "updatedAt"),
+	              "starred", member(project, "starred"));
 	if (full) {
 		json_object_set_new(o, "currentFiles", json_object());
 		json_object_set_new(o, "settings", json_object());
 		json_object_set_new(o, "metadata", json_object());
 		if (!json_is_null(json_object_get(project, "dynamicVariablesSchema")))
 			json_object_set(o, "dynamicVariablesSchema",
-					json_object_get(project, "dynamicVariablesSchema"));
+			                json_object_get(project, "dynamicVariablesSchema"));
 	}
 	return o;
 }
@@ -160,17 +160,17 @@ json_t *sim_json_project(const json_t *org, const json_t *project, bool full)
 json_t *sim_json_scheduler(const json_t *sched)
 {
 	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", member(sched, "id"), "name",
-			 member(sched, "name"), "schedule", member(sched, "schedule"), "url",
-			 member(sched, "url"), "environment_id", member(sched, "environment_id"));
+	                 member(sched, "name"), "schedule", member(sched, "schedule"), "url",
+	                 member(sched, "url"), "environment_id", member(sched, "environment_id"));
 }
 
 /* EmbeddedIntegrationSummary with the variables schema. */
 static json_t *integration_summary(const json_t *integ)
 {
 	json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:b}", "id", member(integ, "id"), "name",
-			      member(integ, "name"), "imageUrl", member(integ, "imageUrl"),
-			      "description", member(integ, "description"), "isDeployed",
-			      member(integ, "isDeployed"), "isActivated", 1);
+	                      member(integ, "name"), "imageUrl", member(integ, "imageUrl"),
+	                      "description", member(integ, "description"), "isDeployed",
+	                      member(integ, "isDeployed"), "isActivated", 1);
 
 	if (!json_is_null(json_object_get(integ, "variablesSchema")))
 		json_object_set(o, "variablesSchema", json_object_get(integ, "variablesSchema"));
@@ -186,19 +186,19 @@ json_t *sim_json_embedded_activation(const json_t *org, const json_t *act)
 	    org, "integrations", json_string_value(json_object_get(act, "integrationId")));
 	json_t *u =
 	    json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "id", member(user, "id"), "externalId",
-		      member(user, "externalId"), "displayName", member(user, "displayName"),
-		      "hubId", member(act, "hubId"), "createdAt", member(user, "createdAt"),
-		      "updatedAt", member(user, "updatedAt"));
+	              member(user, "externalId"), "displayName", member(user, "displayName"),
+	              "hubId", member(act, "hubId"), "createdAt", member(user, "createdAt"),
+	              "updatedAt", member(user, "updatedAt"));
 
 	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", member(act, "id"), "user", u, "hubId",
-			 member(act, "hubId"), "integration", integration_summary(integ),
-			 "dynamicVariables", member(act, "dynamicVariables"));
+	                 member(act, "hubId"), "integration", integration_summary(integ),
+	                 "dynamicVariables", member(act, "dynamicVariables"));
 }
 
 /* PublicKey. */
 json_t *sim_json_public_key(const json_t *key)
 {
 	return json_pack("{s:o,s:o,s:o,s:o}", "id", member(key, "id"), "name", member(key, "name"),
-			 "publicKey", member(key, "publicKey"), "createdAt",
-			 member(key, "createdAt"));
+	                 "publicKey", member(key, "publicKey"), "createdAt",
+	                 member(key, "createdAt"));
 }

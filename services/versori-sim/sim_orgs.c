@@ -21,7 +21,7 @@ static int key_list(struct sim_call *c)
 	const char *id;
 	json_t *k;
 
-	json_object_foreach(json_object_get(c->org, "signingKeys"), id, k)
+	json_object_foreach (json_object_get(c->org, "signingKeys"), id, k)
 		json_array_append_new(keys, sim_json_public_key(k));
 	return sim_call_reply(c, 200, json_pack("{s:o}", "keys", keys));
 }
@@ -29,8 +29,8 @@ static int key_list(struct sim_call *c)
 #define ORGS "/api/organisations/v1"
 
 const struct sim_route sim_orgs_routes[] = {
-	{ "GET " ORGS "/keys/{key}", key_get, SIM_ROUTE_PUBLIC },
-	{ "GET " ORGS "/organisations/{org}/keys", key_list, 0 },
-	SIM_ROUTE_NOT_SIMULATED_ENTRY("* " ORGS "/organisations/**"),
+    {"GET " ORGS "/keys/{key}", key_get, SIM_ROUTE_PUBLIC},
+    {"GET " ORGS "/organisations/{org}/keys", key_list, 0},
+    SIM_ROUTE_NOT_SIMULATED_ENTRY("* " ORGS "/organisations/**"),
 };
 const size_t sim_orgs_n_routes = ELEMENTSOF(sim_orgs_routes);

@@ -64,81 +64,78 @@ struct coll_spec {
 /* clang-format on */
 
 static const struct field_spec system_fields[] = {
-	{ "name", FIELD_STRING, NULL, NULL },
-	{ "domain", FIELD_STRING, "\"\"", NULL },
-	{ "templateBaseUrl", FIELD_STRING, "\"\"", NULL },
-	{ "authSchemeConfigs", FIELD_ARRAY, "[]", NULL },
+    {"name", FIELD_STRING, NULL, NULL},
+    {"domain", FIELD_STRING, "\"\"", NULL},
+    {"templateBaseUrl", FIELD_STRING, "\"\"", NULL},
+    {"authSchemeConfigs", FIELD_ARRAY, "[]", NULL},
 };
 static const struct field_spec project_fields[] = {
-	{ "name", FIELD_STRING, NULL, NULL },
-	{ "dynamicVariablesSchema", FIELD_SCHEMA, "null", NULL },
-	{ "starred", FIELD_BOOL, "false", NULL },
-	STAMP_FIELDS,
+    {"name", FIELD_STRING, NULL, NULL},
+    {"dynamicVariablesSchema", FIELD_SCHEMA, "null", NULL},
+    {"starred", FIELD_BOOL, "false", NULL},
+    STAMP_FIELDS,
 };
 static const struct field_spec environment_fields[] = {
-	{ "projectId", FIELD_STRING, NULL, "projects" },
-	{ "name", FIELD_STRING, NULL, NULL },
-	{ "status", FIELD_STRING, "\"running\"", NULL },
-	{ "publicUrl", FIELD_STRING, "\"\"", NULL },
-	{ "staticVariables", FIELD_OBJECT, "{}", NULL },
-	STAMP_FIELDS,
+    {"projectId", FIELD_STRING, NULL, "projects"}, {"name", FIELD_STRING, NULL, NULL},
+    {"status", FIELD_STRING, "\"running\"", NULL}, {"publicUrl", FIELD_STRING, "\"\"", NULL},
+    {"staticVariables", FIELD_OBJECT, "{}", NULL}, STAMP_FIELDS,
 };
 static const struct field_spec template_fields[] = {
-	{ "environmentId", FIELD_STRING, NULL, "environments" },
-	{ "systemId", FIELD_STRING, NULL, "systems" },
-	{ "name", FIELD_STRING, "\"\"", NULL },
-	{ "dynamic", FIELD_BOOL, "false", NULL },
+    {"environmentId", FIELD_STRING, NULL, "environments"},
+    {"systemId", FIELD_STRING, NULL, "systems"},
+    {"name", FIELD_STRING, "\"\"", NULL},
+    {"dynamic", FIELD_BOOL, "false", NULL},
 };
 static const struct field_spec user_fields[] = {
-	{ "externalId", FIELD_STRING, NULL, NULL },
-	{ "displayName", FIELD_STRING, "\"\"", NULL },
-	STAMP_FIELDS,
+    {"externalId", FIELD_STRING, NULL, NULL},
+    {"displayName", FIELD_STRING, "\"\"", NULL},
+    STAMP_FIELDS,
 };
 static const struct field_spec hub_fields[] = {
-	{ "name", FIELD_STRING, NULL, NULL },
-	{ "isDefault", FIELD_BOOL, "false", NULL },
+    {"name", FIELD_STRING, NULL, NULL},
+    {"isDefault", FIELD_BOOL, "false", NULL},
 };
 static const struct field_spec integration_fields[] = {
-	{ "hubId", FIELD_STRING, NULL, "hubs" },
-	{ "name", FIELD_STRING, NULL, NULL },
-	{ "imageUrl", FIELD_STRING, "\"\"", NULL },
-	{ "description", FIELD_STRING, "\"\"", NULL },
-	{ "variablesSchema", FIELD_SCHEMA, "null", NULL },
-	{ "isDeployed", FIELD_BOOL, "true", NULL },
-	{ "connectionTemplates", FIELD_ARRAY, "[]", NULL },
+    {"hubId", FIELD_STRING, NULL, "hubs"},
+    {"name", FIELD_STRING, NULL, NULL},
+    {"imageUrl", FIELD_STRING, "\"\"", NULL},
+    {"description", FIELD_STRING, "\"\"", NULL},
+    {"variablesSchema", FIELD_SCHEMA, "null", NULL},
+    {"isDeployed", FIELD_BOOL, "true", NULL},
+    {"connectionTemplates", FIELD_ARRAY, "[]", NULL},
 };
 static const struct field_spec connection_fields[] = {
-	{ "connectionTemplateId", FIELD_STRING, NULL, NULL },
-	{ "name", FIELD_STRING, NULL, NULL },
-	{ "baseUrl", FIELD_STRING, "\"\"", NULL },
-	{ "credentials", FIELD_ARRAY, "[]", NULL },
-	{ "endUserId", FIELD_STRING_OR_NULL, "null", "users" },
-	STAMP_FIELDS,
+    {"connectionTemplateId", FIELD_STRING, NULL, NULL},
+    {"name", FIELD_STRING, NULL, NULL},
+    {"baseUrl", FIELD_STRING, "\"\"", NULL},
+    {"credentials", FIELD_ARRAY, "[]", NULL},
+    {"endUserId", FIELD_STRING_OR_NULL, "null", "users"},
+    STAMP_FIELDS,
 };
 static const struct field_spec activation_fields[] = {
-	{ "userId", FIELD_STRING, NULL, "users" },
-	{ "environmentId", FIELD_STRING, NULL, "environments" },
-	{ "connections", FIELD_ARRAY, "[]", NULL },
-	{ "dynamicVariables", FIELD_OBJECT, "{}", NULL },
-	STAMP_FIELDS,
+    {"userId", FIELD_STRING, NULL, "users"},
+    {"environmentId", FIELD_STRING, NULL, "environments"},
+    {"connections", FIELD_ARRAY, "[]", NULL},
+    {"dynamicVariables", FIELD_OBJECT, "{}", NULL},
+    STAMP_FIELDS,
 };
 static const struct field_spec scheduler_fields[] = {
-	{ "environment_id", FIELD_STRING, NULL, "environments" },
-	{ "name", FIELD_STRING, NULL, NULL },
-	{ "schedule", FIELD_STRING, NULL, NULL },
-	{ "url", FIELD_STRING, "\"\"", NULL },
-	{ "triggerCount", FIELD_INT, "0", NULL },
+    {"environment_id", FIELD_STRING, NULL, "environments"},
+    {"name", FIELD_STRING, NULL, NULL},
+    {"schedule", FIELD_STRING, NULL, NULL},
+    {"url", FIELD_STRING, "\"\"", NULL},
+    {"triggerCount", FIELD_INT, "0", NULL},
 };
 static const struct field_spec embedded_activation_fields[] = {
-	{ "userId", FIELD_STRING, NULL, "users" },
-	{ "integrationId", FIELD_STRING, NULL, "integrations" },
-	{ "connections", FIELD_ARRAY, "[]", NULL },
-	{ "dynamicVariables", FIELD_OBJECT, "{}", NULL },
-	STAMP_FIELDS,
+    {"userId", FIELD_STRING, NULL, "users"},
+    {"integrationId", FIELD_STRING, NULL, "integrations"},
+    {"connections", FIELD_ARRAY, "[]", NULL},
+    {"dynamicVariables", FIELD_OBJECT, "{}", NULL},
+    STAMP_FIELDS,
 };
 static const struct field_spec signing_key_fields[] = {
-	{ "name", FIELD_STRING, "\"\"", NULL },
-	{ "createdAt", FIELD_STRING, EPOCH_STAMP, NULL },
+    {"name", FIELD_STRING, "\"\"", NULL},
+    {"createdAt", FIELD_STRING, EPOCH_STAMP, NULL},
 };
 
 static int check_project(json_t *org, json_t *e, struct load_ctx *lc);
@@ -156,18 +153,18 @@ static int check_signing_key(json_t *org, json_t *e, struct load_ctx *lc);
 
 /* In load order: a collection only refers to collections listed before it. */
 static const struct coll_spec collections[] = {
-	COLL("systems", system_fields, NULL),
-	COLL("projects", project_fields, check_project),
-	COLL("environments", environment_fields, NULL),
-	COLL("connectionTemplates", template_fields, NULL),
-	COLL("users", user_fields, check_user),
-	COLL("hubs", hub_fields, NULL),
-	COLL("integrations", integration_fields, check_integration),
-	COLL("connections", connection_fields, check_connection),
-	COLL("activations", activation_fields, check_activation),
-	COLL("schedulers", scheduler_fields, NULL),
-	COLL("embeddedActivations", embedded_activation_fields, check_embedded_activation),
-	COLL("signingKeys", signing_key_fields, check_signing_key),
+    COLL("systems", system_fields, NULL),
+    COLL("projects", project_fields, check_project),
+    COLL("environments", environment_fields, NULL),
+    COLL("connectionTemplates", template_fields, NULL),
+    COLL("users", user_fields, check_user),
+    COLL("hubs", hub_fields, NULL),
+    COLL("integrations", integration_fields, check_integration),
+    COLL("connections", connection_fields, check_connection),
+    COLL("activations", activation_fields, check_activation),
+    COLL("schedulers", scheduler_fields, NULL),
+    COLL("embeddedActivations", embedded_activation_fields, check_embedded_activation),
+    COLL("signingKeys", signing_key_fields, check_signing_key),
 };
 
 /* Write "organisations[i].<collection>[j].<what>: <message>" to the error buffer; -EINVAL. */
@@ -183,11 +180,11 @@ _printf_(3, 4) static int load_fail(struct load_ctx *lc, const char *what, const
 		return -EINVAL;
 	if (lc->collection)
 		(void)snprintf(lc->err, lc->errlen, "organisations[%zu].%s[%zu]%s%s: %s",
-			       lc->org_index, lc->collection, lc->index, *what ? "." : "", what,
-			       msg);
+		               lc->org_index, lc->collection, lc->index, *what ? "." : "", what,
+		               msg);
 	else
 		(void)snprintf(lc->err, lc->errlen, "organisations[%zu]%s%s: %s", lc->org_index,
-			       *what ? "." : "", what, msg);
+		               *what ? "." : "", what, msg);
 	return -EINVAL;
 }
 
@@ -226,10 +223,10 @@ static bool field_type_ok(const json_t *v, enum field_type t)
 static int load_field(json_t *org, json_t *e, const struct field_spec *f, struct load_ctx *lc)
 {
 	static const char *const type_names[] = {
-		[FIELD_STRING] = "string",         [FIELD_STRING_OR_NULL] = "string or null",
-		[FIELD_BOOL] = "boolean",          [FIELD_INT] = "non-negative integer",
-		[FIELD_OBJECT] = "object",         [FIELD_ARRAY] = "array",
-		[FIELD_SCHEMA] = "object or null",
+	    [FIELD_STRING] = "string",         [FIELD_STRING_OR_NULL] = "string or null",
+	    [FIELD_BOOL] = "boolean",          [FIELD_INT] = "non-negative integer",
+	    [FIELD_OBJECT] = "object",         [FIELD_ARRAY] = "array",
+	    [FIELD_SCHEMA] = "object or null",
 	};
 	json_t *v = json_object_get(e, f->name);
 	bool nullable = f->type == FIELD_SCHEMA || f->type == FIELD_STRING_OR_NULL;
@@ -253,7 +250,7 @@ static int load_field(json_t *org, json_t *e, const struct field_spec *f, struct
 
 /* Load one collection of an organisation fixture into org as an object keyed by id. */
 static int load_collection(json_t *org, const json_t *src, const struct coll_spec *cs,
-			   struct load_ctx *lc)
+                           struct load_ctx *lc)
 {
 	const json_t *arr = json_object_get(src, cs->name);
 	json_t *coll = json_object();
@@ -266,7 +263,7 @@ static int load_collection(json_t *org, const json_t *src, const struct coll_spe
 	if (!json_is_array(arr))
 		return load_fail(lc, cs->name, "must be an array");
 	lc->collection = cs->name;
-	json_array_foreach(arr, i, item) {
+	json_array_foreach (arr, i, item) {
 		json_auto_t *e = NULL;
 		const json_t *id = json_object_get(item, "id");
 		int r;
@@ -335,20 +332,20 @@ static int check_integration(json_t *org, json_t *e, struct load_ctx *lc)
 
 	if ((r = check_schema_field(e, "variablesSchema", lc)) < 0)
 		return r;
-	json_array_foreach(templates, i, t) {
+	json_array_foreach (templates, i, t) {
 		const json_t *id = json_object_get(t, "id");
 
 		if (!json_is_object(t) || !valid_id(id))
 			return load_fail(lc, "connectionTemplates", "entry %zu needs a string id",
-					 i);
+			                 i);
 		if (sim_store_integration_of_template(org, json_string_value(id)) ||
 		    sim_store_get(org, "connectionTemplates", json_string_value(id)))
 			return load_fail(lc, "connectionTemplates", "duplicate template id %s",
-					 json_string_value(id));
+			                 json_string_value(id));
 		for (size_t k = 0; k < i; k++)
 			if (json_equal(json_object_get(json_array_get(templates, k), "id"), id))
 				return load_fail(lc, "connectionTemplates",
-						 "duplicate template id");
+				                 "duplicate template id");
 	}
 	return 0;
 }
@@ -367,7 +364,7 @@ static int check_connection(json_t *org, json_t *e, struct load_ctx *lc)
 		json_object_set_new(e, "systemId", json_null());
 	else
 		return load_fail(lc, "connectionTemplateId", "names no connection template");
-	json_array_foreach(json_object_get(e, "credentials"), i, c)
+	json_array_foreach (json_object_get(e, "credentials"), i, c)
 		if (!json_is_object(c) || !json_is_string(json_object_get(c, "id")))
 			return load_fail(lc, "credentials", "entry %zu needs a string id", i);
 	return 0;
@@ -393,7 +390,7 @@ static int check_activation(json_t *org, json_t *e, struct load_ctx *lc)
 	const json_t *c;
 	size_t i;
 
-	json_array_foreach(json_object_get(e, "connections"), i, c)
+	json_array_foreach (json_object_get(e, "connections"), i, c)
 		if (!json_is_string(c) || !sim_store_get(org, "connections", json_string_value(c)))
 			return load_fail(lc, "connections", "entry %zu names no connection", i);
 	activation_index(org, e);
@@ -404,20 +401,20 @@ static int check_activation(json_t *org, json_t *e, struct load_ctx *lc)
 static int check_embedded_activation(json_t *org, json_t *e, struct load_ctx *lc)
 {
 	const json_t *integ = sim_store_get(org, "integrations",
-					    json_string_value(json_object_get(e, "integrationId")));
+	                                    json_string_value(json_object_get(e, "integrationId")));
 	const json_t *c;
 	size_t i;
 
-	json_array_foreach(json_object_get(e, "connections"), i, c) {
+	json_array_foreach (json_object_get(e, "connections"), i, c) {
 		const char *tid = json_string_value(json_object_get(c, "templateId"));
 		const char *cid = json_string_value(json_object_get(c, "connectionId"));
 
 		if (!tid || !cid || !sim_store_get(org, "connections", cid) ||
 		    sim_store_integration_of_template(org, tid) != integ)
 			return load_fail(lc, "connections",
-					 "entry %zu needs a templateId of the integration and an "
-					 "existing connectionId",
-					 i);
+			                 "entry %zu needs a templateId of the integration and an "
+			                 "existing connectionId",
+			                 i);
 	}
 	json_object_set(e, "hubId", json_object_get(integ, "hubId"));
 	return 0;
@@ -436,7 +433,7 @@ static int resolve_secret(json_t *e, const char *field, struct load_ctx *lc)
 	if (json_is_string(v) && json_string_length(v) > 0) {
 		if (env)
 			return load_fail(lc, field, "give either %s or %s, not both", field,
-					 env_field);
+			                 env_field);
 		return 0;
 	}
 	if (!json_is_string(env) || json_string_length(env) == 0)
@@ -444,7 +441,7 @@ static int resolve_secret(json_t *e, const char *field, struct load_ctx *lc)
 	val = getenv(json_string_value(env));
 	if (!val || !*val)
 		return load_fail(lc, env_field, "environment variable %s is not set",
-				 json_string_value(env));
+		                 json_string_value(env));
 	json_object_set_new(e, field, json_string(val));
 	return 0;
 }
@@ -475,7 +472,7 @@ static int load_api_keys(json_t *org, const json_t *src, struct load_ctx *lc)
 	if (!json_is_array(arr))
 		return load_fail(lc, "apiKeys", "must be an array");
 	lc->collection = "apiKeys";
-	json_array_foreach(arr, i, item) {
+	json_array_foreach (arr, i, item) {
 		json_auto_t *k = json_deep_copy(item);
 
 		lc->index = i;
@@ -486,8 +483,8 @@ static int load_api_keys(json_t *org, const json_t *src, struct load_ctx *lc)
 		if (sim_store_api_key_org(lc->st, json_string_value(json_object_get(k, "key"))))
 			return load_fail(lc, "key", "API key used twice");
 		json_array_append_new(lc->st->api_keys,
-				      json_pack("{s:O,s:O}", "key", json_object_get(k, "key"),
-						"org", json_object_get(org, "id")));
+		                      json_pack("{s:O,s:O}", "key", json_object_get(k, "key"),
+		                                "org", json_object_get(org, "id")));
 		json_array_append(keys, k);
 	}
 	lc->collection = NULL;
@@ -497,7 +494,7 @@ static int load_api_keys(json_t *org, const json_t *src, struct load_ctx *lc)
 /* Load one organisation fixture into the store. */
 static int load_org(struct sim_store *st, const json_t *src, struct load_ctx *lc)
 {
-	static const char *const known[] = { "id", "name", "apiKeys" };
+	static const char *const known[] = {"id", "name", "apiKeys"};
 	const json_t *id = json_object_get(src, "id");
 	const json_t *name = json_object_get(src, "name");
 	json_t *org;
@@ -513,7 +510,7 @@ static int load_org(struct sim_store *st, const json_t *src, struct load_ctx *lc
 		return load_fail(lc, "name", "must be a string");
 	if (json_object_get(st->orgs, json_string_value(id)))
 		return load_fail(lc, "id", "duplicate organisation id");
-	json_object_foreach((json_t *)src, key, v) {
+	json_object_foreach ((json_t *)src, key, v) {
 		bool ok = false;
 
 		for (size_t i = 0; i < ELEMENTSOF(known) && !ok; i++)
@@ -524,7 +521,7 @@ static int load_org(struct sim_store *st, const json_t *src, struct load_ctx *lc
 			return load_fail(lc, key, "unknown key");
 	}
 	org = json_pack("{s:O,s:s,s:{},s:{}}", "id", id, "name",
-			name ? json_string_value(name) : "", "userIndex", "userActivations");
+	                name ? json_string_value(name) : "", "userIndex", "userActivations");
 	json_object_set_new(st->orgs, json_string_value(id), org);
 	for (size_t i = 0; i < ELEMENTSOF(collections); i++)
 		if ((r = load_collection(org, src, &collections[i], lc)) < 0)
@@ -535,28 +532,27 @@ static int load_org(struct sim_store *st, const json_t *src, struct load_ctx *lc
 /* Fill st from a fixture document. */
 int sim_store_load(struct sim_store *st, const json_t *fixture, char *err, size_t errlen)
 {
-	struct load_ctx lc = { .st = st, .err = err, .errlen = errlen };
+	struct load_ctx lc = {.st = st, .err = err, .errlen = errlen};
 	const json_t *orgs = json_object_get(fixture, "organisations");
 	const char *key;
 	json_t *v;
 	size_t i;
 	int r = 0;
 
-	*st = (struct sim_store){ .orgs = json_object(),
-				  .api_keys = json_array(),
-				  .sk_orgs = json_object() };
+	*st = (struct sim_store){
+	    .orgs = json_object(), .api_keys = json_array(), .sk_orgs = json_object()};
 	if (!json_is_object(fixture) || !json_is_array(orgs)) {
 		(void)snprintf(err, errlen, "fixture: an object with an array \"organisations\"");
 		r = -EINVAL;
 		goto out;
 	}
-	json_object_foreach((json_t *)fixture, key, v)
+	json_object_foreach ((json_t *)fixture, key, v)
 		if (strcmp(key, "organisations") != 0 && strcmp(key, "switches") != 0) {
 			(void)snprintf(err, errlen, "fixture: unknown key \"%s\"", key);
 			r = -EINVAL;
 			goto out;
 		}
-	json_array_foreach(orgs, i, v) {
+	json_array_foreach (orgs, i, v) {
 		lc.org_index = i;
 		if ((r = load_org(st, v, &lc)) < 0)
 			goto out;
@@ -592,20 +588,20 @@ static json_t *save_secret(const json_t *e, const char *field)
 static json_t *org_to_json(const json_t *org)
 {
 	json_t *o = json_pack("{s:O,s:O,s:[]}", "id", json_object_get(org, "id"), "name",
-			      json_object_get(org, "name"), "apiKeys");
+	                      json_object_get(org, "name"), "apiKeys");
 	const json_t *v;
 	const char *key;
 	size_t i;
 
-	json_array_foreach(json_object_get(org, "apiKeys"), i, v)
+	json_array_foreach (json_object_get(org, "apiKeys"), i, v)
 		json_array_append_new(json_object_get(o, "apiKeys"), save_secret(v, "key"));
 	for (size_t k = 0; k < ELEMENTSOF(collections); k++) {
 		bool secret = strcmp(collections[k].name, "signingKeys") == 0;
 		json_t *arr = json_array();
 
-		json_object_foreach(json_object_get(org, collections[k].name), key, v)
+		json_object_foreach (json_object_get(org, collections[k].name), key, v)
 			json_array_append_new(arr, secret ? save_secret(v, "publicKey")
-							  : json_deep_copy(v));
+			                                  : json_deep_copy(v));
 		json_object_set_new(o, collections[k].name, arr);
 	}
 	return o;
@@ -618,7 +614,7 @@ json_t *sim_store_to_json(const struct sim_store *st)
 	const char *key;
 	json_t *org;
 
-	json_object_foreach(st->orgs, key, org)
+	json_object_foreach (st->orgs, key, org)
 		json_array_append_new(orgs, org_to_json(org));
 	return json_pack("{s:o}", "organisations", orgs);
 }
@@ -673,8 +669,8 @@ void sim_store_timestamp(int64_t now_ms, char out[static SIM_TIMESTAMP_SIZE])
 		return;
 	}
 	(void)snprintf(out, SIM_TIMESTAMP_SIZE, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-		       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		       tm.tm_sec, (int)(now_ms % 1000) * 1000);
+	               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	               tm.tm_sec, (int)(now_ms % 1000) * 1000);
 }
 
 /* Organisation by id. */
@@ -736,14 +732,14 @@ static void connection_unbind(json_t *org, const char *conn_id)
 	const char *key;
 	json_t *act;
 
-	json_object_foreach(json_object_get(org, "activations"), key, act) {
+	json_object_foreach (json_object_get(org, "activations"), key, act) {
 		json_t *ids = json_object_get(act, "connections");
 
 		for (size_t i = json_array_size(ids); i-- > 0;)
 			if (strcmp(json_string_value(json_array_get(ids, i)), conn_id) == 0)
 				json_array_remove(ids, i);
 	}
-	json_object_foreach(json_object_get(org, "embeddedActivations"), key, act) {
+	json_object_foreach (json_object_get(org, "embeddedActivations"), key, act) {
 		json_t *bound = json_object_get(act, "connections");
 
 		for (size_t i = json_array_size(bound); i-- > 0;) {
@@ -777,7 +773,7 @@ void sim_store_user_remove(json_t *org, const char *user_id)
 	if (!u)
 		return;
 	json_object_del(json_object_get(org, "userIndex"),
-			json_string_value(json_object_get(u, "externalId")));
+	                json_string_value(json_object_get(u, "externalId")));
 	remove_where(org, "activations", "userId", user_id);
 	json_object_del(json_object_get(org, "userActivations"), user_id);
 	remove_where(org, "embeddedActivations", "userId", user_id);
@@ -801,7 +797,7 @@ const char *sim_store_api_key_org(const struct sim_store *st, const char *key)
 
 	if (!key)
 		return NULL;
-	json_array_foreach(st->api_keys, i, k) {
+	json_array_foreach (st->api_keys, i, k) {
 		const json_t *v = json_object_get(k, "key");
 
 		if (crypto_equal(key, strlen(key), json_string_value(v), json_string_length(v)))
@@ -812,7 +808,7 @@ const char *sim_store_api_key_org(const struct sim_store *st, const char *key)
 
 /* Signing key lookup. */
 const json_t *sim_store_signing_key(const struct sim_store *st, const char *key_id,
-				    const char **ret_org_id)
+                                    const char **ret_org_id)
 {
 	const char *org_id = json_string_value(json_object_get(st->sk_orgs, key_id));
 	const json_t *k = sim_store_get(sim_store_org(st, org_id), "signingKeys", key_id);
@@ -830,11 +826,11 @@ const json_t *sim_store_integration_of_template(const json_t *org, const char *t
 
 	if (!template_id)
 		return NULL;
-	json_object_foreach(json_object_get(org, "integrations"), key, integ) {
+	json_object_foreach (json_object_get(org, "integrations"), key, integ) {
 		const json_t *t;
 		size_t i;
 
-		json_array_foreach(json_object_get(integ, "connectionTemplates"), i, t)
+		json_array_foreach (json_object_get(integ, "connectionTemplates"), i, t)
 			if (json_is_string(json_object_get(t, "id")) &&
 			    strcmp(json_string_value(json_object_get(t, "id")), template_id) == 0)
 				return integ;
@@ -847,7 +843,7 @@ void sim_store_activation_add(json_t *org, json_t *owned_act)
 {
 	activation_index(org, owned_act);
 	json_object_set_new(json_object_get(org, "activations"),
-			    json_string_value(json_object_get(owned_act, "id")), owned_act);
+	                    json_string_value(json_object_get(owned_act, "id")), owned_act);
 }
 
 /* Remove a v2 activation and its index entry. */
@@ -890,7 +886,7 @@ static json_t *base_url(const char *url)
 
 /* Create and store a connection. */
 json_t *sim_store_connection_add(struct sim_store *st, json_t *org, int64_t now_ms,
-				 const struct sim_connection_spec *spec)
+                                 const struct sim_connection_spec *spec)
 {
 	const char *url = json_string_value(json_object_get(spec->create, "baseUrl"));
 	char id[SIM_ULID_SIZE], ts[SIM_TIMESTAMP_SIZE];
@@ -901,7 +897,7 @@ json_t *sim_store_connection_add(struct sim_store *st, json_t *org, int64_t now_
 
 	if (!url || !*url)
 		url = spec->default_base_url ? spec->default_base_url : "";
-	json_array_foreach(json_object_get(spec->create, "credentials"), i, cr) {
+	json_array_foreach (json_object_get(spec->create, "credentials"), i, cr) {
 		json_t *copy = json_deep_copy(cr);
 
 		sim_store_ulid(st, now_ms, id);
@@ -911,10 +907,10 @@ json_t *sim_store_connection_add(struct sim_store *st, json_t *org, int64_t now_
 	sim_store_ulid(st, now_ms, id);
 	sim_store_timestamp(now_ms, ts);
 	conn = json_pack("{s:s,s:O,s:o,s:o,s:s,s:s?,s:s?,s:s,s:s}", "id", id, "name",
-			 json_object_get(spec->create, "name"), "baseUrl", base_url(url),
-			 "credentials", creds, "connectionTemplateId", spec->template_id,
-			 "systemId", spec->system_id, "endUserId", spec->end_user_id, "createdAt",
-			 ts, "updatedAt", ts);
+	                 json_object_get(spec->create, "name"), "baseUrl", base_url(url),
+	                 "credentials", creds, "connectionTemplateId", spec->template_id,
+	                 "systemId", spec->system_id, "endUserId", spec->end_user_id, "createdAt",
+	                 ts, "updatedAt", ts);
 	json_object_set_new(json_object_get(org, "connections"), id, conn);
 	return conn;
 }

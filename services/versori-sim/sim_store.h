@@ -36,7 +36,7 @@ struct sim_store {
 /* Fill st from a fixture (or saved state); -EINVAL with err filled when it is not valid.
  * On failure st holds nothing that needs sim_store_fini(). */
 _warn_unused_result_ int sim_store_load(struct sim_store *st, const json_t *fixture, char *err,
-					size_t errlen);
+                                        size_t errlen);
 void sim_store_fini(struct sim_store *st);
 /* The state in fixture format (new reference); secrets read from the environment are written
  * back as their "...Env" reference, never as values. */
@@ -78,11 +78,11 @@ struct sim_connection_spec {
 /* Create and store a connection; credentials get fresh ids, a base URL without a scheme gets
  * "https://". Returns the stored connection, borrowed from org. */
 json_t *sim_store_connection_add(struct sim_store *st, json_t *org, int64_t now_ms,
-				 const struct sim_connection_spec *spec);
+                                 const struct sim_connection_spec *spec);
 /* The organisation an API key belongs to (borrowed id), or NULL. Compares in constant time. */
 const char *sim_store_api_key_org(const struct sim_store *st, const char *key);
 /* The signing key object with this id (borrowed) and its organisation id; NULL when absent. */
 const json_t *sim_store_signing_key(const struct sim_store *st, const char *key_id,
-				    const char **ret_org_id);
+                                    const char **ret_org_id);
 /* The integration owning an embedded connection template id (borrowed), or NULL. */
 const json_t *sim_store_integration_of_template(const json_t *org, const char *template_id);

@@ -46,7 +46,7 @@ static json_t *activation_or_404(struct sim_call *c, const char *env_id, const c
 	act = sim_store_get(c->org, "activations", act_id);
 	if (!act || !str_is(act, "environmentId", env_id)) {
 		sim_call_fail(c, 404, NULL, "activation %s not found in environment %s", act_id,
-			      env_id);
+		              env_id);
 		return NULL;
 	}
 	return act;
@@ -71,7 +71,7 @@ static void touch(json_t *e, int64_t now_ms)
 
 /* Reply with a page of items or leave the 400 that paging wrote. */
 static int reply_page(struct sim_call *c, json_t *owned_items, const char *field,
-		      const char *cursor_key)
+                      const char *cursor_key)
 {
 	json_t *page = NULL;
 	int r = sim_call_page_or_respond(c, owned_items, field, cursor_key, &page);
@@ -100,16 +100,16 @@ static int user_create(struct sim_call *c)
 		return sim_call_reply(
 		    c, 201,
 		    sim_json_user(c->org,
-				  sim_store_get(c->org, "users", json_string_value(taken))));
+		                  sim_store_get(c->org, "users", json_string_value(taken))));
 	if (taken)
 		return sim_call_fail(c, c->store->dup_user == SIM_DUP_USER_400 ? 400 : 409,
-				     "externalId", "an end user with externalId %s already exists",
-				     json_string_value(ext));
+		                     "externalId", "an end user with externalId %s already exists",
+		                     json_string_value(ext));
 	sim_store_ulid(c->store, c->now_ms, id);
 	sim_store_timestamp(c->now_ms, ts);
 	user = json_pack("{s:s,s:O,s:s,s:s,s:s}", "id", id, "externalId", ext, "displayName",
-			 json_is_string(dn) ? json_string_value(dn) : "", "createdAt", ts,
-			 "updatedAt", ts);
+	                 json_is_string(dn) ? json_string_value(dn) : "", "createdAt", ts,
+	                 "updatedAt", ts);
 	sim_store_user_add(c->org, user);
 	return sim_call_reply(c, 201, sim_json_user(c->org, user));
 }
@@ -117,7 +117,7 @@ static int user_create(struct sim_call *c)
 /* Whether a user matches ListEndUsers' search (id, externalId or displayName, any case). */
 static bool user_matches(const json_t *u, const char *q)
 {
-	static const char *const fields[] = { "id", "externalId", "displayName" };
+	static const char *const fields[] = {"id", "externalId", "displayName"};
 
 	for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
 		const char *v = str(u, fields[i]);
@@ -135,7 +135,7 @@ static json_t *users_active_in(const json_t *org, const char *env_id)
 	const char *key;
 	json_t *act;
 
-	json_object_foreach(json_object_get(org, "activations"), key, act)
+	json_object_foreach (json_object_get(org, "activations"), key, act)
 		if (str_is(act, "environmentId", env_id))
 			json_object_set_new(set, str(act, "userId"), json_true());
 	return set;
@@ -156,11 +156,11 @@ static int user_list(struct sim_call *c)
 		return sim_call_answered(c);
 	if (activated >= 0 && !env_id)
 		return sim_call_fail(c, 400, "activated",
-				     "activated must be combined with environment_id");
+		                     "activated must be combined with environment_id");
 	if (activated >= 0)
 		active = users_active_in(c->org, env_id);
 	items = json_array();
-	json_object_foreach(json_object_get(c->org, "users"), key, u) {
+	json_object_foreach (json_object_get(c->org, "users"), key, u) {
 		if (search && *search && !user_matches(u, search))
 			continue;
 		if (active && (json_object_get(active, key) != NULL) != (activated == 1))
@@ -220,13 +220,13 @@ static int conn_spec_check_or_respond(struct sim_call *c, const json_t *spec, co
 	}
 	if (!json_is_array(creds) || (url && !json_is_string(url) && !json_is_null(url))) {
 		sim_call_fail(c, 400, field, "%s needs credentials (array) and a string baseUrl",
-			      field);
+		              field);
 		return -EINVAL;
 	}
-	json_array_foreach(creds, i, cr)
+	json_array_foreach (creds, i, cr)
 		if (!json_is_object(cr)) {
 			sim_call_fail(c, 400, field, "%s.credentials[%zu] must be an object", field,
-				      i);
+			              i);
 			return -EINVAL;
 		}
 	return 0;
@@ -234,15 +234,15 @@ static int conn_spec_check_or_respond(struct sim_call *c, const json_t *spec, co
 
 /* Create a connection for a v2 template. */
 static json_t *conn_add(struct sim_call *c, const json_t *tpl, const json_t *create,
-			const char *end_user_id)
+                        const char *end_user_id)
 {
 	const json_t *sys = sim_store_get(c->org, "systems", str(tpl, "systemId"));
 	const struct sim_connection_spec spec = {
-		.template_id = str(tpl, "id"),
-		.system_id = str(tpl, "systemId"),
-		.create = create,
-		.default_base_url = str(sys, "templateBaseUrl"),
-		.end_user_id = end_user_id,
+	    .template_id = str(tpl, "id"),
+	    .system_id = str(tpl, "systemId"),
+	    .create = create,
+	    .default_base_url = str(sys, "templateBaseUrl"),
+	    .end_user_id = end_user_id,
 	};
 
 	return sim_store_connection_add(c->store, c->org, c->now_ms, &spec);
@@ -250,7 +250,7 @@ static json_t *conn_add(struct sim_call *c, const json_t *tpl, const json_t *cre
 
 /* Read userId, environmentId, connections and dynamicVariables of an ActivationCreate. */
 static int activation_parse_or_respond(struct sim_call *c, json_t *body, json_t **ret_user,
-				       json_t **ret_env, json_t **ret_vars)
+                                       json_t **ret_env, json_t **ret_vars)
 {
 	const char *uid = str(body, "userId");
 	const char *eid = str(body, "environmentId");
@@ -258,7 +258,7 @@ static int activation_parse_or_respond(struct sim_call *c, json_t *body, json_t 
 
 	if (!uid || !*uid || !eid) {
 		sim_call_fail(c, 400, uid && *uid ? "environmentId" : "userId",
-			      "userId and environmentId are required strings");
+		              "userId and environmentId are required strings");
 		return -EINVAL;
 	}
 	if (!json_is_array(json_object_get(body, "connections"))) {
@@ -290,12 +290,12 @@ static int activation_dup_or_respond(struct sim_call *c, const json_t *user, con
 
 	if (c->store->dup_activation == SIM_DUP_ACTIVATION_ALLOW)
 		return 0;
-	json_object_foreach((json_t *)ids, key, v)
+	json_object_foreach ((json_t *)ids, key, v)
 		if (str_is(sim_store_get(c->org, "activations", key), "environmentId",
-			   str(env, "id"))) {
+		           str(env, "id"))) {
 			sim_call_fail(c, 409, "userId",
-				      "end user %s already has an activation in environment %s",
-				      str(user, "externalId"), str(env, "id"));
+			              "end user %s already has an activation in environment %s",
+			              str(user, "externalId"), str(env, "id"));
 			return -EEXIST;
 		}
 	return 0;
@@ -303,7 +303,7 @@ static int activation_dup_or_respond(struct sim_call *c, const json_t *user, con
 
 /* Bind one connections[] entry: plan[template id] = existing id, or the inline spec. */
 static int activation_bind_one(struct sim_call *c, const json_t *e, size_t i, const json_t *user,
-			       const json_t *env, json_t *plan)
+                               const json_t *env, json_t *plan)
 {
 	char field[64];
 	const char *tid = str(e, "connectionTemplateId");
@@ -317,8 +317,8 @@ static int activation_bind_one(struct sim_call *c, const json_t *e, size_t i, co
 		return sim_call_fail(c, 400, field, "%s.connectionTemplateId is required", field);
 	if (!tpl || !str_is(tpl, "environmentId", str(env, "id")))
 		return sim_call_fail(c, 400, field,
-				     "%s is not a connection template of environment %s", tid,
-				     str(env, "id"));
+		                     "%s is not a connection template of environment %s", tid,
+		                     str(env, "id"));
 	if (json_object_get(plan, tid))
 		return sim_call_fail(c, 400, field, "connection template %s is bound twice", tid);
 	if (inl && !json_is_null(inl)) {
@@ -329,23 +329,23 @@ static int activation_bind_one(struct sim_call *c, const json_t *e, size_t i, co
 	}
 	if (!cid)
 		return sim_call_fail(c, 400, field, "%s needs existingConnectionId or connection",
-				     field);
+		                     field);
 	conn = sim_store_get(c->org, "connections", cid);
 	if (!conn)
 		return sim_call_fail(c, 404, field, "connection %s not found", cid);
 	if (!str_is(conn, "connectionTemplateId", tid))
 		return sim_call_fail(c, 400, field, "connection %s belongs to another template",
-				     cid);
+		                     cid);
 	if (str(conn, "endUserId") && !str_is(conn, "endUserId", str(user, "id")))
 		return sim_call_fail(c, 400, field, "connection %s belongs to another end user",
-				     cid);
+		                     cid);
 	json_object_set_new(plan, tid, json_string(cid));
 	return 0;
 }
 
 /* Every template of the environment bound exactly once; *ret_plan maps template -> binding. */
 static int activation_bind_or_respond(struct sim_call *c, const json_t *conns, const json_t *user,
-				      const json_t *env, json_t **ret_plan)
+                                      const json_t *env, json_t **ret_plan)
 {
 	json_auto_t *plan = json_object();
 	const char *key;
@@ -353,14 +353,14 @@ static int activation_bind_or_respond(struct sim_call *c, const json_t *conns, c
 	json_t *tpl;
 	size_t i;
 
-	json_array_foreach(conns, i, e)
+	json_array_foreach (conns, i, e)
 		if (activation_bind_one(c, e, i, user, env, plan) < 0)
 			return -EINVAL;
-	json_object_foreach(json_object_get(c->org, "connectionTemplates"), key, tpl)
+	json_object_foreach (json_object_get(c->org, "connectionTemplates"), key, tpl)
 		if (str_is(tpl, "environmentId", str(env, "id")) && !json_object_get(plan, key)) {
 			sim_call_fail(c, 400, "connections",
-				      "missing connection for connection template %s (%s)", key,
-				      str(tpl, "name"));
+			              "missing connection for connection template %s (%s)", key,
+			              str(tpl, "name"));
 			return -EINVAL;
 		}
 	*ret_plan = TAKE_PTR(plan);
@@ -369,14 +369,14 @@ static int activation_bind_or_respond(struct sim_call *c, const json_t *conns, c
 
 /* Create inline connections and the activation itself. */
 static json_t *activation_commit(struct sim_call *c, const json_t *user, const json_t *env,
-				 const json_t *plan, const json_t *vars)
+                                 const json_t *plan, const json_t *vars)
 {
 	char id[SIM_ULID_SIZE], ts[SIM_TIMESTAMP_SIZE];
 	json_t *ids = json_array();
 	const char *tid;
 	json_t *b, *act;
 
-	json_object_foreach((json_t *)plan, tid, b) {
+	json_object_foreach ((json_t *)plan, tid, b) {
 		const json_t *tpl = sim_store_get(c->org, "connectionTemplates", tid);
 
 		if (json_is_string(b))
@@ -385,17 +385,17 @@ static json_t *activation_commit(struct sim_call *c, const json_t *user, const j
 			json_array_append(
 			    ids,
 			    json_object_get(conn_add(c, tpl, b,
-						     json_is_true(json_object_get(tpl, "dynamic"))
-							 ? str(user, "id")
-							 : NULL),
-					    "id"));
+			                             json_is_true(json_object_get(tpl, "dynamic"))
+			                                 ? str(user, "id")
+			                                 : NULL),
+			                    "id"));
 	}
 	sim_store_ulid(c->store, c->now_ms, id);
 	sim_store_timestamp(c->now_ms, ts);
 	act = json_pack("{s:s,s:O,s:O,s:o,s:O,s:s,s:s}", "id", id, "userId",
-			json_object_get(user, "id"), "environmentId", json_object_get(env, "id"),
-			"connections", ids, "dynamicVariables", vars, "createdAt", ts, "updatedAt",
-			ts);
+	                json_object_get(user, "id"), "environmentId", json_object_get(env, "id"),
+	                "connections", ids, "dynamicVariables", vars, "createdAt", ts, "updatedAt",
+	                ts);
 	sim_store_activation_add(c->org, act);
 	return act;
 }
@@ -415,7 +415,7 @@ static int activation_create(struct sim_call *c)
 	    0)
 		return sim_call_answered(c);
 	if (sim_vars_check_or_respond(c, env_schema(c->org, env), vars, false,
-				      "dynamicVariables.") < 0)
+	                              "dynamicVariables.") < 0)
 		return sim_call_answered(c);
 	act = activation_commit(c, user, env, plan, vars);
 	return sim_call_reply(c, 200, sim_json_activation(c->org, act));
@@ -433,9 +433,9 @@ static int activation_list(struct sim_call *c)
 		return sim_call_answered(c);
 	if (stat == 1)
 		return sim_call_reply(c, 200,
-				      json_pack("[o]", sim_json_static_activation(c->org, env)));
+		                      json_pack("[o]", sim_json_static_activation(c->org, env)));
 	items = json_array();
-	json_object_foreach(json_object_get(c->org, "activations"), key, act)
+	json_object_foreach (json_object_get(c->org, "activations"), key, act)
 		if (str_is(act, "environmentId", c->params[1]))
 			json_array_append_new(items, sim_json_activation(c->org, act));
 	return sim_call_reply(c, 200, items);
@@ -470,7 +470,8 @@ static int user_activations(struct sim_call *c)
 	if (!env_or_404(c, c->params[1], NULL) || !(user = user_or_404(c, c->params[2])))
 		return sim_call_answered(c);
 	items = json_array();
-	json_object_foreach((json_t *)sim_store_user_activations(c->org, str(user, "id")), key, v) {
+	json_object_foreach ((json_t *)sim_store_user_activations(c->org, str(user, "id")), key,
+	                     v) {
 		json_t *act = sim_store_get(c->org, "activations", key);
 
 		if (str_is(act, "environmentId", c->params[1]))
@@ -488,14 +489,14 @@ static int activation_connection(struct sim_call *c)
 
 	if (!act)
 		return sim_call_fail(c, 404, NULL, "activation %s not found", c->params[2]);
-	json_array_foreach(json_object_get(act, "connections"), i, id) {
+	json_array_foreach (json_object_get(act, "connections"), i, id) {
 		json_t *conn = sim_store_get(c->org, "connections", json_string_value(id));
 
 		if (str_is(conn, "connectionTemplateId", c->params[1]))
 			return sim_call_reply(c, 200, sim_json_connection(conn));
 	}
 	return sim_call_fail(c, 404, NULL, "activation %s has no connection for template %s",
-			     c->params[2], c->params[1]);
+	                     c->params[2], c->params[1]);
 }
 
 /* Merge patch into vars and answer per the patch_response switch. */
@@ -516,8 +517,8 @@ static int vars_patch(struct sim_call *c)
 	if (!act || !(body = sim_call_body_or_respond(c)))
 		return sim_call_answered(c);
 	if (sim_vars_check_or_respond(
-		c, env_schema(c->org, sim_store_get(c->org, "environments", c->params[1])), body,
-		true, "") < 0)
+	        c, env_schema(c->org, sim_store_get(c->org, "environments", c->params[1])), body,
+	        true, "") < 0)
 		return sim_call_answered(c);
 	touch(act, c->now_ms);
 	return vars_merge_reply(c, json_object_get(act, "dynamicVariables"), body);
@@ -539,8 +540,8 @@ static int vars_put_one(struct sim_call *c)
 	schema = env_schema(c->org, sim_store_get(c->org, "environments", c->params[1]));
 	if (!sim_vars_declared(schema, c->params[3]))
 		return sim_call_fail(c, 400, c->params[3],
-				     "variable %s is not declared in the project schema",
-				     c->params[3]);
+		                     "variable %s is not declared in the project schema",
+		                     c->params[3]);
 	one = json_pack("{s:O}", c->params[3], value);
 	if (sim_vars_check_or_respond(c, schema, one, true, "") < 0)
 		return sim_call_answered(c);
@@ -590,8 +591,8 @@ static int schema_store_reply(struct sim_call *c, json_t *p, json_t *doc)
 
 	if (schema_compile(doc, &s, &se) < 0)
 		return sim_call_fail(c, 400, se.path[0] ? se.path : NULL,
-				     "schema rejected at %s: %s", se.path[0] ? se.path : "/",
-				     se.message);
+		                     "schema rejected at %s: %s", se.path[0] ? se.path : "/",
+		                     se.message);
 	schema_free(s);
 	json_object_set(p, "dynamicVariablesSchema", doc);
 	touch(p, c->now_ms);
@@ -646,7 +647,7 @@ static int schema_patch(struct sim_call *c)
 		return sim_call_answered(c);
 	cur = json_object_get(p, "dynamicVariablesSchema");
 	doc = json_is_object(cur) ? json_deep_copy(cur)
-				  : json_pack("{s:s,s:{}}", "type", "object", "properties");
+	                          : json_pack("{s:s,s:{}}", "type", "object", "properties");
 	if (schema_patch_apply(c, body, doc) < 0)
 		return sim_call_answered(c);
 	return schema_store_reply(c, p, doc);
@@ -663,7 +664,7 @@ static int project_list(struct sim_call *c)
 	if (sim_call_query_bool_or_respond(c, "starred", &starred) < 0)
 		return sim_call_answered(c);
 	items = json_array();
-	json_object_foreach(json_object_get(c->org, "projects"), key, p)
+	json_object_foreach (json_object_get(c->org, "projects"), key, p)
 		if (starred < 0 || json_is_true(json_object_get(p, "starred")) == (starred == 1))
 			json_array_append_new(items, sim_json_project(c->org, p, false));
 	return sim_call_reply(c, 200, json_pack("{s:o}", "projects", items));
@@ -692,13 +693,13 @@ static int template_list(struct sim_call *c)
 		return sim_call_answered(c);
 	if (env && !str_is(env, "projectId", c->params[1]))
 		return sim_call_fail(c, 404, "env_id", "environment %s is not in project %s",
-				     env_id, c->params[1]);
+		                     env_id, c->params[1]);
 	items = json_array();
-	json_object_foreach(json_object_get(c->org, "connectionTemplates"), key, tpl) {
+	json_object_foreach (json_object_get(c->org, "connectionTemplates"), key, tpl) {
 		const json_t *e = sim_store_get(c->org, "environments", str(tpl, "environmentId"));
 
 		if (env ? str_is(tpl, "environmentId", env_id)
-			: str_is(e, "projectId", c->params[1]))
+		        : str_is(e, "projectId", c->params[1]))
 			json_array_append_new(items, sim_json_template(c->org, tpl));
 	}
 	/* "id" is the system id, which repeats: cursors name the template id. */
@@ -713,7 +714,7 @@ static int system_list(struct sim_call *c)
 	const char *key;
 	json_t *sys;
 
-	json_object_foreach(json_object_get(c->org, "systems"), key, sys) {
+	json_object_foreach (json_object_get(c->org, "systems"), key, sys) {
 		const char *name = str(sys, "name"), *domain = str(sys, "domain");
 
 		if (!search || !*search || strcasestr(name, search) || strcasestr(domain, search))
@@ -747,10 +748,10 @@ static int connection_create(struct sim_call *c)
 	ext = str(body, "externalId");
 	if (!tid)
 		return sim_call_fail(c, 400, "connectionTemplateId",
-				     "connectionTemplateId is required");
+		                     "connectionTemplateId is required");
 	if (!(tpl = sim_store_get(c->org, "connectionTemplates", tid)))
 		return sim_call_fail(c, 404, "connectionTemplateId",
-				     "connection template %s not found", tid);
+		                     "connection template %s not found", tid);
 	if ((r = conn_spec_check_or_respond(c, json_object_get(body, "connection"), "connection")) <
 	    0)
 		return r;
@@ -758,11 +759,11 @@ static int connection_create(struct sim_call *c)
 	    !json_is_null(json_object_get(body, "externalId")) &&
 	    !(user = ext ? sim_store_user_find(c->org, ext) : NULL))
 		return sim_call_fail(c, 404, "externalId", "end user %s not found",
-				     ext ? ext : "(not a string)");
+		                     ext ? ext : "(not a string)");
 	return sim_call_reply(
 	    c, 201,
 	    sim_json_connection(conn_add(c, tpl, json_object_get(body, "connection"),
-					 user ? str(user, "id") : NULL)));
+	                                 user ? str(user, "id") : NULL)));
 }
 
 /* GET /o/{org}/connections: ConnectionPage filtered by system_id and end_user_id (ULID). */
@@ -774,7 +775,7 @@ static int connection_list(struct sim_call *c)
 	const char *key;
 	json_t *conn;
 
-	json_object_foreach(json_object_get(c->org, "connections"), key, conn) {
+	json_object_foreach (json_object_get(c->org, "connections"), key, conn) {
 		if (sys && !str_is(conn, "systemId", sys))
 			continue;
 		if (owner && !str_is(conn, "endUserId", owner))
@@ -809,12 +810,12 @@ static bool connection_in_use(const json_t *org, const char *id)
 	json_t *act, *v;
 	size_t i;
 
-	json_object_foreach(json_object_get(org, "activations"), key, act)
-		json_array_foreach(json_object_get(act, "connections"), i, v)
+	json_object_foreach (json_object_get(org, "activations"), key, act)
+		json_array_foreach (json_object_get(act, "connections"), i, v)
 			if (strcmp(json_string_value(v), id) == 0)
 				return true;
-	json_object_foreach(json_object_get(org, "embeddedActivations"), key, act)
-		json_array_foreach(json_object_get(act, "connections"), i, v)
+	json_object_foreach (json_object_get(org, "embeddedActivations"), key, act)
+		json_array_foreach (json_object_get(act, "connections"), i, v)
 			if (str_is(v, "connectionId", id))
 				return true;
 	return false;
@@ -845,7 +846,7 @@ static int scheduler_list(struct sim_call *c)
 	if (!env_or_404(c, c->params[1], NULL))
 		return -ENOENT;
 	items = json_array();
-	json_object_foreach(json_object_get(c->org, "schedulers"), key, s)
+	json_object_foreach (json_object_get(c->org, "schedulers"), key, s)
 		if (str_is(s, "environment_id", c->params[1]))
 			json_array_append_new(items, sim_json_scheduler(s));
 	return sim_call_reply(c, 200, items);
@@ -887,55 +888,54 @@ static int scheduler_trigger(struct sim_call *c)
 	return sim_call_reply(c, 204, NULL);
 }
 
-#define V2 "/api/v2/o/{org}"
+#define V2            "/api/v2/o/{org}"
 #define NOT_SIMULATED SIM_ROUTE_NOT_SIMULATED_ENTRY
 
 const struct sim_route sim_v2_routes[] = {
-	{ "POST " V2 "/users", user_create, 0 },
-	{ "GET " V2 "/users", user_list, 0 },
-	{ "GET " V2 "/users/{user}", user_get, 0 },
-	{ "DELETE " V2 "/users/{user}", user_delete, 0 },
-	{ "POST " V2 "/activations", activation_create, 0 },
-	{ "GET " V2 "/environments/{env}/activations", activation_list, 0 },
-	{ "GET " V2 "/environments/{env}/activations/{activation}", activation_get, 0 },
-	{ "DELETE " V2 "/environments/{env}/activations/{activation}", activation_delete, 0 },
-	{ "PATCH " V2 "/environments/{env}/activations/{activation}/variables", vars_patch, 0 },
-	{ "PUT " V2 "/environments/{env}/activations/{activation}/variables/{name}", vars_put_one,
-	  0 },
-	{ "PATCH " V2 "/environments/{env}/variables", static_vars_patch, 0 },
-	{ "GET " V2 "/environment/{env}/users/{user}/activations", user_activations, 0 },
-	{ "GET " V2 "/environment-systems/{template}/activations/{activation}",
-	  activation_connection, 0 },
-	{ "GET " V2 "/environments/{env}/schedulers", scheduler_list, 0 },
-	{ "GET " V2 "/environments/{env}/schedulers/{scheduler}", scheduler_get, 0 },
-	{ "POST " V2 "/environments/{env}/schedulers/{scheduler}", scheduler_trigger, 0 },
-	{ "GET " V2 "/projects", project_list, 0 },
-	{ "GET " V2 "/projects/{project}", project_get, 0 },
-	{ "GET " V2 "/projects/{project}/variables", schema_get, 0 },
-	{ "PUT " V2 "/projects/{project}/variables", schema_put, 0 },
-	{ "PATCH " V2 "/projects/{project}/variables", schema_patch, 0 },
-	{ "GET " V2 "/projects/{project}/connection-templates", template_list, 0 },
-	{ "GET " V2 "/systems", system_list, 0 },
-	{ "GET " V2 "/systems/{system}", system_get, 0 },
-	{ "POST " V2 "/connections", connection_create, 0 },
-	{ "GET " V2 "/connections", connection_list, 0 },
-	{ "GET " V2 "/connections/{connection}", connection_get, 0 },
-	{ "DELETE " V2 "/connections/{connection}", connection_delete, 0 },
-	NOT_SIMULATED("POST " V2 "/projects"),
-	NOT_SIMULATED("PUT " V2 "/projects/{project}"),
-	NOT_SIMULATED("DELETE " V2 "/projects/{project}"),
-	NOT_SIMULATED("* " V2 "/projects/{project}/**"),
-	NOT_SIMULATED("POST " V2 "/systems"),
-	NOT_SIMULATED("* " V2 "/systems/{system}/**"),
-	NOT_SIMULATED("PUT " V2 "/connections/{connection}"),
-	NOT_SIMULATED("* " V2 "/connections/{connection}/link"),
-	NOT_SIMULATED("* " V2 "/automations/**"),
-	NOT_SIMULATED("* " V2 "/issues/**"),
-	NOT_SIMULATED("* " V2 "/notifications/**"),
-	NOT_SIMULATED("* " V2 "/notification-channels/**"),
-	NOT_SIMULATED("* " V2 "/metrics/**"),
-	NOT_SIMULATED("* " V2 "/kv/**"),
-	NOT_SIMULATED("* " V2 "/kv-stores/**"),
-	NOT_SIMULATED("* " V2 "/execution-pools/**"),
+    {"POST " V2 "/users", user_create, 0},
+    {"GET " V2 "/users", user_list, 0},
+    {"GET " V2 "/users/{user}", user_get, 0},
+    {"DELETE " V2 "/users/{user}", user_delete, 0},
+    {"POST " V2 "/activations", activation_create, 0},
+    {"GET " V2 "/environments/{env}/activations", activation_list, 0},
+    {"GET " V2 "/environments/{env}/activations/{activation}", activation_get, 0},
+    {"DELETE " V2 "/environments/{env}/activations/{activation}", activation_delete, 0},
+    {"PATCH " V2 "/environments/{env}/activations/{activation}/variables", vars_patch, 0},
+    {"PUT " V2 "/environments/{env}/activations/{activation}/variables/{name}", vars_put_one, 0},
+    {"PATCH " V2 "/environments/{env}/variables", static_vars_patch, 0},
+    {"GET " V2 "/environment/{env}/users/{user}/activations", user_activations, 0},
+    {"GET " V2 "/environment-systems/{template}/activations/{activation}", activation_connection,
+     0},
+    {"GET " V2 "/environments/{env}/schedulers", scheduler_list, 0},
+    {"GET " V2 "/environments/{env}/schedulers/{scheduler}", scheduler_get, 0},
+    {"POST " V2 "/environments/{env}/schedulers/{scheduler}", scheduler_trigger, 0},
+    {"GET " V2 "/projects", project_list, 0},
+    {"GET " V2 "/projects/{project}", project_get, 0},
+    {"GET " V2 "/projects/{project}/variables", schema_get, 0},
+    {"PUT " V2 "/projects/{project}/variables", schema_put, 0},
+    {"PATCH " V2 "/projects/{project}/variables", schema_patch, 0},
+    {"GET " V2 "/projects/{project}/connection-templates", template_list, 0},
+    {"GET " V2 "/systems", system_list, 0},
+    {"GET " V2 "/systems/{system}", system_get, 0},
+    {"POST " V2 "/connections", connection_create, 0},
+    {"GET " V2 "/connections", connection_list, 0},
+    {"GET " V2 "/connections/{connection}", connection_get, 0},
+    {"DELETE " V2 "/connections/{connection}", connection_delete, 0},
+    NOT_SIMULATED("POST " V2 "/projects"),
+    NOT_SIMULATED("PUT " V2 "/projects/{project}"),
+    NOT_SIMULATED("DELETE " V2 "/projects/{project}"),
+    NOT_SIMULATED("* " V2 "/projects/{project}/**"),
+    NOT_SIMULATED("POST " V2 "/systems"),
+    NOT_SIMULATED("* " V2 "/systems/{system}/**"),
+    NOT_SIMULATED("PUT " V2 "/connections/{connection}"),
+    NOT_SIMULATED("* " V2 "/connections/{connection}/link"),
+    NOT_SIMULATED("* " V2 "/automations/**"),
+    NOT_SIMULATED("* " V2 "/issues/**"),
+    NOT_SIMULATED("* " V2 "/notifications/**"),
+    NOT_SIMULATED("* " V2 "/notification-channels/**"),
+    NOT_SIMULATED("* " V2 "/metrics/**"),
+    NOT_SIMULATED("* " V2 "/kv/**"),
+    NOT_SIMULATED("* " V2 "/kv-stores/**"),
+    NOT_SIMULATED("* " V2 "/execution-pools/**"),
 };
 const size_t sim_v2_n_routes = ELEMENTSOF(sim_v2_routes);

@@ -23,12 +23,12 @@ static bool rejects_unknown(const json_t *schema)
 
 /* The first key that is null or undeclared; answers 400 naming "<prefix><key>". */
 static int check_keys_or_respond(struct sim_call *c, const json_t *schema, const json_t *vars,
-				 const char *prefix)
+                                 const char *prefix)
 {
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)vars, key, v) {
+	json_object_foreach ((json_t *)vars, key, v) {
 		_cleanup_free_ char *field = xasprintf("%s%s", prefix, key);
 
 		if (json_is_null(v)) {
@@ -38,7 +38,7 @@ static int check_keys_or_respond(struct sim_call *c, const json_t *schema, const
 		if (!json_is_null(schema) && rejects_unknown(schema) &&
 		    !sim_vars_declared(schema, key)) {
 			sim_call_fail(c, 400, field,
-				      "%s: unknown variable, not declared in the schema", field);
+			              "%s: unknown variable, not declared in the schema", field);
 			return -EINVAL;
 		}
 	}
@@ -56,12 +56,12 @@ static void fail_schema(struct sim_call *c, const char *prefix, const struct sch
 	else
 		field = xstrndup(prefix, plen && prefix[plen - 1] == '.' ? plen - 1 : plen);
 	sim_call_fail(c, 400, *field ? field : NULL, "variables failed validation: %s: %s",
-		      *field ? field : "value", se->message);
+	              *field ? field : "value", se->message);
 }
 
 /* Check variables against the schema. */
 int sim_vars_check_or_respond(struct sim_call *c, const json_t *schema, const json_t *vars,
-			      bool partial, const char *prefix)
+                              bool partial, const char *prefix)
 {
 	json_auto_t *doc = NULL;
 	struct schema *s = NULL;
@@ -79,7 +79,7 @@ int sim_vars_check_or_respond(struct sim_call *c, const json_t *schema, const js
 		json_object_del(doc, "required");
 	if (schema_compile(doc, &s, &se) < 0) {
 		sim_call_fail(c, 500, NULL, "stored variables schema does not compile: %s",
-			      se.message);
+		              se.message);
 		return -EINVAL;
 	}
 	r = schema_validate(s, vars, &se);

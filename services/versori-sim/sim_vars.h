@@ -15,7 +15,7 @@ struct sim_call;
  * naming the first problem as "<prefix><key>". partial: only the keys present are checked
  * (PATCH, single PUT), "required" is not enforced. Returns 0, or -EINVAL after answering. */
 _warn_unused_result_ int sim_vars_check_or_respond(struct sim_call *c, const json_t *schema,
-						   const json_t *vars, bool partial,
-						   const char *prefix);
+                                                   const json_t *vars, bool partial,
+                                                   const char *prefix);
 /* Whether schema declares a top-level property name. */
 bool sim_vars_declared(const json_t *schema, const char *name);

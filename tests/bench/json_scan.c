@@ -9,6 +9,8 @@
  *   json_scan [--quick]
  *
  * CPU only: no network, no files. --quick times shorter repetitions (figures get noisier). */
+#include "json_scan.h"
+
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,7 +23,6 @@
 #include "config.h"
 #include "http_req.h"
 #include "json.h"
-#include "json_scan.h"
 #include "webhook_auth.h"
 #include "webhook_receipt.h"
 #include "xalloc.h"
@@ -97,20 +98,20 @@ static struct body body_loadgen(const char *name, size_t size)
 		b[sizeof(head) - 1 + i] = "abcdefghijklmnopqrstuvwxyz0123456789"[(x >> 33) % 36];
 	}
 	memcpy(b + sizeof(head) - 1 + pad, tail, sizeof(tail));
-	return (struct body){ name, b, size };
+	return (struct body){name, b, size};
 }
 
 /* A realistic nested webhook of about 300 bytes. */
 static struct body body_webhook(void)
 {
 	static const char text[] =
-		"{\"id\":\"evt_01HZX3K9QW\",\"type\":\"customer.activated\",\"created\":1718035200,"
-		"\"livemode\":true,\"data\":{\"customer\":{\"id\":\"cus_9f8e7d\",\"email\":"
-		"\"ana@example.com\",\"name\":\"Ana Mar\\u00eda\",\"tags\":[\"gold\",\"eu\"]},"
-		"\"environment\":{\"id\":\"env_42\",\"variables\":{\"region\":\"eu-west-1\","
-		"\"seats\":25,\"trial\":false,\"ratio\":0.75}}},\"attempt\":1}";
+	    "{\"id\":\"evt_01HZX3K9QW\",\"type\":\"customer.activated\",\"created\":1718035200,"
+	    "\"livemode\":true,\"data\":{\"customer\":{\"id\":\"cus_9f8e7d\",\"email\":"
+	    "\"ana@example.com\",\"name\":\"Ana Mar\\u00eda\",\"tags\":[\"gold\",\"eu\"]},"
+	    "\"environment\":{\"id\":\"env_42\",\"variables\":{\"region\":\"eu-west-1\","
+	    "\"seats\":25,\"trial\":false,\"ratio\":0.75}}},\"attempt\":1}";
 
-	return (struct body){ "webhook_300B", xstrdup(text), sizeof(text) - 1 };
+	return (struct body){"webhook_300B", xstrdup(text), sizeof(text) - 1};
 }
 
 /* json_loadb + json_decref. */
@@ -176,7 +177,7 @@ static char *old_headers_json(const struct source_config *src, const struct http
 			name[j] = (char)tolower((unsigned char)h->name[j]);
 		json_t *prev = json_object_get(obj, name);
 		json_t *v = prev ? json_sprintf("%s, %s", json_string_value(prev), h->value)
-				 : json_string(h->value);
+		                 : json_string(h->value);
 		json_object_set_new(obj, name, v ? v : json_string("(invalid utf-8)"));
 	}
 	s = json_dumps(obj, JSON_COMPACT);
@@ -221,22 +222,22 @@ static void row(const char *what, const char *input, double old_ns, double new_n
 int main(int argc, char **argv)
 {
 	static struct http_header hs[] = {
-		{ "Host", "hooks.example.com" },
-		{ "User-Agent", "Versori-Webhooks/2.3 (+https://versori.com)" },
-		{ "Content-Type", "application/json; charset=utf-8" },
-		{ "Content-Length", "1024" },
-		{ "Accept", "*/*" },
-		{ "X-Request-Id", "0190b5c8-7c2e-7000-8000-3f9a1c2b4d5e" },
-		{ "X-Signature",
-		  "sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" },
-		{ "X-Forwarded-For", "203.0.113.7, 10.0.0.2" },
+	    {"Host", "hooks.example.com"},
+	    {"User-Agent", "Versori-Webhooks/2.3 (+https://versori.com)"},
+	    {"Content-Type", "application/json; charset=utf-8"},
+	    {"Content-Length", "1024"},
+	    {"Accept", "*/*"},
+	    {"X-Request-Id", "0190b5c8-7c2e-7000-8000-3f9a1c2b4d5e"},
+	    {"X-Signature",
+	     "sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+	    {"X-Forwarded-For", "203.0.113.7, 10.0.0.2"},
 	};
 	struct headers_case hc = {
-		.src = { .name = (char *)"bench", .signature_header = (char *)"X-Signature" },
-		.req = { .headers = hs, .n_headers = ELEMENTSOF(hs) },
+	    .src = {.name = (char *)"bench", .signature_header = (char *)"X-Signature"},
+	    .req = {.headers = hs, .n_headers = ELEMENTSOF(hs)},
 	};
-	struct body bodies[] = { body_loadgen("loadgen_1KiB", 1024), body_webhook(),
-				 body_loadgen("loadgen_64KiB", 65536) };
+	struct body bodies[] = {body_loadgen("loadgen_1KiB", 1024), body_webhook(),
+	                        body_loadgen("loadgen_64KiB", 65536)};
 
 	if (argc > 1 && strcmp(argv[1], "--quick") == 0)
 		min_rep_ns = 5e6;

@@ -27,7 +27,7 @@
 #include "versori_request.h"
 #include "xalloc.h"
 
-#define ORG "01JGFJJZ00M9S346Q3D25VT4F5"
+#define ORG        "01JGFJJZ00M9S346Q3D25VT4F5"
 #define MAX_LEVELS 8
 
 static pid_t sim_pid;
@@ -80,7 +80,7 @@ static int sim_start(const char *build, const char *src, const char *api_key, co
 	if (sim_pid == 0) {
 		_cleanup_free_ char *bin = xasprintf("%s/services/versori-sim/versori-sim", build);
 		_cleanup_free_ char *fixture =
-			xasprintf("%s/deploy/dev/versori-sim.fixture.json", src);
+		    xasprintf("%s/deploy/dev/versori-sim.fixture.json", src);
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
@@ -167,8 +167,8 @@ static double quantile(const double *v, int n, double q)
 }
 
 /* Run one kind at one level and print its line. */
-static void run_level(struct event_base *base, struct versori_client *vc,
-		      struct http_client *http, const char *kind, int level, int n)
+static void run_level(struct event_base *base, struct versori_client *vc, struct http_client *http,
+                      const char *kind, int level, int n)
 {
 	struct run r = {.base = base, .vc = vc, .kind = kind, .level = level, .n = n, .c = level};
 	long conns = http_client_connections_opened(http);
@@ -219,7 +219,7 @@ int main(int argc, char **argv)
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: versori_client BUILD_DIR SOURCE_DIR [--calls N] "
-				"[--levels 1,8,32]\n");
+		                "[--levels 1,8,32]\n");
 		return 2;
 	}
 	for (int i = 3; i + 1 < argc; i += 2) {
@@ -241,13 +241,13 @@ int main(int argc, char **argv)
 		return 1;
 	url = xasprintf("http://127.0.0.1:%d", port);
 	base = event_base_new();
-	http = http_client_new(base, &(struct http_client_options){.max_host_connections = 64,
-								   .max_in_flight = 256},
-			       &err);
+	http = http_client_new(
+	    base, &(struct http_client_options){.max_host_connections = 64, .max_in_flight = 256},
+	    &err);
 	if (!base || !http || versori_auth_new_api_key(key, &auth) < 0)
 		return 1;
 	vc = versori_client_new(http, &(struct versori_client_options){
-					      .base_url = url, .organisation_id = ORG, .auth = auth});
+	                                  .base_url = url, .organisation_id = ORG, .auth = auth});
 	printf("# versori client -> versori-sim on 127.0.0.1, %d calls per level\n", n);
 	printf("%-6s %5s %7s %9s %8s %8s %8s %6s %6s\n", "call", "conc", "calls", "calls/s",
 	       "p50_ms", "p99_ms", "p99.9_ms", "conns", "failed");

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	_cleanup_free_ char *s = xstrndup((const char *)data, size);
-	struct http_req req = { .query = s };
+	struct http_req req = {.query = s};
 	const char *eq = strchr(s, '=');
 	_cleanup_free_ char *name = xstrndup(s, eq ? (size_t)(eq - s) : strlen(s));
 

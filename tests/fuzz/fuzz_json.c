@@ -1,14 +1,14 @@
 /* libFuzzer target for common/json.c. Input: an RFC 6901 pointer on the first line, then the
  * request body; without a newline the whole input is the body and the pointer is "".
  * (A pointer must start with '/', a body with '[' or '{', so they cannot share one line.) */
-#include "json.h"
-
 #include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

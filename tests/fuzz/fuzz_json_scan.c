@@ -9,8 +9,6 @@
  * (sometimes off its edge, sometimes malformed), and json_scan_pointer() must match
  * json_scalar_to_string(json_pointer_get()) for strings, integers and booleans, read back the
  * same double for reals, and give NULL for the rest. Any disagreement aborts. */
-#include "json_scan.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -22,6 +20,7 @@
 #include <jansson.h>
 
 #include "json.h"
+#include "json_scan.h"
 #include "xalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -199,7 +198,7 @@ static uint64_t input_hash(const uint8_t *data, size_t size)
 /* Compare the verdicts on size bytes at data (no NUL bytes), then a few pointer lookups. */
 static void compare(const uint8_t *data, size_t size, uint64_t rng)
 {
-	struct body b = { xmemdup(size ? (const void *)data : "", size ? size : 1), size };
+	struct body b = {xmemdup(size ? (const void *)data : "", size ? size : 1), size};
 	json_auto_t *root = NULL;
 	struct json_error e;
 	char *got = NULL;
@@ -216,7 +215,7 @@ static void compare(const uint8_t *data, size_t size, uint64_t rng)
 	theirs = root ? 0 : -EBADMSG;
 	if (ours != theirs)
 		fprintf(stderr, "json_scan %d, jansson %d%s\n", ours, theirs,
-			replaced ? " (numbers replaced)" : "");
+		        replaced ? " (numbers replaced)" : "");
 	CHECK(ours == theirs);
 	CHECK(!replaced || json_scan_check(b.buf, b.len, NULL) == ours);
 	for (int i = 0; root && i < 4; i++) {

@@ -15,8 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *nl = memchr(data, '\n', size);
 	size_t slen = nl ? (size_t)(nl - data) : size;
 	json_t *doc = json_loadb((const char *)data, slen, JSON_DECODE_ANY, NULL);
-	json_t *inst = nl ? json_loadb((const char *)nl + 1, size - slen - 1, JSON_DECODE_ANY, NULL)
-			  : NULL;
+	json_t *inst =
+	    nl ? json_loadb((const char *)nl + 1, size - slen - 1, JSON_DECODE_ANY, NULL) : NULL;
 	struct schema *s = NULL;
 	struct schema_error e;
 

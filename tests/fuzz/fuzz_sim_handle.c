@@ -14,23 +14,23 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char fixture[] =
-	"{\"organisations\":[{\"id\":\"O\",\"apiKeys\":[{\"key\":\"k\"}],"
-	"\"systems\":[{\"id\":\"S\",\"name\":\"s\"}],"
-	"\"projects\":[{\"id\":\"P\",\"name\":\"p\",\"dynamicVariablesSchema\":{\"type\":\"object\","
-	"\"properties\":{\"a\":{\"type\":\"string\"},\"n\":{\"type\":\"integer\"},\"l\":{\"type\":"
-	"\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false}}},"
-	"\"required\":[\"a\"]}}],"
-	"\"environments\":[{\"id\":\"E\",\"projectId\":\"P\",\"name\":\"e\"}],"
-	"\"connectionTemplates\":[{\"id\":\"T\",\"environmentId\":\"E\",\"systemId\":\"S\","
-	"\"dynamic\":true}],"
-	"\"users\":[{\"id\":\"U\",\"externalId\":\"u\"}],"
-	"\"connections\":[{\"id\":\"C\",\"name\":\"c\",\"connectionTemplateId\":\"T\"}],"
-	"\"activations\":[{\"id\":\"A\",\"userId\":\"U\",\"environmentId\":\"E\","
-	"\"connections\":[\"C\"],\"dynamicVariables\":{\"a\":\"x\"}}],"
-	"\"schedulers\":[{\"id\":\"X\",\"environment_id\":\"E\",\"name\":\"x\",\"schedule\":\"*\"}],"
-	"\"hubs\":[{\"id\":\"H\",\"name\":\"h\"}],"
-	"\"integrations\":[{\"id\":\"I\",\"hubId\":\"H\",\"name\":\"i\",\"connectionTemplates\":"
-	"[{\"id\":\"ET\"}]}]}]}";
+    "{\"organisations\":[{\"id\":\"O\",\"apiKeys\":[{\"key\":\"k\"}],"
+    "\"systems\":[{\"id\":\"S\",\"name\":\"s\"}],"
+    "\"projects\":[{\"id\":\"P\",\"name\":\"p\",\"dynamicVariablesSchema\":{\"type\":\"object\","
+    "\"properties\":{\"a\":{\"type\":\"string\"},\"n\":{\"type\":\"integer\"},\"l\":{\"type\":"
+    "\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false}}},"
+    "\"required\":[\"a\"]}}],"
+    "\"environments\":[{\"id\":\"E\",\"projectId\":\"P\",\"name\":\"e\"}],"
+    "\"connectionTemplates\":[{\"id\":\"T\",\"environmentId\":\"E\",\"systemId\":\"S\","
+    "\"dynamic\":true}],"
+    "\"users\":[{\"id\":\"U\",\"externalId\":\"u\"}],"
+    "\"connections\":[{\"id\":\"C\",\"name\":\"c\",\"connectionTemplateId\":\"T\"}],"
+    "\"activations\":[{\"id\":\"A\",\"userId\":\"U\",\"environmentId\":\"E\","
+    "\"connections\":[\"C\"],\"dynamicVariables\":{\"a\":\"x\"}}],"
+    "\"schedulers\":[{\"id\":\"X\",\"environment_id\":\"E\",\"name\":\"x\",\"schedule\":\"*\"}],"
+    "\"hubs\":[{\"id\":\"H\",\"name\":\"h\"}],"
+    "\"integrations\":[{\"id\":\"I\",\"hubId\":\"H\",\"name\":\"i\",\"connectionTemplates\":"
+    "[{\"id\":\"ET\"}]}]}]}";
 
 /* The method named by the start of a line, and the rest of the line after a space. */
 static enum http_method method_of(const char *line, const char **rest)
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *nl1 = strchr(text, '\n'), *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
 	const char *target, *body = nl2 ? nl2 + 1 : "";
 	json_t *doc = json_loads(fixture, 0, NULL);
-	struct http_header h = { "Authorization", nl1 ? nl1 + 1 : "Bearer k" };
+	struct http_header h = {"Authorization", nl1 ? nl1 + 1 : "Bearer k"};
 	struct sim_response r;
 	struct sim *s = NULL;
 	char err[128];
@@ -78,11 +78,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		*nl1 = '\0';
 	if (nl2)
 		*nl2 = '\0';
-	struct http_req req = { .method = method_of(text, &target),
-				.headers = &h,
-				.n_headers = 1,
-				.body = (const unsigned char *)body,
-				.body_len = strlen(body) };
+	struct http_req req = {.method = method_of(text, &target),
+	                       .headers = &h,
+	                       .n_headers = 1,
+	                       .body = (const unsigned char *)body,
+	                       .body_len = strlen(body)};
 
 	req.uri = target;
 	req.path = target;

@@ -43,69 +43,66 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The sources every input is verified against: every scheme, and hmac in several shapes. */
 static const struct source_config sources[] = {
-	{.name = MUT("hmac-sha256-hex"),
-	 .auth = AUTH_SCHEME_HMAC,
-	 .secrets = {MUT("topsecret"), MUT("oldsecret")},
-	 .n_secrets = 2,
-	 .hmac_algorithm = HMAC_ALGORITHM_SHA256,
-	 .hmac_inputs = {SIG_INPUT_BODY},
-	 .n_hmac_inputs = 1,
-	 .hmac_encoding = SIG_ENCODING_HEX,
-	 .signature_header = MUT("X-Signature"),
-	 .signature_prefix = MUT("sha256=")},
-	{.name = MUT("hmac-sha1-b64-query"),
-	 .auth = AUTH_SCHEME_HMAC,
-	 .secrets = {MUT("topsecret")},
-	 .n_secrets = 1,
-	 .hmac_algorithm = HMAC_ALGORITHM_SHA1,
-	 .hmac_inputs = {SIG_INPUT_URL, SIG_INPUT_BODY},
-	 .n_hmac_inputs = 2,
-	 .hmac_encoding = SIG_ENCODING_BASE64,
-	 .signature_query = MUT("sig")},
-	{.name = MUT("hmac-sha512-b64url"),
-	 .auth = AUTH_SCHEME_HMAC,
-	 .secrets = {MUT("topsecret")},
-	 .n_secrets = 1,
-	 .hmac_algorithm = HMAC_ALGORITHM_SHA512,
-	 .hmac_inputs = {SIG_INPUT_BODY, SIG_INPUT_URL},
-	 .n_hmac_inputs = 2,
-	 .hmac_encoding = SIG_ENCODING_BASE64URL,
-	 .signature_header = MUT("X-Signature")},
-	{.name = MUT("standard"),
-	 .auth = AUTH_SCHEME_STANDARD_WEBHOOKS,
-	 .secrets = {MUT(SW_SECRET), MUT(SW_SECRET2)},
-	 .n_secrets = 2,
-	 .tolerance_s = 300},
-	{.name = MUT("api-key-header"),
-	 .auth = AUTH_SCHEME_API_KEY,
-	 .secrets = {MUT("k-new"), MUT("k-old")},
-	 .n_secrets = 2,
-	 .api_key_header = MUT("X-Api-Key")},
-	{.name = MUT("api-key-query"),
-	 .auth = AUTH_SCHEME_API_KEY,
-	 .secrets = {MUT("k-new")},
-	 .n_secrets = 1,
-	 .api_key_query = MUT("key")},
-	{.name = MUT("bearer"),
-	 .auth = AUTH_SCHEME_BEARER,
-	 .secrets = {MUT("tok")},
-	 .n_secrets = 1},
-	{.name = MUT("basic"),
-	 .auth = AUTH_SCHEME_BASIC,
-	 .secrets = {MUT("alice:wonderland")},
-	 .n_secrets = 1},
-	{.name = MUT("open"), .auth = AUTH_SCHEME_NONE, .allow_unauthenticated = true},
-	{.name = MUT("closed"), .auth = AUTH_SCHEME_NONE},
+    {.name = MUT("hmac-sha256-hex"),
+     .auth = AUTH_SCHEME_HMAC,
+     .secrets = {MUT("topsecret"), MUT("oldsecret")},
+     .n_secrets = 2,
+     .hmac_algorithm = HMAC_ALGORITHM_SHA256,
+     .hmac_inputs = {SIG_INPUT_BODY},
+     .n_hmac_inputs = 1,
+     .hmac_encoding = SIG_ENCODING_HEX,
+     .signature_header = MUT("X-Signature"),
+     .signature_prefix = MUT("sha256=")},
+    {.name = MUT("hmac-sha1-b64-query"),
+     .auth = AUTH_SCHEME_HMAC,
+     .secrets = {MUT("topsecret")},
+     .n_secrets = 1,
+     .hmac_algorithm = HMAC_ALGORITHM_SHA1,
+     .hmac_inputs = {SIG_INPUT_URL, SIG_INPUT_BODY},
+     .n_hmac_inputs = 2,
+     .hmac_encoding = SIG_ENCODING_BASE64,
+     .signature_query = MUT("sig")},
+    {.name = MUT("hmac-sha512-b64url"),
+     .auth = AUTH_SCHEME_HMAC,
+     .secrets = {MUT("topsecret")},
+     .n_secrets = 1,
+     .hmac_algorithm = HMAC_ALGORITHM_SHA512,
+     .hmac_inputs = {SIG_INPUT_BODY, SIG_INPUT_URL},
+     .n_hmac_inputs = 2,
+     .hmac_encoding = SIG_ENCODING_BASE64URL,
+     .signature_header = MUT("X-Signature")},
+    {.name = MUT("standard"),
+     .auth = AUTH_SCHEME_STANDARD_WEBHOOKS,
+     .secrets = {MUT(SW_SECRET), MUT(SW_SECRET2)},
+     .n_secrets = 2,
+     .tolerance_s = 300},
+    {.name = MUT("api-key-header"),
+     .auth = AUTH_SCHEME_API_KEY,
+     .secrets = {MUT("k-new"), MUT("k-old")},
+     .n_secrets = 2,
+     .api_key_header = MUT("X-Api-Key")},
+    {.name = MUT("api-key-query"),
+     .auth = AUTH_SCHEME_API_KEY,
+     .secrets = {MUT("k-new")},
+     .n_secrets = 1,
+     .api_key_query = MUT("key")},
+    {.name = MUT("bearer"), .auth = AUTH_SCHEME_BEARER, .secrets = {MUT("tok")}, .n_secrets = 1},
+    {.name = MUT("basic"),
+     .auth = AUTH_SCHEME_BASIC,
+     .secrets = {MUT("alice:wonderland")},
+     .n_secrets = 1},
+    {.name = MUT("open"), .auth = AUTH_SCHEME_NONE, .allow_unauthenticated = true},
+    {.name = MUT("closed"), .auth = AUTH_SCHEME_NONE},
 };
 
 /* Split the input into fields and a body, and build the request over them. */
 static void fuzz_req_init(struct fuzz_req *f, const uint8_t *data, size_t size)
 {
 	static const char *const names[2][N_FIELDS] = {
-		{NULL, "X-Signature", "webhook-id", "webhook-timestamp", "webhook-signature",
-		 "Authorization", "X-Api-Key"},
-		{NULL, "X-Signature", "svix-id", "svix-timestamp", "svix-signature",
-		 "Authorization", "X-Api-Key"},
+	    {NULL, "X-Signature", "webhook-id", "webhook-timestamp", "webhook-signature",
+	     "Authorization", "X-Api-Key"},
+	    {NULL, "X-Signature", "svix-id", "svix-timestamp", "svix-signature", "Authorization",
+	     "X-Api-Key"},
 	};
 	bool svix = size > 0 && (data[0] & 1);
 	size_t n = size > 0 ? size - 1 : 0;
@@ -137,7 +134,7 @@ static void fuzz_req_init(struct fuzz_req *f, const uint8_t *data, size_t size)
 	for (size_t i = FIELD_SIGNATURE; i < N_FIELDS; i++)
 		if (f->field[i])
 			f->headers[f->req.n_headers++] =
-				(struct http_header){names[svix][i], f->field[i]};
+			    (struct http_header){names[svix][i], f->field[i]};
 	f->req.body = (const unsigned char *)p;
 	f->req.body_len = (size_t)(end - p);
 }
@@ -166,7 +163,7 @@ static int verify_checked(const struct source_config *src, const struct http_req
 static void roundtrip_hmac_header(const struct fuzz_req *f, const struct source_config *src)
 {
 	_cleanup_free_ char *sig =
-		webhook_auth_sign_hmac(src, "topsecret", f->req.uri, f->req.body, f->req.body_len);
+	    webhook_auth_sign_hmac(src, "topsecret", f->req.uri, f->req.body, f->req.body_len);
 	struct http_header h;
 	struct http_req req = f->req;
 
@@ -216,7 +213,7 @@ static void roundtrip_hmac_query(const struct fuzz_req *f, const struct source_c
 		__builtin_trap();
 	enc = pct_encode(sig);
 	uri = xasprintf("%s%s%s=%s", f->req.uri, strchr(f->req.uri, '?') ? "&" : "?",
-			src->signature_query, enc);
+	                src->signature_query, enc);
 	req.uri = uri;
 	req.query = strchr(uri, '?') + 1;
 	req.n_headers = 0;

@@ -1043,8 +1043,8 @@ struct harness_service *harness_ingress_start(const struct harness_db *db, const
 struct harness_service *harness_sim_start(const char *fixture_path, const char *const *args,
                                           const char *const *env)
 {
-	const char *argv[32] = {H.sim_bin, "--listen", "127.0.0.1", "--port", "0", "--fixture",
-	                        fixture_path};
+	const char *argv[32] = {H.sim_bin, "--listen",  "127.0.0.1", "--port",
+	                        "0",       "--fixture", fixture_path};
 	size_t n = 7;
 
 	for (size_t i = 0; args && args[i]; i++) {
@@ -1413,14 +1413,14 @@ bool harness_is_uuid(const char *s)
 
 /* How a sender signs for the suites' hmac sources. */
 const struct source_config harness_hmac_signer = {
-	.name = (char *)"signer",
-	.auth = AUTH_SCHEME_HMAC,
-	.hmac_algorithm = HMAC_ALGORITHM_SHA256,
-	.hmac_inputs = { SIG_INPUT_BODY },
-	.n_hmac_inputs = 1,
-	.hmac_encoding = SIG_ENCODING_HEX,
-	.signature_header = (char *)"X-Signature",
-	.signature_prefix = (char *)"sha256=",
+    .name = (char *)"signer",
+    .auth = AUTH_SCHEME_HMAC,
+    .hmac_algorithm = HMAC_ALGORITHM_SHA256,
+    .hmac_inputs = {SIG_INPUT_BODY},
+    .n_hmac_inputs = 1,
+    .hmac_encoding = SIG_ENCODING_HEX,
+    .signature_header = (char *)"X-Signature",
+    .signature_prefix = (char *)"sha256=",
 };
 
 /* The signature header line for body under src's hmac settings. */

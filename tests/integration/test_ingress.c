@@ -70,7 +70,6 @@ static const char shared_sources[] =
     "auth = none\n"
     "allow_unauthenticated = true\n";
 
-
 /* State of the group: one database, one shared ingress; per-test extras. */
 struct suite {
 	struct harness_db *db;
@@ -693,7 +692,8 @@ static void expect_janitor(PGconn *conn, int port, struct hook *h)
 			fail_msg("expired key %s was not deleted within 10 s", key);
 		harness_poll_pause();
 	}
-	assert_int_equal(harness_sql_int(conn, "SELECT count(*) FROM hookrun.deliveries WHERE id = $1",
+	assert_int_equal(harness_sql_int(conn,
+	                                 "SELECT count(*) FROM hookrun.deliveries WHERE id = $1",
 	                                 id, NULL),
 	                 1);
 }

@@ -31,7 +31,6 @@ static const char fault_source[] = "[source.fault]\n"
                                    "signature_header = X-Signature\n"
                                    "signature_prefix = sha256=\n";
 
-
 /* State of the group: one database; each test starts its own ingress. */
 struct suite {
 	struct harness_db *db;
@@ -246,8 +245,8 @@ static void expect_status_200(const struct harness_response *r)
 /* Post one signed webhook to the test's ingress. */
 static void post_one(struct suite *s, const char *body, struct harness_response *r)
 {
-	_cleanup_free_ char *sig =
-	    harness_hmac_header(&harness_hmac_signer, FAULT_SECRET, "/hooks/fault", body, strlen(body));
+	_cleanup_free_ char *sig = harness_hmac_header(&harness_hmac_signer, FAULT_SECRET,
+	                                               "/hooks/fault", body, strlen(body));
 	const char *headers[] = {sig, NULL};
 
 	assert_non_null(sig);
@@ -514,19 +513,19 @@ static void test_copy_failure_falls_back(void **state)
 	load_all_accepted(s, 300);
 	assert_true(harness_metric(harness_service_port(s->in), "hookrun_commit_errors_total") >=
 	            1);
-	assert_int_equal(harness_sql_int(s->conn, "SELECT nextval('hookrun.test_insert_fault')", NULL),
-	                 300 + 1 + 1);
+	assert_int_equal(
+	    harness_sql_int(s->conn, "SELECT nextval('hookrun.test_insert_fault')", NULL),
+	    300 + 1 + 1);
 	/* Keyless first attempts went by COPY; the failed batch came back on a later attempt,
 	 * which only the statement writes. */
-	assert_true(harness_sql_int(s->conn,
-	                            "SELECT count(*) FROM hookrun.test_insert_via WHERE via = 'COPY'",
-	                            NULL) >= 1);
-	assert_true(harness_sql_int(s->conn,
-	                            "SELECT count(*) FROM hookrun.test_insert_via WHERE via = 'WITH'",
-	                            NULL) >= 1);
-	assert_int_equal(harness_sql_int(s->conn, "SELECT count(*) FROM hookrun.test_insert_via",
-	                                 NULL),
-	                 300);
+	assert_true(harness_sql_int(
+	                s->conn, "SELECT count(*) FROM hookrun.test_insert_via WHERE via = 'COPY'",
+	                NULL) >= 1);
+	assert_true(harness_sql_int(
+	                s->conn, "SELECT count(*) FROM hookrun.test_insert_via WHERE via = 'WITH'",
+	                NULL) >= 1);
+	assert_int_equal(
+	    harness_sql_int(s->conn, "SELECT count(*) FROM hookrun.test_insert_via", NULL), 300);
 	fail_inserts_off(s);
 	expect_backlog_drained(s);
 	s->passed = true;

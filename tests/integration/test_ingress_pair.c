@@ -155,8 +155,8 @@ static void served_by_each(const struct suite *s, int status, size_t total, size
 			break;
 		harness_poll_pause();
 	}
-	print_message("# status %d: %zu answered by the first process, %zu by the second\n",
-	              status, ret[0], ret[1]);
+	print_message("# status %d: %zu answered by the first process, %zu by the second\n", status,
+	              ret[0], ret[1]);
 	assert_int_equal(ret[0] + ret[1], total);
 }
 
@@ -165,9 +165,8 @@ static void served_by_each(const struct suite *s, int status, size_t total, size
 static void send_unique(int port, unsigned seq)
 {
 	_cleanup_free_ char *body = xasprintf("{\"seq\":%u,\"pid\":%d}", seq, (int)getpid());
-	_cleanup_free_ char *sig =
-	    harness_hmac_header(&harness_hmac_signer, PAIR_SECRET, "/hooks/pair", body,
-	                        strlen(body));
+	_cleanup_free_ char *sig = harness_hmac_header(&harness_hmac_signer, PAIR_SECRET,
+	                                               "/hooks/pair", body, strlen(body));
 	const char *headers[] = {sig, NULL};
 	struct harness_response r;
 

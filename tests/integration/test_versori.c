@@ -74,17 +74,17 @@ static void client_open(struct versori_auth *auth, long timeout_ms)
 	versori_auth_free(T.auth);
 	if (!T.http) {
 		T.http = http_client_new(T.base, &(struct http_client_options){.timeout_ms = 10000},
-					 &err);
+		                         &err);
 		assert_non_null(T.http);
 	}
 	snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%d", T.port);
 	T.auth = auth;
 	T.vc = versori_client_new(T.http, &(struct versori_client_options){
-						  .base_url = base_url,
-						  .organisation_id = ORG,
-						  .auth = auth,
-						  .timeout_ms = timeout_ms,
-					  });
+	                                      .base_url = base_url,
+	                                      .organisation_id = ORG,
+	                                      .auth = auth,
+	                                      .timeout_ms = timeout_ms,
+	                                  });
 	assert_non_null(T.vc);
 }
 
@@ -148,13 +148,14 @@ static long admin(const char *method, const char *path, const char *json_body)
 	struct harness_response r = {0};
 	long status;
 
-	harness_http(T.port,
-		     &(struct harness_request){.method = method,
-					       .path = path,
-					       .content_type = json_body ? "application/json" : NULL,
-					       .body = json_body,
-					       .body_len = json_body ? strlen(json_body) : 0},
-		     &r);
+	harness_http(
+	    T.port,
+	    &(struct harness_request){.method = method,
+	                              .path = path,
+	                              .content_type = json_body ? "application/json" : NULL,
+	                              .body = json_body,
+	                              .body_len = json_body ? strlen(json_body) : 0},
+	    &r);
 	status = r.status;
 	if (status >= 400)
 		print_message("# %s %s -> %ld %s\n", method, path, status, r.body ? r.body : "");
@@ -199,12 +200,12 @@ static json_t *sim_org_state(void)
 
 /* Number of entries of an organisation's collection matching member == value (NULL: all). */
 static size_t count_where(const json_t *org, const char *collection, const char *member,
-			  const char *value)
+                          const char *value)
 {
 	const json_t *v;
 	size_t i, n = 0;
 
-	json_array_foreach(json_object_get(org, collection), i, v)
+	json_array_foreach (json_object_get(org, collection), i, v)
 		if (!member || !strcmp(json_string_value(json_object_get(v, member)) ?: "", value))
 			n++;
 	return n;
@@ -212,12 +213,12 @@ static size_t count_where(const json_t *org, const char *collection, const char 
 
 /* The entry of a collection whose member equals value, borrowed from org; NULL if none. */
 static const json_t *find_where(const json_t *org, const char *collection, const char *member,
-				const char *value)
+                                const char *value)
 {
 	const json_t *v;
 	size_t i;
 
-	json_array_foreach(json_object_get(org, collection), i, v)
+	json_array_foreach (json_object_get(org, collection), i, v)
 		if (!strcmp(json_string_value(json_object_get(v, member)) ?: "", value))
 			return v;
 	return NULL;
@@ -233,7 +234,7 @@ static long long calls_for(const char *route, long status)
 
 	harness_http_get(T.port, "/_sim/calls", &r);
 	assert_int_equal(r.status, 200);
-	json_array_foreach(json_object_get(r.json, "calls"), i, v)
+	json_array_foreach (json_object_get(r.json, "calls"), i, v)
 		if (!strcmp(json_string_value(json_object_get(v, "route")) ?: "", route) &&
 		    json_integer_value(json_object_get(v, "status")) == status)
 			n += json_integer_value(json_object_get(v, "count"));
@@ -286,7 +287,7 @@ static struct versori_outcome call(struct versori_request *req)
 	loop_until(&s.done);
 	if (!s.done)
 		fail_msg("%s %s: no outcome within %d ms", http_method_to_string(req->method),
-			 req->path ? req->path : "", CALL_DEADLINE_MS);
+		         req->path ? req->path : "", CALL_DEADLINE_MS);
 	versori_request_fini(req);
 	return s.o;
 }
@@ -296,8 +297,8 @@ static void expect(const struct versori_outcome *o, long status, enum versori_ou
 {
 	if (o->status != status || o->class != cls)
 		print_message("# got status %ld class %s transport %d: %s %s\n", o->status,
-			      versori_outcome_class_to_string(o->class), o->transport_error,
-			      o->error_code ?: "", o->error_message ?: "");
+		              versori_outcome_class_to_string(o->class), o->transport_error,
+		              o->error_code ?: "", o->error_message ?: "");
 	assert_int_equal(o->status, status);
 	assert_int_equal(o->class, cls);
 }
@@ -328,9 +329,8 @@ static long user_create(const char *external_id)
 	struct versori_outcome o;
 	long status;
 
-	assert_int_equal(versori_request_end_user_create_build(ORG, external_id, "Test user", &req,
-							       NULL),
-			 0);
+	assert_int_equal(
+	    versori_request_end_user_create_build(ORG, external_id, "Test user", &req, NULL), 0);
 	o = call(&req);
 	status = o.status;
 	versori_outcome_fini(&o);
@@ -342,13 +342,13 @@ static char *connection_create(const char *external_id)
 {
 	struct versori_request req = {0};
 	json_auto_t *conn = J("{\"name\":\"fluent-conn\",\"baseUrl\":\"https://acme.example\","
-			      "\"credentials\":[{\"id\":\"00000000000000000000000000\"}]}");
+	                      "\"credentials\":[{\"id\":\"00000000000000000000000000\"}]}");
 	struct versori_outcome o;
 	char *id;
 
-	assert_int_equal(versori_request_connection_create_build(ORG, TPL_FLUENT, external_id, conn,
-								 &req, NULL),
-			 0);
+	assert_int_equal(
+	    versori_request_connection_create_build(ORG, TPL_FLUENT, external_id, conn, &req, NULL),
+	    0);
 	o = call(&req);
 	expect(&o, 201, VERSORI_OUTCOME_SUCCESS);
 	id = xstrdup(json_string_value(json_object_get(o.body, "id")));
@@ -359,18 +359,18 @@ static char *connection_create(const char *external_id)
 /* Activate external_id in the environment with both templates bound and variables; the
  * outcome (caller finishes it). */
 static struct versori_outcome activation_create(const char *external_id, const char *conn_id,
-						const char *variables)
+                                                const char *variables)
 {
 	struct versori_request req = {0};
 	json_auto_t *vars = J(variables);
 	const struct versori_connection_binding b[] = {
-		{TPL_FLUENT, conn_id},
-		{TPL_WH, CONN_WH},
+	    {TPL_FLUENT, conn_id},
+	    {TPL_WH, CONN_WH},
 	};
 
-	assert_int_equal(versori_request_activation_create_build(ORG, external_id, ENV, b, 2, vars,
-								 &req, NULL),
-			 0);
+	assert_int_equal(
+	    versori_request_activation_create_build(ORG, external_id, ENV, b, 2, vars, &req, NULL),
+	    0);
 	return call(&req);
 }
 
@@ -402,18 +402,19 @@ static void test_end_users(void **state)
 	assert_int_equal(user_create("acme-retailer-42"), 201);
 	assert_int_equal(user_create("globex-7"), 201);
 
-	assert_int_equal(versori_request_end_user_get_build(ORG, "acme-retailer-42", &req, NULL), 0);
+	assert_int_equal(versori_request_end_user_get_build(ORG, "acme-retailer-42", &req, NULL),
+	                 0);
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	assert_string_equal(json_string_value(json_object_get(o.body, "externalId")),
-			    "acme-retailer-42");
+	                    "acme-retailer-42");
 	assert_string_equal(json_string_value(json_object_get(o.body, "organisationId")), ORG);
 	assert_non_null(o.request_id);
 	versori_outcome_fini(&o);
 
 	assert_int_equal(versori_request_end_user_list_build(ORG, "acme", VERSORI_ACTIVATED_ANY,
-							     NULL, &req, NULL),
-			 0);
+	                                                     NULL, &req, NULL),
+	                 0);
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	assert_int_equal(json_integer_value(json_object_get(o.body, "totalCount")), 1);
@@ -441,8 +442,8 @@ static void test_end_users(void **state)
 /* The whole provisioning path and every activation and variable call, then the end state. */
 static void test_activation_lifecycle(void **state)
 {
-	_cleanup_free_ char *act = provision("acme-retailer-42",
-					     "{\"retailerId\":\"42\",\"syncEnabled\":true}");
+	_cleanup_free_ char *act =
+	    provision("acme-retailer-42", "{\"retailerId\":\"42\",\"syncEnabled\":true}");
 	struct versori_request req = {0};
 	struct versori_outcome o;
 	json_auto_t *org = NULL;
@@ -458,45 +459,43 @@ static void test_activation_lifecycle(void **state)
 	assert_int_equal(json_array_size(o.body), 1);
 	versori_outcome_fini(&o);
 
-	assert_int_equal(versori_request_user_activation_list_build(ORG, ENV, "acme-retailer-42",
-								    &req, NULL),
-			 0);
+	assert_int_equal(
+	    versori_request_user_activation_list_build(ORG, ENV, "acme-retailer-42", &req, NULL),
+	    0);
 	assert_non_null(strstr(req.path, "/environment/" ENV "/users/"));
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	assert_int_equal(json_array_size(o.body), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(o.body, 0), "id")),
-			    act);
+	                    act);
 	versori_outcome_fini(&o);
 
 	assert_int_equal(versori_request_activation_get_build(ORG, ENV, act, &req, NULL), 0);
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(o.body, "user"), "externalId")),
-			    "acme-retailer-42");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(o.body, "user"), "externalId")),
+	    "acme-retailer-42");
 	versori_outcome_fini(&o);
 
-	assert_int_equal(versori_request_dynamic_variables_patch_build(ORG, ENV, act, patch,
-								       "acme-retailer-42", &req,
-								       NULL),
-			 0);
+	assert_int_equal(versori_request_dynamic_variables_patch_build(
+	                     ORG, ENV, act, patch, "acme-retailer-42", &req, NULL),
+	                 0);
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	assert_string_equal(json_string_value(json_object_get(o.body, "retailerId")), "42");
 	assert_int_equal(json_integer_value(json_object_get(o.body, "pollIntervalMinutes")), 5);
 	versori_outcome_fini(&o);
 
-	assert_int_equal(versori_request_dynamic_variable_put_build(ORG, ENV, act, "syncEnabled",
-								    value, "acme-retailer-42", &req,
-								    NULL),
-			 0);
+	assert_int_equal(versori_request_dynamic_variable_put_build(
+	                     ORG, ENV, act, "syncEnabled", value, "acme-retailer-42", &req, NULL),
+	                 0);
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	versori_outcome_fini(&o);
 
-	assert_int_equal(versori_request_static_variables_patch_build(ORG, ENV, statics, &req, NULL),
-			 0);
+	assert_int_equal(
+	    versori_request_static_variables_patch_build(ORG, ENV, statics, &req, NULL), 0);
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	versori_outcome_fini(&o);
@@ -504,13 +503,14 @@ static void test_activation_lifecycle(void **state)
 	org = sim_org_state();
 	a = find_where(org, "activations", "id", act);
 	assert_non_null(a);
-	assert_true(json_equal_text(json_object_get(a, "dynamicVariables"), ("{\"retailerId\":\"42\",\"syncEnabled\":false,"
-				 "\"pollIntervalMinutes\":5}")));
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_object_get(find_where(org, "environments", "id", ENV),
-						 "staticVariables"),
-				 "batchSize")),
-			 500);
+	assert_true(json_equal_text(json_object_get(a, "dynamicVariables"),
+	                            ("{\"retailerId\":\"42\",\"syncEnabled\":false,"
+	                             "\"pollIntervalMinutes\":5}")));
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(find_where(org, "environments", "id", ENV), "staticVariables"),
+	        "batchSize")),
+	    500);
 	json_decref(org);
 
 	assert_int_equal(versori_request_activation_delete_build(ORG, ENV, act, &req, NULL), 0);
@@ -530,7 +530,7 @@ struct resolve_result {
 
 /* Keep what versori_environment_resolve() found. */
 static void resolve_done(int r, const char *environment_id, struct versori_outcome *o,
-			 void *userdata)
+                         void *userdata)
 {
 	struct resolve_result *res = userdata;
 
@@ -579,31 +579,31 @@ static void test_lookups_and_scheduler(void **state)
 	assert_int_equal(resolve("order-sync", "staging").r, -ENOENT);
 	assert_int_equal(resolve("no-such-project", "production").r, -ENOENT);
 
-	assert_int_equal(versori_request_project_variables_schema_get_build(ORG, PROJECT, &req, NULL),
-			 0);
+	assert_int_equal(
+	    versori_request_project_variables_schema_get_build(ORG, PROJECT, &req, NULL), 0);
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	assert_non_null(json_object_get(json_object_get(o.body, "properties"), "retailerId"));
 	versori_outcome_fini(&o);
 
-	assert_int_equal(versori_request_connection_template_list_build(ORG, PROJECT, ENV, &req,
-									NULL),
-			 0);
+	assert_int_equal(
+	    versori_request_connection_template_list_build(ORG, PROJECT, ENV, &req, NULL), 0);
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	assert_int_equal(json_integer_value(json_object_get(o.body, "totalCount")), 2);
 	assert_int_equal(json_array_size(json_object_get(o.body, "items")), 2);
 	versori_outcome_fini(&o);
 
-	assert_int_equal(versori_request_scheduler_trigger_build(ORG, ENV, SCHEDULER, &req, NULL), 0);
+	assert_int_equal(versori_request_scheduler_trigger_build(ORG, ENV, SCHEDULER, &req, NULL),
+	                 0);
 	o = call(&req);
 	expect(&o, 204, VERSORI_OUTCOME_SUCCESS);
 	versori_outcome_fini(&o);
 
 	org = sim_org_state();
 	assert_int_equal(json_integer_value(json_object_get(
-				 find_where(org, "schedulers", "id", SCHEDULER), "triggerCount")),
-			 1);
+	                     find_where(org, "schedulers", "id", SCHEDULER), "triggerCount")),
+	                 1);
 }
 
 /* Rules the simulator enforces come back as permanent errors naming the field. */
@@ -634,10 +634,10 @@ static void test_validation_errors(void **state)
 
 	/* one template left unbound */
 	assert_int_equal(versori_request_activation_create_build(
-				 ORG, "acme-retailer-42", ENV,
-				 (const struct versori_connection_binding[]){{TPL_FLUENT, conn}}, 1,
-				 vars, &req, NULL),
-			 0);
+	                     ORG, "acme-retailer-42", ENV,
+	                     (const struct versori_connection_binding[]){{TPL_FLUENT, conn}}, 1,
+	                     vars, &req, NULL),
+	                 0);
 	o = call(&req);
 	expect(&o, 400, VERSORI_OUTCOME_PERMANENT);
 	versori_outcome_fini(&o);
@@ -654,8 +654,8 @@ static void test_validation_errors(void **state)
 	act = xstrdup(json_string_value(json_object_get(o.body, "id")));
 	versori_outcome_fini(&o);
 	assert_int_equal(versori_request_dynamic_variable_put_build(ORG, ENV, act, "undeclared",
-								    value, NULL, &req, NULL),
-			 0);
+	                                                            value, NULL, &req, NULL),
+	                 0);
 	o = call(&req);
 	assert_int_equal(o.class, VERSORI_OUTCOME_PERMANENT);
 	assert_int_equal(o.status / 100, 4);
@@ -664,8 +664,8 @@ static void test_validation_errors(void **state)
 	org = sim_org_state();
 	assert_int_equal(count_where(org, "activations", NULL, NULL), 1);
 	assert_null(json_object_get(
-		json_object_get(find_where(org, "activations", "id", act), "dynamicVariables"),
-		"undeclared"));
+	    json_object_get(find_where(org, "activations", "id", act), "dynamicVariables"),
+	    "undeclared"));
 }
 
 /* A JWT minted per end user with the organisation's signing key is accepted; one signed by
@@ -679,15 +679,15 @@ static void test_signing_key_auth(void **state)
 	json_auto_t *org = NULL;
 
 	assert_int_equal(versori_auth_new_signing_key(
-				 &(struct versori_auth_signing_key_options){
-					 .key_id = KEY_ID,
-					 .private_pem = T.private_pem,
-					 .private_pem_len = strlen(T.private_pem),
-					 .subject_mode = VERSORI_AUTH_SUBJECT_PER_END_USER,
-					 .subject = "hookrun-org",
-				 },
-				 &auth),
-			 0);
+	                     &(struct versori_auth_signing_key_options){
+	                         .key_id = KEY_ID,
+	                         .private_pem = T.private_pem,
+	                         .private_pem_len = strlen(T.private_pem),
+	                         .subject_mode = VERSORI_AUTH_SUBJECT_PER_END_USER,
+	                         .subject = "hookrun-org",
+	                     },
+	                     &auth),
+	                 0);
 	client_open(auth, 0);
 	assert_int_equal(user_create("jwt-user-1"), 201);
 	assert_int_equal(versori_request_end_user_get_build(ORG, "jwt-user-1", &req, NULL), 0);
@@ -699,19 +699,19 @@ static void test_signing_key_auth(void **state)
 	keypair_new(&other_private, &other_public);
 	auth = NULL;
 	assert_int_equal(versori_auth_new_signing_key(
-				 &(struct versori_auth_signing_key_options){
-					 .key_id = KEY_ID,
-					 .private_pem = other_private,
-					 .private_pem_len = strlen(other_private),
-					 .subject_mode = VERSORI_AUTH_SUBJECT_FIXED,
-					 .subject = "intruder",
-				 },
-				 &auth),
-			 0);
+	                     &(struct versori_auth_signing_key_options){
+	                         .key_id = KEY_ID,
+	                         .private_pem = other_private,
+	                         .private_pem_len = strlen(other_private),
+	                         .subject_mode = VERSORI_AUTH_SUBJECT_FIXED,
+	                         .subject = "intruder",
+	                     },
+	                     &auth),
+	                 0);
 	client_open(auth, 0);
 	admin_ok("DELETE", "/_sim/calls", NULL);
 	assert_int_equal(versori_request_end_user_create_build(ORG, "jwt-user-2", NULL, &req, NULL),
-			 0);
+	                 0);
 	o = call(&req);
 	expect(&o, 401, VERSORI_OUTCOME_PERMANENT);
 	assert_int_equal(o.result, -EACCES);
@@ -794,26 +794,25 @@ static void test_switch_patch_response(void **state)
 	json_auto_t *p2 = J("{\"batchSize\":30}");
 	json_auto_t *org = NULL;
 
-	assert_int_equal(versori_request_dynamic_variables_patch_build(ORG, ENV, act, p1, NULL, &req,
-								       NULL),
-			 0);
+	assert_int_equal(
+	    versori_request_dynamic_variables_patch_build(ORG, ENV, act, p1, NULL, &req, NULL), 0);
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	assert_true(json_equal_text(o.body, ("{\"retailerId\":\"1\",\"batchSize\":20}")));
 	versori_outcome_fini(&o);
 
 	admin_ok("PUT", "/_sim/switches", "{\"patch_response\":\"changed\"}");
-	assert_int_equal(versori_request_dynamic_variables_patch_build(ORG, ENV, act, p2, NULL, &req,
-								       NULL),
-			 0);
+	assert_int_equal(
+	    versori_request_dynamic_variables_patch_build(ORG, ENV, act, p2, NULL, &req, NULL), 0);
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	assert_true(json_equal(o.body, p2));
 	versori_outcome_fini(&o);
 
 	org = sim_org_state();
-	assert_true(json_equal_text(json_object_get(find_where(org, "activations", "id", act),
-					       "dynamicVariables"), ("{\"retailerId\":\"1\",\"batchSize\":30}")));
+	assert_true(json_equal_text(
+	    json_object_get(find_where(org, "activations", "id", act), "dynamicVariables"),
+	    ("{\"retailerId\":\"1\",\"batchSize\":30}")));
 }
 
 /* Embedded v1: activate an integration, read it, replace its variables, delete it. */
@@ -828,16 +827,16 @@ static void test_embedded_activation(void **state)
 
 	assert_int_equal(user_create("emb-user"), 201);
 	assert_int_equal(versori_request_embedded_activation_create_build(
-				 "emb-user", INTEG,
-				 (const struct versori_connection_binding[]){{INTEG_TPL, INTEG_CONN}}, 1,
-				 vars, &req, NULL),
-			 0);
+	                     "emb-user", INTEG,
+	                     (const struct versori_connection_binding[]){{INTEG_TPL, INTEG_CONN}},
+	                     1, vars, &req, NULL),
+	                 0);
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	act = xstrdup(json_string_value(json_object_get(o.body, "id")));
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(o.body, "integration"), "id")),
-			    INTEG);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(o.body, "integration"), "id")),
+	    INTEG);
 	versori_outcome_fini(&o);
 
 	assert_int_equal(versori_request_embedded_activation_get_build(act, &req, NULL), 0);
@@ -845,18 +844,17 @@ static void test_embedded_activation(void **state)
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	versori_outcome_fini(&o);
 
-	assert_int_equal(versori_request_embedded_activation_variables_put_build(act, vars2, &req,
-										 NULL),
-			 0);
+	assert_int_equal(
+	    versori_request_embedded_activation_variables_put_build(act, vars2, &req, NULL), 0);
 	o = call(&req);
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	assert_true(json_equal(json_object_get(o.body, "dynamicVariables"), vars2));
 	versori_outcome_fini(&o);
 
 	org = sim_org_state();
-	assert_true(json_equal(json_object_get(find_where(org, "embeddedActivations", "id", act),
-					       "dynamicVariables"),
-			       vars2));
+	assert_true(json_equal(
+	    json_object_get(find_where(org, "embeddedActivations", "id", act), "dynamicVariables"),
+	    vars2));
 	json_decref(org);
 
 	assert_int_equal(versori_request_embedded_activation_delete_build(act, &req, NULL), 0);
@@ -889,8 +887,8 @@ static void test_fault_error(void **state)
 
 	assert_int_equal(user_create("fault-user"), 201);
 	admin_ok("PUT", "/_sim/faults",
-			       "{\"rules\":[{\"kind\":\"error\",\"rate\":1,\"count\":2,"
-			       "\"statuses\":[503],\"method\":\"GET\"}]}");
+	         "{\"rules\":[{\"kind\":\"error\",\"rate\":1,\"count\":2,"
+	         "\"statuses\":[503],\"method\":\"GET\"}]}");
 	for (int i = 0; i < 2; i++) {
 		o = user_get();
 		expect(&o, 503, VERSORI_OUTCOME_RETRYABLE);
@@ -913,9 +911,9 @@ static void test_fault_throttle(void **state)
 	assert_int_equal(user_create("fault-user"), 201);
 	for (size_t m = 0; m < ELEMENTSOF(modes); m++) {
 		snprintf(rules, sizeof(rules),
-			 "{\"rules\":[{\"kind\":\"throttle\",\"per_second\":0.1,\"burst\":1,"
-			 "\"retry_after\":\"%s\"}]}",
-			 modes[m]);
+		         "{\"rules\":[{\"kind\":\"throttle\",\"per_second\":0.1,\"burst\":1,"
+		         "\"retry_after\":\"%s\"}]}",
+		         modes[m]);
 		admin_ok("PUT", "/_sim/faults", rules);
 		o = user_get();
 		expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
@@ -923,8 +921,7 @@ static void test_fault_throttle(void **state)
 		o = user_get();
 		expect(&o, 429, VERSORI_OUTCOME_RETRYABLE);
 		/* one token per 10 s: the wait is at most 10 s, and a date rounds to seconds */
-		print_message("# retry-after (%s): %lld s\n", modes[m],
-			      (long long)o.retry_after_s);
+		print_message("# retry-after (%s): %lld s\n", modes[m], (long long)o.retry_after_s);
 		assert_true(o.retry_after_s >= 1 && o.retry_after_s <= 11);
 		versori_outcome_fini(&o);
 	}
@@ -940,7 +937,7 @@ static void test_fault_reset(void **state)
 
 	assert_int_equal(user_create("fault-user"), 201);
 	admin_ok("PUT", "/_sim/faults",
-		 "{\"rules\":[{\"kind\":\"reset\",\"rate\":1,\"count\":1,\"method\":\"GET\"}]}");
+	         "{\"rules\":[{\"kind\":\"reset\",\"rate\":1,\"count\":1,\"method\":\"GET\"}]}");
 	o = user_get();
 	expect(&o, 0, VERSORI_OUTCOME_RETRYABLE);
 	assert_int_equal(o.transport_error, -ECONNRESET);
@@ -950,8 +947,8 @@ static void test_fault_reset(void **state)
 	versori_outcome_fini(&o);
 
 	admin_ok("PUT", "/_sim/faults",
-		 "{\"rules\":[{\"kind\":\"reset\",\"count\":1,"
-		 "\"route\":\"POST /api/v2/o/{org}/users\"}]}");
+	         "{\"rules\":[{\"kind\":\"reset\",\"count\":1,"
+	         "\"route\":\"POST /api/v2/o/{org}/users\"}]}");
 	assert_int_equal(user_create("reset-user"), 0);
 	org = sim_org_state();
 	assert_int_equal(count_where(org, "users", "externalId", "reset-user"), 1);
@@ -967,24 +964,24 @@ static void test_fault_stall_and_latency(void **state)
 	assert_int_equal(user_create("fault-user"), 201);
 	client_open_api_key(300);
 	admin_ok("PUT", "/_sim/faults",
-			       "{\"rules\":[{\"kind\":\"stall\",\"rate\":1,\"count\":1,"
-			       "\"ms\":1500,\"method\":\"GET\"}]}");
+	         "{\"rules\":[{\"kind\":\"stall\",\"rate\":1,\"count\":1,"
+	         "\"ms\":1500,\"method\":\"GET\"}]}");
 	o = user_get();
 	expect(&o, 0, VERSORI_OUTCOME_RETRYABLE);
 	assert_int_equal(o.transport_error, -ETIMEDOUT);
 	versori_outcome_fini(&o);
 
 	admin_ok("PUT", "/_sim/faults",
-			       "{\"rules\":[{\"kind\":\"latency\",\"dist\":\"fixed\",\"ms\":150,"
-			       "\"method\":\"GET\"}]}");
+	         "{\"rules\":[{\"kind\":\"latency\",\"dist\":\"fixed\",\"ms\":150,"
+	         "\"method\":\"GET\"}]}");
 	o = user_get();
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	assert_true(o.total_ms >= 150);
 	versori_outcome_fini(&o);
 
 	admin_ok("PUT", "/_sim/faults",
-		 "{\"rules\":[{\"kind\":\"latency\",\"dist\":\"uniform\",\"min_ms\":60,"
-		 "\"max_ms\":120,\"method\":\"GET\"}]}");
+	         "{\"rules\":[{\"kind\":\"latency\",\"dist\":\"uniform\",\"min_ms\":60,"
+	         "\"max_ms\":120,\"method\":\"GET\"}]}");
 	for (int i = 0; i < 5; i++) {
 		o = user_get();
 		expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
@@ -993,8 +990,8 @@ static void test_fault_stall_and_latency(void **state)
 	}
 
 	admin_ok("PUT", "/_sim/faults",
-			       "{\"rules\":[{\"kind\":\"latency\",\"dist\":\"fixed\",\"ms\":1000,"
-			       "\"method\":\"GET\"}]}");
+	         "{\"rules\":[{\"kind\":\"latency\",\"dist\":\"fixed\",\"ms\":1000,"
+	         "\"method\":\"GET\"}]}");
 	o = user_get();
 	expect(&o, 0, VERSORI_OUTCOME_RETRYABLE);
 	assert_int_equal(o.transport_error, -ETIMEDOUT);
@@ -1006,14 +1003,15 @@ static void test_fault_stall_and_latency(void **state)
 static void test_switches_and_faults_at_start(void **state)
 {
 	_cleanup_free_ char *dir = harness_mkdtemp("sim-faults");
-	_cleanup_free_ char *faults = harness_write_file(
-		dir, "faults.json",
-		"{\"rules\":[{\"kind\":\"error\",\"statuses\":[502],\"count\":1,"
-		"\"method\":\"GET\"}]}");
+	_cleanup_free_ char *faults =
+	    harness_write_file(dir, "faults.json",
+	                       "{\"rules\":[{\"kind\":\"error\",\"statuses\":[502],\"count\":1,"
+	                       "\"method\":\"GET\"}]}");
 	const char *env[] = {T.env_key, T.env_pub, NULL};
-	const char *args[] = {"--switch", "duplicate_user=existing", "--faults", faults,
-			      "--fault", "kind=throttle,per_second=0.001,burst=3,method=DELETE",
-			      NULL};
+	const char *args[] = {"--switch", "duplicate_user=existing",
+	                      "--faults", faults,
+	                      "--fault",  "kind=throttle,per_second=0.001,burst=3,method=DELETE",
+	                      NULL};
 	struct harness_service *sim = harness_sim_start(T.fixture, args, env);
 	int port_saved = T.port;
 	struct versori_request req = {0};
@@ -1031,7 +1029,8 @@ static void test_switches_and_faults_at_start(void **state)
 	expect(&o, 200, VERSORI_OUTCOME_SUCCESS);
 	versori_outcome_fini(&o);
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(versori_request_end_user_delete_build(ORG, "nobody", &req, NULL), 0);
+		assert_int_equal(versori_request_end_user_delete_build(ORG, "nobody", &req, NULL),
+		                 0);
 		o = call(&req);
 		assert_int_equal(o.status, i < 3 ? 404 : 429);
 		versori_outcome_fini(&o);
@@ -1051,11 +1050,11 @@ static void test_state_saved_and_loaded(void **state)
 	const char *args[] = {"--state", path, NULL};
 	struct harness_service *sim = harness_sim_start(T.fixture, args, env);
 	struct harness_request create = {
-		.method = "POST",
-		.path = "/api/v2/o/" ORG "/users",
-		.content_type = "application/json",
-		.body = "{\"externalId\":\"persisted\"}",
-		.body_len = strlen("{\"externalId\":\"persisted\"}"),
+	    .method = "POST",
+	    .path = "/api/v2/o/" ORG "/users",
+	    .content_type = "application/json",
+	    .body = "{\"externalId\":\"persisted\"}",
+	    .body_len = strlen("{\"externalId\":\"persisted\"}"),
 	};
 	_cleanup_free_ char *auth = xasprintf("Authorization: Bearer %s", T.api_key);
 	const char *headers[] = {auth, NULL};
@@ -1078,9 +1077,9 @@ static void test_state_saved_and_loaded(void **state)
 	sim = harness_sim_start(T.fixture, args, env);
 	assert_non_null(sim);
 	harness_http(harness_service_port(sim),
-		     &(struct harness_request){.path = "/api/v2/o/" ORG "/users/persisted",
-					       .headers = headers},
-		     &r);
+	             &(struct harness_request){.path = "/api/v2/o/" ORG "/users/persisted",
+	                                       .headers = headers},
+	             &r);
 	assert_int_equal(r.status, 200);
 	harness_response_fini(&r);
 	assert_int_equal(harness_service_stop(sim, 10000), 0);
@@ -1090,21 +1089,21 @@ static void test_state_saved_and_loaded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_end_users, test_setup),
-		cmocka_unit_test_setup(test_activation_lifecycle, test_setup),
-		cmocka_unit_test_setup(test_lookups_and_scheduler, test_setup),
-		cmocka_unit_test_setup(test_validation_errors, test_setup),
-		cmocka_unit_test_setup(test_signing_key_auth, test_setup),
-		cmocka_unit_test_setup(test_switch_duplicate_user, test_setup),
-		cmocka_unit_test_setup(test_switch_duplicate_activation, test_setup),
-		cmocka_unit_test_setup(test_switch_patch_response, test_setup),
-		cmocka_unit_test_setup(test_embedded_activation, test_setup),
-		cmocka_unit_test_setup(test_fault_error, test_setup),
-		cmocka_unit_test_setup(test_fault_throttle, test_setup),
-		cmocka_unit_test_setup(test_fault_reset, test_setup),
-		cmocka_unit_test_setup(test_fault_stall_and_latency, test_setup),
-		cmocka_unit_test_setup(test_switches_and_faults_at_start, test_setup),
-		cmocka_unit_test_setup(test_state_saved_and_loaded, test_setup),
+	    cmocka_unit_test_setup(test_end_users, test_setup),
+	    cmocka_unit_test_setup(test_activation_lifecycle, test_setup),
+	    cmocka_unit_test_setup(test_lookups_and_scheduler, test_setup),
+	    cmocka_unit_test_setup(test_validation_errors, test_setup),
+	    cmocka_unit_test_setup(test_signing_key_auth, test_setup),
+	    cmocka_unit_test_setup(test_switch_duplicate_user, test_setup),
+	    cmocka_unit_test_setup(test_switch_duplicate_activation, test_setup),
+	    cmocka_unit_test_setup(test_switch_patch_response, test_setup),
+	    cmocka_unit_test_setup(test_embedded_activation, test_setup),
+	    cmocka_unit_test_setup(test_fault_error, test_setup),
+	    cmocka_unit_test_setup(test_fault_throttle, test_setup),
+	    cmocka_unit_test_setup(test_fault_reset, test_setup),
+	    cmocka_unit_test_setup(test_fault_stall_and_latency, test_setup),
+	    cmocka_unit_test_setup(test_switches_and_faults_at_start, test_setup),
+	    cmocka_unit_test_setup(test_state_saved_and_loaded, test_setup),
 	};
 
 	harness_init();

@@ -28,7 +28,8 @@ int test_keys_rsa_pair(unsigned bits, char **ret_private, char **ret_public)
 	BIO *priv = BIO_new(BIO_s_mem()), *pub = BIO_new(BIO_s_mem());
 	int r = -EIO;
 
-	if (!k || !priv || !pub || PEM_write_bio_PrivateKey(priv, k, NULL, NULL, 0, NULL, NULL) != 1 ||
+	if (!k || !priv || !pub ||
+	    PEM_write_bio_PrivateKey(priv, k, NULL, NULL, 0, NULL, NULL) != 1 ||
 	    PEM_write_bio_PUBKEY(pub, k) != 1)
 		goto out;
 	*ret_private = test_keys_bio_text(TAKE_PTR(priv));

@@ -1,12 +1,10 @@
 /* Unit tests for common/config.c: INI parsing, defaults, validation, environment overrides,
  * *_FILE secrets and masked printing. Files are written with mkstemp; the process
  * environment is never touched (every test passes its own envp). */
-#include "config.h"
-
 #include <errno.h>
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "xalloc.h"
 
 #define WHSEC_EXAMPLE "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -60,7 +59,7 @@ static char **env_new(const char *const *list)
 }
 
 /* An envp of the given "NAME=value" strings. */
-#define ENV(...) env_new((const char *const[]){ __VA_ARGS__, NULL })
+#define ENV(...) env_new((const char *const[]){__VA_ARGS__, NULL})
 
 /* Free an envp made by env_new() held by a _cleanup_ variable. */
 static void env_freep(char ***env)
@@ -74,7 +73,7 @@ static void env_freep(char ***env)
 
 /* Load ini (NULL: no file) and envp; *ret_path, when given, gets the file's path. */
 static int load_full(const char *ini, char *const *envp, struct config **c, char **err,
-		     char **ret_path)
+                     char **ret_path)
 {
 	CLEANUP_TMP char *path = ini ? tmp_file(ini) : NULL;
 	int r;
@@ -144,69 +143,68 @@ static char *print_to_string(const struct config *c)
 #define HMAC_SOURCE "[source.gh]\nauth = hmac\nsecret = s1\n"
 
 static const char full_ini[] =
-	"; every scheme, as deployed\n"
-	"[hookrun]\n"
-	"listen_addr = 0.0.0.0\n"
-	"listen_port = 9090\n"
-	"db_url = postgresql://hookrun:s3cret-db-pw@db.internal:5432/hookrun\n"
-	"max_backlog = 2000\n"
-	"batch_max_rows = 100\n"
-	"batch_max_bytes = 4M\n"
-	"commit_timeout_ms = 250\n"
-	"retry_after_s = 5\n"
-	"dedup_window = 36h\n"
-	"db_reconnect_max_ms = 10000\n"
-	"log_level = debug\n"
-	"log_format = json\n"
-	"\n"
-	"[source.github]\n"
-	"auth = hmac\n"
-	"secret = gh-secret-new\n"
-	"secret = gh-secret-old\n"
-	"hmac_algorithm = sha256\n"
-	"signature_header = X-Hub-Signature-256\n"
-	"signature_prefix = sha256=\n"
-	"idempotency_key = header:X-GitHub-Delivery\n"
-	"body_limit = 25MiB\n"
-	"\n"
-	"[source.twilio]\n"
-	"auth = hmac\n"
-	"secret = twilio-token-value\n"
-	"hmac_algorithm = sha1\n"
-	"hmac_inputs = url, body\n"
-	"hmac_encoding = base64\n"
-	"signature_query = signature\n"
-	"\n"
-	"[source.svix]\n"
-	"auth = standard-webhooks\n"
-	"secret = " WHSEC_EXAMPLE "\n"
-	"tolerance = 10m\n"
-	"\n"
-	"[source.partner-api]\n"
-	"auth = api-key\n"
-	"secret = partner-key-value\n"
-	"api_key_query = api_key\n"
-	"idempotency_key = json:/event/id\n"
-	"\n"
-	"[source.ci_bot]\n"
-	"auth = bearer\n"
-	"secret = bearer-token-value\n"
-	"\n"
-	"[source.legacy]\n"
-	"auth = basic\n"
-	"secret = legacy-user:legacy-pass\n"
-	"idempotency_key = none\n"
-	"\n"
-	"[source.local]\n"
-	"auth = none\n"
-	"allow_unauthenticated = yes\n"
-	"route = store\n";
+    "; every scheme, as deployed\n"
+    "[hookrun]\n"
+    "listen_addr = 0.0.0.0\n"
+    "listen_port = 9090\n"
+    "db_url = postgresql://hookrun:s3cret-db-pw@db.internal:5432/hookrun\n"
+    "max_backlog = 2000\n"
+    "batch_max_rows = 100\n"
+    "batch_max_bytes = 4M\n"
+    "commit_timeout_ms = 250\n"
+    "retry_after_s = 5\n"
+    "dedup_window = 36h\n"
+    "db_reconnect_max_ms = 10000\n"
+    "log_level = debug\n"
+    "log_format = json\n"
+    "\n"
+    "[source.github]\n"
+    "auth = hmac\n"
+    "secret = gh-secret-new\n"
+    "secret = gh-secret-old\n"
+    "hmac_algorithm = sha256\n"
+    "signature_header = X-Hub-Signature-256\n"
+    "signature_prefix = sha256=\n"
+    "idempotency_key = header:X-GitHub-Delivery\n"
+    "body_limit = 25MiB\n"
+    "\n"
+    "[source.twilio]\n"
+    "auth = hmac\n"
+    "secret = twilio-token-value\n"
+    "hmac_algorithm = sha1\n"
+    "hmac_inputs = url, body\n"
+    "hmac_encoding = base64\n"
+    "signature_query = signature\n"
+    "\n"
+    "[source.svix]\n"
+    "auth = standard-webhooks\n"
+    "secret = " WHSEC_EXAMPLE "\n"
+    "tolerance = 10m\n"
+    "\n"
+    "[source.partner-api]\n"
+    "auth = api-key\n"
+    "secret = partner-key-value\n"
+    "api_key_query = api_key\n"
+    "idempotency_key = json:/event/id\n"
+    "\n"
+    "[source.ci_bot]\n"
+    "auth = bearer\n"
+    "secret = bearer-token-value\n"
+    "\n"
+    "[source.legacy]\n"
+    "auth = basic\n"
+    "secret = legacy-user:legacy-pass\n"
+    "idempotency_key = none\n"
+    "\n"
+    "[source.local]\n"
+    "auth = none\n"
+    "allow_unauthenticated = yes\n"
+    "route = store\n";
 
 /* The secrets of full_ini, which must never be printed. */
 static const char *const full_ini_secrets[] = {
-	"s3cret-db-pw",	      "gh-secret-new",	    "gh-secret-old", "twilio-token-value",
-	WHSEC_EXAMPLE,	      "partner-key-value", "bearer-token-value",
-	"legacy-user:legacy-pass",
+    "s3cret-db-pw", "gh-secret-new",     "gh-secret-old",      "twilio-token-value",
+    WHSEC_EXAMPLE,  "partner-key-value", "bearer-token-value", "legacy-user:legacy-pass",
 };
 
 /* A full file with one source per scheme loads into the expected fields. */
@@ -217,7 +215,8 @@ static void test_full_ini(void **state _unused_)
 
 	assert_string_equal(c->listen_addr, "0.0.0.0");
 	assert_int_equal(c->listen_port, 9090);
-	assert_string_equal(c->db_url, "postgresql://hookrun:s3cret-db-pw@db.internal:5432/hookrun");
+	assert_string_equal(c->db_url,
+	                    "postgresql://hookrun:s3cret-db-pw@db.internal:5432/hookrun");
 	assert_int_equal(c->max_backlog, 2000);
 	assert_int_equal(c->batch_max_rows, 100);
 	assert_int_equal(c->batch_max_bytes, 4 * 1024 * 1024);
@@ -317,9 +316,10 @@ static void test_global_defaults(void **state _unused_)
 /* Every source default, for an hmac source and the derived ones of the other schemes. */
 static void test_source_defaults(void **state _unused_)
 {
-	struct config *c = load_ok(HMAC_SOURCE "[source.sw]\nauth = standard-webhooks\nsecret = " WHSEC_EXAMPLE
-					       "\n[source.k]\nauth = api-key\nsecret = k\n",
-				   NULL);
+	struct config *c =
+	    load_ok(HMAC_SOURCE "[source.sw]\nauth = standard-webhooks\nsecret = " WHSEC_EXAMPLE
+	                        "\n[source.k]\nauth = api-key\nsecret = k\n",
+	            NULL);
 	const struct source_config *s = config_source_find(c, "gh");
 
 	assert_string_equal(s->name, "gh");
@@ -354,20 +354,22 @@ static void test_unknown_key(void **state _unused_)
 	_cleanup_free_ char *want = NULL;
 
 	assert_int_equal(load_full("[hookrun]\nlisten_port = 1\n\n[source.versori]\nauth = hmac\n"
-				   "hmac_algo = sha1\n",
-				   NULL, &c, &err, &path),
-			 -EINVAL);
+	                           "hmac_algo = sha1\n",
+	                           NULL, &c, &err, &path),
+	                 -EINVAL);
 	want = xasprintf("%s:6: [source.versori] unknown key 'hmac_algo'", path);
 	assert_string_equal(err, want);
 	free(err);
 	free(path);
-	expect_error("[hookrun]\nlisten_prot = 1\n", NULL, ":2: [hookrun] unknown key 'listen_prot'");
+	expect_error("[hookrun]\nlisten_prot = 1\n", NULL,
+	             ":2: [hookrun] unknown key 'listen_prot'");
 }
 
 /* Sections other than [hookrun] and [source.NAME] are refused, even when empty. */
 static void test_unknown_section(void **state _unused_)
 {
-	expect_error("[hookrun]\n[sources.gh]\nauth = hmac\n", NULL, ":2: unknown section [sources.gh]");
+	expect_error("[hookrun]\n[sources.gh]\nauth = hmac\n", NULL,
+	             ":2: unknown section [sources.gh]");
 	expect_error("[global]\n", NULL, ":1: unknown section [global]");
 	expect_error("listen_port = 1\n", NULL, ":1: key 'listen_port' is outside any section");
 }
@@ -380,20 +382,21 @@ static void test_source_name(void **state _unused_)
 	expect_error("[source.]\n", NULL, "invalid source name");
 	expect_error("[source.a/b]\n", NULL, "invalid source name");
 	expect_error("[source.0123456789012345678901234567890123456789012345678901234567890123]\n",
-		     NULL, "invalid source name");
-	config_free(load_ok("[source.012345678901234567890123456789012345678901234567890123456789012]"
-			    "\nauth = bearer\nsecret = x\n",
-			    NULL));
+	             NULL, "invalid source name");
+	config_free(
+	    load_ok("[source.012345678901234567890123456789012345678901234567890123456789012]"
+	            "\nauth = bearer\nsecret = x\n",
+	            NULL));
 }
 
 /* Repeated sections and keys are refused; secret is the one repeatable key. */
 static void test_duplicates(void **state _unused_)
 {
 	expect_error(HMAC_SOURCE "[source.gh]\n", NULL,
-		     ":4: duplicate section [source.gh] (first at line 1)");
+	             ":4: duplicate section [source.gh] (first at line 1)");
 	expect_error("[hookrun]\n[hookrun]\n", NULL, ":2: duplicate section [hookrun]");
 	expect_error("[hookrun]\nlisten_port = 1\nlisten_port = 2\n", NULL,
-		     ":3: [hookrun] listen_port: set more than once");
+	             ":3: [hookrun] listen_port: set more than once");
 	/* inih continues values on indented lines; here that would be a second value. */
 	expect_error("[hookrun]\nlisten_addr = a\n  b\n", NULL, "listen_addr: set more than once");
 	expect_error(HMAC_SOURCE "  [source.b]\n", NULL, ":4: indented section header");
@@ -403,12 +406,14 @@ static void test_duplicates(void **state _unused_)
 static void test_bad_enum(void **state _unused_)
 {
 	expect_error("[hookrun]\nlog_level = verbose\n", NULL,
-		     ":2: [hookrun] log_level: 'verbose' is not one of debug|info|warn|error");
+	             ":2: [hookrun] log_level: 'verbose' is not one of debug|info|warn|error");
 	expect_error("[source.a]\nauth = oauth\n", NULL,
-		     "[source.a] auth: 'oauth' is not one of none|hmac|standard-webhooks|api-key|"
-		     "bearer|basic");
-	expect_error(HMAC_SOURCE "hmac_algorithm = md5\n", NULL, "is not one of sha1|sha256|sha512");
-	expect_error(HMAC_SOURCE "hmac_encoding = HEX\n", NULL, "is not one of hex|base64|base64url");
+	             "[source.a] auth: 'oauth' is not one of none|hmac|standard-webhooks|api-key|"
+	             "bearer|basic");
+	expect_error(HMAC_SOURCE "hmac_algorithm = md5\n", NULL,
+	             "is not one of sha1|sha256|sha512");
+	expect_error(HMAC_SOURCE "hmac_encoding = HEX\n", NULL,
+	             "is not one of hex|base64|base64url");
 	expect_error(HMAC_SOURCE "route = forward\n", NULL, "route: 'forward' is not one of store");
 	expect_error("[hookrun]\nlog_format = text\n", NULL, "is not one of logfmt|json");
 	expect_error(HMAC_SOURCE "allow_unauthenticated = maybe\n", NULL, "is not a boolean");
@@ -418,7 +423,7 @@ static void test_bad_enum(void **state _unused_)
 static void test_out_of_range(void **state _unused_)
 {
 	expect_error("[hookrun]\nlisten_port = 65536\n", NULL,
-		     "[hookrun] listen_port: '65536' is out of range 0..65535");
+	             "[hookrun] listen_port: '65536' is out of range 0..65535");
 	expect_error("[hookrun]\nbatch_max_rows = 0\n", NULL, "'0' is out of range 1..5000");
 	expect_error("[hookrun]\nmax_backlog = 1000001\n", NULL, "out of range 1..1000000");
 	expect_error("[hookrun]\ncommit_timeout_ms = 49\n", NULL, "out of range 50..60000");
@@ -452,20 +457,13 @@ static void test_size_suffixes(void **state _unused_)
 		const char *text;
 		size_t bytes;
 	} cases[] = {
-		{ "1", 1 },
-		{ "4096", 4096 },
-		{ "2k", 2048 },
-		{ "2K", 2048 },
-		{ "2KiB", 2048 },
-		{ "3M", 3 << 20 },
-		{ "3MiB", 3 << 20 },
-		{ "1G", 1 << 30 },
-		{ "1GiB", 1 << 30 },
+	    {"1", 1},        {"4096", 4096},    {"2k", 2048},    {"2K", 2048},      {"2KiB", 2048},
+	    {"3M", 3 << 20}, {"3MiB", 3 << 20}, {"1G", 1 << 30}, {"1GiB", 1 << 30},
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-		_cleanup_free_ char *ini = xasprintf("[hookrun]\nbatch_max_bytes = %s\n",
-						     cases[i].text);
+		_cleanup_free_ char *ini =
+		    xasprintf("[hookrun]\nbatch_max_bytes = %s\n", cases[i].text);
 		struct config *c = load_ok(ini, NULL);
 
 		assert_int_equal(c->batch_max_bytes, cases[i].bytes);
@@ -480,14 +478,14 @@ static void test_duration_suffixes(void **state _unused_)
 		const char *text;
 		long long seconds;
 	} cases[] = {
-		{ "45", 45 }, { "45s", 45 }, { "2m", 120 }, { "3h", 10800 }, { "1d", 86400 },
+	    {"45", 45}, {"45s", 45}, {"2m", 120}, {"3h", 10800}, {"1d", 86400},
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		_cleanup_free_ char *ini = xasprintf("[hookrun]\ndedup_window = %s\n"
-						     "[source.s]\nauth = standard-webhooks\n"
-						     "secret = %s\ntolerance = %s\n",
-						     cases[i].text, WHSEC_EXAMPLE, cases[i].text);
+		                                     "[source.s]\nauth = standard-webhooks\n"
+		                                     "secret = %s\ntolerance = %s\n",
+		                                     cases[i].text, WHSEC_EXAMPLE, cases[i].text);
 		struct config *c = load_ok(ini, NULL);
 
 		assert_int_equal(c->dedup_window_s, cases[i].seconds);
@@ -495,20 +493,20 @@ static void test_duration_suffixes(void **state _unused_)
 		config_free(c);
 	}
 	expect_error("[source.s]\nauth = standard-webhooks\nsecret = " WHSEC_EXAMPLE
-		     "\ntolerance = 2d\n",
-		     NULL, "tolerance: '2d' is out of range 1s..1d");
+	             "\ntolerance = 2d\n",
+	             NULL, "tolerance: '2d' is out of range 1s..1d");
 }
 
 /* Booleans accept the usual spellings in any case. */
 static void test_bools(void **state _unused_)
 {
-	static const char *const yes[] = { "true", "yes", "1", "on", "TRUE", "Yes" };
-	static const char *const no[] = { "false", "no", "0", "off" };
+	static const char *const yes[] = {"true", "yes", "1", "on", "TRUE", "Yes"};
+	static const char *const no[] = {"false", "no", "0", "off"};
 
 	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
 		_cleanup_free_ char *ini = xasprintf("[source.l]\nauth = none\n"
-						     "allow_unauthenticated = %s\n",
-						     yes[i]);
+		                                     "allow_unauthenticated = %s\n",
+		                                     yes[i]);
 		struct config *c = load_ok(ini, NULL);
 
 		assert_true(c->sources[0].allow_unauthenticated);
@@ -516,8 +514,8 @@ static void test_bools(void **state _unused_)
 	}
 	for (size_t i = 0; i < ELEMENTSOF(no); i++) {
 		_cleanup_free_ char *ini = xasprintf("[source.l]\nauth = none\n"
-						     "allow_unauthenticated = %s\n",
-						     no[i]);
+		                                     "allow_unauthenticated = %s\n",
+		                                     no[i]);
 		expect_error(ini, NULL, "allow_unauthenticated = true");
 	}
 }
@@ -526,8 +524,8 @@ static void test_bools(void **state _unused_)
 static void test_secret_rotation(void **state _unused_)
 {
 	struct config *c = load_ok("[source.gh]\nauth = hmac\nsecret = newest\nsecret = middle\n"
-				   "secret = oldest\n",
-				   NULL);
+	                           "secret = oldest\n",
+	                           NULL);
 
 	assert_int_equal(c->sources[0].n_secrets, 3);
 	assert_string_equal(c->sources[0].secrets[0], "newest");
@@ -535,21 +533,22 @@ static void test_secret_rotation(void **state _unused_)
 	assert_string_equal(c->sources[0].secrets[2], "oldest");
 	config_free(c);
 	expect_error("[source.gh]\nauth = hmac\nsecret = \n", NULL,
-		     "[source.gh] secret: must not be empty");
+	             "[source.gh] secret: must not be empty");
 	expect_error("[source.gh]\nauth = hmac\nsecret=1\nsecret=2\nsecret=3\nsecret=4\n"
-		     "secret=5\nsecret=6\nsecret=7\nsecret=8\nsecret=9\n",
-		     NULL, ":11: [source.gh] secret: at most 8 secrets are accepted");
+	             "secret=5\nsecret=6\nsecret=7\nsecret=8\nsecret=9\n",
+	             NULL, ":11: [source.gh] secret: at most 8 secrets are accepted");
 }
 
 /* secret_file: one per line, blanks and comments skipped, order kept. */
 static void test_secret_file(void **state _unused_)
 {
 	CLEANUP_TMP char *secrets = tmp_file("# rotated 2024-05\n\nfile-new\n  file-old  \r\n"
-					       "# end\n");
+	                                     "# end\n");
 	CLEANUP_TMP char *empty = tmp_file("# nothing\n\n");
-	_cleanup_free_ char *ini = xasprintf("[source.gh]\nauth = hmac\nsecret_file = %s\n", secrets);
-	_cleanup_free_ char *ini_empty = xasprintf("[source.gh]\nauth = hmac\nsecret_file = %s\n",
-						   empty);
+	_cleanup_free_ char *ini =
+	    xasprintf("[source.gh]\nauth = hmac\nsecret_file = %s\n", secrets);
+	_cleanup_free_ char *ini_empty =
+	    xasprintf("[source.gh]\nauth = hmac\nsecret_file = %s\n", empty);
 	struct config *c = load_ok(ini, NULL);
 
 	assert_int_equal(c->sources[0].n_secrets, 2);
@@ -558,7 +557,7 @@ static void test_secret_file(void **state _unused_)
 	config_free(c);
 	expect_error(ini_empty, NULL, "holds no secret");
 	free(load_fail("[source.gh]\nauth = hmac\nsecret_file = /nonexistent/hookrun-secrets\n",
-		       NULL, -ENOENT));
+	               NULL, -ENOENT));
 }
 
 /* In one section secret and secret_file contradict each other. */
@@ -566,8 +565,8 @@ static void test_secret_and_secret_file(void **state _unused_)
 {
 	CLEANUP_TMP char *secrets = tmp_file("from-file\n");
 	_cleanup_free_ char *ini = xasprintf("[source.gh]\nauth = hmac\nsecret = inline\n"
-					     "secret_file = %s\n",
-					     secrets);
+	                                     "secret_file = %s\n",
+	                                     secrets);
 
 	expect_error(ini, NULL, "[source.gh] secret_file: cannot be combined with secret");
 }
@@ -578,35 +577,38 @@ static void test_secret_shapes(void **state _unused_)
 	_cleanup_free_ char *err = NULL;
 
 	err = load_fail("[source.sw]\nauth = standard-webhooks\nsecret = " WHSEC_EXAMPLE
-			"\nsecret = not-a-whsec-value\n",
-			NULL, -EINVAL);
+	                "\nsecret = not-a-whsec-value\n",
+	                NULL, -EINVAL);
 	assert_non_null(strstr(err, "[source.sw] secret: secret #2 is not a valid whsec_ value"));
 	assert_null(strstr(err, "not-a-whsec-value"));
 	expect_error("[source.sw]\nauth = standard-webhooks\nsecret = whsec_!!!!\n", NULL,
-		     "secret #1 is not a valid whsec_");
+	             "secret #1 is not a valid whsec_");
 	expect_error("[source.sw]\nauth = standard-webhooks\nsecret = whsec_\n", NULL,
-		     "secret #1 is not a valid whsec_");
+	             "secret #1 is not a valid whsec_");
 	free(err);
 	err = load_fail("[source.b]\nauth = basic\nsecret = no-colon-here\n", NULL, -EINVAL);
-	assert_non_null(strstr(err, "[source.b] secret: secret #1 is not of the form user:password"));
+	assert_non_null(
+	    strstr(err, "[source.b] secret: secret #1 is not of the form user:password"));
 	assert_null(strstr(err, "no-colon-here"));
-	config_free(load_ok("[source.sw]\nauth = standard-webhooks\nsecret = whsec_YWJjZA==\n", NULL));
+	config_free(
+	    load_ok("[source.sw]\nauth = standard-webhooks\nsecret = whsec_YWJjZA==\n", NULL));
 }
 
 /* Every scheme but none needs a secret; auth itself is required. */
 static void test_auth_required(void **state _unused_)
 {
-	static const char *const schemes[] = { "hmac", "standard-webhooks", "api-key", "bearer",
-					       "basic" };
+	static const char *const schemes[] = {"hmac", "standard-webhooks", "api-key", "bearer",
+	                                      "basic"};
 
 	for (size_t i = 0; i < ELEMENTSOF(schemes); i++) {
 		_cleanup_free_ char *ini = xasprintf("[source.x]\nauth = %s\n", schemes[i]);
 		_cleanup_free_ char *want = xasprintf("[source.x] secret: auth=%s needs at least "
-						      "one secret",
-						      schemes[i]);
+		                                      "one secret",
+		                                      schemes[i]);
 		expect_error(ini, NULL, want);
 	}
-	expect_error("[source.x]\nsecret = s\n", NULL, ":1: [source.x] auth: required, one of none|");
+	expect_error("[source.x]\nsecret = s\n", NULL,
+	             ":1: [source.x] auth: required, one of none|");
 	expect_error("[source.x]\n", NULL, "[source.x] auth: required");
 }
 
@@ -615,12 +617,13 @@ static void test_auth_none(void **state _unused_)
 {
 	struct config *c;
 
-	expect_error("[source.dev]\nauth = none\n", NULL,
-		     ":2: [source.dev] auth: none accepts anyone and is for local development only");
+	expect_error(
+	    "[source.dev]\nauth = none\n", NULL,
+	    ":2: [source.dev] auth: none accepts anyone and is for local development only");
 	expect_error("[source.dev]\nauth = none\nallow_unauthenticated = false\n", NULL,
-		     "allow_unauthenticated = true");
+	             "allow_unauthenticated = true");
 	expect_error("[source.dev]\nauth = none\nallow_unauthenticated = true\nsecret = x\n", NULL,
-		     "[source.dev] secret: does not apply to auth=none");
+	             "[source.dev] secret: does not apply to auth=none");
 	c = load_ok("[source.dev]\nauth = none\nallow_unauthenticated = on\n", NULL);
 	assert_int_equal(c->sources[0].auth, AUTH_SCHEME_NONE);
 	config_free(c);
@@ -630,23 +633,24 @@ static void test_auth_none(void **state _unused_)
 static void test_header_or_query(void **state _unused_)
 {
 	expect_error(HMAC_SOURCE "signature_header = X-Sig\nsignature_query = sig\n", NULL,
-		     ":5: [source.gh] signature_query: cannot be combined with signature_header");
+	             ":5: [source.gh] signature_query: cannot be combined with signature_header");
 	expect_error("[source.k]\nauth = api-key\nsecret = k\napi_key_header = X-Key\n"
-		     "api_key_query = key\n",
-		     NULL, "api_key_query: cannot be combined with api_key_header");
+	             "api_key_query = key\n",
+	             NULL, "api_key_query: cannot be combined with api_key_header");
 	expect_error(HMAC_SOURCE "signature_header = X Sig\n", NULL,
-		     "signature_header: 'X Sig' is not a valid HTTP header name");
+	             "signature_header: 'X Sig' is not a valid HTTP header name");
 }
 
 /* Keys that belong to another scheme are refused rather than silently ignored. */
 static void test_inapplicable_keys(void **state _unused_)
 {
-	expect_error("[source.b]\nauth = bearer\nsecret = t\nsignature_header = X-Sig\n", NULL,
-		     ":4: [source.b] signature_header: does not apply to auth=bearer (only to hmac)");
+	expect_error(
+	    "[source.b]\nauth = bearer\nsecret = t\nsignature_header = X-Sig\n", NULL,
+	    ":4: [source.b] signature_header: does not apply to auth=bearer (only to hmac)");
 	expect_error("[source.b]\nauth = hmac\nsecret = t\ntolerance = 5m\n", NULL,
-		     "tolerance: does not apply to auth=hmac (only to standard-webhooks)");
+	             "tolerance: does not apply to auth=hmac (only to standard-webhooks)");
 	expect_error("[source.b]\nauth = hmac\nsecret = t\napi_key_query = k\n", NULL,
-		     "api_key_query: does not apply to auth=hmac (only to api-key)");
+	             "api_key_query: does not apply to auth=hmac (only to api-key)");
 }
 
 /* hmac_inputs is an ordered list of body and url without repeats. */
@@ -664,7 +668,7 @@ static void test_hmac_inputs(void **state _unused_)
 	config_free(c);
 	expect_error(HMAC_SOURCE "hmac_inputs = body,body\n", NULL, "'body' is listed twice");
 	expect_error(HMAC_SOURCE "hmac_inputs = body,headers\n", NULL,
-		     "'headers' is not one of body|url");
+	             "'headers' is not one of body|url");
 	expect_error(HMAC_SOURCE "hmac_inputs = body,\n", NULL, "'' is not one of body|url");
 	expect_error(HMAC_SOURCE "hmac_inputs =\n", NULL, "'' is not one of body|url");
 }
@@ -678,7 +682,7 @@ static void test_idempotency_key(void **state _unused_)
 	assert_string_equal(c->sources[0].idempotency_name, "/data/a~1b");
 	config_free(c);
 	expect_error(HMAC_SOURCE "idempotency_key = json:data\n", NULL,
-		     "idempotency_key: 'json:data' is not header:<Name>, json:</pointer>");
+	             "idempotency_key: 'json:data' is not header:<Name>, json:</pointer>");
 	expect_error(HMAC_SOURCE "idempotency_key = json:/a~2\n", NULL, "is not header:<Name>");
 	expect_error(HMAC_SOURCE "idempotency_key = header:\n", NULL, "is not header:<Name>");
 	expect_error(HMAC_SOURCE "idempotency_key = X-Id\n", NULL, "is not header:<Name>");
@@ -700,19 +704,19 @@ static void test_file_problems(void **state _unused_)
 	expect_error(ini, NULL, ":2: line is longer than");
 	assert_int_equal(config_load("/nonexistent/hookrun.ini", NULL, &c, &err), -ENOENT);
 	assert_null(c);
-	assert_string_equal(err, "/nonexistent/hookrun.ini: cannot open: No such file or directory");
+	assert_string_equal(err,
+	                    "/nonexistent/hookrun.ini: cannot open: No such file or directory");
 }
 
 /* HOOKRUN_<KEY> overrides the file, which overrides the defaults. */
 static void test_env_global(void **state _unused_)
 {
-	CLEANUP_ENV char **env = ENV("PATH=/usr/bin", "HOOKRUN_LISTEN_PORT=9000",
-					   "HOOKRUN_DB_URL=postgresql://env@h/db",
-					   "HOOKRUN_DEDUP_WINDOW=1h", "HOOKRUN_LOG_FORMAT=json",
-					   "HOOKRUN_BATCH_MAX_BYTES=64K");
+	CLEANUP_ENV char **env = ENV(
+	    "PATH=/usr/bin", "HOOKRUN_LISTEN_PORT=9000", "HOOKRUN_DB_URL=postgresql://env@h/db",
+	    "HOOKRUN_DEDUP_WINDOW=1h", "HOOKRUN_LOG_FORMAT=json", "HOOKRUN_BATCH_MAX_BYTES=64K");
 	struct config *c = load_ok("[hookrun]\nlisten_port = 8000\nlisten_addr = ::1\n"
-				   "db_url = postgresql://file@h/db\n",
-				   env);
+	                           "db_url = postgresql://file@h/db\n",
+	                           env);
 
 	assert_int_equal(c->listen_port, 9000);
 	assert_string_equal(c->listen_addr, "::1");
@@ -728,12 +732,12 @@ static void test_env_every_global_key(void **state _unused_)
 {
 	CLEANUP_TMP char *url = tmp_file("postgresql://f@h/db\n");
 	_cleanup_free_ char *url_file = xasprintf("HOOKRUN_DB_URL_FILE=%s", url);
-	CLEANUP_ENV char **env = ENV(
-		"HOOKRUN_LISTEN_ADDR=10.0.0.1", "HOOKRUN_LISTEN_PORT=1", url_file,
-		"HOOKRUN_MAX_BACKLOG=2", "HOOKRUN_BATCH_MAX_ROWS=3", "HOOKRUN_BATCH_MAX_BYTES=4",
-		"HOOKRUN_COMMIT_TIMEOUT_MS=55", "HOOKRUN_RETRY_AFTER_S=6", "HOOKRUN_DEDUP_WINDOW=7",
-		"HOOKRUN_DB_RECONNECT_MAX_MS=888", "HOOKRUN_LOG_LEVEL=error",
-		"HOOKRUN_LOG_FORMAT=json");
+	CLEANUP_ENV char **env =
+	    ENV("HOOKRUN_LISTEN_ADDR=10.0.0.1", "HOOKRUN_LISTEN_PORT=1", url_file,
+	        "HOOKRUN_MAX_BACKLOG=2", "HOOKRUN_BATCH_MAX_ROWS=3", "HOOKRUN_BATCH_MAX_BYTES=4",
+	        "HOOKRUN_COMMIT_TIMEOUT_MS=55", "HOOKRUN_RETRY_AFTER_S=6", "HOOKRUN_DEDUP_WINDOW=7",
+	        "HOOKRUN_DB_RECONNECT_MAX_MS=888", "HOOKRUN_LOG_LEVEL=error",
+	        "HOOKRUN_LOG_FORMAT=json");
 	struct config *c = load_ok(NULL, env);
 
 	assert_string_equal(c->listen_addr, "10.0.0.1");
@@ -754,15 +758,14 @@ static void test_env_every_global_key(void **state _unused_)
 /* HOOKRUN_SOURCE_<NAME>_<KEY> overrides keys of sources defined in the file. */
 static void test_env_source(void **state _unused_)
 {
-	CLEANUP_ENV char **env = ENV("HOOKRUN_SOURCE_PARTNER_API_API_KEY_HEADER=X-Partner-Key",
-					   "HOOKRUN_SOURCE_PARTNER_API_API_KEY_QUERY=",
-					   "HOOKRUN_SOURCE_GH_BODY_LIMIT=2MiB",
-					   "HOOKRUN_SOURCE_GH_HMAC_INPUTS=url,body",
-					   "HOOKRUN_SOURCE_GH_SECRET=from-env");
+	CLEANUP_ENV char **env =
+	    ENV("HOOKRUN_SOURCE_PARTNER_API_API_KEY_HEADER=X-Partner-Key",
+	        "HOOKRUN_SOURCE_PARTNER_API_API_KEY_QUERY=", "HOOKRUN_SOURCE_GH_BODY_LIMIT=2MiB",
+	        "HOOKRUN_SOURCE_GH_HMAC_INPUTS=url,body", "HOOKRUN_SOURCE_GH_SECRET=from-env");
 	struct config *c = load_ok(HMAC_SOURCE "secret = s2\n"
-					       "[source.partner-api]\nauth = api-key\nsecret = k\n"
-					       "api_key_query = key\n",
-				   env);
+	                                       "[source.partner-api]\nauth = api-key\nsecret = k\n"
+	                                       "api_key_query = key\n",
+	                           env);
 	const struct source_config *gh = config_source_find(c, "gh");
 	const struct source_config *p = config_source_find(c, "partner-api");
 
@@ -809,12 +812,13 @@ static void test_env_file_problems(void **state _unused_)
 	CLEANUP_ENV char **e2 = ENV(v_url, "HOOKRUN_DB_URL=postgresql://x/db");
 	CLEANUP_ENV char **e3 = ENV("HOOKRUN_DB_URL_FILE=/nonexistent/db-url");
 	_cleanup_free_ char *ini = xasprintf("[hookrun]\ndb_url = postgresql://a/b\n"
-					     "db_url_file = %s\n",
-					     url);
+	                                     "db_url_file = %s\n",
+	                                     url);
 
 	expect_error(NULL, e1, "HOOKRUN_DB_URL_FILE: [hookrun] db_url_file:");
 	expect_error(NULL, e1, "is empty");
-	expect_error(NULL, e2, "HOOKRUN_DB_URL: [hookrun] db_url: cannot be combined with db_url_file");
+	expect_error(NULL, e2,
+	             "HOOKRUN_DB_URL: [hookrun] db_url: cannot be combined with db_url_file");
 	free(load_fail(NULL, e3, -ENOENT));
 	expect_error(ini, NULL, ":3: [hookrun] db_url_file: cannot be combined with db_url");
 }
@@ -830,19 +834,20 @@ static void test_env_unknown(void **state _unused_)
 	expect_error(NULL, e1, "HOOKRUN_LISTEN_PROT: unknown configuration variable");
 	expect_error(HMAC_SOURCE, e2, "HOOKRUN_SOURCE_NOPE_AUTH: no [source.NAME] section matches");
 	expect_error(NULL, e2, "HOOKRUN_SOURCE_NOPE_AUTH: no [source.NAME] section matches");
-	expect_error(HMAC_SOURCE, e3, "HOOKRUN_SOURCE_GH_HMAC_ALGO: [source.gh] unknown key 'HMAC_ALGO'");
+	expect_error(HMAC_SOURCE, e3,
+	             "HOOKRUN_SOURCE_GH_HMAC_ALGO: [source.gh] unknown key 'HMAC_ALGO'");
 	expect_error(NULL, e4, "HOOKRUN_DBURL: unknown configuration variable");
 }
 
 /* Variables of other tools are allowed; so is everything without the prefix. */
 static void test_env_allow_list(void **state _unused_)
 {
-	CLEANUP_ENV char **env = ENV(
-		"HOOKRUN_CONFIG=/etc/hookrun.ini", "HOOKRUN_MIGRATIONS_DIR=/m",
-		"HOOKRUN_SOURCE_ROOT=/src", "HOOKRUN_BUILD_ROOT=/build", "HOOKRUN_PG_USER=pg",
-		"HOOKRUN_PG_BINDIR=/usr/lib/postgresql/15/bin", "HOOKRUN_TEST_DB=x",
-		"HOOKRUN_BENCH_RATE=5", "HOOKRUN_DEV_ANYTHING=1", "HOOKRUNNER=1", "HOOKRUN=1",
-		"NOT_HOOKRUN_LISTEN_PORT=1", "HOOKRUN_NO_EQUALS");
+	CLEANUP_ENV char **env =
+	    ENV("HOOKRUN_CONFIG=/etc/hookrun.ini", "HOOKRUN_MIGRATIONS_DIR=/m",
+	        "HOOKRUN_SOURCE_ROOT=/src", "HOOKRUN_BUILD_ROOT=/build", "HOOKRUN_PG_USER=pg",
+	        "HOOKRUN_PG_BINDIR=/usr/lib/postgresql/15/bin", "HOOKRUN_TEST_DB=x",
+	        "HOOKRUN_BENCH_RATE=5", "HOOKRUN_DEV_ANYTHING=1", "HOOKRUNNER=1", "HOOKRUN=1",
+	        "NOT_HOOKRUN_LISTEN_PORT=1", "HOOKRUN_NO_EQUALS");
 	struct config *c = load_ok(HMAC_SOURCE, env);
 
 	assert_int_equal(c->listen_port, 8080);
@@ -858,21 +863,24 @@ static void test_env_bad_values(void **state _unused_)
 	CLEANUP_ENV char **e4 = ENV("HOOKRUN_LOG_LEVEL=loud");
 	CLEANUP_ENV char **e5 = ENV("HOOKRUN_SOURCE_SW_SECRET=whsec_***");
 
-	expect_error(NULL, e1, "HOOKRUN_LISTEN_PORT: [hookrun] listen_port: '70000' is out of range");
-	expect_error(HMAC_SOURCE, e2, "HOOKRUN_SOURCE_GH_AUTH: [source.gh] auth: none accepts anyone");
+	expect_error(NULL, e1,
+	             "HOOKRUN_LISTEN_PORT: [hookrun] listen_port: '70000' is out of range");
+	expect_error(HMAC_SOURCE, e2,
+	             "HOOKRUN_SOURCE_GH_AUTH: [source.gh] auth: none accepts anyone");
 	expect_error(HMAC_SOURCE "signature_header = X-Sig\n", e3,
-		     "HOOKRUN_SOURCE_GH_SIGNATURE_QUERY: [source.gh] signature_query: cannot be "
-		     "combined with signature_header");
+	             "HOOKRUN_SOURCE_GH_SIGNATURE_QUERY: [source.gh] signature_query: cannot be "
+	             "combined with signature_header");
 	expect_error(NULL, e4, "HOOKRUN_LOG_LEVEL: [hookrun] log_level: 'loud' is not one of");
-	expect_error("[source.sw]\nauth = standard-webhooks\nsecret = " WHSEC_EXAMPLE "\n", e5,
-		     "HOOKRUN_SOURCE_SW_SECRET: [source.sw] secret: secret #1 is not a valid whsec_");
+	expect_error(
+	    "[source.sw]\nauth = standard-webhooks\nsecret = " WHSEC_EXAMPLE "\n", e5,
+	    "HOOKRUN_SOURCE_SW_SECRET: [source.sw] secret: secret #1 is not a valid whsec_");
 }
 
 /* An environment variable can clear an optional key set in the file. */
 static void test_env_clears_optional(void **state _unused_)
 {
-	CLEANUP_ENV char **env = ENV("HOOKRUN_SOURCE_GH_SIGNATURE_HEADER=",
-					   "HOOKRUN_SOURCE_GH_SIGNATURE_QUERY=sig");
+	CLEANUP_ENV char **env =
+	    ENV("HOOKRUN_SOURCE_GH_SIGNATURE_HEADER=", "HOOKRUN_SOURCE_GH_SIGNATURE_QUERY=sig");
 	struct config *c = load_ok(HMAC_SOURCE "signature_header = X-Sig\n", env);
 
 	assert_null(c->sources[0].signature_header);
@@ -884,20 +892,20 @@ static void test_env_clears_optional(void **state _unused_)
 static void test_env_name_collision(void **state _unused_)
 {
 	expect_error("[source.foo-bar]\nauth = bearer\nsecret = a\n"
-		     "[source.foo_bar]\nauth = bearer\nsecret = b\n",
-		     NULL,
-		     ":4: [source.foo_bar] has the same variable prefix HOOKRUN_SOURCE_FOO_BAR_ as "
-		     "[source.foo-bar]");
+	             "[source.foo_bar]\nauth = bearer\nsecret = b\n",
+	             NULL,
+	             ":4: [source.foo_bar] has the same variable prefix HOOKRUN_SOURCE_FOO_BAR_ as "
+	             "[source.foo-bar]");
 }
 
 /* A source whose name is a prefix of another's still gets only its own variables. */
 static void test_env_prefix_sources(void **state _unused_)
 {
-	CLEANUP_ENV char **env = ENV("HOOKRUN_SOURCE_FOO_BAR_SECRET=bar-env",
-					   "HOOKRUN_SOURCE_FOO_SECRET=foo-env");
+	CLEANUP_ENV char **env =
+	    ENV("HOOKRUN_SOURCE_FOO_BAR_SECRET=bar-env", "HOOKRUN_SOURCE_FOO_SECRET=foo-env");
 	struct config *c = load_ok("[source.foo]\nauth = bearer\nsecret = a\n"
-				   "[source.foo-bar]\nauth = bearer\nsecret = b\n",
-				   env);
+	                           "[source.foo-bar]\nauth = bearer\nsecret = b\n",
+	                           env);
 
 	assert_string_equal(config_source_find(c, "foo")->secrets[0], "foo-env");
 	assert_string_equal(config_source_find(c, "foo-bar")->secrets[0], "bar-env");
@@ -928,9 +936,10 @@ static void test_print_masks_secrets(void **state _unused_)
 	for (size_t i = 0; i < ELEMENTSOF(full_ini_secrets); i++)
 		if (strstr(out, full_ini_secrets[i]))
 			fail_msg("secret '%s' printed:\n%s", full_ini_secrets[i], out);
-	assert_non_null(strstr(out, "db_url = postgresql://hookrun:********@db.internal:5432/hookrun\n"));
+	assert_non_null(
+	    strstr(out, "db_url = postgresql://hookrun:********@db.internal:5432/hookrun\n"));
 	assert_non_null(strstr(out, "[source.github]\nauth = hmac\nsecret = ********\n"
-				    "secret = ********\nhmac_algorithm = sha256\n"));
+	                            "secret = ********\nhmac_algorithm = sha256\n"));
 	assert_non_null(strstr(out, "hmac_inputs = url,body\n"));
 	assert_non_null(strstr(out, "idempotency_key = json:/event/id\n"));
 	assert_non_null(strstr(out, "idempotency_key = header:webhook-id\n"));
@@ -950,14 +959,14 @@ static void test_print_masks_db_url(void **state _unused_)
 	static const struct {
 		const char *url, *printed;
 	} cases[] = {
-		{ "postgresql://u:pw@h/db", "postgresql://u:********@h/db" },
-		{ "postgres://u:p@ss:w/rd@h:5432/db?sslmode=require",
-		  "postgres://u:********@h:5432/db?sslmode=require" },
-		{ "postgresql://u@h/db?sslmode=require&password=pw2&x=1",
-		  "postgresql://u@h/db?sslmode=require&password=********&x=1" },
-		{ "postgresql://h/db", "postgresql://h/db" },
-		{ "host=h dbname=db password=pw3 user=u", "host=h dbname=db password=******** user=u" },
-		{ "host=h password = 'p w\\'4' user=u", "host=h password = ******** user=u" },
+	    {"postgresql://u:pw@h/db", "postgresql://u:********@h/db"},
+	    {"postgres://u:p@ss:w/rd@h:5432/db?sslmode=require",
+	     "postgres://u:********@h:5432/db?sslmode=require"},
+	    {"postgresql://u@h/db?sslmode=require&password=pw2&x=1",
+	     "postgresql://u@h/db?sslmode=require&password=********&x=1"},
+	    {"postgresql://h/db", "postgresql://h/db"},
+	    {"host=h dbname=db password=pw3 user=u", "host=h dbname=db password=******** user=u"},
+	    {"host=h password = 'p w\\'4' user=u", "host=h password = ******** user=u"},
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -977,10 +986,10 @@ static void test_print_masks_db_url(void **state _unused_)
 static void test_print_round_trip(void **state _unused_)
 {
 	static const char ini[] = "[hookrun]\nlisten_port = 1234\nbatch_max_bytes = 3000\n"
-				  "[source.a]\nauth = hmac\nsecret = x\nsecret = y\n"
-				  "hmac_inputs = url,body\nsignature_prefix = v1=\n"
-				  "[source.b]\nauth = api-key\nsecret = k\napi_key_query = q\n"
-				  "[source.c]\nauth = none\nallow_unauthenticated = true\n";
+	                          "[source.a]\nauth = hmac\nsecret = x\nsecret = y\n"
+	                          "hmac_inputs = url,body\nsignature_prefix = v1=\n"
+	                          "[source.b]\nauth = api-key\nsecret = k\napi_key_query = q\n"
+	                          "[source.c]\nauth = none\nallow_unauthenticated = true\n";
 	struct config *c1 = load_ok(ini, NULL);
 	_cleanup_free_ char *out1 = print_to_string(c1);
 	struct config *c2 = load_ok(out1, NULL);
@@ -1008,7 +1017,7 @@ static void test_enum_strings(void **state _unused_)
 	for (int i = 0; i < _ROUTE_MAX; i++)
 		assert_int_equal(route_from_string(route_to_string(i)), i);
 	assert_string_equal(auth_scheme_to_string(AUTH_SCHEME_STANDARD_WEBHOOKS),
-			    "standard-webhooks");
+	                    "standard-webhooks");
 	assert_string_equal(auth_scheme_to_string(AUTH_SCHEME_API_KEY), "api-key");
 	assert_null(auth_scheme_to_string(_AUTH_SCHEME_MAX));
 	assert_int_equal(auth_scheme_from_string("HMAC"), -EINVAL);
@@ -1021,8 +1030,8 @@ static void test_enum_strings(void **state _unused_)
 static void test_ini_syntax(void **state _unused_)
 {
 	struct config *c = load_ok("\xef\xbb\xbf; leading comment\n# hash comment\n\n"
-				   "[hookrun]\nlisten_port: 81\nlisten_addr = ::  ; inline\n",
-				   NULL);
+	                           "[hookrun]\nlisten_port: 81\nlisten_addr = ::  ; inline\n",
+	                           NULL);
 
 	assert_int_equal(c->listen_port, 81);
 	assert_string_equal(c->listen_addr, "::");
@@ -1034,7 +1043,7 @@ static void test_ini_example(void **state _unused_)
 {
 	struct config *c = NULL;
 	_cleanup_free_ char *err = NULL;
-	bool seen[_AUTH_SCHEME_MAX] = { false };
+	bool seen[_AUTH_SCHEME_MAX] = {false};
 	int r;
 
 	r = config_load(SOURCE_ROOT "/deploy/dev/hookrun.ini.example", NULL, &c, &err);
@@ -1044,7 +1053,8 @@ static void test_ini_example(void **state _unused_)
 		seen[c->sources[i].auth] = true;
 	for (int i = 0; i < _AUTH_SCHEME_MAX; i++)
 		if (!seen[i])
-			fail_msg("hookrun.ini.example has no auth = %s source", auth_scheme_to_string(i));
+			fail_msg("hookrun.ini.example has no auth = %s source",
+			         auth_scheme_to_string(i));
 	config_free(c);
 }
 
@@ -1052,49 +1062,49 @@ static void test_ini_example(void **state _unused_)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_ini),
-		cmocka_unit_test(test_full_ini_schemes),
-		cmocka_unit_test(test_global_defaults),
-		cmocka_unit_test(test_source_defaults),
-		cmocka_unit_test(test_unknown_key),
-		cmocka_unit_test(test_unknown_section),
-		cmocka_unit_test(test_source_name),
-		cmocka_unit_test(test_duplicates),
-		cmocka_unit_test(test_bad_enum),
-		cmocka_unit_test(test_out_of_range),
-		cmocka_unit_test(test_bad_numbers),
-		cmocka_unit_test(test_size_suffixes),
-		cmocka_unit_test(test_duration_suffixes),
-		cmocka_unit_test(test_bools),
-		cmocka_unit_test(test_secret_rotation),
-		cmocka_unit_test(test_secret_file),
-		cmocka_unit_test(test_secret_and_secret_file),
-		cmocka_unit_test(test_secret_shapes),
-		cmocka_unit_test(test_auth_required),
-		cmocka_unit_test(test_auth_none),
-		cmocka_unit_test(test_header_or_query),
-		cmocka_unit_test(test_inapplicable_keys),
-		cmocka_unit_test(test_hmac_inputs),
-		cmocka_unit_test(test_idempotency_key),
-		cmocka_unit_test(test_file_problems),
-		cmocka_unit_test(test_env_global),
-		cmocka_unit_test(test_env_every_global_key),
-		cmocka_unit_test(test_env_source),
-		cmocka_unit_test(test_env_files),
-		cmocka_unit_test(test_env_file_problems),
-		cmocka_unit_test(test_env_unknown),
-		cmocka_unit_test(test_env_allow_list),
-		cmocka_unit_test(test_env_bad_values),
-		cmocka_unit_test(test_env_clears_optional),
-		cmocka_unit_test(test_env_name_collision),
-		cmocka_unit_test(test_env_prefix_sources),
-		cmocka_unit_test(test_null_path),
-		cmocka_unit_test(test_print_masks_secrets),
-		cmocka_unit_test(test_print_masks_db_url),
-		cmocka_unit_test(test_print_round_trip),
-		cmocka_unit_test(test_enum_strings),
-		cmocka_unit_test(test_ini_syntax),
-		cmocka_unit_test(test_ini_example),
+	    cmocka_unit_test(test_full_ini),
+	    cmocka_unit_test(test_full_ini_schemes),
+	    cmocka_unit_test(test_global_defaults),
+	    cmocka_unit_test(test_source_defaults),
+	    cmocka_unit_test(test_unknown_key),
+	    cmocka_unit_test(test_unknown_section),
+	    cmocka_unit_test(test_source_name),
+	    cmocka_unit_test(test_duplicates),
+	    cmocka_unit_test(test_bad_enum),
+	    cmocka_unit_test(test_out_of_range),
+	    cmocka_unit_test(test_bad_numbers),
+	    cmocka_unit_test(test_size_suffixes),
+	    cmocka_unit_test(test_duration_suffixes),
+	    cmocka_unit_test(test_bools),
+	    cmocka_unit_test(test_secret_rotation),
+	    cmocka_unit_test(test_secret_file),
+	    cmocka_unit_test(test_secret_and_secret_file),
+	    cmocka_unit_test(test_secret_shapes),
+	    cmocka_unit_test(test_auth_required),
+	    cmocka_unit_test(test_auth_none),
+	    cmocka_unit_test(test_header_or_query),
+	    cmocka_unit_test(test_inapplicable_keys),
+	    cmocka_unit_test(test_hmac_inputs),
+	    cmocka_unit_test(test_idempotency_key),
+	    cmocka_unit_test(test_file_problems),
+	    cmocka_unit_test(test_env_global),
+	    cmocka_unit_test(test_env_every_global_key),
+	    cmocka_unit_test(test_env_source),
+	    cmocka_unit_test(test_env_files),
+	    cmocka_unit_test(test_env_file_problems),
+	    cmocka_unit_test(test_env_unknown),
+	    cmocka_unit_test(test_env_allow_list),
+	    cmocka_unit_test(test_env_bad_values),
+	    cmocka_unit_test(test_env_clears_optional),
+	    cmocka_unit_test(test_env_name_collision),
+	    cmocka_unit_test(test_env_prefix_sources),
+	    cmocka_unit_test(test_null_path),
+	    cmocka_unit_test(test_print_masks_secrets),
+	    cmocka_unit_test(test_print_masks_db_url),
+	    cmocka_unit_test(test_print_round_trip),
+	    cmocka_unit_test(test_enum_strings),
+	    cmocka_unit_test(test_ini_syntax),
+	    cmocka_unit_test(test_ini_example),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

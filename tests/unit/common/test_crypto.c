@@ -49,29 +49,29 @@ static size_t unhex(const char *hex, unsigned char *out)
 
 /* RFC 4231 (SHA-256/512) and RFC 2202 (SHA-1) vectors, checked with `openssl dgst -hmac`. */
 static const struct hmac_vector hmac_vectors[] = {
-	{"rfc4231 tc1 sha256", HMAC_ALGORITHM_SHA256, KEY_0B20, "Hi There",
-	 "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
-	{"rfc4231 tc1 sha512", HMAC_ALGORITHM_SHA512, KEY_0B20, "Hi There",
-	 "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cde"
-	 "daa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854"},
-	{"rfc4231 tc2 sha256", HMAC_ALGORITHM_SHA256, KEY_JEFE, "what do ya want for nothing?",
-	 "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
-	{"rfc4231 tc2 sha512", HMAC_ALGORITHM_SHA512, KEY_JEFE, "what do ya want for nothing?",
-	 "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
-	 "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"},
-	{"rfc4231 tc6 sha256", HMAC_ALGORITHM_SHA256, KEY_AA131,
-	 "Test Using Larger Than Block-Size Key - Hash Key First",
-	 "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
-	{"rfc4231 tc6 sha512", HMAC_ALGORITHM_SHA512, KEY_AA131,
-	 "Test Using Larger Than Block-Size Key - Hash Key First",
-	 "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f352"
-	 "6b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598"},
-	{"rfc2202 tc1 sha1", HMAC_ALGORITHM_SHA1, KEY_0B20, "Hi There",
-	 "b617318655057264e28bc0b6fb378c8ef146be00"},
-	{"rfc2202 tc2 sha1", HMAC_ALGORITHM_SHA1, KEY_JEFE, "what do ya want for nothing?",
-	 "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"},
-	{"empty key and data sha256", HMAC_ALGORITHM_SHA256, "", "",
-	 "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"},
+    {"rfc4231 tc1 sha256", HMAC_ALGORITHM_SHA256, KEY_0B20, "Hi There",
+     "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+    {"rfc4231 tc1 sha512", HMAC_ALGORITHM_SHA512, KEY_0B20, "Hi There",
+     "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cde"
+     "daa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854"},
+    {"rfc4231 tc2 sha256", HMAC_ALGORITHM_SHA256, KEY_JEFE, "what do ya want for nothing?",
+     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+    {"rfc4231 tc2 sha512", HMAC_ALGORITHM_SHA512, KEY_JEFE, "what do ya want for nothing?",
+     "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
+     "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"},
+    {"rfc4231 tc6 sha256", HMAC_ALGORITHM_SHA256, KEY_AA131,
+     "Test Using Larger Than Block-Size Key - Hash Key First",
+     "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+    {"rfc4231 tc6 sha512", HMAC_ALGORITHM_SHA512, KEY_AA131,
+     "Test Using Larger Than Block-Size Key - Hash Key First",
+     "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f352"
+     "6b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598"},
+    {"rfc2202 tc1 sha1", HMAC_ALGORITHM_SHA1, KEY_0B20, "Hi There",
+     "b617318655057264e28bc0b6fb378c8ef146be00"},
+    {"rfc2202 tc2 sha1", HMAC_ALGORITHM_SHA1, KEY_JEFE, "what do ya want for nothing?",
+     "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"},
+    {"empty key and data sha256", HMAC_ALGORITHM_SHA256, "", "",
+     "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"},
 };
 
 /* Every known vector matches when the data is given as one piece. */
@@ -94,13 +94,13 @@ static void test_hmac_vectors(_unused_ void **state)
 static void test_hmac_pieces(_unused_ void **state)
 {
 	const struct crypto_piece pieces[] = {
-		{"what do ya", 10}, {NULL, 0}, {" want for ", 10}, {"nothing?", 8}, {"", 0},
+	    {"what do ya", 10}, {NULL, 0}, {" want for ", 10}, {"nothing?", 8}, {"", 0},
 	};
 	unsigned char want[CRYPTO_HMAC_MAX_SIZE], got[CRYPTO_HMAC_MAX_SIZE];
 
 	unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", want);
 	assert_int_equal(
-		crypto_hmac(HMAC_ALGORITHM_SHA256, "Jefe", 4, pieces, ELEMENTSOF(pieces), got), 32);
+	    crypto_hmac(HMAC_ALGORITHM_SHA256, "Jefe", 4, pieces, ELEMENTSOF(pieces), got), 32);
 	assert_memory_equal(got, want, 32);
 
 	/* No pieces at all is the MAC of the empty message. */
@@ -128,10 +128,10 @@ static void test_sha256(_unused_ void **state)
 	static const struct {
 		const char *data, *hex;
 	} v[] = {
-		{"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-		{"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-		{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-		 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+	    {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+	    {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+	    {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(v); i++) {
@@ -203,13 +203,13 @@ static void test_base64_vectors(_unused_ void **state)
 	static const struct {
 		const char *plain, *b64;
 	} v[] = {
-		{"", ""},
-		{"f", "Zg=="},
-		{"fo", "Zm8="},
-		{"foo", "Zm9v"},
-		{"foob", "Zm9vYg=="},
-		{"fooba", "Zm9vYmE="},
-		{"foobar", "Zm9vYmFy"},
+	    {"", ""},
+	    {"f", "Zg=="},
+	    {"fo", "Zm8="},
+	    {"foo", "Zm9v"},
+	    {"foob", "Zm9vYg=="},
+	    {"fooba", "Zm9vYmE="},
+	    {"foobar", "Zm9vYmFy"},
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(v); i++) {
@@ -262,21 +262,21 @@ static void test_base64url_vectors(_unused_ void **state)
 static void test_base64_invalid(_unused_ void **state)
 {
 	static const char *const bad_std[] = {
-		"Zg",       /* padding required */
-		"Zg=",      /* incomplete padding */
-		"Z===",     /* too much padding */
-		"Z",        /* a lone character encodes no byte */
-		"Zm9v!A==", /* not in the alphabet */
-		"Zm 9v",    /* no whitespace */
-		"Zm9v\n",   /* no newlines */
-		"-_8=",     /* base64url characters */
-		"=Zg=",     /* padding first */
-		"Zg==Zg==", /* padding in the middle */
-		"Zh==",     /* non-zero unused bits */
-		"Zm9=",     /* non-zero unused bits */
+	    "Zg",       /* padding required */
+	    "Zg=",      /* incomplete padding */
+	    "Z===",     /* too much padding */
+	    "Z",        /* a lone character encodes no byte */
+	    "Zm9v!A==", /* not in the alphabet */
+	    "Zm 9v",    /* no whitespace */
+	    "Zm9v\n",   /* no newlines */
+	    "-_8=",     /* base64url characters */
+	    "=Zg=",     /* padding first */
+	    "Zg==Zg==", /* padding in the middle */
+	    "Zh==",     /* non-zero unused bits */
+	    "Zm9=",     /* non-zero unused bits */
 	};
 	static const char *const bad_url[] = {
-		"+/8", "Zm9v!", "Z", "Zg=", "Zg===", "Zh", "Zm 9v", "Zg==Zg",
+	    "+/8", "Zm9v!", "Z", "Zg=", "Zg===", "Zh", "Zm 9v", "Zg==Zg",
 	};
 	unsigned char *dec = NULL;
 	size_t len = 777;
@@ -284,13 +284,12 @@ static void test_base64_invalid(_unused_ void **state)
 	for (size_t i = 0; i < ELEMENTSOF(bad_std); i++) {
 		print_message("# base64 #%zu\n", i);
 		assert_int_equal(crypto_base64_decode(bad_std[i], strlen(bad_std[i]), &dec, &len),
-				 -EBADMSG);
+		                 -EBADMSG);
 	}
 	for (size_t i = 0; i < ELEMENTSOF(bad_url); i++) {
 		print_message("# base64url #%zu\n", i);
 		assert_int_equal(
-			crypto_base64url_decode(bad_url[i], strlen(bad_url[i]), &dec, &len),
-			-EBADMSG);
+		    crypto_base64url_decode(bad_url[i], strlen(bad_url[i]), &dec, &len), -EBADMSG);
 	}
 	assert_null(dec);
 	assert_int_equal(len, 777);
@@ -339,17 +338,17 @@ static void test_random_bytes(_unused_ void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hmac_vectors),
-		cmocka_unit_test(test_hmac_pieces),
-		cmocka_unit_test(test_hmac_bad_algorithm),
-		cmocka_unit_test(test_sha256),
-		cmocka_unit_test(test_equal),
-		cmocka_unit_test(test_hex),
-		cmocka_unit_test(test_base64_vectors),
-		cmocka_unit_test(test_base64url_vectors),
-		cmocka_unit_test(test_base64_invalid),
-		cmocka_unit_test(test_round_trips),
-		cmocka_unit_test(test_random_bytes),
+	    cmocka_unit_test(test_hmac_vectors),
+	    cmocka_unit_test(test_hmac_pieces),
+	    cmocka_unit_test(test_hmac_bad_algorithm),
+	    cmocka_unit_test(test_sha256),
+	    cmocka_unit_test(test_equal),
+	    cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_base64_vectors),
+	    cmocka_unit_test(test_base64url_vectors),
+	    cmocka_unit_test(test_base64_invalid),
+	    cmocka_unit_test(test_round_trips),
+	    cmocka_unit_test(test_random_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

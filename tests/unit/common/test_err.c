@@ -1,6 +1,4 @@
 /* Unit tests for common/err.c: the errno to HTTP status and retry tables. */
-#include "err.h"
-
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,32 +8,24 @@
 
 #include <cmocka.h>
 
+#include "err.h"
+
 static const struct {
 	int r;
 	int status;
 	bool retryable;
 } err_table[] = {
-	{ -EINVAL, 400, false },
-	{ -EBADMSG, 400, false },
-	{ -EACCES, 401, false },
-	{ -EPERM, 403, false },
-	{ -ENOENT, 404, false },
-	{ -EOPNOTSUPP, 405, false },
-	{ -EEXIST, 409, false },
-	{ -EFBIG, 413, false },
-	{ -EMSGSIZE, 413, false },
-	{ -EPROTONOSUPPORT, 415, false },
-	{ -EAGAIN, 503, true },
-	{ -EBUSY, 503, true },
-	{ -ECONNREFUSED, 503, true },
-	{ -ETIMEDOUT, 503, true },
-	{ -EPROTO, 502, false },
-	{ -ECONNRESET, 500, true },
-	{ -EPIPE, 500, true },
-	{ -ENOMEM, 500, false },
-	{ -EIO, 500, false },
-	{ 0, 500, false },
-	{ EINVAL, 500, false }, /* positive errno is not part of the vocabulary */
+    {-EINVAL, 400, false},      {-EBADMSG, 400, false},
+    {-EACCES, 401, false},      {-EPERM, 403, false},
+    {-ENOENT, 404, false},      {-EOPNOTSUPP, 405, false},
+    {-EEXIST, 409, false},      {-EFBIG, 413, false},
+    {-EMSGSIZE, 413, false},    {-EPROTONOSUPPORT, 415, false},
+    {-EAGAIN, 503, true},       {-EBUSY, 503, true},
+    {-ECONNREFUSED, 503, true}, {-ETIMEDOUT, 503, true},
+    {-EPROTO, 502, false},      {-ECONNRESET, 500, true},
+    {-EPIPE, 500, true},        {-ENOMEM, 500, false},
+    {-EIO, 500, false},         {0, 500, false},
+    {EINVAL, 500, false}, /* positive errno is not part of the vocabulary */
 };
 
 /* Every vocabulary code maps to its documented status and retry decision. */
@@ -46,10 +36,10 @@ static void test_table(void **state)
 
 		if (err_to_http_status(r) != err_table[i].status)
 			fail_msg("%s: status %d, want %d", strerror(r < 0 ? -r : r),
-				 err_to_http_status(r), err_table[i].status);
+			         err_to_http_status(r), err_table[i].status);
 		if (err_is_retryable(r) != err_table[i].retryable)
 			fail_msg("%s: retryable %d, want %d", strerror(r < 0 ? -r : r),
-				 err_is_retryable(r), err_table[i].retryable);
+			         err_is_retryable(r), err_table[i].retryable);
 	}
 }
 
@@ -78,8 +68,8 @@ static void test_reason_phrases(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_reason_phrases),
+	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_reason_phrases),
 	};
 
 	return cmocka_run_group_tests_name("err", tests, NULL, NULL);

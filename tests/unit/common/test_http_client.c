@@ -1,8 +1,6 @@
 /* Unit tests for common/http_client.c: the transport seam with canned answers, and libcurl
  * multi on libevent against an in-process http_glue server and raw sockets on 127.0.0.1.
  * One event loop drives both sides; every wait is bounded by a deadline timer. */
-#include "http_client.h"
-
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -24,6 +22,7 @@
 #include <event2/listener.h>
 
 #include "hookrun_build.h"
+#include "http_client.h"
 #include "http_glue.h"
 #include "xalloc.h"
 
@@ -90,7 +89,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 static bool run_until(struct event_base *base, const size_t *count, size_t want, long ms)
 {
 	bool expired = false;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	struct event *deadline = evtimer_new(base, on_deadline, &expired);
 
 	assert_non_null(deadline);
@@ -119,7 +118,7 @@ static void seen_fini(struct seen *s)
 	free(s->content_type);
 	free(s->content_length);
 	free(s->expect);
-	*s = (struct seen){ 0 };
+	*s = (struct seen){0};
 }
 
 /* Record what the server received. */
@@ -147,8 +146,8 @@ static void seen_record(struct seen *s, const struct http_req *req)
 static void on_request(struct http_exchange *ex, const struct http_req *req, void *userdata)
 {
 	struct fixture *f = userdata;
-	const struct http_header extra[] = { { "X-Reply", "yes" },
-					     { "X-Method", http_method_to_string(req->method) } };
+	const struct http_header extra[] = {{"X-Reply", "yes"},
+	                                    {"X-Method", http_method_to_string(req->method)}};
 	_cleanup_free_ char *body = NULL;
 
 	f->n_requests++;
@@ -168,9 +167,9 @@ static void on_request(struct http_exchange *ex, const struct http_req *req, voi
 		body = xasprintf("body-%s", req->path + 3);
 	else
 		body = xasprintf("%s %s %s", http_method_to_string(req->method), req->path,
-				 f->last.body);
-	http_exchange_respond(ex, strncmp(req->path, "/n/", 3) == 0 ? 200 : 201, "text/plain",
-			      body, strlen(body), extra, ELEMENTSOF(extra));
+		                 f->last.body);
+	http_exchange_respond(ex, strncmp(req->path, "/n/", 3) == 0 ? 200 : 201, "text/plain", body,
+	                      strlen(body), extra, ELEMENTSOF(extra));
 }
 
 /* Per test: a loop and a server on 127.0.0.1, any free port. */
@@ -178,8 +177,7 @@ static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	struct http_server_options so = {
-		.addr = "127.0.0.1", .port = 0, .max_body = 4 << 20, .read_timeout_s = 30
-	};
+	    .addr = "127.0.0.1", .port = 0, .max_body = 4 << 20, .read_timeout_s = 30};
 	char *error = NULL;
 
 	f->base = event_base_new();
@@ -240,8 +238,8 @@ static void on_done(const struct http_client_response *resp, void *userdata)
 	r->n_headers = resp->n_headers;
 	r->headers = xcalloc(resp->n_headers + 1, sizeof(*r->headers));
 	for (size_t i = 0; i < resp->n_headers; i++)
-		r->headers[i] = (struct http_header){ xstrdup(resp->headers[i].name),
-						      xstrdup(resp->headers[i].value) };
+		r->headers[i] = (struct http_header){xstrdup(resp->headers[i].name),
+		                                     xstrdup(resp->headers[i].value)};
 	if (r->counter)
 		(*r->counter)++;
 }
@@ -249,7 +247,7 @@ static void on_done(const struct http_client_response *resp, void *userdata)
 /* A header of a recorded response, through http_client_response_header(). */
 static const char *result_header(const struct result *r, const char *name)
 {
-	struct http_client_response resp = { .headers = r->headers, .n_headers = r->n_headers };
+	struct http_client_response resp = {.headers = r->headers, .n_headers = r->n_headers};
 
 	return http_client_response_header(&resp, name);
 }
@@ -268,7 +266,7 @@ static void result_fini(struct result *r)
 
 /* Send one request through the fixture's client and wait for its done. */
 static void send_and_wait(struct fixture *f, const struct http_client_request *req,
-			  struct result *r)
+                          struct result *r)
 {
 	size_t want = f->n_done + 1;
 
@@ -292,8 +290,8 @@ struct canned {
 };
 
 /* A transport that keeps the request and answers when the test says so. */
-static int canned_send(void *impl, const struct http_client_request *req,
-		       http_client_done_fn done, void *userdata)
+static int canned_send(void *impl, const struct http_client_request *req, http_client_done_fn done,
+                       void *userdata)
 {
 	struct canned *t = impl;
 
@@ -318,18 +316,22 @@ static void canned_fini(struct canned *t)
 /* Canned answers reach done with status, headers and body; in_flight follows. */
 static void test_canned_transport(void **state)
 {
-	static const struct http_header hdrs[] = { { "Content-Type", "application/json" },
-						   { "X-Request-Id", "req-1" },
-						   { "x-request-id", "second" } };
-	const struct http_client_response ok = { .status = 404, .headers = hdrs, .n_headers = 3,
-						 .body = "{}", .body_len = 2, .error_text = "" };
-	const struct http_client_response broken = { .transport_error = -ECONNRESET, .body = "",
-						     .error_text = "reset" };
-	struct canned t = { 0 };
-	struct http_transport tr = { .send = canned_send, .impl = &t };
+	static const struct http_header hdrs[] = {{"Content-Type", "application/json"},
+	                                          {"X-Request-Id", "req-1"},
+	                                          {"x-request-id", "second"}};
+	const struct http_client_response ok = {.status = 404,
+	                                        .headers = hdrs,
+	                                        .n_headers = 3,
+	                                        .body = "{}",
+	                                        .body_len = 2,
+	                                        .error_text = ""};
+	const struct http_client_response broken = {
+	    .transport_error = -ECONNRESET, .body = "", .error_text = "reset"};
+	struct canned t = {0};
+	struct http_transport tr = {.send = canned_send, .impl = &t};
 	struct http_client *c = http_client_new_with_transport(&tr, NULL);
-	struct http_client_request req = { .method = HTTP_METHOD_PUT, .url = "http://x/a" };
-	struct result r1 = { 0 }, r2 = { 0 };
+	struct http_client_request req = {.method = HTTP_METHOD_PUT, .url = "http://x/a"};
+	struct result r1 = {0}, r2 = {0};
 
 	assert_int_equal(http_client_send(c, &req, on_done, &r1), 0);
 	req.method = HTTP_METHOD_GET;
@@ -359,11 +361,11 @@ static void test_canned_transport(void **state)
 /* A transport that refuses: the error comes back, done is never called, nothing in flight. */
 static void test_canned_refused(void **state)
 {
-	struct canned t = { .fail_with = -EAGAIN };
-	struct http_transport tr = { .send = canned_send, .impl = &t };
+	struct canned t = {.fail_with = -EAGAIN};
+	struct http_transport tr = {.send = canned_send, .impl = &t};
 	struct http_client *c = http_client_new_with_transport(&tr, NULL);
-	struct http_client_request req = { .method = HTTP_METHOD_GET, .url = "http://x/" };
-	struct result r = { 0 };
+	struct http_client_request req = {.method = HTTP_METHOD_GET, .url = "http://x/"};
+	struct result r = {0};
 
 	assert_int_equal(http_client_send(c, &req, on_done, &r), -EAGAIN);
 	assert_int_equal(http_client_in_flight(c), 0);
@@ -375,12 +377,12 @@ static void test_canned_refused(void **state)
  * swallowed (and its bookkeeping freed: ASan would see a leak or a use after free). */
 static void test_canned_free_pending(void **state)
 {
-	const struct http_client_response late = { .status = 200, .body = "", .error_text = "" };
-	struct canned t = { 0 };
-	struct http_transport tr = { .send = canned_send, .impl = &t };
+	const struct http_client_response late = {.status = 200, .body = "", .error_text = ""};
+	struct canned t = {0};
+	struct http_transport tr = {.send = canned_send, .impl = &t};
 	struct http_client *c = http_client_new_with_transport(&tr, NULL);
-	struct http_client_request req = { .method = HTTP_METHOD_GET, .url = "http://x/" };
-	struct result r = { 0 };
+	struct http_client_request req = {.method = HTTP_METHOD_GET, .url = "http://x/"};
+	struct result r = {0};
 
 	assert_int_equal(http_client_send(c, &req, on_done, &r), 0);
 	http_client_free(c);
@@ -396,11 +398,10 @@ static void test_canned_free_pending(void **state)
 /* Header lookup is case-insensitive, first match wins, NULL when absent or none. */
 static void test_response_header(void **state)
 {
-	static const struct http_header hdrs[] = { { "Retry-After", "7" },
-						   { "retry-after", "9" },
-						   { "X-Empty", "" } };
-	const struct http_client_response resp = { .headers = hdrs, .n_headers = 3 };
-	const struct http_client_response none = { 0 };
+	static const struct http_header hdrs[] = {
+	    {"Retry-After", "7"}, {"retry-after", "9"}, {"X-Empty", ""}};
+	const struct http_client_response resp = {.headers = hdrs, .n_headers = 3};
+	const struct http_client_response none = {0};
 
 	assert_string_equal(http_client_response_header(&resp, "RETRY-AFTER"), "7");
 	assert_string_equal(http_client_response_header(&resp, "x-empty"), "");
@@ -411,21 +412,24 @@ static void test_response_header(void **state)
 /* ---- curl against the in-process server ---- */
 
 /* One request with method m and body: the server sees it intact and the answer comes back. */
-static void method_roundtrip(struct fixture *f, size_t i, enum http_method method,
-			     const char *body, size_t blen)
+static void method_roundtrip(struct fixture *f, size_t i, enum http_method method, const char *body,
+                             size_t blen)
 {
 	const char *m = http_method_to_string(method);
 	_cleanup_free_ char *path = xasprintf("/echo/%s", m);
 	_cleanup_free_ char *query = xasprintf("q=%zu", i);
-	_cleanup_free_ char *url = xasprintf("http://127.0.0.1:%d%s?%s",
-					     http_server_port(f->server), path, query);
+	_cleanup_free_ char *url =
+	    xasprintf("http://127.0.0.1:%d%s?%s", http_server_port(f->server), path, query);
 	_cleanup_free_ char *custom = xasprintf("value for %s", m);
-	const struct http_header hdrs[] = { { "X-Custom", custom },
-					    { "Content-Type", "application/json" },
-					    { "X-Empty", "" } };
-	struct http_client_request req = { .method = method, .url = url, .headers = hdrs,
-					   .n_headers = 3, .body = body, .body_len = blen };
-	struct result r = { 0 };
+	const struct http_header hdrs[] = {
+	    {"X-Custom", custom}, {"Content-Type", "application/json"}, {"X-Empty", ""}};
+	struct http_client_request req = {.method = method,
+	                                  .url = url,
+	                                  .headers = hdrs,
+	                                  .n_headers = 3,
+	                                  .body = body,
+	                                  .body_len = blen};
+	struct result r = {0};
 	_cleanup_free_ char *want = NULL;
 
 	send_and_wait(f, &req, &r);
@@ -446,8 +450,8 @@ static void method_roundtrip(struct fixture *f, size_t i, enum http_method metho
 	assert_string_equal(result_header(&r, "x-reply"), "yes");
 	assert_string_equal(result_header(&r, "X-Method"), m);
 	assert_true(r.total_ms > 0);
-	want = method == HTTP_METHOD_HEAD ? xstrdup("")
-					  : xasprintf("%s %s %s", m, path, f->last.body);
+	want =
+	    method == HTTP_METHOD_HEAD ? xstrdup("") : xasprintf("%s %s %s", m, path, f->last.body);
 	assert_int_equal(r.body_len, strlen(want));
 	assert_string_equal(r.body, want);
 	result_fini(&r);
@@ -461,12 +465,9 @@ static void test_methods(void **state)
 		const char *body;
 		size_t body_len;
 	} cases[] = {
-		{ HTTP_METHOD_GET, NULL, 0 },
-		{ HTTP_METHOD_POST, "post-body", 9 },
-		{ HTTP_METHOD_PUT, "put \0 body", 10 },
-		{ HTTP_METHOD_PATCH, "{\"a\":1}", 7 },
-		{ HTTP_METHOD_DELETE, NULL, 0 },
-		{ HTTP_METHOD_HEAD, NULL, 0 },
+	    {HTTP_METHOD_GET, NULL, 0},           {HTTP_METHOD_POST, "post-body", 9},
+	    {HTTP_METHOD_PUT, "put \0 body", 10}, {HTTP_METHOD_PATCH, "{\"a\":1}", 7},
+	    {HTTP_METHOD_DELETE, NULL, 0},        {HTTP_METHOD_HEAD, NULL, 0},
 	};
 	struct fixture *f = *state;
 
@@ -485,8 +486,8 @@ static void test_post_bodies(void **state)
 	_cleanup_free_ char *url = fixture_url(f, "/echo");
 	size_t big_len = 3 << 19;
 	_cleanup_free_ char *big = xmalloc(big_len);
-	struct http_client_request req = { .method = HTTP_METHOD_POST, .url = url };
-	struct result r = { 0 };
+	struct http_client_request req = {.method = HTTP_METHOD_POST, .url = url};
+	struct result r = {0};
 
 	fixture_client(f, NULL);
 	send_and_wait(f, &req, &r);
@@ -500,7 +501,7 @@ static void test_post_bodies(void **state)
 		big[i] = (char)('a' + i % 26);
 	req.body = big;
 	req.body_len = big_len;
-	r = (struct result){ 0 };
+	r = (struct result){0};
 	send_and_wait(f, &req, &r);
 	assert_int_equal(r.err, 0);
 	assert_int_equal(r.status, 201);
@@ -521,7 +522,7 @@ struct chain {
 static void on_chain_done(const struct http_client_response *resp, void *userdata)
 {
 	struct chain *ch = userdata;
-	struct http_client_request req = { .method = HTTP_METHOD_GET, .url = ch->url };
+	struct http_client_request req = {.method = HTTP_METHOD_GET, .url = ch->url};
 
 	if (resp->transport_error || resp->status != 201)
 		ch->failures++;
@@ -534,8 +535,8 @@ static void test_keep_alive(void **state)
 {
 	struct fixture *f = *state;
 	_cleanup_free_ char *url = fixture_url(f, "/seq");
-	struct chain ch = { .f = f, .url = url };
-	struct http_client_request req = { .method = HTTP_METHOD_GET, .url = url };
+	struct chain ch = {.f = f, .url = url};
+	struct http_client_request req = {.method = HTTP_METHOD_GET, .url = url};
 
 	fixture_client(f, NULL);
 	assert_int_equal(http_client_send(f->client, &req, on_chain_done, &ch), 0);
@@ -556,7 +557,7 @@ static void test_concurrent(void **state)
 	for (size_t i = 0; i < 100; i++) {
 		_cleanup_free_ char *path = xasprintf("/n/%zu", i);
 		_cleanup_free_ char *url = fixture_url(f, path);
-		struct http_client_request req = { .method = HTTP_METHOD_GET, .url = url };
+		struct http_client_request req = {.method = HTTP_METHOD_GET, .url = url};
 
 		r[i].counter = &f->n_done;
 		assert_int_equal(http_client_send(f->client, &req, on_done, &r[i]), 0);
@@ -582,9 +583,8 @@ static void test_timeout(void **state)
 {
 	struct fixture *f = *state;
 	_cleanup_free_ char *url = fixture_url(f, "/hang");
-	struct http_client_request req = { .method = HTTP_METHOD_GET, .url = url,
-					   .timeout_ms = 200 };
-	struct result r = { 0 };
+	struct http_client_request req = {.method = HTTP_METHOD_GET, .url = url, .timeout_ms = 200};
+	struct result r = {0};
 	long long start = now_ms(), took;
 
 	fixture_client(f, NULL);
@@ -605,12 +605,12 @@ static void test_timeout(void **state)
 static void test_connection_refused(void **state)
 {
 	struct fixture *f = *state;
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
 	socklen_t len = sizeof(sin);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	_cleanup_free_ char *url = NULL;
-	struct http_client_request req = { .method = HTTP_METHOD_GET };
-	struct result r = { 0 };
+	struct http_client_request req = {.method = HTTP_METHOD_GET};
+	struct result r = {0};
 
 	assert_true(fd >= 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
@@ -631,19 +631,19 @@ static void test_send_refuses_bad_input(void **state)
 {
 	struct fixture *f = *state;
 	_cleanup_free_ char *url = fixture_url(f, "/");
-	const struct http_header crlf[] = { { "X-Bad", "a\r\nInjected: yes" } };
-	const struct http_header colon[] = { { "X:Bad", "a" } };
+	const struct http_header crlf[] = {{"X-Bad", "a\r\nInjected: yes"}};
+	const struct http_header colon[] = {{"X:Bad", "a"}};
 	const struct http_client_request bad[] = {
-		{ .method = HTTP_METHOD_GET, .url = "ftp://127.0.0.1/" },
-		{ .method = HTTP_METHOD_GET, .url = "not a url" },
-		{ .method = HTTP_METHOD_GET, .url = NULL },
-		{ .method = HTTP_METHOD_OTHER, .url = url },
-		{ .method = HTTP_METHOD_HEAD, .url = url, .body = "x", .body_len = 1 },
-		{ .method = HTTP_METHOD_GET, .url = url, .headers = crlf, .n_headers = 1 },
-		{ .method = HTTP_METHOD_GET, .url = url, .headers = colon, .n_headers = 1 },
-		{ .method = HTTP_METHOD_POST, .url = url, .body = NULL, .body_len = 3 },
+	    {.method = HTTP_METHOD_GET, .url = "ftp://127.0.0.1/"},
+	    {.method = HTTP_METHOD_GET, .url = "not a url"},
+	    {.method = HTTP_METHOD_GET, .url = NULL},
+	    {.method = HTTP_METHOD_OTHER, .url = url},
+	    {.method = HTTP_METHOD_HEAD, .url = url, .body = "x", .body_len = 1},
+	    {.method = HTTP_METHOD_GET, .url = url, .headers = crlf, .n_headers = 1},
+	    {.method = HTTP_METHOD_GET, .url = url, .headers = colon, .n_headers = 1},
+	    {.method = HTTP_METHOD_POST, .url = url, .body = NULL, .body_len = 3},
 	};
-	struct result r = { 0 };
+	struct result r = {0};
 
 	fixture_client(f, NULL);
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
@@ -668,12 +668,12 @@ static void raw_on_read(struct bufferevent *bev, void *arg)
 	struct raw_server *rs = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	evutil_socket_t fd = bufferevent_getfd(bev);
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
 	if (evbuffer_search(in, "\r\n\r\n", 4, NULL).pos < 0)
 		return;
 	assert_int_equal(send(fd, rs->reply, strlen(rs->reply), MSG_NOSIGNAL),
-			 (ssize_t)strlen(rs->reply));
+	                 (ssize_t)strlen(rs->reply));
 	if (rs->reset)
 		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
 	bufferevent_free(bev);
@@ -688,10 +688,10 @@ static void raw_on_event(struct bufferevent *bev, short what, void *arg)
 
 /* A connection arrived: read its request. */
 static void raw_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-			  int socklen, void *arg)
+                          int socklen, void *arg)
 {
-	struct bufferevent *bev = bufferevent_socket_new(evconnlistener_get_base(l), fd,
-							 BEV_OPT_CLOSE_ON_FREE);
+	struct bufferevent *bev =
+	    bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
 
 	assert_non_null(bev);
 	bufferevent_setcb(bev, raw_on_read, NULL, raw_on_event, arg);
@@ -701,25 +701,24 @@ static void raw_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
 /* Listen on 127.0.0.1, any free port. */
 static void raw_server_open(struct raw_server *rs, struct event_base *base)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
 	socklen_t len = sizeof(sin);
 
 	rs->listener = evconnlistener_new_bind(base, raw_on_accept, rs,
-					       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
-					       (struct sockaddr *)&sin, sizeof(sin));
+	                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+	                                       (struct sockaddr *)&sin, sizeof(sin));
 	assert_non_null(rs->listener);
-	assert_int_equal(getsockname(evconnlistener_get_fd(rs->listener), (struct sockaddr *)&sin,
-				     &len),
-			 0);
+	assert_int_equal(
+	    getsockname(evconnlistener_get_fd(rs->listener), (struct sockaddr *)&sin, &len), 0);
 	rs->port = ntohs(sin.sin_port);
 }
 
 /* GET / from a raw server with this reply; the result is left in r. */
 static void raw_exchange(struct fixture *f, const char *reply, bool reset, struct result *r)
 {
-	struct raw_server rs = { .reply = reply, .reset = reset };
+	struct raw_server rs = {.reply = reply, .reset = reset};
 	_cleanup_free_ char *url = NULL;
-	struct http_client_request req = { .method = HTTP_METHOD_GET };
+	struct http_client_request req = {.method = HTTP_METHOD_GET};
 
 	raw_server_open(&rs, f->base);
 	url = xasprintf("http://127.0.0.1:%d/", rs.port);
@@ -736,7 +735,7 @@ static void raw_exchange(struct fixture *f, const char *reply, bool reset, struc
 static void test_reset_mid_response(void **state)
 {
 	struct fixture *f = *state;
-	struct result r = { 0 };
+	struct result r = {0};
 
 	raw_exchange(f, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", true, &r);
 	assert_int_equal(r.err, -ECONNRESET);
@@ -750,7 +749,7 @@ static void test_reset_mid_response(void **state)
 static void test_garbage_reply(void **state)
 {
 	struct fixture *f = *state;
-	struct result r = { 0 };
+	struct result r = {0};
 
 	raw_exchange(f, "hello\r\n\r\n", false, &r);
 	assert_int_equal(r.err, -EPROTO);
@@ -763,12 +762,12 @@ static void test_garbage_reply(void **state)
 static void test_interim_response_headers(void **state)
 {
 	struct fixture *f = *state;
-	struct result r = { 0 };
+	struct result r = {0};
 
 	raw_exchange(f,
-		     "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
-		     "HTTP/1.1 202 Accepted\r\nX-Final:  yes  \r\nContent-Length: 2\r\n\r\nok",
-		     false, &r);
+	             "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+	             "HTTP/1.1 202 Accepted\r\nX-Final:  yes  \r\nContent-Length: 2\r\n\r\nok",
+	             false, &r);
 	assert_int_equal(r.err, 0);
 	assert_int_equal(r.status, 202);
 	assert_null(result_header(&r, "Link"));
@@ -782,10 +781,10 @@ static void test_interim_response_headers(void **state)
 static void test_body_cap(void **state)
 {
 	struct fixture *f = *state;
-	struct http_client_options o = { .max_response_body = 1024 };
+	struct http_client_options o = {.max_response_body = 1024};
 	_cleanup_free_ char *url = fixture_url(f, "/big");
-	struct http_client_request req = { .method = HTTP_METHOD_GET, .url = url };
-	struct result r = { 0 };
+	struct http_client_request req = {.method = HTTP_METHOD_GET, .url = url};
+	struct result r = {0};
 
 	fixture_client(f, &o);
 	send_and_wait(f, &req, &r);
@@ -807,7 +806,7 @@ struct resender {
 static void on_done_resend(const struct http_client_response *resp, void *userdata)
 {
 	struct resender *rs = userdata;
-	struct http_client_request req = { .method = HTTP_METHOD_GET, .url = "http://127.0.0.1/" };
+	struct http_client_request req = {.method = HTTP_METHOD_GET, .url = "http://127.0.0.1/"};
 
 	rs->calls++;
 	rs->err = resp->transport_error;
@@ -820,9 +819,9 @@ static void test_free_cancels(void **state)
 {
 	struct fixture *f = *state;
 	_cleanup_free_ char *url = fixture_url(f, "/hang");
-	struct http_client_request req = { .method = HTTP_METHOD_GET, .url = url };
-	struct result r[3] = { 0 };
-	struct resender rs = { .f = f };
+	struct http_client_request req = {.method = HTTP_METHOD_GET, .url = url};
+	struct result r[3] = {0};
+	struct resender rs = {.f = f};
 
 	fixture_client(f, NULL);
 	for (size_t i = 0; i < 3; i++)
@@ -873,10 +872,10 @@ static void test_free_from_done(void **state)
 	struct fixture *f = *state;
 	_cleanup_free_ char *hang = fixture_url(f, "/hang");
 	_cleanup_free_ char *echo = fixture_url(f, "/echo");
-	struct http_client_request rh = { .method = HTTP_METHOD_GET, .url = hang };
-	struct http_client_request re = { .method = HTTP_METHOD_GET, .url = echo };
-	struct result others[2] = { 0 };
-	struct freer fr = { .f = f, .others = others, .n_others = 2 };
+	struct http_client_request rh = {.method = HTTP_METHOD_GET, .url = hang};
+	struct http_client_request re = {.method = HTTP_METHOD_GET, .url = echo};
+	struct result others[2] = {0};
+	struct freer fr = {.f = f, .others = others, .n_others = 2};
 
 	fixture_client(f, NULL);
 	for (size_t i = 0; i < 2; i++)
@@ -898,23 +897,23 @@ static void test_free_from_done(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_canned_transport),
-		cmocka_unit_test(test_canned_refused),
-		cmocka_unit_test(test_canned_free_pending),
-		cmocka_unit_test(test_response_header),
-		cmocka_unit_test_setup_teardown(test_methods, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_post_bodies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_send_refuses_bad_input, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_mid_response, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_garbage_reply, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_interim_response_headers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_free_cancels, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_free_from_done, setup, teardown),
+	    cmocka_unit_test(test_canned_transport),
+	    cmocka_unit_test(test_canned_refused),
+	    cmocka_unit_test(test_canned_free_pending),
+	    cmocka_unit_test(test_response_header),
+	    cmocka_unit_test_setup_teardown(test_methods, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_post_bodies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_send_refuses_bad_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_mid_response, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage_reply, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_interim_response_headers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_free_cancels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_free_from_done, setup, teardown),
 	};
 
 	/* Answering an exchange whose client already left must not kill the test. */

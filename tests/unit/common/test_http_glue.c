@@ -186,7 +186,7 @@ static bool client_read_until(struct fixture *f, char *buf, size_t size, const c
 static void test_respond_body(void **state)
 {
 	static const char body[] = "{\"ok\":true}";
-	const struct http_header extra[] = { { "X-Request-Id", "r-1" } };
+	const struct http_header extra[] = {{"X-Request-Id", "r-1"}};
 	struct fixture *f = *state;
 	char buf[1024] = "";
 	const char *end;
@@ -206,7 +206,7 @@ static void test_respond_body(void **state)
 /* A listen address that is not an IP address fails with a reason, leaking nothing. */
 static void test_new_bad_address(void **state)
 {
-	struct http_server_options o = { .addr = "not-an-address", .max_body = 1024 };
+	struct http_server_options o = {.addr = "not-an-address", .max_body = 1024};
 	struct event_base *base = event_base_new();
 	char *err = NULL;
 

@@ -1,6 +1,4 @@
 /* Unit tests for common/http_req.c: headers, query parameters, JSON content types. */
-#include "http_req.h"
-
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,12 +7,13 @@
 
 #include <cmocka.h>
 
+#include "http_req.h"
 #include "xalloc.h"
 
 /* Assert that query parameter name of query decodes to want (NULL: absent). */
 static void assert_param(const char *query, const char *name, const char *want)
 {
-	struct http_req req = { .query = query };
+	struct http_req req = {.query = query};
 	_cleanup_free_ char *got = http_req_query_param(&req, name);
 
 	if (!want && got)
@@ -29,13 +28,13 @@ static void assert_param(const char *query, const char *name, const char *want)
 static void test_header_lookup(void **state)
 {
 	static const struct http_header headers[] = {
-		{ "Content-Type", "application/json" },
-		{ "X-Request-Id", "abc" },
-		{ "x-request-id", "second" },
-		{ "X-Empty", "" },
+	    {"Content-Type", "application/json"},
+	    {"X-Request-Id", "abc"},
+	    {"x-request-id", "second"},
+	    {"X-Empty", ""},
 	};
-	struct http_req req = { .headers = headers, .n_headers = 4 };
-	struct http_req none = { 0 };
+	struct http_req req = {.headers = headers, .n_headers = 4};
+	struct http_req none = {0};
 
 	assert_string_equal(http_req_header(&req, "content-type"), "application/json");
 	assert_string_equal(http_req_header(&req, "CONTENT-TYPE"), "application/json");
@@ -110,11 +109,9 @@ static void test_method_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_lookup),
-		cmocka_unit_test(test_query_decode),
-		cmocka_unit_test(test_query_presence),
-		cmocka_unit_test(test_content_type_is_json),
-		cmocka_unit_test(test_method_names),
+	    cmocka_unit_test(test_header_lookup),  cmocka_unit_test(test_query_decode),
+	    cmocka_unit_test(test_query_presence), cmocka_unit_test(test_content_type_is_json),
+	    cmocka_unit_test(test_method_names),
 	};
 
 	return cmocka_run_group_tests_name("http_req", tests, NULL, NULL);

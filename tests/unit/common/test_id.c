@@ -1,6 +1,4 @@
 /* Unit tests for common/id.c: UUIDv7 layout against fixed inputs, fresh ids' shape and order. */
-#include "id.h"
-
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +8,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "id.h"
 
 /* Assert that s looks like a lowercase UUIDv7 string. */
 static void assert_uuid7_shape(const char *s)
@@ -28,10 +28,9 @@ static void assert_uuid7_shape(const char *s)
 /* The example of RFC 9562 appendix A.6 (2022-02-22T19:22:22Z), whatever the unused bits. */
 static void test_format_rfc9562_example(void **state)
 {
-	static const uint8_t rnd[10] = { 0x0c, 0xc3, 0x18, 0xc4, 0xdc,
-					 0x0c, 0x0c, 0x07, 0x39, 0x8f };
-	static const uint8_t noisy[10] = { 0xfc, 0xc3, 0xd8, 0xc4, 0xdc,
-					   0x0c, 0x0c, 0x07, 0x39, 0x8f };
+	static const uint8_t rnd[10] = {0x0c, 0xc3, 0x18, 0xc4, 0xdc, 0x0c, 0x0c, 0x07, 0x39, 0x8f};
+	static const uint8_t noisy[10] = {0xfc, 0xc3, 0xd8, 0xc4, 0xdc,
+	                                  0x0c, 0x0c, 0x07, 0x39, 0x8f};
 	char out[ID_UUID_STRING_MAX];
 
 	id_uuid7_format(out, 0x017F22E279B0ULL, rnd);
@@ -43,9 +42,9 @@ static void test_format_rfc9562_example(void **state)
 /* Version nibble at [14] and variant bits at [19] are forced; the timestamp keeps 48 bits. */
 static void test_format_extremes(void **state)
 {
-	static const uint8_t zero[10] = { 0 };
-	static const uint8_t ones[10] = { 0xff, 0xff, 0xff, 0xff, 0xff,
-					  0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t zero[10] = {0};
+	static const uint8_t ones[10] = {0xff, 0xff, 0xff, 0xff, 0xff,
+	                                 0xff, 0xff, 0xff, 0xff, 0xff};
 	char out[ID_UUID_STRING_MAX];
 
 	id_uuid7_format(out, 0, zero);
@@ -60,7 +59,7 @@ static void test_format_extremes(void **state)
 static void test_new_unique_and_ordered(void **state)
 {
 	char a[ID_UUID_STRING_MAX], b[ID_UUID_STRING_MAX];
-	const struct timespec two_ms = { 0, 2000000 };
+	const struct timespec two_ms = {0, 2000000};
 
 	assert_int_equal(id_uuid7_new(a), 0);
 	assert_int_equal(id_uuid7_new(b), 0);
@@ -117,11 +116,9 @@ static void test_new_timestamp(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format_rfc9562_example),
-		cmocka_unit_test(test_format_extremes),
-		cmocka_unit_test(test_new_unique_and_ordered),
-		cmocka_unit_test(test_new_many_distinct),
-		cmocka_unit_test(test_new_timestamp),
+	    cmocka_unit_test(test_format_rfc9562_example), cmocka_unit_test(test_format_extremes),
+	    cmocka_unit_test(test_new_unique_and_ordered), cmocka_unit_test(test_new_many_distinct),
+	    cmocka_unit_test(test_new_timestamp),
 	};
 
 	return cmocka_run_group_tests_name("id", tests, NULL, NULL);

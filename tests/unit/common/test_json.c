@@ -1,6 +1,4 @@
 /* Unit tests for common/json.c: body parsing, RFC 6901 pointers, scalars as text. */
-#include "json.h"
-
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,24 +9,26 @@
 
 #include <cmocka.h>
 
+#include "json.h"
+
 /* The example document of RFC 6901 section 5. */
 static const char rfc6901_doc[] = "{\n"
-				  "  \"foo\": [\"bar\", \"baz\"],\n"
-				  "  \"\": 0,\n"
-				  "  \"a/b\": 1,\n"
-				  "  \"c%d\": 2,\n"
-				  "  \"e^f\": 3,\n"
-				  "  \"g|h\": 4,\n"
-				  "  \"i\\\\j\": 5,\n"
-				  "  \"k\\\"l\": 6,\n"
-				  "  \" \": 7,\n"
-				  "  \"m~n\": 8\n"
-				  "}";
+                                  "  \"foo\": [\"bar\", \"baz\"],\n"
+                                  "  \"\": 0,\n"
+                                  "  \"a/b\": 1,\n"
+                                  "  \"c%d\": 2,\n"
+                                  "  \"e^f\": 3,\n"
+                                  "  \"g|h\": 4,\n"
+                                  "  \"i\\\\j\": 5,\n"
+                                  "  \"k\\\"l\": 6,\n"
+                                  "  \" \": 7,\n"
+                                  "  \"m~n\": 8\n"
+                                  "}";
 
 /* Parse text that must be accepted. */
 static json_t *parse_ok(const char *text)
 {
-	struct json_error e = { { 0 } };
+	struct json_error e = {{0}};
 	json_t *v = NULL;
 	int r = json_body_parse(text, strlen(text), &v, &e);
 
@@ -41,7 +41,7 @@ static json_t *parse_ok(const char *text)
 /* Parse len bytes that must be rejected with -EBADMSG; *ret must stay untouched. */
 static void assert_rejected(const char *buf, size_t len, const char *want_prefix)
 {
-	struct json_error e = { { 0 } };
+	struct json_error e = {{0}};
 	json_t *sentinel = json_null();
 	json_t *v = sentinel;
 
@@ -97,8 +97,8 @@ static void test_pointer_rfc6901_examples(void **state)
 static void test_pointer_escapes(void **state)
 {
 	json_auto_t *doc =
-		parse_ok("{\"~1\": 1, \"/0\": 2, \"~\": 3, \"/\": 4, \"a\": {\"\": {\"\": 5}},"
-			 " \"\": {\"\": 6}, \"~0/~1\": 7}");
+	    parse_ok("{\"~1\": 1, \"/0\": 2, \"~\": 3, \"/\": 4, \"a\": {\"\": {\"\": 5}},"
+	             " \"\": {\"\": 6}, \"~0/~1\": 7}");
 
 	assert_pointer(doc, "/~01", "1");
 	assert_pointer(doc, "/~10", "2");
@@ -161,7 +161,7 @@ static void test_parse_accepts_containers(void **state)
 	assert_int_equal(json_integer_value(json_object_get(obj, "a")), 2);
 	assert_true(json_is_array(arr));
 	assert_string_equal(json_string_value(json_object_get(utf8, "k")),
-			    "caf\xc3\xa9 \xc3\xa9 \xf0\x9f\x98\x80");
+	                    "caf\xc3\xa9 \xc3\xa9 \xf0\x9f\x98\x80");
 }
 
 /* A syntax error reports its line and column. */
@@ -184,8 +184,8 @@ static void test_parse_error_position(void **state)
 /* Top-level scalars, empty bodies and whitespace are rejected. */
 static void test_parse_rejects_non_containers(void **state)
 {
-	static const char *const bodies[] = { "\"str\"", "42", "-1.5", "true", "false", "null",
-					      "", "   \n" };
+	static const char *const bodies[] = {"\"str\"", "42",   "-1.5", "true",
+	                                     "false",   "null", "",     "   \n"};
 
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
 		assert_rejected(bodies[i], strlen(bodies[i]), "malformed JSON at line ");
@@ -266,16 +266,16 @@ static void test_scalar_to_string(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pointer_rfc6901_examples),
-		cmocka_unit_test(test_pointer_escapes),
-		cmocka_unit_test(test_pointer_array_indices),
-		cmocka_unit_test(test_pointer_bad_and_absent),
-		cmocka_unit_test(test_parse_accepts_containers),
-		cmocka_unit_test(test_parse_error_position),
-		cmocka_unit_test(test_parse_rejects_non_containers),
-		cmocka_unit_test(test_parse_rejects_bad_bytes),
-		cmocka_unit_test(test_parse_null_reterr),
-		cmocka_unit_test(test_scalar_to_string),
+	    cmocka_unit_test(test_pointer_rfc6901_examples),
+	    cmocka_unit_test(test_pointer_escapes),
+	    cmocka_unit_test(test_pointer_array_indices),
+	    cmocka_unit_test(test_pointer_bad_and_absent),
+	    cmocka_unit_test(test_parse_accepts_containers),
+	    cmocka_unit_test(test_parse_error_position),
+	    cmocka_unit_test(test_parse_rejects_non_containers),
+	    cmocka_unit_test(test_parse_rejects_bad_bytes),
+	    cmocka_unit_test(test_parse_null_reterr),
+	    cmocka_unit_test(test_scalar_to_string),
 	};
 
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);

@@ -1,8 +1,6 @@
 /* Unit tests for common/json_scan.c: the RFC 8259 check (accepted and refused cases in the
  * spirit of JSONTestSuite, each also put to jansson), error positions, nesting limits and
  * RFC 6901 scalar lookups. */
-#include "json_scan.h"
-
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,10 +13,12 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "json_scan.h"
+
 /* Where jansson's verdict differs from ours, on purpose. */
 enum jansson_differs {
 	JANSSON_AGREES,
-	JANSSON_OVERFLOW, /* refuses a number beyond 64 bits or a double; we accept any size */
+	JANSSON_OVERFLOW,  /* refuses a number beyond 64 bits or a double; we accept any size */
 	JANSSON_SKIPS_NUL, /* accepts a NUL byte right after a number or literal; we refuse it */
 };
 
@@ -31,157 +31,169 @@ struct scan_case {
 	enum jansson_differs jansson;
 };
 
-#define Y(n, t)            { n, t, sizeof(t) - 1, NULL, JANSSON_AGREES }
-#define Y_BIG(n, t)        { n, t, sizeof(t) - 1, NULL, JANSSON_OVERFLOW }
-#define N(n, t, r)         { n, t, sizeof(t) - 1, r, JANSSON_AGREES }
-#define N_J(n, t, r, j)    { n, t, sizeof(t) - 1, r, j }
+#define Y(n, t)                                                                                    \
+	{                                                                                          \
+		n, t, sizeof(t) - 1, NULL, JANSSON_AGREES                                          \
+	}
+#define Y_BIG(n, t)                                                                                \
+	{                                                                                          \
+		n, t, sizeof(t) - 1, NULL, JANSSON_OVERFLOW                                        \
+	}
+#define N(n, t, r)                                                                                 \
+	{                                                                                          \
+		n, t, sizeof(t) - 1, r, JANSSON_AGREES                                             \
+	}
+#define N_J(n, t, r, j)                                                                            \
+	{                                                                                          \
+		n, t, sizeof(t) - 1, r, j                                                          \
+	}
 
-#define EOI    "unexpected end of input"
-#define VALUE  "expected a value"
-#define UTF8   "invalid UTF-8"
-#define CTRL   "control character in string"
-#define TOP    "top level must be an object or array"
-#define TRAIL  "trailing data after the top-level value"
-#define KEY    "expected a string as object key"
-#define COLON  "expected ':' after object key"
+#define EOI     "unexpected end of input"
+#define VALUE   "expected a value"
+#define UTF8    "invalid UTF-8"
+#define CTRL    "control character in string"
+#define TOP     "top level must be an object or array"
+#define TRAIL   "trailing data after the top-level value"
+#define KEY     "expected a string as object key"
+#define COLON   "expected ':' after object key"
 #define AFTER_A "expected ',' or ']' after array element"
 #define AFTER_O "expected ',' or '}' after object member"
-#define PAIR   "unpaired UTF-16 surrogate"
-#define HEX    "\\u must be followed by four hex digits"
-#define ESC    "invalid escape"
+#define PAIR    "unpaired UTF-16 surrogate"
+#define HEX     "\\u must be followed by four hex digits"
+#define ESC     "invalid escape"
 
 static const struct scan_case cases[] = {
-	Y("y_array_empty", "[]"),
-	Y("y_object_empty", "{}"),
-	Y("y_whitespace_around", " \t\r\n[ \t\r\n] \t\r\n"),
-	Y("y_object_basic", "{\"a\":1}"),
-	Y("y_object_spaced", "{ \"a\" : 1 , \"b\" : [ ] }"),
-	Y("y_object_empty_key", "{\"\":0}"),
-	Y("y_object_duplicate_keys", "{\"a\":1,\"a\":2}"),
-	Y("y_nested", "{\"a\":[{\"b\":[[],{}]},[[[]]]]}"),
-	Y("y_array_all_types", "[1,-1,0,-0,1.5,1e5,1E+5,1e-5,-0.0e0,true,false,null,\"s\",{},[]]"),
-	Y("y_number_exp_capital", "[1E22]"),
-	Y("y_number_real_fraction_exp", "[123.456e-78]"),
-	Y("y_number_min_int64", "[-9223372036854775808]"),
-	Y("y_number_tiny", "[1e-400]"),
-	Y_BIG("y_number_huge_int", "[123456789012345678901234567890]"),
-	Y_BIG("y_number_huge_negative", "[-123456789012345678901234567890]"),
-	Y_BIG("y_number_int64_max_plus_one", "[9223372036854775808]"),
-	Y_BIG("y_number_huge_exp", "[1e999]"),
-	Y_BIG("y_number_huge_neg_exp_real", "{\"n\":-1.5E+400}"),
-	N_J("n_number_huge_adjacent", "[-1-5e999]", AFTER_A, JANSSON_OVERFLOW),
-	N_J("n_number_huge_then_exp", "[1e999e5]", AFTER_A, JANSSON_OVERFLOW),
-	Y("y_string_simple_escapes", "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]"),
-	Y("y_string_u_escapes", "[\"\\u00e9\\u20AC\\uffff\\u0001\"]"),
-	Y("y_string_surrogate_pair", "[\"\\uD83D\\uDE00\\udbff\\udfff\"]"),
-	Y("y_string_utf8_2", "[\"\xc2\x80\xdf\xbf\"]"),
-	Y("y_string_utf8_3", "[\"\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\"]"),
-	Y("y_string_utf8_4", "[\"\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\xf0\x9f\x98\x80\"]"),
-	Y("y_string_del", "[\"\x7f\"]"),
-	Y("y_string_in_key", "{\"caf\xc3\xa9\":\"\\u00e9\"}"),
-	Y("y_string_long", "[\"0123456789abcdef0123456789abcdef0123456789abcdef\\n0123456789\"]"),
-	N("n_empty", "", EOI),
-	N("n_whitespace_only", " \n ", EOI),
-	N("n_top_number", "42", TOP),
-	N("n_top_string", "\"s\"", TOP),
-	N("n_top_true", "true", TOP),
-	N("n_top_null", "null", TOP),
-	N("n_bom", "\xef\xbb\xbf{}", "byte order mark is not allowed"),
-	N("n_trailing_garbage", "{} x", TRAIL),
-	N("n_two_values", "[][]", TRAIL),
-	N("n_extra_close", "{}}", TRAIL),
-	N("n_trailing_nul", "{}\0", TRAIL),
-	/* Found by tests/fuzz/fuzz_json_scan.c: jansson drops a NUL byte it has pushed back. */
-	N_J("n_nul_after_number", "[1\0]", AFTER_A, JANSSON_SKIPS_NUL),
-	N_J("n_nul_after_literal", "{\"a\":false\0}", AFTER_O, JANSSON_SKIPS_NUL),
-	N_J("n_nul_after_big_number", "[1e999\0]", AFTER_A, JANSSON_OVERFLOW),
-	N("n_array_trailing_comma", "[1,]", VALUE),
-	N("n_array_leading_comma", "[,1]", VALUE),
-	N("n_array_double_comma", "[1,,2]", VALUE),
-	N("n_array_colon", "[1:2]", AFTER_A),
-	N("n_array_unclosed", "[1", EOI),
-	N("n_array_unclosed_comma", "[1,", EOI),
-	N("n_array_mismatch", "[}", VALUE),
-	N("n_object_mismatch", "{]", KEY),
-	N("n_object_trailing_comma", "{\"a\":1,}", KEY),
-	N("n_object_unquoted_key", "{a:1}", KEY),
-	N("n_object_number_key", "{1:1}", KEY),
-	N("n_object_missing_colon", "{\"a\" 1}", COLON),
-	N("n_object_comma_for_colon", "{\"a\",1}", COLON),
-	N("n_object_missing_value", "{\"a\":}", VALUE),
-	N("n_object_unclosed", "{\"a\":1", EOI),
-	N("n_object_no_comma", "{\"a\":1 \"b\":2}", AFTER_O),
-	N("n_single_quotes", "['a']", VALUE),
-	N("n_comment_line", "[1]//c", TRAIL),
-	N("n_comment_block", "[1/*c*/]", AFTER_A),
-	N("n_comment_first", "/**/[]", TOP),
-	N("n_nan", "[NaN]", VALUE),
-	N("n_infinity", "[Infinity]", VALUE),
-	N("n_minus_infinity", "[-Infinity]", "expected a digit"),
-	N("n_plus", "[+1]", VALUE),
-	N("n_leading_zero", "[01]", "leading zeros are not allowed"),
-	N("n_leading_zero_neg", "[-012]", "leading zeros are not allowed"),
-	N("n_double_zero", "[00]", "leading zeros are not allowed"),
-	N("n_dot_end", "[1.]", "expected a digit after '.'"),
-	N("n_dot_start", "[.1]", VALUE),
-	N("n_dot_exp", "[1.e1]", "expected a digit after '.'"),
-	N("n_exp_empty", "[1e]", "expected a digit in the exponent"),
-	N("n_exp_sign_only", "[1e+]", "expected a digit in the exponent"),
-	N("n_minus_alone", "[-]", "expected a digit"),
-	N("n_minus_space", "[- 1]", "expected a digit"),
-	N("n_hex_number", "[0x1]", AFTER_A),
-	N("n_number_eoi", "[-", EOI),
-	N("n_true_capital", "[True]", VALUE),
-	N("n_null_short", "[nul]", VALUE),
-	N("n_true_eoi", "[tru", EOI),
-	N("n_string_unclosed", "[\"abc", EOI),
-	N("n_string_ctrl_01", "[\"a\x01\"]", CTRL),
-	N("n_string_raw_tab", "[\"\t\"]", CTRL),
-	N("n_string_raw_newline", "[\"\n\"]", CTRL),
-	N("n_string_raw_1f", "[\"\x1f\"]", CTRL),
-	N("n_string_raw_nul", "[\"a\0b\"]", CTRL),
-	N("n_escape_x", "[\"\\x41\"]", ESC),
-	N("n_escape_a", "[\"\\a\"]", ESC),
-	N("n_escape_quote", "[\"\\'\"]", ESC),
-	N("n_escape_capital_u", "[\"\\U0041\"]", ESC),
-	N("n_escape_nul_byte", "[\"\\\0\"]", ESC),
-	N("n_escape_eoi", "[\"\\", EOI),
-	N("n_u_short", "[\"\\u12\"]", HEX),
-	N("n_u_bad_digit", "[\"\\u12G4\"]", HEX),
-	N("n_u_empty", "[\"\\u\"]", HEX),
-	N("n_u_nul", "[\"\\u0000\"]", "\\u0000 is not allowed"),
-	N("n_u_lone_high", "[\"\\uD800\"]", PAIR),
-	N("n_u_high_then_char", "[\"\\uD800x\"]", PAIR),
-	N("n_u_high_then_escape", "[\"\\uD800\\n\"]", PAIR),
-	N("n_u_high_high", "[\"\\uD800\\uD800\"]", PAIR),
-	N("n_u_high_bmp", "[\"\\uDBFF\\u0041\"]", PAIR),
-	N("n_u_high_bad_hex", "[\"\\uD800\\uDC0G\"]", PAIR),
-	N("n_u_lone_low", "[\"\\uDC00\"]", PAIR),
-	N("n_u_low_high", "[\"\\uDFFF\\uD800\"]", PAIR),
-	N("n_utf8_continuation", "[\"\x80\"]", UTF8),
-	N("n_utf8_continuation_bf", "[\"\xbf\"]", UTF8),
-	N("n_utf8_overlong_c0", "[\"\xc0\x80\"]", UTF8),
-	N("n_utf8_overlong_c1", "[\"\xc1\xbf\"]", UTF8),
-	N("n_utf8_overlong_3", "[\"\xe0\x80\x80\"]", UTF8),
-	N("n_utf8_overlong_3_max", "[\"\xe0\x9f\xbf\"]", UTF8),
-	N("n_utf8_overlong_4", "[\"\xf0\x8f\xbf\xbf\"]", UTF8),
-	N("n_utf8_surrogate_high", "[\"\xed\xa0\x80\"]", UTF8),
-	N("n_utf8_surrogate_low", "[\"\xed\xbf\xbf\"]", UTF8),
-	N("n_utf8_above_max", "[\"\xf4\x90\x80\x80\"]", UTF8),
-	N("n_utf8_f5", "[\"\xf5\x80\x80\x80\"]", UTF8),
-	N("n_utf8_fe", "[\"\xfe\"]", UTF8),
-	N("n_utf8_ff", "[\"\xff\"]", UTF8),
-	N("n_utf8_truncated_2", "[\"\xc3\"]", UTF8),
-	N("n_utf8_truncated_3", "[\"\xe2\x82\"]", UTF8),
-	N("n_utf8_truncated_4", "[\"\xf0\x9f\x98\"]", UTF8),
-	N("n_utf8_bad_continuation", "[\"\xc3\x28\"]", UTF8),
-	N("n_utf8_in_key", "{\"\xff\":1}", UTF8),
-	N("n_utf8_truncated_at_eoi", "[\"\xe2\x82", UTF8),
-	N("n_non_ascii_outside_string", "[\xc3\xa9]", VALUE),
-	N("n_invalid_outside_string", "[\xff]", VALUE),
-	N("n_formfeed_whitespace", "[\f]", VALUE),
-	N("n_vtab_whitespace", "\v[]", TOP),
-	N("n_nbsp_whitespace", "[\xc2\xa0]", VALUE),
+    Y("y_array_empty", "[]"),
+    Y("y_object_empty", "{}"),
+    Y("y_whitespace_around", " \t\r\n[ \t\r\n] \t\r\n"),
+    Y("y_object_basic", "{\"a\":1}"),
+    Y("y_object_spaced", "{ \"a\" : 1 , \"b\" : [ ] }"),
+    Y("y_object_empty_key", "{\"\":0}"),
+    Y("y_object_duplicate_keys", "{\"a\":1,\"a\":2}"),
+    Y("y_nested", "{\"a\":[{\"b\":[[],{}]},[[[]]]]}"),
+    Y("y_array_all_types", "[1,-1,0,-0,1.5,1e5,1E+5,1e-5,-0.0e0,true,false,null,\"s\",{},[]]"),
+    Y("y_number_exp_capital", "[1E22]"),
+    Y("y_number_real_fraction_exp", "[123.456e-78]"),
+    Y("y_number_min_int64", "[-9223372036854775808]"),
+    Y("y_number_tiny", "[1e-400]"),
+    Y_BIG("y_number_huge_int", "[123456789012345678901234567890]"),
+    Y_BIG("y_number_huge_negative", "[-123456789012345678901234567890]"),
+    Y_BIG("y_number_int64_max_plus_one", "[9223372036854775808]"),
+    Y_BIG("y_number_huge_exp", "[1e999]"),
+    Y_BIG("y_number_huge_neg_exp_real", "{\"n\":-1.5E+400}"),
+    N_J("n_number_huge_adjacent", "[-1-5e999]", AFTER_A, JANSSON_OVERFLOW),
+    N_J("n_number_huge_then_exp", "[1e999e5]", AFTER_A, JANSSON_OVERFLOW),
+    Y("y_string_simple_escapes", "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]"),
+    Y("y_string_u_escapes", "[\"\\u00e9\\u20AC\\uffff\\u0001\"]"),
+    Y("y_string_surrogate_pair", "[\"\\uD83D\\uDE00\\udbff\\udfff\"]"),
+    Y("y_string_utf8_2", "[\"\xc2\x80\xdf\xbf\"]"),
+    Y("y_string_utf8_3", "[\"\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\"]"),
+    Y("y_string_utf8_4", "[\"\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\xf0\x9f\x98\x80\"]"),
+    Y("y_string_del", "[\"\x7f\"]"),
+    Y("y_string_in_key", "{\"caf\xc3\xa9\":\"\\u00e9\"}"),
+    Y("y_string_long", "[\"0123456789abcdef0123456789abcdef0123456789abcdef\\n0123456789\"]"),
+    N("n_empty", "", EOI),
+    N("n_whitespace_only", " \n ", EOI),
+    N("n_top_number", "42", TOP),
+    N("n_top_string", "\"s\"", TOP),
+    N("n_top_true", "true", TOP),
+    N("n_top_null", "null", TOP),
+    N("n_bom", "\xef\xbb\xbf{}", "byte order mark is not allowed"),
+    N("n_trailing_garbage", "{} x", TRAIL),
+    N("n_two_values", "[][]", TRAIL),
+    N("n_extra_close", "{}}", TRAIL),
+    N("n_trailing_nul", "{}\0", TRAIL),
+    /* Found by tests/fuzz/fuzz_json_scan.c: jansson drops a NUL byte it has pushed back. */
+    N_J("n_nul_after_number", "[1\0]", AFTER_A, JANSSON_SKIPS_NUL),
+    N_J("n_nul_after_literal", "{\"a\":false\0}", AFTER_O, JANSSON_SKIPS_NUL),
+    N_J("n_nul_after_big_number", "[1e999\0]", AFTER_A, JANSSON_OVERFLOW),
+    N("n_array_trailing_comma", "[1,]", VALUE),
+    N("n_array_leading_comma", "[,1]", VALUE),
+    N("n_array_double_comma", "[1,,2]", VALUE),
+    N("n_array_colon", "[1:2]", AFTER_A),
+    N("n_array_unclosed", "[1", EOI),
+    N("n_array_unclosed_comma", "[1,", EOI),
+    N("n_array_mismatch", "[}", VALUE),
+    N("n_object_mismatch", "{]", KEY),
+    N("n_object_trailing_comma", "{\"a\":1,}", KEY),
+    N("n_object_unquoted_key", "{a:1}", KEY),
+    N("n_object_number_key", "{1:1}", KEY),
+    N("n_object_missing_colon", "{\"a\" 1}", COLON),
+    N("n_object_comma_for_colon", "{\"a\",1}", COLON),
+    N("n_object_missing_value", "{\"a\":}", VALUE),
+    N("n_object_unclosed", "{\"a\":1", EOI),
+    N("n_object_no_comma", "{\"a\":1 \"b\":2}", AFTER_O),
+    N("n_single_quotes", "['a']", VALUE),
+    N("n_comment_line", "[1]//c", TRAIL),
+    N("n_comment_block", "[1/*c*/]", AFTER_A),
+    N("n_comment_first", "/**/[]", TOP),
+    N("n_nan", "[NaN]", VALUE),
+    N("n_infinity", "[Infinity]", VALUE),
+    N("n_minus_infinity", "[-Infinity]", "expected a digit"),
+    N("n_plus", "[+1]", VALUE),
+    N("n_leading_zero", "[01]", "leading zeros are not allowed"),
+    N("n_leading_zero_neg", "[-012]", "leading zeros are not allowed"),
+    N("n_double_zero", "[00]", "leading zeros are not allowed"),
+    N("n_dot_end", "[1.]", "expected a digit after '.'"),
+    N("n_dot_start", "[.1]", VALUE),
+    N("n_dot_exp", "[1.e1]", "expected a digit after '.'"),
+    N("n_exp_empty", "[1e]", "expected a digit in the exponent"),
+    N("n_exp_sign_only", "[1e+]", "expected a digit in the exponent"),
+    N("n_minus_alone", "[-]", "expected a digit"),
+    N("n_minus_space", "[- 1]", "expected a digit"),
+    N("n_hex_number", "[0x1]", AFTER_A),
+    N("n_number_eoi", "[-", EOI),
+    N("n_true_capital", "[True]", VALUE),
+    N("n_null_short", "[nul]", VALUE),
+    N("n_true_eoi", "[tru", EOI),
+    N("n_string_unclosed", "[\"abc", EOI),
+    N("n_string_ctrl_01", "[\"a\x01\"]", CTRL),
+    N("n_string_raw_tab", "[\"\t\"]", CTRL),
+    N("n_string_raw_newline", "[\"\n\"]", CTRL),
+    N("n_string_raw_1f", "[\"\x1f\"]", CTRL),
+    N("n_string_raw_nul", "[\"a\0b\"]", CTRL),
+    N("n_escape_x", "[\"\\x41\"]", ESC),
+    N("n_escape_a", "[\"\\a\"]", ESC),
+    N("n_escape_quote", "[\"\\'\"]", ESC),
+    N("n_escape_capital_u", "[\"\\U0041\"]", ESC),
+    N("n_escape_nul_byte", "[\"\\\0\"]", ESC),
+    N("n_escape_eoi", "[\"\\", EOI),
+    N("n_u_short", "[\"\\u12\"]", HEX),
+    N("n_u_bad_digit", "[\"\\u12G4\"]", HEX),
+    N("n_u_empty", "[\"\\u\"]", HEX),
+    N("n_u_nul", "[\"\\u0000\"]", "\\u0000 is not allowed"),
+    N("n_u_lone_high", "[\"\\uD800\"]", PAIR),
+    N("n_u_high_then_char", "[\"\\uD800x\"]", PAIR),
+    N("n_u_high_then_escape", "[\"\\uD800\\n\"]", PAIR),
+    N("n_u_high_high", "[\"\\uD800\\uD800\"]", PAIR),
+    N("n_u_high_bmp", "[\"\\uDBFF\\u0041\"]", PAIR),
+    N("n_u_high_bad_hex", "[\"\\uD800\\uDC0G\"]", PAIR),
+    N("n_u_lone_low", "[\"\\uDC00\"]", PAIR),
+    N("n_u_low_high", "[\"\\uDFFF\\uD800\"]", PAIR),
+    N("n_utf8_continuation", "[\"\x80\"]", UTF8),
+    N("n_utf8_continuation_bf", "[\"\xbf\"]", UTF8),
+    N("n_utf8_overlong_c0", "[\"\xc0\x80\"]", UTF8),
+    N("n_utf8_overlong_c1", "[\"\xc1\xbf\"]", UTF8),
+    N("n_utf8_overlong_3", "[\"\xe0\x80\x80\"]", UTF8),
+    N("n_utf8_overlong_3_max", "[\"\xe0\x9f\xbf\"]", UTF8),
+    N("n_utf8_overlong_4", "[\"\xf0\x8f\xbf\xbf\"]", UTF8),
+    N("n_utf8_surrogate_high", "[\"\xed\xa0\x80\"]", UTF8),
+    N("n_utf8_surrogate_low", "[\"\xed\xbf\xbf\"]", UTF8),
+    N("n_utf8_above_max", "[\"\xf4\x90\x80\x80\"]", UTF8),
+    N("n_utf8_f5", "[\"\xf5\x80\x80\x80\"]", UTF8),
+    N("n_utf8_fe", "[\"\xfe\"]", UTF8),
+    N("n_utf8_ff", "[\"\xff\"]", UTF8),
+    N("n_utf8_truncated_2", "[\"\xc3\"]", UTF8),
+    N("n_utf8_truncated_3", "[\"\xe2\x82\"]", UTF8),
+    N("n_utf8_truncated_4", "[\"\xf0\x9f\x98\"]", UTF8),
+    N("n_utf8_bad_continuation", "[\"\xc3\x28\"]", UTF8),
+    N("n_utf8_in_key", "{\"\xff\":1}", UTF8),
+    N("n_utf8_truncated_at_eoi", "[\"\xe2\x82", UTF8),
+    N("n_non_ascii_outside_string", "[\xc3\xa9]", VALUE),
+    N("n_invalid_outside_string", "[\xff]", VALUE),
+    N("n_formfeed_whitespace", "[\f]", VALUE),
+    N("n_vtab_whitespace", "\v[]", TOP),
+    N("n_nbsp_whitespace", "[\xc2\xa0]", VALUE),
 };
 
 /* Every case: json_scan_check's verdict and reason, and jansson's verdict as expected. */
@@ -189,7 +201,7 @@ static void test_check_cases(void **state)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct scan_case *c = &cases[i];
-		struct json_error e = { { 0 } };
+		struct json_error e = {{0}};
 		json_error_t je;
 		json_t *v;
 		bool agree;
@@ -212,7 +224,7 @@ static void test_check_cases(void **state)
 			agree = !v == !!c->reason;
 		if (!agree)
 			fail_msg("%s: jansson's verdict changed: %s", c->name,
-				 v ? "accepted" : je.text);
+			         v ? "accepted" : je.text);
 		json_decref(v);
 	}
 }
@@ -220,7 +232,7 @@ static void test_check_cases(void **state)
 /* Assert that text is refused with exactly the message want. */
 static void assert_message(const char *text, size_t len, const char *want)
 {
-	struct json_error e = { { 0 } };
+	struct json_error e = {{0}};
 
 	assert_int_equal(json_scan_check(text, len, &e), -EBADMSG);
 	assert_string_equal(e.text, want);
@@ -234,24 +246,24 @@ static void test_check_positions(void **state)
 	static const char utf8[] = "[\"caf\xc3\xa9\", x]";
 
 	assert_message(three_lines, strlen(three_lines),
-		       "malformed JSON at line 3 column 8: expected a value");
+	               "malformed JSON at line 3 column 8: expected a value");
 	assert_message(crlf, strlen(crlf), "malformed JSON at line 3 column 1: expected a value");
 	assert_message(utf8, strlen(utf8), "malformed JSON at line 1 column 10: expected a value");
 	assert_message("[1,]", 4, "malformed JSON at line 1 column 4: expected a value");
 	assert_message("{} x", 4,
-		       "malformed JSON at line 1 column 4: "
-		       "trailing data after the top-level value");
+	               "malformed JSON at line 1 column 4: "
+	               "trailing data after the top-level value");
 	assert_message("", 0, "malformed JSON at line 1 column 1: unexpected end of input");
 	assert_message(NULL, 0, "malformed JSON at line 1 column 1: unexpected end of input");
 	assert_message("{\"a\":", 5, "malformed JSON at line 1 column 6: unexpected end of input");
 	assert_message("{\"a\":\"\xff\"}", 9, "malformed JSON at line 1 column 7: invalid UTF-8");
 	assert_message("[\"\xc3\xa9\xc3\"]", 7, "malformed JSON at line 1 column 4: invalid UTF-8");
 	assert_message("[\"a\\u0000\"]", 11,
-		       "malformed JSON at line 1 column 4: \\u0000 is not allowed");
+	               "malformed JSON at line 1 column 4: \\u0000 is not allowed");
 	assert_message("{\"a\" 1}", 7,
-		       "malformed JSON at line 1 column 6: expected ':' after object key");
+	               "malformed JSON at line 1 column 6: expected ':' after object key");
 	assert_message("\n\n  7", 5,
-		       "malformed JSON at line 3 column 3: top level must be an object or array");
+	               "malformed JSON at line 3 column 3: top level must be an object or array");
 }
 
 /* A body of n nested arrays around inner, checked; jansson must agree. */
@@ -292,35 +304,34 @@ static void test_check_depth(void **state)
 	assert_non_null(buf);
 	memset(buf, '[', 3000);
 	assert_int_equal(json_scan_check(buf, 3000, &e), -EBADMSG);
-	assert_string_equal(e.text,
-			    "malformed JSON at line 1 column 2049: "
-			    "nesting deeper than 2048 levels");
+	assert_string_equal(e.text, "malformed JSON at line 1 column 2049: "
+	                            "nesting deeper than 2048 levels");
 	free(buf);
 }
 
 /* The eight-bytes-at-a-time string scan finds a special byte at every alignment. */
 static void test_check_string_alignment(void **state)
 {
-	static const char *const specials[] = { "\\n", "\\u00e9", "\xc3\xa9", "\xf0\x9f\x98\x80" };
-	static const char *const bad[] = { "\x01", "\xff", "\xc3", "\\q", "\n", "\x7f\x80" };
+	static const char *const specials[] = {"\\n", "\\u00e9", "\xc3\xa9", "\xf0\x9f\x98\x80"};
+	static const char *const bad[] = {"\x01", "\xff", "\xc3", "\\q", "\n", "\x7f\x80"};
 	char buf[128];
 
 	for (size_t pos = 0; pos < 24; pos++) {
 		for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
 			int n = snprintf(buf, sizeof(buf), "[\"%.*s%s%.*s\"]", (int)pos,
-					 "abcdefghijklmnopqrstuvwxyz", specials[k], 17,
-					 "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+			                 "abcdefghijklmnopqrstuvwxyz", specials[k], 17,
+			                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
 			assert_int_equal(json_scan_check(buf, (size_t)n, NULL), 0);
 		}
 		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 			int n = snprintf(buf, sizeof(buf), "[\"%.*s%s%.*s\"]", (int)pos,
-					 "abcdefghijklmnopqrstuvwxyz", bad[k], 17,
-					 "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+			                 "abcdefghijklmnopqrstuvwxyz", bad[k], 17,
+			                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
 			assert_int_equal(json_scan_check(buf, (size_t)n, NULL), -EBADMSG);
 		}
 		/* The closing quote at every alignment, then trailing data after it. */
 		int n = snprintf(buf, sizeof(buf), "[\"%.*s\"]x", (int)pos,
-				 "abcdefghijklmnopqrstuvwxyz");
+		                 "abcdefghijklmnopqrstuvwxyz");
 		assert_int_equal(json_scan_check(buf, (size_t)n - 1, NULL), 0);
 		assert_int_equal(json_scan_check(buf, (size_t)n, NULL), -EBADMSG);
 	}
@@ -353,8 +364,8 @@ static int lookup(const char *text, const char *pointer, const char *want)
 static void test_pointer_rfc6901(void **state)
 {
 	static const char doc[] = "{\"foo\": [\"bar\", \"baz\"], \"\": 0, \"a/b\": 1, \"c%d\": 2,"
-				  " \"e^f\": 3, \"g|h\": 4, \"i\\\\j\": 5, \"k\\\"l\": 6, \" \": 7,"
-				  " \"m~n\": 8}";
+	                          " \"e^f\": 3, \"g|h\": 4, \"i\\\\j\": 5, \"k\\\"l\": 6, \" \": 7,"
+	                          " \"m~n\": 8}";
 
 	assert_lookup(doc, "", NULL);
 	assert_lookup(doc, "/foo", NULL);
@@ -375,9 +386,9 @@ static void test_pointer_rfc6901(void **state)
 static void test_pointer_keys(void **state)
 {
 	static const char doc[] = "{\"event\": {\"id\": 42, \"meta\": {\"k\": \"v\"}},"
-				  " \"a\\/b\": 1, \"\\u0041\": 2, \"caf\\u00e9\": 3,"
-				  " \"\\ud83d\\ude00\": 4, \"t~\": 5, \"~1\": 6, \"x\\ty\": 7,"
-				  " \"\": {\"\": 8}, \"q\\\"\": 9, \"/0\": 10}";
+	                          " \"a\\/b\": 1, \"\\u0041\": 2, \"caf\\u00e9\": 3,"
+	                          " \"\\ud83d\\ude00\": 4, \"t~\": 5, \"~1\": 6, \"x\\ty\": 7,"
+	                          " \"\": {\"\": 8}, \"q\\\"\": 9, \"/0\": 10}";
 
 	assert_lookup(doc, "/event/id", "42");
 	assert_lookup(doc, "/event/meta/k", "v");
@@ -444,11 +455,11 @@ static void test_pointer_duplicates(void **state)
 static void test_pointer_values(void **state)
 {
 	static const char doc[] =
-		"{\"s\": \"\\u00e9\\u20ac\\ud83d\\ude00 \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t\","
-		" \"u\": \"caf\xc3\xa9 \xf0\x9f\x98\x80\", \"e\": \"\", \"r\": 1.50,"
-		" \"big\": 123456789012345678901234567890, \"z\": -0, \"x\": 1E+2,"
-		" \"huge\": -1e999, \"t\": true, \"f\": false, \"n\": null, \"o\": {\"k\": 1},"
-		" \"a\": [1], \"i\": -7 }";
+	    "{\"s\": \"\\u00e9\\u20ac\\ud83d\\ude00 \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t\","
+	    " \"u\": \"caf\xc3\xa9 \xf0\x9f\x98\x80\", \"e\": \"\", \"r\": 1.50,"
+	    " \"big\": 123456789012345678901234567890, \"z\": -0, \"x\": 1E+2,"
+	    " \"huge\": -1e999, \"t\": true, \"f\": false, \"n\": null, \"o\": {\"k\": 1},"
+	    " \"a\": [1], \"i\": -7 }";
 
 	assert_lookup(doc, "/s", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 \"q\" \\ / \b\f\n\r\t");
 	assert_lookup(doc, "/u", "caf\xc3\xa9 \xf0\x9f\x98\x80");
@@ -557,9 +568,9 @@ static void test_utf8_valid(void **state)
 static void test_prefixes_exact_buffers(void **state)
 {
 	static const char doc[] =
-		"{\"id\":\"abcdefghijklmnop\\u00e9\\ud83d\\ude00qrstuvwxyz0123456789\","
-		"\"n\":-12.5e+7,\"t\":true,\"f\":false,\"z\":null,\"u\":\"caf\xc3\xa9 "
-		"\xf0\x9f\x98\x80 ABCDEFGHIJKLMNOP\",\"a\":[[],{},[1,{\"k\":\"v\"}]]}";
+	    "{\"id\":\"abcdefghijklmnop\\u00e9\\ud83d\\ude00qrstuvwxyz0123456789\","
+	    "\"n\":-12.5e+7,\"t\":true,\"f\":false,\"z\":null,\"u\":\"caf\xc3\xa9 "
+	    "\xf0\x9f\x98\x80 ABCDEFGHIJKLMNOP\",\"a\":[[],{},[1,{\"k\":\"v\"}]]}";
 	size_t len = sizeof(doc) - 1;
 
 	for (size_t n = 0; n <= len; n++) {
@@ -572,7 +583,7 @@ static void test_prefixes_exact_buffers(void **state)
 		assert_int_equal(json_scan_pointer(buf, n, "/id", &got), want);
 		if (n == len) {
 			assert_string_equal(got, "abcdefghijklmnop\xc3\xa9\xf0\x9f\x98\x80"
-						 "qrstuvwxyz0123456789");
+			                         "qrstuvwxyz0123456789");
 			free(got);
 			assert_int_equal(json_scan_pointer(buf, n, "/a/2/1/k", &got), 0);
 			assert_string_equal(got, "v");
@@ -580,7 +591,7 @@ static void test_prefixes_exact_buffers(void **state)
 		}
 		/* A prefix of valid UTF-8 is valid unless it cuts a sequence. */
 		assert_int_equal(json_scan_utf8_valid(buf, n),
-				 n == len || ((unsigned char)doc[n] & 0xc0) != 0x80);
+		                 n == len || ((unsigned char)doc[n] & 0xc0) != 0x80);
 		free(buf);
 	}
 }
@@ -589,20 +600,20 @@ static void test_prefixes_exact_buffers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_check_cases),
-		cmocka_unit_test(test_check_positions),
-		cmocka_unit_test(test_check_depth),
-		cmocka_unit_test(test_check_string_alignment),
-		cmocka_unit_test(test_pointer_rfc6901),
-		cmocka_unit_test(test_pointer_keys),
-		cmocka_unit_test(test_pointer_arrays),
-		cmocka_unit_test(test_pointer_duplicates),
-		cmocka_unit_test(test_pointer_values),
-		cmocka_unit_test(test_pointer_malformed),
-		cmocka_unit_test(test_pointer_malformed_body),
-		cmocka_unit_test(test_pointer_depth),
-		cmocka_unit_test(test_utf8_valid),
-		cmocka_unit_test(test_prefixes_exact_buffers),
+	    cmocka_unit_test(test_check_cases),
+	    cmocka_unit_test(test_check_positions),
+	    cmocka_unit_test(test_check_depth),
+	    cmocka_unit_test(test_check_string_alignment),
+	    cmocka_unit_test(test_pointer_rfc6901),
+	    cmocka_unit_test(test_pointer_keys),
+	    cmocka_unit_test(test_pointer_arrays),
+	    cmocka_unit_test(test_pointer_duplicates),
+	    cmocka_unit_test(test_pointer_values),
+	    cmocka_unit_test(test_pointer_malformed),
+	    cmocka_unit_test(test_pointer_malformed_body),
+	    cmocka_unit_test(test_pointer_depth),
+	    cmocka_unit_test(test_utf8_valid),
+	    cmocka_unit_test(test_prefixes_exact_buffers),
 	};
 
 	return cmocka_run_group_tests_name("json_scan", tests, NULL, NULL);

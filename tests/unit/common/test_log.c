@@ -1,6 +1,4 @@
 /* Unit tests for common/log.c: line formatting, escaping, level and format names. */
-#include "log.h"
-
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -12,7 +10,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#define NOW_MS 1700000000123LL
+#include "log.h"
+
+#define NOW_MS        1700000000123LL
 #define PREFIX_LOGFMT "ts=2023-11-14T22:13:20.123Z level=info svc=test event=t.e "
 /* Hidden from the compiler so that passing NULL for %s does not trip -Wformat-overflow. */
 static const char *volatile null_string;
@@ -23,7 +23,7 @@ static const char *volatile null_string;
 
 /* Format one info line for event t.e into buf and return its length. */
 static size_t _printf_(4, 5)
-	fmt_line(char *buf, size_t size, enum log_format format, const char *fmt, ...)
+    fmt_line(char *buf, size_t size, enum log_format format, const char *fmt, ...)
 {
 	va_list ap;
 	size_t n;
@@ -58,12 +58,12 @@ static void test_logfmt_escaping(void **state)
 {
 	char buf[512];
 	size_t n = fmt_line(buf, sizeof(buf), LOG_FORMAT_LOGFMT,
-			    "plain=%s sp=%s q=%s nl=%s eq=%s bs=%s empty=%s nul=%s", "abc", "a b",
-			    "say \"hi\"", "a\nb", "k=v", "a\\b", "", null_string);
+	                    "plain=%s sp=%s q=%s nl=%s eq=%s bs=%s empty=%s nul=%s", "abc", "a b",
+	                    "say \"hi\"", "a\nb", "k=v", "a\\b", "", null_string);
 
 	assert_string_equal(buf, PREFIX_LOGFMT "plain=abc sp=\"a b\" q=\"say \\\"hi\\\"\" "
-					       "nl=\"a\\nb\" eq=\"k=v\" bs=\"a\\\\b\" empty=\"\" "
-					       "nul=\"\"");
+	                                       "nl=\"a\\nb\" eq=\"k=v\" bs=\"a\\\\b\" empty=\"\" "
+	                                       "nul=\"\"");
 	assert_int_equal(n, strlen(buf));
 }
 
@@ -73,10 +73,10 @@ static void test_logfmt_numbers(void **state)
 	char buf[512];
 
 	fmt_line(buf, sizeof(buf), LOG_FORMAT_LOGFMT,
-		 "d=%d neg=%d lld=%lld zu=%zu f=%.2f x=%x dur=%dms pct=100%% c=%c", 42, -1, -5LL,
-		 (size_t)7, 1.5, 255, 12, 'z');
+	         "d=%d neg=%d lld=%lld zu=%zu f=%.2f x=%x dur=%dms pct=100%% c=%c", 42, -1, -5LL,
+	         (size_t)7, 1.5, 255, 12, 'z');
 	assert_string_equal(buf, PREFIX_LOGFMT "d=42 neg=-1 lld=-5 zu=7 f=1.50 x=ff dur=12ms "
-					       "pct=100% c=z");
+	                                       "pct=100% c=z");
 }
 
 /* JSON lines escape strings and leave numbers unquoted. */
@@ -85,12 +85,12 @@ static void test_json_escaping(void **state)
 	char buf[512];
 
 	fmt_line(buf, sizeof(buf), LOG_FORMAT_JSON,
-		 "sp=%s q=%s nl=%s eq=%s tab=%s ctl=%s nul=%s n=%d f=%.2f x=%x", "a b",
-		 "say \"hi\"", "a\nb", "k=v", "a\tb", "\x01\x7f", null_string, 42, -1.5, 255);
+	         "sp=%s q=%s nl=%s eq=%s tab=%s ctl=%s nul=%s n=%d f=%.2f x=%x", "a b",
+	         "say \"hi\"", "a\nb", "k=v", "a\tb", "\x01\x7f", null_string, 42, -1.5, 255);
 	assert_string_equal(buf, PREFIX_JSON "\"sp\":\"a b\",\"q\":\"say \\\"hi\\\"\","
-					     "\"nl\":\"a\\nb\",\"eq\":\"k=v\",\"tab\":\"a\\tb\","
-					     "\"ctl\":\"\\u0001\\u007f\",\"nul\":\"\",\"n\":42,"
-					     "\"f\":-1.50,\"x\":\"ff\"}");
+	                                     "\"nl\":\"a\\nb\",\"eq\":\"k=v\",\"tab\":\"a\\tb\","
+	                                     "\"ctl\":\"\\u0001\\u007f\",\"nul\":\"\",\"n\":42,"
+	                                     "\"f\":-1.50,\"x\":\"ff\"}");
 	assert_valid_json(buf);
 }
 
@@ -100,9 +100,9 @@ static void test_json_non_numbers_quoted(void **state)
 	char buf[512];
 
 	fmt_line(buf, sizeof(buf), LOG_FORMAT_JSON, "mix=v%d dur=%dms nan=%f inf=%f sp=% d z=%03d",
-		 5, 12, (double)NAN, (double)INFINITY, 3, 7);
+	         5, 12, (double)NAN, (double)INFINITY, 3, 7);
 	assert_string_equal(buf, PREFIX_JSON "\"mix\":\"v5\",\"dur\":\"12ms\",\"nan\":\"nan\","
-					     "\"inf\":\"inf\",\"sp\":\" 3\",\"z\":\"007\"}");
+	                                     "\"inf\":\"inf\",\"sp\":\" 3\",\"z\":\"007\"}");
 	assert_valid_json(buf);
 
 	fmt_line(buf, sizeof(buf), LOG_FORMAT_LOGFMT, "sp=% d", 3);
@@ -115,10 +115,10 @@ static void test_utf8(void **state)
 	char buf[512];
 
 	fmt_line(buf, sizeof(buf), LOG_FORMAT_JSON, "ok=%s bad=%s cut=%s sur=%s",
-		 "h\xc3\xa9\xf0\x9f\x98\x80", "a\xff\x62", "x\xe2\x82", "\xed\xa0\x80");
+	         "h\xc3\xa9\xf0\x9f\x98\x80", "a\xff\x62", "x\xe2\x82", "\xed\xa0\x80");
 	assert_string_equal(buf, PREFIX_JSON "\"ok\":\"h\xc3\xa9\xf0\x9f\x98\x80\","
-					     "\"bad\":\"a\\ufffdb\",\"cut\":\"x\\ufffd\\ufffd\","
-					     "\"sur\":\"\\ufffd\\ufffd\\ufffd\"}");
+	                                     "\"bad\":\"a\\ufffdb\",\"cut\":\"x\\ufffd\\ufffd\","
+	                                     "\"sur\":\"\\ufffd\\ufffd\\ufffd\"}");
 	assert_valid_json(buf);
 
 	fmt_line(buf, sizeof(buf), LOG_FORMAT_LOGFMT, "ok=%s", "h\xc3\xa9");
@@ -142,7 +142,7 @@ static void test_names_round_trip(void **state)
 		assert_int_equal(log_level_from_string(log_level_to_string((enum log_level)i)), i);
 	for (int i = 0; i < _LOG_FORMAT_MAX; i++)
 		assert_int_equal(log_format_from_string(log_format_to_string((enum log_format)i)),
-				 i);
+		                 i);
 	assert_string_equal(log_level_to_string(LOG_LEVEL_WARN), "warn");
 	assert_string_equal(log_format_to_string(LOG_FORMAT_JSON), "json");
 	assert_null(log_level_to_string(_LOG_LEVEL_MAX));
@@ -171,7 +171,7 @@ static void test_log_event_output(void **state)
 	assert_null(strstr(out, "t.hidden"));
 	assert_non_null(strstr(out, "level=info svc=test event=t.shown k=2\n"));
 	assert_non_null(strstr(out, "level=error svc=test event=t.err k=x "
-				    "err=\"No such file or directory\"\n"));
+	                            "err=\"No such file or directory\"\n"));
 	free(out);
 }
 
@@ -200,15 +200,15 @@ static void test_log_error_errno_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_logfmt_escaping),
-		cmocka_unit_test(test_logfmt_numbers),
-		cmocka_unit_test(test_json_escaping),
-		cmocka_unit_test(test_json_non_numbers_quoted),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_names_round_trip),
-		cmocka_unit_test(test_log_event_output),
-		cmocka_unit_test(test_log_error_errno_json),
+	    cmocka_unit_test(test_logfmt_escaping),
+	    cmocka_unit_test(test_logfmt_numbers),
+	    cmocka_unit_test(test_json_escaping),
+	    cmocka_unit_test(test_json_non_numbers_quoted),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_names_round_trip),
+	    cmocka_unit_test(test_log_event_output),
+	    cmocka_unit_test(test_log_error_errno_json),
 	};
 
 	return cmocka_run_group_tests_name("log", tests, setup, NULL);

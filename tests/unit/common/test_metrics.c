@@ -1,6 +1,4 @@
 /* Unit tests for common/metrics.c: golden text output, handle identity, escaping. */
-#include "metrics.h"
-
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "metrics.h"
 #include "xalloc.h"
 
 /* Assert that m renders exactly as want. */
@@ -37,9 +36,9 @@ static void test_counter_golden(void **state)
 {
 	struct metrics *m = metrics_new();
 	struct metric_counter *c202 = metrics_counter(m, "http_requests_total", "HTTP requests.",
-						      "route=\"hooks\",status=\"202\"");
-	struct metric_counter *c400 = metrics_counter(m, "http_requests_total", "ignored",
-						      "route=\"hooks\",status=\"400\"");
+	                                              "route=\"hooks\",status=\"202\"");
+	struct metric_counter *c400 =
+	    metrics_counter(m, "http_requests_total", "ignored", "route=\"hooks\",status=\"400\"");
 	struct metric_counter *all = metrics_counter(m, "http_requests_total", NULL, NULL);
 	struct metric_counter *jobs = metrics_counter(m, "a_jobs_total", "Jobs.", "");
 
@@ -49,13 +48,13 @@ static void test_counter_golden(void **state)
 	metric_counter_add(all, UINT64_MAX);
 	(void)jobs;
 	assert_render(m, "# HELP a_jobs_total Jobs.\n"
-			 "# TYPE a_jobs_total counter\n"
-			 "a_jobs_total 0\n"
-			 "# HELP http_requests_total HTTP requests.\n"
-			 "# TYPE http_requests_total counter\n"
-			 "http_requests_total 18446744073709551615\n"
-			 "http_requests_total{route=\"hooks\",status=\"202\"} 42\n"
-			 "http_requests_total{route=\"hooks\",status=\"400\"} 1\n");
+	                 "# TYPE a_jobs_total counter\n"
+	                 "a_jobs_total 0\n"
+	                 "# HELP http_requests_total HTTP requests.\n"
+	                 "# TYPE http_requests_total counter\n"
+	                 "http_requests_total 18446744073709551615\n"
+	                 "http_requests_total{route=\"hooks\",status=\"202\"} 42\n"
+	                 "http_requests_total{route=\"hooks\",status=\"400\"} 1\n");
 	metrics_free(m);
 }
 
@@ -63,33 +62,33 @@ static void test_counter_golden(void **state)
 static void test_gauge_golden(void **state)
 {
 	struct metrics *m = metrics_new();
-	const char *names[] = { "g_a", "g_b", "g_c", "g_d", "g_e", "g_f", "g_g", "g_h" };
-	const double values[] = { 3, 0.1, -2.5, 1e-7, 1e20, NAN, INFINITY, -INFINITY };
+	const char *names[] = {"g_a", "g_b", "g_c", "g_d", "g_e", "g_f", "g_g", "g_h"};
+	const double values[] = {3, 0.1, -2.5, 1e-7, 1e20, NAN, INFINITY, -INFINITY};
 
 	for (size_t i = 0; i < 8; i++)
 		metric_gauge_set(metrics_gauge(m, names[i], "G.", NULL), values[i]);
 	metric_gauge_add(metrics_gauge(m, "g_a", NULL, NULL), 0.5);
 	metric_gauge_add(metrics_gauge(m, "g_a", NULL, NULL), -1);
 	assert_render(m, "# HELP g_a G.\n# TYPE g_a gauge\ng_a 2.5\n"
-			 "# HELP g_b G.\n# TYPE g_b gauge\ng_b 0.1\n"
-			 "# HELP g_c G.\n# TYPE g_c gauge\ng_c -2.5\n"
-			 "# HELP g_d G.\n# TYPE g_d gauge\ng_d 1e-07\n"
-			 "# HELP g_e G.\n# TYPE g_e gauge\ng_e 1e+20\n"
-			 "# HELP g_f G.\n# TYPE g_f gauge\ng_f NaN\n"
-			 "# HELP g_g G.\n# TYPE g_g gauge\ng_g +Inf\n"
-			 "# HELP g_h G.\n# TYPE g_h gauge\ng_h -Inf\n");
+	                 "# HELP g_b G.\n# TYPE g_b gauge\ng_b 0.1\n"
+	                 "# HELP g_c G.\n# TYPE g_c gauge\ng_c -2.5\n"
+	                 "# HELP g_d G.\n# TYPE g_d gauge\ng_d 1e-07\n"
+	                 "# HELP g_e G.\n# TYPE g_e gauge\ng_e 1e+20\n"
+	                 "# HELP g_f G.\n# TYPE g_f gauge\ng_f NaN\n"
+	                 "# HELP g_g G.\n# TYPE g_g gauge\ng_g +Inf\n"
+	                 "# HELP g_h G.\n# TYPE g_h gauge\ng_h -Inf\n");
 	metrics_free(m);
 }
 
 /* Histograms: cumulative buckets including +Inf, then _sum and _count, per series. */
 static void test_histogram_golden(void **state)
 {
-	static const double bounds[] = { 0.005, 0.1, 1, 2.5 };
+	static const double bounds[] = {0.005, 0.1, 1, 2.5};
 	struct metrics *m = metrics_new();
-	struct metric_histogram *h = metrics_histogram(m, "request_seconds", "Latency.",
-						       "route=\"hooks\"", bounds, 4);
-	struct metric_histogram *bare = metrics_histogram(m, "request_seconds", NULL, NULL,
-							  bounds, 2);
+	struct metric_histogram *h =
+	    metrics_histogram(m, "request_seconds", "Latency.", "route=\"hooks\"", bounds, 4);
+	struct metric_histogram *bare =
+	    metrics_histogram(m, "request_seconds", NULL, NULL, bounds, 2);
 
 	metric_histogram_observe(h, 0.005); /* on a bound: counts in that bucket */
 	metric_histogram_observe(h, 0.05);
@@ -98,19 +97,19 @@ static void test_histogram_golden(void **state)
 	metric_histogram_observe(h, 30);
 	metric_histogram_observe(bare, 0.001);
 	assert_render(m, "# HELP request_seconds Latency.\n"
-			 "# TYPE request_seconds histogram\n"
-			 "request_seconds_bucket{le=\"0.005\"} 1\n"
-			 "request_seconds_bucket{le=\"0.1\"} 1\n"
-			 "request_seconds_bucket{le=\"+Inf\"} 1\n"
-			 "request_seconds_sum 0.001\n"
-			 "request_seconds_count 1\n"
-			 "request_seconds_bucket{route=\"hooks\",le=\"0.005\"} 1\n"
-			 "request_seconds_bucket{route=\"hooks\",le=\"0.1\"} 2\n"
-			 "request_seconds_bucket{route=\"hooks\",le=\"1\"} 3\n"
-			 "request_seconds_bucket{route=\"hooks\",le=\"2.5\"} 4\n"
-			 "request_seconds_bucket{route=\"hooks\",le=\"+Inf\"} 5\n"
-			 "request_seconds_sum{route=\"hooks\"} 32.555\n"
-			 "request_seconds_count{route=\"hooks\"} 5\n");
+	                 "# TYPE request_seconds histogram\n"
+	                 "request_seconds_bucket{le=\"0.005\"} 1\n"
+	                 "request_seconds_bucket{le=\"0.1\"} 1\n"
+	                 "request_seconds_bucket{le=\"+Inf\"} 1\n"
+	                 "request_seconds_sum 0.001\n"
+	                 "request_seconds_count 1\n"
+	                 "request_seconds_bucket{route=\"hooks\",le=\"0.005\"} 1\n"
+	                 "request_seconds_bucket{route=\"hooks\",le=\"0.1\"} 2\n"
+	                 "request_seconds_bucket{route=\"hooks\",le=\"1\"} 3\n"
+	                 "request_seconds_bucket{route=\"hooks\",le=\"2.5\"} 4\n"
+	                 "request_seconds_bucket{route=\"hooks\",le=\"+Inf\"} 5\n"
+	                 "request_seconds_sum{route=\"hooks\"} 32.555\n"
+	                 "request_seconds_count{route=\"hooks\"} 5\n");
 	metrics_free(m);
 }
 
@@ -123,14 +122,14 @@ static void test_histogram_no_bounds(void **state)
 	metric_histogram_observe(h, 1);
 	metric_histogram_observe(h, NAN);
 	assert_render(m, "# HELP h H.\n# TYPE h histogram\n"
-			 "h_bucket{le=\"+Inf\"} 2\nh_sum NaN\nh_count 2\n");
+	                 "h_bucket{le=\"+Inf\"} 2\nh_sum NaN\nh_count 2\n");
 	metrics_free(m);
 }
 
 /* The same (name, labels) yields the same handle; NULL and "" labels are the same series. */
 static void test_same_labels_same_object(void **state)
 {
-	static const double bounds[] = { 1, 2 };
+	static const double bounds[] = {1, 2};
 	struct metrics *m = metrics_new();
 	struct metric_counter *a = metrics_counter(m, "c_total", "C.", "k=\"v\"");
 	struct metric_gauge *g = metrics_gauge(m, "g", "G.", NULL);
@@ -166,7 +165,7 @@ static void test_many_series(void **state)
 	}
 	_cleanup_free_ char *text = metrics_render(m);
 	assert_non_null(
-		strstr(text, "\nc_total{i=\"0\"} 1\nc_total{i=\"1\"} 1\nc_total{i=\"10\"} 10\n"));
+	    strstr(text, "\nc_total{i=\"0\"} 1\nc_total{i=\"1\"} 1\nc_total{i=\"10\"} 10\n"));
 	assert_non_null(strstr(text, "\nc_total{i=\"1999\"} 1999\n"));
 	metrics_free(m);
 }
@@ -180,11 +179,11 @@ static void test_label_escaping(void **state)
 	assert_true(metrics_labels_add(labels, sizeof(labels), "source", "a\\b\"c\nd"));
 	assert_true(metrics_labels_add(labels, sizeof(labels), "status", "202"));
 	assert_string_equal(labels, "source=\"a\\\\b\\\"c\\nd\",status=\"202\"");
-	metric_counter_inc(metrics_counter(m, "hooks_total", "Hooks by \\source\nand status.",
-					   labels));
+	metric_counter_inc(
+	    metrics_counter(m, "hooks_total", "Hooks by \\source\nand status.", labels));
 	assert_render(m, "# HELP hooks_total Hooks by \\\\source\\nand status.\n"
-			 "# TYPE hooks_total counter\n"
-			 "hooks_total{source=\"a\\\\b\\\"c\\nd\",status=\"202\"} 1\n");
+	                 "# TYPE hooks_total counter\n"
+	                 "hooks_total{source=\"a\\\\b\\\"c\\nd\",status=\"202\"} 1\n");
 	metrics_free(m);
 }
 
@@ -207,15 +206,15 @@ static void test_label_overflow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_counter_golden),
-		cmocka_unit_test(test_gauge_golden),
-		cmocka_unit_test(test_histogram_golden),
-		cmocka_unit_test(test_histogram_no_bounds),
-		cmocka_unit_test(test_same_labels_same_object),
-		cmocka_unit_test(test_many_series),
-		cmocka_unit_test(test_label_escaping),
-		cmocka_unit_test(test_label_overflow),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_counter_golden),
+	    cmocka_unit_test(test_gauge_golden),
+	    cmocka_unit_test(test_histogram_golden),
+	    cmocka_unit_test(test_histogram_no_bounds),
+	    cmocka_unit_test(test_same_labels_same_object),
+	    cmocka_unit_test(test_many_series),
+	    cmocka_unit_test(test_label_escaping),
+	    cmocka_unit_test(test_label_overflow),
 	};
 
 	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);

@@ -56,9 +56,9 @@ static void test_load_dir(void **state)
 	assert_string_equal(list[0].name, "0001_a.sql");
 	assert_string_equal(list[1].version, "0002");
 	assert_string_equal(list[0].checksum,
-			    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	assert_string_equal(list[1].checksum,
-			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	migrate_list_free(list, n);
 
 	put(dir, "0002_c.sql", "dup");
@@ -98,10 +98,10 @@ static void test_repo_migrations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_name),
-		cmocka_unit_test(test_load_dir),
-		cmocka_unit_test(test_missing_dir),
-		cmocka_unit_test(test_repo_migrations),
+	    cmocka_unit_test(test_parse_name),
+	    cmocka_unit_test(test_load_dir),
+	    cmocka_unit_test(test_missing_dir),
+	    cmocka_unit_test(test_repo_migrations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

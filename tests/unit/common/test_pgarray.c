@@ -14,10 +14,10 @@
 static void test_text_array(void **state)
 {
 	static const unsigned char want[] = {
-		0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 2, 0, 0, 0, 1,
-		0, 0, 0, 2, 'a', 'b', 0xff, 0xff, 0xff, 0xff,
+	    0, 0, 0, 1, 0, 0, 0, 0, 0, 0,   0,   25,   0,    0,    0,
+	    2, 0, 0, 0, 1, 0, 0, 0, 2, 'a', 'b', 0xff, 0xff, 0xff, 0xff,
 	};
-	struct pgarray a = { 0 };
+	struct pgarray a = {0};
 
 	pgarray_begin(&a, PG_OID_TEXT, 2);
 	pgarray_put_text(&a, "ab");
@@ -30,9 +30,9 @@ static void test_text_array(void **state)
 /* uuid text becomes 16 bytes; malformed text writes nothing. */
 static void test_uuid(void **state)
 {
-	static const unsigned char want[16] = { 0x01, 0x90, 0xb5, 0xc8, 0xde, 0xad, 0x7b, 0xee,
-						0x80, 0x00, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc };
-	struct pgarray a = { 0 };
+	static const unsigned char want[16] = {0x01, 0x90, 0xb5, 0xc8, 0xde, 0xad, 0x7b, 0xee,
+	                                       0x80, 0x00, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc};
+	struct pgarray a = {0};
 	size_t len;
 
 	pgarray_begin(&a, PG_OID_UUID, 1);
@@ -51,9 +51,9 @@ static void test_uuid(void **state)
 /* timestamptz counts microseconds from 2000-01-01; jsonb is version 1 plus text. */
 static void test_timestamp_and_jsonb(void **state)
 {
-	static const unsigned char ts[] = { 0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff,
-					    0xff, 0xff, 0xff, 0xff };
-	struct pgarray a = { 0 };
+	static const unsigned char ts[] = {0,    0,    0,    8,    0xff, 0xff,
+	                                   0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	struct pgarray a = {0};
 
 	pgarray_begin(&a, PG_OID_TIMESTAMPTZ, 1);
 	pgarray_put_timestamptz(&a, 946684800000000LL - 1);
@@ -69,7 +69,7 @@ static void test_timestamp_and_jsonb(void **state)
 /* Large elements grow the buffer and keep earlier content. */
 static void test_growth(void **state)
 {
-	struct pgarray a = { 0 };
+	struct pgarray a = {0};
 	static unsigned char big[100000];
 
 	memset(big, 'x', sizeof(big));
@@ -85,14 +85,14 @@ static void test_growth(void **state)
 static void test_copy_stream(void **state)
 {
 	static const unsigned char want[] = {
-		'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0, /* signature */
-		0, 0, 0, 0, 0, 0, 0, 0,                               /* flags, extension */
-		0, 2,                                                   /* two fields */
-		0, 0, 0, 2, 'a', 'b',                                   /* 'ab' */
-		0xff, 0xff, 0xff, 0xff,                                 /* NULL */
-		0xff, 0xff,                                             /* trailer */
+	    'P',  'G',  'C',  'O',  'P', 'Y', '\n', 0xff, '\r', '\n', 0, /* signature */
+	    0,    0,    0,    0,    0,   0,   0,    0,                   /* flags, extension */
+	    0,    2,                                                     /* two fields */
+	    0,    0,    0,    2,    'a', 'b',                            /* 'ab' */
+	    0xff, 0xff, 0xff, 0xff,                                      /* NULL */
+	    0xff, 0xff,                                                  /* trailer */
 	};
-	struct pgarray a = { 0 };
+	struct pgarray a = {0};
 
 	pgarray_put_text(&a, "left over from an earlier use");
 	pgarray_copy_begin(&a);
@@ -109,11 +109,9 @@ static void test_copy_stream(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_text_array),
-		cmocka_unit_test(test_copy_stream),
-		cmocka_unit_test(test_uuid),
-		cmocka_unit_test(test_timestamp_and_jsonb),
-		cmocka_unit_test(test_growth),
+	    cmocka_unit_test(test_text_array), cmocka_unit_test(test_copy_stream),
+	    cmocka_unit_test(test_uuid),       cmocka_unit_test(test_timestamp_and_jsonb),
+	    cmocka_unit_test(test_growth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,4 @@
 /* Unit tests for common/schema.c: the Versori variables schema, errors and edge cases. */
-#include "schema.h"
-
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,18 +10,19 @@
 #include <cmocka.h>
 
 #include "json.h"
+#include "schema.h"
 
 /* The dynamic-variables schema example from Versori's documentation. */
 static const char versori_schema[] =
-	"{\"type\":\"object\",\"properties\":{"
-	"\"retailerId\":{\"type\":\"string\"},"
-	"\"syncEnabled\":{\"type\":\"boolean\"},"
-	"\"pollIntervalMinutes\":{\"type\":\"integer\"},"
-	"\"lastSyncAt\":{\"type\":\"string\",\"format\":\"date-time\"},"
-	"\"locations\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
-	"\"additionalProperties\":false,\"properties\":{\"ref\":{\"type\":\"string\"}},"
-	"\"required\":[\"ref\"]}}},"
-	"\"required\":[\"retailerId\"]}";
+    "{\"type\":\"object\",\"properties\":{"
+    "\"retailerId\":{\"type\":\"string\"},"
+    "\"syncEnabled\":{\"type\":\"boolean\"},"
+    "\"pollIntervalMinutes\":{\"type\":\"integer\"},"
+    "\"lastSyncAt\":{\"type\":\"string\",\"format\":\"date-time\"},"
+    "\"locations\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+    "\"additionalProperties\":false,\"properties\":{\"ref\":{\"type\":\"string\"}},"
+    "\"required\":[\"ref\"]}}},"
+    "\"required\":[\"retailerId\"]}";
 
 /* Parse JSON text (any value) that the test itself wrote. */
 static json_t *parse(const char *text)
@@ -40,7 +39,7 @@ static json_t *parse(const char *text)
 static struct schema *compile_ok(const char *text)
 {
 	json_auto_t *doc = parse(text);
-	struct schema_error e = { { 0 } };
+	struct schema_error e = {{0}};
 	struct schema *s = NULL;
 
 	if (schema_compile(doc, &s, &e) < 0)
@@ -69,7 +68,7 @@ static void assert_valid(const struct schema *s, const char *instance)
 
 /* Assert that instance is invalid with exactly this path, keyword and message. */
 static void assert_invalid(const struct schema *s, const char *instance, const char *path,
-			   const char *keyword, const char *message)
+                           const char *keyword, const char *message)
 {
 	struct schema_error e;
 
@@ -82,10 +81,10 @@ static void assert_invalid(const struct schema *s, const char *instance, const c
 
 /* Assert that schema text fails compilation naming keyword at pointer path. */
 static void assert_rejected(const char *text, const char *path, const char *keyword,
-			    const char *message_prefix)
+                            const char *message_prefix)
 {
 	json_auto_t *doc = parse(text);
-	struct schema_error e = { { 0 } };
+	struct schema_error e = {{0}};
 	struct schema *s = NULL;
 
 	assert_int_equal(schema_compile(doc, &s, &e), -EINVAL);
@@ -103,8 +102,8 @@ static void test_versori_valid(void **state)
 
 	assert_valid(s, "{\"retailerId\":\"r1\"}");
 	assert_valid(s, "{\"retailerId\":\"r1\",\"syncEnabled\":true,\"pollIntervalMinutes\":15,"
-			"\"lastSyncAt\":\"2024-01-01T00:00:00Z\","
-			"\"locations\":[{\"ref\":\"a\"},{\"ref\":\"b\"}]}");
+	                "\"lastSyncAt\":\"2024-01-01T00:00:00Z\","
+	                "\"locations\":[{\"ref\":\"a\"},{\"ref\":\"b\"}]}");
 	assert_valid(s, "{\"retailerId\":\"r1\",\"unknown\":[1,2]}");
 	/* format is an annotation only. */
 	assert_valid(s, "{\"retailerId\":\"r1\",\"lastSyncAt\":\"not a date\"}");
@@ -118,7 +117,7 @@ static void test_versori_missing_required(void **state)
 
 	assert_invalid(s, "{\"syncEnabled\":true}", "retailerId", "required", "is required");
 	assert_invalid(s, "{\"retailerId\":\"r\",\"locations\":[{\"ref\":\"a\"},{}]}",
-		       "locations[1].ref", "required", "is required");
+	               "locations[1].ref", "required", "is required");
 	schema_free(s);
 }
 
@@ -128,14 +127,14 @@ static void test_versori_wrong_type(void **state)
 	struct schema *s = compile_ok(versori_schema);
 
 	assert_invalid(s, "{\"retailerId\":\"r\",\"pollIntervalMinutes\":\"5\"}",
-		       "pollIntervalMinutes", "type", "expected integer, got string");
+	               "pollIntervalMinutes", "type", "expected integer, got string");
 	assert_invalid(s, "{\"retailerId\":\"r\",\"pollIntervalMinutes\":1.5}",
-		       "pollIntervalMinutes", "type", "expected integer, got number");
+	               "pollIntervalMinutes", "type", "expected integer, got number");
 	assert_invalid(s, "{\"retailerId\":7}", "retailerId", "type",
-		       "expected string, got integer");
+	               "expected string, got integer");
 	assert_invalid(s, "[]", "", "type", "expected object, got array");
 	assert_invalid(s, "{\"retailerId\":\"r\",\"locations\":{}}", "locations", "type",
-		       "expected array, got object");
+	               "expected array, got object");
 	schema_free(s);
 }
 
@@ -144,11 +143,12 @@ static void test_versori_additional_properties(void **state)
 {
 	struct schema *s = compile_ok(versori_schema);
 
-	assert_invalid(s, "{\"retailerId\":\"r\",\"locations\":[{\"ref\":\"a\"},"
-			  "{\"ref\":\"b\",\"extra\":1}]}",
-		       "locations[1].extra", "additionalProperties", "is not allowed");
+	assert_invalid(s,
+	               "{\"retailerId\":\"r\",\"locations\":[{\"ref\":\"a\"},"
+	               "{\"ref\":\"b\",\"extra\":1}]}",
+	               "locations[1].extra", "additionalProperties", "is not allowed");
 	assert_invalid(s, "{\"retailerId\":\"r\",\"locations\":[{\"ref\":\"a\"},{\"ref\":2}]}",
-		       "locations[1].ref", "type", "expected string, got integer");
+	               "locations[1].ref", "type", "expected string, got integer");
 	schema_free(s);
 }
 
@@ -156,13 +156,13 @@ static void test_versori_additional_properties(void **state)
 static void test_enum_const(void **state)
 {
 	struct schema *s = compile_ok("{\"properties\":{\"mode\":{\"enum\":[\"full\",\"delta\",1]},"
-				      "\"v\":{\"const\":{\"a\":[1,2]}}}}");
+	                              "\"v\":{\"const\":{\"a\":[1,2]}}}}");
 
 	assert_valid(s, "{\"mode\":\"delta\"}");
 	assert_valid(s, "{\"mode\":1.0}");
 	assert_valid(s, "{\"v\":{\"a\":[1.0,2]}}");
 	assert_invalid(s, "{\"mode\":\"partial\"}", "mode", "enum",
-		       "value is not one of the allowed values");
+	               "value is not one of the allowed values");
 	assert_invalid(s, "{\"mode\":true}", "mode", "enum", NULL);
 	assert_invalid(s, "{\"v\":{\"a\":[2,1]}}", "v", "const", NULL);
 	schema_free(s);
@@ -173,12 +173,12 @@ static void test_unsupported_rejected(void **state)
 {
 	assert_rejected("{\"allOf\":[{}]}", "/allOf", "allOf", "unsupported keyword");
 	assert_rejected("{\"properties\":{\"a/b\":{\"items\":{\"pattern\":\"^x\"}}}}",
-			"/properties/a~1b/items/pattern", "pattern", "unsupported keyword");
+	                "/properties/a~1b/items/pattern", "pattern", "unsupported keyword");
 	assert_rejected("{\"items\":[{}]}", "/items", "items", "unsupported keyword");
-	assert_rejected("{\"additionalProperties\":{\"$ref\":\"#\"}}",
-			"/additionalProperties/$ref", "$ref", "unsupported keyword");
+	assert_rejected("{\"additionalProperties\":{\"$ref\":\"#\"}}", "/additionalProperties/$ref",
+	                "$ref", "unsupported keyword");
 	assert_rejected("{\"exclusiveMinimum\":true,\"minimum\":1}", "/exclusiveMinimum",
-			"exclusiveMinimum", "unsupported keyword");
+	                "exclusiveMinimum", "unsupported keyword");
 	assert_rejected("{\"type\":\"float\"}", "/type", "type", "malformed");
 	assert_rejected("{\"minLength\":-1}", "/minLength", "minLength", "malformed");
 	assert_rejected("{\"required\":\"a\"}", "/required", "required", "malformed");
@@ -191,7 +191,7 @@ static void test_boolean_schemas(void **state)
 	struct schema *t = compile_ok("true");
 	struct schema *f = compile_ok("false");
 	struct schema *s = compile_ok("{\"properties\":{\"no\":false},"
-				      "\"additionalProperties\":true}");
+	                              "\"additionalProperties\":true}");
 
 	assert_valid(t, "{\"any\":[null]}");
 	assert_invalid(f, "null", "", "false", NULL);
@@ -206,7 +206,7 @@ static void test_boolean_schemas(void **state)
 static void test_integer_real(void **state)
 {
 	struct schema *s = compile_ok("{\"type\":[\"integer\",\"null\"],\"minimum\":1,"
-				      "\"exclusiveMaximum\":10.5}");
+	                              "\"exclusiveMaximum\":10.5}");
 
 	assert_valid(s, "1.0");
 	assert_valid(s, "10");
@@ -231,7 +231,7 @@ static void test_lengths_and_items(void **state)
 	assert_invalid(a, "[]", "", "minItems", NULL);
 	assert_invalid(a, "[1,2,3,4]", "", "maxItems", NULL);
 	assert_invalid(a, "[{\"a\":1},1.0,{\"a\":1.0}]", "", "uniqueItems",
-		       "items [0] and [2] are equal");
+	               "items [0] and [2] are equal");
 	schema_free(s);
 	schema_free(a);
 }
@@ -240,15 +240,15 @@ static void test_lengths_and_items(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_versori_valid),
-		cmocka_unit_test(test_versori_missing_required),
-		cmocka_unit_test(test_versori_wrong_type),
-		cmocka_unit_test(test_versori_additional_properties),
-		cmocka_unit_test(test_enum_const),
-		cmocka_unit_test(test_unsupported_rejected),
-		cmocka_unit_test(test_boolean_schemas),
-		cmocka_unit_test(test_integer_real),
-		cmocka_unit_test(test_lengths_and_items),
+	    cmocka_unit_test(test_versori_valid),
+	    cmocka_unit_test(test_versori_missing_required),
+	    cmocka_unit_test(test_versori_wrong_type),
+	    cmocka_unit_test(test_versori_additional_properties),
+	    cmocka_unit_test(test_enum_const),
+	    cmocka_unit_test(test_unsupported_rejected),
+	    cmocka_unit_test(test_boolean_schemas),
+	    cmocka_unit_test(test_integer_real),
+	    cmocka_unit_test(test_lengths_and_items),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,5 @@
 /* Runs the official JSON-Schema-Test-Suite (draft 7) against common/schema.c for every keyword
  * in the subset; groups that need an unsupported keyword are counted and printed as skipped. */
-#include "schema.h"
-
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,22 +14,34 @@
 #include <cmocka.h>
 
 #include "json.h"
+#include "schema.h"
 
 /* Where distributions install the suite; JSON_SCHEMA_TEST_SUITE_DIR overrides. */
 static const char *const suite_locations[] = {
-	"/usr/share/json-schema-test-suite",
-	"/usr/local/share/json-schema-test-suite",
-	"/usr/share/json-schema-test-suite-data",
+    "/usr/share/json-schema-test-suite",
+    "/usr/local/share/json-schema-test-suite",
+    "/usr/share/json-schema-test-suite-data",
 };
 
 /* The draft 7 files covering the supported keywords. */
 static const char *const suite_files[] = {
-	"type.json",	     "properties.json",	      "required.json",
-	"additionalProperties.json", "items.json", "enum.json",
-	"const.json",	     "minimum.json",	      "maximum.json",
-	"exclusiveMinimum.json", "exclusiveMaximum.json", "minLength.json",
-	"maxLength.json",    "minItems.json",	      "maxItems.json",
-	"uniqueItems.json",  "boolean_schema.json",
+    "type.json",
+    "properties.json",
+    "required.json",
+    "additionalProperties.json",
+    "items.json",
+    "enum.json",
+    "const.json",
+    "minimum.json",
+    "maximum.json",
+    "exclusiveMinimum.json",
+    "exclusiveMaximum.json",
+    "minLength.json",
+    "maxLength.json",
+    "minItems.json",
+    "maxItems.json",
+    "uniqueItems.json",
+    "boolean_schema.json",
 };
 
 static char draft7_dir[512];
@@ -67,8 +77,8 @@ static unsigned group_run(const char *file, const json_t *group, const struct sc
 	size_t i;
 	json_t *tc;
 
-	json_array_foreach(json_object_get(group, "tests"), i, tc) {
-		struct schema_error e = { { 0 } };
+	json_array_foreach (json_object_get(group, "tests"), i, tc) {
+		struct schema_error e = {{0}};
 		bool want = json_is_true(json_object_get(tc, "valid"));
 		int r = schema_validate(s, json_object_get(tc, "data"), &e);
 
@@ -88,7 +98,7 @@ static unsigned group_run(const char *file, const json_t *group, const struct sc
 static unsigned group_handle(const char *file, const json_t *group, unsigned *skipped)
 {
 	const char *gdesc = json_string_value(json_object_get(group, "description"));
-	struct schema_error e = { { 0 } };
+	struct schema_error e = {{0}};
 	struct schema *s = NULL;
 	unsigned wrong;
 
@@ -123,7 +133,7 @@ static void test_suite_file(void **state)
 	json_auto_t *groups = json_load_file(path, JSON_ALLOW_NUL, &err);
 	if (!groups)
 		fail_msg("%s: %s", path, err.text);
-	json_array_foreach(groups, i, group) {
+	json_array_foreach (groups, i, group) {
 		unsigned w = group_handle(file, group, &skipped);
 
 		groups_total++;
@@ -155,10 +165,9 @@ int main(void)
 		return 0;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(suite_files); i++)
-		tests[i] = (struct CMUnitTest){ .name = suite_files[i],
-						.test_func = test_suite_file,
-						.initial_state = (void *)suite_files[i] };
-	tests[ELEMENTSOF(suite_files)] =
-		(struct CMUnitTest)cmocka_unit_test(test_suite_coverage);
+		tests[i] = (struct CMUnitTest){.name = suite_files[i],
+		                               .test_func = test_suite_file,
+		                               .initial_state = (void *)suite_files[i]};
+	tests[ELEMENTSOF(suite_files)] = (struct CMUnitTest)cmocka_unit_test(test_suite_coverage);
 	return _cmocka_run_group_tests("schema_suite", tests, ELEMENTSOF(tests), NULL, NULL);
 }

@@ -23,12 +23,12 @@
 #define MUT(s) ((char *)(s))
 
 /* The Standard Webhooks specification example (see shared/reference/test-vectors.md). */
-#define SW_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-#define SW_ID     "msg_p5jXN8AQM9LWM0D4loKWxJek"
-#define SW_TS     "1614265330"
-#define SW_NOW    1614265330LL
-#define SW_BODY   "{\"test\": 2432232314}"
-#define SW_SIG    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+#define SW_SECRET    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define SW_ID        "msg_p5jXN8AQM9LWM0D4loKWxJek"
+#define SW_TS        "1614265330"
+#define SW_NOW       1614265330LL
+#define SW_BODY      "{\"test\": 2432232314}"
+#define SW_SIG       "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 /* A second key ("a brand new key for rotation!!!!") and the example signed with it:
  * printf %s "$content" | openssl dgst -sha256 -mac HMAC -macopt hexkey:$KEY -binary | base64 */
 #define SW_SECRET2   "whsec_YSBicmFuZCBuZXcga2V5IGZvciByb3RhdGlvbiEhISE="
@@ -56,55 +56,51 @@ struct hmac_vector {
 #define BODY_URL  {SIG_INPUT_BODY, SIG_INPUT_URL}, 2
 
 static const struct hmac_vector hmac_vectors[] = {
-	{HMAC_ALGORITHM_SHA1, "sha1=", BODY_ONLY, "01dc10d0c83e72ed246219cdd91669667fe2ca59",
-	 "AdwQ0Mg+cu0kYhnN2RZpZn/iylk=", "AdwQ0Mg-cu0kYhnN2RZpZn_iylk"},
-	{HMAC_ALGORITHM_SHA1, "sha1=", URL_ONLY, "47ce8694787d4e627595be8c0db7f5bea4560abd",
-	 "R86GlHh9TmJ1lb6MDbf1vqRWCr0=", "R86GlHh9TmJ1lb6MDbf1vqRWCr0"},
-	{HMAC_ALGORITHM_SHA1, "sha1=", URL_BODY, "d6d463d499c70b49a5c79ada008abb030d48a15e",
-	 "1tRj1JnHC0mlx5raAIq7Aw1IoV4=", "1tRj1JnHC0mlx5raAIq7Aw1IoV4"},
-	{HMAC_ALGORITHM_SHA1, "sha1=", BODY_URL, "a7e1adc16f42a12424843377a0aabb80977346c9",
-	 "p+GtwW9CoSQkhDN3oKq7gJdzRsk=", "p-GtwW9CoSQkhDN3oKq7gJdzRsk"},
-	/* The body-only SHA-256 value is also GitHub's documented X-Hub-Signature-256 example. */
-	{HMAC_ALGORITHM_SHA256, "sha256=", BODY_ONLY,
-	 "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-	 "dXEH6g6yUJ/CESIczphLijdXC211hsIsRvQ3nIsEPhc=",
-	 "dXEH6g6yUJ_CESIczphLijdXC211hsIsRvQ3nIsEPhc"},
-	{HMAC_ALGORITHM_SHA256, "sha256=", URL_ONLY,
-	 "812ddd23cd76c906ec2f6ecceee023efdd0d8ca285d2d937a3c12393a7627224",
-	 "gS3dI812yQbsL27M7uAj790NjKKF0tk3o8Ejk6diciQ=",
-	 "gS3dI812yQbsL27M7uAj790NjKKF0tk3o8Ejk6diciQ"},
-	{HMAC_ALGORITHM_SHA256, "sha256=", URL_BODY,
-	 "ac1df820459f66b7a46d399991d9ee85d7413bfe40e05f3e4820b998829a343c",
-	 "rB34IEWfZrekbTmZkdnuhddBO/5A4F8+SCC5mIKaNDw=",
-	 "rB34IEWfZrekbTmZkdnuhddBO_5A4F8-SCC5mIKaNDw"},
-	{HMAC_ALGORITHM_SHA256, "sha256=", BODY_URL,
-	 "d8babd41611dabc3e8170b991956db521473f95f448ace287a8184f672d48d33",
-	 "2Lq9QWEdq8PoFwuZGVbbUhRz+V9Eis4oeoGE9nLUjTM=",
-	 "2Lq9QWEdq8PoFwuZGVbbUhRz-V9Eis4oeoGE9nLUjTM"},
-	{HMAC_ALGORITHM_SHA512, "sha512=", BODY_ONLY,
-	 "11ed355a617e98134e842012a7944ccf59c10256cb182357bd7e3a42013ff07c"
-	 "376f8c14cf5cc1923da20b51d64256b2fb8ebbf100aa67a61326f61fea8111bc",
-	 "Ee01WmF+mBNOhCASp5RMz1nBAlbLGCNXvX46QgE/8Hw3b4wUz1zBkj2iC1HWQlay+4678QCqZ6YTJvYf6oERvA==",
-	 "Ee01WmF-mBNOhCASp5RMz1nBAlbLGCNXvX46QgE_8Hw3b4wUz1zBkj2iC1HWQlay-4678QCqZ6YTJvYf6oERvA"},
-	{HMAC_ALGORITHM_SHA512, "sha512=", URL_ONLY,
-	 "c2f5b0457d947628845c9e3038a5d157b8ddabb215b9054ebbce040738f29c17"
-	 "d4c72428a61ffc4e031a600b212401b38849bfcd7e51fae817cc668ad8a6bd4a",
-	 "wvWwRX2UdiiEXJ4wOKXRV7jdq7IVuQVOu84EBzjynBfUxyQoph/8TgMaYAshJAGziEm/zX5R+ugXzGaK2Ka9Sg==",
-	 "wvWwRX2UdiiEXJ4wOKXRV7jdq7IVuQVOu84EBzjynBfUxyQoph_8TgMaYAshJAGziEm_zX5R-ugXzGaK2Ka9Sg"},
-	{HMAC_ALGORITHM_SHA512, "sha512=", URL_BODY,
-	 "3622dfc6648fb6f7b175a582c5ac636768ede7799a752b00b339ce4af68a5d33"
-	 "0ab639326ace0ff38d5b9b242487f514d9c0e00a9de9927fabd79c7f7071f566",
-	 "NiLfxmSPtvexdaWCxaxjZ2jt53madSsAsznOSvaKXTMKtjkyas4P841bmyQkh/UU2cDgCp3pkn+r15x/cHH1Zg==",
-	 "NiLfxmSPtvexdaWCxaxjZ2jt53madSsAsznOSvaKXTMKtjkyas4P841bmyQkh_UU2cDgCp3pkn-r15x_cHH1Zg"},
-	{HMAC_ALGORITHM_SHA512, "sha512=", BODY_URL,
-	 "ee12aafa9d77cd1eaadc1cce6f16199215c3ef88b462c0e5854b5659bc6565d1"
-	 "b45b1d1f663e592527e9b87892b5fe70a89c0aa745f7e2f0e8575b40af46fc1b",
-	 "7hKq+p13zR6q3BzObxYZkhXD74i0YsDlhUtWWbxlZdG0Wx0fZj5ZJSfpuHiStf5wqJwKp0X34vDoV1tAr0b8Gw==",
-	 "7hKq-p13zR6q3BzObxYZkhXD74i0YsDlhUtWWbxlZdG0Wx0fZj5ZJSfpuHiStf5wqJwKp0X34vDoV1tAr0b8Gw"},
+    {HMAC_ALGORITHM_SHA1, "sha1=", BODY_ONLY, "01dc10d0c83e72ed246219cdd91669667fe2ca59",
+     "AdwQ0Mg+cu0kYhnN2RZpZn/iylk=", "AdwQ0Mg-cu0kYhnN2RZpZn_iylk"},
+    {HMAC_ALGORITHM_SHA1, "sha1=", URL_ONLY, "47ce8694787d4e627595be8c0db7f5bea4560abd",
+     "R86GlHh9TmJ1lb6MDbf1vqRWCr0=", "R86GlHh9TmJ1lb6MDbf1vqRWCr0"},
+    {HMAC_ALGORITHM_SHA1, "sha1=", URL_BODY, "d6d463d499c70b49a5c79ada008abb030d48a15e",
+     "1tRj1JnHC0mlx5raAIq7Aw1IoV4=", "1tRj1JnHC0mlx5raAIq7Aw1IoV4"},
+    {HMAC_ALGORITHM_SHA1, "sha1=", BODY_URL, "a7e1adc16f42a12424843377a0aabb80977346c9",
+     "p+GtwW9CoSQkhDN3oKq7gJdzRsk=", "p-GtwW9CoSQkhDN3oKq7gJdzRsk"},
+    /* The body-only SHA-256 value is also GitHub's documented X-Hub-Signature-256 example. */
+    {HMAC_ALGORITHM_SHA256, "sha256=", BODY_ONLY,
+     "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+     "dXEH6g6yUJ/CESIczphLijdXC211hsIsRvQ3nIsEPhc=", "dXEH6g6yUJ_CESIczphLijdXC211hsIsRvQ3nIsEPhc"},
+    {HMAC_ALGORITHM_SHA256, "sha256=", URL_ONLY,
+     "812ddd23cd76c906ec2f6ecceee023efdd0d8ca285d2d937a3c12393a7627224",
+     "gS3dI812yQbsL27M7uAj790NjKKF0tk3o8Ejk6diciQ=", "gS3dI812yQbsL27M7uAj790NjKKF0tk3o8Ejk6diciQ"},
+    {HMAC_ALGORITHM_SHA256, "sha256=", URL_BODY,
+     "ac1df820459f66b7a46d399991d9ee85d7413bfe40e05f3e4820b998829a343c",
+     "rB34IEWfZrekbTmZkdnuhddBO/5A4F8+SCC5mIKaNDw=", "rB34IEWfZrekbTmZkdnuhddBO_5A4F8-SCC5mIKaNDw"},
+    {HMAC_ALGORITHM_SHA256, "sha256=", BODY_URL,
+     "d8babd41611dabc3e8170b991956db521473f95f448ace287a8184f672d48d33",
+     "2Lq9QWEdq8PoFwuZGVbbUhRz+V9Eis4oeoGE9nLUjTM=", "2Lq9QWEdq8PoFwuZGVbbUhRz-V9Eis4oeoGE9nLUjTM"},
+    {HMAC_ALGORITHM_SHA512, "sha512=", BODY_ONLY,
+     "11ed355a617e98134e842012a7944ccf59c10256cb182357bd7e3a42013ff07c"
+     "376f8c14cf5cc1923da20b51d64256b2fb8ebbf100aa67a61326f61fea8111bc",
+     "Ee01WmF+mBNOhCASp5RMz1nBAlbLGCNXvX46QgE/8Hw3b4wUz1zBkj2iC1HWQlay+4678QCqZ6YTJvYf6oERvA==",
+     "Ee01WmF-mBNOhCASp5RMz1nBAlbLGCNXvX46QgE_8Hw3b4wUz1zBkj2iC1HWQlay-4678QCqZ6YTJvYf6oERvA"},
+    {HMAC_ALGORITHM_SHA512, "sha512=", URL_ONLY,
+     "c2f5b0457d947628845c9e3038a5d157b8ddabb215b9054ebbce040738f29c17"
+     "d4c72428a61ffc4e031a600b212401b38849bfcd7e51fae817cc668ad8a6bd4a",
+     "wvWwRX2UdiiEXJ4wOKXRV7jdq7IVuQVOu84EBzjynBfUxyQoph/8TgMaYAshJAGziEm/zX5R+ugXzGaK2Ka9Sg==",
+     "wvWwRX2UdiiEXJ4wOKXRV7jdq7IVuQVOu84EBzjynBfUxyQoph_8TgMaYAshJAGziEm_zX5R-ugXzGaK2Ka9Sg"},
+    {HMAC_ALGORITHM_SHA512, "sha512=", URL_BODY,
+     "3622dfc6648fb6f7b175a582c5ac636768ede7799a752b00b339ce4af68a5d33"
+     "0ab639326ace0ff38d5b9b242487f514d9c0e00a9de9927fabd79c7f7071f566",
+     "NiLfxmSPtvexdaWCxaxjZ2jt53madSsAsznOSvaKXTMKtjkyas4P841bmyQkh/UU2cDgCp3pkn+r15x/cHH1Zg==",
+     "NiLfxmSPtvexdaWCxaxjZ2jt53madSsAsznOSvaKXTMKtjkyas4P841bmyQkh_UU2cDgCp3pkn-r15x_cHH1Zg"},
+    {HMAC_ALGORITHM_SHA512, "sha512=", BODY_URL,
+     "ee12aafa9d77cd1eaadc1cce6f16199215c3ef88b462c0e5854b5659bc6565d1"
+     "b45b1d1f663e592527e9b87892b5fe70a89c0aa745f7e2f0e8575b40af46fc1b",
+     "7hKq+p13zR6q3BzObxYZkhXD74i0YsDlhUtWWbxlZdG0Wx0fZj5ZJSfpuHiStf5wqJwKp0X34vDoV1tAr0b8Gw==",
+     "7hKq-p13zR6q3BzObxYZkhXD74i0YsDlhUtWWbxlZdG0Wx0fZj5ZJSfpuHiStf5wqJwKp0X34vDoV1tAr0b8Gw"},
 };
 
 /* HMAC-SHA256 of "/hooks/gh" under HM_KEY, hex: the URL once an only query parameter goes. */
-#define HM_SHA256_PATH_ONLY "fd4e2f43b3bb0bba0398cc7aefd5b3364766e2d0ae94f0d4614200b2efcd43db"
+#define HM_SHA256_PATH_ONLY  "fd4e2f43b3bb0bba0398cc7aefd5b3364766e2d0ae94f0d4614200b2efcd43db"
 /* HMAC-SHA256 of "/hooks/gh?abc=1&sig2=x&x=1" under HM_KEY, hex: parameters that only look
  * like the signature one (same length, same prefix) stay in the signed URL. */
 #define HM_SHA256_LOOKALIKES "b250cace72ae5a8600112e5bb886718e197c22d37552e71bd79764275bb73499"
@@ -151,7 +147,7 @@ static bool reason_listed(const char *reason)
 
 /* Assert the verdict and reason of one verification; failure reasons must be published. */
 static void expect_verify(const struct source_config *src, const struct http_req *req,
-			  long long now, int want_r, const char *want_reason)
+                          long long now, int want_r, const char *want_reason)
 {
 	const char *reason = NULL;
 	int r = webhook_auth_verify(src, req, now, &reason);
@@ -177,7 +173,7 @@ static void standard_source(struct source_config *src, const char *s1, const cha
 
 /* The example request with the given id, timestamp and signature headers (NULL: omitted). */
 static void standard_req(struct test_req *t, const char *body, const char *id, const char *ts,
-			 const char *sig)
+                         const char *sig)
 {
 	req_init(t, "/hooks/sw", body);
 	req_header(t, "Content-Type", "application/json");
@@ -276,17 +272,17 @@ static void test_standard_signature_list(_unused_ void **state)
 	static const struct {
 		const char *sig, *reason;
 	} v[] = {
-		{"v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= " SW_SIG, NULL},
-		{"v2,abc v1a,Zm9v  " SW_SIG " v1,Zm9v", NULL},
-		{"  " SW_SIG "  ", NULL},
-		{"v1,!!! " SW_SIG, NULL},
-		{"v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "bad_signature"},
-		{"v1,Zm9v", "bad_signature"},
-		{"v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "malformed_signature"},
-		{"g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "malformed_signature"},
-		{"v1,!!!", "malformed_signature"},
-		{"v1,", "malformed_signature"},
-		{"v1, g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "malformed_signature"},
+	    {"v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= " SW_SIG, NULL},
+	    {"v2,abc v1a,Zm9v  " SW_SIG " v1,Zm9v", NULL},
+	    {"  " SW_SIG "  ", NULL},
+	    {"v1,!!! " SW_SIG, NULL},
+	    {"v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "bad_signature"},
+	    {"v1,Zm9v", "bad_signature"},
+	    {"v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "malformed_signature"},
+	    {"g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "malformed_signature"},
+	    {"v1,!!!", "malformed_signature"},
+	    {"v1,", "malformed_signature"},
+	    {"v1, g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "malformed_signature"},
 	};
 	struct source_config src;
 	struct test_req t;
@@ -324,8 +320,8 @@ static void test_standard_rotation(_unused_ void **state)
 static void test_standard_missing_headers(_unused_ void **state)
 {
 	static const char *const bad_ts[] = {
-		"abc",         "-1614265330",         "+1614265330", "1614265330.5",
-		"16142 65330", "1234567890123456789", "0x60380000",
+	    "abc",         "-1614265330",         "+1614265330", "1614265330.5",
+	    "16142 65330", "1234567890123456789", "0x60380000",
 	};
 	struct source_config src;
 	struct test_req t;
@@ -353,7 +349,7 @@ static void test_standard_missing_headers(_unused_ void **state)
 static void test_standard_bad_secret(_unused_ void **state)
 {
 	static const char *const bad[] = {"whsec_!!!", "whsec_", "whsec_Z", "whsec_Zh",
-					  "not base64"};
+	                                  "not base64"};
 	struct source_config src;
 	struct test_req t;
 	const char *problem = NULL;
@@ -385,7 +381,7 @@ static void test_standard_sign(_unused_ void **state)
 
 /* An hmac source for one vector, encoding and signature location. */
 static void hmac_source(struct source_config *src, const struct hmac_vector *v,
-			enum sig_encoding enc, bool in_query, bool with_prefix)
+                        enum sig_encoding enc, bool in_query, bool with_prefix)
 {
 	memset(src, 0, sizeof(*src));
 	src->name = MUT("hm");
@@ -482,12 +478,12 @@ static void test_hmac_matrix(_unused_ void **state)
 		struct source_config src;
 
 		print_message("# matrix %zu: alg %d inputs %zu enc %d query %d prefix %d\n", k,
-			      (int)v->alg, v->n_inputs, (int)enc, in_query, with_prefix);
+		              (int)v->alg, v->n_inputs, (int)enc, in_query, with_prefix);
 		hmac_source(&src, v, enc, in_query, with_prefix);
 		hmac_check(&src, want, in_query);
 		hmac_check(&src, alt, in_query);
 		signed_value =
-			webhook_auth_sign_hmac(&src, HM_KEY, HM_URI, HM_BODY, strlen(HM_BODY));
+		    webhook_auth_sign_hmac(&src, HM_KEY, HM_URI, HM_BODY, strlen(HM_BODY));
 		assert_non_null(signed_value);
 		assert_string_equal(signed_value, want);
 	}
@@ -506,26 +502,25 @@ static void test_hmac_negative(_unused_ void **state)
 	static const struct {
 		const char *value, *reason;
 	} v[] = {
-		{NULL, "missing_signature"},
-		{"", "missing_signature"},
-		{"   ", "missing_signature"},
-		{"757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-		 "malformed_signature"},
-		{"sha1=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-		 "malformed_signature"},
-		{"sha256=zz7107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-		 "malformed_signature"},
-		{"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1",
-		 "malformed_signature"},
-		{"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e",
-		 "malformed_signature"},
-		{"sha256=dXEH6g6yUJ/CESIczphLijdXC211hsIsRvQ3nIsEPhc=", "malformed_signature"},
-		{"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e18",
-		 "bad_signature"},
-		{"sha256=" HM_SHA256_OLD_SECRET, "bad_signature"},
-		{" sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17\t",
-		 NULL},
-		{"SHA256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", NULL},
+	    {NULL, "missing_signature"},
+	    {"", "missing_signature"},
+	    {"   ", "missing_signature"},
+	    {"757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+	     "malformed_signature"},
+	    {"sha1=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+	     "malformed_signature"},
+	    {"sha256=zz7107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+	     "malformed_signature"},
+	    {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1",
+	     "malformed_signature"},
+	    {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e",
+	     "malformed_signature"},
+	    {"sha256=dXEH6g6yUJ/CESIczphLijdXC211hsIsRvQ3nIsEPhc=", "malformed_signature"},
+	    {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e18",
+	     "bad_signature"},
+	    {"sha256=" HM_SHA256_OLD_SECRET, "bad_signature"},
+	    {" sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17\t", NULL},
+	    {"SHA256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", NULL},
 	};
 	struct source_config src;
 	struct test_req t;
@@ -547,7 +542,7 @@ static void test_hmac_negative(_unused_ void **state)
 static void test_hmac_tamper_and_rotation(_unused_ void **state)
 {
 	const char *good =
-		"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+	    "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
 	const char *old = "sha256=" HM_SHA256_OLD_SECRET;
 	struct source_config src;
 	struct test_req t;
@@ -582,9 +577,9 @@ static void test_hmac_query_position(_unused_ void **state)
 {
 	const struct hmac_vector *v = &hmac_vectors[5];
 	static const char *const uris[] = {
-		"/hooks/gh?sig=%s&team=a%%20b&x=1",
-		"/hooks/gh?team=a%%20b&x=1&sig=%s",
-		"/hooks/gh?team=a%%20b&sig=%s&x=1&sig=%s",
+	    "/hooks/gh?sig=%s&team=a%%20b&x=1",
+	    "/hooks/gh?team=a%%20b&x=1&sig=%s",
+	    "/hooks/gh?team=a%%20b&sig=%s&x=1&sig=%s",
 	};
 	struct source_config src;
 	struct test_req t;
@@ -606,7 +601,7 @@ static void test_hmac_query_position(_unused_ void **state)
 	}
 	{
 		_cleanup_free_ char *uri =
-			xasprintf("/hooks/gh?abc=1&sig=%s&sig2=x&x=1", HM_SHA256_LOOKALIKES);
+		    xasprintf("/hooks/gh?abc=1&sig=%s&sig2=x&x=1", HM_SHA256_LOOKALIKES);
 
 		req_init(&t, uri, HM_BODY);
 		expect_verify(&src, &t.req, 0, 0, "hmac");
@@ -668,7 +663,7 @@ static void test_hmac_misconfigured(_unused_ void **state)
 
 /* A key source with two secrets, read from a header or from a query parameter. */
 static void key_source(struct source_config *src, enum auth_scheme auth, const char *hdr,
-		       const char *query, const char *s1, const char *s2)
+                       const char *query, const char *s1, const char *s2)
 {
 	memset(src, 0, sizeof(*src));
 	src->name = MUT("keys");
@@ -736,7 +731,7 @@ struct auth_case {
 
 /* Run auth_case rows against one source. */
 static void run_auth_cases(const struct source_config *src, const struct auth_case *c, size_t n,
-			   const char *ok_reason)
+                           const char *ok_reason)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct test_req t;
@@ -756,18 +751,18 @@ static void run_auth_cases(const struct source_config *src, const struct auth_ca
 static void test_bearer(_unused_ void **state)
 {
 	static const struct auth_case c[] = {
-		{"Bearer tok-1", NULL},
-		{"bearer tok-2", NULL},
-		{"BEARER   tok-1  ", NULL},
-		{"Bearer tok-3", "bad_credentials"},
-		{"Bearer tok-1 x", "bad_credentials"},
-		{"Bearer TOK-1", "bad_credentials"},
-		{NULL, "missing_credentials"},
-		{"", "missing_credentials"},
-		{"Basic dG9rLTE=", "missing_credentials"},
-		{"Bearertok-1", "missing_credentials"},
-		{"Bearer", "malformed_credentials"},
-		{"Bearer   ", "malformed_credentials"},
+	    {"Bearer tok-1", NULL},
+	    {"bearer tok-2", NULL},
+	    {"BEARER   tok-1  ", NULL},
+	    {"Bearer tok-3", "bad_credentials"},
+	    {"Bearer tok-1 x", "bad_credentials"},
+	    {"Bearer TOK-1", "bad_credentials"},
+	    {NULL, "missing_credentials"},
+	    {"", "missing_credentials"},
+	    {"Basic dG9rLTE=", "missing_credentials"},
+	    {"Bearertok-1", "missing_credentials"},
+	    {"Bearer", "malformed_credentials"},
+	    {"Bearer   ", "malformed_credentials"},
 	};
 	struct source_config src;
 
@@ -780,16 +775,16 @@ static void test_basic(_unused_ void **state)
 {
 	/* printf 'alice:wonderland' | base64, and likewise for the others. */
 	static const struct auth_case c[] = {
-		{"Basic YWxpY2U6d29uZGVybGFuZA==", NULL},
-		{"basic YWxpY2U6d29uZGVybGFuZA==", NULL},
-		{"Basic dXNlcjpwYTpzcw==", NULL},
-		{"Basic YWxpY2U6d3Jvbmc=", "bad_credentials"},
-		{"Basic bm9jb2xvbg==", "malformed_credentials"},
-		{"Basic YWxpY2U6d29uZGVybGFuZA", "malformed_credentials"},
-		{"Basic !!!!", "malformed_credentials"},
-		{"Basic", "malformed_credentials"},
-		{"Bearer alice:wonderland", "missing_credentials"},
-		{NULL, "missing_credentials"},
+	    {"Basic YWxpY2U6d29uZGVybGFuZA==", NULL},
+	    {"basic YWxpY2U6d29uZGVybGFuZA==", NULL},
+	    {"Basic dXNlcjpwYTpzcw==", NULL},
+	    {"Basic YWxpY2U6d3Jvbmc=", "bad_credentials"},
+	    {"Basic bm9jb2xvbg==", "malformed_credentials"},
+	    {"Basic YWxpY2U6d29uZGVybGFuZA", "malformed_credentials"},
+	    {"Basic !!!!", "malformed_credentials"},
+	    {"Basic", "malformed_credentials"},
+	    {"Bearer alice:wonderland", "missing_credentials"},
+	    {NULL, "missing_credentials"},
 	};
 	struct source_config src;
 
@@ -819,13 +814,12 @@ static void test_none(_unused_ void **state)
 static void test_header_is_secret(_unused_ void **state)
 {
 	static const char *const secret[] = {
-		"Authorization",  "authorization",       "PROXY-AUTHORIZATION",
-		"Cookie",         "set-cookie",          "Webhook-Signature",
-		"svix-signature", "X-Hub-Signature-256", "x-api-key",
+	    "Authorization",     "authorization",  "PROXY-AUTHORIZATION", "Cookie",    "set-cookie",
+	    "Webhook-Signature", "svix-signature", "X-Hub-Signature-256", "x-api-key",
 	};
 	static const char *const plain[] = {
-		"Content-Type", "webhook-id",      "webhook-timestamp",  "svix-id",
-		"X-Request-Id", "X-Hub-Signature", "Authorization-Info", "",
+	    "Content-Type", "webhook-id",      "webhook-timestamp",  "svix-id",
+	    "X-Request-Id", "X-Hub-Signature", "Authorization-Info", "",
 	};
 	struct source_config src;
 
@@ -844,10 +838,10 @@ static void test_header_is_secret(_unused_ void **state)
 static void test_reasons(_unused_ void **state)
 {
 	static const char *const required[] = {
-		"missing_signature",           "malformed_signature", "bad_signature",
-		"missing_timestamp",           "malformed_timestamp", "timestamp_too_old",
-		"timestamp_too_new",           "missing_credentials", "bad_credentials",
-		"unauthenticated_not_allowed",
+	    "missing_signature",           "malformed_signature", "bad_signature",
+	    "missing_timestamp",           "malformed_timestamp", "timestamp_too_old",
+	    "timestamp_too_new",           "missing_credentials", "bad_credentials",
+	    "unauthenticated_not_allowed",
 	};
 	const char *const *r = webhook_auth_reasons();
 	size_t n = 0;
@@ -864,28 +858,28 @@ static void test_reasons(_unused_ void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_standard_spec_example),
-		cmocka_unit_test(test_standard_unpadded_secret),
-		cmocka_unit_test(test_standard_tampered),
-		cmocka_unit_test(test_standard_svix_headers),
-		cmocka_unit_test(test_standard_signature_list),
-		cmocka_unit_test(test_standard_rotation),
-		cmocka_unit_test(test_standard_missing_headers),
-		cmocka_unit_test(test_standard_bad_secret),
-		cmocka_unit_test(test_standard_sign),
-		cmocka_unit_test(test_hmac_matrix),
-		cmocka_unit_test(test_hmac_negative),
-		cmocka_unit_test(test_hmac_tamper_and_rotation),
-		cmocka_unit_test(test_hmac_query_position),
-		cmocka_unit_test(test_hmac_query_unescaped_base64),
-		cmocka_unit_test(test_hmac_misconfigured),
-		cmocka_unit_test(test_api_key_header),
-		cmocka_unit_test(test_api_key_query),
-		cmocka_unit_test(test_bearer),
-		cmocka_unit_test(test_basic),
-		cmocka_unit_test(test_none),
-		cmocka_unit_test(test_header_is_secret),
-		cmocka_unit_test(test_reasons),
+	    cmocka_unit_test(test_standard_spec_example),
+	    cmocka_unit_test(test_standard_unpadded_secret),
+	    cmocka_unit_test(test_standard_tampered),
+	    cmocka_unit_test(test_standard_svix_headers),
+	    cmocka_unit_test(test_standard_signature_list),
+	    cmocka_unit_test(test_standard_rotation),
+	    cmocka_unit_test(test_standard_missing_headers),
+	    cmocka_unit_test(test_standard_bad_secret),
+	    cmocka_unit_test(test_standard_sign),
+	    cmocka_unit_test(test_hmac_matrix),
+	    cmocka_unit_test(test_hmac_negative),
+	    cmocka_unit_test(test_hmac_tamper_and_rotation),
+	    cmocka_unit_test(test_hmac_query_position),
+	    cmocka_unit_test(test_hmac_query_unescaped_base64),
+	    cmocka_unit_test(test_hmac_misconfigured),
+	    cmocka_unit_test(test_api_key_header),
+	    cmocka_unit_test(test_api_key_query),
+	    cmocka_unit_test(test_bearer),
+	    cmocka_unit_test(test_basic),
+	    cmocka_unit_test(test_none),
+	    cmocka_unit_test(test_header_is_secret),
+	    cmocka_unit_test(test_reasons),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,26 +26,26 @@ static int32_t be32_at(const struct pgarray *a, size_t off)
 static void test_encode_rows(void **state)
 {
 	struct delivery d1 = {
-		.id = "0190b5c8-0000-7000-8000-000000000001",
-		.source = "demo",
-		.idempotency_key = (char *)"k1",
-		.received_us = 946684800000001LL,
-		.method = "POST",
-		.uri = (char *)"/hooks/demo",
-		.headers_json = (char *)"{}",
-		.content_type = (char *)"application/json",
-		.body = (const unsigned char *)"{\"a\":1}",
-		.body_len = 7,
-		.verified_by = "hmac",
+	    .id = "0190b5c8-0000-7000-8000-000000000001",
+	    .source = "demo",
+	    .idempotency_key = (char *)"k1",
+	    .received_us = 946684800000001LL,
+	    .method = "POST",
+	    .uri = (char *)"/hooks/demo",
+	    .headers_json = (char *)"{}",
+	    .content_type = (char *)"application/json",
+	    .body = (const unsigned char *)"{\"a\":1}",
+	    .body_len = 7,
+	    .verified_by = "hmac",
 	};
 	struct delivery d2 = d1;
-	struct delivery *rows[] = { &d1, &d2 };
-	struct pgarray cols[DELIVERY_WRITER_COLUMNS] = { 0 };
+	struct delivery *rows[] = {&d1, &d2};
+	struct pgarray cols[DELIVERY_WRITER_COLUMNS] = {0};
 
 	d2.idempotency_key = NULL;
 	assert_int_equal(delivery_writer_encode(rows, 2, cols), 0);
 	for (size_t c = 0; c < DELIVERY_WRITER_COLUMNS; c++) {
-		assert_int_equal(be32_at(&cols[c], 0), 1); /* ndim */
+		assert_int_equal(be32_at(&cols[c], 0), 1);  /* ndim */
 		assert_int_equal(be32_at(&cols[c], 12), 2); /* elements */
 		assert_int_equal(be32_at(&cols[c], 16), 1); /* lower bound */
 	}
@@ -75,9 +75,9 @@ static void test_encode_rows(void **state)
 /* A malformed id refuses the batch instead of sending garbage. */
 static void test_encode_bad_id(void **state)
 {
-	struct delivery d = { .id = "not-a-uuid", .source = "s", .headers_json = (char *)"{}" };
-	struct delivery *rows[] = { &d };
-	struct pgarray cols[DELIVERY_WRITER_COLUMNS] = { 0 };
+	struct delivery d = {.id = "not-a-uuid", .source = "s", .headers_json = (char *)"{}"};
+	struct delivery *rows[] = {&d};
+	struct pgarray cols[DELIVERY_WRITER_COLUMNS] = {0};
 
 	assert_int_equal(delivery_writer_encode(rows, 1, cols), -EINVAL);
 	for (size_t c = 0; c < DELIVERY_WRITER_COLUMNS; c++)
@@ -97,17 +97,17 @@ static int16_t be16_at(const struct pgarray *a, size_t off)
 static void example_rows(struct delivery *d1, struct delivery *d2)
 {
 	*d1 = (struct delivery){
-		.id = "0190b5c8-0000-7000-8000-000000000001",
-		.source = "demo",
-		.received_us = 946684800000001LL,
-		.method = "POST",
-		.uri = (char *)"/hooks/demo?x=1",
-		.headers_json = (char *)"{\"x-a\":\"b\"}",
-		.content_type = (char *)"application/json",
-		.body = (const unsigned char *)"{\"a\":1}",
-		.body_len = 7,
-		.verified_by = "hmac",
-		.peer = (char *)"127.0.0.1",
+	    .id = "0190b5c8-0000-7000-8000-000000000001",
+	    .source = "demo",
+	    .received_us = 946684800000001LL,
+	    .method = "POST",
+	    .uri = (char *)"/hooks/demo?x=1",
+	    .headers_json = (char *)"{\"x-a\":\"b\"}",
+	    .content_type = (char *)"application/json",
+	    .body = (const unsigned char *)"{\"a\":1}",
+	    .body_len = 7,
+	    .verified_by = "hmac",
+	    .peer = (char *)"127.0.0.1",
 	};
 	*d2 = *d1;
 	snprintf(d2->id, sizeof(d2->id), "%s", "0190b5c8-0000-7000-8000-0000000000ff");
@@ -120,12 +120,13 @@ static void example_rows(struct delivery *d1, struct delivery *d2)
  * same value in the statement's arrays, then the trailer and nothing after it. */
 static void test_encode_copy(void **state)
 {
-	static const unsigned char sig[11] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0 };
+	static const unsigned char sig[11] = {'P',  'G',  'C',  'O',  'P', 'Y',
+	                                      '\n', 0xff, '\r', '\n', 0};
 	struct delivery d1, d2;
-	struct delivery *rows[] = { &d1, &d2 };
-	struct pgarray cols[DELIVERY_WRITER_COLUMNS] = { 0 };
+	struct delivery *rows[] = {&d1, &d2};
+	struct pgarray cols[DELIVERY_WRITER_COLUMNS] = {0};
 	size_t at[DELIVERY_WRITER_COLUMNS];
-	struct pgarray stream = { 0 };
+	struct pgarray stream = {0};
 	size_t off = 19;
 
 	example_rows(&d1, &d2);
@@ -165,10 +166,11 @@ static void test_encode_copy(void **state)
 /* A malformed id refuses a copy batch too. */
 static void test_encode_copy_bad_id(void **state)
 {
-	struct delivery d = { .id = "0190b5c8-0000-7000-8000-00000000000g", .source = "s",
-			      .headers_json = (char *)"{}" };
-	struct delivery *rows[] = { &d };
-	struct pgarray stream = { 0 };
+	struct delivery d = {.id = "0190b5c8-0000-7000-8000-00000000000g",
+	                     .source = "s",
+	                     .headers_json = (char *)"{}"};
+	struct delivery *rows[] = {&d};
+	struct pgarray stream = {0};
 
 	assert_int_equal(delivery_writer_encode_copy(rows, 1, &stream), -EINVAL);
 	pgarray_fini(&stream);
@@ -178,7 +180,7 @@ static void test_encode_copy_bad_id(void **state)
 static void test_copy_columns(void **state)
 {
 	static const char cols[] = "(id, source, idempotency_key, received_at, method, uri, "
-				   "headers, content_type, body, verified_by, peer)";
+	                           "headers, content_type, body, verified_by, peer)";
 
 	assert_non_null(strstr(delivery_writer_copy_sql, cols));
 	assert_non_null(strstr(delivery_writer_sql, cols));
@@ -200,12 +202,9 @@ static void test_statement_params(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_encode_rows),
-		cmocka_unit_test(test_encode_bad_id),
-		cmocka_unit_test(test_statement_params),
-		cmocka_unit_test(test_encode_copy),
-		cmocka_unit_test(test_encode_copy_bad_id),
-		cmocka_unit_test(test_copy_columns),
+	    cmocka_unit_test(test_encode_rows),        cmocka_unit_test(test_encode_bad_id),
+	    cmocka_unit_test(test_statement_params),   cmocka_unit_test(test_encode_copy),
+	    cmocka_unit_test(test_encode_copy_bad_id), cmocka_unit_test(test_copy_columns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,7 @@
 #include "webhook_receipt.h"
 
 #define NOW_US 1700000000000000LL
-#define ID "0190b5c8-0000-7000-8000-000000000001"
+#define ID     "0190b5c8-0000-7000-8000-000000000001"
 #define ZERO64 "0000000000000000000000000000000000000000000000000000000000000000"
 
 struct fixture {
@@ -42,28 +42,31 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	f->src = (struct source_config){
-		.name = (char *)"demo",
-		.auth = AUTH_SCHEME_HMAC,
-		.n_secrets = 1,
-		.hmac_algorithm = HMAC_ALGORITHM_SHA256,
-		.hmac_inputs = { SIG_INPUT_BODY },
-		.n_hmac_inputs = 1,
-		.hmac_encoding = SIG_ENCODING_HEX,
-		.signature_header = (char *)"X-Signature",
-		.signature_prefix = (char *)"sha256=",
-		.body_limit = 64,
-		.idempotency_from = IDEMPOTENCY_FROM_HEADER,
-		.idempotency_name = (char *)"Idempotency-Key",
+	    .name = (char *)"demo",
+	    .auth = AUTH_SCHEME_HMAC,
+	    .n_secrets = 1,
+	    .hmac_algorithm = HMAC_ALGORITHM_SHA256,
+	    .hmac_inputs = {SIG_INPUT_BODY},
+	    .n_hmac_inputs = 1,
+	    .hmac_encoding = SIG_ENCODING_HEX,
+	    .signature_header = (char *)"X-Signature",
+	    .signature_prefix = (char *)"sha256=",
+	    .body_limit = 64,
+	    .idempotency_from = IDEMPOTENCY_FROM_HEADER,
+	    .idempotency_name = (char *)"Idempotency-Key",
 	};
 	f->src.secrets[0] = (char *)"topsecret";
-	f->headers[0] = (struct http_header){ "Content-Type", "application/json; charset=utf-8" };
-	f->headers[1] = (struct http_header){ "X-Signature", NULL };
-	f->headers[2] = (struct http_header){ "Authorization", "Bearer leak-me-not" };
-	f->headers[3] = (struct http_header){ "User-Agent", "test" };
-	f->headers[4] = (struct http_header){ "Idempotency-Key", "  key-1" };
-	f->req = (struct http_req){ .method = HTTP_METHOD_POST, .uri = "/hooks/demo",
-				    .path = "/hooks/demo", .headers = f->headers, .n_headers = 5,
-				    .peer = "127.0.0.1:1" };
+	f->headers[0] = (struct http_header){"Content-Type", "application/json; charset=utf-8"};
+	f->headers[1] = (struct http_header){"X-Signature", NULL};
+	f->headers[2] = (struct http_header){"Authorization", "Bearer leak-me-not"};
+	f->headers[3] = (struct http_header){"User-Agent", "test"};
+	f->headers[4] = (struct http_header){"Idempotency-Key", "  key-1"};
+	f->req = (struct http_req){.method = HTTP_METHOD_POST,
+	                           .uri = "/hooks/demo",
+	                           .path = "/hooks/demo",
+	                           .headers = f->headers,
+	                           .n_headers = 5,
+	                           .peer = "127.0.0.1:1"};
 	fixture_sign(f, "{\"event\":{\"id\":42}}");
 	*state = f;
 	return 0;
@@ -90,7 +93,7 @@ static int prepare(struct fixture *f, struct webhook_receipt_error *e, struct de
 static void test_accept(void **state)
 {
 	struct fixture *f = *state;
-	struct webhook_receipt_error e = { 0 };
+	struct webhook_receipt_error e = {0};
 	struct delivery d;
 
 	assert_int_equal(prepare(f, &e, &d), 0);
@@ -112,7 +115,7 @@ static void test_accept(void **state)
 static void test_rejections(void **state)
 {
 	struct fixture *f = *state;
-	struct webhook_receipt_error e = { 0 };
+	struct webhook_receipt_error e = {0};
 	struct delivery d;
 
 	f->req.method = HTTP_METHOD_GET;
@@ -150,7 +153,7 @@ static void test_rejections(void **state)
 static void test_auth_before_content_type(void **state)
 {
 	struct fixture *f = *state;
-	struct webhook_receipt_error e = { 0 };
+	struct webhook_receipt_error e = {0};
 	struct delivery d;
 
 	f->headers[0].value = "text/plain";
@@ -162,7 +165,7 @@ static void test_auth_before_content_type(void **state)
 static void test_json_pointer_key(void **state)
 {
 	struct fixture *f = *state;
-	struct webhook_receipt_error e = { 0 };
+	struct webhook_receipt_error e = {0};
 	struct delivery d;
 
 	f->src.idempotency_from = IDEMPOTENCY_FROM_JSON_POINTER;
@@ -181,7 +184,7 @@ static void test_json_pointer_key(void **state)
 static void test_key_too_long(void **state)
 {
 	struct fixture *f = *state;
-	struct webhook_receipt_error e = { 0 };
+	struct webhook_receipt_error e = {0};
 	struct delivery d;
 	char key[WEBHOOK_RECEIPT_KEY_MAX + 2];
 
@@ -194,9 +197,9 @@ static void test_key_too_long(void **state)
 
 /* The headers object for hs, which must be valid JSON (jansson parses it) and equal want. */
 static void assert_headers(const struct source_config *src, struct http_header *hs, size_t n,
-			   const char *want)
+                           const char *want)
 {
-	struct http_req req = { .headers = hs, .n_headers = n };
+	struct http_req req = {.headers = hs, .n_headers = n};
 	_cleanup_free_ char *s = webhook_receipt_headers_json(src, &req);
 	json_error_t je;
 	json_auto_t *v = json_loads(s, 0, &je);
@@ -211,7 +214,7 @@ static void assert_headers(const struct source_config *src, struct http_header *
 static void test_headers_json(void **state)
 {
 	struct fixture *f = *state;
-	struct http_header h[] = { { "X-Trace", "a" }, { "x-trace", "b" }, { "Cookie", "c=1" } };
+	struct http_header h[] = {{"X-Trace", "a"}, {"x-trace", "b"}, {"Cookie", "c=1"}};
 
 	assert_headers(&f->src, h, 3, "{\"x-trace\":\"a, b\"}");
 	assert_headers(&f->src, h, 0, "{}");
@@ -221,8 +224,8 @@ static void test_headers_json(void **state)
 static void test_headers_json_merge_order(void **state)
 {
 	struct fixture *f = *state;
-	struct http_header h[] = { { "B", "1" },       { "A", "x" }, { "b", "2" },
-				   { "Content-Type", "t" }, { "B", "3" }, { "a", "" } };
+	struct http_header h[] = {{"B", "1"}, {"A", "x"}, {"b", "2"}, {"Content-Type", "t"},
+	                          {"B", "3"}, {"a", ""}};
 
 	assert_headers(&f->src, h, 6, "{\"b\":\"1, 2, 3\",\"a\":\"x, \",\"content-type\":\"t\"}");
 }
@@ -232,10 +235,14 @@ static void test_headers_json_secrets(void **state)
 {
 	struct fixture *f = *state;
 	struct http_header h[] = {
-		{ "Authorization", "Bearer leak-me-not" }, { "X-Signature", "sha256=ab" },
-		{ "x-signature", "again" },		   { "Proxy-Authorization", "Basic eA==" },
-		{ "Set-Cookie", "s=1" },		   { "Webhook-Signature", "v1,abc" },
-		{ "User-Agent", "curl/8" },		   { "COOKIE", "c=1" },
+	    {"Authorization", "Bearer leak-me-not"},
+	    {"X-Signature", "sha256=ab"},
+	    {"x-signature", "again"},
+	    {"Proxy-Authorization", "Basic eA=="},
+	    {"Set-Cookie", "s=1"},
+	    {"Webhook-Signature", "v1,abc"},
+	    {"User-Agent", "curl/8"},
+	    {"COOKIE", "c=1"},
 	};
 
 	assert_headers(&f->src, h, ELEMENTSOF(h), "{\"user-agent\":\"curl/8\"}");
@@ -246,17 +253,19 @@ static void test_headers_json_escaping(void **state)
 {
 	struct fixture *f = *state;
 	struct http_header h[] = {
-		{ "X-Quote", "say \"hi\" \\o/" },
-		{ "X-Ctl", "a\x01" "b\tc\nd\re\bf\fg\x1f" "h\x7f" },
-		{ "X-Utf8", "caf\xc3\xa9 \xf0\x9f\x98\x80" },
-		{ "X-\"Odd\\Name", "v" },
+	    {"X-Quote", "say \"hi\" \\o/"},
+	    {"X-Ctl", "a\x01"
+	              "b\tc\nd\re\bf\fg\x1f"
+	              "h\x7f"},
+	    {"X-Utf8", "caf\xc3\xa9 \xf0\x9f\x98\x80"},
+	    {"X-\"Odd\\Name", "v"},
 	};
 
 	assert_headers(&f->src, h, ELEMENTSOF(h),
-		       "{\"x-quote\":\"say \\\"hi\\\" \\\\o/\","
-		       "\"x-ctl\":\"a\\u0001b\\tc\\nd\\re\\bf\\fg\\u001fh\x7f\","
-		       "\"x-utf8\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\","
-		       "\"x-\\\"odd\\\\name\":\"v\"}");
+	               "{\"x-quote\":\"say \\\"hi\\\" \\\\o/\","
+	               "\"x-ctl\":\"a\\u0001b\\tc\\nd\\re\\bf\\fg\\u001fh\x7f\","
+	               "\"x-utf8\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\","
+	               "\"x-\\\"odd\\\\name\":\"v\"}");
 }
 
 /* A value that is not UTF-8 becomes a marker; a name that is not, or is too long, is dropped. */
@@ -265,15 +274,15 @@ static void test_headers_json_invalid_utf8(void **state)
 	struct fixture *f = *state;
 	char long_name[200];
 	struct http_header h[] = {
-		{ "X-Bad", "\xff\xfe" },      { "X-Mixed", "ok" },   { "x-mixed", "\xc0\xaf" },
-		{ "X-Surrogate", "\xed\xa0\x80" }, { "X-\xff", "v" }, { long_name, "v" },
+	    {"X-Bad", "\xff\xfe"},           {"X-Mixed", "ok"}, {"x-mixed", "\xc0\xaf"},
+	    {"X-Surrogate", "\xed\xa0\x80"}, {"X-\xff", "v"},   {long_name, "v"},
 	};
 
 	memset(long_name, 'n', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = '\0';
 	assert_headers(&f->src, h, ELEMENTSOF(h),
-		       "{\"x-bad\":\"(invalid utf-8)\",\"x-mixed\":\"ok, (invalid utf-8)\","
-		       "\"x-surrogate\":\"(invalid utf-8)\"}");
+	               "{\"x-bad\":\"(invalid utf-8)\",\"x-mixed\":\"ok, (invalid utf-8)\","
+	               "\"x-surrogate\":\"(invalid utf-8)\"}");
 }
 
 /* Thousands of headers of a few names merge correctly (and without quadratic work). */
@@ -282,14 +291,14 @@ static void test_headers_json_many(void **state)
 	struct fixture *f = *state;
 	enum { N = 6000 };
 	struct http_header *h = calloc(N, sizeof(*h));
-	static const char *const names[] = { "X-A", "x-b", "X-C" };
-	struct http_req req = { .headers = h, .n_headers = N };
+	static const char *const names[] = {"X-A", "x-b", "X-C"};
+	struct http_req req = {.headers = h, .n_headers = N};
 	_cleanup_free_ char *s = NULL;
 	json_auto_t *v = NULL;
 
 	assert_non_null(h);
 	for (size_t i = 0; i < N; i++)
-		h[i] = (struct http_header){ names[i % 3], i % 3 == 1 ? "1" : "22" };
+		h[i] = (struct http_header){names[i % 3], i % 3 == 1 ? "1" : "22"};
 	s = webhook_receipt_headers_json(&f->src, &req);
 	v = json_loads(s, 0, NULL);
 	assert_non_null(v);
@@ -304,7 +313,7 @@ static void test_headers_json_many(void **state)
 static void test_json_pointer_key_numbers(void **state)
 {
 	struct fixture *f = *state;
-	struct webhook_receipt_error e = { 0 };
+	struct webhook_receipt_error e = {0};
 	struct delivery d;
 
 	f->src.body_limit = 1024;
@@ -330,14 +339,14 @@ static void test_json_pointer_key_numbers(void **state)
 static void test_malformed_json_message(void **state)
 {
 	struct fixture *f = *state;
-	struct webhook_receipt_error e = { 0 };
+	struct webhook_receipt_error e = {0};
 	struct delivery d;
 
 	fixture_sign(f, "{\"a\":");
 	assert_int_equal(prepare(f, &e, &d), -EBADMSG);
 	assert_string_equal(e.problem.code, "malformed_json");
 	assert_string_equal(e.problem.message,
-			    "malformed JSON at line 1 column 6: unexpected end of input");
+	                    "malformed JSON at line 1 column 6: unexpected end of input");
 
 	f->src.idempotency_from = IDEMPOTENCY_FROM_JSON_POINTER;
 	f->src.idempotency_name = (char *)"/a";
@@ -346,26 +355,26 @@ static void test_malformed_json_message(void **state)
 	assert_int_equal(prepare(f, &e, &d), -EBADMSG);
 	assert_string_equal(e.problem.code, "malformed_json");
 	assert_string_equal(e.problem.message,
-			    "malformed JSON at line 2 column 6: leading zeros are not allowed");
+	                    "malformed JSON at line 2 column 6: leading zeros are not allowed");
 }
 
 /* Entry point. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_accept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_auth_before_content_type, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_json_pointer_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_key_too_long, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_headers_json, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_headers_json_merge_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_headers_json_secrets, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_headers_json_escaping, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_headers_json_invalid_utf8, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_headers_json_many, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_json_pointer_key_numbers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_json_message, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_accept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_before_content_type, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_json_pointer_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_key_too_long, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_headers_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_headers_json_merge_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_headers_json_secrets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_headers_json_escaping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_headers_json_invalid_utf8, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_headers_json_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_json_pointer_key_numbers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_json_message, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,22 +74,22 @@ _unused_ static struct sim *test_sim(const char *name)
 
 /* Send method uri (with optional ?query) and body through sim_handle(). */
 _unused_ static struct test_resp test_call(struct sim *s, enum http_method m, const char *uri,
-					   const char *body)
+                                           const char *body)
 {
 	char path[1024];
 	const char *q = strchr(uri, '?');
-	struct http_header h[2] = { { "Content-Type", "application/json" },
-				    { "Authorization", test_auth } };
-	struct http_req req = { .method = m,
-				.uri = uri,
-				.path = path,
-				.query = q ? q + 1 : NULL,
-				.headers = h,
-				.n_headers = test_auth ? 2 : 1,
-				.body = (const unsigned char *)body,
-				.body_len = body ? strlen(body) : 0 };
+	struct http_header h[2] = {{"Content-Type", "application/json"},
+	                           {"Authorization", test_auth}};
+	struct http_req req = {.method = m,
+	                       .uri = uri,
+	                       .path = path,
+	                       .query = q ? q + 1 : NULL,
+	                       .headers = h,
+	                       .n_headers = test_auth ? 2 : 1,
+	                       .body = (const unsigned char *)body,
+	                       .body_len = body ? strlen(body) : 0};
 	struct sim_response r;
-	struct test_resp out = { 0 };
+	struct test_resp out = {0};
 
 	snprintf(path, sizeof(path), "%.*s", (int)(q ? (size_t)(q - uri) : strlen(uri)), uri);
 	sim_handle(s, &req, NOW_MS, &r);
@@ -110,7 +110,7 @@ _unused_ static struct test_resp test_call(struct sim *s, enum http_method m, co
 
 /* Assert the status and return the body (caller's reference). */
 _unused_ static json_t *test_expect(struct sim *s, enum http_method m, const char *uri,
-				    const char *body, int status)
+                                    const char *body, int status)
 {
 	struct test_resp r = test_call(s, m, uri, body);
 
@@ -118,14 +118,14 @@ _unused_ static json_t *test_expect(struct sim *s, enum http_method m, const cha
 		char *text = r.body ? json_dumps(r.body, JSON_ENCODE_ANY) : NULL;
 
 		fail_msg("%s %s: status %d, want %d; body %s", http_method_to_string(m), uri,
-			 r.status, status, text ? text : "(none)");
+		         r.status, status, text ? text : "(none)");
 	}
 	return r.body;
 }
 
 /* Assert an Error answer: status, code "<status>000", a message and the first field. */
 _unused_ static void test_expect_error(struct sim *s, enum http_method m, const char *uri,
-				       const char *body, int status, const char *field)
+                                       const char *body, int status, const char *field)
 {
 	json_auto_t *e = test_expect(s, m, uri, body, status);
 	char code[16];
@@ -173,7 +173,7 @@ _unused_ static const char *test_create_user(struct sim *s, const char *external
 	json_auto_t *u = NULL;
 
 	snprintf(body, sizeof(body), "{\"externalId\":\"%s\",\"displayName\":\"User %s\"}",
-		 external_id, external_id);
+	         external_id, external_id);
 	u = test_expect(s, HTTP_METHOD_POST, V2 "/users", body, 201);
 	snprintf(id, sizeof(id), "%s", test_str(u, "id"));
 	return id;
@@ -187,12 +187,12 @@ _unused_ static const char *test_activate(struct sim *s, const char *user)
 	json_auto_t *a = NULL;
 
 	snprintf(body, sizeof(body),
-		 "{\"userId\":\"%s\",\"environmentId\":\"" ENV "\",\"connections\":["
-		 "{\"connectionTemplateId\":\"" TPL_A "\",\"existingConnectionId\":\"" CONN_A "\"},"
-		 "{\"connectionTemplateId\":\"" TPL_B "\",\"existingConnectionId\":\"" CONN_B
-		 "\"}],"
-		 "\"dynamicVariables\":{\"retailerId\":\"42\",\"syncEnabled\":true}}",
-		 user);
+	         "{\"userId\":\"%s\",\"environmentId\":\"" ENV "\",\"connections\":["
+	         "{\"connectionTemplateId\":\"" TPL_A "\",\"existingConnectionId\":\"" CONN_A "\"},"
+	         "{\"connectionTemplateId\":\"" TPL_B "\",\"existingConnectionId\":\"" CONN_B
+	         "\"}],"
+	         "\"dynamicVariables\":{\"retailerId\":\"42\",\"syncEnabled\":true}}",
+	         user);
 	a = test_expect(s, HTTP_METHOD_POST, V2 "/activations", body, 200);
 	snprintf(id, sizeof(id), "%s", test_str(a, "id"));
 	return id;

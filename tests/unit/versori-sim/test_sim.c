@@ -36,30 +36,30 @@ static void test_fixture_errors(void **state)
 	assert_rejected("{\"organisations\":[{\"name\":\"x\"}]}", "organisations[0].id");
 	assert_rejected("{\"organisations\":[{\"id\":\"A\",\"bogus\":[]}]}", "bogus");
 	assert_rejected("{\"organisations\":[{\"id\":\"A\",\"users\":[{\"id\":\"U\"}]}]}",
-			"users[0].externalId");
+	                "users[0].externalId");
 	assert_rejected("{\"organisations\":[{\"id\":\"A\",\"users\":[{\"id\":\"U\","
-			"\"externalId\":\"x\"},{\"id\":\"V\",\"externalId\":\"x\"}]}]}",
-			"duplicate externalId");
+	                "\"externalId\":\"x\"},{\"id\":\"V\",\"externalId\":\"x\"}]}]}",
+	                "duplicate externalId");
 	assert_rejected("{\"organisations\":[{\"id\":\"A\",\"environments\":[{\"id\":\"E\","
-			"\"projectId\":\"nope\",\"name\":\"e\"}]}]}",
-			"environments[0].projectId");
+	                "\"projectId\":\"nope\",\"name\":\"e\"}]}]}",
+	                "environments[0].projectId");
 	assert_rejected("{\"organisations\":[{\"id\":\"A\",\"projects\":[{\"id\":\"P\","
-			"\"name\":\"p\",\"dynamicVariablesSchema\":{\"allOf\":[]}}]}]}",
-			"dynamicVariablesSchema");
+	                "\"name\":\"p\",\"dynamicVariablesSchema\":{\"allOf\":[]}}]}]}",
+	                "dynamicVariablesSchema");
 	assert_rejected("{\"organisations\":[{\"id\":\"A\",\"apiKeys\":[{\"name\":\"k\"}]}]}",
-			"key or keyEnv");
+	                "key or keyEnv");
 	assert_rejected("{\"organisations\":[{\"id\":\"A\",\"apiKeys\":[{\"keyEnv\":"
-			"\"SIM_TEST_UNSET_VARIABLE\"}]}]}",
-			"SIM_TEST_UNSET_VARIABLE is not set");
+	                "\"SIM_TEST_UNSET_VARIABLE\"}]}]}",
+	                "SIM_TEST_UNSET_VARIABLE is not set");
 	assert_rejected("{\"organisations\":[],\"switches\":{\"duplicate_user\":\"maybe\"}}",
-			"duplicate_user");
+	                "duplicate_user");
 }
 
 /* API keys from the environment authenticate and are saved as references, never values. */
 static void test_fixture_env_secret(void **state)
 {
 	static const char fixture[] = "{\"organisations\":[{\"id\":\"" ORG "\",\"apiKeys\":"
-				      "[{\"name\":\"dev\",\"keyEnv\":\"SIM_TEST_API_KEY\"}]}]}";
+	                              "[{\"name\":\"dev\",\"keyEnv\":\"SIM_TEST_API_KEY\"}]}]}";
 	struct sim *s = NULL;
 	char err[256] = "";
 	json_auto_t *saved = NULL, *body = NULL;
@@ -94,7 +94,7 @@ static void test_fixture_load_file(void **state)
 	snprintf(path, sizeof(path), "%s/deploy/dev/versori-sim.fixture.json", SOURCE_ROOT);
 	assert_int_equal(unsetenv("VERSORI_SIM_API_KEY"), 0);
 	assert_int_equal(setenv("VERSORI_SIM_SIGNING_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----", 1),
-			 0);
+	                 0);
 	assert_int_equal(sim_fixture_load(path, &doc, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "VERSORI_SIM_API_KEY"));
 	assert_int_equal(setenv("VERSORI_SIM_API_KEY", "k", 1), 0);
@@ -102,13 +102,13 @@ static void test_fixture_load_file(void **state)
 	assert_int_equal(sim_fixture_load(path, &doc, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "VERSORI_SIM_SIGNING_PUBLIC_KEY"));
 	assert_int_equal(setenv("VERSORI_SIM_SIGNING_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----", 1),
-			 0);
+	                 0);
 	assert_int_equal(sim_fixture_load(path, &doc, err, sizeof(err)), 0);
 	assert_non_null(
 	    json_object_get(json_array_get(json_object_get(doc, "organisations"), 0), "apiKeys"));
 	json_decref(doc);
 	assert_int_equal(sim_fixture_load("/nonexistent/fixture.json", &doc, err, sizeof(err)),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_int_equal(unsetenv("VERSORI_SIM_API_KEY"), 0);
 	assert_int_equal(unsetenv("VERSORI_SIM_SIGNING_PUBLIC_KEY"), 0);
 }
@@ -124,7 +124,7 @@ static void test_state_round_trip(void **state)
 	test_activate(s, user);
 	assert_int_equal(sim_switch_set(s, "patch_response", "changed"), 0);
 	json_decref(test_expect(s, HTTP_METHOD_POST, V2 "/environments/" ENV "/schedulers/" SCHED,
-				NULL, 204));
+	                        NULL, 204));
 	one = sim_state_to_json(s);
 	assert_int_equal(sim_new(one, &s2, err, sizeof(err)), 0);
 	two = sim_state_to_json(s2);
@@ -153,7 +153,7 @@ static void test_switches(void **state)
 	json_decref(sw);
 	sw = sim_switches_to_json(s);
 	assert_string_equal(json_string_value(json_object_get(sw, "duplicate_activation")),
-			    "allow");
+	                    "allow");
 	sim_free(s);
 }
 
@@ -162,7 +162,7 @@ static void test_users(void **state)
 {
 	struct sim *s = test_sim("conformance.json");
 	json_auto_t *u = test_expect(s, HTTP_METHOD_POST, V2 "/users",
-				     "{\"externalId\":\"acme\",\"displayName\":\"ACME\"}", 201);
+	                             "{\"externalId\":\"acme\",\"displayName\":\"ACME\"}", 201);
 	json_auto_t *g = NULL, *g2 = NULL;
 	char uri[256];
 
@@ -181,9 +181,9 @@ static void test_users(void **state)
 	    test_expect(s, HTTP_METHOD_POST, V2 "/users", "{\"externalId\":\"bare\"}", 201));
 	test_expect_error(s, HTTP_METHOD_GET, V2 "/users/nobody", NULL, 404, NULL);
 	test_expect_error(s, HTTP_METHOD_POST, V2 "/users", "{\"displayName\":\"x\"}", 400,
-			  "externalId");
+	                  "externalId");
 	test_expect_error(s, HTTP_METHOD_POST, V2 "/users", "{\"externalId\":7}", 400,
-			  "externalId");
+	                  "externalId");
 	test_expect_error(s, HTTP_METHOD_POST, V2 "/users", "{not json", 400, NULL);
 	test_expect_error(s, HTTP_METHOD_POST, V2 "/users", "[1]", 400, NULL);
 	json_decref(test_expect(s, HTTP_METHOD_DELETE, V2 "/users/acme", NULL, 204));
@@ -240,17 +240,17 @@ static void test_users_list_filters(void **state)
 	found = test_expect(s, HTTP_METHOD_GET, V2 "/users?search=ALP", NULL, 200);
 	assert_int_equal(json_integer_value(json_object_get(found, "totalCount")), 1);
 	act = test_expect(s, HTTP_METHOD_GET, V2 "/users?activated=true&environment_id=" ENV, NULL,
-			  200);
+	                  200);
 	assert_string_equal(
 	    test_str(json_array_get(json_object_get(act, "users"), 0), "externalId"), "beta");
 	assert_int_equal(json_integer_value(json_object_get(act, "totalCount")), 1);
 	inact = test_expect(s, HTTP_METHOD_GET, V2 "/users?activated=false&environment_id=" ENV,
-			    NULL, 200);
+	                    NULL, 200);
 	assert_string_equal(
 	    test_str(json_array_get(json_object_get(inact, "users"), 0), "externalId"), "alpha");
 	test_expect_error(s, HTTP_METHOD_GET, V2 "/users?activated=true", NULL, 400, "activated");
 	test_expect_error(s, HTTP_METHOD_GET, V2 "/users?activated=maybe&environment_id=" ENV, NULL,
-			  400, "activated");
+	                  400, "activated");
 	sim_free(s);
 }
 
@@ -261,9 +261,9 @@ static const char *page_ids(const json_t *page, char *buf, size_t len)
 	size_t i, o = 0;
 
 	buf[0] = '\0';
-	json_array_foreach(json_object_get(page, "users"), i, u)
+	json_array_foreach (json_object_get(page, "users"), i, u)
 		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "",
-				      test_str(u, "externalId"));
+		                      test_str(u, "externalId"));
 	return buf;
 }
 
@@ -342,21 +342,21 @@ static void test_activation_create(void **state)
 	assert_string_equal(test_str(json_object_get(a, "environment"), "id"), ENV);
 	assert_int_equal(json_array_size(json_object_get(a, "connections")), 2);
 	assert_string_equal(test_str(json_array_get(json_object_get(a, "connections"), 0), "id"),
-			    CONN_A);
+	                    CONN_A);
 	assert_true(
 	    json_is_true(json_object_get(json_object_get(a, "dynamicVariables"), "syncEnabled")));
 	list = test_expect(s, HTTP_METHOD_GET, V2 "/environments/" ENV "/activations", NULL, 200);
 	assert_true(json_is_array(list));
 	assert_int_equal(json_array_size(list), 1);
 	mine = test_expect(s, HTTP_METHOD_GET, V2 "/environment/" ENV "/users/acme/activations",
-			   NULL, 200);
+	                   NULL, 200);
 	assert_true(json_is_array(mine));
 	assert_string_equal(test_str(json_array_get(mine, 0), "id"), act);
 	snprintf(uri, sizeof(uri), V2 "/environment-systems/" TPL_B "/activations/%s", act);
 	conn = test_expect(s, HTTP_METHOD_GET, uri, NULL, 200);
 	assert_string_equal(test_str(conn, "id"), CONN_B);
 	one = test_expect(s, HTTP_METHOD_GET, V2 "/environments/" ENV "/activations?static=true",
-			  NULL, 200);
+	                  NULL, 200);
 	assert_int_equal(json_array_size(one), 1);
 	assert_true(json_is_object(json_object_get(json_array_get(one, 0), "dynamicVariables")));
 	snprintf(uri, sizeof(uri), V2 "/environments/" ENV "/activations/%s", act);
@@ -371,8 +371,8 @@ static void test_activation_create(void **state)
 static char *act_body(const char *user, const char *conns, const char *vars)
 {
 	return xasprintf("{\"userId\":\"%s\",\"environmentId\":\"" ENV "\",\"connections\":%s,"
-			 "\"dynamicVariables\":%s}",
-			 user, conns, vars);
+	                 "\"dynamicVariables\":%s}",
+	                 user, conns, vars);
 }
 
 #define BIND_A  "{\"connectionTemplateId\":\"" TPL_A "\",\"existingConnectionId\":\"" CONN_A "\"}"
@@ -381,7 +381,7 @@ static char *act_body(const char *user, const char *conns, const char *vars)
 
 /* Send an activation body that must fail with status and field. */
 static void act_fails(struct sim *s, const char *user, const char *conns, const char *vars,
-		      int status, const char *field)
+                      int status, const char *field)
 {
 	_cleanup_free_ char *body = act_body(user, conns, vars);
 
@@ -398,33 +398,33 @@ static void test_activation_rules(void **state)
 	act_fails(s, "acme", "[" BIND_A "]", VARS_OK, 400, "connections");
 	act_fails(s, "acme", "[" BIND_A "," BIND_A "," BIND_B "]", VARS_OK, 400, "connections[1]");
 	act_fails(s, "acme",
-		  "[" BIND_A ",{\"connectionTemplateId\":\"" TPL_B
-		  "\",\"existingConnectionId\":\"01JS2M3Z1X9W7V5T3R1P0N8ZZZ\"}]",
-		  VARS_OK, 404, "connections[1]");
+	          "[" BIND_A ",{\"connectionTemplateId\":\"" TPL_B
+	          "\",\"existingConnectionId\":\"01JS2M3Z1X9W7V5T3R1P0N8ZZZ\"}]",
+	          VARS_OK, 404, "connections[1]");
 	act_fails(s, "acme",
-		  "[" BIND_A ",{\"connectionTemplateId\":\"" TPL_B
-		  "\",\"existingConnectionId\":\"" CONN_A "\"}]",
-		  VARS_OK, 400, "connections[1]");
+	          "[" BIND_A ",{\"connectionTemplateId\":\"" TPL_B
+	          "\",\"existingConnectionId\":\"" CONN_A "\"}]",
+	          VARS_OK, 400, "connections[1]");
 	act_fails(s, "acme", "[" BIND_A "," BIND_B ",{\"connectionTemplateId\":\"nope\"}]", VARS_OK,
-		  400, "connections[2]");
+	          400, "connections[2]");
 	/* Neither existingConnectionId nor connection: a validation error, not an unknown id. */
 	act_fails(s, "acme", "[" BIND_A ",{\"connectionTemplateId\":\"" TPL_B "\"}]", VARS_OK, 400,
-		  "connections[1]");
+	          "connections[1]");
 	act_fails(s, "acme", "[" BIND_A "," BIND_B "]", "{}", 400, "dynamicVariables.retailerId");
 	act_fails(s, "acme", "[" BIND_A "," BIND_B "]",
-		  "{\"retailerId\":\"42\",\"pollIntervalMinutes\":\"often\"}", 400,
-		  "dynamicVariables.pollIntervalMinutes");
+	          "{\"retailerId\":\"42\",\"pollIntervalMinutes\":\"often\"}", 400,
+	          "dynamicVariables.pollIntervalMinutes");
 	act_fails(s, "acme", "[" BIND_A "," BIND_B "]", "{\"retailerId\":\"42\",\"unknown\":1}",
-		  400, "dynamicVariables.unknown");
+	          400, "dynamicVariables.unknown");
 	act_fails(s, "acme", "[" BIND_A "," BIND_B "]",
-		  "{\"retailerId\":\"42\",\"locations\":[{\"ref\":\"a\",\"extra\":1}]}", 400,
-		  "dynamicVariables.locations[0].extra");
+	          "{\"retailerId\":\"42\",\"locations\":[{\"ref\":\"a\",\"extra\":1}]}", 400,
+	          "dynamicVariables.locations[0].extra");
 	act_fails(s, "acme", "[" BIND_A "," BIND_B "]", "[]", 400, "dynamicVariables");
 	test_expect_error(s, HTTP_METHOD_POST, V2 "/activations",
-			  "{\"userId\":\"acme\",\"connections\":[]}", 400, "environmentId");
+	                  "{\"userId\":\"acme\",\"connections\":[]}", 400, "environmentId");
 	test_expect_error(s, HTTP_METHOD_POST, V2 "/activations",
-			  "{\"userId\":\"acme\",\"environmentId\":\"nope\",\"connections\":[]}",
-			  404, "environmentId");
+	                  "{\"userId\":\"acme\",\"environmentId\":\"nope\",\"connections\":[]}",
+	                  404, "environmentId");
 	sim_free(s);
 }
 
@@ -438,13 +438,13 @@ static void test_activation_foreign_connection(void **state)
 	test_create_user(s, "owner");
 	test_create_user(s, "other");
 	conn = test_expect(s, HTTP_METHOD_POST, V2 "/connections",
-			   "{\"connectionTemplateId\":\"" TPL_A "\",\"externalId\":\"owner\","
-			   "\"connection\":{\"name\":\"mine\",\"credentials\":[]}}",
-			   201);
+	                   "{\"connectionTemplateId\":\"" TPL_A "\",\"externalId\":\"owner\","
+	                   "\"connection\":{\"name\":\"mine\",\"credentials\":[]}}",
+	                   201);
 	snprintf(conns, sizeof(conns),
-		 "[{\"connectionTemplateId\":\"" TPL_A "\",\"existingConnectionId\":\"%s\"}," BIND_B
-		 "]",
-		 test_str(conn, "id"));
+	         "[{\"connectionTemplateId\":\"" TPL_A "\",\"existingConnectionId\":\"%s\"}," BIND_B
+	         "]",
+	         test_str(conn, "id"));
 	act_fails(s, "other", conns, VARS_OK, 400, "connections[0]");
 	sim_free(s);
 }
@@ -461,7 +461,7 @@ static void test_activation_duplicate_switch(void **state)
 	assert_int_equal(sim_switch_set(s, "duplicate_activation", "allow"), 0);
 	test_activate(s, user);
 	mine = test_expect(s, HTTP_METHOD_GET, V2 "/environment/" ENV "/users/acme/activations",
-			   NULL, 200);
+	                   NULL, 200);
 	assert_int_equal(json_array_size(mine), 2);
 	sim_free(s);
 }
@@ -519,8 +519,8 @@ static void test_variables_patch(void **state)
 	assert_int_equal(json_object_size(changed), 1);
 	assert_true(json_is_false(json_object_get(changed, "syncEnabled")));
 	snprintf(uri, sizeof(uri),
-		 V2 "/environments/" ENV "/activations/01JS2M4T8Y6V0QDXB9C7E3K5HN"
-		    "/variables");
+	         V2 "/environments/" ENV "/activations/01JS2M4T8Y6V0QDXB9C7E3K5HN"
+	            "/variables");
 	test_expect_error(s, HTTP_METHOD_PATCH, uri, "{\"syncEnabled\":false}", 404, NULL);
 	sim_free(s);
 }
@@ -551,22 +551,22 @@ static void test_variables_static(void **state)
 {
 	struct sim *s = test_sim("conformance.json");
 	json_auto_t *v = test_expect(s, HTTP_METHOD_PATCH, V2 "/environments/" ENV "/variables",
-				     "{\"defaultCurrency\":\"EUR\"}", 200);
+	                             "{\"defaultCurrency\":\"EUR\"}", 200);
 	json_auto_t *v2 = test_expect(s, HTTP_METHOD_PATCH, V2 "/environments/" ENV "/variables",
-				      "{\"batchSize\":500}", 200);
+	                              "{\"batchSize\":500}", 200);
 	json_auto_t *st = NULL;
 
 	assert_string_equal(test_str(v, "defaultCurrency"), "EUR");
 	assert_string_equal(test_str(v2, "defaultCurrency"), "EUR");
 	assert_int_equal(json_integer_value(json_object_get(v2, "batchSize")), 500);
 	test_expect_error(s, HTTP_METHOD_PATCH, V2 "/environments/" ENV "/variables",
-			  "{\"defaultCurrency\":\"JPY\"}", 400, "defaultCurrency");
+	                  "{\"defaultCurrency\":\"JPY\"}", 400, "defaultCurrency");
 	test_expect_error(s, HTTP_METHOD_PATCH, V2 "/environments/nope/variables", "{}", 404, NULL);
 	st = test_expect(s, HTTP_METHOD_GET, V2 "/environments/" ENV "/activations?static=true",
-			 NULL, 200);
+	                 NULL, 200);
 	assert_int_equal(
 	    json_integer_value(json_object_get(
-		json_object_get(json_array_get(st, 0), "dynamicVariables"), "batchSize")),
+	        json_object_get(json_array_get(st, 0), "dynamicVariables"), "batchSize")),
 	    500);
 	sim_free(s);
 }
@@ -586,25 +586,25 @@ static void test_project_schema(void **state)
 	assert_true(json_is_null(none));
 	put =
 	    test_expect(s, HTTP_METHOD_PUT, V2 "/projects/P1/variables",
-			"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}", 200);
+	                "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}", 200);
 	assert_non_null(json_object_get(json_object_get(put, "properties"), "a"));
 	added = test_expect(s, HTTP_METHOD_PATCH, V2 "/projects/P1/variables",
-			    "{\"op\":\"add\",\"path\":\"/properties/region\",\"value\":"
-			    "{\"type\":\"string\"}}",
-			    200);
+	                    "{\"op\":\"add\",\"path\":\"/properties/region\",\"value\":"
+	                    "{\"type\":\"string\"}}",
+	                    200);
 	assert_non_null(json_object_get(json_object_get(added, "properties"), "region"));
 	removed = test_expect(s, HTTP_METHOD_PATCH, V2 "/projects/P1/variables",
-			      "{\"op\":\"remove\",\"path\":\"/properties/a\"}", 200);
+	                      "{\"op\":\"remove\",\"path\":\"/properties/a\"}", 200);
 	assert_null(json_object_get(json_object_get(removed, "properties"), "a"));
 	test_expect_error(s, HTTP_METHOD_PATCH, V2 "/projects/P1/variables",
-			  "{\"op\":\"replace\",\"path\":\"/properties/zzz\",\"value\":{}}", 400,
-			  "path");
+	                  "{\"op\":\"replace\",\"path\":\"/properties/zzz\",\"value\":{}}", 400,
+	                  "path");
 	test_expect_error(s, HTTP_METHOD_PATCH, V2 "/projects/P1/variables",
-			  "{\"op\":\"move\",\"path\":\"/properties/a\"}", 400, "op");
+	                  "{\"op\":\"move\",\"path\":\"/properties/a\"}", 400, "op");
 	test_expect_error(s, HTTP_METHOD_PATCH, V2 "/projects/P1/variables",
-			  "[{\"op\":\"add\",\"path\":\"/properties/a\",\"value\":{}}]", 400, NULL);
+	                  "[{\"op\":\"add\",\"path\":\"/properties/a\",\"value\":{}}]", 400, NULL);
 	test_expect_error(s, HTTP_METHOD_PUT, V2 "/projects/P1/variables", "{\"allOf\":[]}", 400,
-			  NULL);
+	                  NULL);
 	test_expect_error(s, HTTP_METHOD_GET, V2 "/projects/P2/variables", NULL, 404, NULL);
 	proj = test_expect(s, HTTP_METHOD_GET, V2 "/projects/P1", NULL, 200);
 	assert_non_null(json_object_get(
@@ -624,13 +624,13 @@ static void test_projects_templates_systems(void **state)
 	char uri[256];
 
 	assert_string_equal(test_str(json_array_get(json_object_get(list, "projects"), 0), "id"),
-			    PROJECT);
+	                    PROJECT);
 	assert_string_equal(test_str(json_array_get(json_object_get(p, "environments"), 0), "id"),
-			    ENV);
+	                    ENV);
 	assert_non_null(json_object_get(p, "dynamicVariablesSchema"));
 	test_expect_error(s, HTTP_METHOD_GET, V2 "/projects/nope", NULL, 404, NULL);
 	tpls = test_expect(s, HTTP_METHOD_GET,
-			   V2 "/projects/" PROJECT "/connection-templates?env_id=" ENV, NULL, 200);
+	                   V2 "/projects/" PROJECT "/connection-templates?env_id=" ENV, NULL, 200);
 	assert_int_equal(json_integer_value(json_object_get(tpls, "totalCount")), 2);
 	t0 = json_array_get(json_object_get(tpls, "items"), 0);
 	assert_string_equal(test_str(t0, "id"), SYS_A);
@@ -638,17 +638,17 @@ static void test_projects_templates_systems(void **state)
 	assert_true(json_is_true(json_object_get(t0, "dynamic")));
 	assert_true(json_is_array(json_object_get(t0, "authSchemeConfigs")));
 	page = test_expect(s, HTTP_METHOD_GET,
-			   V2 "/projects/" PROJECT "/connection-templates?first=1", NULL, 200);
+	                   V2 "/projects/" PROJECT "/connection-templates?first=1", NULL, 200);
 	snprintf(uri, sizeof(uri), V2 "/projects/" PROJECT "/connection-templates?first=1&after=%s",
-		 test_str(page, "next"));
+	         test_str(page, "next"));
 	json_decref(page);
 	page = test_expect(s, HTTP_METHOD_GET, uri, NULL, 200);
 	assert_string_equal(
 	    test_str(json_array_get(json_object_get(page, "items"), 0), "connectionTemplateId"),
 	    TPL_B);
 	test_expect_error(s, HTTP_METHOD_GET,
-			  V2 "/projects/" PROJECT "/connection-templates?env_id=nope", NULL, 404,
-			  "env_id");
+	                  V2 "/projects/" PROJECT "/connection-templates?env_id=nope", NULL, 404,
+	                  "env_id");
 	sys = test_expect(s, HTTP_METHOD_GET, V2 "/systems?search=fluent", NULL, 200);
 	assert_int_equal(json_integer_value(json_object_get(sys, "totalCount")), 1);
 	one = test_expect(s, HTTP_METHOD_GET, V2 "/systems/" SYS_A, NULL, 200);
@@ -667,36 +667,36 @@ static void test_connections(void **state)
 	_cleanup_free_ char *body = NULL;
 
 	st = test_expect(s, HTTP_METHOD_POST, V2 "/connections",
-			 "{\"connectionTemplateId\":\"" TPL_B "\",\"connection\":{\"name\":\"s\","
-			 "\"credentials\":[]}}",
-			 201);
+	                 "{\"connectionTemplateId\":\"" TPL_B "\",\"connection\":{\"name\":\"s\","
+	                 "\"credentials\":[]}}",
+	                 201);
 	assert_string_equal(test_str(st, "baseUrl"), "https://warehouse.example");
 	user = test_create_user(s, "acme");
 	dyn = test_expect(s, HTTP_METHOD_POST, V2 "/connections",
-			  "{\"connectionTemplateId\":\"" TPL_A "\",\"externalId\":\"acme\","
-			  "\"connection\":{\"name\":\"d\",\"credentials\":[]}}",
-			  201);
+	                  "{\"connectionTemplateId\":\"" TPL_A "\",\"externalId\":\"acme\","
+	                  "\"connection\":{\"name\":\"d\",\"credentials\":[]}}",
+	                  201);
 	assert_string_equal(test_str(dyn, "connectionTemplateId"), TPL_A);
 	test_expect_error(s, HTTP_METHOD_POST, V2 "/connections",
-			  "{\"connectionTemplateId\":\"" TPL_A "\",\"externalId\":\"ghost\","
-			  "\"connection\":{\"name\":\"d\",\"credentials\":[]}}",
-			  404, "externalId");
+	                  "{\"connectionTemplateId\":\"" TPL_A "\",\"externalId\":\"ghost\","
+	                  "\"connection\":{\"name\":\"d\",\"credentials\":[]}}",
+	                  404, "externalId");
 	test_expect_error(s, HTTP_METHOD_POST, V2 "/connections",
-			  "{\"connectionTemplateId\":\"" TPL_A
-			  "\",\"connection\":{\"credentials\":[]}}",
-			  400, "connection");
+	                  "{\"connectionTemplateId\":\"" TPL_A
+	                  "\",\"connection\":{\"credentials\":[]}}",
+	                  400, "connection");
 	test_expect_error(s, HTTP_METHOD_POST, V2 "/connections",
-			  "{\"connectionTemplateId\":\"nope\",\"connection\":{\"name\":\"x\","
-			  "\"credentials\":[]}}",
-			  404, "connectionTemplateId");
+	                  "{\"connectionTemplateId\":\"nope\",\"connection\":{\"name\":\"x\","
+	                  "\"credentials\":[]}}",
+	                  404, "connectionTemplateId");
 	list = test_expect(s, HTTP_METHOD_GET, V2 "/connections", NULL, 200);
 	assert_int_equal(json_integer_value(json_object_get(list, "totalCount")), 5);
 	bysys = test_expect(s, HTTP_METHOD_GET, V2 "/connections?system_id=" SYS_A, NULL, 200);
 	assert_int_equal(json_integer_value(json_object_get(bysys, "totalCount")), 2);
 	snprintf(conns, sizeof(conns),
-		 "[{\"connectionTemplateId\":\"" TPL_A "\",\"existingConnectionId\":\"%s\"},"
-		 "{\"connectionTemplateId\":\"" TPL_B "\",\"existingConnectionId\":\"%s\"}]",
-		 test_str(dyn, "id"), test_str(st, "id"));
+	         "[{\"connectionTemplateId\":\"" TPL_A "\",\"existingConnectionId\":\"%s\"},"
+	         "{\"connectionTemplateId\":\"" TPL_B "\",\"existingConnectionId\":\"%s\"}]",
+	         test_str(dyn, "id"), test_str(st, "id"));
 	body = act_body(user, conns, VARS_OK);
 	json_decref(test_expect(s, HTTP_METHOD_POST, V2 "/activations", body, 200));
 	snprintf(uri, sizeof(uri), V2 "/connections/%s", test_str(dyn, "id"));
@@ -718,13 +718,13 @@ static void test_schedulers(void **state)
 
 	assert_string_equal(test_str(json_array_get(list, 0), "environment_id"), ENV);
 	one = test_expect(s, HTTP_METHOD_GET, V2 "/environments/" ENV "/schedulers/" SCHED, NULL,
-			  200);
+	                  200);
 	assert_string_equal(test_str(one, "schedule"), "*/15 * * * *");
 	for (int i = 0; i < 3; i++)
 		json_decref(test_expect(s, HTTP_METHOD_POST,
-					V2 "/environments/" ENV "/schedulers/" SCHED, NULL, 204));
+		                        V2 "/environments/" ENV "/schedulers/" SCHED, NULL, 204));
 	test_expect_error(s, HTTP_METHOD_POST, V2 "/environments/" ENV "/schedulers/nope", NULL,
-			  404, NULL);
+	                  404, NULL);
 	st = sim_state_to_json(s);
 	sched = json_array_get(
 	    json_object_get(json_array_get(json_object_get(st, "organisations"), 0), "schedulers"),
@@ -742,9 +742,9 @@ static void test_user_delete_cascade(void **state)
 
 	test_activate(s, test_create_user(s, "acme"));
 	dyn = test_expect(s, HTTP_METHOD_POST, V2 "/connections",
-			  "{\"connectionTemplateId\":\"" TPL_A "\",\"externalId\":\"acme\","
-			  "\"connection\":{\"name\":\"d\",\"credentials\":[]}}",
-			  201);
+	                  "{\"connectionTemplateId\":\"" TPL_A "\",\"externalId\":\"acme\","
+	                  "\"connection\":{\"name\":\"d\",\"credentials\":[]}}",
+	                  201);
 	json_decref(test_expect(s, HTTP_METHOD_DELETE, V2 "/users/acme", NULL, 204));
 	acts = test_expect(s, HTTP_METHOD_GET, V2 "/environments/" ENV "/activations", NULL, 200);
 	assert_int_equal(json_array_size(acts), 0);
@@ -779,7 +779,7 @@ static void test_connection_delete_unbinds(void **state)
 	got = test_expect(s, HTTP_METHOD_GET, uri, NULL, 200);
 	assert_int_equal(json_array_size(json_object_get(got, "connections")), 1);
 	assert_string_equal(test_str(json_array_get(json_object_get(got, "connections"), 0), "id"),
-			    CONN_A);
+	                    CONN_A);
 	assert_state_reloads(s);
 	sim_free(s);
 }
@@ -796,10 +796,10 @@ static void test_user_delete_unbinds_embedded(void **state)
 	test_create_user(s, "owner");
 	test_create_user(s, "other");
 	a = test_expect(s, HTTP_METHOD_POST, "/api/embedded/v1/activations",
-			"{\"userId\":\"owner\",\"integrationId\":\"" INTEG "\","
-			"\"connections\":[{\"templateId\":\"" ETPL "\",\"name\":\"n\","
-			"\"credentials\":[],\"variables\":[]}]}",
-			200);
+	                "{\"userId\":\"owner\",\"integrationId\":\"" INTEG "\","
+	                "\"connections\":[{\"templateId\":\"" ETPL "\",\"name\":\"n\","
+	                "\"credentials\":[],\"variables\":[]}]}",
+	                200);
 	conns = test_expect(s, HTTP_METHOD_GET, V2 "/connections?first=1000", NULL, 200);
 	bound = NULL;
 	for (size_t i = 0; i < json_array_size(json_object_get(conns, "items")); i++) {
@@ -810,9 +810,9 @@ static void test_user_delete_unbinds_embedded(void **state)
 	}
 	assert_non_null(bound);
 	snprintf(body, sizeof(body),
-		 "{\"userId\":\"other\",\"integrationId\":\"" INTEG "\",\"connections\":"
-		 "[{\"templateId\":\"" ETPL "\",\"connectionId\":\"%s\"}]}",
-		 test_str(bound, "id"));
+	         "{\"userId\":\"other\",\"integrationId\":\"" INTEG "\",\"connections\":"
+	         "[{\"templateId\":\"" ETPL "\",\"connectionId\":\"%s\"}]}",
+	         test_str(bound, "id"));
 	b = test_expect(s, HTTP_METHOD_POST, "/api/embedded/v1/activations", body, 200);
 	json_decref(test_expect(s, HTTP_METHOD_DELETE, V2 "/users/owner", NULL, 204));
 	snprintf(uri, sizeof(uri), "/api/embedded/v1/activations/%s", test_str(b, "id"));
@@ -855,19 +855,19 @@ static void test_routes(void **state)
 {
 	struct sim *s = test_sim("conformance.json");
 	static const char *const not_simulated[] = {
-		(V2 "/automations"),
-		(V2 "/issues/01J"),
-		(V2 "/metrics"),
-		(V2 "/kv/store/key"),
-		(V2 "/notifications"),
-		(V2 "/projects/" PROJECT "/deploy"),
-		(V2 "/projects/" PROJECT "/versions"),
-		("/api/embedded/v1/hubs/" HUB "/users"),
-		("/api/embedded/v1/o/" ORG "/hubs"),
-		("/api/organisations/v1/organisations/" ORG),
+	    (V2 "/automations"),
+	    (V2 "/issues/01J"),
+	    (V2 "/metrics"),
+	    (V2 "/kv/store/key"),
+	    (V2 "/notifications"),
+	    (V2 "/projects/" PROJECT "/deploy"),
+	    (V2 "/projects/" PROJECT "/versions"),
+	    ("/api/embedded/v1/hubs/" HUB "/users"),
+	    ("/api/embedded/v1/o/" ORG "/hubs"),
+	    ("/api/organisations/v1/organisations/" ORG),
 	};
-	struct http_req req = { .method = HTTP_METHOD_PATCH,
-				.path = "/api/v2/o/x/environments/e/activations/a/variables" };
+	struct http_req req = {.method = HTTP_METHOD_PATCH,
+	                       .path = "/api/v2/o/x/environments/e/activations/a/variables"};
 	struct test_resp r;
 
 	test_expect_error(s, HTTP_METHOD_GET, "/api/v2/nothing", NULL, 404, NULL);
@@ -886,8 +886,8 @@ static void test_routes(void **state)
 	assert_string_equal(r.route, "unmatched");
 	json_decref(r.body);
 	assert_string_equal(sim_route_name(&req),
-			    "PATCH /api/v2/o/{org}/environments/{env}/activations/{activation}"
-			    "/variables");
+	                    "PATCH /api/v2/o/{org}/environments/{env}/activations/{activation}"
+	                    "/variables");
 	req.path = "/nothing/here";
 	assert_string_equal(sim_route_name(&req), "unmatched");
 	sim_free(s);
@@ -898,8 +898,8 @@ static void test_embedded(void **state)
 {
 	struct sim *s = test_sim("conformance.json");
 	const char *body = "{\"userId\":\"acme\",\"integrationId\":\"" INTEG "\",\"connections\":"
-			   "[{\"templateId\":\"" ETPL "\",\"connectionId\":\"" ECONN "\"}],"
-			   "\"dynamicVariables\":{\"retailerId\":\"42\"}}";
+	                   "[{\"templateId\":\"" ETPL "\",\"connectionId\":\"" ECONN "\"}],"
+	                   "\"dynamicVariables\":{\"retailerId\":\"42\"}}";
 	json_auto_t *a = NULL, *g = NULL, *v = NULL, *h = NULL;
 	struct test_resp r;
 	char uri[256];
@@ -918,23 +918,23 @@ static void test_embedded(void **state)
 	assert_string_equal(test_str(g, "id"), test_str(a, "id"));
 	snprintf(uri, sizeof(uri), "/api/embedded/v1/activations/%s/variables", test_str(a, "id"));
 	v = test_expect(s, HTTP_METHOD_PUT, uri, "{\"dynamicVariables\":{\"retailerId\":\"7\"}}",
-			200);
+	                200);
 	assert_string_equal(test_str(json_object_get(v, "dynamicVariables"), "retailerId"), "7");
 	test_expect_error(s, HTTP_METHOD_PUT, uri, "{\"dynamicVariables\":{\"retailerId\":7}}", 400,
-			  "dynamicVariables.retailerId");
+	                  "dynamicVariables.retailerId");
 	test_expect_error(s, HTTP_METHOD_PUT, uri, "{\"dynamicVariables\":{\"x\":\"7\"}}", 400,
-			  "dynamicVariables.x");
+	                  "dynamicVariables.x");
 	test_expect_error(s, HTTP_METHOD_PUT, uri, "{}", 400, "dynamicVariables");
 	snprintf(uri, sizeof(uri), "/api/embedded/v1/activations/%s", test_str(a, "id"));
 	json_decref(test_expect(s, HTTP_METHOD_DELETE, uri, NULL, 204));
 	test_expect_error(s, HTTP_METHOD_GET, uri, NULL, 404, NULL);
 	test_expect_error(s, HTTP_METHOD_POST, "/api/embedded/v1/activations",
-			  "{\"userId\":\"acme\",\"integrationId\":\"" INTEG
-			  "\",\"connections\":[]}",
-			  400, "connections");
+	                  "{\"userId\":\"acme\",\"integrationId\":\"" INTEG
+	                  "\",\"connections\":[]}",
+	                  400, "connections");
 	test_expect_error(s, HTTP_METHOD_POST, "/api/embedded/v1/activations",
-			  "{\"userId\":\"acme\",\"integrationId\":\"nope\",\"connections\":[]}",
-			  404, "integrationId");
+	                  "{\"userId\":\"acme\",\"integrationId\":\"nope\",\"connections\":[]}",
+	                  404, "integrationId");
 	test_auth = NULL;
 	test_expect_error(s, HTTP_METHOD_POST, "/api/embedded/v1/activations", body, 401, NULL);
 	h = test_expect(s, HTTP_METHOD_GET, "/api/embedded/v1/healthz", NULL, 200);
@@ -949,10 +949,10 @@ static void test_embedded_inline_connection(void **state)
 	struct sim *s = test_sim("conformance.json");
 	const char *user = test_create_user(s, "acme");
 	json_auto_t *a = test_expect(s, HTTP_METHOD_POST, "/api/embedded/v1/activations",
-				     "{\"userId\":\"acme\",\"integrationId\":\"" INTEG "\","
-				     "\"connections\":[{\"templateId\":\"" ETPL "\",\"name\":\"n\","
-				     "\"credentials\":[],\"variables\":[]}]}",
-				     200);
+	                             "{\"userId\":\"acme\",\"integrationId\":\"" INTEG "\","
+	                             "\"connections\":[{\"templateId\":\"" ETPL "\",\"name\":\"n\","
+	                             "\"credentials\":[],\"variables\":[]}]}",
+	                             200);
 	json_auto_t *owned = NULL;
 	char uri[256];
 
@@ -963,24 +963,24 @@ static void test_embedded_inline_connection(void **state)
 	/* §4: embedded credentials are an object {action: [...], trigger: [...]}. */
 	user = test_create_user(s, "acme2");
 	json_decref(test_expect(s, HTTP_METHOD_POST, "/api/embedded/v1/activations",
-				"{\"userId\":\"acme2\",\"integrationId\":\"" INTEG "\","
-				"\"connections\":[{\"templateId\":\"" ETPL "\",\"name\":\"m\","
-				"\"credentials\":{\"action\":[],\"trigger\":[]},"
-				"\"variables\":[]}]}",
-				200));
+	                        "{\"userId\":\"acme2\",\"integrationId\":\"" INTEG "\","
+	                        "\"connections\":[{\"templateId\":\"" ETPL "\",\"name\":\"m\","
+	                        "\"credentials\":{\"action\":[],\"trigger\":[]},"
+	                        "\"variables\":[]}]}",
+	                        200));
 	json_decref(owned);
 	snprintf(uri, sizeof(uri), V2 "/connections?end_user_id=%s", user);
 	owned = test_expect(s, HTTP_METHOD_GET, uri, NULL, 200);
 	assert_int_equal(json_integer_value(json_object_get(owned, "totalCount")), 1);
 	assert_string_equal(test_str(json_array_get(json_object_get(owned, "items"), 0), "name"),
-			    "m");
+	                    "m");
 	/* A v2-style array needs objects: a stored [5] would make the state unloadable. */
 	test_create_user(s, "acme3");
 	test_expect_error(s, HTTP_METHOD_POST, "/api/embedded/v1/activations",
-			  "{\"userId\":\"acme3\",\"integrationId\":\"" INTEG "\","
-			  "\"connections\":[{\"templateId\":\"" ETPL "\",\"name\":\"o\","
-			  "\"credentials\":[5],\"variables\":[]}]}",
-			  400, "connections[0]");
+	                  "{\"userId\":\"acme3\",\"integrationId\":\"" INTEG "\","
+	                  "\"connections\":[{\"templateId\":\"" ETPL "\",\"name\":\"o\","
+	                  "\"credentials\":[5],\"variables\":[]}]}",
+	                  400, "connections[0]");
 	assert_state_reloads(s);
 	sim_free(s);
 }
@@ -996,7 +996,7 @@ static void test_orgs(void **state)
 	test_auth = NULL;
 	test_expect_error(s, HTTP_METHOD_GET, "/api/organisations/v1/keys/nope", NULL, 404, NULL);
 	test_expect_error(s, HTTP_METHOD_GET, "/api/organisations/v1/organisations/" ORG "/keys",
-			  NULL, 401, NULL);
+	                  NULL, 401, NULL);
 	test_auth = API_KEY;
 	sim_free(s);
 }
@@ -1004,37 +1004,37 @@ static void test_orgs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixture_errors),
-		cmocka_unit_test(test_fixture_env_secret),
-		cmocka_unit_test(test_fixture_load_file),
-		cmocka_unit_test(test_state_round_trip),
-		cmocka_unit_test(test_switches),
-		cmocka_unit_test(test_users),
-		cmocka_unit_test(test_users_duplicate_switch),
-		cmocka_unit_test(test_ids_ordered),
-		cmocka_unit_test(test_users_list_filters),
-		cmocka_unit_test(test_paging),
-		cmocka_unit_test(test_paging_default),
-		cmocka_unit_test(test_activation_create),
-		cmocka_unit_test(test_activation_rules),
-		cmocka_unit_test(test_activation_foreign_connection),
-		cmocka_unit_test(test_activation_duplicate_switch),
-		cmocka_unit_test(test_activation_inline_connection),
-		cmocka_unit_test(test_variables_patch),
-		cmocka_unit_test(test_variables_put_one),
-		cmocka_unit_test(test_variables_static),
-		cmocka_unit_test(test_project_schema),
-		cmocka_unit_test(test_projects_templates_systems),
-		cmocka_unit_test(test_connections),
-		cmocka_unit_test(test_schedulers),
-		cmocka_unit_test(test_user_delete_cascade),
-		cmocka_unit_test(test_connection_delete_unbinds),
-		cmocka_unit_test(test_user_delete_unbinds_embedded),
-		cmocka_unit_test(test_auth_api_keys),
-		cmocka_unit_test(test_routes),
-		cmocka_unit_test(test_embedded),
-		cmocka_unit_test(test_embedded_inline_connection),
-		cmocka_unit_test(test_orgs),
+	    cmocka_unit_test(test_fixture_errors),
+	    cmocka_unit_test(test_fixture_env_secret),
+	    cmocka_unit_test(test_fixture_load_file),
+	    cmocka_unit_test(test_state_round_trip),
+	    cmocka_unit_test(test_switches),
+	    cmocka_unit_test(test_users),
+	    cmocka_unit_test(test_users_duplicate_switch),
+	    cmocka_unit_test(test_ids_ordered),
+	    cmocka_unit_test(test_users_list_filters),
+	    cmocka_unit_test(test_paging),
+	    cmocka_unit_test(test_paging_default),
+	    cmocka_unit_test(test_activation_create),
+	    cmocka_unit_test(test_activation_rules),
+	    cmocka_unit_test(test_activation_foreign_connection),
+	    cmocka_unit_test(test_activation_duplicate_switch),
+	    cmocka_unit_test(test_activation_inline_connection),
+	    cmocka_unit_test(test_variables_patch),
+	    cmocka_unit_test(test_variables_put_one),
+	    cmocka_unit_test(test_variables_static),
+	    cmocka_unit_test(test_project_schema),
+	    cmocka_unit_test(test_projects_templates_systems),
+	    cmocka_unit_test(test_connections),
+	    cmocka_unit_test(test_schedulers),
+	    cmocka_unit_test(test_user_delete_cascade),
+	    cmocka_unit_test(test_connection_delete_unbinds),
+	    cmocka_unit_test(test_user_delete_unbinds_embedded),
+	    cmocka_unit_test(test_auth_api_keys),
+	    cmocka_unit_test(test_routes),
+	    cmocka_unit_test(test_embedded),
+	    cmocka_unit_test(test_embedded_inline_connection),
+	    cmocka_unit_test(test_orgs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

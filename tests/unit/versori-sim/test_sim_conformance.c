@@ -15,9 +15,8 @@ static void assert_members(const json_t *o, const char *const *names, size_t n)
 /* EndUser shape of §10.2. */
 static void assert_end_user(const json_t *u)
 {
-	static const char *const names[] = { "id",          "externalId",
-					     "displayName", "organisationId",
-					     "createdAt",   "updatedAt" };
+	static const char *const names[] = {
+	    "id", "externalId", "displayName", "organisationId", "createdAt", "updatedAt"};
 
 	assert_members(u, names, ELEMENTSOF(names));
 	assert_true(test_is_ulid(test_str(u, "id")));
@@ -29,9 +28,9 @@ static void test_10_2_create_end_user(void **state)
 {
 	struct sim *s = test_sim("conformance.json");
 	json_auto_t *u = test_expect(s, HTTP_METHOD_POST, V2 "/users",
-				     "{ \"externalId\": \"acme-retailer-42\", \"displayName\": "
-				     "\"ACME Retail (EU)\" }",
-				     201);
+	                             "{ \"externalId\": \"acme-retailer-42\", \"displayName\": "
+	                             "\"ACME Retail (EU)\" }",
+	                             201);
 
 	assert_end_user(u);
 	assert_string_equal(test_str(u, "externalId"), "acme-retailer-42");
@@ -53,10 +52,9 @@ static void test_10_3_create_dynamic_connection(void **state)
 	    "\"X-Api-Key\", \"in\": \"header\" } },"
 	    "      \"credential\": { \"organisationId\": \"" ORG "\", \"type\": \"string\","
 	    "        \"data\": { \"string\": { \"value\": \"s3cr3t-key\" } } } } ] } }";
-	static const char *const names[] = { "id",          "name",
-					     "credentials", "baseUrl",
-					     "createdAt",   "updatedAt",
-					     "systemId",    "connectionTemplateId" };
+	static const char *const names[] = {
+	    "id",        "name",      "credentials", "baseUrl",
+	    "createdAt", "updatedAt", "systemId",    "connectionTemplateId"};
 	struct sim *s = test_sim("conformance.json");
 	json_auto_t *c = NULL;
 	char *text;
@@ -76,17 +74,17 @@ static void test_10_3_create_dynamic_connection(void **state)
 }
 
 static const char activation_10_4[] =
-	"{ \"userId\": \"acme-retailer-42\", \"environmentId\": \"" ENV "\","
-	"  \"connections\": ["
-	"    { \"connectionTemplateId\": \"" TPL_A "\", \"existingConnectionId\": \"" CONN_A "\" },"
-	"    { \"connectionTemplateId\": \"" TPL_B "\", \"existingConnectionId\": \"" CONN_B "\" } ],"
-	"  \"dynamicVariables\": { \"retailerId\": \"42\", \"syncEnabled\": true, "
-	"\"pollIntervalMinutes\": 15 } }";
+    "{ \"userId\": \"acme-retailer-42\", \"environmentId\": \"" ENV "\","
+    "  \"connections\": ["
+    "    { \"connectionTemplateId\": \"" TPL_A "\", \"existingConnectionId\": \"" CONN_A "\" },"
+    "    { \"connectionTemplateId\": \"" TPL_B "\", \"existingConnectionId\": \"" CONN_B "\" } ],"
+    "  \"dynamicVariables\": { \"retailerId\": \"42\", \"syncEnabled\": true, "
+    "\"pollIntervalMinutes\": 15 } }";
 
 /* Activation shape of §10.4. */
 static void assert_activation(const json_t *a)
 {
-	static const char *const names[] = { "id", "user", "connections", "dynamicVariables" };
+	static const char *const names[] = {"id", "user", "connections", "dynamicVariables"};
 	const json_t *c0 = json_array_get(json_object_get(a, "connections"), 0);
 
 	assert_members(a, names, ELEMENTSOF(names));
@@ -97,7 +95,7 @@ static void assert_activation(const json_t *a)
 	assert_string_equal(test_str(c0, "systemId"), SYS_A);
 	assert_string_equal(test_str(c0, "connectionTemplateId"), TPL_A);
 	assert_string_equal(test_str(json_array_get(json_object_get(c0, "credentials"), 0), "id"),
-			    "01JS2M3Z2A4C6E8G0J2K4M6P8R");
+	                    "01JS2M3Z2A4C6E8G0J2K4M6P8R");
 }
 
 /* §10.4 Create activation (v2) -> 200 Activation. */
@@ -126,11 +124,10 @@ static void test_10_5_create_embedded_activation(void **state)
 	    "  \"connections\": [ { \"templateId\": \"" ETPL "\", \"connectionId\": \"" ECONN
 	    "\" } ],"
 	    "  \"dynamicVariables\": { \"retailerId\": \"42\" } }";
-	static const char *const names[] = { "id", "user", "hubId", "integration" };
+	static const char *const names[] = {"id", "user", "hubId", "integration"};
 	static const char *const integ_names[] = {
-		"id",         "name",        "imageUrl",       "description",
-		"isDeployed", "isActivated", "variablesSchema"
-	};
+	    "id",         "name",        "imageUrl",       "description",
+	    "isDeployed", "isActivated", "variablesSchema"};
 	struct sim *s = test_sim("conformance.json");
 	json_auto_t *a = NULL;
 	const json_t *integ;
@@ -165,13 +162,13 @@ static void test_10_6_patch_variables(void **state)
 	struct sim *s = test_sim("conformance.json");
 	char uri[256];
 	json_auto_t *v = test_expect(s, HTTP_METHOD_PATCH, activate_10_4(s, uri, sizeof(uri)),
-				     "{ \"pollIntervalMinutes\": 5, \"lastSyncAt\": "
-				     "\"2025-04-16T08:00:00Z\" }",
-				     200);
+	                             "{ \"pollIntervalMinutes\": 5, \"lastSyncAt\": "
+	                             "\"2025-04-16T08:00:00Z\" }",
+	                             200);
 	json_auto_t *want = json_loads("{ \"retailerId\": \"42\", \"syncEnabled\": true, "
-				       "\"pollIntervalMinutes\": 5, \"lastSyncAt\": "
-				       "\"2025-04-16T08:00:00Z\" }",
-				       0, NULL);
+	                               "\"pollIntervalMinutes\": 5, \"lastSyncAt\": "
+	                               "\"2025-04-16T08:00:00Z\" }",
+	                               0, NULL);
 
 	assert_true(json_equal(v, want));
 	sim_free(s);
@@ -196,7 +193,7 @@ static void test_10_8_patch_static_variables(void **state)
 {
 	struct sim *s = test_sim("conformance.json");
 	json_auto_t *v = test_expect(s, HTTP_METHOD_PATCH, V2 "/environments/" ENV "/variables",
-				     "{ \"defaultCurrency\": \"EUR\", \"batchSize\": 500 }", 200);
+	                             "{ \"defaultCurrency\": \"EUR\", \"batchSize\": 500 }", 200);
 
 	assert_string_equal(test_str(v, "defaultCurrency"), "EUR");
 	assert_int_equal(json_integer_value(json_object_get(v, "batchSize")), 500);
@@ -223,9 +220,9 @@ static void test_10_9_project_schema(void **state)
 
 	assert_true(json_equal(put, want));
 	patched = test_expect(s, HTTP_METHOD_PATCH, V2 "/projects/" PROJECT "/variables",
-			      "{ \"op\": \"add\", \"path\": \"/properties/region\", \"value\": "
-			      "{ \"type\": \"string\" } }",
-			      200);
+	                      "{ \"op\": \"add\", \"path\": \"/properties/region\", \"value\": "
+	                      "{ \"type\": \"string\" } }",
+	                      200);
 	assert_string_equal(
 	    test_str(json_object_get(json_object_get(patched, "properties"), "region"), "type"),
 	    "string");
@@ -251,7 +248,7 @@ static void test_10_10_lists(void **state)
 	a0 = json_array_get(list, 0);
 	assert_end_user(json_object_get(a0, "user"));
 	assert_string_equal(test_str(json_object_get(a0, "user"), "externalId"),
-			    "acme-retailer-42");
+	                    "acme-retailer-42");
 	assert_string_equal(test_str(json_object_get(a0, "dynamicVariables"), "retailerId"), "42");
 	page = test_expect(s, HTTP_METHOD_GET, V2 "/users?first=2", NULL, 200);
 	assert_int_equal(json_integer_value(json_object_get(page, "totalCount")), 3);
@@ -265,15 +262,15 @@ static void test_10_10_lists(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_10_2_create_end_user),
-		cmocka_unit_test(test_10_3_create_dynamic_connection),
-		cmocka_unit_test(test_10_4_create_activation),
-		cmocka_unit_test(test_10_5_create_embedded_activation),
-		cmocka_unit_test(test_10_6_patch_variables),
-		cmocka_unit_test(test_10_7_put_variable),
-		cmocka_unit_test(test_10_8_patch_static_variables),
-		cmocka_unit_test(test_10_9_project_schema),
-		cmocka_unit_test(test_10_10_lists),
+	    cmocka_unit_test(test_10_2_create_end_user),
+	    cmocka_unit_test(test_10_3_create_dynamic_connection),
+	    cmocka_unit_test(test_10_4_create_activation),
+	    cmocka_unit_test(test_10_5_create_embedded_activation),
+	    cmocka_unit_test(test_10_6_patch_variables),
+	    cmocka_unit_test(test_10_7_put_variable),
+	    cmocka_unit_test(test_10_8_patch_static_variables),
+	    cmocka_unit_test(test_10_9_project_schema),
+	    cmocka_unit_test(test_10_10_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,7 +41,7 @@ static int setup(void **state)
 	    json_array_get(orgs, 0), "signingKeys",
 	    json_pack("[{s:s,s:s,s:s}]", "id", KEY1, "name", "main", "publicKey", K.pub1));
 	json_object_set_new(json_array_get(orgs, 1), "signingKeys",
-			    json_pack("[{s:s,s:s}]", "id", KEY2, "publicKey", K.pub2));
+	                    json_pack("[{s:s,s:s}]", "id", KEY2, "publicKey", K.pub2));
 	if (sim_new(doc, &K.sim, err, sizeof(err)) < 0)
 		fail_msg("fixture rejected: %s", err);
 	return 0;
@@ -67,8 +67,7 @@ static const char *jwt(const char *priv, const char *key_id, int64_t exp, int64_
 	_cleanup_free_ char *iss =
 	    key_id ? signing_key_issuer(key_id) : xstrdup("https://example.com/not-versori");
 	struct signing_key_claims c = {
-		.iss = iss, .sub = (char *)"acme-retailer-42", .iat = NOW_S, .exp = exp, .nbf = nbf
-	};
+	    .iss = iss, .sub = (char *)"acme-retailer-42", .iat = NOW_S, .exp = exp, .nbf = nbf};
 	_cleanup_free_ char *token = NULL;
 
 	assert_int_equal(signing_key_new(priv, strlen(priv), &k), 0);
@@ -85,14 +84,14 @@ static void test_jwt_valid(void **state)
 
 	test_auth = jwt(K.priv1, KEY1, NOW_S + 3600, 0);
 	json_decref(test_expect(K.sim, HTTP_METHOD_POST, V2 "/users",
-				"{\"externalId\":\"acme-retailer-42\"}", 201));
+	                        "{\"externalId\":\"acme-retailer-42\"}", 201));
 	test_auth = jwt(K.priv1, KEY1, 0, NOW_S - 10);
 	r = test_call(K.sim, HTTP_METHOD_GET, V2 "/users/acme-retailer-42", NULL);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.org, ORG);
 	json_decref(r.body);
 	r = test_call(K.sim, HTTP_METHOD_GET,
-		      "/api/embedded/v1/activations/01HQ7E2F4H6K8M0P2R4T6V8X0Z", NULL);
+	              "/api/embedded/v1/activations/01HQ7E2F4H6K8M0P2R4T6V8X0Z", NULL);
 	assert_int_equal(r.status, 404);
 	assert_string_equal(r.org, ORG);
 	json_decref(r.body);
@@ -142,7 +141,7 @@ static void test_public_key(void **state)
 	assert_true(json_is_string(json_object_get(k, "createdAt")));
 	test_auth = jwt(K.priv1, KEY1, NOW_S + 3600, 0);
 	list = test_expect(K.sim, HTTP_METHOD_GET,
-			   "/api/organisations/v1/organisations/" ORG "/keys", NULL, 200);
+	                   "/api/organisations/v1/organisations/" ORG "/keys", NULL, 200);
 	assert_int_equal(json_array_size(json_object_get(list, "keys")), 1);
 	test_auth = API_KEY;
 }
@@ -150,10 +149,10 @@ static void test_public_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_jwt_valid),
-		cmocka_unit_test(test_jwt_rejected),
-		cmocka_unit_test(test_jwt_other_org),
-		cmocka_unit_test(test_public_key),
+	    cmocka_unit_test(test_jwt_valid),
+	    cmocka_unit_test(test_jwt_rejected),
+	    cmocka_unit_test(test_jwt_other_org),
+	    cmocka_unit_test(test_public_key),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
