@@ -37,129 +37,6 @@ static_assert(sizeof(enum route) == sizeof(int), "enums are stored as int");
 static_assert(sizeof(enum log_level) == sizeof(int), "enums are stored as int");
 static_assert(sizeof(enum log_format) == sizeof(int), "enums are stored as int");
 
-static const char *const auth_scheme_names[_AUTH_SCHEME_MAX] = {
-    [AUTH_SCHEME_NONE] = "none",
-    [AUTH_SCHEME_HMAC] = "hmac",
-    [AUTH_SCHEME_STANDARD_WEBHOOKS] = "standard-webhooks",
-    [AUTH_SCHEME_API_KEY] = "api-key",
-    [AUTH_SCHEME_BEARER] = "bearer",
-    [AUTH_SCHEME_BASIC] = "basic",
-};
-
-static const char *const hmac_algorithm_names[_HMAC_ALGORITHM_MAX] = {
-    [HMAC_ALGORITHM_SHA1] = "sha1",
-    [HMAC_ALGORITHM_SHA256] = "sha256",
-    [HMAC_ALGORITHM_SHA512] = "sha512",
-};
-
-static const char *const sig_input_names[_SIG_INPUT_MAX] = {
-    [SIG_INPUT_BODY] = "body",
-    [SIG_INPUT_URL] = "url",
-};
-
-static const char *const sig_encoding_names[_SIG_ENCODING_MAX] = {
-    [SIG_ENCODING_HEX] = "hex",
-    [SIG_ENCODING_BASE64] = "base64",
-    [SIG_ENCODING_BASE64URL] = "base64url",
-};
-
-static const char *const idempotency_from_names[_IDEMPOTENCY_FROM_MAX] = {
-    [IDEMPOTENCY_FROM_NONE] = "none",
-    [IDEMPOTENCY_FROM_HEADER] = "header",
-    [IDEMPOTENCY_FROM_JSON_POINTER] = "json",
-};
-
-static const char *const route_names[_ROUTE_MAX] = {
-    [ROUTE_STORE] = "store",
-};
-
-/* Index of s in names, or -EINVAL when it is not there. */
-static int names_lookup(const char *const *names, int n, const char *s)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return i;
-	return -EINVAL;
-}
-
-/* Name number v of names, or NULL when out of range. */
-static const char *names_get(const char *const *names, int n, int v)
-{
-	return v >= 0 && v < n ? names[v] : NULL;
-}
-
-/* Name of an auth scheme, as written in the config file. */
-const char *auth_scheme_to_string(enum auth_scheme s)
-{
-	return names_get(auth_scheme_names, _AUTH_SCHEME_MAX, (int)s);
-}
-
-/* Parse an auth scheme name; -EINVAL when unknown. */
-int auth_scheme_from_string(const char *s)
-{
-	return names_lookup(auth_scheme_names, _AUTH_SCHEME_MAX, s);
-}
-
-/* Name of an HMAC algorithm. */
-const char *hmac_algorithm_to_string(enum hmac_algorithm a)
-{
-	return names_get(hmac_algorithm_names, _HMAC_ALGORITHM_MAX, (int)a);
-}
-
-/* Parse an HMAC algorithm name; -EINVAL when unknown. */
-int hmac_algorithm_from_string(const char *s)
-{
-	return names_lookup(hmac_algorithm_names, _HMAC_ALGORITHM_MAX, s);
-}
-
-/* Name of a signature input. */
-const char *sig_input_to_string(enum sig_input i)
-{
-	return names_get(sig_input_names, _SIG_INPUT_MAX, (int)i);
-}
-
-/* Parse a signature input name; -EINVAL when unknown. */
-int sig_input_from_string(const char *s)
-{
-	return names_lookup(sig_input_names, _SIG_INPUT_MAX, s);
-}
-
-/* Name of a signature encoding. */
-const char *sig_encoding_to_string(enum sig_encoding e)
-{
-	return names_get(sig_encoding_names, _SIG_ENCODING_MAX, (int)e);
-}
-
-/* Parse a signature encoding name; -EINVAL when unknown. */
-int sig_encoding_from_string(const char *s)
-{
-	return names_lookup(sig_encoding_names, _SIG_ENCODING_MAX, s);
-}
-
-/* Name of an idempotency key origin (the part before ':' in idempotency_key). */
-const char *idempotency_from_to_string(enum idempotency_from f)
-{
-	return names_get(idempotency_from_names, _IDEMPOTENCY_FROM_MAX, (int)f);
-}
-
-/* Parse an idempotency key origin name; -EINVAL when unknown. */
-int idempotency_from_from_string(const char *s)
-{
-	return names_lookup(idempotency_from_names, _IDEMPOTENCY_FROM_MAX, s);
-}
-
-/* Name of a route. */
-const char *route_to_string(enum route r)
-{
-	return names_get(route_names, _ROUTE_MAX, (int)r);
-}
-
-/* Parse a route name; -EINVAL when unknown. */
-int route_from_string(const char *s)
-{
-	return names_lookup(route_names, _ROUTE_MAX, s);
-}
-
 /* How the key table reads and names the values of one enum type. */
 struct enum_desc {
 	const char *(*to_string)(int v);
@@ -809,15 +686,15 @@ static void secrets_clear(struct source_config *s)
 	s->n_secrets = 0;
 }
 
-/* Append one secret, refusing empty ones and more than CONFIG_MAX_SECRETS. */
+/* Append one secret, refusing empty ones and more than SOURCE_MAX_SECRETS. */
 static int secrets_add(struct source_config *s, const char *value, char **ret_problem)
 {
 	if (!*value) {
 		*ret_problem = xstrdup("must not be empty");
 		return -EINVAL;
 	}
-	if (s->n_secrets >= CONFIG_MAX_SECRETS) {
-		*ret_problem = xasprintf("at most %d secrets are accepted", CONFIG_MAX_SECRETS);
+	if (s->n_secrets >= SOURCE_MAX_SECRETS) {
+		*ret_problem = xasprintf("at most %d secrets are accepted", SOURCE_MAX_SECRETS);
 		return -EINVAL;
 	}
 	s->secrets[s->n_secrets++] = xstrdup(value);
@@ -862,7 +739,7 @@ static int secret_file_parse(char *text, const char *path, struct source_config 
 		if (r < 0) {
 			free(*ret_problem);
 			*ret_problem =
-			    xasprintf("'%s' holds more than %d secrets", path, CONFIG_MAX_SECRETS);
+			    xasprintf("'%s' holds more than %d secrets", path, SOURCE_MAX_SECRETS);
 			return r;
 		}
 	}
@@ -920,7 +797,7 @@ static int set_sig_inputs(const struct key_apply *a, const char *value, char **r
 			}
 		list[n++] = (enum sig_input)v;
 	}
-	static_assert(_SIG_INPUT_MAX <= CONFIG_MAX_SIG_INPUTS, "every input fits");
+	static_assert(_SIG_INPUT_MAX <= SOURCE_MAX_SIG_INPUTS, "every input fits");
 	memcpy(s->hmac_inputs, list, n * sizeof(list[0]));
 	s->n_hmac_inputs = n;
 	return 0;
@@ -1574,7 +1451,8 @@ static void schemes_format(unsigned mask, char *buf, size_t size)
 
 		if (!(mask & SCHEME(i)))
 			continue;
-		w = snprintf(buf + len, size - len, "%s%s", len ? "|" : "", auth_scheme_names[i]);
+		w = snprintf(buf + len, size - len, "%s%s", len ? "|" : "",
+		             auth_scheme_to_string((enum auth_scheme)i));
 		if (w < 0)
 			break;
 		len += (size_t)w;

@@ -9,80 +9,8 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "source.h"
 #include "xalloc.h"
-
-enum auth_scheme {
-	AUTH_SCHEME_NONE,
-	AUTH_SCHEME_HMAC,
-	AUTH_SCHEME_STANDARD_WEBHOOKS,
-	AUTH_SCHEME_API_KEY,
-	AUTH_SCHEME_BEARER,
-	AUTH_SCHEME_BASIC,
-	_AUTH_SCHEME_MAX,
-};
-
-enum hmac_algorithm {
-	HMAC_ALGORITHM_SHA1,
-	HMAC_ALGORITHM_SHA256,
-	HMAC_ALGORITHM_SHA512,
-	_HMAC_ALGORITHM_MAX,
-};
-
-enum sig_input {
-	SIG_INPUT_BODY,
-	SIG_INPUT_URL,
-	_SIG_INPUT_MAX,
-};
-
-enum sig_encoding {
-	SIG_ENCODING_HEX,
-	SIG_ENCODING_BASE64,
-	SIG_ENCODING_BASE64URL,
-	_SIG_ENCODING_MAX,
-};
-
-enum idempotency_from {
-	IDEMPOTENCY_FROM_NONE,
-	IDEMPOTENCY_FROM_HEADER,
-	IDEMPOTENCY_FROM_JSON_POINTER,
-	_IDEMPOTENCY_FROM_MAX,
-};
-
-enum route {
-	ROUTE_STORE,
-	_ROUTE_MAX,
-};
-
-#define CONFIG_MAX_SECRETS    8
-#define CONFIG_MAX_SIG_INPUTS 2
-
-/* One [source.NAME] section. Strings are owned by the struct config. */
-struct source_config {
-	char *name;
-	enum auth_scheme auth;
-	/* Raw secrets as configured, oldest last; several accepted at once for rotation.
-	 * standard-webhooks: "whsec_<base64>"; basic: "user:password"; others: the value. */
-	char *secrets[CONFIG_MAX_SECRETS];
-	size_t n_secrets;
-	/* hmac */
-	enum hmac_algorithm hmac_algorithm;
-	enum sig_input hmac_inputs[CONFIG_MAX_SIG_INPUTS];
-	size_t n_hmac_inputs;
-	enum sig_encoding hmac_encoding;
-	char *signature_header; /* header carrying the signature; NULL when query is used */
-	char *signature_query;  /* query parameter carrying the signature, or NULL */
-	char *signature_prefix; /* e.g. "sha256=", or NULL */
-	/* api-key: exactly one of these is set */
-	char *api_key_header;
-	char *api_key_query;
-	/* standard-webhooks: allowed clock skew, both directions */
-	long long tolerance_s;
-	size_t body_limit;
-	enum idempotency_from idempotency_from;
-	char *idempotency_name; /* header name or RFC 6901 JSON pointer */
-	enum route route;
-	bool allow_unauthenticated; /* auth=none is refused unless this is true (local dev) */
-};
 
 struct config {
 	char *listen_addr;
@@ -102,20 +30,6 @@ struct config {
 	size_t n_sources;
 	size_t max_body_limit; /* derived: the largest body_limit over all sources */
 };
-
-const char *auth_scheme_to_string(enum auth_scheme s);
-int auth_scheme_from_string(const char *s);
-const char *hmac_algorithm_to_string(enum hmac_algorithm a);
-int hmac_algorithm_from_string(const char *s);
-const char *sig_encoding_to_string(enum sig_encoding e);
-int sig_encoding_from_string(const char *s);
-const char *sig_input_to_string(enum sig_input i);
-int sig_input_from_string(const char *s);
-/* "none", "header" or "json": the part before ':' in idempotency_key. */
-const char *idempotency_from_to_string(enum idempotency_from f);
-int idempotency_from_from_string(const char *s);
-const char *route_to_string(enum route r);
-int route_from_string(const char *s);
 
 /* Load path (may be NULL: defaults and environment only), then apply overrides from envp
  * (a NULL-terminated "KEY=value" array, usually environ). On failure returns a negative errno

@@ -14,16 +14,16 @@
 
 #include "xalloc.h"
 
-static const char *const hmac_digest_names[_HMAC_ALGORITHM_MAX] = {
-    [HMAC_ALGORITHM_SHA1] = "SHA1",
-    [HMAC_ALGORITHM_SHA256] = "SHA256",
-    [HMAC_ALGORITHM_SHA512] = "SHA512",
+static const char *const hmac_digest_names[_CRYPTO_HASH_MAX] = {
+    [CRYPTO_HASH_SHA1] = "SHA1",
+    [CRYPTO_HASH_SHA256] = "SHA256",
+    [CRYPTO_HASH_SHA512] = "SHA512",
 };
 
-static const size_t hmac_sizes[_HMAC_ALGORITHM_MAX] = {
-    [HMAC_ALGORITHM_SHA1] = 20,
-    [HMAC_ALGORITHM_SHA256] = 32,
-    [HMAC_ALGORITHM_SHA512] = 64,
+static const size_t hmac_sizes[_CRYPTO_HASH_MAX] = {
+    [CRYPTO_HASH_SHA1] = 20,
+    [CRYPTO_HASH_SHA256] = 32,
+    [CRYPTO_HASH_SHA512] = 64,
 };
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -33,13 +33,13 @@ static const char b64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* Size in bytes of the MAC the algorithm produces; 0 for an unknown algorithm. */
-size_t crypto_hmac_size(enum hmac_algorithm alg)
+size_t crypto_hmac_size(enum crypto_hash alg)
 {
-	return (unsigned)alg < _HMAC_ALGORITHM_MAX ? hmac_sizes[alg] : 0;
+	return (unsigned)alg < _CRYPTO_HASH_MAX ? hmac_sizes[alg] : 0;
 }
 
 /* HMAC of the concatenation of the pieces under key, through EVP_MAC; returns its length. */
-int crypto_hmac(enum hmac_algorithm alg, const void *key, size_t keylen,
+int crypto_hmac(enum crypto_hash alg, const void *key, size_t keylen,
                 const struct crypto_piece *pieces, size_t n,
                 unsigned char out[static CRYPTO_HMAC_MAX_SIZE])
 {
@@ -49,7 +49,7 @@ int crypto_hmac(enum hmac_algorithm alg, const void *key, size_t keylen,
 	size_t outlen = 0;
 	int r = -ENOMEM;
 
-	if ((unsigned)alg >= _HMAC_ALGORITHM_MAX)
+	if ((unsigned)alg >= _CRYPTO_HASH_MAX)
 		return -EINVAL;
 
 	mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);

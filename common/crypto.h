@@ -6,8 +6,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
 #include "xalloc.h"
+
+/* The hash functions an HMAC may use. */
+enum crypto_hash {
+	CRYPTO_HASH_SHA1,
+	CRYPTO_HASH_SHA256,
+	CRYPTO_HASH_SHA512,
+	_CRYPTO_HASH_MAX,
+};
 
 #define CRYPTO_HMAC_MAX_SIZE   64 /* SHA-512 */
 #define CRYPTO_SHA256_SIZE     32
@@ -21,12 +28,12 @@ struct crypto_piece {
 };
 
 /* Size in bytes of the MAC the algorithm produces (20, 32 or 64); 0 for an unknown algorithm. */
-size_t crypto_hmac_size(enum hmac_algorithm alg);
+size_t crypto_hmac_size(enum crypto_hash alg);
 
 /* HMAC of the concatenation of pieces[0..n) under key, written to out, which must hold
  * CRYPTO_HMAC_MAX_SIZE bytes. Returns the MAC's length (crypto_hmac_size(alg): 20, 32 or 64),
  * -EINVAL for an unknown algorithm, or -ENOMEM when OpenSSL fails. */
-int crypto_hmac(enum hmac_algorithm alg, const void *key, size_t keylen,
+int crypto_hmac(enum crypto_hash alg, const void *key, size_t keylen,
                 const struct crypto_piece *pieces, size_t n,
                 unsigned char out[static CRYPTO_HMAC_MAX_SIZE]) _warn_unused_result_;
 

@@ -484,17 +484,3 @@ void http_server_free(struct http_server *s)
 	evhttp_free(s->http);
 	free(s);
 }
-
-/* An event loop for serving HTTP, with epoll changes applied once per iteration. */
-struct event_base *http_glue_base_new(void)
-{
-	struct event_config *cfg = event_config_new();
-	struct event_base *base;
-
-	if (!cfg)
-		return NULL;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	return base;
-}

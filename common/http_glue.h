@@ -32,12 +32,6 @@ struct http_server_options {
 	bool detect_client_close;
 };
 
-/* An event loop for a process that serves HTTP: epoll changes are collected and applied once
- * per loop iteration (EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST), which halves the epoll_ctl calls
- * evhttp makes per request. Safe because no descriptor on the loop is dup()ed. NULL on
- * failure. */
-struct event_base *http_glue_base_new(void);
-
 /* Listen on o->addr:o->port (SO_REUSEPORT) and hand every request to handler. NULL on failure
  * with *ret_error a new string saying why (the caller frees it). */
 struct http_server *http_server_new(struct event_base *base, const struct http_server_options *o,

@@ -41,14 +41,14 @@ static const char *const always_secret_headers[] = {
 
 /* The HMAC keys to try, one per configured secret, and the buffers owning decoded ones. */
 struct key_set {
-	struct crypto_piece keys[CONFIG_MAX_SECRETS];
-	unsigned char *owned[CONFIG_MAX_SECRETS];
+	struct crypto_piece keys[SOURCE_MAX_SECRETS];
+	unsigned char *owned[SOURCE_MAX_SECRETS];
 	size_t n;
 };
 
 /* The expected MAC of one message under every key of a key_set. */
 struct mac_set {
-	unsigned char mac[CONFIG_MAX_SECRETS][CRYPTO_HMAC_MAX_SIZE];
+	unsigned char mac[SOURCE_MAX_SECRETS][CRYPTO_HMAC_MAX_SIZE];
 	size_t len;
 	size_t n;
 };
@@ -150,8 +150,23 @@ static int key_set_standard(struct key_set *ks, const struct source_config *src)
 	return 0;
 }
 
+/* The hash function of a configured hmac algorithm; _CRYPTO_HASH_MAX for an unknown one. */
+static enum crypto_hash hmac_hash(enum hmac_algorithm alg)
+{
+	switch (alg) {
+	case HMAC_ALGORITHM_SHA1:
+		return CRYPTO_HASH_SHA1;
+	case HMAC_ALGORITHM_SHA256:
+		return CRYPTO_HASH_SHA256;
+	case HMAC_ALGORITHM_SHA512:
+		return CRYPTO_HASH_SHA512;
+	default:
+		return _CRYPTO_HASH_MAX;
+	}
+}
+
 /* Compute the MAC of the message under every key of ks. */
-static int mac_set_compute(struct mac_set *ms, enum hmac_algorithm alg, const struct key_set *ks,
+static int mac_set_compute(struct mac_set *ms, enum crypto_hash alg, const struct key_set *ks,
                            const struct crypto_piece *msg, size_t n_msg)
 {
 	ms->n = 0;
@@ -194,7 +209,7 @@ static const char *hmac_params_problem(const struct source_config *src)
 		return "unknown hmac algorithm";
 	if ((unsigned)src->hmac_encoding >= _SIG_ENCODING_MAX)
 		return "unknown signature encoding";
-	if (src->n_hmac_inputs == 0 || src->n_hmac_inputs > CONFIG_MAX_SIG_INPUTS)
+	if (src->n_hmac_inputs == 0 || src->n_hmac_inputs > SOURCE_MAX_SIG_INPUTS)
 		return "hmac needs one or two signed inputs";
 	for (size_t i = 0; i < src->n_hmac_inputs; i++)
 		if ((unsigned)src->hmac_inputs[i] >= _SIG_INPUT_MAX)
@@ -211,7 +226,7 @@ static const char *source_problem(const struct source_config *src)
 		return NULL;
 	if (src->n_secrets == 0)
 		return "no secret configured";
-	if (src->n_secrets > CONFIG_MAX_SECRETS)
+	if (src->n_secrets > SOURCE_MAX_SECRETS)
 		return "too many secrets";
 	for (size_t i = 0; i < src->n_secrets; i++)
 		if (!src->secrets[i] || !src->secrets[i][0])
@@ -341,7 +356,7 @@ static int verify_hmac(const struct source_config *src, const struct http_req *r
 {
 	_cleanup_free_ char *owned_value = NULL, *url = NULL;
 	_cleanup_free_ unsigned char *sig = NULL;
-	struct crypto_piece msg[CONFIG_MAX_SIG_INPUTS];
+	struct crypto_piece msg[SOURCE_MAX_SIG_INPUTS];
 	struct key_set ks;
 	struct mac_set ms;
 	const char *value;
@@ -351,14 +366,14 @@ static int verify_hmac(const struct source_config *src, const struct http_req *r
 	if (!value)
 		return verdict(ret_reason, R_MISSING_SIGNATURE, -EACCES);
 	if (hmac_signature_decode(src, value, value_len, &sig, &sig_len) < 0 ||
-	    sig_len != crypto_hmac_size(src->hmac_algorithm))
+	    sig_len != crypto_hmac_size(hmac_hash(src->hmac_algorithm)))
 		return verdict(ret_reason, R_MALFORMED_SIGNATURE, -EACCES);
 
 	url = signed_url(req->uri ? req->uri : "",
 	                 src->signature_header ? NULL : src->signature_query);
 	n_msg = hmac_message(src, url, req->body, req->body_len, msg);
 	key_set_raw(&ks, src);
-	if (mac_set_compute(&ms, src->hmac_algorithm, &ks, msg, n_msg) < 0)
+	if (mac_set_compute(&ms, hmac_hash(src->hmac_algorithm), &ks, msg, n_msg) < 0)
 		return verdict(ret_reason, R_INTERNAL_ERROR, -ENOMEM);
 	if (!mac_set_match(&ms, sig, sig_len))
 		return verdict(ret_reason, R_BAD_SIGNATURE, -EACCES);
@@ -421,7 +436,7 @@ static int standard_macs(struct mac_set *ms, const struct key_set *ks, struct cr
 	    id, {".", 1}, {ts_str, (size_t)n}, {".", 1}, body,
 	};
 
-	return mac_set_compute(ms, HMAC_ALGORITHM_SHA256, ks, msg, ELEMENTSOF(msg));
+	return mac_set_compute(ms, CRYPTO_HASH_SHA256, ks, msg, ELEMENTSOF(msg));
 }
 
 /* Check every "v1,<base64>" entry of a space-separated list against every MAC; returns the
@@ -620,7 +635,7 @@ char *webhook_auth_sign_hmac(const struct source_config *src, const char *secret
                              const void *body, size_t len)
 {
 	_cleanup_free_ char *url = NULL, *enc = NULL;
-	struct crypto_piece msg[CONFIG_MAX_SIG_INPUTS];
+	struct crypto_piece msg[SOURCE_MAX_SIG_INPUTS];
 	unsigned char mac[CRYPTO_HMAC_MAX_SIZE];
 	size_t n_msg;
 	int r;
@@ -629,7 +644,7 @@ char *webhook_auth_sign_hmac(const struct source_config *src, const char *secret
 		return NULL;
 	url = signed_url(uri ? uri : "", src->signature_header ? NULL : src->signature_query);
 	n_msg = hmac_message(src, url, body, len, msg);
-	r = crypto_hmac(src->hmac_algorithm, secret, strlen(secret), msg, n_msg, mac);
+	r = crypto_hmac(hmac_hash(src->hmac_algorithm), secret, strlen(secret), msg, n_msg, mac);
 	if (r < 0)
 		return NULL;
 	enc = signature_encode(src->hmac_encoding, mac, (size_t)r);

@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
 #include "http_req.h"
+#include "source.h"
 #include "xalloc.h"
 
 /*

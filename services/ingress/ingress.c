@@ -17,7 +17,7 @@
 
 struct ingress {
 	struct event_base *base;
-	struct ingress_deps deps;
+	struct routes_deps deps;
 	struct metrics *metrics;
 	struct delivery_writer *writer;
 	struct http_server *http;
@@ -79,7 +79,7 @@ struct ingress *ingress_new(struct event_base *base, const struct config *c, cha
 	in->base = base;
 	in->metrics = metrics_new();
 	in->writer = delivery_writer_new(base, &wo, in->metrics);
-	in->deps = (struct ingress_deps){
+	in->deps = (struct routes_deps){
 	    .config = c,
 	    .writer = in->writer,
 	    .metrics = in->metrics,

@@ -7,19 +7,7 @@
 #include "xalloc.h"
 
 struct config;
-struct delivery_writer;
 struct event_base;
-struct metrics;
-
-/* What request handlers may use; borrowed from struct ingress for its lifetime. */
-struct ingress_deps {
-	const struct config *config;
-	struct delivery_writer *writer;
-	struct metrics *metrics;
-	long long (*now_us)(void);    /* wall clock, microseconds since the epoch */
-	int (*mint_id)(char out[37]); /* a new delivery id */
-	bool draining;                /* shutting down: refuse new work with 503 */
-};
 
 struct ingress;
 

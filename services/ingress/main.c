@@ -11,9 +11,9 @@
 #include "config.h"
 #include "db.h"
 #include "hookrun_build.h"
-#include "http_glue.h"
 #include "ingress.h"
 #include "log.h"
+#include "loop.h"
 
 extern char **environ;
 
@@ -129,7 +129,7 @@ static int main_run(struct config *c)
 	struct event *sigterm, *sigint;
 
 	signal(SIGPIPE, SIG_IGN);
-	st.base = http_glue_base_new();
+	st.base = loop_new();
 	if (!st.base) {
 		log_event(LOG_LEVEL_ERROR, "ingress.start_failed", "detail=%s",
 		          "cannot create the event loop");

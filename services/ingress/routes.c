@@ -11,7 +11,6 @@
 #include "delivery_writer.h"
 #include "err.h"
 #include "http_glue.h"
-#include "ingress.h"
 #include "log.h"
 #include "metrics.h"
 #include "webhook_receipt.h"
@@ -21,13 +20,13 @@
 /* One webhook waiting for its commit. */
 struct webhook_ctx {
 	struct http_exchange *ex;
-	struct ingress_deps *deps;
+	struct routes_deps *deps;
 	long long started_us;
 	struct delivery d;
 };
 
 /* Count an answer by route and status. */
-static void routes_count(struct ingress_deps *deps, const char *route, int status)
+static void routes_count(struct routes_deps *deps, const char *route, int status)
 {
 	char labels[96];
 
@@ -37,7 +36,7 @@ static void routes_count(struct ingress_deps *deps, const char *route, int statu
 }
 
 /* Answer with a JSON body built from obj (consumed). */
-static void routes_respond_json(struct http_exchange *ex, struct ingress_deps *deps,
+static void routes_respond_json(struct http_exchange *ex, struct routes_deps *deps,
                                 const char *route, int status, json_t *obj,
                                 const struct http_header *extra, size_t n_extra)
 {
@@ -51,7 +50,7 @@ static void routes_respond_json(struct http_exchange *ex, struct ingress_deps *d
 }
 
 /* Answer with {"error":{"code":...,"message":...}}. */
-void routes_respond_error(struct http_exchange *ex, struct ingress_deps *deps, const char *route,
+void routes_respond_error(struct http_exchange *ex, struct routes_deps *deps, const char *route,
                           int status, const char *code, const char *message)
 {
 	char retry[16];
@@ -71,8 +70,7 @@ void routes_respond_error(struct http_exchange *ex, struct ingress_deps *deps, c
 }
 
 /* Count a rejected webhook by source and reason. */
-static void routes_count_rejection(struct ingress_deps *deps, const char *source,
-                                   const char *reason)
+static void routes_count_rejection(struct routes_deps *deps, const char *source, const char *reason)
 {
 	char labels[160];
 
@@ -85,7 +83,7 @@ static void routes_count_rejection(struct ingress_deps *deps, const char *source
 static void webhook_on_done(struct delivery *d, int r, const char *id, bool duplicate, void *arg)
 {
 	struct webhook_ctx *ctx = arg;
-	struct ingress_deps *deps = ctx->deps;
+	struct routes_deps *deps = ctx->deps;
 	long long dur_us = deps->now_us() - ctx->started_us;
 	int status = r < 0 ? (r == -EIO ? 500 : 503) : duplicate ? 200 : 202;
 
@@ -117,7 +115,7 @@ static void webhook_on_done(struct delivery *d, int r, const char *id, bool dupl
 }
 
 /* Refuse a webhook before anything is stored. */
-static void webhook_reject(struct http_exchange *ex, struct ingress_deps *deps, const char *source,
+static void webhook_reject(struct http_exchange *ex, struct routes_deps *deps, const char *source,
                            int status, const char *code, const char *message)
 {
 	routes_count_rejection(deps, source, code);
@@ -128,7 +126,7 @@ static void webhook_reject(struct http_exchange *ex, struct ingress_deps *deps, 
 
 /* POST /hooks/{source}: verify, then queue for the next group commit. */
 static void webhook_handle(struct http_exchange *ex, const struct http_req *req,
-                           struct ingress_deps *deps, const char *name)
+                           struct routes_deps *deps, const char *name)
 {
 	const struct source_config *src = config_source_find(deps->config, name);
 	struct webhook_receipt_error e = {0};
@@ -165,7 +163,7 @@ static void webhook_handle(struct http_exchange *ex, const struct http_req *req,
 
 /* GET /healthz, /readyz, /metrics. */
 static void ops_handle(struct http_exchange *ex, const struct http_req *req,
-                       struct ingress_deps *deps, const char *route)
+                       struct routes_deps *deps, const char *route)
 {
 	if (req->method != HTTP_METHOD_GET && req->method != HTTP_METHOD_HEAD)
 		return routes_respond_error(ex, deps, route, 405, "method_not_allowed", "use GET");
@@ -190,7 +188,7 @@ static void ops_handle(struct http_exchange *ex, const struct http_req *req,
 /* Dispatch one request by path. */
 void routes_handle(struct http_exchange *ex, const struct http_req *req, void *userdata)
 {
-	struct ingress_deps *deps = userdata;
+	struct routes_deps *deps = userdata;
 	const char *p = req->path;
 
 	if (strncmp(p, HOOKS_PREFIX, strlen(HOOKS_PREFIX)) == 0)

@@ -2,13 +2,28 @@
  * JSON error answers. Runs on the event loop; never blocks (webhooks finish after commit). */
 #pragma once
 
+#include <stdbool.h>
+
 #include "http_req.h"
 
+struct config;
+struct delivery_writer;
 struct http_exchange;
-struct ingress_deps;
+struct metrics;
 
-/* The http_glue handler; userdata is a struct ingress_deps. */
+/* What request handlers may use; filled and owned by struct ingress (ingress.c) for its lifetime.
+ */
+struct routes_deps {
+	const struct config *config;
+	struct delivery_writer *writer;
+	struct metrics *metrics;
+	long long (*now_us)(void);    /* wall clock, microseconds since the epoch */
+	int (*mint_id)(char out[37]); /* a new delivery id */
+	bool draining;                /* shutting down: refuse new work with 503 */
+};
+
+/* The http_glue handler; userdata is a struct routes_deps. */
 void routes_handle(struct http_exchange *ex, const struct http_req *req, void *userdata);
 /* Answer with {"error":{"code":...,"message":...}}; adds Retry-After on 503 and Allow on 405. */
-void routes_respond_error(struct http_exchange *ex, struct ingress_deps *deps, const char *route,
+void routes_respond_error(struct http_exchange *ex, struct routes_deps *deps, const char *route,
                           int status, const char *code, const char *message);

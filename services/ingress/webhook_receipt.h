@@ -3,11 +3,11 @@
  * no randomness (the caller passes the time and the minted id). Used by the ingress. */
 #pragma once
 
-#include "config.h"
 #include "delivery_writer.h"
 #include "err.h"
 #include "http_req.h"
 #include "json.h"
+#include "source.h"
 
 /* Longest idempotency key accepted, in bytes. */
 #define WEBHOOK_RECEIPT_KEY_MAX 512

@@ -15,6 +15,7 @@
 #include "http_glue.h"
 #include "json.h"
 #include "log.h"
+#include "loop.h"
 #include "sim.h"
 #include "sim_faults.h"
 #include "sim_server.h"
@@ -253,7 +254,7 @@ static int main_run(const struct main_args *a, const json_t *fixture, const json
 	                               .initial = initial,
 	                               .switches = a->switches,
 	                               .n_switches = a->n_switches};
-	struct event_base *base = http_glue_base_new();
+	struct event_base *base = loop_new();
 	struct sim_server *srv = NULL;
 	_cleanup_free_ char *err = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;

@@ -84,7 +84,7 @@ static int ceiling_listen(struct evhttp *http, int port)
 	return 0;
 }
 
-/* The same loop configuration as the ingress (http_glue_base_new): epoll changes applied once
+/* The same loop configuration as the ingress (loop_new): epoll changes applied once
  * per iteration, so both sides of the ratio pay the same per-request syscalls. */
 static struct event_base *ceiling_base_new(void)
 {

@@ -16,7 +16,7 @@
 /* One HMAC known-answer vector; keys and data given in hex so binary values fit. */
 struct hmac_vector {
 	const char *name;
-	enum hmac_algorithm alg;
+	enum crypto_hash alg;
 	const char *key_hex;
 	const char *data;
 	const char *mac_hex;
@@ -49,28 +49,28 @@ static size_t unhex(const char *hex, unsigned char *out)
 
 /* RFC 4231 (SHA-256/512) and RFC 2202 (SHA-1) vectors, checked with `openssl dgst -hmac`. */
 static const struct hmac_vector hmac_vectors[] = {
-    {"rfc4231 tc1 sha256", HMAC_ALGORITHM_SHA256, KEY_0B20, "Hi There",
+    {"rfc4231 tc1 sha256", CRYPTO_HASH_SHA256, KEY_0B20, "Hi There",
      "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
-    {"rfc4231 tc1 sha512", HMAC_ALGORITHM_SHA512, KEY_0B20, "Hi There",
+    {"rfc4231 tc1 sha512", CRYPTO_HASH_SHA512, KEY_0B20, "Hi There",
      "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cde"
      "daa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854"},
-    {"rfc4231 tc2 sha256", HMAC_ALGORITHM_SHA256, KEY_JEFE, "what do ya want for nothing?",
+    {"rfc4231 tc2 sha256", CRYPTO_HASH_SHA256, KEY_JEFE, "what do ya want for nothing?",
      "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
-    {"rfc4231 tc2 sha512", HMAC_ALGORITHM_SHA512, KEY_JEFE, "what do ya want for nothing?",
+    {"rfc4231 tc2 sha512", CRYPTO_HASH_SHA512, KEY_JEFE, "what do ya want for nothing?",
      "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
      "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"},
-    {"rfc4231 tc6 sha256", HMAC_ALGORITHM_SHA256, KEY_AA131,
+    {"rfc4231 tc6 sha256", CRYPTO_HASH_SHA256, KEY_AA131,
      "Test Using Larger Than Block-Size Key - Hash Key First",
      "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
-    {"rfc4231 tc6 sha512", HMAC_ALGORITHM_SHA512, KEY_AA131,
+    {"rfc4231 tc6 sha512", CRYPTO_HASH_SHA512, KEY_AA131,
      "Test Using Larger Than Block-Size Key - Hash Key First",
      "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f352"
      "6b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598"},
-    {"rfc2202 tc1 sha1", HMAC_ALGORITHM_SHA1, KEY_0B20, "Hi There",
+    {"rfc2202 tc1 sha1", CRYPTO_HASH_SHA1, KEY_0B20, "Hi There",
      "b617318655057264e28bc0b6fb378c8ef146be00"},
-    {"rfc2202 tc2 sha1", HMAC_ALGORITHM_SHA1, KEY_JEFE, "what do ya want for nothing?",
+    {"rfc2202 tc2 sha1", CRYPTO_HASH_SHA1, KEY_JEFE, "what do ya want for nothing?",
      "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"},
-    {"empty key and data sha256", HMAC_ALGORITHM_SHA256, "", "",
+    {"empty key and data sha256", CRYPTO_HASH_SHA256, "", "",
      "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"},
 };
 
@@ -100,12 +100,12 @@ static void test_hmac_pieces(_unused_ void **state)
 
 	unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", want);
 	assert_int_equal(
-	    crypto_hmac(HMAC_ALGORITHM_SHA256, "Jefe", 4, pieces, ELEMENTSOF(pieces), got), 32);
+	    crypto_hmac(CRYPTO_HASH_SHA256, "Jefe", 4, pieces, ELEMENTSOF(pieces), got), 32);
 	assert_memory_equal(got, want, 32);
 
 	/* No pieces at all is the MAC of the empty message. */
 	unhex("b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad", want);
-	assert_int_equal(crypto_hmac(HMAC_ALGORITHM_SHA256, NULL, 0, NULL, 0, got), 32);
+	assert_int_equal(crypto_hmac(CRYPTO_HASH_SHA256, NULL, 0, NULL, 0, got), 32);
 	assert_memory_equal(got, want, 32);
 }
 
@@ -115,11 +115,11 @@ static void test_hmac_bad_algorithm(_unused_ void **state)
 	unsigned char out[CRYPTO_HMAC_MAX_SIZE];
 	struct crypto_piece piece = {"x", 1};
 
-	assert_int_equal(crypto_hmac(_HMAC_ALGORITHM_MAX, "k", 1, &piece, 1, out), -EINVAL);
-	assert_int_equal(crypto_hmac_size(_HMAC_ALGORITHM_MAX), 0);
-	assert_int_equal(crypto_hmac_size(HMAC_ALGORITHM_SHA1), 20);
-	assert_int_equal(crypto_hmac_size(HMAC_ALGORITHM_SHA256), 32);
-	assert_int_equal(crypto_hmac_size(HMAC_ALGORITHM_SHA512), 64);
+	assert_int_equal(crypto_hmac(_CRYPTO_HASH_MAX, "k", 1, &piece, 1, out), -EINVAL);
+	assert_int_equal(crypto_hmac_size(_CRYPTO_HASH_MAX), 0);
+	assert_int_equal(crypto_hmac_size(CRYPTO_HASH_SHA1), 20);
+	assert_int_equal(crypto_hmac_size(CRYPTO_HASH_SHA256), 32);
+	assert_int_equal(crypto_hmac_size(CRYPTO_HASH_SHA512), 64);
 }
 
 /* SHA-256 known answers (FIPS 180-2 "abc", the two-block message, the empty string). */

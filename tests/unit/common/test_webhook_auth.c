@@ -45,7 +45,7 @@
 struct hmac_vector {
 	enum hmac_algorithm alg;
 	const char *prefix;
-	enum sig_input inputs[CONFIG_MAX_SIG_INPUTS];
+	enum sig_input inputs[SOURCE_MAX_SIG_INPUTS];
 	size_t n_inputs;
 	const char *hex, *b64, *b64url;
 };

@@ -1,0 +1,12 @@
+/* The event loop every hookrun process runs on: one libevent base per process, configured the
+ * same way for all of them (the ingress, versori-sim, and the worker, which serves no HTTP).
+ * Created once in main(); never blocks by itself. */
+#pragma once
+
+struct event_base;
+
+/* A new event loop: epoll changes are collected and applied once per loop iteration
+ * (EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST), which halves the epoll_ctl calls a request/response
+ * exchange costs. Safe because no descriptor on a hookrun loop is dup()ed while it is watched.
+ * NULL on failure; the caller frees it with event_base_free(). */
+struct event_base *loop_new(void);
