@@ -268,7 +268,9 @@ static const struct config_key source_keys[] = {
      .help = "header:<Name>, json:</pointer> or none; default header:webhook-id for "
              "standard-webhooks, header:Idempotency-Key otherwise"},
     {SOURCE_KEY("route", "ROUTE", route, KEY_ENUM), .def = "store", .schemes = SCHEMES_ALL,
-     .enums = &route_enum, .help = "what happens to accepted deliveries; only store for now"},
+     .enums = &route_enum,
+     .help = "what happens to accepted deliveries: store (the only route in this version; any "
+             "other value is refused at start-up)"},
     {SOURCE_KEY("allow_unauthenticated", "ALLOW_UNAUTHENTICATED", allow_unauthenticated, KEY_BOOL),
      .def = "false", .schemes = SCHEMES_ALL,
      .help = "must be true for auth=none; local development only"},

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,7 +19,13 @@
 
 #include "err.h"
 
-#define GLUE_MAX_HEADERS_SIZE ((ev_ssize_t)64 * 1024)
+/* The limits the glue enforces itself, with a JSON answer (see glue_refusal_find()). */
+#define GLUE_MAX_TARGET         8192        /* bytes of request-target: 414 beyond */
+#define GLUE_MAX_HEADERS        (64 * 1024) /* bytes of request line and header lines: 431 beyond */
+/* evhttp's own limit on the request line and headers, set well above GLUE_MAX_HEADERS so the
+ * glue answers oversized headers itself; beyond it evhttp answers 400 with an HTML page and
+ * closes the connection (libevent 2.1 has no hook for its own error pages). */
+#define GLUE_EVHTTP_MAX_HEADERS ((ev_ssize_t)256 * 1024)
 
 struct http_exchange;
 LIST_HEAD(http_exchange_list, http_exchange);
@@ -33,6 +40,8 @@ struct http_server {
 	struct http_exchange_list live;   /* handed to the handler, not answered yet */
 	struct http_exchange *in_handler; /* the exchange being handled, until answered */
 	bool detect_client_close;
+	http_refuse_fn refuse;
+	void *refuse_userdata;
 };
 
 /* While the client is connected, req borrows header strings and the body from evreq. When the
@@ -50,6 +59,7 @@ struct http_exchange {
 	char *query;
 	char *owned;         /* copies of uri, header strings and body once evreq is gone */
 	struct event *watch; /* readable socket while held: did the client close? */
+	bool close;          /* answer with "Connection: close" and close after it */
 	char peer[64];
 };
 
@@ -100,10 +110,14 @@ static void glue_uri(struct http_exchange *ex)
 	const char *q = strchr(uri, '?');
 	size_t plen = q ? (size_t)(q - uri) : strlen(uri);
 	_cleanup_free_ char *raw = xstrndup(uri, plen);
+	size_t len = 0;
 
-	ex->path = evhttp_uridecode(raw, 0, NULL);
-	if (!ex->path)
+	ex->path = evhttp_uridecode(raw, 0, &len);
+	if (!ex->path) {
 		ex->path = xstrdup(raw);
+		len = plen;
+	}
+	ex->req.path_len = len;
 	ex->query = q ? xstrdup(q + 1) : NULL;
 	ex->req.uri = uri;
 	ex->req.path = ex->path;
@@ -218,12 +232,109 @@ static void glue_watch(struct event_base *base, struct http_exchange *ex)
 	}
 }
 
+/* A request the glue answers itself, before any handler sees it. */
+struct glue_refusal {
+	int status;
+	const char *code;    /* static */
+	const char *message; /* static */
+};
+
+/* Whether a Content-Length value is 1*DIGIT, as RFC 9110 §8.6 writes it (evhttp itself also
+ * takes a sign or leading blanks, which another parser in front of us may read otherwise). */
+static bool glue_content_length_valid(const char *v)
+{
+	if (!*v)
+		return false;
+	for (; *v; v++)
+		if (*v < '0' || *v > '9')
+			return false;
+	return true;
+}
+
+/* Count the request's Content-Length, Transfer-Encoding and Host headers, and its size. */
+static size_t glue_count(const struct http_req *req, size_t *n_cl, size_t *n_te, size_t *n_host)
+{
+	size_t size = strlen(http_method_to_string(req->method)) + strlen(req->uri) + 10;
+
+	*n_cl = *n_te = *n_host = 0;
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const struct http_header *h = &req->headers[i];
+
+		size += strlen(h->name) + strlen(h->value) + 2;
+		*n_cl += strcasecmp(h->name, "Content-Length") == 0;
+		*n_te += strcasecmp(h->name, "Transfer-Encoding") == 0;
+		*n_host += strcasecmp(h->name, "Host") == 0;
+	}
+	return size;
+}
+
+/* Why the request must be refused before its handler, or false. Framing that two HTTP parsers
+ * could read differently is refused (RFC 9112 §6.3, §6.1; the request-smuggling surface): a
+ * repeated Content-Length, one that is not plain digits, Transfer-Encoding next to
+ * Content-Length, a repeated or non-chunked Transfer-Encoding; and so is a repeated Host
+ * (RFC 9112 §3.2). evhttp has read the body its own way by then, so the connection is closed
+ * after the answer: nothing after this request on it is trusted. */
+static bool glue_refusal_find(const struct http_req *req, struct glue_refusal *ret)
+{
+	size_t n_cl, n_te, n_host, size = glue_count(req, &n_cl, &n_te, &n_host);
+	const char *cl = http_req_header(req, "Content-Length");
+	const char *te = http_req_header(req, "Transfer-Encoding");
+
+	if (strlen(req->uri) > GLUE_MAX_TARGET)
+		*ret = (struct glue_refusal){414, "uri_too_long",
+		                             "the request target is longer than 8192 bytes"};
+	else if (size > GLUE_MAX_HEADERS)
+		*ret = (struct glue_refusal){431, "headers_too_large",
+		                             "the request line and headers exceed 65536 bytes"};
+	else if (n_cl > 1)
+		*ret = (struct glue_refusal){400, "conflicting_framing",
+		                             "the request has more than one Content-Length header"};
+	else if (cl && !glue_content_length_valid(cl))
+		*ret = (struct glue_refusal){400, "malformed_framing",
+		                             "Content-Length must be decimal digits only"};
+	else if (te && cl)
+		*ret = (struct glue_refusal){400, "conflicting_framing",
+		                             "the request has both Transfer-Encoding and "
+		                             "Content-Length"};
+	else if (n_te > 1)
+		*ret =
+		    (struct glue_refusal){400, "conflicting_framing",
+		                          "the request has more than one Transfer-Encoding header"};
+	else if (te && strcasecmp(te, "chunked") != 0)
+		*ret = (struct glue_refusal){501, "unsupported_transfer_coding",
+		                             "the only Transfer-Encoding accepted is chunked"};
+	else if (n_host > 1)
+		*ret = (struct glue_refusal){400, "conflicting_headers",
+		                             "the request has more than one Host header"};
+	else
+		return false;
+	return true;
+}
+
+/* Answer a refused request: the server's refuse callback, or a plain JSON error. */
+static void glue_refuse(struct http_server *s, struct http_exchange *ex,
+                        const struct glue_refusal *f)
+{
+	char body[256];
+	int n;
+
+	ex->close = true;
+	if (s->refuse) {
+		s->refuse(ex, f->status, f->code, f->message, s->refuse_userdata);
+		return;
+	}
+	n = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+	             f->code, f->message);
+	http_exchange_respond(ex, f->status, "application/json", body, (size_t)n, NULL, 0);
+}
+
 /* evhttp calls this for every complete request. */
 static void glue_on_request(struct evhttp_request *evreq, void *arg)
 {
 	struct http_server *s = arg;
 	struct http_exchange *ex = xcalloc(1, sizeof(*ex));
 	struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
+	struct glue_refusal refusal;
 
 	ex->server = s;
 	ex->evreq = evreq;
@@ -239,7 +350,10 @@ static void glue_on_request(struct evhttp_request *evreq, void *arg)
 	/* The body stays in evhttp's buffer, made contiguous once, until we answer. */
 	ex->req.body = ex->req.body_len ? evbuffer_pullup(in, -1) : (const unsigned char *)"";
 	s->in_handler = ex;
-	s->handler(ex, &ex->req, s->userdata);
+	if (glue_refusal_find(&ex->req, &refusal))
+		glue_refuse(s, ex, &refusal);
+	else
+		s->handler(ex, &ex->req, s->userdata);
 	if (s->in_handler == ex && s->detect_client_close)
 		glue_watch(s->base, ex);
 	s->in_handler = NULL;
@@ -290,6 +404,8 @@ void http_exchange_respond(struct http_exchange *ex, int status, const char *con
 	if (content_type)
 		evhttp_add_header(out, "Content-Type", content_type);
 	evhttp_add_header(out, "Cache-Control", "no-store");
+	if (ex->close)
+		evhttp_add_header(out, "Connection", "close");
 	for (size_t i = 0; i < n_extra; i++)
 		evhttp_add_header(out, extra[i].name, extra[i].value);
 	/* The request's own output buffer: nothing to allocate, so nothing to fail here. */
@@ -402,7 +518,7 @@ static struct evhttp *glue_evhttp_new(struct http_server *s, const struct http_s
 	if (!http)
 		return NULL;
 	evhttp_set_max_body_size(http, (ev_ssize_t)o->max_body);
-	evhttp_set_max_headers_size(http, GLUE_MAX_HEADERS_SIZE);
+	evhttp_set_max_headers_size(http, GLUE_EVHTTP_MAX_HEADERS);
 	evhttp_set_timeout(http, o->read_timeout_s ? o->read_timeout_s : 30);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 	                                     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
@@ -422,6 +538,8 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
 	LIST_INIT(&s->live);
 	s->base = base;
 	s->detect_client_close = o->detect_client_close;
+	s->refuse = o->refuse;
+	s->refuse_userdata = userdata;
 	s->handler = handler;
 	s->userdata = userdata;
 	s->http = glue_evhttp_new(s, o);

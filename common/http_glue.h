@@ -20,6 +20,13 @@ struct http_exchange;
 typedef void (*http_handler_fn)(struct http_exchange *ex, const struct http_req *req,
                                 void *userdata);
 
+/* Called instead of the handler for a request the server refuses itself (bad framing, a
+ * request target or headers over the limits; see http_server_new()), with the status, a
+ * stable code and a message (static strings). It must answer ex with http_exchange_respond(),
+ * whose answer then carries "Connection: close". */
+typedef void (*http_refuse_fn)(struct http_exchange *ex, int status, const char *code,
+                               const char *message, void *userdata);
+
 struct http_server_options {
 	const char *addr;
 	int port;        /* 0: any free port */
@@ -30,10 +37,24 @@ struct http_server_options {
 	 * closed client is noticed only when the answer is written. Costs an event per held
 	 * exchange; a client that half-closes after its request counts as gone. */
 	bool detect_client_close;
+	/* How refusals are answered (userdata is the handler's); NULL: a plain JSON error
+	 * {"error":{"code","message"}}. */
+	http_refuse_fn refuse;
 };
 
-/* Listen on o->addr:o->port (SO_REUSEPORT) and hand every request to handler. NULL on failure
- * with *ret_error a new string saying why (the caller frees it). */
+/* Listen on o->addr:o->port (SO_REUSEPORT) and hand every request to handler. Before that, the
+ * server refuses, through o->refuse, and closes the connection after the answer:
+ *   414 uri_too_long                 a request target over 8192 bytes
+ *   431 headers_too_large            request line and headers over 65536 bytes
+ *   400 conflicting_framing          a repeated Content-Length or Transfer-Encoding, or both
+ *   400 malformed_framing            a Content-Length that is not decimal digits only
+ *   501 unsupported_transfer_coding  a Transfer-Encoding other than chunked
+ *   400 conflicting_headers          a repeated Host
+ * evhttp itself answers (400, or 413 for a body over o->max_body or a corrupt chunk, with an
+ * HTML page, closing the connection) what it cannot parse: a malformed request line or header
+ * line, a Content-Length that is negative or not a number, request line and headers over
+ * 262144 bytes, an Expect other than 100-continue (417). NULL on failure with *ret_error a new
+ * string saying why (the caller frees it). */
 struct http_server *http_server_new(struct event_base *base, const struct http_server_options *o,
                                     http_handler_fn handler, void *userdata, char **ret_error);
 /* The port actually bound. */

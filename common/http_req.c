@@ -40,8 +40,8 @@ static int hexval(char c)
 	return -1;
 }
 
-/* Percent- and plus-decode n bytes of a query component into a new string. */
-static char *query_decode(const char *s, size_t n)
+/* Percent- and plus-decode n bytes of a query component into a new string of *ret_len bytes. */
+static char *query_decode(const char *s, size_t n, size_t *ret_len)
 {
 	char *out = xmalloc(n + 1);
 	size_t o = 0;
@@ -58,11 +58,12 @@ static char *query_decode(const char *s, size_t n)
 		}
 	}
 	out[o] = '\0';
+	*ret_len = o;
 	return out;
 }
 
-/* Decoded value of a query parameter as a new string; NULL when absent. */
-char *http_req_query_param(const struct http_req *req, const char *name)
+/* Decoded value of a query parameter as a new string of *ret_len bytes; NULL when absent. */
+char *http_req_query_param(const struct http_req *req, const char *name, size_t *ret_len)
 {
 	const char *q = req->query;
 	size_t nl = strlen(name);
@@ -73,8 +74,12 @@ char *http_req_query_param(const struct http_req *req, const char *name)
 		const char *eq = memchr(q, '=', len);
 		size_t kl = eq ? (size_t)(eq - q) : len;
 
-		if (kl == nl && memcmp(q, name, nl) == 0)
-			return eq ? query_decode(eq + 1, len - kl - 1) : xstrdup("");
+		if (kl == nl && memcmp(q, name, nl) == 0) {
+			if (eq)
+				return query_decode(eq + 1, len - kl - 1, ret_len);
+			*ret_len = 0;
+			return xstrdup("");
+		}
 		q = amp ? amp + 1 : NULL;
 	}
 	return NULL;

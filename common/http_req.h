@@ -26,7 +26,8 @@ struct http_header {
 struct http_req {
 	enum http_method method;
 	const char *uri;   /* as received: path plus optional ?query */
-	const char *path;  /* decoded path, no query */
+	const char *path;  /* decoded path, no query; may hold a decoded NUL ("%00") */
+	size_t path_len;   /* bytes in path: strlen(path) < path_len when it holds a NUL */
 	const char *query; /* raw query string after '?', or NULL */
 	const struct http_header *headers;
 	size_t n_headers;
@@ -38,7 +39,10 @@ struct http_req {
 const char *http_method_to_string(enum http_method m);
 /* First header with this name (case-insensitive), or NULL. */
 const char *http_req_header(const struct http_req *req, const char *name);
-/* Decoded value of a query parameter as a new string; NULL when absent. */
-char *http_req_query_param(const struct http_req *req, const char *name);
+/* Decoded value of the first query parameter named name (compared as written, undecoded), as
+ * a new NUL-terminated string; NULL when absent. *ret_len gets its length in bytes, which is
+ * larger than strlen() when the value holds a decoded NUL ("%00"): callers comparing it with
+ * a secret must use the length, so that "<secret>%00junk" never matches. */
+char *http_req_query_param(const struct http_req *req, const char *name, size_t *ret_len);
 /* Whether Content-Type is JSON: application/json or application/<x>+json, any parameters. */
 bool http_content_type_is_json(const char *content_type);

@@ -237,13 +237,58 @@ static inline const unsigned char *skip_digits(const unsigned char *p, const uns
 	return p;
 }
 
-/* Skip the number at s->p, checking its syntax only: any size and precision is fine. */
+static const char reason_number_range[] =
+    "number out of range (PostgreSQL's jsonb holds at most 131072 digits before the decimal "
+    "point and 16383 after it)";
+
+/* The exponent digits [p, end) as a number, saturated at JSON_SCAN_NUMBER_MAX_EXPONENT + 1. */
+static long long exponent_value(const unsigned char *p, const unsigned char *end)
+{
+	long long v = 0;
+
+	for (; p < end; p++) {
+		v = v * 10 + (*p - '0');
+		if (v > JSON_SCAN_NUMBER_MAX_EXPONENT)
+			return JSON_SCAN_NUMBER_MAX_EXPONENT + 1;
+	}
+	return v;
+}
+
+/* Whether a number PostgreSQL's numeric (so jsonb) can hold: the integer digits [ip, ie), the
+ * fraction digits [fp, fe) (ie == fp... when there is no fraction) and the exponent exp.
+ * PostgreSQL refuses an exponent of 2^30 - 1 or more in size, more than 16383 digits after the
+ * decimal point once the exponent is applied (trailing zeros count, even for zero), and a most
+ * significant digit above 10^131071. */
+static bool number_in_range(const unsigned char *ip, const unsigned char *ie,
+                            const unsigned char *fp, const unsigned char *fe, long long exp)
+{
+	long long scale = (fe - fp) - exp, weight;
+	const unsigned char *q;
+
+	if (exp > JSON_SCAN_NUMBER_MAX_EXPONENT || exp < -JSON_SCAN_NUMBER_MAX_EXPONENT ||
+	    scale > JSON_SCAN_NUMBER_MAX_SCALE)
+		return false;
+	if (*ip != '0') /* JSON has no leading zeros: the first digit is the most significant */
+		return (ie - ip) - 1 + exp <= JSON_SCAN_NUMBER_MAX_WEIGHT;
+	for (q = fp; q < fe && *q == '0'; q++)
+		;
+	if (q == fe)
+		return true; /* zero: only its scale matters */
+	weight = -(q - fp) - 1 + exp;
+	return weight <= JSON_SCAN_NUMBER_MAX_WEIGHT;
+}
+
+/* Skip the number at s->p: RFC 8259 syntax, within the range PostgreSQL's jsonb can hold (a
+ * stored body must always be readable as jsonb). */
 static int scan_number(struct scan *s)
 {
-	const unsigned char *p = s->p, *end = s->end, *q;
+	const unsigned char *p = s->p, *end = s->end, *q, *ip, *ie, *fp, *fe;
+	long long exp = 0;
+	bool negative_exp = false;
 
 	if (*p == '-')
 		p++;
+	ip = p;
 	if (p < end && *p == '0') {
 		p++;
 		if (p < end && *p >= '0' && *p <= '9')
@@ -254,21 +299,26 @@ static int scan_number(struct scan *s)
 			return scan_fail(s, p, "expected a digit");
 		p = q;
 	}
+	ie = fp = fe = p;
 	if (p < end && *p == '.') {
-		q = skip_digits(++p, end);
+		fp = ++p;
+		q = skip_digits(p, end);
 		if (q == p)
 			return scan_fail(s, p, "expected a digit after '.'");
-		p = q;
+		fe = p = q;
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
-			p++;
+			negative_exp = *p++ == '-';
 		q = skip_digits(p, end);
 		if (q == p)
 			return scan_fail(s, p, "expected a digit in the exponent");
+		exp = exponent_value(p, q);
 		p = q;
 	}
+	if (!number_in_range(ip, ie, fp, fe, negative_exp ? -exp : exp))
+		return scan_fail(s, s->p, reason_number_range);
 	s->p = p;
 	return 0;
 }

@@ -13,11 +13,20 @@
  * value inside n containers is level n + 1, scalars included. */
 #define JSON_SCAN_MAX_DEPTH 2048
 
+/* The numbers PostgreSQL's numeric type (and so jsonb) can hold; see json_scan_check(). */
+#define JSON_SCAN_NUMBER_MAX_WEIGHT   131071     /* decimal exponent of the leading digit */
+#define JSON_SCAN_NUMBER_MAX_SCALE    16383      /* digits after the decimal point */
+#define JSON_SCAN_NUMBER_MAX_EXPONENT 1073741822 /* INT_MAX / 2 - 1 */
+
 /* 0 when buf is exactly one JSON object or array (RFC 8259; whitespace around it allowed):
  * valid UTF-8 everywhere (no overlongs, no surrogates, nothing above U+10FFFF), \u escapes of
  * four hex digits with surrogates correctly paired and never \u0000, no BOM, comments, NaN,
- * leading zeros or trailing commas, nesting at most JSON_SCAN_MAX_DEPTH. Unlike jansson, numbers
- * of any size or precision are accepted: they are checked for syntax, never converted.
+ * leading zeros or trailing commas, nesting at most JSON_SCAN_MAX_DEPTH. Numbers are checked for
+ * syntax and never converted; unlike jansson, any size PostgreSQL's jsonb can hold is accepted
+ * (so a stored body always reads as jsonb): at most JSON_SCAN_NUMBER_MAX_SCALE digits after the
+ * decimal point once the exponent is applied (trailing zeros count), the most significant digit
+ * at most 10^JSON_SCAN_NUMBER_MAX_WEIGHT, an exponent of at most JSON_SCAN_NUMBER_MAX_EXPONENT
+ * in size (PostgreSQL 15's numeric limits).
  * -EBADMSG fills reterr (may be NULL) with "malformed JSON at line L column C: <reason>", the
  * column counting characters from 1. buf may be NULL when len is 0. */
 _warn_unused_result_ int json_scan_check(const void *buf, size_t len, struct json_error *reterr);

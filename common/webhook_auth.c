@@ -294,6 +294,81 @@ static char *signed_url(const char *uri, const char *param)
 	return out;
 }
 
+/* Value of one hex digit, or -1. */
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+		return (c | 0x20) - 'a' + 10;
+	return -1;
+}
+
+/* Whether the query parameter name [p, p + len), as written or percent/plus-decoded, is name. */
+static bool query_name_is(const char *p, size_t len, const char *name)
+{
+	size_t nl = strlen(name), o = 0;
+
+	if (len == nl && memcmp(p, name, nl) == 0)
+		return true;
+	for (size_t i = 0; i < len; i++, o++) {
+		char c = p[i];
+
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%' && i + 2 < len && hex_digit(p[i + 1]) >= 0 &&
+		           hex_digit(p[i + 2]) >= 0) {
+			c = (char)(hex_digit(p[i + 1]) * 16 + hex_digit(p[i + 2]));
+			i += 2;
+		}
+		if (o >= nl || name[o] != c)
+			return false;
+	}
+	return o == nl;
+}
+
+/* Whether a query parameter of this name carries src's credential or signature. */
+static bool query_param_is_secret(const struct source_config *src, const char *p, size_t len)
+{
+	return (src->api_key_query && query_name_is(p, len, src->api_key_query)) ||
+	       (src->signature_query && query_name_is(p, len, src->signature_query));
+}
+
+/* uri with the value of every query parameter that carries src's credential or signature
+ * replaced by "********". */
+char *webhook_auth_uri_redact(const struct source_config *src, const char *uri)
+{
+	const char *q = strchr(uri, '?');
+	size_t o;
+	char *out;
+
+	if (!q || (!src->api_key_query && !src->signature_query))
+		return xstrdup(uri);
+	/* A masked value is at most 8 bytes longer than an empty one: room for all of them. */
+	out = xmalloc(strlen(uri) * 9 + 9);
+	o = (size_t)(q - uri) + 1;
+	memcpy(out, uri, o);
+	for (const char *p = q + 1; p;) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		size_t kl = eq ? (size_t)(eq - p) : len;
+		bool secret = query_param_is_secret(src, p, kl);
+
+		memcpy(out + o, p, secret ? kl : len);
+		o += secret ? kl : len;
+		if (secret && eq) {
+			memcpy(out + o, "=" WEBHOOK_AUTH_MASK, strlen(WEBHOOK_AUTH_MASK) + 1);
+			o += strlen(WEBHOOK_AUTH_MASK) + 1;
+		}
+		if (amp)
+			out[o++] = '&';
+		p = amp ? amp + 1 : NULL;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* Point msg at the inputs the hmac scheme signs, in the configured order; returns how many. */
 static size_t hmac_message(const struct source_config *src, const char *url, const void *body,
                            size_t len, struct crypto_piece *msg)
@@ -314,16 +389,16 @@ static const char *hmac_signature_find(const struct source_config *src, const st
 
 	if (src->signature_header)
 		return header_get(req, src->signature_header, ret_len);
-	q = http_req_query_param(req, src->signature_query);
+	q = http_req_query_param(req, src->signature_query, ret_len);
 	if (!q)
 		return NULL;
 	*ret_owned = q;
-	/* A '+' the sender forgot to escape decodes to ' ', which base64 never contains. */
+	/* A '+' the sender forgot to escape decodes to ' ', which base64 never contains. A decoded
+	 * NUL stays inside the length, so no encoding decodes it. */
 	if (src->hmac_encoding == SIG_ENCODING_BASE64)
-		for (char *p = q; *p; p++)
-			if (*p == ' ')
-				*p = '+';
-	*ret_len = strlen(q);
+		for (size_t i = 0; i < *ret_len; i++)
+			if (q[i] == ' ')
+				q[i] = '+';
 	return *ret_len > 0 ? q : NULL;
 }
 
@@ -395,6 +470,16 @@ static void standard_headers_find(const struct http_req *req, struct standard_he
 		if (h->id || h->ts || h->sig)
 			return;
 	}
+}
+
+/* The message id the Standard Webhooks verifier reads. */
+const char *webhook_auth_message_id(const struct http_req *req, size_t *ret_len)
+{
+	struct standard_headers h = {0};
+
+	standard_headers_find(req, &h);
+	*ret_len = h.id_len;
+	return h.id;
 }
 
 /* Parse a timestamp of 1 to 18 decimal digits (no sign, no spaces). */
@@ -509,9 +594,9 @@ static int verify_api_key(const struct source_config *src, const struct http_req
 	if (src->api_key_header) {
 		key = header_get(req, src->api_key_header, &len);
 	} else {
-		owned = http_req_query_param(req, src->api_key_query);
+		/* The decoded length: a key followed by "%00junk" is not the key. */
+		owned = http_req_query_param(req, src->api_key_query, &len);
 		key = owned;
-		len = key ? strlen(key) : 0;
 	}
 	if (!key || len == 0)
 		return verdict(ret_reason, R_MISSING_CREDENTIALS, -EACCES);

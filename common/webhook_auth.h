@@ -64,6 +64,20 @@ int webhook_auth_source_check(const struct source_config *src,
 int webhook_auth_verify(const struct source_config *src, const struct http_req *req,
                         long long now_s, const char **ret_reason) _warn_unused_result_;
 
+/* What replaces a secret value in a stored URI. */
+#define WEBHOOK_AUTH_MASK "********"
+
+/* uri (path and query as received) with the value of every query parameter that carries src's
+ * api key (api_key_query) or signature (signature_query) replaced by WEBHOOK_AUTH_MASK; the
+ * names are compared as written and percent-decoded. The rest is kept byte for byte. A new
+ * string; aborts on OOM. */
+char *webhook_auth_uri_redact(const struct source_config *src, const char *uri);
+
+/* The Standard Webhooks message id the verifier reads, as webhook_auth_verify() picks it: the
+ * webhook-id header, or svix-id when the request carries no webhook-* header. Blanks around it
+ * are trimmed; *ret_len gets its length. Borrowed from req; NULL when absent or empty. */
+const char *webhook_auth_message_id(const struct http_req *req, size_t *ret_len);
+
 /* Whether a request header must never be stored or logged: authorization,
  * proxy-authorization, cookie, set-cookie, webhook-signature, svix-signature and src's
  * signature and api-key headers (case-insensitive). src may be NULL. */

@@ -74,6 +74,7 @@ struct ingress *ingress_new(struct event_base *base, const struct config *c, cha
 	    .addr = c->listen_addr,
 	    .port = c->listen_port,
 	    .max_body = c->max_body_limit,
+	    .refuse = routes_refuse,
 	};
 
 	in->base = base;

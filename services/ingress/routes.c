@@ -134,7 +134,8 @@ static void webhook_handle(struct http_exchange *ex, const struct http_req *req,
 	char id[37];
 	int r;
 
-	if (!src || strchr(name, '/'))
+	/* A decoded NUL ("%00") would make strcmp() see a prefix of the name: no such source. */
+	if (!src || strchr(name, '/') || strlen(req->path) != req->path_len)
 		return webhook_reject(ex, deps, "-", 404, "unknown_source",
 		                      "no webhook source with this name is configured");
 	if (deps->draining || deps->mint_id(id) < 0)
@@ -183,6 +184,17 @@ static void ops_handle(struct http_exchange *ex, const struct http_req *req,
 	_cleanup_free_ char *text = metrics_render(deps->metrics);
 	http_exchange_respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", text,
 	                      strlen(text), NULL, 0);
+}
+
+/* A request the HTTP layer refused before routing: answer, count and log it. */
+void routes_refuse(struct http_exchange *ex, int status, const char *code, const char *message,
+                   void *userdata)
+{
+	struct routes_deps *deps = userdata;
+
+	log_event(LOG_LEVEL_INFO, "http.refused", "status=%d reason=%s peer=%s", status, code,
+	          http_exchange_req(ex)->peer);
+	routes_respond_error(ex, deps, "protocol", status, code, message);
 }
 
 /* Dispatch one request by path. */

@@ -24,6 +24,10 @@ struct routes_deps {
 
 /* The http_glue handler; userdata is a struct routes_deps. */
 void routes_handle(struct http_exchange *ex, const struct http_req *req, void *userdata);
+/* The http_glue refuse callback: a request refused before routing (framing, sizes) is answered
+ * with the JSON error, counted under route "protocol" and logged. */
+void routes_refuse(struct http_exchange *ex, int status, const char *code, const char *message,
+                   void *userdata);
 /* Answer with {"error":{"code":...,"message":...}}; adds Retry-After on 503 and Allow on 405. */
 void routes_respond_error(struct http_exchange *ex, struct routes_deps *deps, const char *route,
                           int status, const char *code, const char *message);

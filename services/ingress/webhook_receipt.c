@@ -192,6 +192,24 @@ char *webhook_receipt_headers_json(const struct source_config *src, const struct
 	return t.s;
 }
 
+/* The idempotency key from the configured header, blanks before it skipped: new string, or
+ * NULL when absent or empty. The Standard Webhooks message id (the default) is read as the
+ * verifier reads it: webhook-id, or svix-id when the sender uses the svix-* headers. */
+static char *receipt_header_key(const struct source_config *src, const struct http_req *req)
+{
+	const char *v;
+	size_t len;
+
+	if (strcasecmp(src->idempotency_name, "webhook-id") == 0) {
+		v = webhook_auth_message_id(req, &len);
+		return v ? xstrndup(v, len) : NULL;
+	}
+	v = http_req_header(req, src->idempotency_name);
+	while (v && *v == ' ')
+		v++;
+	return v && *v ? xstrdup(v) : NULL;
+}
+
 /* Check the body is one JSON object or array and take the idempotency key the source is
  * configured with (NULL when absent), in one pass over the body. */
 static int receipt_body_key(const struct source_config *src, const struct http_req *req, char **ret,
@@ -214,18 +232,67 @@ static int receipt_body_key(const struct source_config *src, const struct http_r
 		return receipt_fail(e, -EBADMSG, "malformed_json", e->json.text);
 	if (r < 0)
 		return r;
-	if (src->idempotency_from == IDEMPOTENCY_FROM_HEADER) {
-		const char *v = http_req_header(req, src->idempotency_name);
-		while (v && *v == ' ')
-			v++;
-		key = v && *v ? xstrdup(v) : NULL;
-	}
+	if (src->idempotency_from == IDEMPOTENCY_FROM_HEADER)
+		key = receipt_header_key(src, req);
 	if (key && strlen(key) > WEBHOOK_RECEIPT_KEY_MAX) {
 		free(key);
 		return receipt_fail(e, -EBADMSG, "idempotency_key_too_long",
 		                    "the idempotency key is longer than 512 bytes");
 	}
+	/* It goes into a text column: bytes that are not UTF-8 would fail the whole batch. */
+	if (key && !json_scan_utf8_valid(key, strlen(key))) {
+		free(key);
+		return receipt_fail(e, -EBADMSG, "malformed_idempotency_key",
+		                    "the idempotency key is not valid UTF-8");
+	}
 	*ret = key;
+	return 0;
+}
+
+/* Whether the request repeats header name with a value different from its first one. */
+static bool receipt_header_conflicts(const struct http_req *req, const char *name)
+{
+	const char *first = NULL;
+
+	for (size_t i = 0; i < req->n_headers; i++) {
+		if (strcasecmp(req->headers[i].name, name) != 0)
+			continue;
+		if (!first)
+			first = req->headers[i].value;
+		else if (strcmp(first, req->headers[i].value) != 0)
+			return true;
+	}
+	return false;
+}
+
+/* Refuse a request that repeats, with different values, a header the ingress reads (the
+ * content type, the idempotency key, credentials, signatures): which one is meant would be a
+ * guess, and a proxy in front may have guessed otherwise. One pass per such name. */
+static int receipt_check_conflicts(const struct source_config *src, const struct http_req *req,
+                                   struct webhook_receipt_error *e)
+{
+	const char *names[] = {
+	    "Content-Type",
+	    "Authorization",
+	    "webhook-id",
+	    "webhook-timestamp",
+	    "webhook-signature",
+	    "svix-id",
+	    "svix-timestamp",
+	    "svix-signature",
+	    src->signature_header,
+	    src->api_key_header,
+	    src->idempotency_from == IDEMPOTENCY_FROM_HEADER ? src->idempotency_name : NULL,
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		if (!names[i] || !receipt_header_conflicts(req, names[i]))
+			continue;
+		snprintf(e->message, sizeof(e->message),
+		         "the request has more than one %.64s header, with different values",
+		         names[i]);
+		return receipt_fail(e, -EBADMSG, "conflicting_headers", e->message);
+	}
 	return 0;
 }
 
@@ -233,6 +300,8 @@ static int receipt_body_key(const struct source_config *src, const struct http_r
 static int receipt_check_envelope(const struct source_config *src, const struct http_req *req,
                                   struct webhook_receipt_error *e)
 {
+	const char *ct;
+
 	if (req->method != HTTP_METHOD_POST)
 		return receipt_fail(e, -EOPNOTSUPP, "method_not_allowed",
 		                    "webhooks are received with POST only");
@@ -242,7 +311,15 @@ static int receipt_check_envelope(const struct source_config *src, const struct 
 		         req->body_len, src->body_limit);
 		return receipt_fail(e, -EFBIG, "body_too_large", e->message);
 	}
-	return 0;
+	/* The request target and the content type are stored in text columns. */
+	if (!json_scan_utf8_valid(req->uri, strlen(req->uri)))
+		return receipt_fail(e, -EBADMSG, "malformed_request_target",
+		                    "the request target is not valid UTF-8");
+	ct = http_req_header(req, "Content-Type");
+	if (ct && !json_scan_utf8_valid(ct, strlen(ct)))
+		return receipt_fail(e, -EBADMSG, "malformed_content_type",
+		                    "the Content-Type header is not valid UTF-8");
+	return receipt_check_conflicts(src, req, e);
 }
 
 /* Check the request and fill the delivery it becomes. */
@@ -276,7 +353,7 @@ int webhook_receipt_prepare(const struct source_config *src, const struct http_r
 	    .idempotency_key = key,
 	    .received_us = now_us,
 	    .method = http_method_to_string(req->method),
-	    .uri = xstrdup(req->uri),
+	    .uri = webhook_auth_uri_redact(src, req->uri),
 	    .headers_json = webhook_receipt_headers_json(src, req),
 	    .content_type = xstrdup(http_req_header(req, "Content-Type")),
 	    .body = req->body,

@@ -109,10 +109,12 @@ json_t *sim_call_body_or_respond(struct sim_call *c)
 	return v;
 }
 
-/* A query parameter. */
+/* A query parameter (a decoded NUL ends it: the simulator's values are identifiers). */
 char *sim_call_query(const struct sim_call *c, const char *name)
 {
-	return http_req_query_param(c->req, name);
+	size_t len;
+
+	return http_req_query_param(c->req, name, &len);
 }
 
 /* A boolean query parameter. */

@@ -202,7 +202,9 @@ static char *pct_encode(const char *s)
  * already has a parameter of that name (which would be read first). */
 static void roundtrip_hmac_query(const struct fuzz_req *f, const struct source_config *src)
 {
-	_cleanup_free_ char *existing = http_req_query_param(&f->req, src->signature_query);
+	size_t existing_len;
+	_cleanup_free_ char *existing =
+	    http_req_query_param(&f->req, src->signature_query, &existing_len);
 	_cleanup_free_ char *sig = NULL, *enc = NULL, *uri = NULL;
 	struct http_req req = f->req;
 

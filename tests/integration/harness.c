@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1707,4 +1710,95 @@ void harness_load_free(struct harness_load *l)
 	free(l->threads);
 	free(l->out);
 	free(l);
+}
+
+/* Connect to 127.0.0.1:port; the socket or -1. */
+static int raw_connect(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Read from fd into r->text until EOF or the deadline. */
+static void raw_read(int fd, long long deadline_ms, struct harness_raw_response *r)
+{
+	size_t cap = 4096;
+
+	r->text = xmalloc(cap);
+	r->len = 0;
+	for (;;) {
+		long long left = deadline_ms - harness_now_ms();
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			break;
+		if (cap - r->len < 4096) {
+			cap *= 2;
+			r->text = xrealloc(r->text, cap);
+		}
+		n = recv(fd, r->text + r->len, cap - r->len - 1, 0);
+		if (n <= 0) {
+			r->closed = true; /* EOF, or a reset: either way the server closed it */
+			break;
+		}
+		r->len += (size_t)n;
+	}
+	r->text[r->len] = '\0';
+}
+
+/* Send raw bytes on a fresh connection and read what comes back. */
+void harness_raw(int port, const void *req, size_t len, int timeout_ms,
+                 struct harness_raw_response *ret)
+{
+	int fd = raw_connect(port);
+	const char *sep;
+
+	*ret = (struct harness_raw_response){0};
+	if (fd < 0) {
+		ret->text = xstrdup("");
+		ret->body = ret->text;
+		return;
+	}
+	(void)!send(fd, req, len, MSG_NOSIGNAL);
+	raw_read(fd, harness_now_ms() + timeout_ms, ret);
+	close(fd);
+	if (strncmp(ret->text, "HTTP/1.", 7) == 0 && ret->len > 12)
+		ret->status = strtol(ret->text + 9, NULL, 10);
+	for (const char *p = ret->text; (p = strstr(p, "HTTP/1.1 ")); p++)
+		ret->n_statuses++;
+	sep = strstr(ret->text, "\r\n\r\n");
+	ret->body = sep ? sep + 4 : "";
+	ret->json = json_loads(ret->body, JSON_DISABLE_EOF_CHECK, NULL);
+}
+
+/* A header of the first answer, as a new string. */
+char *harness_raw_header(const struct harness_raw_response *r, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = strstr(r->text, "\r\n"); p && p < r->body; p = strstr(p + 2, "\r\n")) {
+		const char *line = p + 2, *end = strstr(line, "\r\n");
+
+		if (!end || line == end)
+			break;
+		if (strncasecmp(line, name, nl) == 0 && line[nl] == ':')
+			return xstrndup(line + nl + 2, (size_t)(end - line - nl - 2));
+	}
+	return NULL;
+}
+
+/* Free a raw response. */
+void harness_raw_response_fini(struct harness_raw_response *r)
+{
+	json_decref(r->json);
+	free(r->text);
+	*r = (struct harness_raw_response){0};
 }

@@ -209,6 +209,26 @@ bool harness_wait_status(int port, const char *path, long status, int timeout_ms
 /* The value of one Prometheus series (e.g. `name{a="b"}`) from GET /metrics: 0 when the
  * series is absent, -1 when /metrics cannot be read. */
 double harness_metric(int port, const char *series);
+/* What came back on a raw connection. */
+struct harness_raw_response {
+	long status; /* from the first status line; 0 when there was none */
+	char *text;  /* everything read, NUL-terminated (owned) */
+	size_t len;
+	const char *body;    /* into text: after the first blank line, or "" */
+	bool closed;         /* the server closed the connection before the deadline */
+	unsigned n_statuses; /* status lines seen: more than one means a second answer */
+	struct json_t *json; /* the first answer's body when it is JSON, else NULL (owned) */
+};
+
+/* Send len raw bytes on a fresh TCP connection to 127.0.0.1:port, then read until the server
+ * closes the connection or timeout_ms pass (the connection is then closed by us). For what
+ * libcurl will not send: conflicting framing, raw bytes in the request line, NULs. */
+void harness_raw(int port, const void *req, size_t len, int timeout_ms,
+                 struct harness_raw_response *ret);
+/* A header of the first answer (case-insensitive name), as a new string, or NULL. */
+char *harness_raw_header(const struct harness_raw_response *r, const char *name);
+void harness_raw_response_fini(struct harness_raw_response *r);
+
 /* Whether s is a canonical lowercase UUID string. */
 bool harness_is_uuid(const char *s);
 

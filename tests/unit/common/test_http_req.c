@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -14,14 +15,17 @@
 static void assert_param(const char *query, const char *name, const char *want)
 {
 	struct http_req req = {.query = query};
-	_cleanup_free_ char *got = http_req_query_param(&req, name);
+	size_t len = 12345;
+	_cleanup_free_ char *got = http_req_query_param(&req, name, &len);
 
 	if (!want && got)
 		fail_msg("%s in \"%s\": got \"%s\", want absent", name, query, got);
 	if (want && !got)
 		fail_msg("%s in \"%s\": absent, want \"%s\"", name, query, want);
-	if (want)
+	if (want) {
 		assert_string_equal(got, want);
+		assert_int_equal(len, strlen(want));
+	}
 }
 
 /* Header names match case-insensitively; the first of repeated headers wins. */

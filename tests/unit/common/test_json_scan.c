@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -596,6 +597,91 @@ static void test_prefixes_exact_buffers(void **state)
 	}
 }
 
+/* A body "[<number>]" where the number is prefix, then n copies of fill, then suffix. */
+static char *number_body(const char *prefix, char fill, size_t n, const char *suffix)
+{
+	size_t pl = strlen(prefix), sl = strlen(suffix);
+	char *b = malloc(pl + n + sl + 3);
+
+	assert_non_null(b);
+	b[0] = '[';
+	memcpy(b + 1, prefix, pl);
+	memset(b + 1 + pl, fill, n);
+	memcpy(b + 1 + pl + n, suffix, sl);
+	memcpy(b + 1 + pl + n + sl, "]", 2);
+	return b;
+}
+
+/* Numbers at and just beyond what PostgreSQL's jsonb holds (PostgreSQL 15 refuses exactly the
+ * refused ones with "value overflows numeric format"; tests/integration checks the same
+ * boundary against a real server): accepted up to the limit, refused one step beyond, with
+ * the position of the number's first byte. */
+static void test_check_number_range(void **state)
+{
+	static const struct {
+		const char *prefix;
+		char fill;
+		size_t n;
+		const char *suffix;
+		bool ok;
+	} nums[] = {
+	    {"1e131071", 0, 0, "", true},
+	    {"1e131072", 0, 0, "", false},
+	    {"-9.999e131071", 0, 0, "", true},
+	    {"-1e131072", 0, 0, "", false},
+	    {"100e131069", 0, 0, "", true},
+	    {"100e131070", 0, 0, "", false},
+	    {"0.01e131073", 0, 0, "", true},
+	    {"0.01e131074", 0, 0, "", false},
+	    {"1e-16383", 0, 0, "", true},
+	    {"1e-16384", 0, 0, "", false},
+	    {"1.5e-16382", 0, 0, "", true},
+	    {"1.5e-16383", 0, 0, "", false},
+	    {"0e-16383", 0, 0, "", true},
+	    {"0e-16384", 0, 0, "", false},
+	    {"0.0e-16382", 0, 0, "", true},
+	    {"0.0e-16383", 0, 0, "", false},
+	    {"0e1073741822", 0, 0, "", true},
+	    {"0e1073741823", 0, 0, "", false},
+	    {"0e-1073741823", 0, 0, "", false},
+	    {"1e00000000000000000005", 0, 0, "", true},
+	    {"1e+99999999999999999999", 0, 0, "", false},
+	    {"1", '0', 131071, "", true},
+	    {"1", '0', 131072, "", false},
+	    {"0.", '0', 16383, "", true},
+	    {"0.", '0', 16384, "", false},
+	    {"1.", '0', 16383, "", true},
+	    {"1.", '0', 16384, "", false},
+	    {"0.", '0', 16382, "1", true},
+	    {"0.", '0', 16383, "1", false},
+	    {"1", '0', 131072, "e-1", true},
+	    {"1", '0', 131072, "e-2", true},
+	    {"1.", '0', 16384, "e1", true},
+	    {"1", '0', 131071, "e1", false},
+	};
+
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		char *b = number_body(nums[i].prefix, nums[i].fill, nums[i].n, nums[i].suffix);
+		struct json_error e = {0};
+		char *got = NULL;
+		int r = json_scan_check(b, strlen(b), &e);
+
+		print_message("# %s [%zu x '%c'] %s\n", nums[i].prefix, nums[i].n,
+		              nums[i].fill ? nums[i].fill : ' ', nums[i].suffix);
+		assert_int_equal(r, nums[i].ok ? 0 : -EBADMSG);
+		if (!nums[i].ok) {
+			assert_non_null(strstr(e.text, "line 1 column 2: number out of range"));
+			assert_non_null(strstr(e.text, "jsonb"));
+		}
+		assert_int_equal(json_scan_pointer(b, strlen(b), "/0", &got),
+		                 nums[i].ok ? 0 : -EBADMSG);
+		if (nums[i].ok)
+			assert_int_equal(strlen(got), strlen(b) - 2); /* kept exactly as written */
+		free(got);
+		free(b);
+	}
+}
+
 /* Run the json_scan tests. */
 int main(void)
 {
@@ -603,6 +689,7 @@ int main(void)
 	    cmocka_unit_test(test_check_cases),
 	    cmocka_unit_test(test_check_positions),
 	    cmocka_unit_test(test_check_depth),
+	    cmocka_unit_test(test_check_number_range),
 	    cmocka_unit_test(test_check_string_alignment),
 	    cmocka_unit_test(test_pointer_rfc6901),
 	    cmocka_unit_test(test_pointer_keys),
