@@ -77,6 +77,7 @@ anchors() {
 			h = $0
 			sub(/^#+[ \t]+/, "", h)
 			sub(/[ \t]+#+[ \t]*$/, "", h)
+			gsub(/\]\([^)]*\)/, "", h)
 			h = tolower(h)
 			gsub(/[^a-z0-9 _-]/, "", h)
 			gsub(/ /, "-", h)
@@ -140,7 +141,7 @@ if [ $in_git = 1 ]; then
 	hits=$(git grep -nIE "${grep_args[@]}" || true)
 else
 	hits=$(grep -rnIE --exclude-dir=.git --exclude-dir='build*' --exclude-dir=.run \
-		"${grep_args[@]}" . || true)
+		"${grep_args[@]}" . | sed 's|^\./||' || true)
 fi
 if [ -n "$hits" ]; then
 	while IFS= read -r h; do
