@@ -151,7 +151,7 @@ typedef int (*key_set_fn)(const struct key_apply *a, const char *value, char **r
 /* Print the key as INI lines, or nothing when unset. */
 typedef void (*key_print_fn)(FILE *f, const struct config_key *k, const void *base);
 
-/* One row of a key table (style.md §20). */
+/* One row of a key table. */
 struct config_key {
 	const char *name;
 	const char *env; /* global: the variable; source: suffix of HOOKRUN_SOURCE_<NAME>_ */

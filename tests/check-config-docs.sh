@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Check that every configuration key in common/config.c is documented: every key (global and
 # source) in docs/configuration.md, and every global key's variable in
-# deploy/dev/hookrun.env.example (style.md §20, PgBouncer's optscan).
+# deploy/dev/hookrun.env.example (house style, after PgBouncer's optscan).
 # Usage: tests/check-config-docs.sh SOURCE_ROOT
 #
 # The key tables in common/config.c start each row with a line such as

@@ -12,7 +12,7 @@
 
 struct sim;
 
-/* Switches for what the reference leaves undocumented (§6, §11 of versori-api.md). */
+/* Switches for behaviour Versori's API documentation leaves undocumented. */
 enum sim_dup_user {
 	SIM_DUP_USER_409, /* default */
 	SIM_DUP_USER_400,

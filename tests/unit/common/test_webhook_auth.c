@@ -22,7 +22,7 @@
 /* struct source_config holds char * it never writes through; literals are cast to fit. */
 #define MUT(s) ((char *)(s))
 
-/* The Standard Webhooks specification example (see shared/reference/test-vectors.md). */
+/* The Standard Webhooks specification's example (also used by the Svix libraries' tests). */
 #define SW_SECRET    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 #define SW_ID        "msg_p5jXN8AQM9LWM0D4loKWxJek"
 #define SW_TS        "1614265330"

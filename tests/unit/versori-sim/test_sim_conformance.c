@@ -1,5 +1,6 @@
-/* Replays the example payloads of versori-api.md §10.2-10.10 against a fixture holding the
- * same ids (tests/fixtures/versori-sim/conformance.json) and checks status and shape. */
+/* Replays example payloads in the shapes of Versori's API specification (labelled §10.2-10.10
+ * below: end user, connection, activations, variables, schema, listings) against a fixture
+ * holding the same ids (tests/fixtures/versori-sim/conformance.json); checks status and shape. */
 #include "sim.h"
 #include "sim_test.h"
 
