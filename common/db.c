@@ -131,28 +131,65 @@ int db_query(PGconn *conn, const char *sql, int nparams, const char *const *valu
 	return 0;
 }
 
-/* unique_violation (SQLSTATE 23505). */
-bool db_result_is_unique_violation(const PGresult *res)
+/* The SQLSTATE of a failed result, or NULL. */
+const char *db_result_sqlstate(const PGresult *res)
 {
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+}
 
+/* The primary message of a failed result, or "". */
+const char *db_result_message(const PGresult *res)
+{
+	const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	return m ? m : "";
+}
+
+/* unique_violation (SQLSTATE 23505). */
+bool db_sqlstate_is_unique_violation(const char *state)
+{
 	return state && strcmp(state, "23505") == 0;
 }
 
 /* Serialization failures and deadlocks (SQLSTATE class 40) may succeed when retried. */
-bool db_result_is_retryable(const PGresult *res)
+bool db_sqlstate_is_retryable(const char *state)
 {
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
 	return state && strncmp(state, "40", 2) == 0;
 }
 
 /* Whether the server cancelled the statement: query_canceled or lock_not_available. */
+bool db_sqlstate_is_timeout(const char *state)
+{
+	return state && (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0);
+}
+
+/* SQLSTATE classes whose cause can lie in one row's values. */
+bool db_sqlstate_is_data_error(const char *state)
+{
+	static const char *const classes[] = {"22", "23", "2F", "38", "39", "54", "P0", "XX"};
+
+	for (size_t i = 0; state && i < ELEMENTSOF(classes); i++)
+		if (strncmp(state, classes[i], 2) == 0)
+			return true;
+	return false;
+}
+
+/* unique_violation (SQLSTATE 23505). */
+bool db_result_is_unique_violation(const PGresult *res)
+{
+	return db_sqlstate_is_unique_violation(db_result_sqlstate(res));
+}
+
+/* Serialization failures and deadlocks may succeed when retried. */
+bool db_result_is_retryable(const PGresult *res)
+{
+	return db_sqlstate_is_retryable(db_result_sqlstate(res));
+}
+
+/* Whether the server cancelled the statement. */
 bool db_result_is_timeout(const PGresult *res)
 {
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-	return state && (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0);
+	return db_sqlstate_is_timeout(db_result_sqlstate(res));
 }
 
 #define DB_SECRET_MASK "********"

@@ -28,11 +28,25 @@ int db_exec(PGconn *conn, const char *sql, char **ret_error) _warn_unused_result
  * On success *ret is the caller's; on failure *ret_error is a new message. */
 int db_query(PGconn *conn, const char *sql, int nparams, const char *const *values, PGresult **ret,
              char **ret_error) _warn_unused_result_;
-/* Whether a failed result's SQLSTATE says a retry may succeed (serialization, deadlock). */
+/* The SQLSTATE of a failed result, or NULL (a result libpq made itself, a success). */
+const char *db_result_sqlstate(const PGresult *res);
+/* The primary message of a failed result, or "" (never NULL). */
+const char *db_result_message(const PGresult *res);
+/* Classifiers of a SQLSTATE (NULL: none, every answer false):
+ * retryable: a retry may succeed (serialization failure, deadlock: class 40);
+ * unique violation: 23505;
+ * timeout: the server cancelled the statement (statement_timeout, lock_timeout, a cancel);
+ * data error: a class whose cause can lie in the values of one row: data exceptions (22),
+ *   integrity constraints (23), routine exceptions (2F, 38, 39), program limits (54),
+ *   PL/pgSQL raise (P0) and internal errors (XX); a multi-row statement failing so may
+ *   succeed without that row. */
+bool db_sqlstate_is_retryable(const char *state);
+bool db_sqlstate_is_unique_violation(const char *state);
+bool db_sqlstate_is_timeout(const char *state);
+bool db_sqlstate_is_data_error(const char *state);
+/* The same, of a failed result. */
 bool db_result_is_retryable(const PGresult *res);
-/* Whether a failed result is a unique violation (SQLSTATE 23505). */
 bool db_result_is_unique_violation(const PGresult *res);
-/* Whether the server cancelled the statement (statement_timeout, lock_timeout, cancel). */
 bool db_result_is_timeout(const PGresult *res);
 /* A copy of url with any password replaced by "********", for logs. */
 char *db_url_mask(const char *url);

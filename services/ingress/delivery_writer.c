@@ -1,6 +1,7 @@
 /* Group commit of accepted deliveries over a few asynchronous PostgreSQL connections. */
 #include "delivery_writer.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +45,8 @@ struct writer_conn {
 struct delivery_writer {
 	struct event_base *base;
 	struct delivery_writer_options opts;
+	const struct delivery_writer_db_ops *db;
+	size_t batch_capacity; /* rows plus followers a batch holds: 2 * batch_max_rows */
 	/* Waiting for a commit, FIFO. */
 	struct delivery *head, *tail;
 	size_t queued;
@@ -65,14 +68,28 @@ struct delivery_writer {
 	struct metric_counter *m_batch_errors;
 	struct metric_counter *m_timeouts;
 	struct metric_counter *m_keys_expired;
+	struct metric_counter *m_isolated;
+};
+
+/* The database operations of db.h. */
+static const struct delivery_writer_db_ops writer_db_async = {
+    .open = db_async_new,
+    .close = db_async_free,
+    .idle = db_async_idle,
+    .connected = db_async_connected,
+    .send_prepared = db_async_send_prepared,
+    .send_copy = db_async_send_copy,
+    .reset = db_async_reset,
+    .sqlstate = db_result_sqlstate,
+    .message = db_result_message,
 };
 
 static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 static const double commit_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
                                        0.05,   0.1,   0.25,  0.5,   1,    2.5};
 
-/* Monotonic microseconds. */
-static long long now_us(void)
+/* Monotonic microseconds: the default clock. */
+static long long monotonic_us(void)
 {
 	struct timespec ts;
 
@@ -279,19 +296,28 @@ static bool delivery_copyable(const struct delivery *d)
 /* Move deliveries from the queue into a connection's batch, within the row and byte limits.
  * A batch is a copy batch when the queue head is copyable; it then takes the run of copyable
  * deliveries behind it. Otherwise the statement takes any delivery, and followers (a key
- * already in this batch) ride along without a row of their own. */
+ * already in this batch) ride along without a row of their own, up to batch_capacity in all;
+ * a follower found once the rows are full still joins its leader. A head with a batch_cap
+ * (its last batch failed for one row's reason) limits the batch to that many rows. */
 static void batch_collect(struct delivery_writer *w, struct writer_conn *c)
 {
 	struct delivery *followers = NULL, **ftail = &followers;
-	size_t bytes = 0;
+	size_t bytes = 0, max_rows = w->opts.batch_max_rows;
 
 	c->batch_n = c->batch_rows = 0;
 	c->copy = w->head && delivery_copyable(w->head);
-	while (w->head && c->batch_rows < w->opts.batch_max_rows &&
-	       (c->batch_rows == 0 || bytes + w->head->body_len <= w->opts.batch_max_bytes) &&
+	if (w->head && w->head->batch_cap && w->head->batch_cap < max_rows)
+		max_rows = w->head->batch_cap;
+	while (w->head && c->batch_n < w->batch_capacity &&
 	       (!c->copy || delivery_copyable(w->head))) {
+		struct delivery *leader = batch_find_leader(c, w->head);
+
+		if (!leader &&
+		    (c->batch_rows >= max_rows ||
+		     (c->batch_rows > 0 && bytes + w->head->body_len > w->opts.batch_max_bytes)))
+			break;
 		struct delivery *d = queue_pop(w);
-		struct delivery *leader = batch_find_leader(c, d);
+		c->batch_n++;
 		if (leader) {
 			d->leader = leader;
 			*ftail = d;
@@ -325,9 +351,9 @@ static void writer_send_copy(struct delivery_writer *w, struct writer_conn *c)
 		writer_batch_done(w, c);
 		return;
 	}
-	c->sent_us = now_us();
-	r = db_async_send_copy(c->db, delivery_writer_copy_sql, c->stream.buf, c->stream.len,
-	                       writer_on_copy_result, c);
+	c->sent_us = w->opts.clock_us();
+	r = w->db->send_copy(c->db, delivery_writer_copy_sql, c->stream.buf, c->stream.len,
+	                     writer_on_copy_result, c);
 	if (r < 0)
 		writer_on_copy_result(c, NULL, -ECONNRESET);
 }
@@ -354,9 +380,9 @@ static void writer_send(struct delivery_writer *w, struct writer_conn *c)
 		c->formats[i] = 1;
 	}
 	c->values[DELIVERY_WRITER_COLUMNS] = w->window;
-	c->sent_us = now_us();
-	r = db_async_send_prepared(c->db, DELIVERY_WRITER_STATEMENT, DELIVERY_WRITER_PARAMS,
-	                           c->values, c->lengths, c->formats, writer_on_result, c);
+	c->sent_us = w->opts.clock_us();
+	r = w->db->send_prepared(c->db, DELIVERY_WRITER_STATEMENT, DELIVERY_WRITER_PARAMS,
+	                         c->values, c->lengths, c->formats, writer_on_result, c);
 	if (r < 0)
 		writer_on_result(c, NULL, -ECONNRESET);
 }
@@ -373,7 +399,7 @@ static void writer_flush(struct delivery_writer *w)
 		busy += w->conns[i].batch_n > 0;
 	for (size_t i = 0; i < w->n_conns && w->head; i++) {
 		struct writer_conn *c = &w->conns[i];
-		if (!db_async_idle(c->db) || c->batch_n)
+		if (!w->db->idle(c->db) || c->batch_n)
 			continue;
 		if (busy && w->queued < WRITER_PARALLEL_MIN_QUEUE)
 			return;
@@ -392,7 +418,7 @@ static void writer_on_kick(evutil_socket_t fd, short what, void *arg)
 static bool writer_connected(const struct delivery_writer *w)
 {
 	for (size_t i = 0; i < w->n_conns; i++)
-		if (db_async_connected(w->conns[i].db))
+		if (w->db->connected(w->conns[i].db))
 			return true;
 	return false;
 }
@@ -459,23 +485,58 @@ static void batch_fail(struct delivery_writer *w, struct writer_conn *c, int r)
 	}
 }
 
+/* Put the batch back at the queue head in its order, each leader followed by its followers,
+ * split in two: the first half of the rows heads batches of at most that many rows, the
+ * second half likewise. A statement that failed for one row's reason is retried this way
+ * until the row is alone (and fails alone, -EIO) while the others are stored: log2(rows)
+ * more statements, and no attempt is counted against the rows. */
+static void batch_bisect(struct delivery_writer *w, struct writer_conn *c)
+{
+	_cleanup_free_ struct delivery **seq = xcalloc(c->batch_n, sizeof(*seq));
+	size_t n = 0, first = (c->batch_rows + 1) / 2;
+
+	for (size_t i = 0; i < c->batch_rows; i++) {
+		struct delivery *leader = c->batch[i];
+
+		leader->batch_cap = i < first ? first : c->batch_rows - first;
+		seq[n++] = leader;
+		for (size_t j = c->batch_rows; j < c->batch_n; j++) {
+			struct delivery *f = c->batch[j];
+			if (f && f->leader == leader) {
+				f->batch_cap = leader->batch_cap;
+				seq[n++] = f;
+			}
+		}
+	}
+	assert(n == c->batch_n);
+	for (size_t i = 0; i < c->batch_n; i++)
+		c->batch[i] = NULL;
+	while (n > 0) {
+		seq[--n]->leader = NULL;
+		queue_push_front(w, seq[n]);
+	}
+	metric_counter_inc(w->m_isolated);
+}
+
 /* Log and count a statement that failed; retry: worth retrying whatever its SQLSTATE says. */
 static int batch_error(struct delivery_writer *w, const struct writer_conn *c, const PGresult *res,
                        bool retry)
 {
-	retry = retry || db_result_is_retryable(res);
+	const char *state = w->db->sqlstate(res);
 
+	retry = retry || db_sqlstate_is_retryable(state);
 	metric_counter_inc(w->m_batch_errors);
-	if (db_result_is_timeout(res)) {
+	if (db_sqlstate_is_timeout(state)) {
 		metric_counter_inc(w->m_timeouts);
 		log_event(LOG_LEVEL_WARN, "delivery.commit_timeout", "rows=%zu timeout_ms=%d",
 		          c->batch_rows, w->opts.commit_timeout_ms);
 		return -ETIMEDOUT;
 	}
-	log_event(retry ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR, "delivery.batch_failed",
-	          "rows=%zu sqlstate=%s detail=%s", c->batch_rows,
-	          PQresultErrorField(res, PG_DIAG_SQLSTATE),
-	          PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+	/* A lone row that fails names itself: the operator can find its request by id. */
+	log_event(retry || c->batch_rows > 1 ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR,
+	          "delivery.batch_failed", "rows=%zu delivery_id=%s sqlstate=%s detail=%s",
+	          c->batch_rows, c->batch_rows == 1 && c->batch[0] ? c->batch[0]->id : "",
+	          state ? state : "", w->db->message(res));
 	return retry ? -EAGAIN : -EIO;
 }
 
@@ -484,13 +545,19 @@ static void writer_on_result(void *userdata, const PGresult *res, int r)
 {
 	struct writer_conn *c = userdata;
 	struct delivery_writer *w = c->w;
-	long long took_us = now_us() - c->sent_us;
+	long long took_us = w->opts.clock_us() - c->sent_us;
 
 	if (r < 0) {
 		batch_fail(w, c,
 		           took_us >= w->opts.commit_timeout_ms * 1000LL ? -ETIMEDOUT : -EAGAIN);
 	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		batch_fail(w, c, batch_error(w, c, res, false));
+		int e = batch_error(w, c, res, false);
+
+		if (e == -EIO && c->batch_rows > 1 &&
+		    db_sqlstate_is_data_error(w->db->sqlstate(res)))
+			batch_bisect(w, c);
+		else
+			batch_fail(w, c, e);
 	} else {
 		metric_histogram_observe(w->m_batch_rows, (double)c->batch_rows);
 		metric_histogram_observe(w->m_commit_seconds, (double)took_us / 1e6);
@@ -507,13 +574,19 @@ static void writer_on_copy_result(void *userdata, const PGresult *res, int r)
 {
 	struct writer_conn *c = userdata;
 	struct delivery_writer *w = c->w;
-	long long took_us = now_us() - c->sent_us;
+	long long took_us = w->opts.clock_us() - c->sent_us;
 
 	if (r < 0) {
 		batch_fail(w, c,
 		           took_us >= w->opts.commit_timeout_ms * 1000LL ? -ETIMEDOUT : -EAGAIN);
 	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		batch_fail(w, c, batch_error(w, c, res, db_result_is_unique_violation(res)));
+		/* The statement retries what may have been one row's fault (it can bisect). */
+		const char *state = w->db->sqlstate(res);
+
+		batch_fail(w, c,
+		           batch_error(w, c, res,
+		                       db_sqlstate_is_unique_violation(state) ||
+		                           db_sqlstate_is_data_error(state)));
 	} else {
 		metric_histogram_observe(w->m_batch_rows, (double)c->batch_rows);
 		metric_histogram_observe(w->m_commit_seconds, (double)took_us / 1e6);
@@ -538,11 +611,16 @@ static void writer_batch_done(struct delivery_writer *w, struct writer_conn *c)
 		event_active(w->ev_kick, EV_TIMEOUT, 0);
 }
 
-/* Time out requests that waited too long, and commits that hang. */
+/* The sweep timer fired. */
 static void writer_on_sweep(evutil_socket_t fd, short what, void *arg)
 {
-	struct delivery_writer *w = arg;
-	long long deadline = now_us() - w->opts.commit_timeout_ms * 1000LL;
+	delivery_writer_sweep(arg);
+}
+
+/* Time out requests that waited too long, and commits that hang. */
+void delivery_writer_sweep(struct delivery_writer *w)
+{
+	long long deadline = w->opts.clock_us() - w->opts.commit_timeout_ms * 1000LL;
 
 	while (w->head && w->head->enqueued_us < deadline) {
 		metric_counter_inc(w->m_timeouts);
@@ -558,7 +636,7 @@ static void writer_on_sweep(evutil_socket_t fd, short what, void *arg)
 			          "rows=%zu timeout_ms=%d", c->batch_rows,
 			          w->opts.commit_timeout_ms);
 			metric_counter_inc(w->m_timeouts);
-			db_async_reset(c->db);
+			w->db->reset(c->db);
 		}
 	}
 	writer_gauges(w);
@@ -572,7 +650,7 @@ static void writer_on_db_state(void *userdata, bool connected)
 	size_t up = 0;
 
 	for (size_t i = 0; i < w->n_conns; i++)
-		up += db_async_connected(w->conns[i].db);
+		up += w->db->connected(w->conns[i].db);
 	metric_gauge_set(w->m_db_up, up ? 1 : 0);
 	log_event(connected ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
 	          connected ? "db.connected" : "db.disconnected", "conn=%zu up=%zu backlog=%zu",
@@ -594,7 +672,7 @@ static void writer_on_expired(void *userdata, const PGresult *res, int r)
 		                   strtoull(PQcmdTuples((PGresult *)res), NULL, 10));
 	else if (r >= 0)
 		log_event(LOG_LEVEL_WARN, "delivery.expire_failed", "detail=%s",
-		          PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+		          w->db->message(res));
 	if (w->head)
 		event_active(w->ev_kick, EV_TIMEOUT, 0);
 }
@@ -608,10 +686,10 @@ static void writer_on_expire_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	for (size_t i = 0; i < w->n_conns; i++) {
 		struct writer_conn *c = &w->conns[i];
-		if (!db_async_idle(c->db) || c->batch_n)
+		if (!w->db->idle(c->db) || c->batch_n)
 			continue;
-		if (db_async_send_prepared(c->db, WRITER_EXPIRE_STATEMENT, 0, NULL, NULL, NULL,
-		                           writer_on_expired, w) == 0)
+		if (w->db->send_prepared(c->db, WRITER_EXPIRE_STATEMENT, 0, NULL, NULL, NULL,
+		                         writer_on_expired, w) == 0)
 			w->expiring = true;
 		return;
 	}
@@ -641,6 +719,9 @@ static void writer_metrics(struct delivery_writer *w, struct metrics *m)
 	w->m_timeouts =
 	    metrics_counter(m, "hookrun_commit_timeouts_total",
 	                    "Requests or commits that exceeded commit_timeout_ms", NULL);
+	w->m_isolated =
+	    metrics_counter(m, "hookrun_commit_bisections_total",
+	                    "Batches split in two after failing for one row's reason", NULL);
 	w->m_keys_expired = metrics_counter(m, "hookrun_idempotency_keys_expired_total",
 	                                    "Idempotency keys deleted after dedup_window", NULL);
 }
@@ -650,14 +731,14 @@ static void writer_conn_init(struct delivery_writer *w, struct writer_conn *c,
                              const struct db_async_options *dbo)
 {
 	c->w = w;
-	c->batch = xcalloc(w->opts.batch_max_rows, sizeof(struct delivery *));
-	c->db = db_async_new(w->base, dbo, writer_on_db_state, c);
+	c->batch = xcalloc(w->batch_capacity, sizeof(struct delivery *));
+	c->db = w->db->open(w->base, dbo, writer_on_db_state, c);
 }
 
 /* Free one connection and its storage. */
 static void writer_conn_fini(struct writer_conn *c)
 {
-	db_async_free(c->db);
+	c->w->db->close(c->db);
 	for (size_t i = 0; i < DELIVERY_WRITER_COLUMNS; i++)
 		pgarray_fini(&c->cols[i]);
 	pgarray_fini(&c->stream);
@@ -684,6 +765,10 @@ struct delivery_writer *delivery_writer_new(struct event_base *base,
 
 	w->base = base;
 	w->opts = *opts;
+	if (!w->opts.clock_us)
+		w->opts.clock_us = monotonic_us;
+	w->db = opts->db_ops ? opts->db_ops : &writer_db_async;
+	w->batch_capacity = 2 * opts->batch_max_rows;
 	w->n_conns = opts->connections ? opts->connections : 1;
 	snprintf(w->window, sizeof(w->window), "%lld", opts->dedup_window_s);
 	writer_metrics(w, metrics);
@@ -728,7 +813,7 @@ int delivery_writer_submit(struct delivery_writer *w, struct delivery *d, delive
 		return -EBUSY;
 	d->done = done;
 	d->userdata = userdata;
-	d->enqueued_us = now_us();
+	d->enqueued_us = w->opts.clock_us();
 	d->attempts = 0;
 	d->leader = NULL;
 	queue_push(w, d);

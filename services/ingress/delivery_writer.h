@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "db.h"
 #include "pgarray.h"
 #include "xalloc.h"
 
@@ -41,11 +42,33 @@ struct delivery {
 	void *userdata;
 	long long enqueued_us;
 	unsigned attempts;
+	/* Nonzero after its batch failed for one row's reason: a batch this delivery heads
+	 * holds at most this many rows (the failed batch is bisected until the row is alone). */
+	size_t batch_cap;
 	struct delivery *next;
 	struct delivery *leader; /* same key earlier in the same batch */
 };
 
 void delivery_fini(struct delivery *d);
+
+/* The database operations the writer uses, with db.h's contracts: db_async's by default;
+ * unit tests pass fakes that record what is sent and answer with synthetic results. */
+struct delivery_writer_db_ops {
+	struct db_async *(*open)(struct event_base *base, const struct db_async_options *opts,
+	                         db_state_fn state_cb, void *userdata);
+	void (*close)(struct db_async *db);
+	bool (*idle)(const struct db_async *db);
+	bool (*connected)(const struct db_async *db);
+	int (*send_prepared)(struct db_async *db, const char *name, int nparams,
+	                     const char *const *values, const int *lengths, const int *formats,
+	                     db_result_fn cb, void *userdata);
+	int (*send_copy)(struct db_async *db, const char *sql, const void *data, size_t len,
+	                 db_result_fn cb, void *userdata);
+	void (*reset)(struct db_async *db);
+	/* The SQLSTATE and message of a failed result (db_result_sqlstate/_message). */
+	const char *(*sqlstate)(const PGresult *res);
+	const char *(*message)(const PGresult *res);
+};
 
 struct delivery_writer_options {
 	const char *db_url;
@@ -56,6 +79,8 @@ struct delivery_writer_options {
 	int commit_timeout_ms;
 	long long dedup_window_s;
 	unsigned reconnect_max_ms;
+	const struct delivery_writer_db_ops *db_ops; /* NULL: db_async (borrowed) */
+	long long (*clock_us)(void); /* monotonic microseconds; NULL: CLOCK_MONOTONIC */
 };
 
 struct delivery_writer;
@@ -72,6 +97,10 @@ int delivery_writer_submit(struct delivery_writer *w, struct delivery *d, delive
 bool delivery_writer_ready(const struct delivery_writer *w);
 /* Requests queued or in flight. */
 size_t delivery_writer_backlog(const struct delivery_writer *w);
+/* Time out requests that waited longer than commit_timeout_ms for a batch, and reset a
+ * connection whose commit has not answered in twice that; a timer runs it every quarter of
+ * commit_timeout_ms, tests call it directly with their clock. */
+void delivery_writer_sweep(struct delivery_writer *w);
 
 /* Pure parts, exposed for unit tests. */
 #define DELIVERY_WRITER_COLUMNS   11

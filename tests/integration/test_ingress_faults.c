@@ -3,6 +3,7 @@
  * ingress killed with SIGKILL under load. Every acknowledged delivery must be stored.
  * These stop the shared PostgreSQL cluster: registered with is_parallel false. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -556,7 +557,8 @@ static void test_permanent_failure_answers_500(void **state)
 	HARNESS_REQUIRE_DB();
 	start_ingress(s, "");
 	before = harness_deliveries_count(s->conn, "fault");
-	fail_next_inserts(s, 1, "P0001");
+	/* Its COPY fails, then the statement that retries it alone: a failure of its own. */
+	fail_next_inserts(s, 2, "P0001");
 	post_one(s, "{\"doomed\":true}", &r);
 	assert_int_equal(r.status, 500);
 	assert_string_equal(harness_response_error_code(&r), "internal_error");
@@ -567,6 +569,114 @@ static void test_permanent_failure_answers_500(void **state)
 	harness_response_fini(&r);
 	assert_int_equal(harness_deliveries_count(s->conn, "fault"), before + 1);
 	fail_inserts_off(s);
+	s->passed = true;
+}
+
+/* One POST in a thread of its own, for requests that must be in flight at the same time. */
+struct async_post {
+	pthread_t thread;
+	struct suite *s;
+	const char *body;
+	struct harness_response r;
+};
+
+/* Thread body: post and keep the answer. */
+static void *async_post_main(void *arg)
+{
+	struct async_post *p = arg;
+
+	post_one(p->s, p->body, &p->r);
+	return NULL;
+}
+
+/* Start posting body in a thread. */
+static void async_post_start(struct async_post *p, struct suite *s, const char *body)
+{
+	*p = (struct async_post){.s = s, .body = body};
+	assert_int_equal(pthread_create(&p->thread, NULL, async_post_main, p), 0);
+}
+
+/* Poll until n backends wait for an advisory lock; false at the deadline. */
+static bool wait_lock_waiters(struct suite *s, long long n, int timeout_ms)
+{
+	long long deadline = harness_now_ms() + timeout_ms;
+
+	while (harness_sql_int(s->conn,
+	                       "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+	                       "AND NOT granted",
+	                       NULL) < n) {
+		if (harness_now_ms() >= deadline)
+			return false;
+		harness_poll_pause();
+	}
+	return true;
+}
+
+/* Poll until the ingress's backlog holds at least n requests; false at the deadline. */
+static bool wait_backlog(struct suite *s, double n, int timeout_ms)
+{
+	long long deadline = harness_now_ms() + timeout_ms;
+
+	while (harness_metric(harness_service_port(s->in), "hookrun_commit_backlog") < n) {
+		if (harness_now_ms() >= deadline)
+			return false;
+		harness_poll_pause();
+	}
+	return true;
+}
+
+/* One request's own bad value never fails the others of its group commit. A trigger makes
+ * any row whose body says "poison" fail (SQLSTATE P0001), and holds a row whose body says
+ * "slow" on an advisory lock the test owns. With one database connection, the slow row's
+ * commit hangs while the poisoned request and eight loaded ones queue behind it, so they go
+ * out as one batch: COPY fails, the statement retries and fails, and the batch is split in
+ * halves until the poisoned row is alone. It gets 500; every other request gets 202 and is
+ * stored; the bisection is counted. */
+static void test_one_bad_row_isolated(void **state)
+{
+	struct suite *s = *state;
+	struct async_post slow, poison;
+	struct harness_load_stats st;
+	long long before;
+
+	HARNESS_REQUIRE_DB();
+	assert_true(harness_sql_exec(
+	    s->conn, "CREATE OR REPLACE FUNCTION hookrun.test_row_fault() RETURNS trigger "
+	             "LANGUAGE plpgsql AS $$ BEGIN "
+	             "IF position('poison' in convert_from(NEW.body, 'UTF8')) > 0 THEN "
+	             "RAISE EXCEPTION 'this row is poisoned' USING ERRCODE = 'P0001'; END IF; "
+	             "IF position('slow' in convert_from(NEW.body, 'UTF8')) > 0 THEN "
+	             "PERFORM pg_advisory_xact_lock(4242); END IF; RETURN NEW; END $$;"
+	             "CREATE OR REPLACE TRIGGER test_row_fault BEFORE INSERT ON hookrun.deliveries "
+	             "FOR EACH ROW EXECUTE FUNCTION hookrun.test_row_fault();"));
+	start_ingress(s, "db_connections = 1\ncommit_timeout_ms = 20000\n");
+	before = harness_deliveries_count(s->conn, "fault");
+	s->locker = harness_pg_connect(s->db->url);
+	assert_non_null(s->locker);
+	assert_true(harness_sql_exec(s->locker, "SELECT pg_advisory_lock(4242)"));
+	async_post_start(&slow, s, "{\"slow\":true}");
+	assert_true(wait_lock_waiters(s, 1, 10000));
+	s->load = start_load(s, 8, 200);
+	async_post_start(&poison, s, "{\"poison\":true}");
+	assert_true(wait_backlog(s, 1 + 8 + 1, 10000));
+	assert_true(harness_sql_exec(s->locker, "SELECT pg_advisory_unlock(4242)"));
+	assert_int_equal(pthread_join(slow.thread, NULL), 0);
+	assert_int_equal(pthread_join(poison.thread, NULL), 0);
+	assert_true(harness_load_wait_done(s->load, 60000));
+	harness_load_stop(s->load);
+	st = harness_load_stats(s->load);
+	print_stats(s->load);
+	assert_int_equal(slow.r.status, 202);
+	assert_int_equal(poison.r.status, 500);
+	assert_string_equal(harness_response_error_code(&poison.r), "internal_error");
+	assert_int_equal(st.s202, 200);
+	expect_all_stored(s->conn, s->load);
+	assert_int_equal(harness_deliveries_count(s->conn, "fault") - before, 200 + 1);
+	assert_true(
+	    harness_metric(harness_service_port(s->in), "hookrun_commit_bisections_total") >= 1);
+	harness_response_fini(&slow.r);
+	harness_response_fini(&poison.r);
+	assert_true(harness_sql_exec(s->conn, "DROP TRIGGER test_row_fault ON hookrun.deliveries"));
 	s->passed = true;
 }
 
@@ -586,6 +696,7 @@ int main(void)
 	                                    test_teardown),
 	    cmocka_unit_test_setup_teardown(test_permanent_failure_answers_500, test_setup,
 	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_one_bad_row_isolated, test_setup, test_teardown),
 	};
 
 	harness_init();

@@ -34,10 +34,10 @@
 #define S_SW    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 static const char *const env[] = {
-    "HOOKRUN_SOURCE_GH_SECRET=" S_HMAC,    "HOOKRUN_SOURCE_QSIG_SECRET=" S_QSIG,
-    "HOOKRUN_SOURCE_KEYH_SECRET=" S_KEYH,  "HOOKRUN_SOURCE_KEYQ_SECRET=" S_KEYQ,
-    "HOOKRUN_SOURCE_BEAR_SECRET=" S_BEAR,  "HOOKRUN_SOURCE_BASIC_SECRET=" S_BASIC,
-    "HOOKRUN_SOURCE_SW_SECRET=" S_SW,      NULL,
+    "HOOKRUN_SOURCE_GH_SECRET=" S_HMAC,   "HOOKRUN_SOURCE_QSIG_SECRET=" S_QSIG,
+    "HOOKRUN_SOURCE_KEYH_SECRET=" S_KEYH, "HOOKRUN_SOURCE_KEYQ_SECRET=" S_KEYQ,
+    "HOOKRUN_SOURCE_BEAR_SECRET=" S_BEAR, "HOOKRUN_SOURCE_BASIC_SECRET=" S_BASIC,
+    "HOOKRUN_SOURCE_SW_SECRET=" S_SW,     NULL,
 };
 
 static const char sources[] = "[source.gh]\n"
@@ -154,11 +154,11 @@ static int test_teardown(void **state)
 /* A signed POST to /hooks/gh as raw bytes: the request line's target, extra header lines
  * ("Name: value\r\n" each, may be ""), and the body; Content-Length is added unless the extra
  * lines carry framing of their own (framing != NULL replaces it). New buffer in *ret. */
-static size_t raw_hook(const char *target, const char *extra, const char *framing,
-                       const char *body, char **ret)
+static size_t raw_hook(const char *target, const char *extra, const char *framing, const char *body,
+                       char **ret)
 {
-	_cleanup_free_ char *sig = webhook_auth_sign_hmac(&gh_signer, S_HMAC, target, body,
-	                                                  strlen(body));
+	_cleanup_free_ char *sig =
+	    webhook_auth_sign_hmac(&gh_signer, S_HMAC, target, body, strlen(body));
 	_cleanup_free_ char *cl = xasprintf("Content-Length: %zu\r\n", strlen(body));
 
 	assert_non_null(sig);
@@ -170,8 +170,7 @@ static size_t raw_hook(const char *target, const char *extra, const char *framin
 
 /* Expect a refusal on a raw connection: status, JSON code, Connection: close, the connection
  * closed by the server and exactly one answer (nothing smuggled behind it was answered). */
-static void expect_raw_refusal(const struct harness_raw_response *r, long status,
-                               const char *code)
+static void expect_raw_refusal(const struct harness_raw_response *r, long status, const char *code)
 {
 	_cleanup_free_ char *conn = harness_raw_header(r, "Connection");
 	const char *got =
@@ -208,8 +207,9 @@ static void expect_raw_refusal_any(const struct harness_raw_response *r, long st
  * unknown coding) and the connection closed, so a request smuggled behind it is never read. */
 static void test_framing_raw(void **state)
 {
-	static const char smuggled[] = "POST /hooks/open HTTP/1.1\r\nHost: x\r\n"
-	                               "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+	static const char smuggled[] =
+	    "POST /hooks/open HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
 	static const struct {
 		const char *framing; /* replaces Content-Length */
 		long status;
@@ -239,8 +239,9 @@ static void test_framing_raw(void **state)
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		_cleanup_free_ char *req = NULL, *full = NULL;
 		struct harness_raw_response r;
-		/* evhttp reads a chunked body whenever Transfer-Encoding ends in "chunked", whatever
-		 * else is there; a body it cannot parse it refuses itself (HTML, see the next test). */
+		/* evhttp reads a chunked body whenever Transfer-Encoding ends in "chunked",
+		 * whatever else is there; a body it cannot parse it refuses itself (HTML, see the
+		 * next test). */
 		bool chunked = strstr(cases[i].framing, "chunked") != NULL;
 		size_t n = raw_hook("/hooks/gh", "", cases[i].framing,
 		                    chunked ? "2\r\n{}\r\n0\r\n\r\n" : "{}", &req);
@@ -354,11 +355,12 @@ static void test_decoded_nul(void **state)
 {
 	static const char body[] = "{\"nul\":1}";
 	struct suite *s = *state;
-	_cleanup_free_ char *sig = webhook_auth_sign_hmac(&qsig_signer, S_QSIG, "/hooks/qsig?n=1",
-	                                                  body, strlen(body));
+	_cleanup_free_ char *sig =
+	    webhook_auth_sign_hmac(&qsig_signer, S_QSIG, "/hooks/qsig?n=1", body, strlen(body));
 	_cleanup_free_ char *good = xasprintf("/hooks/qsig?n=1&sig=%s", sig);
 	_cleanup_free_ char *bad = xasprintf("/hooks/qsig?n=1&sig=%s%%00junk", sig);
-	_cleanup_free_ char *gh_sig = harness_hmac_header(&gh_signer, S_HMAC, "", body, strlen(body));
+	_cleanup_free_ char *gh_sig =
+	    harness_hmac_header(&gh_signer, S_HMAC, "", body, strlen(body));
 	const char *gh_headers[] = {gh_sig, NULL};
 	struct harness_response r;
 	long long before;
@@ -461,7 +463,8 @@ static void test_conflicting_headers(void **state)
 	raw_expect(s->port, "/hooks/gh", "Idempotency-Key: a\r\nIdempotency-Key: b\r\n", 400,
 	           "conflicting_headers");
 	raw_expect(s->port, "/hooks/gh", "X-Signature: sha256=00\r\n", 400, "conflicting_headers");
-	raw_expect(s->port, "/hooks/gh", "Content-Type: text/plain\r\n", 400, "conflicting_headers");
+	raw_expect(s->port, "/hooks/gh", "Content-Type: text/plain\r\n", 400,
+	           "conflicting_headers");
 	raw_expect(s->port, "/hooks/gh", "Idempotency-Key: same\r\nIdempotency-Key: same\r\n", 202,
 	           NULL);
 	s->passed = true;
@@ -541,15 +544,18 @@ static void test_secrets_never_stored(void **state)
 	struct suite *s = *state;
 	_cleanup_free_ char *b64 = crypto_base64_encode(S_BASIC, strlen(S_BASIC));
 	_cleanup_free_ char *basic = xasprintf("Authorization: Basic %s", b64);
-	_cleanup_free_ char *qsig = webhook_auth_sign_hmac(&qsig_signer, S_QSIG, "/hooks/qsig", body,
-	                                                   strlen(body));
+	_cleanup_free_ char *qsig =
+	    webhook_auth_sign_hmac(&qsig_signer, S_QSIG, "/hooks/qsig", body, strlen(body));
 	_cleanup_free_ char *qpath = xasprintf("/hooks/qsig?sig=%s", qsig);
-	_cleanup_free_ char *gh_sig = harness_hmac_header(&gh_signer, S_HMAC, "", body, strlen(body));
+	_cleanup_free_ char *gh_sig =
+	    harness_hmac_header(&gh_signer, S_HMAC, "", body, strlen(body));
 	_cleanup_free_ char *sw_sig = NULL, *tables = NULL, *log = NULL;
-	const char *needles[] = {S_HMAC, S_QSIG, S_KEYH, S_KEYQ, S_BEAR, "basic-pass-Uu66mWf",
-	                         b64,    qsig,   gh_sig + strlen("X-Signature: "), NULL};
-	const char *keyh[] = {"X-Api-Key: " S_KEYH, NULL}, *bear[] = {"Authorization: Bearer " S_BEAR,
-	                                                               NULL};
+	const char *needles[] = {S_HMAC, S_QSIG, S_KEYH,
+	                         S_KEYQ, S_BEAR, "basic-pass-Uu66mWf",
+	                         b64,    qsig,   gh_sig + strlen("X-Signature: "),
+	                         NULL};
+	const char *keyh[] = {"X-Api-Key: " S_KEYH, NULL},
+	           *bear[] = {"Authorization: Bearer " S_BEAR, NULL};
 	const char *basic_h[] = {basic, NULL}, *gh_h[] = {gh_sig, NULL};
 	struct harness_response r;
 
@@ -610,8 +616,8 @@ static bool pg_takes_number(PGconn *conn, const char *number)
 {
 	_cleanup_free_ char *doc = xasprintf("{\"n\":%s}", number);
 	const char *values[] = {doc};
-	PGresult *res = PQexecParams(conn, "SELECT $1::jsonb IS NOT NULL", 1, NULL, values, NULL,
-	                             NULL, 0);
+	PGresult *res =
+	    PQexecParams(conn, "SELECT $1::jsonb IS NOT NULL", 1, NULL, values, NULL, NULL, 0);
 	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 
 	PQclear(res);
@@ -623,9 +629,13 @@ static bool pg_takes_number(PGconn *conn, const char *number)
 static void test_numbers_jsonb_limits(void **state)
 {
 	static const char *const numbers[] = {
-	    "1e131071",    "1e131072",   "-9.99e131071", "1e-16383",      "1e-16384",
-	    "1.5e-16382",  "1.5e-16383", "0e-16383",     "0e-16384",      "0e1073741822",
-	    "0e1073741823", "1e200000",  "1e999",        "123456789012345678901234567890",
+	    "1e131071",     "1e131072",
+	    "-9.99e131071", "1e-16383",
+	    "1e-16384",     "1.5e-16382",
+	    "1.5e-16383",   "0e-16383",
+	    "0e-16384",     "0e1073741822",
+	    "0e1073741823", "1e200000",
+	    "1e999",        "123456789012345678901234567890",
 	};
 	struct suite *s = *state;
 	_cleanup_free_ char *long_int = xmalloc(131073 + 1), *long_frac = xmalloc(16386 + 1);
@@ -640,12 +650,13 @@ static void test_numbers_jsonb_limits(void **state)
 	memset(long_frac + 2, '0', 16384);
 	long_frac[16386] = '\0'; /* 16384 digits after the point */
 	for (size_t i = 0; i < ELEMENTSOF(numbers) + 2; i++) {
-		const char *n = i < ELEMENTSOF(numbers) ? numbers[i] : extra[i - ELEMENTSOF(numbers)];
+		const char *n =
+		    i < ELEMENTSOF(numbers) ? numbers[i] : extra[i - ELEMENTSOF(numbers)];
 		bool pg = pg_takes_number(s->conn, n);
 		long status = post_number(s->port, n);
 
-		print_message("# %.20s%s: postgres %s, ingress %ld\n", n, strlen(n) > 20 ? "..." : "",
-		              pg ? "reads it" : "refuses it", status);
+		print_message("# %.20s%s: postgres %s, ingress %ld\n", n,
+		              strlen(n) > 20 ? "..." : "", pg ? "reads it" : "refuses it", status);
 		assert_int_equal(status, pg ? 202 : 400);
 	}
 	/* The shorter forms just inside the limits, then the view over every row. */
@@ -658,9 +669,10 @@ static void test_numbers_jsonb_limits(void **state)
 	                       "WHERE payload IS NOT NULL AND payload ? 'n'",
 	                       NULL);
 	assert_true(rows >= 8);
-	assert_int_equal(harness_sql_int(s->conn, "SELECT count(payload) - count(*) FROM "
-	                                          "hookrun.deliveries_json WHERE content_type "
-	                                          "ILIKE '%json%'",
+	assert_int_equal(harness_sql_int(s->conn,
+	                                 "SELECT count(payload) - count(*) FROM "
+	                                 "hookrun.deliveries_json WHERE content_type "
+	                                 "ILIKE '%json%'",
 	                                 NULL),
 	                 0);
 	s->passed = true;
@@ -688,11 +700,12 @@ static void test_readme_latest_query_plan(void **state)
 	query = xstrndup(start, (size_t)(end - start));
 	/* Enough rows that a sequential scan and a sort would cost more than the index. */
 	assert_true(harness_sql_exec(
-	    s->conn, "INSERT INTO hookrun.deliveries (id, source, received_at, method, uri, headers, "
-	             "content_type, body, verified_by) SELECT gen_random_uuid(), 'plan', "
-	             "now() - make_interval(secs => g), 'POST', '/hooks/plan', '{}', "
-	             "'application/json', '{}'::bytea, 'none' FROM generate_series(1, 20000) g; "
-	             "ANALYZE hookrun.deliveries"));
+	    s->conn,
+	    "INSERT INTO hookrun.deliveries (id, source, received_at, method, uri, headers, "
+	    "content_type, body, verified_by) SELECT gen_random_uuid(), 'plan', "
+	    "now() - make_interval(secs => g), 'POST', '/hooks/plan', '{}', "
+	    "'application/json', '{}'::bytea, 'none' FROM generate_series(1, 20000) g; "
+	    "ANALYZE hookrun.deliveries"));
 	explain = xasprintf("EXPLAIN %s", query);
 	res = PQexec(s->conn, explain);
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
