@@ -251,42 +251,82 @@ static bool glue_content_length_valid(const char *v)
 	return true;
 }
 
-/* Count the request's Content-Length, Transfer-Encoding and Host headers, and its size. */
-static size_t glue_count(const struct http_req *req, size_t *n_cl, size_t *n_te, size_t *n_host)
+/* Whether name is an RFC 9110 token (§5.1): a header name without spaces, colons or controls.
+ * A name like "Content-Length " that one parser trims and another does not is refused. */
+static bool glue_name_valid(const char *name)
 {
-	size_t size = strlen(http_method_to_string(req->method)) + strlen(req->uri) + 10;
+	static const char extra[] = "!#$%&'*+-.^_`|~";
 
-	*n_cl = *n_te = *n_host = 0;
+	if (!*name)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') ||
+		      (*p && strchr(extra, *p))))
+			return false;
+	return true;
+}
+
+/* Whether a header value holds only visible characters, blanks and bytes >= 0x80 (RFC 9110
+ * §5.5: no control characters but HTAB). */
+static bool glue_value_valid(const char *v)
+{
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* What glue_refusal_find() counts over the headers in one pass. */
+struct glue_census {
+	size_t size; /* request line and header lines, about as evhttp counts them */
+	size_t n_cl, n_te, n_host;
+	bool malformed; /* a header name that is not a token, or a control in a value */
+};
+
+/* Count the request's Content-Length, Transfer-Encoding and Host headers and its size, and
+ * check every header's name and value. */
+static void glue_census(const struct http_req *req, struct glue_census *c)
+{
+	*c = (struct glue_census){.size = strlen(http_method_to_string(req->method)) +
+	                                  strlen(req->uri) + 10};
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct http_header *h = &req->headers[i];
 
-		size += strlen(h->name) + strlen(h->value) + 2;
-		*n_cl += strcasecmp(h->name, "Content-Length") == 0;
-		*n_te += strcasecmp(h->name, "Transfer-Encoding") == 0;
-		*n_host += strcasecmp(h->name, "Host") == 0;
+		c->size += strlen(h->name) + strlen(h->value) + 2;
+		c->n_cl += strcasecmp(h->name, "Content-Length") == 0;
+		c->n_te += strcasecmp(h->name, "Transfer-Encoding") == 0;
+		c->n_host += strcasecmp(h->name, "Host") == 0;
+		c->malformed |= !glue_name_valid(h->name) || !glue_value_valid(h->value);
 	}
-	return size;
 }
 
 /* Why the request must be refused before its handler, or false. Framing that two HTTP parsers
  * could read differently is refused (RFC 9112 §6.3, §6.1; the request-smuggling surface): a
  * repeated Content-Length, one that is not plain digits, Transfer-Encoding next to
- * Content-Length, a repeated or non-chunked Transfer-Encoding; and so is a repeated Host
- * (RFC 9112 §3.2). evhttp has read the body its own way by then, so the connection is closed
- * after the answer: nothing after this request on it is trusted. */
+ * Content-Length, a repeated or non-chunked Transfer-Encoding, a header name that is not a
+ * token (RFC 9112 §5.1: "Content-Length :" is one parser's Content-Length and another's
+ * unknown header); and so is a repeated Host (RFC 9112 §3.2) and a control character in a
+ * header value (RFC 9110 §5.5). evhttp has read the body its own way by then, so the connection is
+ * closed after the answer: nothing after this request on it is trusted. */
 static bool glue_refusal_find(const struct http_req *req, struct glue_refusal *ret)
 {
-	size_t n_cl, n_te, n_host, size = glue_count(req, &n_cl, &n_te, &n_host);
+	struct glue_census c;
 	const char *cl = http_req_header(req, "Content-Length");
 	const char *te = http_req_header(req, "Transfer-Encoding");
 
+	glue_census(req, &c);
 	if (strlen(req->uri) > GLUE_MAX_TARGET)
 		*ret = (struct glue_refusal){414, "uri_too_long",
 		                             "the request target is longer than 8192 bytes"};
-	else if (size > GLUE_MAX_HEADERS)
+	else if (c.size > GLUE_MAX_HEADERS)
 		*ret = (struct glue_refusal){431, "headers_too_large",
 		                             "the request line and headers exceed 65536 bytes"};
-	else if (n_cl > 1)
+	else if (c.malformed)
+		*ret =
+		    (struct glue_refusal){400, "malformed_header",
+		                          "a header name is not a token, or a header value holds "
+		                          "a control character"};
+	else if (c.n_cl > 1)
 		*ret = (struct glue_refusal){400, "conflicting_framing",
 		                             "the request has more than one Content-Length header"};
 	else if (cl && !glue_content_length_valid(cl))
@@ -296,14 +336,14 @@ static bool glue_refusal_find(const struct http_req *req, struct glue_refusal *r
 		*ret = (struct glue_refusal){400, "conflicting_framing",
 		                             "the request has both Transfer-Encoding and "
 		                             "Content-Length"};
-	else if (n_te > 1)
+	else if (c.n_te > 1)
 		*ret =
 		    (struct glue_refusal){400, "conflicting_framing",
 		                          "the request has more than one Transfer-Encoding header"};
 	else if (te && strcasecmp(te, "chunked") != 0)
 		*ret = (struct glue_refusal){501, "unsupported_transfer_coding",
 		                             "the only Transfer-Encoding accepted is chunked"};
-	else if (n_host > 1)
+	else if (c.n_host > 1)
 		*ret = (struct glue_refusal){400, "conflicting_headers",
 		                             "the request has more than one Host header"};
 	else

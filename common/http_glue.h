@@ -50,6 +50,8 @@ struct http_server_options {
  *   400 malformed_framing            a Content-Length that is not decimal digits only
  *   501 unsupported_transfer_coding  a Transfer-Encoding other than chunked
  *   400 conflicting_headers          a repeated Host
+ *   400 malformed_header             a header name that is not a token, or a control
+ *                                    character (other than HTAB) in a header value
  * evhttp itself answers (400, or 413 for a body over o->max_body or a corrupt chunk, with an
  * HTML page, closing the connection) what it cannot parse: a malformed request line or header
  * line, a Content-Length that is negative or not a number, request line and headers over

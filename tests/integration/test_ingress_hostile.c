@@ -230,6 +230,9 @@ static void test_framing_raw(void **state)
 	    {"Transfer-Encoding: identity\r\nContent-Length: 2\r\n", 400, "conflicting_framing",
 	     true},
 	    {"Host: evil.example\r\nContent-Length: 2\r\n", 400, "conflicting_headers"},
+	    {"Content-Length : 2\r\n", 400, "malformed_header"},
+	    {"Content-Length: 2\r\nX-Smuggle\x01: 1\r\n", 400, "malformed_header"},
+	    {"Content-Length: 2\r\nX-Note: a\x7f\r\n", 400, "malformed_header"},
 	};
 	struct suite *s = *state;
 	long long before;

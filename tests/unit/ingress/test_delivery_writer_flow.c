@@ -40,7 +40,7 @@ struct fake_db {
 	void *cb_ud;
 	bool copy;
 	size_t rows;
-	char ids[MAX_ROWS][37]; /* the rows' ids, in the order sent */
+	char ids[MAX_ROWS][37];  /* the rows' ids, in the order sent */
 	char keys[MAX_ROWS][16]; /* their idempotency keys ("" for none), statement only */
 };
 
@@ -116,10 +116,9 @@ static int32_t be32(const unsigned char *p)
 /* Format 16 raw bytes as a UUID string. */
 static void uuid_format(const unsigned char *b, char out[37])
 {
-	snprintf(out, 37,
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-	         b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-	         b[14], b[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+	         b[13], b[14], b[15]);
 }
 
 /* send_prepared: record the batch statement's rows ($1 ids, $3 keys); the expiry statement
@@ -336,9 +335,9 @@ static void complete(struct fake_db *f, PGresult *res, int r)
 /* A statement result: per row, "i" inserted, "d" duplicate of holder, "r" raced (neither). */
 static PGresult *statement_result(const struct fake_db *f, const char *kinds, const char *holder)
 {
-	PGresAttDesc attrs[3] = {
-	    {.name = (char *)"ord", .format = 0}, {.name = (char *)"stored", .format = 0},
-	    {.name = (char *)"delivery_id", .format = 0}};
+	PGresAttDesc attrs[3] = {{.name = (char *)"ord", .format = 0},
+	                         {.name = (char *)"stored", .format = 0},
+	                         {.name = (char *)"delivery_id", .format = 0}};
 	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
 
 	assert_non_null(res);
@@ -351,7 +350,8 @@ static PGresult *statement_result(const struct fake_db *f, const char *kinds, co
 		assert_true(PQsetvalue(res, (int)i, 0, ord, (int)strlen(ord)));
 		assert_true(PQsetvalue(res, (int)i, 1, (char *)(kinds[i] == 'i' ? "t" : "f"), 1));
 		if (kinds[i] == 'd')
-			assert_true(PQsetvalue(res, (int)i, 2, (char *)holder, (int)strlen(holder)));
+			assert_true(
+			    PQsetvalue(res, (int)i, 2, (char *)holder, (int)strlen(holder)));
 		else if (kinds[i] == 'i' && f->keys[i][0])
 			assert_true(PQsetvalue(res, (int)i, 2, (char *)f->ids[i], 36));
 		else
