@@ -1,7 +1,8 @@
 /* libFuzzer target for webhook_auth_verify. The input is a flags byte, then '\n'-separated
  * fields (URI, X-Signature, id, timestamp, signature list, Authorization, X-Api-Key) and the
  * body (the rest, any bytes). Each request is verified against one source of every scheme,
- * and signatures made by the signing helpers must verify on the fuzzed URI, body and id. */
+ * and signatures made by the signing helpers must verify on the fuzzed URI, body and id; the
+ * URI is also redacted for the sources that carry a credential in the query. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -248,6 +249,35 @@ static void roundtrip_standard(const struct fuzz_req *f, const struct source_con
 }
 
 /* Verify one fuzzed request against every source, then check the signing round trips. */
+/* The stored URI of a query-credential source: every parameter whose name (as written, or
+ * decoded) is the credential's has its value masked; nothing else changes, and a URI without
+ * a '?' comes back as it was. The masked value of each such parameter is exactly the mask. */
+static void check_uri_redact(const struct source_config *src, const char *uri)
+{
+	_cleanup_free_ char *out = webhook_auth_uri_redact(src, uri);
+	const char *q = strchr(uri, '?'), *oq = strchr(out, '?');
+	struct http_req in = {.query = q ? q + 1 : NULL}, red = {.query = oq ? oq + 1 : NULL};
+	const char *name = src->api_key_query ? src->api_key_query : src->signature_query;
+	size_t len, rlen;
+	_cleanup_free_ char *v = http_req_query_param(&in, name, &len);
+	_cleanup_free_ char *rv = http_req_query_param(&red, name, &rlen);
+
+	if (!q) {
+		if (strcmp(out, uri) != 0)
+			__builtin_trap();
+		return;
+	}
+	if ((size_t)(q - uri) != (size_t)(oq - out) || memcmp(uri, out, (size_t)(q - uri)) != 0)
+		__builtin_trap(); /* the path is kept */
+	if ((v != NULL) != (rv != NULL))
+		__builtin_trap(); /* the parameter is still there, or still absent */
+	/* The first such parameter now reads as the mask, or as "" when it had no '=' at all. */
+	if (rv && *rv && strcmp(rv, WEBHOOK_AUTH_MASK) != 0)
+		__builtin_trap();
+	if (rv && !*rv && *v)
+		__builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_req f;
@@ -262,6 +292,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	roundtrip_hmac_header(&f, &sources[2]);
 	roundtrip_hmac_query(&f, &sources[1]);
 	roundtrip_standard(&f, &sources[3]);
+	for (size_t i = 0; i < ELEMENTSOF(sources) && f.field[FIELD_URI]; i++)
+		if (sources[i].api_key_query || sources[i].signature_query)
+			check_uri_redact(&sources[i], f.field[FIELD_URI]);
 	free(f.copy);
 	return 0;
 }
