@@ -192,76 +192,242 @@ bool db_result_is_timeout(const PGresult *res)
 	return db_sqlstate_is_timeout(db_result_sqlstate(res));
 }
 
-#define DB_SECRET_MASK "********"
+#define DB_SECRET_MASK     "********"
+/* What db_url_mask returns instead of echoing a string it cannot take apart. */
+#define DB_URL_UNPARSEABLE "(unparseable connection string, not shown)"
+#define DB_URL_AMBIGUOUS   "(connection URI with an '@' outside its user info, not shown)"
 
-/* Copy s with s[from, to) replaced by the mask. */
-static char *mask_span(const char *s, size_t from, size_t to)
+/* A growing string for db_url_mask. */
+struct mask_buf {
+	char *p;
+	size_t len, size;
+};
+
+/* Append n bytes. */
+static void mask_put(struct mask_buf *b, const char *s, size_t n)
 {
-	return xasprintf("%.*s" DB_SECRET_MASK "%s", (int)from, s, s + to);
-}
-
-/* Mask the password of a URI's user info: from the first ':' after "://" to the last '@'.
- * Masking too much (a port before an '@' in the query string) is the safe mistake. */
-static char *uri_mask_userinfo(const char *url)
-{
-	const char *scheme_end = strstr(url, "://");
-	const char *at = strrchr(url, '@');
-	const char *colon;
-
-	if (!scheme_end || !at || at < scheme_end)
-		return xstrdup(url);
-	colon = memchr(scheme_end + 3, ':', (size_t)(at - scheme_end - 3));
-	if (!colon)
-		return xstrdup(url);
-	return mask_span(url, (size_t)(colon + 1 - url), (size_t)(at - url));
-}
-
-/* End of a password value starting at v: quoted (key=value form), or up to '&' or a blank. */
-static const char *password_value_end(const char *v)
-{
-	if (*v == '\'') {
-		for (v++; *v && *v != '\''; v++)
-			if (*v == '\\' && v[1])
-				v++;
-		return *v ? v + 1 : v;
+	if (b->len + n + 1 > b->size) {
+		b->size = 2 * (b->len + n + 1);
+		b->p = xrealloc(b->p, b->size);
 	}
-	return v + strcspn(v, "& \t\n");
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }
 
-/* Mask every password value of s, a URI query parameter or a libpq keyword; frees s. */
-static char *conninfo_mask_params(char *s)
+/* Append a string. */
+static void mask_puts(struct mask_buf *b, const char *s)
 {
-	size_t from = 0;
-	char *hit;
-
-	while ((hit = strstr(s + from, "password"))) {
-		size_t at = (size_t)(hit - s);
-		const char *v = hit + strlen("password"), *end;
-		char *masked;
-
-		from = at + strlen("password");
-		if (at > 0 && !strchr("?& \t\n", s[at - 1]))
-			continue;
-		v += strspn(v, " \t");
-		if (*v != '=')
-			continue;
-		v += 1 + strspn(v + 1, " \t");
-		end = password_value_end(v);
-		if (end == v)
-			continue;
-		masked = mask_span(s, (size_t)(v - s), (size_t)(end - s));
-		from = (size_t)(v - s) + strlen(DB_SECRET_MASK);
-		explicit_bzero(s, strlen(s));
-		free(s);
-		s = masked;
-	}
-	return s;
+	mask_put(b, s, strlen(s));
 }
 
-/* Copy a libpq connection URI or key=value string with every password masked. */
+/* Append s[0, n) percent-encoded for a URI: only RFC 3986 unreserved characters and those
+ * in keep stay as they are, which libpq decodes back to the same value everywhere. */
+static void mask_put_pct(struct mask_buf *b, const char *s, size_t n, const char *keep)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("-._~", c) || (keep && strchr(keep, c)))
+			mask_put(b, s + i, 1);
+		else
+			mask_put(b, e, 3);
+	}
+}
+
+/* Append a key=value string value, quoted and escaped when libpq needs it to be. */
+static void mask_put_quoted(struct mask_buf *b, const char *v)
+{
+	if (*v && !strpbrk(v, " \t\n\v\f\r'\\")) {
+		mask_puts(b, v);
+		return;
+	}
+	mask_put(b, "'", 1);
+	for (; *v; v++) {
+		if (*v == '\'' || *v == '\\')
+			mask_put(b, "\\", 1);
+		mask_put(b, v, 1);
+	}
+	mask_put(b, "'", 1);
+}
+
+/* The value of a parsed option, or NULL when the string did not set it. */
+static const char *conninfo_value(const PQconninfoOption *opts, const char *keyword)
+{
+	for (; opts->keyword; opts++)
+		if (strcmp(opts->keyword, keyword) == 0)
+			return opts->val;
+	return NULL;
+}
+
+/* Whether libpq treats an option as a secret: the password, and every option its table
+ * marks for hiding in a connect dialog (dispchar "*": sslpassword, and later ones). */
+static bool conninfo_is_secret(const PQconninfoOption *o)
+{
+	return strcmp(o->keyword, "password") == 0 || (o->dispchar && o->dispchar[0] == '*');
+}
+
+/* Length of the URI designator libpq recognises at the start of s, or 0 (key=value). */
+static size_t uri_prefix_len(const char *s)
+{
+	if (strncmp(s, "postgresql://", strlen("postgresql://")) == 0)
+		return strlen("postgresql://");
+	if (strncmp(s, "postgres://", strlen("postgres://")) == 0)
+		return strlen("postgres://");
+	return 0;
+}
+
+/* Whether a URI (after its designator) has an '@' besides the one ending the user info.
+ * libpq reads it as part of a host, port, database or parameter, but it was probably
+ * meant for an unencoded password ("u:p@ss@h", "u:pa/ss@h"): that must not be shown. */
+static bool uri_has_stray_at(const char *rest)
+{
+	size_t n = strcspn(rest, "@/");
+
+	return strchr(rest[n] == '@' ? rest + n + 1 : rest, '@') != NULL;
+}
+
+/* Whether host and port can be written as URI netlocs ("h1:p1,h2:p2") and parsed back
+ * to the same two values; when not, they go in the query string. */
+static bool uri_netloc_fits(const char *host, const char *port)
+{
+	size_t hosts = 0, ports = 0;
+
+	if (!host || !*host)
+		return false;
+	for (const char *p = host; (p = strchr(p, ',')); p++)
+		hosts++;
+	for (const char *p = port; p && (p = strchr(p, ',')); p++)
+		ports++;
+	/* libpq gives a URI's host list a port list of the same length (",," when empty). */
+	return port ? hosts == ports : hosts == 0;
+}
+
+/* Append the netlocs of a host list and its port list (checked by uri_netloc_fits). */
+static void uri_put_netlocs(struct mask_buf *b, const char *host, const char *port)
+{
+	while (host) {
+		size_t hn = strcspn(host, ","), pn = port ? strcspn(port, ",") : 0;
+		bool ipv6 = memchr(host, ':', hn) != NULL;
+
+		if (ipv6)
+			mask_puts(b, "[");
+		mask_put_pct(b, host, hn, ipv6 ? ":" : NULL);
+		if (ipv6)
+			mask_puts(b, "]");
+		if (pn) {
+			mask_puts(b, ":");
+			mask_put_pct(b, port, pn, NULL);
+		}
+		if (host[hn])
+			mask_puts(b, ",");
+		host = host[hn] ? host + hn + 1 : NULL;
+		port = port && port[pn] ? port + pn + 1 : NULL;
+	}
+}
+
+/* Rebuild a URI from parsed options: user info, netlocs and database in place, every other
+ * option as a query parameter, secrets masked, everything percent-encoded. */
+static void uri_mask(struct mask_buf *b, const char *s, size_t prefix_len,
+                     const PQconninfoOption *opts)
+{
+	const char *user = conninfo_value(opts, "user"), *dbname = conninfo_value(opts, "dbname");
+	const char *host = conninfo_value(opts, "host"), *port = conninfo_value(opts, "port");
+	bool netloc = uri_netloc_fits(host, port);
+	char sep = '?';
+
+	mask_put(b, s, prefix_len);
+	if (user) {
+		mask_put_pct(b, user, strlen(user), NULL);
+		mask_puts(b, conninfo_value(opts, "password") ? ":" DB_SECRET_MASK "@" : "@");
+	}
+	if (netloc)
+		uri_put_netlocs(b, host, port);
+	if (dbname) {
+		mask_puts(b, "/");
+		mask_put_pct(b, dbname, strlen(dbname), NULL);
+	}
+	for (const PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val || strcmp(o->keyword, "user") == 0 || strcmp(o->keyword, "dbname") == 0)
+			continue;
+		if (netloc && (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "port") == 0))
+			continue;
+		if (user && strcmp(o->keyword, "password") == 0)
+			continue;
+		mask_put(b, &sep, 1);
+		sep = '&';
+		mask_put_pct(b, o->keyword, strlen(o->keyword), NULL);
+		mask_puts(b, "=");
+		if (conninfo_is_secret(o))
+			mask_puts(b, DB_SECRET_MASK);
+		else
+			mask_put_pct(b, o->val, strlen(o->val), NULL);
+	}
+}
+
+/* Append one keyword=value pair of a key=value string, masked when secret. */
+static void keywords_put(struct mask_buf *b, const PQconninfoOption *o)
+{
+	if (b->len)
+		mask_puts(b, " ");
+	mask_puts(b, o->keyword);
+	mask_puts(b, "=");
+	if (conninfo_is_secret(o))
+		mask_puts(b, DB_SECRET_MASK);
+	else
+		mask_put_quoted(b, o->val);
+}
+
+/* Rebuild a key=value string from parsed options: where to connect first, then the rest in
+ * libpq's order, secrets masked. */
+static void keywords_mask(struct mask_buf *b, const PQconninfoOption *opts)
+{
+	static const char *const first[] = {"host", "hostaddr", "port", "dbname", "user"};
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(first); i++)
+		for (const PQconninfoOption *o = opts; o->keyword; o++)
+			if (o->val && strcmp(o->keyword, first[i]) == 0)
+				keywords_put(b, o);
+	for (const PQconninfoOption *o = opts; o->keyword; o++) {
+		for (i = 0; i < ELEMENTSOF(first) && strcmp(o->keyword, first[i]) != 0; i++)
+			;
+		if (o->val && i == ELEMENTSOF(first))
+			keywords_put(b, o);
+	}
+}
+
+/* Copy a libpq connection URI or key=value string with every secret masked. libpq parses
+ * it, so the copy holds exactly what libpq would use, and never a byte of a secret. */
 char *db_url_mask(const char *s)
 {
-	return conninfo_mask_params(uri_mask_userinfo(s));
+	struct mask_buf b = {0};
+	size_t prefix_len = uri_prefix_len(s);
+	PQconninfoOption *opts;
+	char *err = NULL;
+
+	if (prefix_len && uri_has_stray_at(s + prefix_len))
+		return xstrdup(DB_URL_AMBIGUOUS);
+	opts = PQconninfoParse(s, &err);
+	if (!opts) {
+		/* The message may quote the input: not shown either. */
+		PQfreemem(err);
+		return xstrdup(DB_URL_UNPARSEABLE);
+	}
+	mask_put(&b, "", 0);
+	if (prefix_len)
+		uri_mask(&b, s, prefix_len, opts);
+	else
+		keywords_mask(&b, opts);
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (o->val)
+			explicit_bzero(o->val, strlen(o->val));
+	PQconninfoFree(opts);
+	return b.p;
 }
 
 /* Milliseconds to a timeval. */

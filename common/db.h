@@ -48,7 +48,10 @@ bool db_sqlstate_is_data_error(const char *state);
 bool db_result_is_retryable(const PGresult *res);
 bool db_result_is_unique_violation(const PGresult *res);
 bool db_result_is_timeout(const PGresult *res);
-/* A copy of url with any password replaced by "********", for logs. */
+/* A new copy of a connection URI or key=value string for logs and --print-config: parsed by
+ * libpq and rebuilt from what it read, with every secret (password, sslpassword, any option
+ * libpq hides) as "********". A string libpq cannot parse, or a URI with a stray '@' (an
+ * unencoded password), comes back as a placeholder in parentheses, never echoed. */
 char *db_url_mask(const char *url);
 
 /* Called with the statement's result (borrowed: freed after the callback returns) or NULL

@@ -953,20 +953,26 @@ static void test_print_masks_secrets(void **state _unused_)
 	config_free(c);
 }
 
-/* Passwords in every libpq connection string form are masked. */
+/* Secrets in every libpq connection string form are masked (db_url_mask, tested in full in
+ * test_db.c); a string libpq cannot parse is not printed at all. */
 static void test_print_masks_db_url(void **state _unused_)
 {
 	static const struct {
-		const char *url, *printed;
+		const char *url, *printed, *secret;
 	} cases[] = {
-	    {"postgresql://u:pw@h/db", "postgresql://u:********@h/db"},
+	    {"postgresql://u:pw1@h/db", "postgresql://u:********@h/db", "pw1"},
 	    {"postgres://u:p@ss:w/rd@h:5432/db?sslmode=require",
-	     "postgres://u:********@h:5432/db?sslmode=require"},
-	    {"postgresql://u@h/db?sslmode=require&password=pw2&x=1",
-	     "postgresql://u@h/db?sslmode=require&password=********&x=1"},
-	    {"postgresql://h/db", "postgresql://h/db"},
-	    {"host=h dbname=db password=pw3 user=u", "host=h dbname=db password=******** user=u"},
-	    {"host=h password = 'p w\\'4' user=u", "host=h password = ******** user=u"},
+	     "(connection URI with an '@' outside its user info, not shown)", "ss:w"},
+	    {"postgresql://u@h/db?sslmode=require&password=pw2&application_name=x",
+	     "postgresql://u:********@h/db?application_name=x&sslmode=require", "pw2"},
+	    {"postgresql://h/db", "postgresql://h/db", NULL},
+	    {"host=h dbname=db password=pw3 user=u", "host=h dbname=db user=u password=********",
+	     "pw3"},
+	    {"host=h password = 'p w\\'4' user=u", "host=h user=u password=********", "p w"},
+	    {"postgresql://u@h/db?pass%77ord=pw5", "postgresql://u:********@h/db", "pw5"},
+	    {"host=h sslpassword=pw6", "host=h sslpassword=********", "pw6"},
+	    {"postgresql://u@h/db?password=pw7&x=1", "(unparseable connection string, not shown)",
+	     "pw7"},
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -978,6 +984,8 @@ static void test_print_masks_db_url(void **state _unused_)
 
 		if (!strstr(out, want))
 			fail_msg("'%s' printed as:\n%s", cases[i].url, out);
+		if (cases[i].secret && strstr(out, cases[i].secret))
+			fail_msg("'%s' printed '%s':\n%s", cases[i].url, cases[i].secret, out);
 		config_free(c);
 	}
 }
