@@ -120,7 +120,7 @@ enum key_store {
 #define KEY_REPEATABLE (1u << 2) /* each line adds a value */
 #define KEY_TOKEN      (1u << 3) /* must be an HTTP header name */
 #define KEY_NOPRINT    (1u << 4) /* *_file keys: printed as the key they fill */
-#define KEY_CONNINFO   (1u << 5) /* a libpq URI or key=value string: mask the password only */
+#define KEY_CONNINFO   (1u << 5) /* a libpq URI or key=value string: db_url_mask() */
 
 #define SCHEME(s)      (1u << (s))
 #define SCHEMES_ALL    ((1u << _AUTH_SCHEME_MAX) - 1)

@@ -15,7 +15,7 @@
 struct config {
 	char *listen_addr;
 	int listen_port;
-	char *db_url; /* secret: its password is masked when printed */
+	char *db_url; /* secret: printed through db_url_mask() (passwords hidden) */
 	int db_connections;
 	size_t max_backlog;
 	size_t batch_max_rows;
