@@ -33,10 +33,7 @@ static size_t _printf_(4, 5)
 	size_t n;
 
 	va_start(ap, fmt);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	n = log_format_line(buf, size, format, NOW_MS, LOG_LEVEL_INFO, "t.e", fmt, ap);
-#pragma GCC diagnostic pop
 	va_end(ap);
 	return n;
 }
@@ -49,7 +46,10 @@ static size_t fmt_line_unchecked(char *buf, size_t size, enum log_format format,
 	size_t n;
 
 	va_start(ap, fmt);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	n = log_format_line(buf, size, format, NOW_MS, LOG_LEVEL_INFO, "t.e", fmt, ap);
+#pragma GCC diagnostic pop
 	va_end(ap);
 	return n;
 }
