@@ -67,7 +67,7 @@ static int activation_dup_or_respond(struct sim_call *c, const json_t *user, con
 	const char *key;
 	json_t *act;
 
-	if (c->store->dup_activation == SIM_DUP_ACTIVATION_ALLOW)
+	if (c->store->switches.dup_activation == SIM_DUP_ACTIVATION_ALLOW)
 		return 0;
 	json_object_foreach (json_object_get(c->org, "embeddedActivations"), key, act)
 		if (str_is(act, "userId", str(user, "id")) &&

@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "sim.h"
+#include "sim_switch.h"
 #include "xalloc.h"
 
 #define SIM_ULID_SIZE      27 /* 26 Crockford base32 characters and a NUL */
@@ -25,9 +25,7 @@ struct sim_store {
 	json_t *orgs;     /* organisation id -> organisation state */
 	json_t *api_keys; /* [{key, org}] for credential lookup */
 	json_t *sk_orgs;  /* signing key id -> organisation id */
-	enum sim_dup_user dup_user;
-	enum sim_dup_activation dup_activation;
-	enum sim_patch_response patch_response;
+	struct sim_switches switches;
 	uint64_t ulid_ms; /* last ULID's time, for monotonic ids within one millisecond */
 	uint8_t ulid_rnd[10];
 	bool ulid_used;

@@ -96,13 +96,13 @@ static int user_create(struct sim_call *c)
 	if (dn && !json_is_string(dn) && !json_is_null(dn))
 		return sim_call_fail(c, 400, "displayName", "displayName must be a string");
 	taken = json_object_get(json_object_get(c->org, "userIndex"), json_string_value(ext));
-	if (taken && c->store->dup_user == SIM_DUP_USER_EXISTING)
+	if (taken && c->store->switches.dup_user == SIM_DUP_USER_EXISTING)
 		return sim_call_reply(
 		    c, 201,
 		    sim_json_user(c->org,
 		                  sim_store_get(c->org, "users", json_string_value(taken))));
 	if (taken)
-		return sim_call_fail(c, c->store->dup_user == SIM_DUP_USER_400 ? 400 : 409,
+		return sim_call_fail(c, c->store->switches.dup_user == SIM_DUP_USER_400 ? 400 : 409,
 		                     "externalId", "an end user with externalId %s already exists",
 		                     json_string_value(ext));
 	sim_store_ulid(c->store, c->now_ms, id);
@@ -288,7 +288,7 @@ static int activation_dup_or_respond(struct sim_call *c, const json_t *user, con
 	const char *key;
 	json_t *v;
 
-	if (c->store->dup_activation == SIM_DUP_ACTIVATION_ALLOW)
+	if (c->store->switches.dup_activation == SIM_DUP_ACTIVATION_ALLOW)
 		return 0;
 	json_object_foreach ((json_t *)ids, key, v)
 		if (str_is(sim_store_get(c->org, "activations", key), "environmentId",
@@ -503,7 +503,7 @@ static int activation_connection(struct sim_call *c)
 static int vars_merge_reply(struct sim_call *c, json_t *vars, json_t *patch)
 {
 	json_object_update(vars, patch);
-	if (c->store->patch_response == SIM_PATCH_RESPONSE_CHANGED)
+	if (c->store->switches.patch_response == SIM_PATCH_RESPONSE_CHANGED)
 		return sim_call_reply(c, 200, json_incref(patch));
 	return sim_call_reply(c, 200, json_incref(vars));
 }
