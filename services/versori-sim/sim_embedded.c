@@ -105,10 +105,11 @@ static int activation_bind_one(struct sim_call *c, const json_t *e, size_t i, co
 			return sim_call_fail(
 			    c, 400, field, "%s needs connectionId, or name and credentials", field);
 		json_array_foreach (creds, k, cr)
-			if (!json_is_object(cr))
+			if (!sim_store_credential_valid(cr))
 				return sim_call_fail(c, 400, field,
-				                     "%s.credentials[%zu] must be an object", field,
-				                     k);
+				                     "%s.credentials[%zu] must be an object whose "
+				                     "authSchemeConfig, if any, has a known type",
+				                     field, k);
 		return json_object_set(plan, tid, (json_t *)e);
 	}
 	conn = sim_store_get(c->org, "connections", cid);
@@ -145,8 +146,9 @@ static int activation_bind_or_respond(struct sim_call *c, const json_t *conns, c
 	return 0;
 }
 
-/* Create inline connections (owned by the user) and the activation. */
-static json_t *activation_commit(struct sim_call *c, const json_t *user, const json_t *integ,
+/* Create inline connections (owned by the user), the user's primary connection if it has
+ * none yet (every embedded end user has one) and the activation. */
+static json_t *activation_commit(struct sim_call *c, json_t *user, const json_t *integ,
                                  const json_t *plan, const json_t *vars)
 {
 	char id[SIM_ULID_SIZE], ts[SIM_TIMESTAMP_SIZE];
@@ -170,6 +172,7 @@ static json_t *activation_commit(struct sim_call *c, const json_t *user, const j
 		json_array_append_new(
 		    bound, json_pack("{s:s,s:O}", "templateId", tid, "connectionId", cid));
 	}
+	(void)sim_store_user_primary_connection(c->store, user, c->now_ms);
 	sim_store_ulid(c->store, c->now_ms, id);
 	sim_store_timestamp(c->now_ms, ts);
 	act = json_pack("{s:s,s:O,s:O,s:O,s:o,s:O,s:s,s:s}", "id", id, "userId",

@@ -201,7 +201,8 @@ static int user_delete(struct sim_call *c)
 	return sim_call_reply(c, 204, NULL);
 }
 
-/* Check a ConnectionCreate {name*, credentials*: [object], baseUrl?}; 400 names field. */
+/* Check a ConnectionCreate {name*, credentials*: [object], baseUrl?}, each credential's
+ * authSchemeConfig (echoed in every Connection) of a known type; 400 names field. */
 static int conn_spec_check_or_respond(struct sim_call *c, const json_t *spec, const char *field)
 {
 	const json_t *creds = json_object_get(spec, "credentials");
@@ -224,9 +225,12 @@ static int conn_spec_check_or_respond(struct sim_call *c, const json_t *spec, co
 		return -EINVAL;
 	}
 	json_array_foreach (creds, i, cr)
-		if (!json_is_object(cr)) {
-			sim_call_fail(c, 400, field, "%s.credentials[%zu] must be an object", field,
-			              i);
+		if (!sim_store_credential_valid(cr)) {
+			sim_call_fail(
+			    c, 400, field,
+			    "%s.credentials[%zu] must be an object whose authSchemeConfig, "
+			    "if any, has a known type",
+			    field, i);
 			return -EINVAL;
 		}
 	return 0;
