@@ -183,6 +183,17 @@ static json_t *activation_commit(struct sim_call *c, json_t *user, const json_t 
 	return act;
 }
 
+/* Check vars against the integration's variables schema (compiled when it was stored). */
+static int integration_vars_check_or_respond(struct sim_call *c, const json_t *integ,
+                                             const json_t *vars)
+{
+	const struct schema *schema;
+
+	if (sim_store_schema_get(c->store, c->org, "integrations", integ, &schema) < 0)
+		return sim_call_fail(c, 500, NULL, "stored variables schema does not compile");
+	return sim_vars_check_or_respond(c, schema, vars, false, "dynamicVariables.");
+}
+
 /* POST /activations: 200 Activation. */
 static int activation_create(struct sim_call *c)
 {
@@ -197,8 +208,7 @@ static int activation_create(struct sim_call *c)
 	    (r = activation_dup_or_respond(c, user, integ)) < 0 ||
 	    (r = activation_bind_or_respond(c, json_object_get(body, "connections"), integ,
 	                                    &plan)) < 0 ||
-	    (r = sim_vars_check_or_respond(c, json_object_get(integ, "variablesSchema"), vars,
-	                                   false, "dynamicVariables.")) < 0)
+	    (r = integration_vars_check_or_respond(c, integ, vars)) < 0)
 		return r;
 	return sim_call_reply(
 	    c, 200,
@@ -248,8 +258,7 @@ static int activation_vars_put(struct sim_call *c)
 		return sim_call_fail(c, 400, "dynamicVariables",
 		                     "dynamicVariables must be an object");
 	integ = sim_store_get(c->org, "integrations", str(act, "integrationId"));
-	if ((r = sim_vars_check_or_respond(c, json_object_get(integ, "variablesSchema"), vars,
-	                                   false, "dynamicVariables.")) < 0)
+	if ((r = integration_vars_check_or_respond(c, integ, vars)) < 0)
 		return r;
 	json_object_set(act, "dynamicVariables", vars);
 	return sim_call_reply(c, 200, json_pack("{s:O}", "dynamicVariables", vars));

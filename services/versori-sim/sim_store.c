@@ -15,7 +15,14 @@
 #include "schema.h"
 
 #define EPOCH_STAMP "\"2025-01-01T00:00:00.000000Z\""
-#define ID_MAX_LEN  128
+
+/* One compiled variables schema: the document it was compiled from (a reference, so that its
+ * address cannot be taken by another document while it is cached) and the compiled form. */
+struct sim_schema_entry {
+	json_t *doc;
+	struct schema *compiled;
+};
+#define ID_MAX_LEN 128
 
 enum field_type {
 	FIELD_STRING,
@@ -294,19 +301,17 @@ static int load_collection(json_t *org, const json_t *src, const struct coll_spe
 	return 0;
 }
 
-/* A schema field must compile with the simulator's JSON-Schema subset. */
-static int check_schema_field(const json_t *e, const char *field, struct load_ctx *lc)
+/* A schema field must compile with the simulator's JSON-Schema subset; it is compiled here,
+ * once, for every later validation. */
+static int check_schema_field(const json_t *org, json_t *e, const char *field, struct load_ctx *lc)
 {
-	const json_t *doc = json_object_get(e, field);
-	struct schema *s = NULL;
-	struct schema_error se;
+	struct schema_error se = {{0}};
+	int r =
+	    sim_store_schema_set(lc->st, org, lc->collection, e, json_object_get(e, field), &se);
 
-	if (json_is_null(doc))
-		return 0;
-	if (schema_compile(doc, &s, &se) < 0)
+	if (r == -EINVAL)
 		return load_fail(lc, field, "schema rejected at %s: %s", se.path, se.message);
-	schema_free(s);
-	return 0;
+	return r;
 }
 
 /* Systems: every auth scheme config is one the API can answer (reference §3.5). */
@@ -337,7 +342,7 @@ static int check_environment(json_t *org, json_t *e, struct load_ctx *lc)
 /* Projects: the variables schema must compile. */
 static int check_project(json_t *org, json_t *e, struct load_ctx *lc)
 {
-	return check_schema_field(e, "dynamicVariablesSchema", lc);
+	return check_schema_field(org, e, "dynamicVariablesSchema", lc);
 }
 
 /* A user's optional primaryConnection {id, name?: "primary", createdAt?, updatedAt?} (the
@@ -396,7 +401,7 @@ static int check_integration(json_t *org, json_t *e, struct load_ctx *lc)
 	size_t i;
 	int r;
 
-	if ((r = check_schema_field(e, "variablesSchema", lc)) < 0)
+	if ((r = check_schema_field(org, e, "variablesSchema", lc)) < 0)
 		return r;
 	json_array_foreach (templates, i, t) {
 		const json_t *id = json_object_get(t, "id");
@@ -616,8 +621,10 @@ int sim_store_load(struct sim_store *st, const json_t *fixture, char *err, size_
 	size_t i;
 	int r = 0;
 
-	*st = (struct sim_store){
-	    .orgs = json_object(), .api_keys = json_array(), .sk_orgs = json_object()};
+	*st = (struct sim_store){.orgs = json_object(),
+	                         .api_keys = json_array(),
+	                         .sk_orgs = json_object(),
+	                         .schema_index = json_object()};
 	if (!json_is_object(fixture) || !json_is_array(orgs)) {
 		(void)snprintf(err, errlen, "fixture: an object with an array \"organisations\"");
 		r = -EINVAL;
@@ -643,10 +650,89 @@ out:
 /* Release the state. */
 void sim_store_fini(struct sim_store *st)
 {
+	for (size_t i = 0; i < st->n_schemas; i++) {
+		schema_free(st->schemas[i].compiled);
+		json_decref(st->schemas[i].doc);
+	}
+	free(st->schemas);
+	st->schemas = NULL;
+	st->n_schemas = 0;
+	json_decref(st->schema_index);
 	json_decref(st->orgs);
 	json_decref(st->api_keys);
 	json_decref(st->sk_orgs);
-	st->orgs = st->api_keys = st->sk_orgs = NULL;
+	st->orgs = st->api_keys = st->sk_orgs = st->schema_index = NULL;
+}
+
+/* The member of an entity of collection that holds its variables schema. */
+static const char *schema_field(const char *collection)
+{
+	return strcmp(collection, "integrations") == 0 ? "variablesSchema"
+	                                               : "dynamicVariablesSchema";
+}
+
+/* The cache slot of an entity's schema, made (empty) when new. */
+static struct sim_schema_entry *schema_slot(struct sim_store *st, const json_t *org,
+                                            const char *collection, const json_t *entity)
+{
+	_cleanup_free_ char *key =
+	    xasprintf("%s/%s/%s", json_string_value(json_object_get(org, "id")), collection,
+	              json_string_value(json_object_get(entity, "id")));
+	const json_t *slot = json_object_get(st->schema_index, key);
+
+	if (slot)
+		return &st->schemas[json_integer_value(slot)];
+	st->schemas = xreallocarray(st->schemas, st->n_schemas + 1, sizeof(*st->schemas));
+	st->schemas[st->n_schemas] = (struct sim_schema_entry){0};
+	json_object_set_new(st->schema_index, key, json_integer((json_int_t)st->n_schemas));
+	return &st->schemas[st->n_schemas++];
+}
+
+/* Put doc and its compiled form (taken) into a slot, dropping what it held. */
+static void schema_slot_fill(struct sim_schema_entry *e, json_t *doc, struct schema *owned)
+{
+	schema_free(e->compiled);
+	json_decref(e->doc);
+	e->doc = json_incref(doc);
+	e->compiled = owned;
+}
+
+/* Compile, store and cache an entity's variables schema. */
+int sim_store_schema_set(struct sim_store *st, const json_t *org, const char *collection,
+                         json_t *entity, json_t *doc, struct schema_error *reterr)
+{
+	struct schema *s = NULL;
+	int r;
+
+	if (!json_is_null(doc) && (r = schema_compile(doc, &s, reterr)) < 0)
+		return r;
+	json_object_set(entity, schema_field(collection), doc);
+	schema_slot_fill(schema_slot(st, org, collection, entity), doc, s);
+	return 0;
+}
+
+/* The cached compiled schema of an entity. */
+int sim_store_schema_get(struct sim_store *st, const json_t *org, const char *collection,
+                         const json_t *entity, const struct schema **ret)
+{
+	json_t *doc = json_object_get(entity, schema_field(collection));
+	struct sim_schema_entry *e;
+	struct schema *s = NULL;
+	int r;
+
+	*ret = NULL;
+	if (!doc || json_is_null(doc))
+		return 0;
+	e = schema_slot(st, org, collection, entity);
+	/* The slot holds a reference to its document, so an equal address is the same document:
+	 * a replaced one is compiled here (sim_store_schema_set() does it up front). */
+	if (e->doc != doc) {
+		if ((r = schema_compile(doc, &s, NULL)) < 0)
+			return r;
+		schema_slot_fill(e, doc, s);
+	}
+	*ret = e->compiled;
+	return 0;
 }
 
 /* A copy of a secret-bearing entity that keeps the "...Env" reference instead of the value. */

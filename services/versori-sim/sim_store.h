@@ -12,6 +12,10 @@
 #include "sim_switch.h"
 #include "xalloc.h"
 
+struct schema;
+struct schema_error;
+struct sim_schema_entry;
+
 #define SIM_ULID_SIZE               27 /* 26 Crockford base32 characters and a NUL */
 #define SIM_TIMESTAMP_SIZE          64 /* "2025-04-15T10:59:58.979000Z" with room for any int year */
 #define SIM_PRIMARY_CONNECTION_NAME "primary"
@@ -26,6 +30,10 @@ struct sim_store {
 	json_t *orgs;     /* organisation id -> organisation state */
 	json_t *api_keys; /* [{key, org}] for credential lookup */
 	json_t *sk_orgs;  /* signing key id -> organisation id */
+	/* Compiled variables schemas: "<org>/<collection>/<id>" -> index in schemas. */
+	json_t *schema_index;
+	struct sim_schema_entry *schemas;
+	size_t n_schemas;
 	struct sim_switches switches;
 	uint64_t ulid_ms; /* last ULID's time, for monotonic ids within one millisecond */
 	uint8_t ulid_rnd[10];
@@ -48,6 +56,20 @@ void sim_store_timestamp(int64_t now_ms, char out[static SIM_TIMESTAMP_SIZE]);
 /* Parse an RFC 3339 date-time ("2025-04-15T10:59:58.979Z", "...+02:00") into *ret_ms (may be
  * NULL: only check); -EINVAL when s is not one. */
 _warn_unused_result_ int sim_store_timestamp_parse(const char *s, int64_t *ret_ms);
+
+/* Compile doc (a JSON Schema object, or null for none) as the variables schema of entity, a
+ * member of org's collection "projects" (its "dynamicVariablesSchema") or "integrations" (its
+ * "variablesSchema"), and when it compiles store it there and keep the compiled form for
+ * sim_store_schema_get(). -EINVAL fills *reterr; nothing changes then. */
+_warn_unused_result_ int sim_store_schema_set(struct sim_store *st, const json_t *org,
+                                              const char *collection, json_t *entity, json_t *doc,
+                                              struct schema_error *reterr);
+/* The compiled form of that stored schema in *ret (borrowed from st until the schema is
+ * replaced or st is finished; NULL when there is none): compiled once per stored document and
+ * cached, so validations never compile. -EINVAL/-ENOMEM when it does not compile. */
+_warn_unused_result_ int sim_store_schema_get(struct sim_store *st, const json_t *org,
+                                              const char *collection, const json_t *entity,
+                                              const struct schema **ret);
 
 /* Organisation state by id, borrowed from st; NULL when absent. */
 json_t *sim_store_org(const struct sim_store *st, const char *org_id);

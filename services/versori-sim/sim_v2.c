@@ -52,12 +52,15 @@ static json_t *activation_or_404(struct sim_call *c, const char *env_id, const c
 	return act;
 }
 
-/* The variables schema of an environment's project (borrowed; null when unset). */
-static const json_t *env_schema(const json_t *org, const json_t *env)
+/* The compiled variables schema of an environment's project in *ret (NULL when unset),
+ * compiled when it was stored; -EIO after a 500 if it cannot be (out of memory). */
+static int env_schema_or_respond(struct sim_call *c, const json_t *env, const struct schema **ret)
 {
-	const json_t *p = sim_store_get(org, "projects", str(env, "projectId"));
+	const json_t *p = sim_store_get(c->org, "projects", str(env, "projectId"));
 
-	return json_object_get(p, "dynamicVariablesSchema");
+	if (sim_store_schema_get(c->store, c->org, "projects", p, ret) < 0)
+		return sim_call_fail(c, 500, NULL, "stored variables schema does not compile");
+	return 0;
 }
 
 /* Set updatedAt to now. */
@@ -410,6 +413,7 @@ static int activation_create(struct sim_call *c)
 	json_auto_t *body = sim_call_body_or_respond(c);
 	json_auto_t *plan = NULL;
 	json_t *user, *env, *vars, *act;
+	const struct schema *schema;
 
 	if (!body || activation_parse_or_respond(c, body, &user, &env, &vars) < 0)
 		return sim_call_answered(c);
@@ -418,8 +422,8 @@ static int activation_create(struct sim_call *c)
 	if (activation_bind_or_respond(c, json_object_get(body, "connections"), user, env, &plan) <
 	    0)
 		return sim_call_answered(c);
-	if (sim_vars_check_or_respond(c, env_schema(c->org, env), vars, false,
-	                              "dynamicVariables.") < 0)
+	if (env_schema_or_respond(c, env, &schema) < 0 ||
+	    sim_vars_check_or_respond(c, schema, vars, false, "dynamicVariables.") < 0)
 		return sim_call_answered(c);
 	act = activation_commit(c, user, env, plan, vars);
 	return sim_call_reply(c, 200, sim_json_activation(c->org, act));
@@ -516,13 +520,14 @@ static int vars_merge_reply(struct sim_call *c, json_t *vars, json_t *patch)
 static int vars_patch(struct sim_call *c)
 {
 	json_t *act = activation_or_404(c, c->params[1], c->params[2]);
+	const json_t *env = sim_store_get(c->org, "environments", c->params[1]);
+	const struct schema *schema;
 	json_auto_t *body = NULL;
 
 	if (!act || !(body = sim_call_body_or_respond(c)))
 		return sim_call_answered(c);
-	if (sim_vars_check_or_respond(
-	        c, env_schema(c->org, sim_store_get(c->org, "environments", c->params[1])), body,
-	        true, "") < 0)
+	if (env_schema_or_respond(c, env, &schema) < 0 ||
+	    sim_vars_check_or_respond(c, schema, body, true, "") < 0)
 		return sim_call_answered(c);
 	touch(act, c->now_ms);
 	return vars_merge_reply(c, json_object_get(act, "dynamicVariables"), body);
@@ -532,7 +537,8 @@ static int vars_patch(struct sim_call *c)
 static int vars_put_one(struct sim_call *c)
 {
 	json_t *act = activation_or_404(c, c->params[1], c->params[2]);
-	const json_t *schema;
+	const json_t *env = sim_store_get(c->org, "environments", c->params[1]);
+	const struct schema *schema;
 	json_auto_t *body = NULL, *one = NULL;
 	json_t *value;
 
@@ -541,7 +547,8 @@ static int vars_put_one(struct sim_call *c)
 	value = json_object_get(body, "value");
 	if (!value || json_is_null(value))
 		return sim_call_fail(c, 400, "value", "value is required and must not be null");
-	schema = env_schema(c->org, sim_store_get(c->org, "environments", c->params[1]));
+	if (env_schema_or_respond(c, env, &schema) < 0)
+		return sim_call_answered(c);
 	if (!sim_vars_declared(schema, c->params[3]))
 		return sim_call_fail(c, 400, c->params[3],
 		                     "variable %s is not declared in the project schema",
@@ -558,11 +565,13 @@ static int vars_put_one(struct sim_call *c)
 static int static_vars_patch(struct sim_call *c)
 {
 	json_t *env = env_or_404(c, c->params[1], NULL);
+	const struct schema *schema;
 	json_auto_t *body = NULL;
 
 	if (!env || !(body = sim_call_body_or_respond(c)))
 		return sim_call_answered(c);
-	if (sim_vars_check_or_respond(c, env_schema(c->org, env), body, true, "") < 0)
+	if (env_schema_or_respond(c, env, &schema) < 0 ||
+	    sim_vars_check_or_respond(c, schema, body, true, "") < 0)
 		return sim_call_answered(c);
 	return vars_merge_reply(c, json_object_get(env, "staticVariables"), body);
 }
@@ -587,18 +596,19 @@ static int schema_get(struct sim_call *c)
 	return sim_call_reply(c, 200, json_incref(json_object_get(p, "dynamicVariablesSchema")));
 }
 
-/* Store a schema document if it compiles (400 otherwise) and answer it. */
+/* Store a schema document if it compiles (400 otherwise, naming where and why) and answer it;
+ * it is compiled here, once, for every later validation. */
 static int schema_store_reply(struct sim_call *c, json_t *p, json_t *doc)
 {
-	struct schema_error se;
-	struct schema *s = NULL;
+	struct schema_error se = {{0}};
+	int r = sim_store_schema_set(c->store, c->org, "projects", p, doc, &se);
 
-	if (schema_compile(doc, &s, &se) < 0)
+	if (r == -ENOMEM)
+		return sim_call_fail(c, 500, NULL, "out of memory");
+	if (r < 0)
 		return sim_call_fail(c, 400, se.path[0] ? se.path : NULL,
 		                     "schema rejected at %s: %s", se.path[0] ? se.path : "/",
 		                     se.message);
-	schema_free(s);
-	json_object_set(p, "dynamicVariablesSchema", doc);
 	touch(p, c->now_ms);
 	return sim_call_reply(c, 200, json_incref(doc));
 }

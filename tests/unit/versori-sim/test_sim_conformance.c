@@ -16,7 +16,6 @@
 #define REF_PREFIX  "#/definitions/"
 #define INLINE_MAX  32 /* $ref nesting depth; the shapes are not recursive */
 #define SIGNING_KEY "01J0S8K4E2W6R9T3Y7P5M1N0BQ" /* §10.1 */
-#define PROJECT2    "01J2K8C3V9T7R5P3N1M9K7H5G4" /* starred, no variables schema */
 
 /* The compiled shapes by name, and the routes answered with a checked 2xx. */
 static struct {
