@@ -2,7 +2,7 @@
  * same ids (tests/fixtures/versori-sim/conformance.json) and checks status and shape; then
  * calls every simulated route and validates each answer, success or Error, against the
  * response shape of its kind (tests/fixtures/versori-sim/shapes.json: required members and
- * JSON types from Versori's OpenAPI specs, reference §3.9). */
+ * JSON types from Versori's OpenAPI specs, reference §3.9; timestamps as RFC 3339 by pattern). */
 #include "schema.h"
 #include "sim.h"
 #include "sim_call.h"
