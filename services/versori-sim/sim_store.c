@@ -15,6 +15,7 @@
 #include "schema.h"
 
 #define EPOCH_STAMP "\"2025-01-01T00:00:00.000000Z\""
+#define ID_MAX_LEN  128
 
 /* One compiled variables schema: the document it was compiled from (a reference, so that its
  * address cannot be taken by another document while it is cached) and the compiled form. */
@@ -22,7 +23,6 @@ struct sim_schema_entry {
 	json_t *doc;
 	struct schema *compiled;
 };
-#define ID_MAX_LEN 128
 
 enum field_type {
 	FIELD_STRING,
