@@ -1,5 +1,6 @@
-/* JSON-Schema subset: a compile-time pass rejects anything outside the subset, then validation
- * walks the (kept) schema document directly. */
+/* JSON-Schema subset: a compile-time pass rejects anything outside the subset and compiles
+ * every regular expression ("pattern" values, "patternProperties" names) with PCRE2, then
+ * validation walks the (kept) schema document directly. The only module including pcre2.h. */
 #include "schema.h"
 
 #include <assert.h>
@@ -8,14 +9,48 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+/* 8-bit code units: jansson strings are UTF-8. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "xalloc.h"
 
+/* ECMA-262 (JSON Schema's regex dialect, draft 7 §4.3) as closely as PCRE2 10.42 gets:
+ * - UTF: patterns and strings are sequences of code points; "." is one code point.
+ * - No UCP: \d, \w and \b stay ASCII, as in ECMA-262 ([0-9], [A-Za-z0-9_]).
+ * - DOLLAR_ENDONLY: "$" matches only at the very end (not before a final newline).
+ * - ALT_BSUX + EXTRA_ALT_BSUX: \uhhhh and \u{h...} are code points, \x needs two hex digits.
+ * - ALLOW_EMPTY_CLASS: "[]" matches nothing and "[^]" any code point.
+ * - MATCH_UNSET_BACKREF: a backreference to a group that did not take part matches "".
+ * - newline convention ANYCRLF: "." matches neither \r nor \n.
+ * - NEVER_BACKSLASH_C: \C (one byte of a UTF-8 sequence) is refused.
+ * Differences that remain are listed in docs/versori-sim.md (Variable schemas). */
+#define PATTERN_OPTIONS                                                                            \
+	(PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS |             \
+	 PCRE2_MATCH_UNSET_BACKREF | PCRE2_NEVER_BACKSLASH_C)
+/* Limits of one pattern and of one match: a hostile pattern fails its compilation or the
+ * validation instead of hanging the caller. */
+#define PATTERN_MAX_LENGTH     4096   /* code units */
+#define PATTERN_MATCH_LIMIT    100000 /* calls of PCRE2's internal match(): backtracking steps */
+#define PATTERN_DEPTH_LIMIT    10000  /* nested backtracking depth */
+#define PATTERN_HEAP_LIMIT_KIB 8192   /* backtracking memory */
+
+/* One compiled regular expression. */
+struct pattern {
+	pcre2_code *code;
+};
+
 struct schema {
-	json_t *doc; /* one reference, taken by schema_compile() */
+	json_t *doc;              /* one reference, taken by schema_compile() */
+	json_t *pattern_index;    /* pattern source -> its index in patterns (JSON integer) */
+	struct pattern *patterns; /* every distinct regular expression of doc, compiled */
+	size_t n_patterns;
+	pcre2_match_context *limits; /* match, depth and heap limits of every match */
 };
 
 /* A schema pointer or instance path being built while descending; truncated when too long. */
@@ -24,12 +59,29 @@ struct path {
 	size_t len;
 };
 
-typedef int (*keyword_check_fn)(const json_t *v, struct path *p, struct schema_error *e);
-typedef int (*validate_fn)(const json_t *s, const json_t *inst, struct path *p,
-                           struct schema_error *e);
+/* Compilation in progress: the pointer, the error to fill, and where patterns go. */
+struct cwalk {
+	struct path p;
+	struct schema_error *e;
+	struct schema *s;
+	pcre2_compile_context *ctx;
+};
 
-static int check_schema(const json_t *s, struct path *p, struct schema_error *e);
-static int validate(const json_t *s, const json_t *inst, struct path *p, struct schema_error *e);
+/* Validation in progress: the instance path, the error to fill, the compiled patterns and the
+ * match data their matches share. */
+struct vwalk {
+	struct path p;
+	struct schema_error *e;
+	const struct schema *s;
+	pcre2_match_data *md;
+	const json_t *no_required; /* the schema node whose "required" is not enforced, or NULL */
+};
+
+typedef int (*keyword_check_fn)(const json_t *v, struct cwalk *w);
+typedef int (*validate_fn)(const json_t *s, const json_t *inst, struct vwalk *w);
+
+static int check_schema(const json_t *s, struct cwalk *w);
+static int validate(const json_t *s, const json_t *inst, struct vwalk *w);
 
 /* Append formatted text to p and return the previous length, for path_pop(). */
 _printf_(2, 3) static size_t path_push(struct path *p, const char *fmt, ...)
@@ -76,6 +128,31 @@ static void path_pop(struct path *p, size_t old)
 	p->buf[old] = '\0';
 }
 
+/* The length of an object key from json_object_foreach() (keys may hold NUL bytes). */
+static size_t key_length(const char *key)
+{
+	return json_object_iter_key_len(json_object_key_to_iter(key));
+}
+
+/* Cut an incomplete UTF-8 sequence off the end of buf (left there by a truncating snprintf()),
+ * so that the error texts stay valid UTF-8 for JSON bodies. */
+static void utf8_trim_partial(char *buf)
+{
+	size_t len = strlen(buf), start = len, need;
+	unsigned char lead;
+
+	while (start > 0 && len - start < 4 && ((unsigned char)buf[start - 1] & 0xC0) == 0x80)
+		start--;
+	if (start == 0)
+		return;
+	lead = (unsigned char)buf[start - 1];
+	if (lead < 0x80)
+		return;
+	need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+	if (len - (start - 1) < need)
+		buf[start - 1] = '\0';
+}
+
 /* Fill *e (if any) with path, keyword and a formatted message; returns r. */
 _printf_(5, 6) static int fail(struct schema_error *e, int r, const struct path *p,
                                const char *keyword, const char *fmt, ...)
@@ -89,6 +166,9 @@ _printf_(5, 6) static int fail(struct schema_error *e, int r, const struct path 
 	va_start(ap, fmt);
 	(void)vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
+	utf8_trim_partial(e->path);
+	utf8_trim_partial(e->keyword);
+	utf8_trim_partial(e->message);
 	return r;
 }
 
@@ -126,13 +206,13 @@ static bool type_name_valid(const char *name)
 }
 
 /* Annotation keywords and const: any value is accepted and has no validation effect. */
-static int check_any(const json_t *v, struct path *p, struct schema_error *e)
+static int check_any(const json_t *v, struct cwalk *w)
 {
 	return 0;
 }
 
 /* "type": one type name or an array of them. */
-static int check_type(const json_t *v, struct path *p, struct schema_error *e)
+static int check_type(const json_t *v, struct cwalk *w)
 {
 	size_t i;
 	json_t *t;
@@ -140,28 +220,28 @@ static int check_type(const json_t *v, struct path *p, struct schema_error *e)
 	if (json_is_string(v) && type_name_valid(json_string_value(v)))
 		return 0;
 	if (!json_is_array(v) || json_array_size(v) == 0)
-		return fail(e, -EINVAL, p, "type",
+		return fail(w->e, -EINVAL, &w->p, "type",
 		            "malformed: must be a type name or an array of them");
 	json_array_foreach (v, i, t)
 		if (!json_is_string(t) || !type_name_valid(json_string_value(t)))
-			return fail(e, -EINVAL, p, "type", "malformed: unknown type at index %zu",
-			            i);
+			return fail(w->e, -EINVAL, &w->p, "type",
+			            "malformed: unknown type at index %zu", i);
 	return 0;
 }
 
 /* "properties": an object mapping names to schemas. */
-static int check_properties(const json_t *v, struct path *p, struct schema_error *e)
+static int check_properties(const json_t *v, struct cwalk *w)
 {
 	const char *key;
 	json_t *sub;
 
 	if (!json_is_object(v))
-		return fail(e, -EINVAL, p, "properties", "malformed: must be an object");
+		return fail(w->e, -EINVAL, &w->p, "properties", "malformed: must be an object");
 	json_object_foreach ((json_t *)v, key, sub) {
-		size_t old = path_push_token(p, key);
-		int r = check_schema(sub, p, e);
+		size_t old = path_push_token(&w->p, key);
+		int r = check_schema(sub, w);
 
-		path_pop(p, old);
+		path_pop(&w->p, old);
 		if (r < 0)
 			return r;
 	}
@@ -169,69 +249,130 @@ static int check_properties(const json_t *v, struct path *p, struct schema_error
 }
 
 /* "required": an array of property names. */
-static int check_required(const json_t *v, struct path *p, struct schema_error *e)
+static int check_required(const json_t *v, struct cwalk *w)
 {
 	size_t i;
 	json_t *name;
 
 	if (!json_is_array(v))
-		return fail(e, -EINVAL, p, "required", "malformed: must be an array of strings");
+		return fail(w->e, -EINVAL, &w->p, "required",
+		            "malformed: must be an array of strings");
 	json_array_foreach (v, i, name)
 		if (!json_is_string(name))
-			return fail(e, -EINVAL, p, "required",
+			return fail(w->e, -EINVAL, &w->p, "required",
 			            "malformed: index %zu is not a string", i);
 	return 0;
 }
 
 /* "additionalProperties": a schema. */
-static int check_subschema(const json_t *v, struct path *p, struct schema_error *e)
+static int check_subschema(const json_t *v, struct cwalk *w)
 {
-	return check_schema(v, p, e);
+	return check_schema(v, w);
 }
 
 /* "items": the single-schema form only; the array (tuple) form is outside the subset. */
-static int check_items(const json_t *v, struct path *p, struct schema_error *e)
+static int check_items(const json_t *v, struct cwalk *w)
 {
 	if (json_is_array(v))
-		return fail(e, -EINVAL, p, "items", "unsupported keyword form: items as an array");
-	return check_schema(v, p, e);
+		return fail(w->e, -EINVAL, &w->p, "items",
+		            "unsupported keyword form: items as an array");
+	return check_schema(v, w);
 }
 
 /* "enum": an array of allowed values. */
-static int check_enum(const json_t *v, struct path *p, struct schema_error *e)
+static int check_enum(const json_t *v, struct cwalk *w)
 {
 	if (!json_is_array(v))
-		return fail(e, -EINVAL, p, "enum", "malformed: must be an array");
+		return fail(w->e, -EINVAL, &w->p, "enum", "malformed: must be an array");
 	return 0;
 }
 
 /* "minimum", "maximum" and the draft 6+ numeric "exclusiveMinimum"/"exclusiveMaximum". */
-static int check_number(const json_t *v, struct path *p, struct schema_error *e)
+static int check_number(const json_t *v, struct cwalk *w)
 {
-	const char *keyword = path_last_token(p);
+	const char *keyword = path_last_token(&w->p);
 
 	if (json_is_boolean(v))
-		return fail(e, -EINVAL, p, keyword, "unsupported keyword form: draft 4 boolean %s",
-		            keyword);
+		return fail(w->e, -EINVAL, &w->p, keyword,
+		            "unsupported keyword form: draft 4 boolean %s", keyword);
 	if (!json_is_number(v))
-		return fail(e, -EINVAL, p, keyword, "malformed: must be a number");
+		return fail(w->e, -EINVAL, &w->p, keyword, "malformed: must be a number");
 	return 0;
 }
 
 /* "minLength", "maxLength", "minItems", "maxItems": a non-negative integer. */
-static int check_count(const json_t *v, struct path *p, struct schema_error *e)
+static int check_count(const json_t *v, struct cwalk *w)
 {
 	if (!number_is_integral(v) || json_number_value(v) < 0)
-		return fail(e, -EINVAL, p, path_last_token(p),
+		return fail(w->e, -EINVAL, &w->p, path_last_token(&w->p),
 		            "malformed: must be a non-negative integer");
 	return 0;
 }
 
 /* "uniqueItems": a boolean. */
-static int check_boolean(const json_t *v, struct path *p, struct schema_error *e)
+static int check_boolean(const json_t *v, struct cwalk *w)
 {
 	if (!json_is_boolean(v))
-		return fail(e, -EINVAL, p, path_last_token(p), "malformed: must be a boolean");
+		return fail(w->e, -EINVAL, &w->p, path_last_token(&w->p),
+		            "malformed: must be a boolean");
+	return 0;
+}
+
+/* Compile regular expression src (len bytes) into w->s unless the same source already is;
+ * keyword names it in errors. */
+static int pattern_add(const char *src, size_t len, const char *keyword, struct cwalk *w)
+{
+	PCRE2_UCHAR msg[120];
+	PCRE2_SIZE offset;
+	pcre2_code *code;
+	int code_err;
+
+	if (json_object_getn(w->s->pattern_index, src, len))
+		return 0;
+	code = pcre2_compile((PCRE2_SPTR)src, len, PATTERN_OPTIONS, &code_err, &offset, w->ctx);
+	if (!code) {
+		if (code_err == PCRE2_ERROR_NOMEMORY)
+			return -ENOMEM;
+		(void)pcre2_get_error_message(code_err, msg, sizeof(msg));
+		return fail(w->e, -EINVAL, &w->p, keyword,
+		            "malformed: regular expression does not compile at offset %zu: %s",
+		            (size_t)offset, (const char *)msg);
+	}
+	w->s->patterns =
+	    xreallocarray(w->s->patterns, w->s->n_patterns + 1, sizeof(*w->s->patterns));
+	w->s->patterns[w->s->n_patterns].code = code;
+	json_object_setn_new(w->s->pattern_index, src, len,
+	                     json_integer((json_int_t)w->s->n_patterns++));
+	return 0;
+}
+
+/* "pattern": a regular expression (ECMA-262 dialect, see PATTERN_OPTIONS). */
+static int check_pattern(const json_t *v, struct cwalk *w)
+{
+	if (!json_is_string(v))
+		return fail(w->e, -EINVAL, &w->p, "pattern", "malformed: must be a string");
+	return pattern_add(json_string_value(v), json_string_length(v), "pattern", w);
+}
+
+/* "patternProperties": an object mapping regular expressions to schemas. */
+static int check_pattern_properties(const json_t *v, struct cwalk *w)
+{
+	const char *key;
+	json_t *sub;
+
+	if (!json_is_object(v))
+		return fail(w->e, -EINVAL, &w->p, "patternProperties",
+		            "malformed: must be an object");
+	json_object_foreach ((json_t *)v, key, sub) {
+		size_t old = path_push_token(&w->p, key);
+		int r = pattern_add(key, key_length(key), "patternProperties", w);
+
+		if (r == 0)
+			r = check_schema(sub, w);
+		path_pop(&w->p, old);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -259,6 +400,8 @@ static const struct {
     {"minItems", check_count},
     {"minLength", check_count},
     {"minimum", check_number},
+    {"pattern", check_pattern},
+    {"patternProperties", check_pattern_properties},
     {"properties", check_properties},
     {"required", check_required},
     {"title", check_any},
@@ -267,7 +410,7 @@ static const struct {
 };
 
 /* Check one schema (object or boolean) at pointer p. */
-static int check_schema(const json_t *s, struct path *p, struct schema_error *e)
+static int check_schema(const json_t *s, struct cwalk *w)
 {
 	const char *key;
 	json_t *v;
@@ -275,47 +418,86 @@ static int check_schema(const json_t *s, struct path *p, struct schema_error *e)
 	if (json_is_boolean(s))
 		return 0;
 	if (!json_is_object(s))
-		return fail(e, -EINVAL, p, "",
+		return fail(w->e, -EINVAL, &w->p, "",
 		            "malformed: a schema must be an object or a boolean");
 	json_object_foreach ((json_t *)s, key, v) {
-		size_t old = path_push_token(p, key);
-		int r = fail(e, -EINVAL, p, key, "unsupported keyword \"%s\"", key);
+		size_t old = path_push_token(&w->p, key);
+		int r = fail(w->e, -EINVAL, &w->p, key, "unsupported keyword \"%s\"", key);
 
 		for (size_t i = 0; i < ELEMENTSOF(keywords); i++)
 			if (strcmp(key, keywords[i].name) == 0) {
-				r = keywords[i].check(v, p, e);
+				r = keywords[i].check(v, w);
 				break;
 			}
-		path_pop(p, old);
+		path_pop(&w->p, old);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-/* Check doc and wrap it in a new struct schema holding one reference. */
+/* The compile context of every pattern: ECMA-262 extras, newlines, a length limit. */
+static pcre2_compile_context *pattern_context_new(void)
+{
+	pcre2_compile_context *ctx = pcre2_compile_context_create(NULL);
+
+	if (!ctx)
+		return NULL;
+	(void)pcre2_set_compile_extra_options(ctx, PCRE2_EXTRA_ALT_BSUX);
+	(void)pcre2_set_newline(ctx, PCRE2_NEWLINE_ANYCRLF);
+	(void)pcre2_set_max_pattern_length(ctx, PATTERN_MAX_LENGTH);
+	return ctx;
+}
+
+/* The limits every match runs under. */
+static pcre2_match_context *pattern_limits_new(void)
+{
+	pcre2_match_context *m = pcre2_match_context_create(NULL);
+
+	if (!m)
+		return NULL;
+	(void)pcre2_set_match_limit(m, PATTERN_MATCH_LIMIT);
+	(void)pcre2_set_depth_limit(m, PATTERN_DEPTH_LIMIT);
+	(void)pcre2_set_heap_limit(m, PATTERN_HEAP_LIMIT_KIB);
+	return m;
+}
+
+/* Check doc, compiling its patterns once, into a new struct schema holding one reference. */
 int schema_compile(const json_t *doc, struct schema **ret, struct schema_error *reterr)
 {
-	struct path p = {.buf = "", .len = 0};
-	struct schema *s;
-	int r;
+	struct cwalk w = {.p = {.buf = "", .len = 0}, .e = reterr};
+	int r = -ENOMEM;
 
 	assert(doc);
 	assert(ret);
-	r = check_schema(doc, &p, reterr);
-	if (r < 0)
+	w.s = xcalloc(1, sizeof(*w.s));
+	w.s->doc = json_incref((json_t *)doc);
+	w.s->pattern_index = json_object();
+	w.s->limits = pattern_limits_new();
+	w.ctx = pattern_context_new();
+	if (!w.s->pattern_index || !w.s->limits || !w.ctx)
+		goto out;
+	r = check_schema(doc, &w);
+out:
+	pcre2_compile_context_free(w.ctx);
+	if (r < 0) {
+		schema_free(w.s);
 		return r;
-	s = xmalloc(sizeof(*s));
-	s->doc = json_incref((json_t *)doc);
-	*ret = s;
+	}
+	*ret = w.s;
 	return 0;
 }
 
-/* Drop the document reference and the wrapper. */
+/* Drop the compiled patterns, the document reference and the wrapper. */
 void schema_free(struct schema *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < s->n_patterns; i++)
+		pcre2_code_free(s->patterns[i].code);
+	free(s->patterns);
+	pcre2_match_context_free(s->limits);
+	json_decref(s->pattern_index);
 	json_decref(s->doc);
 	free(s);
 }
@@ -407,8 +589,7 @@ static bool type_matches(const char *name, const json_t *inst)
 }
 
 /* "type": report "expected a or b, got c". */
-static int validate_type(const json_t *s, const json_t *inst, struct path *p,
-                         struct schema_error *e)
+static int validate_type(const json_t *s, const json_t *inst, struct vwalk *w)
 {
 	const json_t *t = json_object_get(s, "type");
 	char want[128] = "";
@@ -418,8 +599,8 @@ static int validate_type(const json_t *s, const json_t *inst, struct path *p,
 	if (!t || (json_is_string(t) && type_matches(json_string_value(t), inst)))
 		return 0;
 	if (json_is_string(t))
-		return fail(e, -EBADMSG, p, "type", "expected %s, got %s", json_string_value(t),
-		            instance_type_name(inst));
+		return fail(w->e, -EBADMSG, &w->p, "type", "expected %s, got %s",
+		            json_string_value(t), instance_type_name(inst));
 	json_array_foreach (t, i, name) {
 		if (type_matches(json_string_value(name), inst))
 			return 0;
@@ -427,12 +608,12 @@ static int validate_type(const json_t *s, const json_t *inst, struct path *p,
 			len += (size_t)snprintf(want + len, sizeof(want) - len, "%s%s",
 			                        i ? " or " : "", json_string_value(name));
 	}
-	return fail(e, -EBADMSG, p, "type", "expected %s, got %s", want, instance_type_name(inst));
+	return fail(w->e, -EBADMSG, &w->p, "type", "expected %s, got %s", want,
+	            instance_type_name(inst));
 }
 
 /* "enum" and "const": the instance must equal one listed value. */
-static int validate_enum(const json_t *s, const json_t *inst, struct path *p,
-                         struct schema_error *e)
+static int validate_enum(const json_t *s, const json_t *inst, struct vwalk *w)
 {
 	const json_t *list = json_object_get(s, "enum");
 	const json_t *c = json_object_get(s, "const");
@@ -440,18 +621,18 @@ static int validate_enum(const json_t *s, const json_t *inst, struct path *p,
 	json_t *v;
 
 	if (c && !value_equal(c, inst))
-		return fail(e, -EBADMSG, p, "const", "value does not equal the required constant");
+		return fail(w->e, -EBADMSG, &w->p, "const",
+		            "value does not equal the required constant");
 	if (!list)
 		return 0;
 	json_array_foreach (list, i, v)
 		if (value_equal(v, inst))
 			return 0;
-	return fail(e, -EBADMSG, p, "enum", "value is not one of the allowed values");
+	return fail(w->e, -EBADMSG, &w->p, "enum", "value is not one of the allowed values");
 }
 
 /* "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum" on numbers. */
-static int validate_number(const json_t *s, const json_t *inst, struct path *p,
-                           struct schema_error *e)
+static int validate_number(const json_t *s, const json_t *inst, struct vwalk *w)
 {
 	static const struct {
 		const char *name, *op;
@@ -475,10 +656,10 @@ static int validate_number(const json_t *s, const json_t *inst, struct path *p,
 		if (c >= bounds[i].lo && c <= bounds[i].hi)
 			continue;
 		if (json_is_integer(limit))
-			return fail(e, -EBADMSG, p, bounds[i].name,
+			return fail(w->e, -EBADMSG, &w->p, bounds[i].name,
 			            "must be %s %" JSON_INTEGER_FORMAT, bounds[i].op,
 			            json_integer_value(limit));
-		return fail(e, -EBADMSG, p, bounds[i].name, "must be %s %.17g", bounds[i].op,
+		return fail(w->e, -EBADMSG, &w->p, bounds[i].name, "must be %s %.17g", bounds[i].op,
 		            json_real_value(limit));
 	}
 	return 0;
@@ -507,9 +688,56 @@ static size_t utf8_length(const json_t *str)
 	return n;
 }
 
-/* "minLength", "maxLength" on strings, in code points. */
-static int validate_string(const json_t *s, const json_t *inst, struct path *p,
-                           struct schema_error *e)
+/* Search subject for the compiled regular expression src, unanchored (JSON Schema: a pattern
+ * matches anywhere unless it anchors itself): 1 when found, 0 when not, -E2BIG when a match
+ * limit stopped the search, -ENOMEM. */
+static int pattern_search(struct vwalk *w, const char *src, size_t src_len, const char *subject,
+                          size_t subject_len)
+{
+	const json_t *index = json_object_getn(w->s->pattern_index, src, src_len);
+	int r;
+
+	assert(index); /* schema_compile() compiled every pattern of the document */
+	r = pcre2_match(w->s->patterns[json_integer_value(index)].code, (PCRE2_SPTR)subject,
+	                subject_len, 0, 0, w->md, w->s->limits);
+	if (r >= 0)
+		return 1;
+	if (r == PCRE2_ERROR_NOMATCH)
+		return 0;
+	return r == PCRE2_ERROR_NOMEMORY ? -ENOMEM : -E2BIG;
+}
+
+/* The failure of a search that could not finish (pattern_search() < 0) for keyword. */
+static int pattern_search_fail(struct vwalk *w, int r, const char *keyword)
+{
+	if (r == -ENOMEM)
+		return r;
+	return fail(w->e, -EBADMSG, &w->p, keyword,
+	            "the regular expression needs more than the match limit to decide");
+}
+
+/* "pattern" on strings: the expression must match somewhere in the string. */
+static int validate_pattern(const json_t *s, const json_t *inst, struct vwalk *w)
+{
+	const json_t *pat = json_object_get(s, "pattern");
+	int r;
+
+	if (!pat)
+		return 0;
+	r = pattern_search(w, json_string_value(pat), json_string_length(pat),
+	                   json_string_value(inst), json_string_length(inst));
+	if (r < 0)
+		return pattern_search_fail(w, r, "pattern");
+	if (r > 0)
+		return 0;
+	if (json_string_length(pat) <= 64)
+		return fail(w->e, -EBADMSG, &w->p, "pattern", "does not match the pattern %s",
+		            json_string_value(pat));
+	return fail(w->e, -EBADMSG, &w->p, "pattern", "does not match the pattern");
+}
+
+/* "minLength", "maxLength" and "pattern" on strings, lengths in code points. */
+static int validate_string(const json_t *s, const json_t *inst, struct vwalk *w)
 {
 	double limit;
 	size_t n;
@@ -518,17 +746,16 @@ static int validate_string(const json_t *s, const json_t *inst, struct path *p,
 		return 0;
 	n = utf8_length(inst);
 	if (count_get(s, "minLength", &limit) && (double)n < limit)
-		return fail(e, -EBADMSG, p, "minLength", "must be at least %.0f characters long",
-		            limit);
+		return fail(w->e, -EBADMSG, &w->p, "minLength",
+		            "must be at least %.0f characters long", limit);
 	if (count_get(s, "maxLength", &limit) && (double)n > limit)
-		return fail(e, -EBADMSG, p, "maxLength", "must be at most %.0f characters long",
-		            limit);
-	return 0;
+		return fail(w->e, -EBADMSG, &w->p, "maxLength",
+		            "must be at most %.0f characters long", limit);
+	return validate_pattern(s, inst, w);
 }
 
 /* "uniqueItems": no two elements may be equal. */
-static int validate_unique(const json_t *s, const json_t *inst, struct path *p,
-                           struct schema_error *e)
+static int validate_unique(const json_t *s, const json_t *inst, struct vwalk *w)
 {
 	size_t n = json_array_size(inst);
 
@@ -537,14 +764,13 @@ static int validate_unique(const json_t *s, const json_t *inst, struct path *p,
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)
 			if (value_equal(json_array_get(inst, i), json_array_get(inst, j)))
-				return fail(e, -EBADMSG, p, "uniqueItems",
+				return fail(w->e, -EBADMSG, &w->p, "uniqueItems",
 				            "items [%zu] and [%zu] are equal", i, j);
 	return 0;
 }
 
 /* "minItems", "maxItems", "uniqueItems", "items" on arrays. */
-static int validate_array(const json_t *s, const json_t *inst, struct path *p,
-                          struct schema_error *e)
+static int validate_array(const json_t *s, const json_t *inst, struct vwalk *w)
 {
 	const json_t *items = json_object_get(s, "items");
 	double limit;
@@ -555,40 +781,69 @@ static int validate_array(const json_t *s, const json_t *inst, struct path *p,
 	if (!json_is_array(inst))
 		return 0;
 	if (count_get(s, "minItems", &limit) && (double)json_array_size(inst) < limit)
-		return fail(e, -EBADMSG, p, "minItems", "must have at least %.0f items", limit);
+		return fail(w->e, -EBADMSG, &w->p, "minItems", "must have at least %.0f items",
+		            limit);
 	if (count_get(s, "maxItems", &limit) && (double)json_array_size(inst) > limit)
-		return fail(e, -EBADMSG, p, "maxItems", "must have at most %.0f items", limit);
-	r = validate_unique(s, inst, p, e);
+		return fail(w->e, -EBADMSG, &w->p, "maxItems", "must have at most %.0f items",
+		            limit);
+	r = validate_unique(s, inst, w);
 	if (r < 0 || !items)
 		return r;
 	json_array_foreach (inst, i, v) {
-		size_t old = path_push(p, "[%zu]", i);
+		size_t old = path_push(&w->p, "[%zu]", i);
 
-		r = validate(items, v, p, e);
-		path_pop(p, old);
+		r = validate(items, v, w);
+		path_pop(&w->p, old);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-/* One member of an object instance: its "properties" schema, else "additionalProperties". */
-static int validate_member(const json_t *s, const char *key, const json_t *v, struct path *p,
-                           struct schema_error *e)
+/* Validate member value v against every "patternProperties" schema whose expression matches
+ * its name key; returns how many matched, or the first failure. */
+static int validate_pattern_members(const json_t *s, const char *key, size_t key_len,
+                                    const json_t *v, struct vwalk *w)
 {
-	const json_t *sub = json_object_get(json_object_get(s, "properties"), key);
-	const json_t *extra = json_object_get(s, "additionalProperties");
+	const char *pat;
+	json_t *sub;
+	int n = 0;
 
-	if (sub)
-		return validate(sub, v, p, e);
-	if (json_is_false(extra))
-		return fail(e, -EBADMSG, p, "additionalProperties", "is not allowed");
-	return extra ? validate(extra, v, p, e) : 0;
+	json_object_foreach (json_object_get(s, "patternProperties"), pat, sub) {
+		int r = pattern_search(w, pat, key_length(pat), key, key_len);
+
+		if (r < 0)
+			return pattern_search_fail(w, r, "patternProperties");
+		if (r == 0)
+			continue;
+		n++;
+		if ((r = validate(sub, v, w)) < 0)
+			return r;
+	}
+	return n;
 }
 
-/* "required", "properties", "additionalProperties" on objects, in instance member order. */
-static int validate_object(const json_t *s, const json_t *inst, struct path *p,
-                           struct schema_error *e)
+/* One member of an object instance: its "properties" schema and every matching
+ * "patternProperties" schema; "additionalProperties" only when neither applies. */
+static int validate_member(const json_t *s, const char *key, size_t key_len, const json_t *v,
+                           struct vwalk *w)
+{
+	const json_t *sub = json_object_getn(json_object_get(s, "properties"), key, key_len);
+	const json_t *extra = json_object_get(s, "additionalProperties");
+	int r;
+
+	if (sub && (r = validate(sub, v, w)) < 0)
+		return r;
+	if ((r = validate_pattern_members(s, key, key_len, v, w)) != 0 || sub)
+		return r < 0 ? r : 0;
+	if (json_is_false(extra))
+		return fail(w->e, -EBADMSG, &w->p, "additionalProperties", "is not allowed");
+	return extra ? validate(extra, v, w) : 0;
+}
+
+/* "required", "properties", "patternProperties", "additionalProperties" on objects, in
+ * instance member order. */
+static int validate_object(const json_t *s, const json_t *inst, struct vwalk *w)
 {
 	const char *key;
 	size_t i;
@@ -596,17 +851,17 @@ static int validate_object(const json_t *s, const json_t *inst, struct path *p,
 
 	if (!json_is_object(inst))
 		return 0;
-	json_array_foreach (json_object_get(s, "required"), i, v) {
+	json_array_foreach (s == w->no_required ? NULL : json_object_get(s, "required"), i, v) {
 		if (!json_object_get(inst, json_string_value(v))) {
-			(void)path_push_field(p, json_string_value(v));
-			return fail(e, -EBADMSG, p, "required", "is required");
+			(void)path_push_field(&w->p, json_string_value(v));
+			return fail(w->e, -EBADMSG, &w->p, "required", "is required");
 		}
 	}
 	json_object_foreach ((json_t *)inst, key, v) {
-		size_t old = path_push_field(p, key);
-		int r = validate_member(s, key, v, p, e);
+		size_t old = path_push_field(&w->p, key);
+		int r = validate_member(s, key, key_length(key), v, w);
 
-		path_pop(p, old);
+		path_pop(&w->p, old);
 		if (r < 0)
 			return r;
 	}
@@ -614,7 +869,7 @@ static int validate_object(const json_t *s, const json_t *inst, struct path *p,
 }
 
 /* Validate inst against the (already checked) schema s at instance path p. */
-static int validate(const json_t *s, const json_t *inst, struct path *p, struct schema_error *e)
+static int validate(const json_t *s, const json_t *inst, struct vwalk *w)
 {
 	static const validate_fn steps[] = {validate_type,   validate_enum,  validate_number,
 	                                    validate_string, validate_array, validate_object};
@@ -622,9 +877,9 @@ static int validate(const json_t *s, const json_t *inst, struct path *p, struct 
 	if (json_is_true(s))
 		return 0;
 	if (json_is_false(s))
-		return fail(e, -EBADMSG, p, "false", "no value is allowed here");
+		return fail(w->e, -EBADMSG, &w->p, "false", "no value is allowed here");
 	for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
-		int r = steps[i](s, inst, p, e);
+		int r = steps[i](s, inst, w);
 
 		if (r < 0)
 			return r;
@@ -632,12 +887,60 @@ static int validate(const json_t *s, const json_t *inst, struct path *p, struct 
 	return 0;
 }
 
-/* Validate instance against the compiled schema. */
-int schema_validate(const struct schema *s, const json_t *instance, struct schema_error *reterr)
+/* Validate instance against s, the root's "required" skipped when partial; the patterns'
+ * matches share one match data block (a yes/no answer needs one offset pair). */
+static int validate_root(const struct schema *s, const json_t *instance, bool partial,
+                         struct schema_error *reterr)
 {
-	struct path p = {.buf = "", .len = 0};
+	struct vwalk w = {.p = {.buf = "", .len = 0}, .e = reterr, .s = s};
+	int r;
 
 	assert(s);
 	assert(instance);
-	return validate(s->doc, instance, &p, reterr);
+	if (partial)
+		w.no_required = s->doc;
+	if (s->n_patterns > 0 && !(w.md = pcre2_match_data_create(1, NULL)))
+		return -ENOMEM;
+	r = validate(s->doc, instance, &w);
+	pcre2_match_data_free(w.md);
+	return r;
+}
+
+/* Validate instance against the compiled schema. */
+int schema_validate(const struct schema *s, const json_t *instance, struct schema_error *reterr)
+{
+	return validate_root(s, instance, false, reterr);
+}
+
+/* Validate a partial update: no "required" at the root. */
+int schema_validate_partial(const struct schema *s, const json_t *instance,
+                            struct schema_error *reterr)
+{
+	return validate_root(s, instance, true, reterr);
+}
+
+/* Whether the root's properties or patternProperties cover name. */
+bool schema_names_property(const struct schema *s, const char *name)
+{
+	struct vwalk w = {.p = {.buf = "", .len = 0}, .s = s};
+	const char *pat;
+	json_t *sub;
+	bool found = false;
+
+	assert(s);
+	if (json_object_get(json_object_get(s->doc, "properties"), name))
+		return true;
+	if (s->n_patterns == 0 || !(w.md = pcre2_match_data_create(1, NULL)))
+		return false;
+	json_object_foreach (json_object_get(s->doc, "patternProperties"), pat, sub)
+		if (!found && pattern_search(&w, pat, key_length(pat), name, strlen(name)) > 0)
+			found = true;
+	pcre2_match_data_free(w.md);
+	return found;
+}
+
+/* The document of a compiled schema. */
+const json_t *schema_document(const struct schema *s)
+{
+	return s->doc;
 }

@@ -11,6 +11,7 @@
 #include "sim_embedded.h"
 #include "sim_orgs.h"
 #include "sim_store.h"
+#include "sim_switch.h"
 #include "sim_v2.h"
 #include "xalloc.h"
 
@@ -30,58 +31,16 @@ static const struct {
     {sim_orgs_routes, &sim_orgs_n_routes},
 };
 
-/* The switches in a fixed order (index 0, 1, 2 below): name, then value names in enum order. */
-static const struct {
-	const char *name;
-	const char *values[3];
-	size_t n_values;
-} switches[] = {
-    {"duplicate_user", {"409", "400", "existing"}, 3},
-    {"duplicate_activation", {"409", "allow"}, 2},
-    {"patch_response", {"merged", "changed"}, 2},
-};
-
-/* The value of switch i as its enum number. */
-static size_t switch_get(const struct sim *s, size_t i)
-{
-	if (i == 0)
-		return (size_t)s->store.dup_user;
-	if (i == 1)
-		return (size_t)s->store.dup_activation;
-	return (size_t)s->store.patch_response;
-}
-
 /* Set a switch by name and value name. */
 int sim_switch_set(struct sim *s, const char *name, const char *value)
 {
-	for (size_t i = 0; i < ELEMENTSOF(switches); i++) {
-		if (strcmp(switches[i].name, name) != 0)
-			continue;
-		for (size_t v = 0; v < switches[i].n_values; v++) {
-			if (strcmp(switches[i].values[v], value) != 0)
-				continue;
-			if (i == 0)
-				s->store.dup_user = (enum sim_dup_user)v;
-			else if (i == 1)
-				s->store.dup_activation = (enum sim_dup_activation)v;
-			else
-				s->store.patch_response = (enum sim_patch_response)v;
-			return 0;
-		}
-		return -EINVAL;
-	}
-	return -EINVAL;
+	return sim_switch_parse(&s->store.switches, name, value);
 }
 
 /* {"duplicate_user": "409", ...}. */
 json_t *sim_switches_to_json(const struct sim *s)
 {
-	json_t *o = json_object();
-
-	for (size_t i = 0; i < ELEMENTSOF(switches); i++)
-		json_object_set_new(o, switches[i].name,
-		                    json_string(switches[i].values[switch_get(s, i)]));
-	return o;
+	return sim_switch_to_json(&s->store.switches);
 }
 
 /* Apply the fixture's optional "switches" object. */
@@ -297,12 +256,4 @@ void sim_handle(struct sim *s, const struct http_req *req, int64_t now_ms, struc
 	    authorize_or_respond(&c, org) < 0)
 		return;
 	(void)r->handle(&c);
-}
-
-/* Free the body. */
-void sim_response_fini(struct sim_response *r)
-{
-	free(r->body);
-	r->body = NULL;
-	r->body_len = 0;
 }

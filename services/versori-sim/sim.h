@@ -8,37 +8,10 @@
 #include <jansson.h>
 
 #include "http_req.h"
+#include "sim_response.h"
 #include "xalloc.h"
 
 struct sim;
-
-/* Switches for behaviour Versori's API documentation leaves undocumented. */
-enum sim_dup_user {
-	SIM_DUP_USER_409, /* default */
-	SIM_DUP_USER_400,
-	SIM_DUP_USER_EXISTING, /* 201 with the existing user */
-	_SIM_DUP_USER_MAX,
-};
-enum sim_dup_activation {
-	SIM_DUP_ACTIVATION_409,   /* default */
-	SIM_DUP_ACTIVATION_ALLOW, /* several activations per user and environment */
-	_SIM_DUP_ACTIVATION_MAX,
-};
-enum sim_patch_response {
-	SIM_PATCH_RESPONSE_MERGED,  /* default: the full merged map */
-	SIM_PATCH_RESPONSE_CHANGED, /* only the keys in the request */
-	_SIM_PATCH_RESPONSE_MAX,
-};
-
-/* One answer. body is owned (free with sim_response_fini()); route is a static template naming
- * the endpoint, e.g. "POST /api/v2/o/{org}/users", or "unmatched". */
-struct sim_response {
-	int status;
-	char *body; /* JSON text, or NULL for no body (204) */
-	size_t body_len;
-	const char *route;
-	char org[64]; /* organisation the call was for ("" when none), for per-org rate limits */
-};
 
 /* Build the state from a fixture document (see deploy/dev/versori-sim.fixture.json); a saved
  * state (sim_state_to_json()) is also a valid fixture. -EINVAL fills err with what is wrong. */
@@ -66,4 +39,3 @@ const char *sim_route_name(const struct http_req *req);
  * timestamps). Always fills *ret. */
 void sim_handle(struct sim *s, const struct http_req *req, int64_t now_ms,
                 struct sim_response *ret);
-void sim_response_fini(struct sim_response *r);

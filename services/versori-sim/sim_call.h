@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "http_req.h"
-#include "sim.h"
+#include "sim_response.h"
 #include "xalloc.h"
 
 struct sim_store;

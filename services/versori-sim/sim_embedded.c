@@ -67,7 +67,7 @@ static int activation_dup_or_respond(struct sim_call *c, const json_t *user, con
 	const char *key;
 	json_t *act;
 
-	if (c->store->dup_activation == SIM_DUP_ACTIVATION_ALLOW)
+	if (c->store->switches.dup_activation == SIM_DUP_ACTIVATION_ALLOW)
 		return 0;
 	json_object_foreach (json_object_get(c->org, "embeddedActivations"), key, act)
 		if (str_is(act, "userId", str(user, "id")) &&
@@ -105,10 +105,11 @@ static int activation_bind_one(struct sim_call *c, const json_t *e, size_t i, co
 			return sim_call_fail(
 			    c, 400, field, "%s needs connectionId, or name and credentials", field);
 		json_array_foreach (creds, k, cr)
-			if (!json_is_object(cr))
+			if (!sim_store_credential_valid(cr))
 				return sim_call_fail(c, 400, field,
-				                     "%s.credentials[%zu] must be an object", field,
-				                     k);
+				                     "%s.credentials[%zu] must be an object whose "
+				                     "authSchemeConfig, if any, has a known type",
+				                     field, k);
 		return json_object_set(plan, tid, (json_t *)e);
 	}
 	conn = sim_store_get(c->org, "connections", cid);
@@ -145,8 +146,9 @@ static int activation_bind_or_respond(struct sim_call *c, const json_t *conns, c
 	return 0;
 }
 
-/* Create inline connections (owned by the user) and the activation. */
-static json_t *activation_commit(struct sim_call *c, const json_t *user, const json_t *integ,
+/* Create inline connections (owned by the user), the user's primary connection if it has
+ * none yet (every embedded end user has one) and the activation. */
+static json_t *activation_commit(struct sim_call *c, json_t *user, const json_t *integ,
                                  const json_t *plan, const json_t *vars)
 {
 	char id[SIM_ULID_SIZE], ts[SIM_TIMESTAMP_SIZE];
@@ -170,6 +172,7 @@ static json_t *activation_commit(struct sim_call *c, const json_t *user, const j
 		json_array_append_new(
 		    bound, json_pack("{s:s,s:O}", "templateId", tid, "connectionId", cid));
 	}
+	(void)sim_store_user_primary_connection(c->store, user, c->now_ms);
 	sim_store_ulid(c->store, c->now_ms, id);
 	sim_store_timestamp(c->now_ms, ts);
 	act = json_pack("{s:s,s:O,s:O,s:O,s:o,s:O,s:s,s:s}", "id", id, "userId",
@@ -178,6 +181,17 @@ static json_t *activation_commit(struct sim_call *c, const json_t *user, const j
 	                "dynamicVariables", vars, "createdAt", ts, "updatedAt", ts);
 	json_object_set_new(json_object_get(c->org, "embeddedActivations"), id, act);
 	return act;
+}
+
+/* Check vars against the integration's variables schema (compiled when it was stored). */
+static int integration_vars_check_or_respond(struct sim_call *c, const json_t *integ,
+                                             const json_t *vars)
+{
+	const struct schema *schema;
+
+	if (sim_store_schema_get(c->store, c->org, "integrations", integ, &schema) < 0)
+		return sim_call_fail(c, 500, NULL, "stored variables schema does not compile");
+	return sim_vars_check_or_respond(c, schema, vars, false, "dynamicVariables.");
 }
 
 /* POST /activations: 200 Activation. */
@@ -194,8 +208,7 @@ static int activation_create(struct sim_call *c)
 	    (r = activation_dup_or_respond(c, user, integ)) < 0 ||
 	    (r = activation_bind_or_respond(c, json_object_get(body, "connections"), integ,
 	                                    &plan)) < 0 ||
-	    (r = sim_vars_check_or_respond(c, json_object_get(integ, "variablesSchema"), vars,
-	                                   false, "dynamicVariables.")) < 0)
+	    (r = integration_vars_check_or_respond(c, integ, vars)) < 0)
 		return r;
 	return sim_call_reply(
 	    c, 200,
@@ -245,8 +258,7 @@ static int activation_vars_put(struct sim_call *c)
 		return sim_call_fail(c, 400, "dynamicVariables",
 		                     "dynamicVariables must be an object");
 	integ = sim_store_get(c->org, "integrations", str(act, "integrationId"));
-	if ((r = sim_vars_check_or_respond(c, json_object_get(integ, "variablesSchema"), vars,
-	                                   false, "dynamicVariables.")) < 0)
+	if ((r = integration_vars_check_or_respond(c, integ, vars)) < 0)
 		return r;
 	json_object_set(act, "dynamicVariables", vars);
 	return sim_call_reply(c, 200, json_pack("{s:O}", "dynamicVariables", vars));

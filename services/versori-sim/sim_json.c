@@ -33,14 +33,16 @@ json_t *sim_json_user(const json_t *org, const json_t *user)
 	                 member(user, "createdAt"), "updatedAt", member(user, "updatedAt"));
 }
 
-/* ProjectEnvironment. */
+/* ProjectEnvironment. Nothing is deployed in the simulator: no files (an array of File), no
+ * labels, an empty config, and no deployedVersion (a ProjectVersion object when present, so
+ * it is left out rather than null). */
 json_t *sim_json_environment(const json_t *env)
 {
-	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:{},s:{},s:{},s:n}", "id",
-	                 member(env, "id"), "name", member(env, "name"), "status",
-	                 member(env, "status"), "createdAt", member(env, "createdAt"), "updatedAt",
-	                 member(env, "updatedAt"), "publicUrl", member(env, "publicUrl"),
-	                 "executionPool", "", "files", "labels", "config", "deployedVersion");
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:[],s:{},s:{}}", "id", member(env, "id"),
+	                 "name", member(env, "name"), "status", member(env, "status"), "createdAt",
+	                 member(env, "createdAt"), "updatedAt", member(env, "updatedAt"),
+	                 "publicUrl", member(env, "publicUrl"), "executionPool", "", "files",
+	                 "labels", "config");
 }
 
 /* Connection with credentials reduced to their ids and auth scheme configs. */
@@ -77,6 +79,7 @@ json_t *sim_json_activation(const json_t *org, const json_t *act)
 	                                  json_string_value(json_object_get(act, "environmentId")));
 	json_t *conns = json_array();
 	const json_t *id;
+	json_t *o;
 	size_t i;
 
 	json_array_foreach (json_object_get(act, "connections"), i, id) {
@@ -85,10 +88,13 @@ json_t *sim_json_activation(const json_t *org, const json_t *act)
 		if (conn)
 			json_array_append_new(conns, sim_json_connection(conn));
 	}
-	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", member(act, "id"), "user",
-	                 user ? sim_json_user(org, user) : json_null(), "environment",
-	                 env ? sim_json_environment(env) : json_null(), "connections", conns,
-	                 "dynamicVariables", member(act, "dynamicVariables"));
+	o = json_pack("{s:o,s:o,s:o,s:o}", "id", member(act, "id"), "user",
+	              sim_json_user(org, user), "connections", conns, "dynamicVariables",
+	              member(act, "dynamicVariables"));
+	/* The store keeps every activation's environment; optional in the shape, never null. */
+	if (env)
+		json_object_set_new(o, "environment", sim_json_environment(env));
+	return o;
 }
 
 /* The static activation: id and user are the environment's, variables its static ones. */
@@ -146,7 +152,7 @@ json_t *sim_json_project(const json_t *org, const json_t *project, bool full)
 	              member(project, "createdAt"), "updatedAt", member(project, "updatedAt"),
 	              "starred", member(project, "starred"));
 	if (full) {
-		json_object_set_new(o, "currentFiles", json_object());
+		json_object_set_new(o, "currentFiles", json_pack("{s:[],s:{}}", "files", "labels"));
 		json_object_set_new(o, "settings", json_object());
 		json_object_set_new(o, "metadata", json_object());
 		if (!json_is_null(json_object_get(project, "dynamicVariablesSchema")))
@@ -177,18 +183,30 @@ static json_t *integration_summary(const json_t *integ)
 	return o;
 }
 
-/* Embedded Activation; the user carries the integration's hub. */
+/* The embedded Connection of a user's primary connection: no credentials or variables are
+ * simulated, so both collections are empty (of their documented types). */
+static json_t *primary_connection(const json_t *user)
+{
+	const json_t *pc = json_object_get(user, "primaryConnection");
+
+	return json_pack("{s:o,s:o,s:{s:[],s:[]},s:[],s:o,s:o}", "id", member(pc, "id"), "name",
+	                 member(pc, "name"), "credentials", "action", "trigger", "variables",
+	                 "createdAt", member(pc, "createdAt"), "updatedAt",
+	                 member(pc, "updatedAt"));
+}
+
+/* Embedded Activation; the user carries the integration's hub and its primary connection. */
 json_t *sim_json_embedded_activation(const json_t *org, const json_t *act)
 {
 	const json_t *user =
 	    sim_store_get(org, "users", json_string_value(json_object_get(act, "userId")));
 	const json_t *integ = sim_store_get(
 	    org, "integrations", json_string_value(json_object_get(act, "integrationId")));
-	json_t *u =
-	    json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "id", member(user, "id"), "externalId",
-	              member(user, "externalId"), "displayName", member(user, "displayName"),
-	              "hubId", member(act, "hubId"), "createdAt", member(user, "createdAt"),
-	              "updatedAt", member(user, "updatedAt"));
+	json_t *u = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", member(user, "id"),
+	                      "externalId", member(user, "externalId"), "displayName",
+	                      member(user, "displayName"), "hubId", member(act, "hubId"),
+	                      "primaryConnection", primary_connection(user), "createdAt",
+	                      member(user, "createdAt"), "updatedAt", member(user, "updatedAt"));
 
 	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", member(act, "id"), "user", u, "hubId",
 	                 member(act, "hubId"), "integration", integration_summary(integ),

@@ -2,6 +2,7 @@
 #include "sim_store.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,13 @@
 #define EPOCH_STAMP "\"2025-01-01T00:00:00.000000Z\""
 #define ID_MAX_LEN  128
 
+/* One compiled variables schema: the document it was compiled from (a reference, so that its
+ * address cannot be taken by another document while it is cached) and the compiled form. */
+struct sim_schema_entry {
+	json_t *doc;
+	struct schema *compiled;
+};
+
 enum field_type {
 	FIELD_STRING,
 	FIELD_STRING_OR_NULL,
@@ -23,7 +31,8 @@ enum field_type {
 	FIELD_INT,
 	FIELD_OBJECT,
 	FIELD_ARRAY,
-	FIELD_SCHEMA, /* a JSON Schema object, or null */
+	FIELD_SCHEMA,    /* a JSON Schema object, or null */
+	FIELD_TIMESTAMP, /* an RFC 3339 date-time string */
 };
 
 /* One field of a fixture entity: its type, its default (JSON text; NULL when required) and
@@ -59,8 +68,8 @@ struct coll_spec {
 /* createdAt and updatedAt, defaulting to the fixture epoch. */
 /* clang-format off */
 #define STAMP_FIELDS                                              \
-	{ "createdAt", FIELD_STRING, EPOCH_STAMP, NULL },         \
-	{ "updatedAt", FIELD_STRING, EPOCH_STAMP, NULL }
+	{ "createdAt", FIELD_TIMESTAMP, EPOCH_STAMP, NULL },      \
+	{ "updatedAt", FIELD_TIMESTAMP, EPOCH_STAMP, NULL }
 /* clang-format on */
 
 static const struct field_spec system_fields[] = {
@@ -135,10 +144,12 @@ static const struct field_spec embedded_activation_fields[] = {
 };
 static const struct field_spec signing_key_fields[] = {
     {"name", FIELD_STRING, "\"\"", NULL},
-    {"createdAt", FIELD_STRING, EPOCH_STAMP, NULL},
+    {"createdAt", FIELD_TIMESTAMP, EPOCH_STAMP, NULL},
 };
 
+static int check_system(json_t *org, json_t *e, struct load_ctx *lc);
 static int check_project(json_t *org, json_t *e, struct load_ctx *lc);
+static int check_environment(json_t *org, json_t *e, struct load_ctx *lc);
 static int check_user(json_t *org, json_t *e, struct load_ctx *lc);
 static int check_integration(json_t *org, json_t *e, struct load_ctx *lc);
 static int check_connection(json_t *org, json_t *e, struct load_ctx *lc);
@@ -153,9 +164,9 @@ static int check_signing_key(json_t *org, json_t *e, struct load_ctx *lc);
 
 /* In load order: a collection only refers to collections listed before it. */
 static const struct coll_spec collections[] = {
-    COLL("systems", system_fields, NULL),
+    COLL("systems", system_fields, check_system),
     COLL("projects", project_fields, check_project),
-    COLL("environments", environment_fields, NULL),
+    COLL("environments", environment_fields, check_environment),
     COLL("connectionTemplates", template_fields, NULL),
     COLL("users", user_fields, check_user),
     COLL("hubs", hub_fields, NULL),
@@ -215,6 +226,9 @@ static bool field_type_ok(const json_t *v, enum field_type t)
 		return json_is_array(v);
 	case FIELD_SCHEMA:
 		return json_is_object(v) || json_is_null(v);
+	case FIELD_TIMESTAMP:
+		return json_is_string(v) &&
+		       sim_store_timestamp_parse(json_string_value(v), NULL) == 0;
 	}
 	return false;
 }
@@ -226,7 +240,7 @@ static int load_field(json_t *org, json_t *e, const struct field_spec *f, struct
 	    [FIELD_STRING] = "string",         [FIELD_STRING_OR_NULL] = "string or null",
 	    [FIELD_BOOL] = "boolean",          [FIELD_INT] = "non-negative integer",
 	    [FIELD_OBJECT] = "object",         [FIELD_ARRAY] = "array",
-	    [FIELD_SCHEMA] = "object or null",
+	    [FIELD_SCHEMA] = "object or null", [FIELD_TIMESTAMP] = "timestamp (RFC 3339)",
 	};
 	json_t *v = json_object_get(e, f->name);
 	bool nullable = f->type == FIELD_SCHEMA || f->type == FIELD_STRING_OR_NULL;
@@ -287,25 +301,79 @@ static int load_collection(json_t *org, const json_t *src, const struct coll_spe
 	return 0;
 }
 
-/* A schema field must compile with the simulator's JSON-Schema subset. */
-static int check_schema_field(const json_t *e, const char *field, struct load_ctx *lc)
+/* A schema field must compile with the simulator's JSON-Schema subset; it is compiled here,
+ * once, for every later validation. */
+static int check_schema_field(const json_t *org, json_t *e, const char *field, struct load_ctx *lc)
 {
-	const json_t *doc = json_object_get(e, field);
-	struct schema *s = NULL;
-	struct schema_error se;
+	struct schema_error se = {{0}};
+	int r =
+	    sim_store_schema_set(lc->st, org, lc->collection, e, json_object_get(e, field), &se);
 
-	if (json_is_null(doc))
-		return 0;
-	if (schema_compile(doc, &s, &se) < 0)
+	if (r == -EINVAL)
 		return load_fail(lc, field, "schema rejected at %s: %s", se.path, se.message);
-	schema_free(s);
+	return r;
+}
+
+/* Systems: every auth scheme config is one the API can answer (reference §3.5). */
+static int check_system(json_t *org, json_t *e, struct load_ctx *lc)
+{
+	const json_t *c;
+	size_t i;
+
+	json_array_foreach (json_object_get(e, "authSchemeConfigs"), i, c)
+		if (!sim_store_auth_scheme_config_valid(c))
+			return load_fail(lc, "authSchemeConfigs",
+			                 "entry %zu needs a known string type (api-key, ...)", i);
 	return 0;
+}
+
+/* Environments: status is one of the four the API documents (reference §3.4). */
+static int check_environment(json_t *org, json_t *e, struct load_ctx *lc)
+{
+	static const char *const statuses[] = {"running", "suspended", "error", "draft"};
+	const char *status = json_string_value(json_object_get(e, "status"));
+
+	for (size_t i = 0; i < ELEMENTSOF(statuses); i++)
+		if (strcmp(status, statuses[i]) == 0)
+			return 0;
+	return load_fail(lc, "status", "must be running, suspended, error or draft");
 }
 
 /* Projects: the variables schema must compile. */
 static int check_project(json_t *org, json_t *e, struct load_ctx *lc)
 {
-	return check_schema_field(e, "dynamicVariablesSchema", lc);
+	return check_schema_field(org, e, "dynamicVariablesSchema", lc);
+}
+
+/* A user's optional primaryConnection {id, name?: "primary", createdAt?, updatedAt?} (the
+ * user's timestamps by default). */
+static int check_primary_connection(json_t *e, struct load_ctx *lc)
+{
+	json_t *pc = json_object_get(e, "primaryConnection");
+	static const char *const stamps[] = {"createdAt", "updatedAt"};
+	const json_t *name;
+
+	if (!pc || json_is_null(pc)) {
+		json_object_del(e, "primaryConnection");
+		return 0;
+	}
+	name = json_object_get(pc, "name");
+	if (!json_is_object(pc) || !valid_id(json_object_get(pc, "id")) ||
+	    (name && !json_is_string(name)))
+		return load_fail(lc, "primaryConnection",
+		                 "must be {id, name?, createdAt?, updatedAt?}");
+	if (!name)
+		json_object_set_new(pc, "name", json_string(SIM_PRIMARY_CONNECTION_NAME));
+	for (size_t i = 0; i < ELEMENTSOF(stamps); i++) {
+		const json_t *v = json_object_get(pc, stamps[i]);
+
+		if (!v)
+			json_object_set(pc, stamps[i], json_object_get(e, stamps[i]));
+		else if (!field_type_ok(v, FIELD_TIMESTAMP))
+			return load_fail(lc, "primaryConnection",
+			                 "%s must be a timestamp (RFC 3339)", stamps[i]);
+	}
+	return 0;
 }
 
 /* Users: externalId unique in the organisation; index it. */
@@ -313,9 +381,12 @@ static int check_user(json_t *org, json_t *e, struct load_ctx *lc)
 {
 	json_t *index = json_object_get(org, "userIndex");
 	const char *ext = json_string_value(json_object_get(e, "externalId"));
+	int r;
 
 	if (!*ext)
 		return load_fail(lc, "externalId", "must not be empty");
+	if ((r = check_primary_connection(e, lc)) < 0)
+		return r;
 	if (json_object_get(index, ext))
 		return load_fail(lc, "externalId", "duplicate externalId");
 	json_object_set(index, ext, json_object_get(e, "id"));
@@ -330,7 +401,7 @@ static int check_integration(json_t *org, json_t *e, struct load_ctx *lc)
 	size_t i;
 	int r;
 
-	if ((r = check_schema_field(e, "variablesSchema", lc)) < 0)
+	if ((r = check_schema_field(org, e, "variablesSchema", lc)) < 0)
 		return r;
 	json_array_foreach (templates, i, t) {
 		const json_t *id = json_object_get(t, "id");
@@ -365,8 +436,13 @@ static int check_connection(json_t *org, json_t *e, struct load_ctx *lc)
 	else
 		return load_fail(lc, "connectionTemplateId", "names no connection template");
 	json_array_foreach (json_object_get(e, "credentials"), i, c)
-		if (!json_is_object(c) || !json_is_string(json_object_get(c, "id")))
-			return load_fail(lc, "credentials", "entry %zu needs a string id", i);
+		if (!json_is_object(c) || !json_is_string(json_object_get(c, "id")) ||
+		    !sim_store_credential_valid(c))
+			return load_fail(
+			    lc, "credentials",
+			    "entry %zu needs a string id and, if any, an authSchemeConfig "
+			    "with a known type",
+			    i);
 	return 0;
 }
 
@@ -397,11 +473,14 @@ static int check_activation(json_t *org, json_t *e, struct load_ctx *lc)
 	return 0;
 }
 
-/* Embedded activations: [{templateId, connectionId}] naming existing entities; hubId follows. */
+/* Embedded activations: [{templateId, connectionId}] naming existing entities; hubId follows;
+ * the user gets a primary connection if it has none (an embedded end user always has one). */
 static int check_embedded_activation(json_t *org, json_t *e, struct load_ctx *lc)
 {
 	const json_t *integ = sim_store_get(org, "integrations",
 	                                    json_string_value(json_object_get(e, "integrationId")));
+	json_t *user = sim_store_get(org, "users", json_string_value(json_object_get(e, "userId")));
+	int64_t created_ms = 0;
 	const json_t *c;
 	size_t i;
 
@@ -417,6 +496,9 @@ static int check_embedded_activation(json_t *org, json_t *e, struct load_ctx *lc
 			                 i);
 	}
 	json_object_set(e, "hubId", json_object_get(integ, "hubId"));
+	(void)!sim_store_timestamp_parse(json_string_value(json_object_get(user, "createdAt")),
+	                                 &created_ms);
+	(void)sim_store_user_primary_connection(lc->st, user, created_ms);
 	return 0;
 }
 
@@ -539,8 +621,10 @@ int sim_store_load(struct sim_store *st, const json_t *fixture, char *err, size_
 	size_t i;
 	int r = 0;
 
-	*st = (struct sim_store){
-	    .orgs = json_object(), .api_keys = json_array(), .sk_orgs = json_object()};
+	*st = (struct sim_store){.orgs = json_object(),
+	                         .api_keys = json_array(),
+	                         .sk_orgs = json_object(),
+	                         .schema_index = json_object()};
 	if (!json_is_object(fixture) || !json_is_array(orgs)) {
 		(void)snprintf(err, errlen, "fixture: an object with an array \"organisations\"");
 		r = -EINVAL;
@@ -566,10 +650,89 @@ out:
 /* Release the state. */
 void sim_store_fini(struct sim_store *st)
 {
+	for (size_t i = 0; i < st->n_schemas; i++) {
+		schema_free(st->schemas[i].compiled);
+		json_decref(st->schemas[i].doc);
+	}
+	free(st->schemas);
+	st->schemas = NULL;
+	st->n_schemas = 0;
+	json_decref(st->schema_index);
 	json_decref(st->orgs);
 	json_decref(st->api_keys);
 	json_decref(st->sk_orgs);
-	st->orgs = st->api_keys = st->sk_orgs = NULL;
+	st->orgs = st->api_keys = st->sk_orgs = st->schema_index = NULL;
+}
+
+/* The member of an entity of collection that holds its variables schema. */
+static const char *schema_field(const char *collection)
+{
+	return strcmp(collection, "integrations") == 0 ? "variablesSchema"
+	                                               : "dynamicVariablesSchema";
+}
+
+/* The cache slot of an entity's schema, made (empty) when new. */
+static struct sim_schema_entry *schema_slot(struct sim_store *st, const json_t *org,
+                                            const char *collection, const json_t *entity)
+{
+	_cleanup_free_ char *key =
+	    xasprintf("%s/%s/%s", json_string_value(json_object_get(org, "id")), collection,
+	              json_string_value(json_object_get(entity, "id")));
+	const json_t *slot = json_object_get(st->schema_index, key);
+
+	if (slot)
+		return &st->schemas[json_integer_value(slot)];
+	st->schemas = xreallocarray(st->schemas, st->n_schemas + 1, sizeof(*st->schemas));
+	st->schemas[st->n_schemas] = (struct sim_schema_entry){0};
+	json_object_set_new(st->schema_index, key, json_integer((json_int_t)st->n_schemas));
+	return &st->schemas[st->n_schemas++];
+}
+
+/* Put doc and its compiled form (taken) into a slot, dropping what it held. */
+static void schema_slot_fill(struct sim_schema_entry *e, json_t *doc, struct schema *owned)
+{
+	schema_free(e->compiled);
+	json_decref(e->doc);
+	e->doc = json_incref(doc);
+	e->compiled = owned;
+}
+
+/* Compile, store and cache an entity's variables schema. */
+int sim_store_schema_set(struct sim_store *st, const json_t *org, const char *collection,
+                         json_t *entity, json_t *doc, struct schema_error *reterr)
+{
+	struct schema *s = NULL;
+	int r;
+
+	if (!json_is_null(doc) && (r = schema_compile(doc, &s, reterr)) < 0)
+		return r;
+	json_object_set(entity, schema_field(collection), doc);
+	schema_slot_fill(schema_slot(st, org, collection, entity), doc, s);
+	return 0;
+}
+
+/* The cached compiled schema of an entity. */
+int sim_store_schema_get(struct sim_store *st, const json_t *org, const char *collection,
+                         const json_t *entity, const struct schema **ret)
+{
+	json_t *doc = json_object_get(entity, schema_field(collection));
+	struct sim_schema_entry *e;
+	struct schema *s = NULL;
+	int r;
+
+	*ret = NULL;
+	if (!doc || json_is_null(doc))
+		return 0;
+	e = schema_slot(st, org, collection, entity);
+	/* The slot holds a reference to its document, so an equal address is the same document:
+	 * a replaced one is compiled here (sim_store_schema_set() does it up front). */
+	if (e->doc != doc) {
+		if ((r = schema_compile(doc, &s, NULL)) < 0)
+			return r;
+		schema_slot_fill(e, doc, s);
+	}
+	*ret = e->compiled;
+	return 0;
 }
 
 /* A copy of a secret-bearing entity that keeps the "...Env" reference instead of the value. */
@@ -673,6 +836,78 @@ void sim_store_timestamp(int64_t now_ms, char out[static SIM_TIMESTAMP_SIZE])
 	               tm.tm_sec, (int)(now_ms % 1000) * 1000);
 }
 
+/* Whether s is "dddd-dd-ddTdd:dd:dd" (d a digit), the fixed part of an RFC 3339 date-time. */
+static bool timestamp_prefix_ok(const char *s)
+{
+	static const char tmpl[] = "dddd-dd-ddTdd:dd:dd";
+
+	for (size_t i = 0; i < sizeof(tmpl) - 1; i++)
+		if (tmpl[i] == 'd' ? !isdigit((unsigned char)s[i])
+		                   : toupper((unsigned char)s[i]) != tmpl[i])
+			return false;
+	return true;
+}
+
+/* The zone of an RFC 3339 date-time ("Z" or "+hh:mm"/"-hh:mm") as seconds east of UTC. */
+static int timestamp_zone(const char *p, long *ret_s)
+{
+	int hh, mm;
+
+	if ((*p == 'Z' || *p == 'z') && !p[1]) {
+		*ret_s = 0;
+		return 0;
+	}
+	if ((*p != '+' && *p != '-') || strlen(p) != 6 || !isdigit((unsigned char)p[1]) ||
+	    !isdigit((unsigned char)p[2]) || p[3] != ':' || !isdigit((unsigned char)p[4]) ||
+	    !isdigit((unsigned char)p[5]) || sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 ||
+	    mm > 59)
+		return -EINVAL;
+	*ret_s = (*p == '-' ? -1L : 1L) * (hh * 3600L + mm * 60L);
+	return 0;
+}
+
+/* The number of days of month mon (1-12) of year. */
+static int days_in_month(int year, int mon)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return mon == 2 && leap ? 29 : days[mon - 1];
+}
+
+/* Parse an RFC 3339 date-time into milliseconds since the epoch. */
+int sim_store_timestamp_parse(const char *s, int64_t *ret_ms)
+{
+	struct tm tm = {0};
+	int year, mon, mday;
+	const char *p;
+	long ms = 0, zone;
+	time_t t;
+
+	if (!s || strlen(s) < 20 || !timestamp_prefix_ok(s) ||
+	    sscanf(s, "%4d-%2d-%2d%*c%2d:%2d:%2d", &year, &mon, &mday, &tm.tm_hour, &tm.tm_min,
+	           &tm.tm_sec) != 6)
+		return -EINVAL;
+	p = s + 19;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return -EINVAL;
+		for (long scale = 100; isdigit((unsigned char)*++p); scale /= 10)
+			ms += (*p - '0') * scale;
+	}
+	/* A leap second (:60) is valid; timegm() counts it as the next second. */
+	if (timestamp_zone(p, &zone) < 0 || mon < 1 || mon > 12 || mday < 1 ||
+	    mday > days_in_month(year, mon) || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return -EINVAL;
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = mday;
+	t = timegm(&tm);
+	if (ret_ms)
+		*ret_ms = ((int64_t)t - zone) * 1000 + ms;
+	return 0;
+}
+
 /* Organisation by id. */
 json_t *sim_store_org(const struct sim_store *st, const char *org_id)
 {
@@ -697,6 +932,46 @@ json_t *sim_store_user_find(const json_t *org, const char *id_or_external)
 		return u;
 	id = json_string_value(json_object_get(json_object_get(org, "userIndex"), id_or_external));
 	return sim_store_get(org, "users", id);
+}
+
+/* The user's primary connection, made now when it has none. */
+const json_t *sim_store_user_primary_connection(struct sim_store *st, json_t *user, int64_t now_ms)
+{
+	char id[SIM_ULID_SIZE], ts[SIM_TIMESTAMP_SIZE];
+	json_t *pc = json_object_get(user, "primaryConnection");
+
+	if (pc)
+		return pc;
+	sim_store_ulid(st, now_ms, id);
+	sim_store_timestamp(now_ms, ts);
+	pc = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", SIM_PRIMARY_CONNECTION_NAME,
+	               "createdAt", ts, "updatedAt", ts);
+	json_object_set_new(user, "primaryConnection", pc);
+	return pc;
+}
+
+/* Whether an auth scheme config is an object with one of the documented types. */
+bool sim_store_auth_scheme_config_valid(const json_t *c)
+{
+	static const char *const types[] = {"none",        "api-key", "basic-auth",
+	                                    "oauth2",      "hmac",    "jwt-bearer",
+	                                    "certificate", "oauth1",  "secret"};
+	const char *type = json_string_value(json_object_get(c, "type"));
+
+	if (!json_is_object(c) || !type)
+		return false;
+	for (size_t i = 0; i < ELEMENTSOF(types); i++)
+		if (strcmp(type, types[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Whether a connection credential's authSchemeConfig, if any, is valid. */
+bool sim_store_credential_valid(const json_t *cr)
+{
+	const json_t *asc = json_object_get(cr, "authSchemeConfig");
+
+	return json_is_object(cr) && (!asc || sim_store_auth_scheme_config_valid(asc));
 }
 
 /* Add a user and index its externalId. */

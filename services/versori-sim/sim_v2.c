@@ -52,12 +52,15 @@ static json_t *activation_or_404(struct sim_call *c, const char *env_id, const c
 	return act;
 }
 
-/* The variables schema of an environment's project (borrowed; null when unset). */
-static const json_t *env_schema(const json_t *org, const json_t *env)
+/* The compiled variables schema of an environment's project in *ret (NULL when unset),
+ * compiled when it was stored; -EIO after a 500 if it cannot be (out of memory). */
+static int env_schema_or_respond(struct sim_call *c, const json_t *env, const struct schema **ret)
 {
-	const json_t *p = sim_store_get(org, "projects", str(env, "projectId"));
+	const json_t *p = sim_store_get(c->org, "projects", str(env, "projectId"));
 
-	return json_object_get(p, "dynamicVariablesSchema");
+	if (sim_store_schema_get(c->store, c->org, "projects", p, ret) < 0)
+		return sim_call_fail(c, 500, NULL, "stored variables schema does not compile");
+	return 0;
 }
 
 /* Set updatedAt to now. */
@@ -96,13 +99,13 @@ static int user_create(struct sim_call *c)
 	if (dn && !json_is_string(dn) && !json_is_null(dn))
 		return sim_call_fail(c, 400, "displayName", "displayName must be a string");
 	taken = json_object_get(json_object_get(c->org, "userIndex"), json_string_value(ext));
-	if (taken && c->store->dup_user == SIM_DUP_USER_EXISTING)
+	if (taken && c->store->switches.dup_user == SIM_DUP_USER_EXISTING)
 		return sim_call_reply(
 		    c, 201,
 		    sim_json_user(c->org,
 		                  sim_store_get(c->org, "users", json_string_value(taken))));
 	if (taken)
-		return sim_call_fail(c, c->store->dup_user == SIM_DUP_USER_400 ? 400 : 409,
+		return sim_call_fail(c, c->store->switches.dup_user == SIM_DUP_USER_400 ? 400 : 409,
 		                     "externalId", "an end user with externalId %s already exists",
 		                     json_string_value(ext));
 	sim_store_ulid(c->store, c->now_ms, id);
@@ -201,7 +204,8 @@ static int user_delete(struct sim_call *c)
 	return sim_call_reply(c, 204, NULL);
 }
 
-/* Check a ConnectionCreate {name*, credentials*: [object], baseUrl?}; 400 names field. */
+/* Check a ConnectionCreate {name*, credentials*: [object], baseUrl?}, each credential's
+ * authSchemeConfig (echoed in every Connection) of a known type; 400 names field. */
 static int conn_spec_check_or_respond(struct sim_call *c, const json_t *spec, const char *field)
 {
 	const json_t *creds = json_object_get(spec, "credentials");
@@ -224,9 +228,12 @@ static int conn_spec_check_or_respond(struct sim_call *c, const json_t *spec, co
 		return -EINVAL;
 	}
 	json_array_foreach (creds, i, cr)
-		if (!json_is_object(cr)) {
-			sim_call_fail(c, 400, field, "%s.credentials[%zu] must be an object", field,
-			              i);
+		if (!sim_store_credential_valid(cr)) {
+			sim_call_fail(
+			    c, 400, field,
+			    "%s.credentials[%zu] must be an object whose authSchemeConfig, "
+			    "if any, has a known type",
+			    field, i);
 			return -EINVAL;
 		}
 	return 0;
@@ -288,7 +295,7 @@ static int activation_dup_or_respond(struct sim_call *c, const json_t *user, con
 	const char *key;
 	json_t *v;
 
-	if (c->store->dup_activation == SIM_DUP_ACTIVATION_ALLOW)
+	if (c->store->switches.dup_activation == SIM_DUP_ACTIVATION_ALLOW)
 		return 0;
 	json_object_foreach ((json_t *)ids, key, v)
 		if (str_is(sim_store_get(c->org, "activations", key), "environmentId",
@@ -406,6 +413,7 @@ static int activation_create(struct sim_call *c)
 	json_auto_t *body = sim_call_body_or_respond(c);
 	json_auto_t *plan = NULL;
 	json_t *user, *env, *vars, *act;
+	const struct schema *schema;
 
 	if (!body || activation_parse_or_respond(c, body, &user, &env, &vars) < 0)
 		return sim_call_answered(c);
@@ -414,8 +422,8 @@ static int activation_create(struct sim_call *c)
 	if (activation_bind_or_respond(c, json_object_get(body, "connections"), user, env, &plan) <
 	    0)
 		return sim_call_answered(c);
-	if (sim_vars_check_or_respond(c, env_schema(c->org, env), vars, false,
-	                              "dynamicVariables.") < 0)
+	if (env_schema_or_respond(c, env, &schema) < 0 ||
+	    sim_vars_check_or_respond(c, schema, vars, false, "dynamicVariables.") < 0)
 		return sim_call_answered(c);
 	act = activation_commit(c, user, env, plan, vars);
 	return sim_call_reply(c, 200, sim_json_activation(c->org, act));
@@ -503,7 +511,7 @@ static int activation_connection(struct sim_call *c)
 static int vars_merge_reply(struct sim_call *c, json_t *vars, json_t *patch)
 {
 	json_object_update(vars, patch);
-	if (c->store->patch_response == SIM_PATCH_RESPONSE_CHANGED)
+	if (c->store->switches.patch_response == SIM_PATCH_RESPONSE_CHANGED)
 		return sim_call_reply(c, 200, json_incref(patch));
 	return sim_call_reply(c, 200, json_incref(vars));
 }
@@ -512,13 +520,14 @@ static int vars_merge_reply(struct sim_call *c, json_t *vars, json_t *patch)
 static int vars_patch(struct sim_call *c)
 {
 	json_t *act = activation_or_404(c, c->params[1], c->params[2]);
+	const json_t *env = sim_store_get(c->org, "environments", c->params[1]);
+	const struct schema *schema;
 	json_auto_t *body = NULL;
 
 	if (!act || !(body = sim_call_body_or_respond(c)))
 		return sim_call_answered(c);
-	if (sim_vars_check_or_respond(
-	        c, env_schema(c->org, sim_store_get(c->org, "environments", c->params[1])), body,
-	        true, "") < 0)
+	if (env_schema_or_respond(c, env, &schema) < 0 ||
+	    sim_vars_check_or_respond(c, schema, body, true, "") < 0)
 		return sim_call_answered(c);
 	touch(act, c->now_ms);
 	return vars_merge_reply(c, json_object_get(act, "dynamicVariables"), body);
@@ -528,7 +537,8 @@ static int vars_patch(struct sim_call *c)
 static int vars_put_one(struct sim_call *c)
 {
 	json_t *act = activation_or_404(c, c->params[1], c->params[2]);
-	const json_t *schema;
+	const json_t *env = sim_store_get(c->org, "environments", c->params[1]);
+	const struct schema *schema;
 	json_auto_t *body = NULL, *one = NULL;
 	json_t *value;
 
@@ -537,7 +547,8 @@ static int vars_put_one(struct sim_call *c)
 	value = json_object_get(body, "value");
 	if (!value || json_is_null(value))
 		return sim_call_fail(c, 400, "value", "value is required and must not be null");
-	schema = env_schema(c->org, sim_store_get(c->org, "environments", c->params[1]));
+	if (env_schema_or_respond(c, env, &schema) < 0)
+		return sim_call_answered(c);
 	if (!sim_vars_declared(schema, c->params[3]))
 		return sim_call_fail(c, 400, c->params[3],
 		                     "variable %s is not declared in the project schema",
@@ -554,11 +565,13 @@ static int vars_put_one(struct sim_call *c)
 static int static_vars_patch(struct sim_call *c)
 {
 	json_t *env = env_or_404(c, c->params[1], NULL);
+	const struct schema *schema;
 	json_auto_t *body = NULL;
 
 	if (!env || !(body = sim_call_body_or_respond(c)))
 		return sim_call_answered(c);
-	if (sim_vars_check_or_respond(c, env_schema(c->org, env), body, true, "") < 0)
+	if (env_schema_or_respond(c, env, &schema) < 0 ||
+	    sim_vars_check_or_respond(c, schema, body, true, "") < 0)
 		return sim_call_answered(c);
 	return vars_merge_reply(c, json_object_get(env, "staticVariables"), body);
 }
@@ -583,18 +596,19 @@ static int schema_get(struct sim_call *c)
 	return sim_call_reply(c, 200, json_incref(json_object_get(p, "dynamicVariablesSchema")));
 }
 
-/* Store a schema document if it compiles (400 otherwise) and answer it. */
+/* Store a schema document if it compiles (400 otherwise, naming where and why) and answer it;
+ * it is compiled here, once, for every later validation. */
 static int schema_store_reply(struct sim_call *c, json_t *p, json_t *doc)
 {
-	struct schema_error se;
-	struct schema *s = NULL;
+	struct schema_error se = {{0}};
+	int r = sim_store_schema_set(c->store, c->org, "projects", p, doc, &se);
 
-	if (schema_compile(doc, &s, &se) < 0)
+	if (r == -ENOMEM)
+		return sim_call_fail(c, 500, NULL, "out of memory");
+	if (r < 0)
 		return sim_call_fail(c, 400, se.path[0] ? se.path : NULL,
 		                     "schema rejected at %s: %s", se.path[0] ? se.path : "/",
 		                     se.message);
-	schema_free(s);
-	json_object_set(p, "dynamicVariablesSchema", doc);
 	touch(p, c->now_ms);
 	return sim_call_reply(c, 200, json_incref(doc));
 }

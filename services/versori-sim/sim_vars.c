@@ -7,23 +7,23 @@
 #include "schema.h"
 #include "sim_call.h"
 
-/* Whether schema declares a top-level property. */
-bool sim_vars_declared(const json_t *schema, const char *name)
+/* Whether schema declares a top-level variable. */
+bool sim_vars_declared(const struct schema *schema, const char *name)
 {
-	return json_object_get(json_object_get(schema, "properties"), name) != NULL;
+	return schema && schema_names_property(schema, name);
 }
 
 /* Whether unknown top-level keys are rejected: unless additionalProperties allows them. */
-static bool rejects_unknown(const json_t *schema)
+static bool rejects_unknown(const struct schema *schema)
 {
-	const json_t *extra = json_object_get(schema, "additionalProperties");
+	const json_t *extra = json_object_get(schema_document(schema), "additionalProperties");
 
 	return !extra || json_is_false(extra);
 }
 
 /* The first key that is null or undeclared; answers 400 naming "<prefix><key>". */
-static int check_keys_or_respond(struct sim_call *c, const json_t *schema, const json_t *vars,
-                                 const char *prefix)
+static int check_keys_or_respond(struct sim_call *c, const struct schema *schema,
+                                 const json_t *vars, const char *prefix)
 {
 	const char *key;
 	json_t *v;
@@ -35,8 +35,7 @@ static int check_keys_or_respond(struct sim_call *c, const json_t *schema, const
 			sim_call_fail(c, 400, field, "%s: null values are not allowed", field);
 			return -EINVAL;
 		}
-		if (!json_is_null(schema) && rejects_unknown(schema) &&
-		    !sim_vars_declared(schema, key)) {
+		if (schema && rejects_unknown(schema) && !sim_vars_declared(schema, key)) {
 			sim_call_fail(c, 400, field,
 			              "%s: unknown variable, not declared in the schema", field);
 			return -EINVAL;
@@ -59,31 +58,23 @@ static void fail_schema(struct sim_call *c, const char *prefix, const struct sch
 	              *field ? field : "value", se->message);
 }
 
-/* Check variables against the schema. */
-int sim_vars_check_or_respond(struct sim_call *c, const json_t *schema, const json_t *vars,
+/* Check variables against the (already compiled) schema. */
+int sim_vars_check_or_respond(struct sim_call *c, const struct schema *schema, const json_t *vars,
                               bool partial, const char *prefix)
 {
-	json_auto_t *doc = NULL;
-	struct schema *s = NULL;
-	struct schema_error se;
+	struct schema_error se = {{0}};
 	int r;
 
-	if (!schema)
-		schema = json_null();
 	if (check_keys_or_respond(c, schema, vars, prefix) < 0)
 		return -EINVAL;
-	if (json_is_null(schema))
+	if (!schema)
 		return 0;
-	doc = json_deep_copy(schema);
-	if (partial)
-		json_object_del(doc, "required");
-	if (schema_compile(doc, &s, &se) < 0) {
-		sim_call_fail(c, 500, NULL, "stored variables schema does not compile: %s",
-		              se.message);
+	r = partial ? schema_validate_partial(schema, vars, &se)
+	            : schema_validate(schema, vars, &se);
+	if (r == -ENOMEM) {
+		sim_call_fail(c, 500, NULL, "out of memory");
 		return -EINVAL;
 	}
-	r = schema_validate(s, vars, &se);
-	schema_free(s);
 	if (r < 0) {
 		fail_schema(c, prefix, &se);
 		return -EINVAL;

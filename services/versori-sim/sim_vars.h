@@ -9,13 +9,16 @@
 
 #include "xalloc.h"
 
+struct schema;
 struct sim_call;
 
-/* Check vars (an object) against schema (an object, or null: anything goes) and answer 400
- * naming the first problem as "<prefix><key>". partial: only the keys present are checked
- * (PATCH, single PUT), "required" is not enforced. Returns 0, or -EINVAL after answering. */
-_warn_unused_result_ int sim_vars_check_or_respond(struct sim_call *c, const json_t *schema,
+/* Check vars (an object) against schema (compiled, from sim_store_schema_get(); NULL: anything
+ * goes) and answer 400 naming the first problem as "<prefix><key>". partial: only the keys
+ * present are checked (PATCH, single PUT), the root's "required" is not enforced. Returns 0,
+ * or -EINVAL after answering. */
+_warn_unused_result_ int sim_vars_check_or_respond(struct sim_call *c, const struct schema *schema,
                                                    const json_t *vars, bool partial,
                                                    const char *prefix);
-/* Whether schema declares a top-level property name. */
-bool sim_vars_declared(const json_t *schema, const char *name);
+/* Whether schema (NULL: none) declares a top-level variable name: in its "properties" or by a
+ * matching "patternProperties" expression. */
+bool sim_vars_declared(const struct schema *schema, const char *name);

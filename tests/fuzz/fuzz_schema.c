@@ -1,4 +1,5 @@
-/* Fuzz the JSON-Schema subset: compile any document, then validate instances against it. */
+/* Fuzz the JSON-Schema subset: compile any document (regular expressions included), then
+ * validate instances against it, in full and as a partial update, and look up its members. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -21,9 +22,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct schema_error e;
 
 	if (doc && schema_compile(doc, &s, &e) == 0) {
+		const char *key;
+		json_t *v;
+
 		(void)!schema_validate(s, doc, &e);
-		if (inst)
+		if (inst) {
 			(void)!schema_validate(s, inst, &e);
+			(void)!schema_validate_partial(s, inst, &e);
+		}
+		json_object_foreach (inst, key, v)
+			(void)schema_names_property(s, key);
 		schema_free(s);
 	}
 	json_decref(doc);

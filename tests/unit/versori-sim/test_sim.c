@@ -2,7 +2,9 @@
  * every rule's Error, the switches, paging, auth with API keys, routes and 501 families. */
 #include <errno.h>
 
+#include "schema.h"
 #include "sim.h"
+#include "sim_store.h"
 #include "sim_test.h"
 
 /* Load fixture text; returns sim_new()'s result and the error text. */
@@ -613,6 +615,89 @@ static void test_project_schema(void **state)
 	sim_free(s);
 }
 
+/* pattern and patternProperties in a project schema (Versori's CLI writes pattern): the schema
+ * is stored, variables are checked against the expressions (unanchored, ECMA-262 style), a
+ * patternProperties name counts as declared, and an expression PCRE2 cannot compile is a 400
+ * naming it. */
+static void test_variables_pattern(void **state)
+{
+	static const char schema[] =
+	    "{\"type\":\"object\",\"properties\":{"
+	    "\"retailerId\":{\"type\":\"string\",\"pattern\":\"^[0-9]+$\"},"
+	    "\"region\":{\"type\":\"string\",\"pattern\":\"eu\"},"
+	    "\"syncEnabled\":{\"type\":\"boolean\"}},"
+	    "\"patternProperties\":{\"^feature_[a-z]+$\":{\"type\":\"boolean\"}},"
+	    "\"required\":[\"retailerId\"]}";
+	struct sim *s = test_sim("conformance.json");
+	const char *act;
+	char uri[256];
+	json_auto_t *put = NULL, *v = NULL, *bad = NULL;
+
+	put = test_expect(s, HTTP_METHOD_PUT, V2 "/projects/" PROJECT "/variables", schema, 200);
+	assert_non_null(
+	    json_object_get(json_object_get(put, "patternProperties"), "^feature_[a-z]+$"));
+	test_create_user(s, "acme");
+	test_expect_error(
+	    s, HTTP_METHOD_POST, V2 "/activations",
+	    "{\"userId\":\"acme\",\"environmentId\":\"" ENV "\",\"connections\":["
+	    "{\"connectionTemplateId\":\"" TPL_A "\",\"existingConnectionId\":\"" CONN_A
+	    "\"},{\"connectionTemplateId\":\"" TPL_B "\",\"existingConnectionId\":\"" CONN_B
+	    "\"}],\"dynamicVariables\":{\"retailerId\":\"42a\"}}",
+	    400, "dynamicVariables.retailerId");
+	act = test_activate(s, "acme");
+	snprintf(uri, sizeof(uri), V2 "/environments/" ENV "/activations/%s/variables", act);
+	v = test_expect(s, HTTP_METHOD_PATCH, uri,
+	                "{\"region\":\"west-eu-1\",\"feature_sync\":true}", 200);
+	assert_true(json_is_true(json_object_get(v, "feature_sync")));
+	test_expect_error(s, HTTP_METHOD_PATCH, uri, "{\"region\":\"us\"}", 400, "region");
+	test_expect_error(s, HTTP_METHOD_PATCH, uri, "{\"feature_sync\":1}", 400, "feature_sync");
+	test_expect_error(s, HTTP_METHOD_PATCH, uri, "{\"feature_X\":true}", 400, "feature_X");
+	snprintf(uri, sizeof(uri), V2 "/environments/" ENV "/activations/%s/variables/feature_ab",
+	         act);
+	json_decref(test_expect(s, HTTP_METHOD_PUT, uri, "{\"value\":false}", 200));
+	bad = test_expect(s, HTTP_METHOD_PUT, V2 "/projects/" PROJECT "/variables",
+	                  "{\"properties\":{\"zip\":{\"pattern\":\"([0-9]\"}}}", 400);
+	assert_string_equal(test_str(json_array_get(json_object_get(bad, "fields"), 0), "field"),
+	                    "/properties/zip/pattern");
+	assert_non_null(strstr(test_str(bad, "message"), "regular expression does not compile"));
+	/* The rejected schema was not stored. */
+	json_decref(put);
+	put = test_expect(s, HTTP_METHOD_GET, V2 "/projects/" PROJECT "/variables", NULL, 200);
+	assert_non_null(json_object_get(put, "patternProperties"));
+	sim_free(s);
+}
+
+/* A stored variables schema is compiled once, when it is stored, and every validation uses
+ * that compiled form until the schema is replaced. */
+static void test_schema_compiled_once(void **state)
+{
+	static const char *const field = "dynamicVariablesSchema";
+	json_auto_t *doc = test_fixture("conformance.json");
+	json_auto_t *next = json_loads("{\"properties\":{\"a\":{\"pattern\":\"x\"}}}", 0, NULL);
+	const struct schema *a = NULL, *b = NULL, *none = NULL;
+	struct sim_store st;
+	char err[256] = "";
+	json_t *org, *p;
+
+	assert_int_equal(sim_store_load(&st, doc, err, sizeof(err)), 0);
+	org = sim_store_org(&st, ORG);
+	p = sim_store_get(org, "projects", PROJECT);
+	assert_int_equal(sim_store_schema_get(&st, org, "projects", p, &a), 0);
+	assert_non_null(a);
+	assert_ptr_equal(schema_document(a), json_object_get(p, field));
+	assert_int_equal(sim_store_schema_get(&st, org, "projects", p, &b), 0);
+	assert_ptr_equal(a, b);
+	assert_int_equal(sim_store_schema_set(&st, org, "projects", p, next, NULL), 0);
+	assert_int_equal(sim_store_schema_get(&st, org, "projects", p, &b), 0);
+	assert_ptr_equal(schema_document(b), next);
+	assert_ptr_equal(json_object_get(p, field), next);
+	assert_int_equal(sim_store_schema_get(&st, org, "projects",
+	                                      sim_store_get(org, "projects", PROJECT2), &none),
+	                 0);
+	assert_null(none);
+	sim_store_fini(&st);
+}
+
 /* Projects, templates and systems: shapes, filters, pages. */
 static void test_projects_templates_systems(void **state)
 {
@@ -1024,6 +1109,8 @@ int main(void)
 	    cmocka_unit_test(test_variables_put_one),
 	    cmocka_unit_test(test_variables_static),
 	    cmocka_unit_test(test_project_schema),
+	    cmocka_unit_test(test_variables_pattern),
+	    cmocka_unit_test(test_schema_compiled_once),
 	    cmocka_unit_test(test_projects_templates_systems),
 	    cmocka_unit_test(test_connections),
 	    cmocka_unit_test(test_schedulers),
