@@ -20,8 +20,8 @@
 #include "err.h"
 
 /* The limits the glue enforces itself, with a JSON answer (see glue_refusal_find()). */
-#define GLUE_MAX_TARGET         8192        /* bytes of request-target: 414 beyond */
-#define GLUE_MAX_HEADERS        (64 * 1024) /* bytes of request line and header lines: 431 beyond */
+#define GLUE_MAX_TARGET         8192                /* bytes of request-target: 414 beyond */
+#define GLUE_MAX_HEADERS        ((size_t)64 * 1024) /* request line and header lines: 431 beyond */
 /* evhttp's own limit on the request line and headers, set well above GLUE_MAX_HEADERS so the
  * glue answers oversized headers itself; beyond it evhttp answers 400 with an HTML page and
  * closes the connection (libevent 2.1 has no hook for its own error pages). */
@@ -389,11 +389,12 @@ static void glue_on_request(struct evhttp_request *evreq, void *arg)
 	ex->req.body_len = evbuffer_get_length(in);
 	/* The body stays in evhttp's buffer, made contiguous once, until we answer. */
 	ex->req.body = ex->req.body_len ? evbuffer_pullup(in, -1) : (const unsigned char *)"";
+	if (glue_refusal_find(&ex->req, &refusal)) {
+		glue_refuse(s, ex, &refusal); /* answered and freed */
+		return;
+	}
 	s->in_handler = ex;
-	if (glue_refusal_find(&ex->req, &refusal))
-		glue_refuse(s, ex, &refusal);
-	else
-		s->handler(ex, &ex->req, s->userdata);
+	s->handler(ex, &ex->req, s->userdata);
 	if (s->in_handler == ex && s->detect_client_close)
 		glue_watch(s->base, ex);
 	s->in_handler = NULL;

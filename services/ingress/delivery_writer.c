@@ -492,7 +492,7 @@ static void batch_fail(struct delivery_writer *w, struct writer_conn *c, int r)
  * more statements, and no attempt is counted against the rows. */
 static void batch_bisect(struct delivery_writer *w, struct writer_conn *c)
 {
-	_cleanup_free_ struct delivery **seq = xcalloc(c->batch_n, sizeof(*seq));
+	_cleanup_free_ struct delivery **seq = xcalloc(c->batch_n, sizeof(struct delivery *));
 	size_t n = 0, first = (c->batch_rows + 1) / 2;
 
 	for (size_t i = 0; i < c->batch_rows; i++) {
