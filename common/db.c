@@ -265,9 +265,14 @@ static const char *conninfo_value(const PQconninfoOption *opts, const char *keyw
 }
 
 /* Whether libpq treats an option as a secret: the password, and every option its table
- * marks for hiding in a connect dialog (dispchar "*": sslpassword, and later ones). */
+ * marks for hiding in a connect dialog (dispchar "*": sslpassword, and later ones); and a
+ * dbname that is itself a connection string (it may hold a password of its own, which a
+ * nested parse would not mask). */
 static bool conninfo_is_secret(const PQconninfoOption *o)
 {
+	if (strcmp(o->keyword, "dbname") == 0 && o->val)
+		return strchr(o->val, '=') || strncmp(o->val, "postgres://", 11) == 0 ||
+		       strncmp(o->val, "postgresql://", 13) == 0;
 	return strcmp(o->keyword, "password") == 0 || (o->dispchar && o->dispchar[0] == '*');
 }
 
@@ -349,7 +354,10 @@ static void uri_mask(struct mask_buf *b, const char *s, size_t prefix_len,
 		uri_put_netlocs(b, host, port);
 	if (dbname) {
 		mask_puts(b, "/");
-		mask_put_pct(b, dbname, strlen(dbname), NULL);
+		for (const PQconninfoOption *o = opts; o->keyword; o++)
+			if (strcmp(o->keyword, "dbname") == 0 && conninfo_is_secret(o))
+				dbname = DB_SECRET_MASK;
+		mask_put_pct(b, dbname, strlen(dbname), "*");
 	}
 	for (const PQconninfoOption *o = opts; o->keyword; o++) {
 		if (!o->val || strcmp(o->keyword, "user") == 0 || strcmp(o->keyword, "dbname") == 0)

@@ -14,6 +14,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
@@ -305,9 +306,11 @@ static void glue_census(const struct http_req *req, struct glue_census *c)
  * repeated Content-Length, one that is not plain digits, Transfer-Encoding next to
  * Content-Length, a repeated or non-chunked Transfer-Encoding, a header name that is not a
  * token (RFC 9112 §5.1: "Content-Length :" is one parser's Content-Length and another's
- * unknown header); and so is a repeated Host (RFC 9112 §3.2) and a control character in a
- * header value (RFC 9110 §5.5). evhttp has read the body its own way by then, so the connection is
- * closed after the answer: nothing after this request on it is trusted. */
+ * unknown header), Transfer-Encoding on HTTP/1.0 (RFC 9112 §6.1), a body on HEAD (evhttp never
+ * reads one, so its bytes would be parsed as the next request); and so is a repeated Host (RFC 9112
+ * §3.2) and a control character in a header value (RFC 9110 §5.5). evhttp has read the body its own
+ * way by then, so the connection is closed after the answer: nothing after this request on it is
+ * trusted. */
 static bool glue_refusal_find(const struct http_req *req, struct glue_refusal *ret)
 {
 	struct glue_census c;
@@ -340,6 +343,12 @@ static bool glue_refusal_find(const struct http_req *req, struct glue_refusal *r
 		*ret =
 		    (struct glue_refusal){400, "conflicting_framing",
 		                          "the request has more than one Transfer-Encoding header"};
+	else if (te && req->version_major == 1 && req->version_minor == 0)
+		*ret = (struct glue_refusal){400, "malformed_framing",
+		                             "HTTP/1.0 has no Transfer-Encoding"};
+	else if (req->method == HTTP_METHOD_HEAD && (te || (cl && strcmp(cl, "0") != 0)))
+		*ret =
+		    (struct glue_refusal){400, "conflicting_framing", "a HEAD request has no body"};
 	else if (te && strcasecmp(te, "chunked") != 0)
 		*ret = (struct glue_refusal){501, "unsupported_transfer_coding",
 		                             "the only Transfer-Encoding accepted is chunked"};
@@ -383,6 +392,9 @@ static void glue_on_request(struct evhttp_request *evreq, void *arg)
 	if (ex->evcon)
 		evhttp_connection_set_closecb(ex->evcon, glue_on_close, s);
 	ex->req.method = glue_method(evhttp_request_get_command(evreq));
+	/* libevent 2.1 has no getter for the version; http_struct.h is its public layout. */
+	ex->req.version_major = (unsigned char)evreq->major;
+	ex->req.version_minor = (unsigned char)evreq->minor;
 	glue_uri(ex);
 	glue_headers(ex);
 	glue_peer(ex);
@@ -445,13 +457,26 @@ void http_exchange_respond(struct http_exchange *ex, int status, const char *con
 	if (content_type)
 		evhttp_add_header(out, "Content-Type", content_type);
 	evhttp_add_header(out, "Cache-Control", "no-store");
-	if (ex->close)
+	if (ex->close) {
+		/* evhttp would add "Connection: keep-alive" for an HTTP/1.0 client that asked for
+		 * it (and keep the connection); the request's own Connection goes first. Nothing
+		 * reads the request's headers after this answer. */
+		evhttp_remove_header(evhttp_request_get_input_headers(ex->evreq), "Connection");
 		evhttp_add_header(out, "Connection", "close");
+	}
 	for (size_t i = 0; i < n_extra; i++)
 		evhttp_add_header(out, extra[i].name, extra[i].value);
-	/* The request's own output buffer: nothing to allocate, so nothing to fail here. */
-	if (body && len && evbuffer_add(evhttp_request_get_output_buffer(ex->evreq), body, len) < 0)
-		status = 500;
+	if (evhttp_request_get_command(ex->evreq) == EVHTTP_REQ_HEAD) {
+		/* The headers of the GET answer and no body: evhttp would write one after them,
+		 * which a client reads as the start of its next answer. */
+		char n[24];
+
+		snprintf(n, sizeof(n), "%zu", body ? len : 0);
+		evhttp_add_header(out, "Content-Length", n);
+	} else if (body && len &&
+	           evbuffer_add(evhttp_request_get_output_buffer(ex->evreq), body, len) < 0) {
+		status = 500; /* the request's own output buffer: nothing to allocate, so rare */
+	}
 	evhttp_send_reply(ex->evreq, status, err_http_reason(status), NULL);
 	ex->evreq = NULL; /* evhttp owns it again */
 	glue_exchange_free(ex);

@@ -46,8 +46,10 @@ struct http_server_options {
  * server refuses, through o->refuse, and closes the connection after the answer:
  *   414 uri_too_long                 a request target over 8192 bytes
  *   431 headers_too_large            request line and headers over 65536 bytes
- *   400 conflicting_framing          a repeated Content-Length or Transfer-Encoding, or both
- *   400 malformed_framing            a Content-Length that is not decimal digits only
+ *   400 conflicting_framing          a repeated Content-Length or Transfer-Encoding, or both,
+ *                                    or a body on HEAD
+ *   400 malformed_framing            a Content-Length that is not decimal digits only, or a
+ *                                    Transfer-Encoding on HTTP/1.0
  *   501 unsupported_transfer_coding  a Transfer-Encoding other than chunked
  *   400 conflicting_headers          a repeated Host
  *   400 malformed_header             a header name that is not a token, or a control

@@ -25,7 +25,8 @@ struct http_header {
 
 struct http_req {
 	enum http_method method;
-	const char *uri;   /* as received: path plus optional ?query */
+	unsigned char version_major, version_minor; /* HTTP/1.1: 1, 1 */
+	const char *uri;                            /* as received: path plus optional ?query */
 	const char *path;  /* decoded path, no query; may hold a decoded NUL ("%00") */
 	size_t path_len;   /* bytes in path: strlen(path) < path_len when it holds a NUL */
 	const char *query; /* raw query string after '?', or NULL */

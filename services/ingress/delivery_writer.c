@@ -23,6 +23,13 @@
 #define WRITER_EXPIRE_INTERVAL_S 60
 #define WRITER_EXPIRE_STATEMENT  "hookrun_keys_expire"
 
+/* Failing statements an isolation may cost (bisecting batches that failed for one row's
+ * reason, counted from the first until every delivery involved is settled): one bad row in
+ * a batch of 512 costs 10, so this isolates about three; beyond it, the fault is taken to be
+ * everyone's (a trigger refusing every row, a new constraint) and a failing batch fails
+ * whole instead of costing two statements per row. */
+#define WRITER_ISOLATION_MAX_FAILURES 32
+
 /* Attempts for one delivery when its batch hits a serialization failure or a key race. */
 #define DELIVERY_MAX_ATTEMPTS 5
 
@@ -69,6 +76,8 @@ struct delivery_writer {
 	struct metric_counter *m_timeouts;
 	struct metric_counter *m_keys_expired;
 	struct metric_counter *m_isolated;
+	size_t isolating;            /* deliveries with a batch_cap, not settled yet */
+	unsigned isolation_failures; /* failing statements since isolating became nonzero */
 };
 
 /* The database operations of db.h. */
@@ -250,9 +259,30 @@ static struct delivery *queue_pop(struct delivery_writer *w)
 	return d;
 }
 
-/* Report an outcome to the delivery's owner. */
-static void delivery_finish(struct delivery *d, int r, const char *id, bool duplicate)
+/* Leave isolation for d (settled, or its cap changing): the isolation ends with its last. */
+static void isolation_leave(struct delivery_writer *w, struct delivery *d)
 {
+	if (!d->batch_cap)
+		return;
+	d->batch_cap = 0;
+	assert(w->isolating > 0);
+	if (--w->isolating == 0)
+		w->isolation_failures = 0;
+}
+
+/* Put d into isolation with a batch cap. */
+static void isolation_enter(struct delivery_writer *w, struct delivery *d, size_t cap)
+{
+	isolation_leave(w, d);
+	d->batch_cap = cap;
+	w->isolating++;
+}
+
+/* Report an outcome to the delivery's owner. */
+static void delivery_finish(struct delivery_writer *w, struct delivery *d, int r, const char *id,
+                            bool duplicate)
+{
+	isolation_leave(w, d);
 	d->leader = NULL;
 	d->done(d, r, id, duplicate, d->userdata);
 }
@@ -263,7 +293,7 @@ static void writer_fail_queue(struct delivery_writer *w, int r)
 	struct delivery *d;
 
 	while ((d = queue_pop(w)))
-		delivery_finish(d, r, NULL, false);
+		delivery_finish(w, d, r, NULL, false);
 	writer_gauges(w);
 }
 
@@ -432,7 +462,7 @@ static void delivery_retry_or_finish(struct delivery_writer *w, struct delivery 
 		queue_push_front(w, d);
 		return;
 	}
-	delivery_finish(d, r, id, duplicate);
+	delivery_finish(w, d, r, id, duplicate);
 }
 
 /* Settle one leader and its followers with the row outcome. */
@@ -473,10 +503,11 @@ static void batch_apply_rows(struct delivery_writer *w, struct writer_conn *c, c
 	}
 }
 
-/* Settle every delivery of the batch still unsettled with the same error. */
+/* Settle every delivery of the batch still unsettled with the same error. Last first: those
+ * retried go back to the queue head one by one, and so keep their order. */
 static void batch_fail(struct delivery_writer *w, struct writer_conn *c, int r)
 {
-	for (size_t i = 0; i < c->batch_rows; i++) {
+	for (size_t i = c->batch_rows; i-- > 0;) {
 		struct delivery *d = c->batch[i];
 		if (d) {
 			c->batch[i] = NULL;
@@ -498,12 +529,12 @@ static void batch_bisect(struct delivery_writer *w, struct writer_conn *c)
 	for (size_t i = 0; i < c->batch_rows; i++) {
 		struct delivery *leader = c->batch[i];
 
-		leader->batch_cap = i < first ? first : c->batch_rows - first;
+		isolation_enter(w, leader, i < first ? first : c->batch_rows - first);
 		seq[n++] = leader;
 		for (size_t j = c->batch_rows; j < c->batch_n; j++) {
 			struct delivery *f = c->batch[j];
 			if (f && f->leader == leader) {
-				f->batch_cap = leader->batch_cap;
+				isolation_enter(w, f, leader->batch_cap);
 				seq[n++] = f;
 			}
 		}
@@ -516,6 +547,46 @@ static void batch_bisect(struct delivery_writer *w, struct writer_conn *c)
 		queue_push_front(w, seq[n]);
 	}
 	metric_counter_inc(w->m_isolated);
+}
+
+/* The lone row of a batch failed for its own reason: it gets -EIO; its followers (requests
+ * with its key, whose own values may be fine) go back to the queue, the first of them to be
+ * a row of its own in a batch of one. */
+static void batch_fail_alone(struct delivery_writer *w, struct writer_conn *c)
+{
+	struct delivery *leader = c->batch[0];
+
+	for (size_t i = c->batch_n; i-- > c->batch_rows;) {
+		struct delivery *f = c->batch[i];
+		if (f && f->leader == leader) {
+			c->batch[i] = NULL;
+			f->leader = NULL;
+			isolation_enter(w, f, 1);
+			queue_push_front(w, f);
+		}
+	}
+	c->batch[0] = NULL;
+	delivery_finish(w, leader, -EIO, NULL, false);
+}
+
+/* A statement failed for what may be one row's reason: bisect it, fail its lone row, or, when
+ * the isolation has cost WRITER_ISOLATION_MAX_FAILURES failing statements already, fail the
+ * batch whole (the fault is taken to be systematic). */
+static void batch_isolate(struct delivery_writer *w, struct writer_conn *c)
+{
+	bool isolating = w->isolating > 0;
+
+	if (isolating && ++w->isolation_failures > WRITER_ISOLATION_MAX_FAILURES) {
+		log_event(LOG_LEVEL_WARN, "delivery.isolation_abandoned", "rows=%zu failures=%u",
+		          c->batch_rows, w->isolation_failures);
+		batch_fail(w, c, -EIO);
+	} else if (c->batch_rows == 1) {
+		batch_fail_alone(w, c);
+	} else {
+		if (!isolating)
+			w->isolation_failures = 1;
+		batch_bisect(w, c);
+	}
 }
 
 /* Log and count a statement that failed; retry: worth retrying whatever its SQLSTATE says. */
@@ -553,9 +624,8 @@ static void writer_on_result(void *userdata, const PGresult *res, int r)
 	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		int e = batch_error(w, c, res, false);
 
-		if (e == -EIO && c->batch_rows > 1 &&
-		    db_sqlstate_is_data_error(w->db->sqlstate(res)))
-			batch_bisect(w, c);
+		if (e == -EIO && db_sqlstate_is_data_error(w->db->sqlstate(res)))
+			batch_isolate(w, c);
 		else
 			batch_fail(w, c, e);
 	} else {
@@ -624,7 +694,7 @@ void delivery_writer_sweep(struct delivery_writer *w)
 
 	while (w->head && w->head->enqueued_us < deadline) {
 		metric_counter_inc(w->m_timeouts);
-		delivery_finish(queue_pop(w), -ETIMEDOUT, NULL, false);
+		delivery_finish(w, queue_pop(w), -ETIMEDOUT, NULL, false);
 	}
 	/* The server aborts a slow statement itself (statement_timeout); a connection that
 	 * does not answer even that is dropped after twice the timeout. */

@@ -1772,8 +1772,8 @@ void harness_raw(int port, const void *req, size_t len, int timeout_ms,
 	close(fd);
 	if (strncmp(ret->text, "HTTP/1.", 7) == 0 && ret->len > 12)
 		ret->status = strtol(ret->text + 9, NULL, 10);
-	for (const char *p = ret->text; (p = strstr(p, "HTTP/1.1 ")); p++)
-		ret->n_statuses++;
+	for (const char *p = ret->text; (p = strstr(p, "HTTP/1.")); p++)
+		ret->n_statuses += p == ret->text || p[-1] == '\n';
 	sep = strstr(ret->text, "\r\n\r\n");
 	ret->body = sep ? sep + 4 : "";
 	ret->json = json_loads(ret->body, JSON_DISABLE_EOF_CHECK, NULL);

@@ -67,6 +67,11 @@ static const struct mask_case mask_cases[] = {
     {"postgresql://u:pa/ss@h/db", AMBIGUOUS, {"pa", "ss"}},
     {"postgresql://u:a?sslmode=b/c@h", AMBIGUOUS, {"b/c", "b%2Fc"}},
     {"postgresql://u:S3cr3t@h/db?application_name=a@b", AMBIGUOUS, {"S3cr3t"}},
+    /* A dbname that is itself a connection string: it may carry a password of its own. */
+    {"dbname=postgresql://u:p4ss@h/db", "dbname=" MASK, {"p4ss"}},
+    {"host=h dbname='postgres://u:p4ss@h/db'", "host=h dbname=" MASK, {"p4ss"}},
+    {"host=h dbname='user=u password=p4ss'", "host=h dbname=" MASK, {"p4ss"}},
+    {"postgresql://h/postgresql%3A%2F%2Fu%3Ap4ss%40h%2Fdb", "postgresql://h/" MASK, {"p4ss"}},
     /* key=value strings: quotes, backslash escapes, order. */
     {"host=h dbname=db password=S3cr3t user=u",
      "host=h dbname=db user=u password=" MASK,
@@ -92,9 +97,12 @@ static const struct mask_case mask_cases[] = {
     {"S3cr3t", UNPARSEABLE, {"S3cr3t"}},
 };
 
-/* Whether libpq would hide an option (the rule db_url_mask follows). */
+/* Whether libpq would hide an option (the rule db_url_mask follows), or it is a dbname that is
+ * a connection string of its own. */
 static bool is_secret(const PQconninfoOption *o)
 {
+	if (strcmp(o->keyword, "dbname") == 0)
+		return strchr(o->val, '=') || strstr(o->val, "://");
 	return strcmp(o->keyword, "password") == 0 || o->dispchar[0] == '*';
 }
 
