@@ -637,6 +637,45 @@ static void db_async_on_timer(evutil_socket_t fd, short what, void *arg)
 		db_async_lost(db, "connect_timeout");
 }
 
+/* Append " -c name=value" to a libpq options string, escaping blanks and backslashes. */
+static char *options_append(char *options, const char *setting)
+{
+	size_t n = options ? strlen(options) : 0, len = strlen(setting);
+	char *s = xmalloc(n + 4 + 2 * len + 1), *p = s;
+
+	if (n) {
+		memcpy(p, options, n);
+		p += n;
+		*p++ = ' ';
+	}
+	memcpy(p, "-c ", 3);
+	p += 3;
+	for (size_t i = 0; i < len; i++) {
+		if (setting[i] == ' ' || setting[i] == '\\' || setting[i] == '\t')
+			*p++ = '\\';
+		*p++ = setting[i];
+	}
+	*p = '\0';
+	free(options);
+	return s;
+}
+
+/* The libpq "options" of a session: the caller's settings and, when one is given, its
+ * statement_timeout; NULL when there are none (the server's and role's defaults apply). */
+static char *db_session_options(const struct db_async_options *opts)
+{
+	char *options = NULL;
+
+	for (const char *const *s = opts->settings; s && *s; s++)
+		options = options_append(options, *s);
+	if (opts->statement_timeout_ms > 0) {
+		_cleanup_free_ char *t =
+		    xasprintf("statement_timeout=%u", opts->statement_timeout_ms);
+		options = options_append(options, t);
+	}
+	return options;
+}
+
 /* Create an asynchronous connection; it starts connecting at once. */
 struct db_async *db_async_new(struct event_base *base, const struct db_async_options *opts,
                               db_state_fn state_cb, void *userdata)
@@ -652,9 +691,7 @@ struct db_async *db_async_new(struct event_base *base, const struct db_async_opt
 	db->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 2000;
 	db->prepare = opts->prepare;
 	db->n_prepare = opts->n_prepare;
-	/* Prepared statements are planned once for every batch size (force_generic_plan). */
-	db->options = xasprintf("-c plan_cache_mode=force_generic_plan -c statement_timeout=%u",
-	                        opts->statement_timeout_ms);
+	db->options = db_session_options(opts);
 	db->rng = (uint32_t)ts.tv_nsec | 1u;
 	db->state_cb = state_cb;
 	db->userdata = userdata;

@@ -74,7 +74,10 @@ struct db_async_options {
 	unsigned reconnect_base_ms;
 	unsigned reconnect_max_ms;
 	unsigned connect_timeout_ms;
-	unsigned statement_timeout_ms; /* 0: the server's default; else set for the session */
+	unsigned statement_timeout_ms; /* 0: the server's or role's default; else the session's */
+	/* Server settings for the session, "name=value" each (e.g. "plan_cache_mode=
+	 * force_generic_plan"), NULL-terminated; NULL: none. Copied by db_async_new(). */
+	const char *const *settings;
 };
 
 struct db_async;

@@ -21,7 +21,6 @@
 
 /* How often expired idempotency keys are deleted (or every dedup_window, if shorter). */
 #define WRITER_EXPIRE_INTERVAL_S 60
-#define WRITER_EXPIRE_STATEMENT  "hookrun_keys_expire"
 
 /* Failing statements an isolation may cost (bisecting batches that failed for one row's
  * reason, counted from the first until every delivery involved is settled): one bad row in
@@ -41,6 +40,7 @@ struct writer_conn {
 	size_t batch_n;    /* all deliveries, leaders first then followers */
 	size_t batch_rows; /* leaders: rows in the statement */
 	bool copy;         /* the batch travels by COPY rather than the statement */
+	bool retry;        /* a leader is a retry: the retry statement, which finds its rows */
 	long long sent_us;
 	struct pgarray cols[DELIVERY_WRITER_COLUMNS];
 	const char *values[DELIVERY_WRITER_PARAMS];
@@ -117,45 +117,71 @@ void delivery_fini(struct delivery *d)
 	d->idempotency_key = d->uri = d->headers_json = d->content_type = d->peer = NULL;
 }
 
-/* The batch statement: one array parameter per column, one row per array element. It claims
- * the idempotency keys (taking over expired ones, in key order so concurrent batches cannot
- * deadlock), inserts the deliveries whose key it won, and reports per row whether the row is
- * stored and which delivery holds its key. A retried batch whose first attempt committed
- * finds its own rows. Planned once per connection. */
-const char delivery_writer_sql[] =
-    "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], "
-    "$4::timestamptz[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::bytea[], "
-    "$10::text[], $11::text[]) WITH ORDINALITY AS t(id, source, idem_key, received_at, "
-    "method, uri, headers, content_type, body, verified_by, peer, ord)), "
-    "keys AS (INSERT INTO hookrun.idempotency_keys AS k "
-    "(source, key, delivery_id, expires_at) "
-    "SELECT source, idem_key, id, now() + make_interval(secs => $12::float8) FROM input "
-    "WHERE idem_key IS NOT NULL ORDER BY source, idem_key "
-    "ON CONFLICT (source, key) DO UPDATE SET delivery_id = EXCLUDED.delivery_id, "
-    "expires_at = EXCLUDED.expires_at WHERE k.expires_at < now() "
-    "RETURNING delivery_id), "
-    "ins AS (INSERT INTO hookrun.deliveries (id, source, idempotency_key, received_at, "
-    "method, uri, headers, content_type, body, verified_by, peer) "
-    "SELECT id, source, idem_key, received_at, method, uri, headers, content_type, body, "
-    "verified_by, peer FROM input "
-    "WHERE idem_key IS NULL OR id IN (SELECT delivery_id FROM keys) "
-    "ON CONFLICT (id) DO NOTHING RETURNING id) "
-    "SELECT input.ord, "
-    "CASE WHEN ins.id IS NOT NULL THEN true "
-    "ELSE EXISTS (SELECT 1 FROM hookrun.deliveries e WHERE e.id = input.id) END, "
-    "CASE WHEN ins.id IS NULL AND input.idem_key IS NOT NULL THEN "
-    "(SELECT k.delivery_id FROM hookrun.idempotency_keys k "
-    "WHERE k.source = input.source AND k.key = input.idem_key) END "
-    "FROM input LEFT JOIN ins ON ins.id = input.id ORDER BY input.ord";
+/* The batch statements: one array parameter per column, one row per array element, each
+ * array expanded in the select list (ProjectSet: no copy of the rows into a tuplestore).
+ * They claim the idempotency keys (taking over expired ones, in key order so concurrent
+ * batches cannot deadlock), insert the deliveries without a key and those whose key they
+ * won, and report only the keyed rows whose key they did not win, with the delivery that
+ * holds it (NULL: a batch that committed after this statement began holds it, or took it
+ * over; retry).
+ * Every row not reported is stored: the statement either inserted it or failed as a whole.
+ *
+ * No plan here depends on table statistics: the inserts reach the tables through their
+ * unique indexes only, and the one lookup (the holder of a key) runs on sessions with
+ * enable_seqscan off. A plan chosen on the statistics of an empty table and then cached
+ * would otherwise read a whole growing table per row (see migrations/0003). */
+#define WRITER_SQL_KEYS                                                                            \
+	"WITH keys AS (INSERT INTO hookrun.idempotency_keys AS k (source, key, delivery_id, "      \
+	"expires_at) "                                                                             \
+	"SELECT source, key, id, now() + make_interval(secs => $12::float8) "                      \
+	"FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::text[]) AS source, "                    \
+	"unnest($3::text[]) AS key) AS t WHERE key IS NOT NULL ORDER BY source, key "              \
+	"ON CONFLICT (source, key) DO UPDATE SET delivery_id = EXCLUDED.delivery_id, "             \
+	"expires_at = EXCLUDED.expires_at WHERE k.expires_at < now() RETURNING delivery_id), "
+#define WRITER_SQL_INSERT                                                                          \
+	"ins AS (INSERT INTO hookrun.deliveries (id, source, idempotency_key, received_at, "       \
+	"method, uri, headers, content_type, body, verified_by, peer) "                            \
+	"SELECT id, source, key, received_at, method, uri, headers, content_type, body, "          \
+	"verified_by, peer FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::text[]) AS source, "  \
+	"unnest($3::text[]) AS key, unnest($4::timestamptz[]) AS received_at, "                    \
+	"unnest($5::text[]) AS method, unnest($6::text[]) AS uri, "                                \
+	"unnest($7::jsonb[]) AS headers, unnest($8::text[]) AS content_type, "                     \
+	"unnest($9::bytea[]) AS body, "                                                            \
+	"unnest($10::text[]) AS verified_by, unnest($11::text[]) AS peer) AS t "                   \
+	"WHERE key IS NULL OR id IN (SELECT delivery_id FROM keys)"
+#define WRITER_SQL_REPORT                                                                          \
+	") SELECT t.ord, (SELECT k.delivery_id FROM hookrun.idempotency_keys k "                   \
+	"WHERE k.source = t.source AND k.key = t.key AND k.expires_at >= now()) "                  \
+	"FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS t(id, source, key, "   \
+	"ord) WHERE t.key IS NOT NULL AND t.id NOT IN (SELECT delivery_id FROM keys)"
+
+/* First attempts: their ids are new, so a plain insert (a unique violation means the batch
+ * is retried, by the retry statement). */
+const char delivery_writer_sql[] = WRITER_SQL_KEYS WRITER_SQL_INSERT WRITER_SQL_REPORT;
+
+/* Batches with a retry: a row of an attempt whose commit was lost with its connection may
+ * exist (and holds its key: reported as its own holder). */
+const char delivery_writer_retry_sql[] =
+    WRITER_SQL_KEYS WRITER_SQL_INSERT " ON CONFLICT (id) DO NOTHING" WRITER_SQL_REPORT;
 
 /* Expired idempotency keys, a bounded slice at a time; any ingress may run it. */
-static const char writer_expire_sql[] =
+const char delivery_writer_expire_sql[] =
     "DELETE FROM hookrun.idempotency_keys WHERE ctid = ANY (ARRAY("
     "SELECT ctid FROM hookrun.idempotency_keys WHERE expires_at < now() LIMIT 10000))";
 
 static const struct db_prepared writer_prepared[] = {
     {DELIVERY_WRITER_STATEMENT, delivery_writer_sql},
-    {WRITER_EXPIRE_STATEMENT, writer_expire_sql},
+    {DELIVERY_WRITER_RETRY_STATEMENT, delivery_writer_retry_sql},
+    {DELIVERY_WRITER_EXPIRE_STATEMENT, delivery_writer_expire_sql},
+};
+
+/* The writer's sessions: every batch statement planned once (its plans hold for any batch
+ * size), and index paths whenever one exists, whatever the statistics say (an index scan on
+ * an empty table costs nothing; a sequential scan on a large one costs everything). */
+const char *const delivery_writer_session_settings[] = {
+    "plan_cache_mode=force_generic_plan",
+    "enable_seqscan=off",
+    NULL,
 };
 
 /* Encode the leaders of a batch as one binary array per column; -EINVAL on a bad id. */
@@ -410,9 +436,13 @@ static void writer_send(struct delivery_writer *w, struct writer_conn *c)
 		c->formats[i] = 1;
 	}
 	c->values[DELIVERY_WRITER_COLUMNS] = w->window;
+	c->retry = false;
+	for (size_t i = 0; i < c->batch_rows; i++)
+		c->retry |= c->batch[i]->attempts > 0;
 	c->sent_us = w->opts.clock_us();
-	r = w->db->send_prepared(c->db, DELIVERY_WRITER_STATEMENT, DELIVERY_WRITER_PARAMS,
-	                         c->values, c->lengths, c->formats, writer_on_result, c);
+	r = w->db->send_prepared(
+	    c->db, c->retry ? DELIVERY_WRITER_RETRY_STATEMENT : DELIVERY_WRITER_STATEMENT,
+	    DELIVERY_WRITER_PARAMS, c->values, c->lengths, c->formats, writer_on_result, c);
 	if (r < 0)
 		writer_on_result(c, NULL, -ECONNRESET);
 }
@@ -481,8 +511,10 @@ static void batch_settle(struct delivery_writer *w, struct writer_conn *c, struc
 	delivery_retry_or_finish(w, leader, r, id, duplicate);
 }
 
-/* Apply a successful statement's rows: inserted, duplicate of an existing delivery, or a key
- * race with a concurrent batch (retry in a later batch). */
+/* Apply a successful statement's rows. It reports the keyed rows whose key it did not win: a
+ * duplicate of the delivery holding the key, our own row (an earlier attempt committed), or
+ * a key won by a batch that committed meanwhile (retry in a later batch, which sees it).
+ * Every other row is stored. */
 static void batch_apply_rows(struct delivery_writer *w, struct writer_conn *c, const PGresult *res)
 {
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -490,16 +522,22 @@ static void batch_apply_rows(struct delivery_writer *w, struct writer_conn *c, c
 		if (ord < 1 || (size_t)ord > c->batch_rows || !c->batch[ord - 1])
 			continue;
 		struct delivery *d = c->batch[ord - 1];
+		const char *holder = PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1);
 		c->batch[ord - 1] = NULL;
-		bool inserted = PQgetvalue(res, i, 1)[0] == 't';
-		bool ours = !PQgetisnull(res, i, 2) && strcmp(PQgetvalue(res, i, 2), d->id) == 0;
 
-		if (inserted || ours) /* ours: the row of our own earlier attempt */
-			batch_settle(w, c, d, 0, d->id, false);
-		else if (!PQgetisnull(res, i, 2))
-			batch_settle(w, c, d, 0, PQgetvalue(res, i, 2), true);
-		else
+		if (!holder)
 			batch_settle(w, c, d, -EAGAIN, NULL, false);
+		else if (strcmp(holder, d->id) == 0)
+			batch_settle(w, c, d, 0, d->id, false);
+		else
+			batch_settle(w, c, d, 0, holder, true);
+	}
+	for (size_t i = 0; i < c->batch_rows; i++) {
+		struct delivery *d = c->batch[i];
+		if (d) {
+			c->batch[i] = NULL;
+			batch_settle(w, c, d, 0, d->id, false);
+		}
 	}
 }
 
@@ -622,9 +660,12 @@ static void writer_on_result(void *userdata, const PGresult *res, int r)
 		batch_fail(w, c,
 		           took_us >= w->opts.commit_timeout_ms * 1000LL ? -ETIMEDOUT : -EAGAIN);
 	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		int e = batch_error(w, c, res, false);
+		/* A first attempt's row cannot exist: a unique violation is worth a retry (by
+		 * the retry statement), as after a failed COPY. */
+		const char *state = w->db->sqlstate(res);
+		int e = batch_error(w, c, res, !c->retry && db_sqlstate_is_unique_violation(state));
 
-		if (e == -EIO && db_sqlstate_is_data_error(w->db->sqlstate(res)))
+		if (e == -EIO && db_sqlstate_is_data_error(state))
 			batch_isolate(w, c);
 		else
 			batch_fail(w, c, e);
@@ -632,7 +673,6 @@ static void writer_on_result(void *userdata, const PGresult *res, int r)
 		metric_histogram_observe(w->m_batch_rows, (double)c->batch_rows);
 		metric_histogram_observe(w->m_commit_seconds, (double)took_us / 1e6);
 		batch_apply_rows(w, c, res);
-		batch_fail(w, c, -EIO); /* rows the statement did not report: should not happen */
 	}
 	writer_batch_done(w, c);
 }
@@ -758,8 +798,8 @@ static void writer_on_expire_timer(evutil_socket_t fd, short what, void *arg)
 		struct writer_conn *c = &w->conns[i];
 		if (!w->db->idle(c->db) || c->batch_n)
 			continue;
-		if (w->db->send_prepared(c->db, WRITER_EXPIRE_STATEMENT, 0, NULL, NULL, NULL,
-		                         writer_on_expired, w) == 0)
+		if (w->db->send_prepared(c->db, DELIVERY_WRITER_EXPIRE_STATEMENT, 0, NULL, NULL,
+		                         NULL, writer_on_expired, w) == 0)
 			w->expiring = true;
 		return;
 	}
@@ -829,6 +869,7 @@ struct delivery_writer *delivery_writer_new(struct event_base *base,
 	    .reconnect_max_ms = opts->reconnect_max_ms,
 	    .connect_timeout_ms = 2000,
 	    .statement_timeout_ms = (unsigned)opts->commit_timeout_ms,
+	    .settings = delivery_writer_session_settings,
 	};
 	int sweep_ms = opts->commit_timeout_ms / 4 > 10 ? opts->commit_timeout_ms / 4 : 10;
 	struct timeval tv = {sweep_ms / 1000, (suseconds_t)(sweep_ms % 1000) * 1000};

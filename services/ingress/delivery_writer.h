@@ -103,11 +103,21 @@ size_t delivery_writer_backlog(const struct delivery_writer *w);
 void delivery_writer_sweep(struct delivery_writer *w);
 
 /* Pure parts, exposed for unit tests. */
-#define DELIVERY_WRITER_COLUMNS   11
-#define DELIVERY_WRITER_PARAMS    (DELIVERY_WRITER_COLUMNS + 1) /* + the dedup window */
-#define DELIVERY_WRITER_STATEMENT "hookrun_delivery_batch"
-/* The batch statement (prepared on every writer connection). */
+#define DELIVERY_WRITER_COLUMNS          11
+#define DELIVERY_WRITER_PARAMS           (DELIVERY_WRITER_COLUMNS + 1) /* + the dedup window */
+#define DELIVERY_WRITER_STATEMENT        "hookrun_delivery_batch"
+#define DELIVERY_WRITER_RETRY_STATEMENT  "hookrun_delivery_retry"
+#define DELIVERY_WRITER_EXPIRE_STATEMENT "hookrun_keys_expire"
+/* The batch statements (prepared on every writer connection): delivery_writer_sql for a batch
+ * of first attempts, delivery_writer_retry_sql for one with a retry. Both return one row
+ * (ordinality, holder's delivery id or NULL) per keyed row whose key they did not win. */
 extern const char delivery_writer_sql[];
+extern const char delivery_writer_retry_sql[];
+/* Deletes expired idempotency keys, at most 10,000 a run. */
+extern const char delivery_writer_expire_sql[];
+/* The server settings of the writer's sessions, "name=value" each, NULL-terminated: the
+ * plans the statements above are written for (tests EXPLAIN them under these). */
+extern const char *const delivery_writer_session_settings[];
 /* The COPY statement of a batch whose deliveries have no idempotency key and are on their
  * first attempt: such rows cannot exist yet, and COPY writes them at a fraction of the
  * statement's cost (PostgreSQL inserts them as one multi-row insert). */

@@ -70,6 +70,7 @@ struct options {
 	const char *hmac_env;
 	const char *hmac_header;
 	const char *hmac_prefix;
+	const char *idem_header;
 	bool unique;
 	double warmup_s;
 	double timeout_s;
@@ -194,7 +195,8 @@ static void usage(FILE *f)
 	           "  --hmac-secret-env VAR sign bodies with HMAC-SHA256 keyed by $VAR\n"
 	           "  --hmac-header NAME    signature header (default X-Signature)\n"
 	           "  --hmac-prefix STR     signature prefix (default sha256=)\n"
-	           "  --unique/--no-unique  distinct bodies (default --unique)\n");
+	           "  --unique/--no-unique  distinct bodies (default --unique)\n"
+	           "  --idempotency-header NAME  send NAME: <the body's id> (one key per body)\n");
 }
 
 /* Parse a non-negative decimal number of seconds or a rate. */
@@ -270,6 +272,7 @@ static const struct option loadgen_longopts[] = {
     {"hmac-prefix", required_argument, NULL, 'P'},
     {"unique", no_argument, NULL, 'U'},
     {"no-unique", no_argument, NULL, 'N'},
+    {"idempotency-header", required_argument, NULL, 'I'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -289,6 +292,9 @@ static bool options_apply_string(struct options *o, int key, const char *arg)
 		return true;
 	case 'P':
 		o->hmac_prefix = arg;
+		return true;
+	case 'I':
+		o->idem_header = arg;
 		return true;
 	case 'U':
 	case 'N':
@@ -334,7 +340,8 @@ static int options_parse(struct options *o, int argc, char **argv)
 		return -EINVAL;
 	/* The request head is formatted into LG_HEADER_MAX bytes: keep every part well inside. */
 	if (strlen(o->url) > LG_HEADER_MAX / 4 ||
-	    strlen(o->hmac_header) + strlen(o->hmac_prefix) > LG_HEADER_MAX / 4)
+	    strlen(o->hmac_header) + strlen(o->hmac_prefix) > LG_HEADER_MAX / 4 ||
+	    (o->idem_header && strlen(o->idem_header) > LG_HEADER_MAX / 8))
 		return -EINVAL;
 	return 0;
 }
@@ -625,20 +632,24 @@ static void conn_flush(struct conn *c)
 		event_add(c->write_ev, NULL);
 }
 
-/* Format the request head, including the signature header when signing. */
+/* Format the request head: the signature header when signing, and with --idempotency-header
+ * the body's id (nonce and counter: unique per body, the same for a repeated body). */
 static size_t request_head_build(const struct loadgen *lg, size_t body_len, const char *mac,
-                                 char *buf, size_t size)
+                                 const char *tail, char *buf, size_t size)
 {
-	char sig_line[LG_HEADER_MAX / 2] = "";
+	char sig_line[LG_HEADER_MAX / 2] = "", idem_line[LG_HEADER_MAX / 4] = "";
 	int n;
 
 	if (lg->mac_base)
 		snprintf(sig_line, sizeof(sig_line), "%s: %s%s\r\n", lg->opt.hmac_header,
 		         lg->opt.hmac_prefix, mac);
+	if (lg->opt.idem_header)
+		snprintf(idem_line, sizeof(idem_line), "%s: %.*s\r\n", lg->opt.idem_header,
+		         (int)(body_suffix_len() - 2), tail);
 	n = snprintf(buf, size,
 	             "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-	             "Content-Length: %zu\r\n%s\r\n",
-	             lg->path, lg->host, body_len, sig_line);
+	             "Content-Length: %zu\r\n%s%s\r\n",
+	             lg->path, lg->host, body_len, sig_line, idem_line);
 	if (n < 0 || (size_t)n >= size)
 		abort();
 	return (size_t)n;
@@ -670,7 +681,8 @@ static void conn_send(struct conn *c, uint64_t sched_ns, uint64_t now)
 			abort();
 		mac = sig;
 	}
-	head_len = request_head_build(lg, lg->body_prefix_len + tail_len, mac, head, sizeof(head));
+	head_len =
+	    request_head_build(lg, lg->body_prefix_len + tail_len, mac, tail, head, sizeof(head));
 	evbuffer_add(out, head, head_len);
 	evbuffer_add_reference(out, lg->body_prefix, lg->body_prefix_len, NULL, NULL);
 	evbuffer_add(out, tail, tail_len);

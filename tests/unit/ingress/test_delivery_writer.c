@@ -184,18 +184,25 @@ static void test_copy_columns(void **state)
 
 	assert_non_null(strstr(delivery_writer_copy_sql, cols));
 	assert_non_null(strstr(delivery_writer_sql, cols));
+	assert_non_null(strstr(delivery_writer_retry_sql, cols));
 	assert_non_null(strstr(delivery_writer_copy_sql, "FROM STDIN (FORMAT binary)"));
 }
 
-/* The statement takes exactly the parameters the writer binds. */
+/* Both statements take exactly the parameters the writer binds; only the retry statement
+ * tolerates rows that exist already. */
 static void test_statement_params(void **state)
 {
+	const char *const sqls[] = {delivery_writer_sql, delivery_writer_retry_sql};
 	char needle[16];
 
-	snprintf(needle, sizeof(needle), "$%d::", DELIVERY_WRITER_PARAMS);
-	assert_non_null(strstr(delivery_writer_sql, needle));
-	snprintf(needle, sizeof(needle), "$%d", DELIVERY_WRITER_PARAMS + 1);
-	assert_null(strstr(delivery_writer_sql, needle));
+	for (size_t i = 0; i < ELEMENTSOF(sqls); i++) {
+		snprintf(needle, sizeof(needle), "$%d::", DELIVERY_WRITER_PARAMS);
+		assert_non_null(strstr(sqls[i], needle));
+		snprintf(needle, sizeof(needle), "$%d", DELIVERY_WRITER_PARAMS + 1);
+		assert_null(strstr(sqls[i], needle));
+	}
+	assert_null(strstr(delivery_writer_sql, "ON CONFLICT (id)"));
+	assert_non_null(strstr(delivery_writer_retry_sql, "ON CONFLICT (id) DO NOTHING"));
 }
 
 /* Entry point. */
