@@ -662,7 +662,7 @@ static char *options_append(char *options, const char *setting)
 
 /* The libpq "options" of a session: the caller's settings and, when one is given, its
  * statement_timeout; NULL when there are none (the server's and role's defaults apply). */
-static char *db_session_options(const struct db_async_options *opts)
+char *db_async_session_options(const struct db_async_options *opts)
 {
 	char *options = NULL;
 
@@ -691,7 +691,7 @@ struct db_async *db_async_new(struct event_base *base, const struct db_async_opt
 	db->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 2000;
 	db->prepare = opts->prepare;
 	db->n_prepare = opts->n_prepare;
-	db->options = db_session_options(opts);
+	db->options = db_async_session_options(opts);
 	db->rng = (uint32_t)ts.tv_nsec | 1u;
 	db->state_cb = state_cb;
 	db->userdata = userdata;

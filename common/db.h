@@ -82,6 +82,12 @@ struct db_async_options {
 
 struct db_async;
 
+/* The libpq "options" string a connection made with opts sends: "-c name=value" for each of
+ * opts->settings (blanks and backslashes escaped), then statement_timeout when
+ * statement_timeout_ms is not 0; NULL when there is nothing to send, so the server's, the
+ * database's and the role's defaults apply. A new string (exposed for tests). */
+char *db_async_session_options(const struct db_async_options *opts);
+
 struct db_async *db_async_new(struct event_base *base, const struct db_async_options *opts,
                               db_state_fn state_cb, void *userdata);
 void db_async_free(struct db_async *db);

@@ -1,8 +1,9 @@
-/* Unit tests for common/db.c that need no server: db_url_mask. */
+/* Unit tests for common/db.c that need no server: db_url_mask, the session options. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -203,10 +204,37 @@ static void test_mask_every_hidden_option(void **state)
 	assert_true(hidden >= 2); /* password and sslpassword */
 }
 
+/* statement_timeout_ms 0 sends no statement_timeout at all (so a role's or database's default
+ * applies; "statement_timeout=0" would switch it off); settings are each their own -c, with
+ * blanks and backslashes escaped. */
+static void test_session_options(void **state)
+{
+	static const char *const settings[] = {"plan_cache_mode=force_generic_plan",
+	                                       "application_name=a b\\c", NULL};
+	struct db_async_options o = {0};
+	char *got = db_async_session_options(&o);
+
+	assert_null(got);
+	o.statement_timeout_ms = 1500;
+	got = db_async_session_options(&o);
+	assert_string_equal(got, "-c statement_timeout=1500");
+	free(got);
+	o.settings = settings;
+	got = db_async_session_options(&o);
+	assert_string_equal(got, "-c plan_cache_mode=force_generic_plan "
+	                         "-c application_name=a\\ b\\\\c -c statement_timeout=1500");
+	free(got);
+	o.statement_timeout_ms = 0;
+	got = db_async_session_options(&o);
+	assert_null(strstr(got, "statement_timeout"));
+	free(got);
+}
+
 /* Run the db tests. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_session_options),
 	    cmocka_unit_test(test_mask_never_shows_secrets),
 	    cmocka_unit_test(test_mask_forms),
 	    cmocka_unit_test(test_mask_round_trip),
