@@ -843,6 +843,26 @@ static void db_async_complete(struct db_async *db)
 	PQclear(res);
 }
 
+/* Keep the result the callback gets: the first one, unless a later one is an error. A
+ * statement's rows can come before an error raised at commit (a deferred constraint, a
+ * serialization failure): the statement then failed, and must not be reported as done. */
+static void db_async_keep_result(struct db_async *db, PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+	bool error = st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE;
+
+	if (db->result && !error) {
+		PQclear(res);
+		return;
+	}
+	if (db->result && PQresultStatus(db->result) == PGRES_FATAL_ERROR) {
+		PQclear(res); /* the first error is the one that says why */
+		return;
+	}
+	PQclear(db->result);
+	db->result = res;
+}
+
 /* Input arrived: collect results, or notice that an idle connection died. */
 static void db_async_on_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -873,10 +893,7 @@ static void db_async_on_read(evutil_socket_t fd, short what, void *arg)
 			}
 			continue;
 		}
-		if (!db->result)
-			db->result = res;
-		else
-			PQclear(res);
+		db_async_keep_result(db, res);
 	}
 }
 

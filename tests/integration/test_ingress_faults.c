@@ -680,6 +680,57 @@ static void test_one_bad_row_isolated(void **state)
 	s->passed = true;
 }
 
+/* A statement whose rows come back and whose commit then fails (here a deferred constraint
+ * trigger refusing rows whose body says "late", checked at commit) is not acknowledged:
+ * libpq hands the rows first and the commit's error after them, and the error is what counts.
+ * Both paths: a keyed request (the statement) and an unkeyed one (COPY). Each gets 500, no
+ * row is stored, and a request without "late" is still stored. */
+static void test_commit_time_error_not_acknowledged(void **state)
+{
+	static const char *const key[] = {"Idempotency-Key: late-key-1", NULL};
+	struct suite *s = *state;
+	_cleanup_free_ char *sig = NULL;
+	struct harness_response r;
+	long long before;
+
+	HARNESS_REQUIRE_DB();
+	assert_true(harness_sql_exec(
+	    s->conn, "CREATE OR REPLACE FUNCTION hookrun.test_late_fault() RETURNS trigger "
+	             "LANGUAGE plpgsql AS $$ BEGIN "
+	             "IF position('late' in convert_from(NEW.body, 'UTF8')) > 0 THEN "
+	             "RAISE EXCEPTION 'refused at commit' USING ERRCODE = 'P0001'; END IF; "
+	             "RETURN NULL; END $$;"
+	             "CREATE CONSTRAINT TRIGGER test_late_fault AFTER INSERT ON hookrun.deliveries "
+	             "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+	             "EXECUTE FUNCTION hookrun.test_late_fault();"));
+	start_ingress(s, "");
+	before = harness_deliveries_count(s->conn, "fault");
+	post_one(s, "{\"late\":\"copy\"}", &r);
+	assert_int_equal(r.status, 500);
+	harness_response_fini(&r);
+	sig = harness_hmac_header(&harness_hmac_signer, FAULT_SECRET, "/hooks/fault",
+	                          "{\"late\":\"keyed\"}", strlen("{\"late\":\"keyed\"}"));
+	harness_http(harness_service_port(s->in),
+	             &(struct harness_request){
+	                 .path = "/hooks/fault",
+	                 .content_type = "application/json",
+	                 .body = "{\"late\":\"keyed\"}",
+	                 .body_len = strlen("{\"late\":\"keyed\"}"),
+	                 .headers = (const char *const[]){sig, key[0], NULL},
+	             },
+	             &r);
+	assert_int_equal(r.status, 500);
+	harness_response_fini(&r);
+	assert_int_equal(harness_deliveries_count(s->conn, "fault"), before);
+	post_one(s, "{\"on\":\"time\"}", &r);
+	assert_int_equal(r.status, 202);
+	harness_response_fini(&r);
+	assert_int_equal(harness_deliveries_count(s->conn, "fault"), before + 1);
+	assert_true(
+	    harness_sql_exec(s->conn, "DROP TRIGGER test_late_fault ON hookrun.deliveries"));
+	s->passed = true;
+}
+
 /* Entry point. */
 int main(void)
 {
@@ -697,6 +748,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_permanent_failure_answers_500, test_setup,
 	                                    test_teardown),
 	    cmocka_unit_test_setup_teardown(test_one_bad_row_isolated, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_time_error_not_acknowledged, test_setup,
+	                                    test_teardown),
 	};
 
 	harness_init();
