@@ -41,7 +41,7 @@ static int hexval(char c)
 }
 
 /* Percent- and plus-decode n bytes of a query component into a new string of *ret_len bytes. */
-static char *query_decode(const char *s, size_t n, size_t *ret_len)
+char *http_query_decode(const char *s, size_t n, size_t *ret_len)
 {
 	char *out = xmalloc(n + 1);
 	size_t o = 0;
@@ -62,25 +62,38 @@ static char *query_decode(const char *s, size_t n, size_t *ret_len)
 	return out;
 }
 
+/* The query parameter at *cursor; advances past it. */
+bool http_query_next(const char **cursor, struct http_query_param *ret)
+{
+	const char *p = *cursor, *amp, *eq;
+
+	if (!p)
+		return false;
+	amp = strchr(p, '&');
+	ret->len = amp ? (size_t)(amp - p) : strlen(p);
+	eq = memchr(p, '=', ret->len);
+	ret->name = p;
+	ret->name_len = eq ? (size_t)(eq - p) : ret->len;
+	ret->value = eq ? eq + 1 : NULL;
+	ret->value_len = eq ? ret->len - ret->name_len - 1 : 0;
+	*cursor = amp ? amp + 1 : NULL;
+	return true;
+}
+
 /* Decoded value of a query parameter as a new string of *ret_len bytes; NULL when absent. */
 char *http_req_query_param(const struct http_req *req, const char *name, size_t *ret_len)
 {
-	const char *q = req->query;
+	const char *cursor = req->query;
+	struct http_query_param qp;
 	size_t nl = strlen(name);
 
-	while (q && *q) {
-		const char *amp = strchr(q, '&');
-		size_t len = amp ? (size_t)(amp - q) : strlen(q);
-		const char *eq = memchr(q, '=', len);
-		size_t kl = eq ? (size_t)(eq - q) : len;
-
-		if (kl == nl && memcmp(q, name, nl) == 0) {
-			if (eq)
-				return query_decode(eq + 1, len - kl - 1, ret_len);
-			*ret_len = 0;
-			return xstrdup("");
-		}
-		q = amp ? amp + 1 : NULL;
+	while (http_query_next(&cursor, &qp)) {
+		if (qp.name_len != nl || memcmp(qp.name, name, nl) != 0)
+			continue;
+		if (qp.value)
+			return http_query_decode(qp.value, qp.value_len, ret_len);
+		*ret_len = 0;
+		return xstrdup("");
 	}
 	return NULL;
 }

@@ -40,6 +40,24 @@ struct http_req {
 const char *http_method_to_string(enum http_method m);
 /* First header with this name (case-insensitive), or NULL. */
 const char *http_req_header(const struct http_req *req, const char *name);
+/* One parameter of a query string, borrowed from it, as written (undecoded). */
+struct http_query_param {
+	const char *name;
+	size_t name_len;
+	const char *value; /* after the '=', or NULL when the parameter has none */
+	size_t value_len;
+	size_t len; /* the whole parameter: name, '=' and value */
+};
+
+/* The parameter at *cursor (a query string without its '?'); moves *cursor past it and the
+ * '&' after it, to NULL after the last one. Empty parameters ("a&&b", a trailing '&') are
+ * returned too, so that a caller copying the query keeps it byte for byte. false when
+ * *cursor is NULL (nothing left). */
+bool http_query_next(const char **cursor, struct http_query_param *ret);
+/* Percent- and plus-decode n bytes of a query component into a new NUL-terminated string of
+ * *ret_len bytes; a decoded NUL stays inside the length. Malformed escapes stay as written. */
+char *http_query_decode(const char *s, size_t n, size_t *ret_len);
+
 /* Decoded value of the first query parameter named name (compared as written, undecoded), as
  * a new NUL-terminated string; NULL when absent. *ret_len gets its length in bytes, which is
  * larger than strlen() when the value holds a decoded NUL ("%00"): callers comparing it with

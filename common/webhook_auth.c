@@ -265,7 +265,8 @@ int webhook_auth_source_check(const struct source_config *src, const char **ret_
  * with nothing after it), as a new string; param NULL copies uri. */
 static char *signed_url(const char *uri, const char *param)
 {
-	const char *q = strchr(uri, '?');
+	const char *q = strchr(uri, '?'), *cursor;
+	struct http_query_param qp;
 	size_t nl, o;
 	bool first = true;
 	char *out;
@@ -276,69 +277,46 @@ static char *signed_url(const char *uri, const char *param)
 	out = xmalloc(strlen(uri) + 1);
 	o = (size_t)(q - uri);
 	memcpy(out, uri, o);
-	for (const char *p = q + 1; p;) {
-		const char *amp = strchr(p, '&');
-		size_t len = amp ? (size_t)(amp - p) : strlen(p);
-		const char *eq = memchr(p, '=', len);
-		size_t kl = eq ? (size_t)(eq - p) : len;
-
-		if (kl != nl || memcmp(p, param, nl) != 0) {
-			out[o++] = first ? '?' : '&';
-			memcpy(out + o, p, len);
-			o += len;
-			first = false;
-		}
-		p = amp ? amp + 1 : NULL;
+	for (cursor = q + 1; http_query_next(&cursor, &qp);) {
+		if (qp.name_len == nl && memcmp(qp.name, param, nl) == 0)
+			continue;
+		out[o++] = first ? '?' : '&';
+		memcpy(out + o, qp.name, qp.len);
+		o += qp.len;
+		first = false;
 	}
 	out[o] = '\0';
 	return out;
 }
 
-/* Value of one hex digit, or -1. */
-static int hex_digit(char c)
+/* Whether a query parameter's name, as written or percent/plus-decoded, is name. */
+static bool query_name_is(const struct http_query_param *qp, const char *name)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-		return (c | 0x20) - 'a' + 10;
-	return -1;
-}
+	size_t nl = strlen(name), dl;
+	_cleanup_free_ char *decoded = NULL;
 
-/* Whether the query parameter name [p, p + len), as written or percent/plus-decoded, is name. */
-static bool query_name_is(const char *p, size_t len, const char *name)
-{
-	size_t nl = strlen(name), o = 0;
-
-	if (len == nl && memcmp(p, name, nl) == 0)
+	if (qp->name_len == nl && memcmp(qp->name, name, nl) == 0)
 		return true;
-	for (size_t i = 0; i < len; i++, o++) {
-		char c = p[i];
-
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%' && i + 2 < len && hex_digit(p[i + 1]) >= 0 &&
-		           hex_digit(p[i + 2]) >= 0) {
-			c = (char)(hex_digit(p[i + 1]) * 16 + hex_digit(p[i + 2]));
-			i += 2;
-		}
-		if (o >= nl || name[o] != c)
-			return false;
-	}
-	return o == nl;
+	if (!memchr(qp->name, '%', qp->name_len) && !memchr(qp->name, '+', qp->name_len))
+		return false;
+	decoded = http_query_decode(qp->name, qp->name_len, &dl);
+	return dl == nl && memcmp(decoded, name, nl) == 0;
 }
 
-/* Whether a query parameter of this name carries src's credential or signature. */
-static bool query_param_is_secret(const struct source_config *src, const char *p, size_t len)
+/* Whether a query parameter carries src's credential or signature. */
+static bool query_param_is_secret(const struct source_config *src,
+                                  const struct http_query_param *qp)
 {
-	return (src->api_key_query && query_name_is(p, len, src->api_key_query)) ||
-	       (src->signature_query && query_name_is(p, len, src->signature_query));
+	return (src->api_key_query && query_name_is(qp, src->api_key_query)) ||
+	       (src->signature_query && query_name_is(qp, src->signature_query));
 }
 
 /* uri with the value of every query parameter that carries src's credential or signature
  * replaced by "********". */
 char *webhook_auth_uri_redact(const struct source_config *src, const char *uri)
 {
-	const char *q = strchr(uri, '?');
+	const char *q = strchr(uri, '?'), *cursor;
+	struct http_query_param qp;
 	size_t o;
 	char *out;
 
@@ -348,22 +326,17 @@ char *webhook_auth_uri_redact(const struct source_config *src, const char *uri)
 	out = xmalloc(strlen(uri) * 9 + 9);
 	o = (size_t)(q - uri) + 1;
 	memcpy(out, uri, o);
-	for (const char *p = q + 1; p;) {
-		const char *amp = strchr(p, '&');
-		size_t len = amp ? (size_t)(amp - p) : strlen(p);
-		const char *eq = memchr(p, '=', len);
-		size_t kl = eq ? (size_t)(eq - p) : len;
-		bool secret = query_param_is_secret(src, p, kl);
+	for (cursor = q + 1; http_query_next(&cursor, &qp);) {
+		bool secret = query_param_is_secret(src, &qp);
 
-		memcpy(out + o, p, secret ? kl : len);
-		o += secret ? kl : len;
-		if (secret && eq) {
+		memcpy(out + o, qp.name, secret ? qp.name_len : qp.len);
+		o += secret ? qp.name_len : qp.len;
+		if (secret && qp.value) {
 			memcpy(out + o, "=" WEBHOOK_AUTH_MASK, strlen(WEBHOOK_AUTH_MASK) + 1);
 			o += strlen(WEBHOOK_AUTH_MASK) + 1;
 		}
-		if (amp)
+		if (cursor)
 			out[o++] = '&';
-		p = amp ? amp + 1 : NULL;
 	}
 	out[o] = '\0';
 	return out;

@@ -40,6 +40,7 @@ static const char *const env[] = {
     "HOOKRUN_SOURCE_SW_SECRET=" S_SW,     NULL,
 };
 
+/* gh signs as harness_hmac_signer does: sha256, hex, X-Signature, "sha256=". */
 static const char sources[] = "[source.gh]\n"
                               "auth = hmac\n"
                               "hmac_algorithm = sha256\n"
@@ -67,18 +68,6 @@ static const char sources[] = "[source.gh]\n"
                               "[source.open]\n"
                               "auth = none\n"
                               "allow_unauthenticated = true\n";
-
-/* How the suites' gh source signs: sha256, hex, X-Signature, "sha256=". */
-static const struct source_config gh_signer = {
-    .name = (char *)"gh",
-    .auth = AUTH_SCHEME_HMAC,
-    .hmac_algorithm = HMAC_ALGORITHM_SHA256,
-    .hmac_inputs = {SIG_INPUT_BODY},
-    .n_hmac_inputs = 1,
-    .hmac_encoding = SIG_ENCODING_HEX,
-    .signature_header = (char *)"X-Signature",
-    .signature_prefix = (char *)"sha256=",
-};
 
 /* The qsig source: url and body, base64url, in the query parameter sig. */
 static const struct source_config qsig_signer = {
@@ -158,7 +147,7 @@ static size_t raw_hook(const char *target, const char *extra, const char *framin
                        char **ret)
 {
 	_cleanup_free_ char *sig =
-	    webhook_auth_sign_hmac(&gh_signer, S_HMAC, target, body, strlen(body));
+	    webhook_auth_sign_hmac(&harness_hmac_signer, S_HMAC, target, body, strlen(body));
 	_cleanup_free_ char *cl = xasprintf("Content-Length: %zu\r\n", strlen(body));
 
 	assert_non_null(sig);
@@ -413,7 +402,7 @@ static void test_decoded_nul(void **state)
 	_cleanup_free_ char *good = xasprintf("/hooks/qsig?n=1&sig=%s", sig);
 	_cleanup_free_ char *bad = xasprintf("/hooks/qsig?n=1&sig=%s%%00junk", sig);
 	_cleanup_free_ char *gh_sig =
-	    harness_hmac_header(&gh_signer, S_HMAC, "", body, strlen(body));
+	    harness_hmac_header(&harness_hmac_signer, S_HMAC, "", body, strlen(body));
 	const char *gh_headers[] = {gh_sig, NULL};
 	struct harness_response r;
 	long long before;
@@ -465,7 +454,7 @@ static void raw_expect_ct(int port, const char *ct, long status, const char *cod
 {
 	static const char body[] = "{\"utf8\":1}";
 	_cleanup_free_ char *sig =
-	    webhook_auth_sign_hmac(&gh_signer, S_HMAC, "/hooks/gh", body, strlen(body));
+	    webhook_auth_sign_hmac(&harness_hmac_signer, S_HMAC, "/hooks/gh", body, strlen(body));
 	_cleanup_free_ char *req =
 	    xasprintf("POST /hooks/gh HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
 	              "X-Signature: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
@@ -496,7 +485,7 @@ static void test_not_utf8(void **state)
 	    .threads = 8,
 	    .max_seconds = 60,
 	    .max_requests = 4000,
-	    .hmac = &gh_signer,
+	    .hmac = &harness_hmac_signer,
 	    .secret = S_HMAC,
 	});
 	assert_true(harness_load_wait(s->load, 202, 50, 30000));
@@ -629,7 +618,7 @@ static void test_secrets_never_stored(void **state)
 	    webhook_auth_sign_hmac(&qsig_signer, S_QSIG, "/hooks/qsig", body, strlen(body));
 	_cleanup_free_ char *qpath = xasprintf("/hooks/qsig?sig=%s", qsig);
 	_cleanup_free_ char *gh_sig =
-	    harness_hmac_header(&gh_signer, S_HMAC, "", body, strlen(body));
+	    harness_hmac_header(&harness_hmac_signer, S_HMAC, "", body, strlen(body));
 	_cleanup_free_ char *sw_sig = NULL, *tables = NULL, *log = NULL;
 	const char *needles[] = {S_HMAC,
 	                         S_QSIG,

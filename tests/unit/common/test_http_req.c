@@ -80,6 +80,43 @@ static void test_query_presence(void **state)
 	assert_param("&&a=5&", "a", "5");
 }
 
+/* The iterator returns every parameter, empty ones too, so joining them with '&' gives the
+ * query back byte for byte; names and values are split at the first '='. */
+static void test_query_next(void **state)
+{
+	static const char *queries[] = {"a=1", "", "&", "a&&b=", "&&a=5&", "x==y&=z", "a=%00&b"};
+	const char *cursor = "k=v=w&bare&=e";
+	struct http_query_param qp;
+
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		char joined[64] = "";
+		const char *c = queries[i];
+		size_t o = 0, n = 0;
+
+		while (http_query_next(&c, &qp)) {
+			if (n++)
+				joined[o++] = '&';
+			memcpy(joined + o, qp.name, qp.len);
+			o += qp.len;
+			assert_true(o < sizeof(joined));
+		}
+		joined[o] = '\0';
+		assert_string_equal(joined, queries[i]);
+	}
+	assert_true(http_query_next(&cursor, &qp));
+	assert_int_equal(qp.name_len, 1);
+	assert_int_equal(qp.value_len, 3);
+	assert_memory_equal(qp.value, "v=w", 3);
+	assert_true(http_query_next(&cursor, &qp));
+	assert_int_equal(qp.name_len, 4);
+	assert_null(qp.value);
+	assert_true(http_query_next(&cursor, &qp));
+	assert_int_equal(qp.name_len, 0);
+	assert_int_equal(qp.value_len, 1);
+	assert_null(cursor);
+	assert_false(http_query_next(&cursor, &qp));
+}
+
 /* Exactly application/json and application/<x>+json are JSON, with any parameters. */
 static void test_content_type_is_json(void **state)
 {
@@ -115,7 +152,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_header_lookup),  cmocka_unit_test(test_query_decode),
 	    cmocka_unit_test(test_query_presence), cmocka_unit_test(test_content_type_is_json),
-	    cmocka_unit_test(test_method_names),
+	    cmocka_unit_test(test_method_names),   cmocka_unit_test(test_query_next),
 	};
 
 	return cmocka_run_group_tests_name("http_req", tests, NULL, NULL);
