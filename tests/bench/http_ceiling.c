@@ -16,6 +16,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "loop.h"
+
 static const char ceiling_reply[] = "{\"delivery_id\":\"x\"}";
 
 /* Answer GET /readyz with 200 and everything else with 202, after consuming the body. */
@@ -84,25 +86,10 @@ static int ceiling_listen(struct evhttp *http, int port)
 	return 0;
 }
 
-/* The same loop configuration as the ingress (loop_new): epoll changes applied once
- * per iteration, so both sides of the ratio pay the same per-request syscalls. */
-static struct event_base *ceiling_base_new(void)
-{
-	struct event_config *cfg = event_config_new();
-	struct event_base *base;
-
-	if (!cfg)
-		return NULL;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	return base;
-}
-
 /* Serve until a signal arrives. */
 static int ceiling_serve(int port)
 {
-	struct event_base *base = ceiling_base_new();
+	struct event_base *base = loop_new();
 	struct evhttp *http = base ? evhttp_new(base) : NULL;
 	struct event *sigterm = base ? evsignal_new(base, SIGTERM, ceiling_signal_cb, base) : NULL;
 	struct event *sigint = base ? evsignal_new(base, SIGINT, ceiling_signal_cb, base) : NULL;

@@ -1,6 +1,7 @@
 /* Integration-test harness: databases, child processes, HTTP client and load generator. */
 #include "harness.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1801,4 +1802,67 @@ void harness_raw_response_fini(struct harness_raw_response *r)
 	json_decref(r->json);
 	free(r->text);
 	*r = (struct harness_raw_response){0};
+}
+
+/* A group's state with its database and, with sources, its shared ingress. */
+int harness_group_setup(void **state, size_t size, const char *sources, const char *const *env)
+{
+	struct harness_group *g = xcalloc(1, size);
+
+	assert(size >= sizeof(*g));
+	*state = g;
+	if (harness_group_db_open(&g->db, &g->conn) < 0)
+		return -1;
+	if (!g->db || !sources)
+		return 0;
+	g->in = harness_ingress_start(g->db, NULL, sources, env);
+	if (!g->in)
+		return -1;
+	g->in_shared = true;
+	g->port = harness_service_port(g->in);
+	return 0;
+}
+
+/* Stop the shared ingress, drop the database, free the state. */
+int harness_group_teardown(void **state)
+{
+	struct harness_group *g = *state;
+	int r = 0;
+
+	if (g->in) {
+		r = harness_service_stop(g->in, 15000);
+		if (r != 0)
+			fprintf(stderr, "# the group's ingress exited %d\n", r);
+		harness_service_free(g->in, r != 0);
+	}
+	harness_group_db_close(g->db, g->conn);
+	free(g);
+	return r == 0 ? 0 : -1;
+}
+
+/* The test has not passed yet. */
+int harness_test_setup(void **state)
+{
+	((struct harness_group *)*state)->passed = false;
+	return 0;
+}
+
+/* Stop the test's load and its own ingress. */
+int harness_test_teardown(void **state)
+{
+	struct harness_group *g = *state;
+	bool dirty = false;
+
+	harness_load_free(g->load);
+	g->load = NULL;
+	if (g->in_shared) {
+		if (!g->passed)
+			harness_service_log_tail(g->in, 30);
+		return 0;
+	}
+	/* A sanitizer report at exit fails the test even when its assertions passed. */
+	dirty = g->in && harness_service_stop(g->in, 15000) == -EPROTO;
+	harness_service_free(g->in, !g->passed);
+	g->in = NULL;
+	return dirty ? -1 : 0;
 }

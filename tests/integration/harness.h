@@ -293,3 +293,32 @@ size_t harness_load_unstored(PGconn *conn, const struct harness_load *l, size_t 
                              char first_missing[HARNESS_ID_MAX]);
 /* Stop if needed and free; NULL is ignored. */
 void harness_load_free(struct harness_load *l);
+
+/* The state every integration test group with a database keeps. A group's own state struct
+ * starts with it as member g, so that harness_group_*() and harness_test_*() can serve as
+ * (or be called from) the group's cmocka setup and teardown functions. */
+struct harness_group {
+	struct harness_db *db; /* NULL without TEST_DATABASE_URL: the tests skip */
+	PGconn *conn;          /* a blocking connection to db */
+	/* The group's ingress: shared by every test (started by harness_group_setup()) or a
+	 * test's own (started by the test, stopped by harness_test_teardown()). */
+	struct harness_service *in;
+	bool in_shared;
+	int port;                  /* a shared ingress's port */
+	struct harness_load *load; /* a test's load, stopped by harness_test_teardown() */
+	bool passed;               /* set as a test's last statement: logs print on failure */
+};
+
+/* A new zeroed state of size bytes (a struct starting with struct harness_group) in *state,
+ * with a fresh migrated database; with sources, also an ingress shared by the group's tests,
+ * started with harness_ingress_start(db, NULL, sources, env). -1 on failure. */
+int harness_group_setup(void **state, size_t size, const char *sources, const char *const *env);
+/* Stop the shared ingress, drop the database, free the state; -1 when the ingress exited
+ * badly (a sanitizer report counts). */
+int harness_group_teardown(void **state);
+/* cmocka per-test setup: the test has not passed yet. */
+int harness_test_setup(void **state);
+/* cmocka per-test teardown: stop the test's load and its own ingress (whose log prints when
+ * the test failed) or print the shared one's last lines on failure; -1 when an ingress of
+ * the test's own exited with a sanitizer report. */
+int harness_test_teardown(void **state);

@@ -72,14 +72,15 @@ static const char shared_sources[] =
 
 /* State of the group: one database, one shared ingress; per-test extras. */
 struct suite {
-	struct harness_db *db;
-	struct harness_service *in;
-	PGconn *conn;
-	int port;
+	struct harness_group g;      /* first: the harness_group_*() functions take the state */
 	struct harness_service *own; /* an ingress of the test's own, stopped in teardown */
-	struct harness_load *load;
-	bool passed; /* set as the last statement of a test */
 };
+
+/* Group setup: a migrated database and the ingress the tests share. */
+static int group_setup(void **state)
+{
+	return harness_group_setup(state, sizeof(struct suite), shared_sources, shared_env);
+}
 
 /* One webhook to send. */
 struct hook {
@@ -191,63 +192,16 @@ static long long key_rows(PGconn *conn, const char *source, const char *key)
 	                       source, key, NULL);
 }
 
-/* Group setup: a migrated database and the shared ingress. */
-static int group_setup(void **state)
-{
-	struct suite *s = xcalloc(1, sizeof(*s));
-
-	*state = s;
-	if (harness_group_db_open(&s->db, &s->conn) < 0)
-		return -1;
-	if (!s->db)
-		return 0;
-	s->in = harness_ingress_start(s->db, NULL, shared_sources, shared_env);
-	if (!s->in)
-		return -1;
-	s->port = harness_service_port(s->in);
-	return 0;
-}
-
-/* Group teardown: stop the shared ingress (it must exit 0 and cleanly), drop the database. */
-static int group_teardown(void **state)
-{
-	struct suite *s = *state;
-	int r = 0;
-
-	if (s->in) {
-		r = harness_service_stop(s->in, 15000);
-		if (r != 0)
-			fprintf(stderr, "# shared ingress exited %d\n", r);
-		harness_service_free(s->in, r != 0);
-	}
-	harness_group_db_close(s->db, s->conn);
-	free(s);
-	return r == 0 ? 0 : -1;
-}
-
-/* Per-test setup. */
-static int test_setup(void **state)
-{
-	struct suite *s = *state;
-
-	s->passed = false;
-	return 0;
-}
-
 /* Per-test teardown: stop what the test started; print logs when it failed. */
 static int test_teardown(void **state)
 {
 	struct suite *s = *state;
-
-	harness_load_free(s->load);
-	s->load = NULL;
 	/* A sanitizer report at exit fails the test even when its assertions passed. */
 	bool dirty = s->own && harness_service_stop(s->own, 15000) == -EPROTO;
-	harness_service_free(s->own, !s->passed);
+
+	harness_service_free(s->own, !s->g.passed);
 	s->own = NULL;
-	if (!s->passed && s->in)
-		harness_service_log_tail(s->in, 30);
-	return dirty ? -1 : 0;
+	return harness_test_teardown(state) < 0 || dirty ? -1 : 0;
 }
 
 /* 1. /healthz, /readyz, /metrics, an unknown route and a wrong method. */
@@ -262,14 +216,14 @@ static void test_ops_endpoints(void **state)
 	struct harness_response r;
 
 	HARNESS_REQUIRE_DB();
-	harness_http_get(s->port, "/healthz", &r);
+	harness_http_get(s->g.port, "/healthz", &r);
 	expect_status(&r, 200);
 	harness_response_fini(&r);
-	harness_http_get(s->port, "/readyz", &r);
+	harness_http_get(s->g.port, "/readyz", &r);
 	expect_status(&r, 200);
 	assert_string_equal(json_string_value(json_object_get(r.json, "status")), "ready");
 	harness_response_fini(&r);
-	harness_http_get(s->port, "/metrics", &r);
+	harness_http_get(s->g.port, "/metrics", &r);
 	expect_status(&r, 200);
 	assert_non_null(harness_response_header(&r, "Content-Type"));
 	assert_non_null(strstr(harness_response_header(&r, "Content-Type"), "text/plain"));
@@ -277,13 +231,14 @@ static void test_ops_endpoints(void **state)
 		if (!strstr(r.body, metrics[i]))
 			fail_msg("/metrics lacks %s", metrics[i]);
 	harness_response_fini(&r);
-	harness_http_get(s->port, "/no/such/route", &r);
+	harness_http_get(s->g.port, "/no/such/route", &r);
 	expect_error(&r, 404, "not_found");
 	harness_response_fini(&r);
-	harness_http(s->port, &(struct harness_request){.method = "POST", .path = "/healthz"}, &r);
+	harness_http(s->g.port, &(struct harness_request){.method = "POST", .path = "/healthz"},
+	             &r);
 	expect_error(&r, 405, "method_not_allowed");
 	harness_response_fini(&r);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* Check a stored delivery against what was sent. */
@@ -322,14 +277,14 @@ static void test_hmac_accepted(void **state)
 	long long before;
 
 	HARNESS_REQUIRE_DB();
-	before = harness_deliveries_count(s->conn, "gh");
+	before = harness_deliveries_count(s->g.conn, "gh");
 	hook_accept(
-	    s->port,
+	    s->g.port,
 	    &(struct hook){.source = "gh", .secret = GH_SECRET, .body = body, .headers = headers},
 	    false, id);
-	assert_int_equal(harness_deliveries_count(s->conn, "gh"), before + 1);
-	check_stored_hmac(s->conn, id, body);
-	s->passed = true;
+	assert_int_equal(harness_deliveries_count(s->g.conn, "gh"), before + 1);
+	check_stored_hmac(s->g.conn, id, body);
+	s->g.passed = true;
 }
 
 /* 3. Every refusal: status, code, counter, and nothing stored. */
@@ -341,30 +296,30 @@ static void test_rejections(void **state)
 	long long before;
 
 	HARNESS_REQUIRE_DB();
-	before = harness_deliveries_count(s->conn, NULL);
-	hook_reject(s->port, &(struct hook){.source = "gh", .secret = "wrong", .body = ok_body},
+	before = harness_deliveries_count(s->g.conn, NULL);
+	hook_reject(s->g.port, &(struct hook){.source = "gh", .secret = "wrong", .body = ok_body},
 	            "gh", 401, "bad_signature");
-	hook_reject(s->port, &(struct hook){.source = "gh", .body = ok_body}, "gh", 401,
+	hook_reject(s->g.port, &(struct hook){.source = "gh", .body = ok_body}, "gh", 401,
 	            "missing_signature");
-	hook_reject(s->port,
+	hook_reject(s->g.port,
 	            &(struct hook){.source = "nosuch", .secret = GH_SECRET, .body = ok_body}, "-",
 	            404, "unknown_source");
 	big = xmalloc(4096 + 1);
 	memset(big, ' ', 4096);
 	memcpy(big, "{\"pad\":1}", 9);
 	big[4096] = '\0';
-	hook_reject(s->port, &(struct hook){.source = "gh", .secret = GH_SECRET, .body = big}, "gh",
-	            413, "body_too_large");
+	hook_reject(s->g.port, &(struct hook){.source = "gh", .secret = GH_SECRET, .body = big},
+	            "gh", 413, "body_too_large");
 	hook_reject(
-	    s->port,
+	    s->g.port,
 	    &(struct hook){
 	        .source = "gh", .secret = GH_SECRET, .body = ok_body, .content_type = "text/plain"},
 	    "gh", 415, "unsupported_media_type");
-	hook_reject(s->port,
+	hook_reject(s->g.port,
 	            &(struct hook){.source = "gh", .secret = GH_SECRET, .body = "{\"a\":1,}"}, "gh",
 	            400, "malformed_json");
-	assert_int_equal(harness_deliveries_count(s->conn, NULL), before);
-	s->passed = true;
+	assert_int_equal(harness_deliveries_count(s->g.conn, NULL), before);
+	s->g.passed = true;
 }
 
 /* 3. GET /hooks/<source> is 405 with Allow: POST, and stores nothing. */
@@ -378,16 +333,17 @@ static void test_hook_wrong_method(void **state)
 	                     "reason=\"method_not_allowed\"}";
 
 	HARNESS_REQUIRE_DB();
-	before = harness_deliveries_count(s->conn, NULL);
-	m_before = harness_metric(s->port, series);
-	harness_http(s->port, &(struct harness_request){.method = "GET", .path = "/hooks/gh"}, &r);
+	before = harness_deliveries_count(s->g.conn, NULL);
+	m_before = harness_metric(s->g.port, series);
+	harness_http(s->g.port, &(struct harness_request){.method = "GET", .path = "/hooks/gh"},
+	             &r);
 	expect_error(&r, 405, "method_not_allowed");
 	assert_non_null(harness_response_header(&r, "Allow"));
 	assert_string_equal(harness_response_header(&r, "Allow"), "POST");
 	harness_response_fini(&r);
-	assert_true(harness_metric(s->port, series) == m_before + 1);
-	assert_int_equal(harness_deliveries_count(s->conn, NULL), before);
-	s->passed = true;
+	assert_true(harness_metric(s->g.port, series) == m_before + 1);
+	assert_int_equal(harness_deliveries_count(s->g.conn, NULL), before);
+	s->g.passed = true;
 }
 
 /* 4. Idempotency-Key twice: 202 then 200 with the same id and duplicate, one row. */
@@ -402,17 +358,17 @@ static void test_dedup_header(void **state)
 	    .source = "gh", .secret = GH_SECRET, .body = "{\"try\":1}", .headers = headers};
 
 	HARNESS_REQUIRE_DB();
-	hook_accept(s->port, &h, false, id1);
+	hook_accept(s->g.port, &h, false, id1);
 	h.body = "{\"try\":2}";
-	hook_accept(s->port, &h, true, id2);
+	hook_accept(s->g.port, &h, true, id2);
 	assert_string_equal(id1, id2);
-	assert_int_equal(key_rows(s->conn, "gh", key), 1);
+	assert_int_equal(key_rows(s->g.conn, "gh", key), 1);
 	/* Keys are per source: the same key elsewhere is a new delivery. */
 	h.source = "big";
-	hook_accept(s->port, &h, false, id2);
+	hook_accept(s->g.port, &h, false, id2);
 	assert_string_not_equal(id1, id2);
-	assert_int_equal(key_rows(s->conn, "big", key), 1);
-	s->passed = true;
+	assert_int_equal(key_rows(s->g.conn, "big", key), 1);
+	s->g.passed = true;
 }
 
 /* 4. A JSON-pointer key (json:/event/id) dedups on the body field. */
@@ -426,22 +382,22 @@ static void test_dedup_json_pointer(void **state)
 	struct harness_delivery d;
 
 	HARNESS_REQUIRE_DB();
-	hook_accept(s->port, &(struct hook){.source = "evt", .secret = GH_SECRET, .body = b1},
+	hook_accept(s->g.port, &(struct hook){.source = "evt", .secret = GH_SECRET, .body = b1},
 	            false, id1);
-	hook_accept(s->port, &(struct hook){.source = "evt", .secret = GH_SECRET, .body = b2}, true,
-	            id2);
+	hook_accept(s->g.port, &(struct hook){.source = "evt", .secret = GH_SECRET, .body = b2},
+	            true, id2);
 	assert_string_equal(id1, id2);
-	assert_int_equal(key_rows(s->conn, "evt", key), 1);
-	assert_int_equal(harness_delivery_fetch(s->conn, id1, &d), 0);
+	assert_int_equal(key_rows(s->g.conn, "evt", key), 1);
+	assert_int_equal(harness_delivery_fetch(s->g.conn, id1, &d), 0);
 	assert_string_equal(d.idempotency_key, key);
 	assert_memory_equal(d.body, b1, strlen(b1));
 	harness_delivery_fini(&d);
 	/* A body without the field has no key and is never a duplicate. */
-	hook_accept(s->port,
+	hook_accept(s->g.port,
 	            &(struct hook){.source = "evt", .secret = GH_SECRET, .body = "{\"n\":3}"},
 	            false, id3);
 	assert_string_not_equal(id3, id1);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* Send a Standard Webhooks message signed at ts. */
@@ -471,27 +427,27 @@ static void test_dedup_standard_webhooks(void **state)
 	long long before;
 
 	HARNESS_REQUIRE_DB();
-	sw_send(s->port, msg, (long long)time(NULL), "{\"type\":\"a\"}", &r);
+	sw_send(s->g.port, msg, (long long)time(NULL), "{\"type\":\"a\"}", &r);
 	expect_accepted(&r, false, id1);
 	harness_response_fini(&r);
-	sw_send(s->port, msg, (long long)time(NULL), "{\"type\":\"a\"}", &r);
+	sw_send(s->g.port, msg, (long long)time(NULL), "{\"type\":\"a\"}", &r);
 	expect_accepted(&r, true, id2);
 	harness_response_fini(&r);
 	assert_string_equal(id1, id2);
-	assert_int_equal(key_rows(s->conn, "sw", msg), 1);
-	assert_int_equal(harness_delivery_fetch(s->conn, id1, &d), 0);
+	assert_int_equal(key_rows(s->g.conn, "sw", msg), 1);
+	assert_int_equal(harness_delivery_fetch(s->g.conn, id1, &d), 0);
 	assert_string_equal(d.verified_by, "standard-webhooks");
 	assert_null(strstr(d.headers_json, "webhook-signature"));
 	harness_delivery_fini(&d);
-	before = harness_deliveries_count(s->conn, NULL);
-	sw_send(s->port, old, (long long)time(NULL) - 600, "{\"type\":\"b\"}", &r);
+	before = harness_deliveries_count(s->g.conn, NULL);
+	sw_send(s->g.port, old, (long long)time(NULL) - 600, "{\"type\":\"b\"}", &r);
 	expect_error(&r, 401, "timestamp_too_old");
 	harness_response_fini(&r);
-	sw_send(s->port, old, (long long)time(NULL) + 600, "{\"type\":\"b\"}", &r);
+	sw_send(s->g.port, old, (long long)time(NULL) + 600, "{\"type\":\"b\"}", &r);
 	expect_error(&r, 401, "timestamp_too_new");
 	harness_response_fini(&r);
-	assert_int_equal(harness_deliveries_count(s->conn, NULL), before);
-	s->passed = true;
+	assert_int_equal(harness_deliveries_count(s->g.conn, NULL), before);
+	s->g.passed = true;
 }
 
 /* Check the outcomes of the concurrent duplicates: one 202, the rest 200, one id. */
@@ -521,8 +477,8 @@ static void test_dedup_concurrent(void **state)
 	size_t n;
 
 	HARNESS_REQUIRE_DB();
-	s->load = harness_load_start(&(struct harness_load_options){
-	    .port = s->port,
+	s->g.load = harness_load_start(&(struct harness_load_options){
+	    .port = s->g.port,
 	    .path = "/hooks/gh",
 	    .threads = 20,
 	    .max_seconds = 60,
@@ -531,12 +487,12 @@ static void test_dedup_concurrent(void **state)
 	    .secret = GH_SECRET,
 	    .headers = headers,
 	});
-	assert_true(harness_load_wait_done(s->load, 60000));
-	harness_load_stop(s->load);
-	oc = harness_load_outcomes(s->load, &n);
+	assert_true(harness_load_wait_done(s->g.load, 60000));
+	harness_load_stop(s->g.load);
+	oc = harness_load_outcomes(s->g.load, &n);
 	check_one_id(oc, n, 20);
-	assert_int_equal(key_rows(s->conn, "gh", key), 1);
-	s->passed = true;
+	assert_int_equal(key_rows(s->g.conn, "gh", key), 1);
+	s->g.passed = true;
 }
 
 /* 5. Two configured secrets are both accepted; a third is not. */
@@ -547,17 +503,17 @@ static void test_secret_rotation(void **state)
 	long long before;
 
 	HARNESS_REQUIRE_DB();
-	before = harness_deliveries_count(s->conn, "rot");
-	hook_accept(s->port, &(struct hook){.source = "rot", .secret = ROT_NEW, .body = "{}"},
+	before = harness_deliveries_count(s->g.conn, "rot");
+	hook_accept(s->g.port, &(struct hook){.source = "rot", .secret = ROT_NEW, .body = "{}"},
 	            false, id1);
-	hook_accept(s->port, &(struct hook){.source = "rot", .secret = ROT_OLD, .body = "[]"},
+	hook_accept(s->g.port, &(struct hook){.source = "rot", .secret = ROT_OLD, .body = "[]"},
 	            false, id2);
 	assert_string_not_equal(id1, id2);
-	hook_reject(s->port,
+	hook_reject(s->g.port,
 	            &(struct hook){.source = "rot", .secret = "rotation: unknown", .body = "{}"},
 	            "rot", 401, "bad_signature");
-	assert_int_equal(harness_deliveries_count(s->conn, "rot"), before + 2);
-	s->passed = true;
+	assert_int_equal(harness_deliveries_count(s->g.conn, "rot"), before + 2);
+	s->g.passed = true;
 }
 
 /* Accept one request of a scheme and check the stored row names it. */
@@ -568,12 +524,12 @@ static void scheme_accept(struct suite *s, const char *source, const char *heade
 	char id[HARNESS_ID_MAX];
 	struct harness_delivery d;
 
-	hook_accept(s->port,
+	hook_accept(s->g.port,
 	            &(struct hook){.source = source,
 	                           .body = "{\"scheme\":true}",
 	                           .headers = header ? headers : NULL},
 	            false, id);
-	assert_int_equal(harness_delivery_fetch(s->conn, id, &d), 0);
+	assert_int_equal(harness_delivery_fetch(s->g.conn, id, &d), 0);
 	assert_string_equal(d.verified_by, verified_by);
 	assert_string_equal(d.source, source);
 	assert_null(strstr(d.headers_json, "k-0123456789abcdef"));
@@ -586,7 +542,7 @@ static void scheme_reject(struct suite *s, const char *source, const char *heade
 {
 	const char *headers[] = {header, NULL};
 
-	hook_reject(s->port,
+	hook_reject(s->g.port,
 	            &(struct hook){.source = source,
 	                           .body = "{\"scheme\":true}",
 	                           .headers = header ? headers : NULL},
@@ -608,15 +564,15 @@ static void test_other_schemes(void **state)
 	scheme_accept(s, "bear", "Authorization: Bearer " BEARER_TOKEN, "bearer");
 	scheme_accept(s, "basic", basic, "basic");
 	scheme_accept(s, "open", NULL, "none");
-	before = harness_deliveries_count(s->conn, NULL);
+	before = harness_deliveries_count(s->g.conn, NULL);
 	scheme_reject(s, "key", "X-Api-Key: wrong", "bad_credentials");
 	scheme_reject(s, "key", NULL, "missing_credentials");
 	scheme_reject(s, "bear", "Authorization: Bearer wrong", "bad_credentials");
 	scheme_reject(s, "bear", "Authorization: Basic " BEARER_TOKEN, "missing_credentials");
 	scheme_reject(s, "basic", bad_basic, "bad_credentials");
 	scheme_reject(s, "basic", NULL, "missing_credentials");
-	assert_int_equal(harness_deliveries_count(s->conn, NULL), before);
-	s->passed = true;
+	assert_int_equal(harness_deliveries_count(s->g.conn, NULL), before);
+	s->g.passed = true;
 }
 
 /* Poll until the key's row has expired in the database; false at the deadline. */
@@ -654,23 +610,23 @@ static void test_dedup_window(void **state)
 	int port;
 
 	HARNESS_REQUIRE_DB();
-	s->own =
-	    harness_ingress_start(s->db, "dedup_window = 1s\n", "[source.win]\n" HMAC_SOURCE, env);
+	s->own = harness_ingress_start(s->g.db, "dedup_window = 1s\n", "[source.win]\n" HMAC_SOURCE,
+	                               env);
 	assert_non_null(s->own);
 	port = harness_service_port(s->own);
 	hook_accept(port, &h, false, id1);
-	assert_true(wait_key_expired(s->conn, "win", key, 5000));
+	assert_true(wait_key_expired(s->g.conn, "win", key, 5000));
 	hook_accept(port, &h, false, id2);
 	assert_string_not_equal(id1, id2);
-	assert_int_equal(key_rows(s->conn, "win", key), 2);
-	assert_int_equal(harness_sql_int(s->conn,
+	assert_int_equal(key_rows(s->g.conn, "win", key), 2);
+	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT count(*) FROM hookrun.idempotency_keys "
 	                                 "WHERE source = 'win' AND key = $1 AND delivery_id = $2",
 	                                 key, id2, NULL),
 	                 1);
-	expect_janitor(s->conn, port, &h);
+	expect_janitor(s->g.conn, port, &h);
 	assert_int_equal(harness_service_stop(s->own, 15000), 0);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* The janitor deletes a key nobody reuses once it expired (interval: the 1 s window). */
@@ -732,9 +688,9 @@ static void test_graceful_sigterm(void **state)
 	int r;
 
 	HARNESS_REQUIRE_DB();
-	s->own = harness_ingress_start(s->db, NULL, "[source.term]\n" HMAC_SOURCE, env);
+	s->own = harness_ingress_start(s->g.db, NULL, "[source.term]\n" HMAC_SOURCE, env);
 	assert_non_null(s->own);
-	s->load = harness_load_start(&(struct harness_load_options){
+	s->g.load = harness_load_start(&(struct harness_load_options){
 	    .port = harness_service_port(s->own),
 	    .path = "/hooks/term",
 	    .threads = 4,
@@ -744,41 +700,46 @@ static void test_graceful_sigterm(void **state)
 	    .secret = GH_SECRET,
 	    .pause_after_error_ms = 20,
 	});
-	assert_true(harness_load_wait(s->load, 202, 100, 30000));
+	assert_true(harness_load_wait(s->g.load, 202, 100, 30000));
 	t0 = harness_now_ms();
 	r = harness_service_stop(s->own, 15000);
 	print_message("# SIGTERM to exit: %lld ms\n", harness_now_ms() - t0);
-	harness_load_stop(s->load);
-	st = harness_load_stats(s->load);
+	harness_load_stop(s->g.load);
+	st = harness_load_stats(s->g.load);
 	print_message("# load: %zu answered, %zu 202, %zu 503, %zu other, %zu transport errors; "
 	              "%zu answered 202 while SIGTERM was handled\n",
 	              st.answered, st.s202, st.s503, st.other, st.transport,
-	              accepted_across(s->load, t0));
+	              accepted_across(s->g.load, t0));
 	assert_int_equal(r, 0);
-	expect_all_stored(s->conn, s->load);
-	assert_true(harness_deliveries_count(s->conn, "term") >= (long long)st.s202);
-	s->passed = true;
+	expect_all_stored(s->g.conn, s->g.load);
+	assert_true(harness_deliveries_count(s->g.conn, "term") >= (long long)st.s202);
+	s->g.passed = true;
 }
 
 /* Entry point. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_ops_endpoints, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_hmac_accepted, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_rejections, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_hook_wrong_method, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_dedup_header, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_dedup_json_pointer, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_dedup_standard_webhooks, test_setup,
+	    cmocka_unit_test_setup_teardown(test_ops_endpoints, harness_test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_hmac_accepted, harness_test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_rejections, harness_test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_hook_wrong_method, harness_test_setup,
 	                                    test_teardown),
-	    cmocka_unit_test_setup_teardown(test_dedup_concurrent, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_secret_rotation, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_other_schemes, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_dedup_window, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_graceful_sigterm, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup_header, harness_test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup_json_pointer, harness_test_setup,
+	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup_standard_webhooks, harness_test_setup,
+	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup_concurrent, harness_test_setup,
+	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_secret_rotation, harness_test_setup,
+	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_other_schemes, harness_test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup_window, harness_test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_graceful_sigterm, harness_test_setup,
+	                                    test_teardown),
 	};
 
 	harness_init();
-	return cmocka_run_group_tests_name("ingress", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("ingress", tests, group_setup, harness_group_teardown);
 }

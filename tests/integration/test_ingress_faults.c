@@ -34,81 +34,51 @@ static const char fault_source[] = "[source.fault]\n"
 
 /* State of the group: one database; each test starts its own ingress. */
 struct suite {
-	struct harness_db *db;
-	PGconn *conn;
-	PGconn *locker; /* holds LOCK TABLE in an open transaction */
-	struct harness_service *in;
-	struct harness_load *load;
-	bool passed;
+	struct harness_group g; /* first: the harness_group_*() functions take the state */
+	PGconn *locker;         /* holds LOCK TABLE in an open transaction */
 };
 
 /* Group setup: a migrated database. */
 static int group_setup(void **state)
 {
-	struct suite *s = xcalloc(1, sizeof(*s));
-
-	*state = s;
-	return harness_group_db_open(&s->db, &s->conn);
-}
-
-/* Group teardown: drop the database. */
-static int group_teardown(void **state)
-{
-	struct suite *s = *state;
-
-	harness_group_db_close(s->db, s->conn);
-	free(s);
-	return 0;
-}
-
-/* Per-test setup. */
-static int test_setup(void **state)
-{
-	struct suite *s = *state;
-
-	s->passed = false;
-	return 0;
+	return harness_group_setup(state, sizeof(struct suite), NULL, NULL);
 }
 
 /* Per-test teardown: release the lock, stop load and ingress, bring PostgreSQL back. */
 static int test_teardown(void **state)
 {
 	struct suite *s = *state;
+	bool dirty;
 	int r;
 
-	if (!s->db)
+	if (!s->g.db)
 		return 0;
 	if (s->locker)
 		PQfinish(s->locker);
 	s->locker = NULL;
-	harness_load_free(s->load);
-	s->load = NULL;
-	/* A sanitizer report at exit fails the test even when its assertions passed. */
-	bool dirty = s->in && harness_service_stop(s->in, 15000) == -EPROTO;
-	harness_service_free(s->in, !s->passed);
-	s->in = NULL;
+	dirty = harness_test_teardown(state) < 0;
 	r = harness_pg_ensure_running();
 	if (r < 0) {
 		fprintf(stderr, "# cannot start PostgreSQL again: %s\n", strerror(-r));
 		return -1;
 	}
 	/* The cluster may have restarted under the suite's connection. */
-	PQfinish(s->conn);
-	s->conn = harness_pg_connect(s->db->url);
-	return !s->conn || dirty ? -1 : 0;
+	PQfinish(s->g.conn);
+	s->g.conn = harness_pg_connect(s->g.db->url);
+	return !s->g.conn || dirty ? -1 : 0;
 }
 
 /* Start the test's ingress with extra [hookrun] lines. */
 static void start_ingress(struct suite *s, const char *hookrun_ini)
 {
-	s->in = harness_ingress_start(s->db, hookrun_ini, fault_source, fault_env);
-	assert_non_null(s->in);
+	s->g.in = harness_ingress_start(s->g.db, hookrun_ini, fault_source, fault_env);
+	assert_non_null(s->g.in);
 }
 
 /* Take an ACCESS EXCLUSIVE lock on hookrun.deliveries in an open transaction. */
 static void lock_deliveries(struct suite *s)
 {
-	s->locker = harness_pg_connect(s->db->url);
+	s->locker = harness_pg_connect(s->g.db->url);
 	assert_non_null(s->locker);
 	assert_true(harness_sql_exec(s->locker, "BEGIN; LOCK TABLE hookrun.deliveries "
 	                                        "IN ACCESS EXCLUSIVE MODE"));
@@ -125,16 +95,16 @@ static void unlock_deliveries(struct suite *s)
 /* Reconnect the suite's own connection (after the cluster was restarted). */
 static void reconnect(struct suite *s)
 {
-	PQfinish(s->conn);
-	s->conn = harness_pg_connect(s->db->url);
-	assert_non_null(s->conn);
+	PQfinish(s->g.conn);
+	s->g.conn = harness_pg_connect(s->g.db->url);
+	assert_non_null(s->g.conn);
 }
 
 /* Start a paced load on the test's ingress. */
 static struct harness_load *start_load(struct suite *s, unsigned threads, unsigned max_requests)
 {
 	return harness_load_start(&(struct harness_load_options){
-	    .port = harness_service_port(s->in),
+	    .port = harness_service_port(s->g.in),
 	    .path = "/hooks/fault",
 	    .threads = threads,
 	    .max_seconds = 120,
@@ -175,7 +145,7 @@ static void expect_backlog_drained(struct suite *s)
 	long long deadline = harness_now_ms() + 5000;
 	double v;
 
-	while ((v = harness_metric(harness_service_port(s->in), "hookrun_commit_backlog")) != 0) {
+	while ((v = harness_metric(harness_service_port(s->g.in), "hookrun_commit_backlog")) != 0) {
 		if (harness_now_ms() >= deadline)
 			fail_msg("hookrun_commit_backlog is still %g", v);
 		harness_poll_pause();
@@ -216,23 +186,23 @@ static void test_backlog_bound(void **state)
 
 	HARNESS_REQUIRE_DB();
 	start_ingress(s, "max_backlog = 4\ncommit_timeout_ms = 5000\n");
-	before = harness_deliveries_count(s->conn, NULL);
+	before = harness_deliveries_count(s->g.conn, NULL);
 	lock_deliveries(s);
-	s->load = start_load(s, 12, 12);
+	s->g.load = start_load(s, 12, 12);
 	/* At most 4 can wait; the other 8 must be refused while the lock is held. */
-	assert_true(harness_load_wait(s->load, 503, 8, 5000));
+	assert_true(harness_load_wait(s->g.load, 503, 8, 5000));
 	unlock_deliveries(s);
-	assert_true(harness_load_wait_done(s->load, 20000));
-	harness_load_stop(s->load);
-	print_stats(s->load);
-	oc = harness_load_outcomes(s->load, &n);
+	assert_true(harness_load_wait_done(s->g.load, 20000));
+	harness_load_stop(s->g.load);
+	print_stats(s->g.load);
+	oc = harness_load_outcomes(s->g.load, &n);
 	assert_int_equal(n, 12);
 	n202 = check_backlog_outcomes(oc, n);
-	assert_int_equal(harness_deliveries_count(s->conn, NULL), before + (long long)n202);
-	expect_all_stored(s->conn, s->load);
+	assert_int_equal(harness_deliveries_count(s->g.conn, NULL), before + (long long)n202);
+	expect_all_stored(s->g.conn, s->g.load);
 	expect_backlog_drained(s);
-	assert_int_equal(harness_service_stop(s->in, 15000), 0);
-	s->passed = true;
+	assert_int_equal(harness_service_stop(s->g.in, 15000), 0);
+	s->g.passed = true;
 }
 
 /* Expect a 200 answer. */
@@ -251,7 +221,7 @@ static void post_one(struct suite *s, const char *body, struct harness_response 
 	const char *headers[] = {sig, NULL};
 
 	assert_non_null(sig);
-	harness_http(harness_service_port(s->in),
+	harness_http(harness_service_port(s->g.in),
 	             &(struct harness_request){.path = "/hooks/fault",
 	                                       .content_type = "application/json",
 	                                       .body = body,
@@ -288,7 +258,7 @@ static void test_commit_timeout(void **state)
 
 	HARNESS_REQUIRE_DB();
 	start_ingress(s, "commit_timeout_ms = 300\n");
-	before = harness_deliveries_count(s->conn, NULL);
+	before = harness_deliveries_count(s->g.conn, NULL);
 	lock_deliveries(s);
 	t0 = harness_now_ms();
 	post_one(s, "{\"behind\":\"lock\"}", &r);
@@ -304,13 +274,13 @@ static void test_commit_timeout(void **state)
 	unlock_deliveries(s);
 	assert_true(post_until_accepted(s, 20000));
 	/* The refused request may still have been stored (its statement was already sent). */
-	rows = harness_deliveries_count(s->conn, NULL) - before;
+	rows = harness_deliveries_count(s->g.conn, NULL) - before;
 	print_message("# %lld rows for 1 acknowledged request\n", rows);
 	assert_true(rows >= 1);
-	assert_true(harness_wait_status(harness_service_port(s->in), "/readyz", 200, 10000));
+	assert_true(harness_wait_status(harness_service_port(s->g.in), "/readyz", 200, 10000));
 	expect_backlog_drained(s);
-	assert_int_equal(harness_service_stop(s->in, 15000), 0);
-	s->passed = true;
+	assert_int_equal(harness_service_stop(s->g.in, 15000), 0);
+	s->g.passed = true;
 }
 
 /* Poll until hookrun.deliveries holds at least n rows; false at the deadline. */
@@ -336,10 +306,10 @@ static void test_client_gone_during_commit(void **state)
 
 	HARNESS_REQUIRE_DB();
 	start_ingress(s, "commit_timeout_ms = 5000\n");
-	before = harness_deliveries_count(s->conn, NULL);
+	before = harness_deliveries_count(s->g.conn, NULL);
 	lock_deliveries(s);
-	s->load = harness_load_start(&(struct harness_load_options){
-	    .port = harness_service_port(s->in),
+	s->g.load = harness_load_start(&(struct harness_load_options){
+	    .port = harness_service_port(s->g.in),
 	    .path = "/hooks/fault",
 	    .threads = 3,
 	    .max_seconds = 30,
@@ -348,16 +318,16 @@ static void test_client_gone_during_commit(void **state)
 	    .secret = FAULT_SECRET,
 	    .timeout_ms = 300,
 	});
-	assert_true(harness_load_wait_done(s->load, 10000));
-	assert_int_equal(harness_load_stats(s->load).transport, 3);
+	assert_true(harness_load_wait_done(s->g.load, 10000));
+	assert_int_equal(harness_load_stats(s->g.load).transport, 3);
 	unlock_deliveries(s);
-	assert_true(wait_rows(s->conn, before + 3, 10000));
-	harness_http_get(harness_service_port(s->in), "/healthz", &r);
+	assert_true(wait_rows(s->g.conn, before + 3, 10000));
+	harness_http_get(harness_service_port(s->g.in), "/healthz", &r);
 	expect_status_200(&r);
 	harness_response_fini(&r);
 	expect_backlog_drained(s);
-	assert_int_equal(harness_service_stop(s->in, 15000), 0);
-	s->passed = true;
+	assert_int_equal(harness_service_stop(s->g.in, 15000), 0);
+	s->g.passed = true;
 }
 
 /* Skip the calling test when the cluster cannot be stopped and started. */
@@ -372,13 +342,13 @@ static void test_client_gone_during_commit(void **state)
 /* Stop PostgreSQL under load: 503s and /readyz 503 within 2 s. */
 static void stop_db_expect_503(struct suite *s)
 {
-	int port = harness_service_port(s->in);
-	size_t base = harness_load_stats(s->load).s503;
+	int port = harness_service_port(s->g.in);
+	size_t base = harness_load_stats(s->g.load).s503;
 	long long t0;
 
 	assert_int_equal(harness_pg_stop("fast"), 0);
 	t0 = harness_now_ms();
-	assert_true(harness_load_wait(s->load, 503, base + 1, 2000));
+	assert_true(harness_load_wait(s->g.load, 503, base + 1, 2000));
 	assert_true(harness_wait_status(port, "/readyz", 503, 2000));
 	print_message("# 503 and /readyz 503 within %lld ms of the stop\n", harness_now_ms() - t0);
 }
@@ -411,26 +381,26 @@ static void test_db_restart_under_load(void **state)
 	HARNESS_REQUIRE_DB();
 	REQUIRE_PG_DIR();
 	start_ingress(s, "db_reconnect_max_ms = 500\n");
-	s->load = start_load(s, 4, 50000);
-	assert_true(harness_load_wait(s->load, 202, 100, 30000));
+	s->g.load = start_load(s, 4, 50000);
+	assert_true(harness_load_wait(s->g.load, 202, 100, 30000));
 	stop_db_expect_503(s);
 	assert_int_equal(harness_pg_start(), 0);
 	t0 = harness_now_ms();
-	assert_true(harness_wait_status(harness_service_port(s->in), "/readyz", 200, 30000));
+	assert_true(harness_wait_status(harness_service_port(s->g.in), "/readyz", 200, 30000));
 	print_message("# /readyz 200 again %lld ms after the start\n", harness_now_ms() - t0);
-	st = harness_load_stats(s->load);
-	assert_true(harness_load_wait(s->load, 202, st.s202 + 50, 30000));
-	harness_load_stop(s->load);
-	print_stats(s->load);
+	st = harness_load_stats(s->g.load);
+	assert_true(harness_load_wait(s->g.load, 202, st.s202 + 50, 30000));
+	harness_load_stop(s->g.load);
+	print_stats(s->g.load);
 	reconnect(s);
-	expect_all_stored(s->conn, s->load);
-	st = harness_load_stats(s->load);
-	assert_true(harness_deliveries_count(s->conn, NULL) >= (long long)(st.s202 + st.s200));
+	expect_all_stored(s->g.conn, s->g.load);
+	st = harness_load_stats(s->g.load);
+	assert_true(harness_deliveries_count(s->g.conn, NULL) >= (long long)(st.s202 + st.s200));
 	assert_int_equal(st.other, 0);
-	expect_503_fast(s->load, 2000);
+	expect_503_fast(s->g.load, 2000);
 	expect_backlog_drained(s);
-	assert_int_equal(harness_service_stop(s->in, 15000), 0);
-	s->passed = true;
+	assert_int_equal(harness_service_stop(s->g.in, 15000), 0);
+	s->g.passed = true;
 }
 
 /* 12. SIGKILL under load: every 202 answered before the kill is stored. */
@@ -441,14 +411,14 @@ static void test_kill9_under_load(void **state)
 
 	HARNESS_REQUIRE_DB();
 	start_ingress(s, NULL);
-	s->load = start_load(s, 4, 20000);
-	assert_true(harness_load_wait(s->load, 202, 200, 30000));
-	r = harness_service_kill(s->in);
-	harness_load_stop(s->load);
-	print_stats(s->load);
+	s->g.load = start_load(s, 4, 20000);
+	assert_true(harness_load_wait(s->g.load, 202, 200, 30000));
+	r = harness_service_kill(s->g.in);
+	harness_load_stop(s->g.load);
+	print_stats(s->g.load);
 	assert_int_equal(r, 128 + 9);
-	expect_all_stored(s->conn, s->load);
-	s->passed = true;
+	expect_all_stored(s->g.conn, s->g.load);
+	s->g.passed = true;
 }
 
 /* Make the next n row inserts into hookrun.deliveries fail with SQLSTATE code. A sequence is
@@ -474,31 +444,31 @@ static void fail_next_inserts(struct suite *s, int n, const char *code)
 	         "CREATE OR REPLACE TRIGGER test_insert_fault BEFORE INSERT ON hookrun.deliveries "
 	         "FOR EACH ROW EXECUTE FUNCTION hookrun.test_insert_fault();",
 	         n, code);
-	assert_true(harness_sql_exec(s->conn, sql));
+	assert_true(harness_sql_exec(s->g.conn, sql));
 }
 
 /* Remove the trigger fail_next_inserts() installed. */
 static void fail_inserts_off(struct suite *s)
 {
-	assert_true(harness_sql_exec(s->conn, "DROP TRIGGER IF EXISTS test_insert_fault "
-	                                      "ON hookrun.deliveries"));
+	assert_true(harness_sql_exec(s->g.conn, "DROP TRIGGER IF EXISTS test_insert_fault "
+	                                        "ON hookrun.deliveries"));
 }
 
 /* Load of n requests on 8 connections; every answer 202 and every acknowledged delivery
  * stored exactly once. */
 static void load_all_accepted(struct suite *s, size_t n)
 {
-	long long before = harness_deliveries_count(s->conn, "fault");
+	long long before = harness_deliveries_count(s->g.conn, "fault");
 	struct harness_load_stats st;
 
-	s->load = start_load(s, 8, (unsigned)n);
-	assert_true(harness_load_wait_done(s->load, 60000));
-	harness_load_stop(s->load);
-	st = harness_load_stats(s->load);
-	print_stats(s->load);
+	s->g.load = start_load(s, 8, (unsigned)n);
+	assert_true(harness_load_wait_done(s->g.load, 60000));
+	harness_load_stop(s->g.load);
+	st = harness_load_stats(s->g.load);
+	print_stats(s->g.load);
 	assert_int_equal(st.s202, n);
-	expect_all_stored(s->conn, s->load);
-	assert_int_equal(harness_deliveries_count(s->conn, "fault") - before, (long long)n);
+	expect_all_stored(s->g.conn, s->g.load);
+	assert_int_equal(harness_deliveries_count(s->g.conn, "fault") - before, (long long)n);
 }
 
 /* A batch written by COPY that fails (here: a unique violation, as when a row of a batch
@@ -512,24 +482,26 @@ static void test_copy_failure_falls_back(void **state)
 	start_ingress(s, "");
 	fail_next_inserts(s, 1, "23505");
 	load_all_accepted(s, 300);
-	assert_true(harness_metric(harness_service_port(s->in), "hookrun_commit_errors_total") >=
+	assert_true(harness_metric(harness_service_port(s->g.in), "hookrun_commit_errors_total") >=
 	            1);
 	assert_int_equal(
-	    harness_sql_int(s->conn, "SELECT nextval('hookrun.test_insert_fault')", NULL),
+	    harness_sql_int(s->g.conn, "SELECT nextval('hookrun.test_insert_fault')", NULL),
 	    300 + 1 + 1);
 	/* Keyless first attempts went by COPY; the failed batch came back on a later attempt,
 	 * which only the statement writes. */
-	assert_true(harness_sql_int(
-	                s->conn, "SELECT count(*) FROM hookrun.test_insert_via WHERE via = 'COPY'",
-	                NULL) >= 1);
-	assert_true(harness_sql_int(
-	                s->conn, "SELECT count(*) FROM hookrun.test_insert_via WHERE via = 'WITH'",
-	                NULL) >= 1);
+	assert_true(
+	    harness_sql_int(s->g.conn,
+	                    "SELECT count(*) FROM hookrun.test_insert_via WHERE via = 'COPY'",
+	                    NULL) >= 1);
+	assert_true(
+	    harness_sql_int(s->g.conn,
+	                    "SELECT count(*) FROM hookrun.test_insert_via WHERE via = 'WITH'",
+	                    NULL) >= 1);
 	assert_int_equal(
-	    harness_sql_int(s->conn, "SELECT count(*) FROM hookrun.test_insert_via", NULL), 300);
+	    harness_sql_int(s->g.conn, "SELECT count(*) FROM hookrun.test_insert_via", NULL), 300);
 	fail_inserts_off(s);
 	expect_backlog_drained(s);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* A retryable failure (serialization, 40001) of the first batches is retried, COPY or not. */
@@ -543,7 +515,7 @@ static void test_serialization_failure_retried(void **state)
 	load_all_accepted(s, 200);
 	fail_inserts_off(s);
 	expect_backlog_drained(s);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* A failure that retrying cannot fix answers 500 internal_error, stores nothing for those
@@ -556,20 +528,20 @@ static void test_permanent_failure_answers_500(void **state)
 
 	HARNESS_REQUIRE_DB();
 	start_ingress(s, "");
-	before = harness_deliveries_count(s->conn, "fault");
+	before = harness_deliveries_count(s->g.conn, "fault");
 	/* Its COPY fails, then the statement that retries it alone: a failure of its own. */
 	fail_next_inserts(s, 2, "P0001");
 	post_one(s, "{\"doomed\":true}", &r);
 	assert_int_equal(r.status, 500);
 	assert_string_equal(harness_response_error_code(&r), "internal_error");
 	harness_response_fini(&r);
-	assert_int_equal(harness_deliveries_count(s->conn, "fault"), before);
+	assert_int_equal(harness_deliveries_count(s->g.conn, "fault"), before);
 	post_one(s, "{\"doomed\":false}", &r);
 	assert_int_equal(r.status, 202);
 	harness_response_fini(&r);
-	assert_int_equal(harness_deliveries_count(s->conn, "fault"), before + 1);
+	assert_int_equal(harness_deliveries_count(s->g.conn, "fault"), before + 1);
 	fail_inserts_off(s);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* One POST in a thread of its own, for requests that must be in flight at the same time. */
@@ -601,7 +573,7 @@ static bool wait_lock_waiters(struct suite *s, long long n, int timeout_ms)
 {
 	long long deadline = harness_now_ms() + timeout_ms;
 
-	while (harness_sql_int(s->conn,
+	while (harness_sql_int(s->g.conn,
 	                       "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
 	                       "AND NOT granted",
 	                       NULL) < n) {
@@ -617,7 +589,7 @@ static bool wait_backlog(struct suite *s, double n, int timeout_ms)
 {
 	long long deadline = harness_now_ms() + timeout_ms;
 
-	while (harness_metric(harness_service_port(s->in), "hookrun_commit_backlog") < n) {
+	while (harness_metric(harness_service_port(s->g.in), "hookrun_commit_backlog") < n) {
 		if (harness_now_ms() >= deadline)
 			return false;
 		harness_poll_pause();
@@ -641,43 +613,45 @@ static void test_one_bad_row_isolated(void **state)
 
 	HARNESS_REQUIRE_DB();
 	assert_true(harness_sql_exec(
-	    s->conn, "CREATE OR REPLACE FUNCTION hookrun.test_row_fault() RETURNS trigger "
-	             "LANGUAGE plpgsql AS $$ BEGIN "
-	             "IF position('poison' in convert_from(NEW.body, 'UTF8')) > 0 THEN "
-	             "RAISE EXCEPTION 'this row is poisoned' USING ERRCODE = 'P0001'; END IF; "
-	             "IF position('slow' in convert_from(NEW.body, 'UTF8')) > 0 THEN "
-	             "PERFORM pg_advisory_xact_lock(4242); END IF; RETURN NEW; END $$;"
-	             "CREATE OR REPLACE TRIGGER test_row_fault BEFORE INSERT ON hookrun.deliveries "
-	             "FOR EACH ROW EXECUTE FUNCTION hookrun.test_row_fault();"));
+	    s->g.conn,
+	    "CREATE OR REPLACE FUNCTION hookrun.test_row_fault() RETURNS trigger "
+	    "LANGUAGE plpgsql AS $$ BEGIN "
+	    "IF position('poison' in convert_from(NEW.body, 'UTF8')) > 0 THEN "
+	    "RAISE EXCEPTION 'this row is poisoned' USING ERRCODE = 'P0001'; END IF; "
+	    "IF position('slow' in convert_from(NEW.body, 'UTF8')) > 0 THEN "
+	    "PERFORM pg_advisory_xact_lock(4242); END IF; RETURN NEW; END $$;"
+	    "CREATE OR REPLACE TRIGGER test_row_fault BEFORE INSERT ON hookrun.deliveries "
+	    "FOR EACH ROW EXECUTE FUNCTION hookrun.test_row_fault();"));
 	start_ingress(s, "db_connections = 1\ncommit_timeout_ms = 20000\n");
-	before = harness_deliveries_count(s->conn, "fault");
-	s->locker = harness_pg_connect(s->db->url);
+	before = harness_deliveries_count(s->g.conn, "fault");
+	s->locker = harness_pg_connect(s->g.db->url);
 	assert_non_null(s->locker);
 	assert_true(harness_sql_exec(s->locker, "SELECT pg_advisory_lock(4242)"));
 	async_post_start(&slow, s, "{\"slow\":true}");
 	assert_true(wait_lock_waiters(s, 1, 10000));
-	s->load = start_load(s, 8, 200);
+	s->g.load = start_load(s, 8, 200);
 	async_post_start(&poison, s, "{\"poison\":true}");
 	assert_true(wait_backlog(s, 1 + 8 + 1, 10000));
 	assert_true(harness_sql_exec(s->locker, "SELECT pg_advisory_unlock(4242)"));
 	assert_int_equal(pthread_join(slow.thread, NULL), 0);
 	assert_int_equal(pthread_join(poison.thread, NULL), 0);
-	assert_true(harness_load_wait_done(s->load, 60000));
-	harness_load_stop(s->load);
-	st = harness_load_stats(s->load);
-	print_stats(s->load);
+	assert_true(harness_load_wait_done(s->g.load, 60000));
+	harness_load_stop(s->g.load);
+	st = harness_load_stats(s->g.load);
+	print_stats(s->g.load);
 	assert_int_equal(slow.r.status, 202);
 	assert_int_equal(poison.r.status, 500);
 	assert_string_equal(harness_response_error_code(&poison.r), "internal_error");
 	assert_int_equal(st.s202, 200);
-	expect_all_stored(s->conn, s->load);
-	assert_int_equal(harness_deliveries_count(s->conn, "fault") - before, 200 + 1);
+	expect_all_stored(s->g.conn, s->g.load);
+	assert_int_equal(harness_deliveries_count(s->g.conn, "fault") - before, 200 + 1);
 	assert_true(
-	    harness_metric(harness_service_port(s->in), "hookrun_commit_bisections_total") >= 1);
+	    harness_metric(harness_service_port(s->g.in), "hookrun_commit_bisections_total") >= 1);
 	harness_response_fini(&slow.r);
 	harness_response_fini(&poison.r);
-	assert_true(harness_sql_exec(s->conn, "DROP TRIGGER test_row_fault ON hookrun.deliveries"));
-	s->passed = true;
+	assert_true(
+	    harness_sql_exec(s->g.conn, "DROP TRIGGER test_row_fault ON hookrun.deliveries"));
+	s->g.passed = true;
 }
 
 /* A statement whose rows come back and whose commit then fails (here a deferred constraint
@@ -695,22 +669,23 @@ static void test_commit_time_error_not_acknowledged(void **state)
 
 	HARNESS_REQUIRE_DB();
 	assert_true(harness_sql_exec(
-	    s->conn, "CREATE OR REPLACE FUNCTION hookrun.test_late_fault() RETURNS trigger "
-	             "LANGUAGE plpgsql AS $$ BEGIN "
-	             "IF position('late' in convert_from(NEW.body, 'UTF8')) > 0 THEN "
-	             "RAISE EXCEPTION 'refused at commit' USING ERRCODE = 'P0001'; END IF; "
-	             "RETURN NULL; END $$;"
-	             "CREATE CONSTRAINT TRIGGER test_late_fault AFTER INSERT ON hookrun.deliveries "
-	             "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
-	             "EXECUTE FUNCTION hookrun.test_late_fault();"));
+	    s->g.conn,
+	    "CREATE OR REPLACE FUNCTION hookrun.test_late_fault() RETURNS trigger "
+	    "LANGUAGE plpgsql AS $$ BEGIN "
+	    "IF position('late' in convert_from(NEW.body, 'UTF8')) > 0 THEN "
+	    "RAISE EXCEPTION 'refused at commit' USING ERRCODE = 'P0001'; END IF; "
+	    "RETURN NULL; END $$;"
+	    "CREATE CONSTRAINT TRIGGER test_late_fault AFTER INSERT ON hookrun.deliveries "
+	    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+	    "EXECUTE FUNCTION hookrun.test_late_fault();"));
 	start_ingress(s, "");
-	before = harness_deliveries_count(s->conn, "fault");
+	before = harness_deliveries_count(s->g.conn, "fault");
 	post_one(s, "{\"late\":\"copy\"}", &r);
 	assert_int_equal(r.status, 500);
 	harness_response_fini(&r);
 	sig = harness_hmac_header(&harness_hmac_signer, FAULT_SECRET, "/hooks/fault",
 	                          "{\"late\":\"keyed\"}", strlen("{\"late\":\"keyed\"}"));
-	harness_http(harness_service_port(s->in),
+	harness_http(harness_service_port(s->g.in),
 	             &(struct harness_request){
 	                 .path = "/hooks/fault",
 	                 .content_type = "application/json",
@@ -721,37 +696,41 @@ static void test_commit_time_error_not_acknowledged(void **state)
 	             &r);
 	assert_int_equal(r.status, 500);
 	harness_response_fini(&r);
-	assert_int_equal(harness_deliveries_count(s->conn, "fault"), before);
+	assert_int_equal(harness_deliveries_count(s->g.conn, "fault"), before);
 	post_one(s, "{\"on\":\"time\"}", &r);
 	assert_int_equal(r.status, 202);
 	harness_response_fini(&r);
-	assert_int_equal(harness_deliveries_count(s->conn, "fault"), before + 1);
+	assert_int_equal(harness_deliveries_count(s->g.conn, "fault"), before + 1);
 	assert_true(
-	    harness_sql_exec(s->conn, "DROP TRIGGER test_late_fault ON hookrun.deliveries"));
-	s->passed = true;
+	    harness_sql_exec(s->g.conn, "DROP TRIGGER test_late_fault ON hookrun.deliveries"));
+	s->g.passed = true;
 }
 
 /* Entry point. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_backlog_bound, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_commit_timeout, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_client_gone_during_commit, test_setup,
+	    cmocka_unit_test_setup_teardown(test_backlog_bound, harness_test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_timeout, harness_test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_client_gone_during_commit, harness_test_setup,
 	                                    test_teardown),
-	    cmocka_unit_test_setup_teardown(test_db_restart_under_load, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_kill9_under_load, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_copy_failure_falls_back, test_setup,
+	    cmocka_unit_test_setup_teardown(test_db_restart_under_load, harness_test_setup,
 	                                    test_teardown),
-	    cmocka_unit_test_setup_teardown(test_serialization_failure_retried, test_setup,
+	    cmocka_unit_test_setup_teardown(test_kill9_under_load, harness_test_setup,
 	                                    test_teardown),
-	    cmocka_unit_test_setup_teardown(test_permanent_failure_answers_500, test_setup,
+	    cmocka_unit_test_setup_teardown(test_copy_failure_falls_back, harness_test_setup,
 	                                    test_teardown),
-	    cmocka_unit_test_setup_teardown(test_one_bad_row_isolated, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_commit_time_error_not_acknowledged, test_setup,
+	    cmocka_unit_test_setup_teardown(test_serialization_failure_retried, harness_test_setup,
 	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_permanent_failure_answers_500, harness_test_setup,
+	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_one_bad_row_isolated, harness_test_setup,
+	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_time_error_not_acknowledged,
+	                                    harness_test_setup, test_teardown),
 	};
 
 	harness_init();
-	return cmocka_run_group_tests_name("ingress_faults", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("ingress_faults", tests, group_setup,
+	                                   harness_group_teardown);
 }

@@ -80,64 +80,15 @@ static const struct source_config qsig_signer = {
     .signature_query = (char *)"sig",
 };
 
+/* State of the group: one database, one shared ingress. */
 struct suite {
-	struct harness_db *db;
-	struct harness_service *in;
-	PGconn *conn;
-	int port;
-	struct harness_load *load;
-	bool passed;
+	struct harness_group g; /* first: the harness_group_*() functions take the state */
 };
 
-/* Group setup: a migrated database and one ingress with every auth scheme. */
+/* Group setup: a migrated database and the ingress the tests share. */
 static int group_setup(void **state)
 {
-	struct suite *s = xcalloc(1, sizeof(*s));
-
-	*state = s;
-	if (harness_group_db_open(&s->db, &s->conn) < 0)
-		return -1;
-	if (!s->db)
-		return 0;
-	s->in = harness_ingress_start(s->db, NULL, sources, env);
-	if (!s->in)
-		return -1;
-	s->port = harness_service_port(s->in);
-	return 0;
-}
-
-/* Group teardown: the ingress must exit 0 without a sanitizer report. */
-static int group_teardown(void **state)
-{
-	struct suite *s = *state;
-	int r = 0;
-
-	if (s->in) {
-		r = harness_service_stop(s->in, 15000);
-		harness_service_free(s->in, r != 0);
-	}
-	harness_group_db_close(s->db, s->conn);
-	free(s);
-	return r == 0 ? 0 : -1;
-}
-
-/* Per-test setup. */
-static int test_setup(void **state)
-{
-	((struct suite *)*state)->passed = false;
-	return 0;
-}
-
-/* Per-test teardown: stop a load; print the ingress log when the test failed. */
-static int test_teardown(void **state)
-{
-	struct suite *s = *state;
-
-	harness_load_free(s->load);
-	s->load = NULL;
-	if (!s->passed && s->in)
-		harness_service_log_tail(s->in, 30);
-	return 0;
+	return harness_group_setup(state, sizeof(struct suite), sources, env);
 }
 
 /* A signed POST to /hooks/gh as raw bytes: the request line's target, extra header lines
@@ -227,7 +178,7 @@ static void test_framing_raw(void **state)
 	long long before;
 
 	HARNESS_REQUIRE_DB();
-	before = harness_deliveries_count(s->conn, NULL);
+	before = harness_deliveries_count(s->g.conn, NULL);
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		_cleanup_free_ char *req = NULL, *full = NULL;
 		struct harness_raw_response r;
@@ -240,15 +191,15 @@ static void test_framing_raw(void **state)
 
 		print_message("# framing case %zu\n", i);
 		full = xasprintf("%.*s%s", (int)n, req, smuggled);
-		harness_raw(s->port, full, strlen(full), 3000, &r);
+		harness_raw(s->g.port, full, strlen(full), 3000, &r);
 		if (cases[i].evhttp_may_answer)
 			expect_raw_refusal_any(&r, cases[i].status, cases[i].code);
 		else
 			expect_raw_refusal(&r, cases[i].status, cases[i].code);
 		harness_raw_response_fini(&r);
 	}
-	assert_int_equal(harness_deliveries_count(s->conn, NULL), before);
-	s->passed = true;
+	assert_int_equal(harness_deliveries_count(s->g.conn, NULL), before);
+	s->g.passed = true;
 }
 
 /* A body on HEAD (which evhttp never reads: its bytes would be the next request) and a
@@ -281,24 +232,24 @@ static void test_framing_head_and_http10(void **state)
 
 	HARNESS_REQUIRE_DB();
 	for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
-		harness_raw(s->port, bodies[i], strlen(bodies[i]), 3000, &r);
+		harness_raw(s->g.port, bodies[i], strlen(bodies[i]), 3000, &r);
 		if (r.status != 400 || !r.closed || r.n_statuses != 1)
 			fail_msg("case %zu: expected one 400 and a close, got: %s", i, r.text);
 		harness_raw_response_fini(&r);
 	}
-	assert_int_equal(harness_sql_int(s->conn,
+	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT count(*) FROM hookrun.deliveries "
 	                                 "WHERE position('smug' in encode(body, 'escape')) > 0",
 	                                 NULL),
 	                 0);
-	harness_raw(s->port, head_then_get, strlen(head_then_get), 3000, &r);
+	harness_raw(s->g.port, head_then_get, strlen(head_then_get), 3000, &r);
 	assert_int_equal(r.n_statuses, 2);
 	/* The GET's answer follows the HEAD's blank line at once: no body in between. */
 	assert_non_null(strstr(r.text, "\r\n\r\nHTTP/1.1 200 OK\r\n"));
 	assert_non_null(strstr(r.text, "{\"status\":\"ok\"}"));
 	assert_true(strstr(r.text, "{\"status\":\"ok\"}") > strstr(r.text, "\r\n\r\nHTTP/1.1"));
 	harness_raw_response_fini(&r);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* The answers evhttp gives itself, as the README documents them: HTML, connection closed. */
@@ -312,7 +263,7 @@ static void test_framing_evhttp_answers(void **state)
 
 	HARNESS_REQUIRE_DB();
 	n = raw_hook("/hooks/gh", "", "Content-Length: abc\r\n", "{}", &req);
-	harness_raw(s->port, req, n, 3000, &r);
+	harness_raw(s->g.port, req, n, 3000, &r);
 	assert_int_equal(r.status, 400);
 	ct = harness_raw_header(&r, "Content-Type");
 	assert_string_equal(ct, "text/html");
@@ -322,11 +273,11 @@ static void test_framing_evhttp_answers(void **state)
 	memset(huge + n, 'a', 300 * 1024);
 	n += 300 * 1024;
 	memcpy(huge + n, "\r\n\r\n", 4);
-	harness_raw(s->port, huge, n + 4, 3000, &r);
+	harness_raw(s->g.port, huge, n + 4, 3000, &r);
 	assert_int_equal(r.status, 400);
 	assert_true(r.closed);
 	harness_raw_response_fini(&r);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* Request line and headers over the ingress's limits get JSON 414 / 431, then a close. */
@@ -343,7 +294,7 @@ static void test_size_limits(void **state)
 	memset(target + 10, 'a', 8990 - 1);
 	target[8999] = '\0';
 	n = raw_hook(target, "", NULL, "{}", &req);
-	harness_raw(s->port, req, n, 3000, &r);
+	harness_raw(s->g.port, req, n, 3000, &r);
 	expect_raw_refusal(&r, 414, "uri_too_long");
 	harness_raw_response_fini(&r);
 	free(req);
@@ -351,7 +302,7 @@ static void test_size_limits(void **state)
 	pad[100 * 1024] = '\0';
 	extra = xasprintf("X-Pad: %s\r\n", pad);
 	n = raw_hook("/hooks/gh", extra, NULL, "{}", &req);
-	harness_raw(s->port, req, n, 3000, &r);
+	harness_raw(s->g.port, req, n, 3000, &r);
 	expect_raw_refusal(&r, 431, "headers_too_large");
 	harness_raw_response_fini(&r);
 	/* Just under the limits is fine. */
@@ -360,11 +311,11 @@ static void test_size_limits(void **state)
 	free(extra);
 	extra = xasprintf("X-Pad: %s\r\nConnection: close\r\n", pad);
 	n = raw_hook("/hooks/gh?x=1", extra, NULL, "{}", &req);
-	harness_raw(s->port, req, n, 3000, &r);
+	harness_raw(s->g.port, req, n, 3000, &r);
 	if (r.status != 202)
 		fail_msg("expected 202: %s", r.text);
 	harness_raw_response_fini(&r);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* Send body to path on a fresh connection with extra headers; fill r. */
@@ -408,27 +359,27 @@ static void test_decoded_nul(void **state)
 	long long before;
 
 	HARNESS_REQUIRE_DB();
-	before = harness_deliveries_count(s->conn, NULL);
-	post(s->port, "/hooks/gh%00anything", body, gh_headers, &r);
+	before = harness_deliveries_count(s->g.conn, NULL);
+	post(s->g.port, "/hooks/gh%00anything", body, gh_headers, &r);
 	expect(&r, 404, "unknown_source");
 	harness_response_fini(&r);
-	post(s->port, "/hooks/keyq?api_key=" S_KEYQ "%00junk", body, NULL, &r);
+	post(s->g.port, "/hooks/keyq?api_key=" S_KEYQ "%00junk", body, NULL, &r);
 	expect(&r, 401, "bad_credentials");
 	harness_response_fini(&r);
-	post(s->port, bad, body, NULL, &r);
+	post(s->g.port, bad, body, NULL, &r);
 	expect(&r, 401, "malformed_signature");
 	harness_response_fini(&r);
-	assert_int_equal(harness_deliveries_count(s->conn, NULL), before);
-	post(s->port, "/hooks/gh", body, gh_headers, &r);
+	assert_int_equal(harness_deliveries_count(s->g.conn, NULL), before);
+	post(s->g.port, "/hooks/gh", body, gh_headers, &r);
 	expect(&r, 202, NULL);
 	harness_response_fini(&r);
-	post(s->port, "/hooks/keyq?api_key=" S_KEYQ, body, NULL, &r);
+	post(s->g.port, "/hooks/keyq?api_key=" S_KEYQ, body, NULL, &r);
 	expect(&r, 202, NULL);
 	harness_response_fini(&r);
-	post(s->port, good, body, NULL, &r);
+	post(s->g.port, good, body, NULL, &r);
 	expect(&r, 202, NULL);
 	harness_response_fini(&r);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* Send one raw request expecting status and code (NULL: success). */
@@ -479,8 +430,8 @@ static void test_not_utf8(void **state)
 	long long before;
 
 	HARNESS_REQUIRE_DB();
-	s->load = harness_load_start(&(struct harness_load_options){
-	    .port = s->port,
+	s->g.load = harness_load_start(&(struct harness_load_options){
+	    .port = s->g.port,
 	    .path = "/hooks/gh",
 	    .threads = 8,
 	    .max_seconds = 60,
@@ -488,29 +439,29 @@ static void test_not_utf8(void **state)
 	    .hmac = &harness_hmac_signer,
 	    .secret = S_HMAC,
 	});
-	assert_true(harness_load_wait(s->load, 202, 50, 30000));
-	before = harness_deliveries_count(s->conn, "gh");
+	assert_true(harness_load_wait(s->g.load, 202, 50, 30000));
+	before = harness_deliveries_count(s->g.conn, "gh");
 	for (int i = 0; i < 20; i++) {
-		raw_expect(s->port, "/hooks/gh", "Idempotency-Key: k\xff\r\n", 400,
+		raw_expect(s->g.port, "/hooks/gh", "Idempotency-Key: k\xff\r\n", 400,
 		           "malformed_idempotency_key");
-		raw_expect(s->port, "/hooks/gh?x=\xff", "", 400, "malformed_request_target");
-		raw_expect_ct(s->port, "application/json; charset=\xc3\x28", 400,
+		raw_expect(s->g.port, "/hooks/gh?x=\xff", "", 400, "malformed_request_target");
+		raw_expect_ct(s->g.port, "application/json; charset=\xc3\x28", 400,
 		              "malformed_content_type");
-		raw_expect(s->port, "/hooks/gh", "Idempotency-Key: caf\xc3\xa9\r\n", i ? 200 : 202,
-		           NULL);
+		raw_expect(s->g.port, "/hooks/gh", "Idempotency-Key: caf\xc3\xa9\r\n",
+		           i ? 200 : 202, NULL);
 	}
-	assert_true(harness_load_wait_done(s->load, 60000));
-	harness_load_stop(s->load);
-	st = harness_load_stats(s->load);
+	assert_true(harness_load_wait_done(s->g.load, 60000));
+	harness_load_stop(s->g.load);
+	st = harness_load_stats(s->g.load);
 	assert_int_equal(st.other + st.transport + st.s503, 0);
 	assert_int_equal(st.s202, 4000);
-	assert_true(harness_deliveries_count(s->conn, "gh") >= before + 20);
-	assert_int_equal(harness_sql_int(s->conn,
+	assert_true(harness_deliveries_count(s->g.conn, "gh") >= before + 20);
+	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT count(*) FROM hookrun.deliveries WHERE "
 	                                 "idempotency_key = $1",
 	                                 "caf\xc3\xa9", NULL),
 	                 1);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* Two different values of a header the ingress reads are refused; the same value twice is
@@ -520,14 +471,15 @@ static void test_conflicting_headers(void **state)
 	struct suite *s = *state;
 
 	HARNESS_REQUIRE_DB();
-	raw_expect(s->port, "/hooks/gh", "Idempotency-Key: a\r\nIdempotency-Key: b\r\n", 400,
+	raw_expect(s->g.port, "/hooks/gh", "Idempotency-Key: a\r\nIdempotency-Key: b\r\n", 400,
 	           "conflicting_headers");
-	raw_expect(s->port, "/hooks/gh", "X-Signature: sha256=00\r\n", 400, "conflicting_headers");
-	raw_expect(s->port, "/hooks/gh", "Content-Type: text/plain\r\n", 400,
+	raw_expect(s->g.port, "/hooks/gh", "X-Signature: sha256=00\r\n", 400,
 	           "conflicting_headers");
-	raw_expect(s->port, "/hooks/gh", "Idempotency-Key: same\r\nIdempotency-Key: same\r\n", 202,
-	           NULL);
-	s->passed = true;
+	raw_expect(s->g.port, "/hooks/gh", "Content-Type: text/plain\r\n", 400,
+	           "conflicting_headers");
+	raw_expect(s->g.port, "/hooks/gh", "Idempotency-Key: same\r\nIdempotency-Key: same\r\n",
+	           202, NULL);
+	s->g.passed = true;
 }
 
 /* Send a Standard Webhooks message with the svix-* (svix true) or webhook-* headers; the
@@ -566,26 +518,26 @@ static void test_svix_dedup(void **state)
 	struct harness_response r;
 
 	HARNESS_REQUIRE_DB();
-	sw_post(s->port, true, msg, "{\"svix\":1}", &r);
+	sw_post(s->g.port, true, msg, "{\"svix\":1}", &r);
 	expect(&r, 202, NULL);
 	id1 = xstrdup(harness_response_delivery_id(&r));
 	harness_response_fini(&r);
-	sw_post(s->port, true, msg, "{\"svix\":1}", &r);
+	sw_post(s->g.port, true, msg, "{\"svix\":1}", &r);
 	expect(&r, 200, NULL);
 	assert_true(harness_response_duplicate(&r));
 	assert_string_equal(harness_response_delivery_id(&r), id1);
 	harness_response_fini(&r);
 	/* The same message id over the webhook-* headers is the same message. */
-	sw_post(s->port, false, msg, "{\"svix\":1}", &r);
+	sw_post(s->g.port, false, msg, "{\"svix\":1}", &r);
 	expect(&r, 200, NULL);
 	assert_string_equal(harness_response_delivery_id(&r), id1);
 	harness_response_fini(&r);
-	assert_int_equal(harness_sql_int(s->conn,
+	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT count(*) FROM hookrun.deliveries WHERE source = "
 	                                 "'sw' AND idempotency_key = $1",
 	                                 msg, NULL),
 	                 1);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* Every row of every hookrun table as text, concatenated. */
@@ -638,30 +590,30 @@ static void test_secrets_never_stored(void **state)
 	struct harness_response r;
 
 	HARNESS_REQUIRE_DB();
-	post(s->port, "/hooks/keyh?x=1", body, keyh, &r);
+	post(s->g.port, "/hooks/keyh?x=1", body, keyh, &r);
 	expect(&r, 202, NULL);
 	harness_response_fini(&r);
-	post(s->port, "/hooks/keyq?a=1&api_key=" S_KEYQ "&api%5Fkey=" S_KEYQ, body, NULL, &r);
+	post(s->g.port, "/hooks/keyq?a=1&api_key=" S_KEYQ "&api%5Fkey=" S_KEYQ, body, NULL, &r);
 	expect(&r, 202, NULL);
 	harness_response_fini(&r);
-	post(s->port, "/hooks/bear", body, bear, &r);
+	post(s->g.port, "/hooks/bear", body, bear, &r);
 	expect(&r, 202, NULL);
 	harness_response_fini(&r);
-	post(s->port, "/hooks/basic", body, basic_h, &r);
+	post(s->g.port, "/hooks/basic", body, basic_h, &r);
 	expect(&r, 202, NULL);
 	harness_response_fini(&r);
-	post(s->port, qpath, body, NULL, &r);
+	post(s->g.port, qpath, body, NULL, &r);
 	expect(&r, 202, NULL);
 	harness_response_fini(&r);
-	post(s->port, "/hooks/gh", body, gh_h, &r);
+	post(s->g.port, "/hooks/gh", body, gh_h, &r);
 	expect(&r, 202, NULL);
 	harness_response_fini(&r);
-	sw_post_sig(s->port, true, "msg_secret_test", body, &r, &sw_sig);
+	sw_post_sig(s->g.port, true, "msg_secret_test", body, &r, &sw_sig);
 	expect(&r, 202, NULL);
 	harness_response_fini(&r);
 	needles[ELEMENTSOF(needles) - 2] = sw_sig + strlen("v1,");
-	tables = tables_text(s->conn);
-	log = harness_read_file(harness_service_log_path(s->in), NULL);
+	tables = tables_text(s->g.conn);
+	log = harness_read_file(harness_service_log_path(s->g.in), NULL);
 	assert_non_null(log);
 	assert_non_null(strstr(tables, "api_key=********")); /* the masked query is there */
 	for (size_t i = 0; needles[i]; i++) {
@@ -671,7 +623,7 @@ static void test_secrets_never_stored(void **state)
 			fail_msg("secret #%zu found in the log", i);
 	}
 	assert_null(strstr(tables, "svix-signature"));
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* Send {"n":<number>} to the open source: the status. */
@@ -730,8 +682,8 @@ static void test_numbers_jsonb_limits(void **state)
 	for (size_t i = 0; i < ELEMENTSOF(numbers) + 2; i++) {
 		const char *n =
 		    i < ELEMENTSOF(numbers) ? numbers[i] : extra[i - ELEMENTSOF(numbers)];
-		bool pg = pg_takes_number(s->conn, n);
-		long status = post_number(s->port, n);
+		bool pg = pg_takes_number(s->g.conn, n);
+		long status = post_number(s->g.port, n);
 
 		print_message("# %.20s%s: postgres %s, ingress %ld\n", n,
 		              strlen(n) > 20 ? "..." : "", pg ? "reads it" : "refuses it", status);
@@ -740,20 +692,20 @@ static void test_numbers_jsonb_limits(void **state)
 	/* The shorter forms just inside the limits, then the view over every row. */
 	long_int[131072] = '\0';
 	long_frac[16385] = '\0';
-	assert_int_equal(post_number(s->port, long_int), 202);
-	assert_int_equal(post_number(s->port, long_frac), 202);
-	rows = harness_sql_int(s->conn,
+	assert_int_equal(post_number(s->g.port, long_int), 202);
+	assert_int_equal(post_number(s->g.port, long_frac), 202);
+	rows = harness_sql_int(s->g.conn,
 	                       "SELECT count(*) FROM hookrun.deliveries_json "
 	                       "WHERE payload IS NOT NULL AND payload ? 'n'",
 	                       NULL);
 	assert_true(rows >= 8);
-	assert_int_equal(harness_sql_int(s->conn,
+	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT count(payload) - count(*) FROM "
 	                                 "hookrun.deliveries_json WHERE content_type "
 	                                 "ILIKE '%json%'",
 	                                 NULL),
 	                 0);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* The README's "latest deliveries" query, read from the README itself: it must run, and use
@@ -778,14 +730,14 @@ static void test_readme_latest_query_plan(void **state)
 	query = xstrndup(start, (size_t)(end - start));
 	/* Enough rows that a sequential scan and a sort would cost more than the index. */
 	assert_true(harness_sql_exec(
-	    s->conn,
+	    s->g.conn,
 	    "INSERT INTO hookrun.deliveries (id, source, received_at, method, uri, headers, "
 	    "content_type, body, verified_by) SELECT gen_random_uuid(), 'plan', "
 	    "now() - make_interval(secs => g), 'POST', '/hooks/plan', '{}', "
 	    "'application/json', '{}'::bytea, 'none' FROM generate_series(1, 20000) g; "
 	    "ANALYZE hookrun.deliveries"));
 	explain = xasprintf("EXPLAIN %s", query);
-	res = PQexec(s->conn, explain);
+	res = PQexec(s->g.conn, explain);
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 	for (int i = 0; i < PQntuples(res); i++) {
 		print_message("# %s\n", PQgetvalue(res, i, 0));
@@ -795,32 +747,41 @@ static void test_readme_latest_query_plan(void **state)
 	PQclear(res);
 	assert_true(index);
 	assert_false(sort);
-	res = PQexec(s->conn, query);
+	res = PQexec(s->g.conn, query);
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 	assert_int_equal(PQntuples(res), 10);
 	PQclear(res);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* Run the hostile-input suite against one shared ingress. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_framing_raw, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_framing_head_and_http10, test_setup,
-	                                    test_teardown),
-	    cmocka_unit_test_setup_teardown(test_framing_evhttp_answers, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_size_limits, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_decoded_nul, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_not_utf8, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_conflicting_headers, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_svix_dedup, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_secrets_never_stored, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_numbers_jsonb_limits, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_readme_latest_query_plan, test_setup,
-	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_framing_raw, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_framing_head_and_http10, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_framing_evhttp_answers, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_size_limits, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_decoded_nul, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_not_utf8, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_conflicting_headers, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_svix_dedup, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_secrets_never_stored, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_numbers_jsonb_limits, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_readme_latest_query_plan, harness_test_setup,
+	                                    harness_test_teardown),
 	};
 
 	harness_init();
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, harness_group_teardown);
 }

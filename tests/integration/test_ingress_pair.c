@@ -33,39 +33,14 @@ static const char pair_hookrun_ini[] = "log_level = debug\n";
 
 /* State of the group: one database; each test starts its own pair. */
 struct suite {
-	struct harness_db *db;
-	PGconn *conn;
+	struct harness_group g; /* first: the harness_group_*() functions take the state */
 	struct harness_service *in[2];
-	struct harness_load *load;
-	bool passed;
 };
 
 /* Group setup: a migrated database. */
 static int group_setup(void **state)
 {
-	struct suite *s = xcalloc(1, sizeof(*s));
-
-	*state = s;
-	return harness_group_db_open(&s->db, &s->conn);
-}
-
-/* Group teardown: drop the database. */
-static int group_teardown(void **state)
-{
-	struct suite *s = *state;
-
-	harness_group_db_close(s->db, s->conn);
-	free(s);
-	return 0;
-}
-
-/* Per-test setup. */
-static int test_setup(void **state)
-{
-	struct suite *s = *state;
-
-	s->passed = false;
-	return 0;
+	return harness_group_setup(state, sizeof(struct suite), NULL, NULL);
 }
 
 /* Per-test teardown: stop the load and both processes; logs are printed on failure. */
@@ -74,15 +49,13 @@ static int test_teardown(void **state)
 	struct suite *s = *state;
 	bool dirty = false;
 
-	harness_load_free(s->load);
-	s->load = NULL;
 	for (size_t i = 0; i < ELEMENTSOF(s->in); i++) {
 		/* A sanitizer report at exit fails the test even when its assertions passed. */
 		dirty |= s->in[i] && harness_service_stop(s->in[i], 15000) == -EPROTO;
-		harness_service_free(s->in[i], !s->passed);
+		harness_service_free(s->in[i], !s->g.passed);
 		s->in[i] = NULL;
 	}
-	return dirty ? -1 : 0;
+	return harness_test_teardown(state) < 0 || dirty ? -1 : 0;
 }
 
 /* How many lines of a process's log contain every one of the NULL-terminated needles. */
@@ -128,12 +101,12 @@ static void start_pair(struct suite *s)
 	_cleanup_free_ char *port_env = NULL;
 	int port;
 
-	s->in[0] = harness_ingress_start(s->db, pair_hookrun_ini, pair_source, first_env);
+	s->in[0] = harness_ingress_start(s->g.db, pair_hookrun_ini, pair_source, first_env);
 	assert_non_null(s->in[0]);
 	port = harness_service_port(s->in[0]);
 	port_env = xasprintf("HOOKRUN_LISTEN_PORT=%d", port);
 	const char *const second_env[] = {first_env[0], port_env, NULL};
-	s->in[1] = harness_ingress_start(s->db, pair_hookrun_ini, pair_source, second_env);
+	s->in[1] = harness_ingress_start(s->g.db, pair_hookrun_ini, pair_source, second_env);
 	if (!s->in[1])
 		fail_msg("a second ingress could not bind port %d next to the first", port);
 	assert_int_equal(harness_service_port(s->in[1]), port);
@@ -216,8 +189,8 @@ static void test_pair_shares_port(void **state)
 	served_by_each(s, 202, N, served);
 	assert_true(served[0] > 0);
 	assert_true(served[1] > 0);
-	assert_int_equal(harness_deliveries_count(s->conn, "pair"), N);
-	s->passed = true;
+	assert_int_equal(harness_deliveries_count(s->g.conn, "pair"), N);
+	s->g.passed = true;
 }
 
 /* 2. One idempotency key sent by 32 connections at once, spread over both processes: every
@@ -234,10 +207,10 @@ static void test_pair_dedup_across_processes(void **state)
 
 	HARNESS_REQUIRE_DB();
 	start_pair(s);
-	s->load = start_load(s, N, N, headers);
-	assert_true(harness_load_wait_done(s->load, 60000));
-	harness_load_stop(s->load);
-	oc = harness_load_outcomes(s->load, &n);
+	s->g.load = start_load(s, N, N, headers);
+	assert_true(harness_load_wait_done(s->g.load, 60000));
+	harness_load_stop(s->g.load);
+	oc = harness_load_outcomes(s->g.load, &n);
 	assert_int_equal(n, N);
 	for (size_t i = 0; i < n; i++) {
 		if (oc[i].status != 202 && oc[i].status != 200)
@@ -251,12 +224,12 @@ static void test_pair_dedup_across_processes(void **state)
 	/* Both processes answered for the key: the dedup held across them. */
 	assert_true(served202[0] + served200[0] > 0);
 	assert_true(served202[1] + served200[1] > 0);
-	assert_int_equal(harness_sql_int(s->conn,
+	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT count(*) FROM hookrun.deliveries "
 	                                 "WHERE source = 'pair' AND idempotency_key = $1",
 	                                 key, NULL),
 	                 1);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* 3. SIGKILL of one process under load: the other keeps the port; the load goes on being
@@ -272,37 +245,40 @@ static void test_pair_survives_kill(void **state)
 	HARNESS_REQUIRE_DB();
 	start_pair(s);
 	port = harness_service_port(s->in[0]);
-	s->load = start_load(s, 8, 20000, NULL);
-	assert_true(harness_load_wait(s->load, 202, 200, 30000));
+	s->g.load = start_load(s, 8, 20000, NULL);
+	assert_true(harness_load_wait(s->g.load, 202, 200, 30000));
 	assert_int_equal(harness_service_kill(s->in[0]), 128 + 9);
-	st = harness_load_stats(s->load);
+	st = harness_load_stats(s->g.load);
 	/* Connections the killed process held fail once; their threads reconnect to the other. */
-	assert_true(harness_load_wait(s->load, 202, st.s202 + 500, 30000));
-	harness_load_stop(s->load);
-	st = harness_load_stats(s->load);
+	assert_true(harness_load_wait(s->g.load, 202, st.s202 + 500, 30000));
+	harness_load_stop(s->g.load);
+	st = harness_load_stats(s->g.load);
 	print_message("# load: %zu answered: %zu 202, %zu 503, %zu other, %zu transport\n",
 	              st.answered, st.s202, st.s503, st.other, st.transport);
 	assert_int_equal(st.other, 0);
 	for (unsigned i = 0; i < 20; i++)
 		send_unique(port, 1000 + i);
-	missing = harness_load_unstored(s->conn, s->load, &n, first);
+	missing = harness_load_unstored(s->g.conn, s->g.load, &n, first);
 	if (missing != 0)
 		fail_msg("%zu of %zu acknowledged deliveries are not stored (first: %s)", missing,
 		         n, first);
 	print_message("# %zu acknowledged deliveries, all stored\n", n);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* Entry point. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_pair_shares_port, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_pair_dedup_across_processes, test_setup,
+	    cmocka_unit_test_setup_teardown(test_pair_shares_port, harness_test_setup,
 	                                    test_teardown),
-	    cmocka_unit_test_setup_teardown(test_pair_survives_kill, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_pair_dedup_across_processes, harness_test_setup,
+	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_pair_survives_kill, harness_test_setup,
+	                                    test_teardown),
 	};
 
 	harness_init();
-	return cmocka_run_group_tests_name("ingress_pair", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("ingress_pair", tests, group_setup,
+	                                   harness_group_teardown);
 }

@@ -49,59 +49,19 @@ static const char seq_scans_sql[] = "SELECT coalesce(sum(seq_scan), 0) FROM pg_s
 
 /* State of the group: one database. */
 struct suite {
-	struct harness_db *db;
-	PGconn *conn;
-	struct harness_service *in;
-	struct harness_load *load;
-	bool passed;
+	struct harness_group g; /* first: the harness_group_*() functions take the state */
 };
 
 /* Group setup: a migrated database. */
 static int group_setup(void **state)
 {
-	struct suite *s = xcalloc(1, sizeof(*s));
-
-	*state = s;
-	return harness_group_db_open(&s->db, &s->conn);
-}
-
-/* Group teardown: drop the database. */
-static int group_teardown(void **state)
-{
-	struct suite *s = *state;
-
-	harness_group_db_close(s->db, s->conn);
-	free(s);
-	return 0;
-}
-
-/* Per-test setup. */
-static int test_setup(void **state)
-{
-	struct suite *s = *state;
-
-	s->passed = false;
-	return 0;
-}
-
-/* Per-test teardown: stop the load and the ingress; its log is printed on failure. */
-static int test_teardown(void **state)
-{
-	struct suite *s = *state;
-	bool dirty;
-
-	harness_load_free(s->load);
-	s->load = NULL;
-	dirty = s->in && harness_service_stop(s->in, 15000) == -EPROTO;
-	harness_service_free(s->in, !s->passed);
-	s->in = NULL;
-	return dirty ? -1 : 0;
+	return harness_group_setup(state, sizeof(struct suite), NULL, NULL);
 }
 
 /* A connection to the suite's database with the writer's session settings. */
 static PGconn *writer_session(const struct suite *s)
 {
-	PGconn *conn = harness_pg_connect(s->db->url);
+	PGconn *conn = harness_pg_connect(s->g.db->url);
 
 	assert_non_null(conn);
 	for (const char *const *p = delivery_writer_session_settings; *p; p++) {
@@ -189,8 +149,8 @@ static void test_plans_on_empty_statistics(void **state)
 	bool ok = true;
 
 	HARNESS_REQUIRE_DB();
-	assert_true(harness_sql_exec(s->conn, empty_statistics_sql));
-	assert_int_equal(harness_sql_int(s->conn,
+	assert_true(harness_sql_exec(s->g.conn, empty_statistics_sql));
+	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT count(*) FROM pg_class WHERE relname IN "
 	                                 "('deliveries', 'idempotency_keys') AND reltuples = 0",
 	                                 NULL),
@@ -210,7 +170,7 @@ static void test_plans_on_empty_statistics(void **state)
 	}
 	PQfinish(conn);
 	assert_true(ok);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* 2. No trigger on either table: no foreign key, no check that runs a query of its own per
@@ -220,13 +180,13 @@ static void test_no_per_row_triggers(void **state)
 	struct suite *s = *state;
 
 	HARNESS_REQUIRE_DB();
-	assert_int_equal(harness_sql_int(s->conn,
+	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT count(*) FROM pg_trigger WHERE tgrelid IN "
 	                                 "('hookrun.deliveries'::regclass, "
 	                                 "'hookrun.idempotency_keys'::regclass)",
 	                                 NULL),
 	                 0);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* Wait until no other session is connected to the database: the ingress's backends have
@@ -260,12 +220,12 @@ static void test_keyed_load_without_scans(void **state)
 	size_t n = 0, missing;
 
 	HARNESS_REQUIRE_DB();
-	assert_true(harness_sql_exec(s->conn, empty_statistics_sql));
-	scans = harness_sql_int(s->conn, seq_scans_sql, NULL);
-	s->in = harness_ingress_start(s->db, plans_hookrun_ini, plans_source, env);
-	assert_non_null(s->in);
-	s->load = harness_load_start(&(struct harness_load_options){
-	    .port = harness_service_port(s->in),
+	assert_true(harness_sql_exec(s->g.conn, empty_statistics_sql));
+	scans = harness_sql_int(s->g.conn, seq_scans_sql, NULL);
+	s->g.in = harness_ingress_start(s->g.db, plans_hookrun_ini, plans_source, env);
+	assert_non_null(s->g.in);
+	s->g.load = harness_load_start(&(struct harness_load_options){
+	    .port = harness_service_port(s->g.in),
 	    .path = "/hooks/plans",
 	    .threads = 4,
 	    .max_seconds = 60,
@@ -273,40 +233,42 @@ static void test_keyed_load_without_scans(void **state)
 	    .hmac = &harness_hmac_signer,
 	    .secret = PLANS_SECRET,
 	});
-	assert_true(harness_load_wait_done(s->load, 90000));
-	harness_load_stop(s->load);
-	st = harness_load_stats(s->load);
+	assert_true(harness_load_wait_done(s->g.load, 90000));
+	harness_load_stop(s->g.load);
+	st = harness_load_stats(s->g.load);
 	print_message("# load: %zu answered: %zu 202, %zu 200, %zu 503, %zu other, %zu transport\n",
 	              st.answered, st.s202, st.s200, st.s503, st.other, st.transport);
 	assert_int_equal(st.s202 + st.s200, st.answered);
 	assert_true(st.s200 > 0);
-	assert_int_equal(harness_service_stop(s->in, 15000), 0);
-	wait_sessions_gone(s->conn);
-	assert_int_equal(harness_sql_int(s->conn, seq_scans_sql, NULL), scans);
-	missing = harness_load_unstored(s->conn, s->load, &n, first);
+	assert_int_equal(harness_service_stop(s->g.in, 15000), 0);
+	wait_sessions_gone(s->g.conn);
+	assert_int_equal(harness_sql_int(s->g.conn, seq_scans_sql, NULL), scans);
+	missing = harness_load_unstored(s->g.conn, s->g.load, &n, first);
 	if (missing != 0)
 		fail_msg("%zu of %zu acknowledged deliveries are not stored (first: %s)", missing,
 		         n, first);
-	assert_int_equal(harness_sql_int(s->conn,
+	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT count(*) FROM hookrun.idempotency_keys k WHERE "
 	                                 "NOT EXISTS (SELECT 1 FROM hookrun.deliveries d "
 	                                 "WHERE d.id = k.delivery_id)",
 	                                 NULL),
 	                 0);
-	s->passed = true;
+	s->g.passed = true;
 }
 
 /* Entry point. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_plans_on_empty_statistics, test_setup,
-	                                    test_teardown),
-	    cmocka_unit_test_setup_teardown(test_no_per_row_triggers, test_setup, test_teardown),
-	    cmocka_unit_test_setup_teardown(test_keyed_load_without_scans, test_setup,
-	                                    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_plans_on_empty_statistics, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_no_per_row_triggers, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_keyed_load_without_scans, harness_test_setup,
+	                                    harness_test_teardown),
 	};
 
 	harness_init();
-	return cmocka_run_group_tests_name("writer_plans", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("writer_plans", tests, group_setup,
+	                                   harness_group_teardown);
 }
