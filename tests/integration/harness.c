@@ -589,26 +589,74 @@ bool harness_sql_exec(PGconn *conn, const char *sql)
 }
 
 /* The first value of the first row as an integer; -1 on failure. */
-long long harness_sql_int(PGconn *conn, const char *sql, ...)
+/* Run sql with the NULL-terminated text parameters of ap (at most 16). */
+static PGresult *sql_vexec(PGconn *conn, const char *sql, va_list ap)
 {
 	const char *params[16];
 	int n = 0;
-	va_list ap;
-	PGresult *res;
-	long long v = -1;
 
-	va_start(ap, sql);
 	while (n < 16 && (params[n] = va_arg(ap, const char *)))
 		n++;
+	return PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+}
+
+long long harness_sql_int(PGconn *conn, const char *sql, ...)
+{
+	_cleanup_free_ char *v = NULL;
+	va_list ap;
+
+	va_start(ap, sql);
+	v = harness_sql_vtext(conn, sql, ap);
 	va_end(ap);
-	res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	return v ? strtoll(v, NULL, 10) : -1;
+}
+
+/* The first value as a new string; NULL after printing why. */
+char *harness_sql_vtext(PGconn *conn, const char *sql, va_list ap)
+{
+	PGresult *res = sql_vexec(conn, sql, ap);
+	char *v = NULL;
+
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
 		fprintf(stderr, "# harness: query gave no value: %s# in: %s\n",
 		        PQerrorMessage(conn), sql);
 	else
-		v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		v = xstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return v;
+}
+
+char *harness_sql_text(PGconn *conn, const char *sql, ...)
+{
+	va_list ap;
+	char *v;
+
+	va_start(ap, sql);
+	v = harness_sql_vtext(conn, sql, ap);
+	va_end(ap);
+	return v;
+}
+
+/* The error's primary message and SQLSTATE ("23505: ..."), or NULL when sql succeeded. */
+char *harness_sql_error(PGconn *conn, const char *sql, ...)
+{
+	ExecStatusType st;
+	PGresult *res;
+	va_list ap;
+	char *e = NULL;
+
+	va_start(ap, sql);
+	res = sql_vexec(conn, sql, ap);
+	va_end(ap);
+	st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+		e = xasprintf("%s: %s", state ? state : "?????", msg ? msg : PQerrorMessage(conn));
+	}
+	PQclear(res);
+	return e;
 }
 
 /* Rows in hookrun.deliveries, for one source or all. */

@@ -4,6 +4,7 @@
  * condition with a deadline (never a fixed sleep). Not thread-safe except where noted. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -98,6 +99,13 @@ bool harness_sql_exec(PGconn *conn, const char *sql);
 /* The first column of the first row as an integer, with text parameters given as a
  * NULL-terminated list of const char *; -1 (after printing the error) on failure. */
 long long harness_sql_int(PGconn *conn, const char *sql, ...);
+/* The first column of the first row as a new string, parameters as for harness_sql_int();
+ * NULL (after printing why) on failure or SQL NULL. */
+char *harness_sql_text(PGconn *conn, const char *sql, ...);
+char *harness_sql_vtext(PGconn *conn, const char *sql, va_list ap);
+/* Run sql expecting it to fail: its SQLSTATE and primary message as a new string
+ * ("23505: duplicate key ..."), or NULL when it succeeded. */
+char *harness_sql_error(PGconn *conn, const char *sql, ...);
 /* Rows in hookrun.deliveries, optionally for one source (NULL: all); -1 on failure. */
 long long harness_deliveries_count(PGconn *conn, const char *source);
 
