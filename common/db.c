@@ -846,17 +846,19 @@ static void db_async_complete(struct db_async *db)
 /* Keep the result the callback gets: the first one, unless a later one is an error. A
  * statement's rows can come before an error raised at commit (a deferred constraint, a
  * serialization failure): the statement then failed, and must not be reported as done. */
-static void db_async_keep_result(struct db_async *db, PGresult *res)
+static bool result_is_error(const PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
-	bool error = st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE;
 
-	if (db->result && !error) {
+	return st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE;
+}
+
+static void db_async_keep_result(struct db_async *db, PGresult *res)
+{
+	/* Kept: the first result, unless it succeeded and this one is an error; of two errors,
+	 * the first is the one that says why. */
+	if (db->result && (result_is_error(db->result) || !result_is_error(res))) {
 		PQclear(res);
-		return;
-	}
-	if (db->result && PQresultStatus(db->result) == PGRES_FATAL_ERROR) {
-		PQclear(res); /* the first error is the one that says why */
 		return;
 	}
 	PQclear(db->result);

@@ -588,7 +588,6 @@ bool harness_sql_exec(PGconn *conn, const char *sql)
 	return ok;
 }
 
-/* The first value of the first row as an integer; -1 on failure. */
 /* Run sql with the NULL-terminated text parameters of ap (at most 16). */
 static PGresult *sql_vexec(PGconn *conn, const char *sql, va_list ap)
 {
@@ -600,6 +599,7 @@ static PGresult *sql_vexec(PGconn *conn, const char *sql, va_list ap)
 	return PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
 }
 
+/* The first value of the first row as an integer; -1 on failure. */
 long long harness_sql_int(PGconn *conn, const char *sql, ...)
 {
 	_cleanup_free_ char *v = NULL;

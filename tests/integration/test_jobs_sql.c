@@ -79,6 +79,15 @@ static void assert_counts(PGconn *conn, const char *job, const char *want)
 	assert_string_equal(got, want);
 }
 
+/* complete_item(item, token, <rest>) as 1 (settled) or 0 (refused); rest is the SQL of the
+ * remaining arguments, from the state on. */
+static long long complete(PGconn *conn, const char *item, const char *token, const char *rest)
+{
+	_cleanup_free_ char *sql = xasprintf("SELECT hookrun.complete_item($1, $2, %s)::int", rest);
+
+	return harness_sql_int(conn, sql, item, token, NULL);
+}
+
 /* A job and its items in one call; the dispatchers hear of it at commit (LISTEN). */
 static void test_submit_creates_and_notifies(void **state)
 {
@@ -212,20 +221,11 @@ static void test_fencing(void **state)
 	    harness_sql_int(s->g.conn, "SELECT count(*) FROM hookrun.claim_items(10, '1 s', 'w3')",
 	                    NULL),
 	    0);
-	assert_int_equal(harness_sql_int(s->g.conn,
-	                                 "SELECT hookrun.complete_item($1, $2, 'succeeded')::int",
-	                                 item, t1, NULL),
-	                 0);
+	assert_int_equal(complete(s->g.conn, item, t1, "'succeeded'"), 0);
 	assert_counts(s->g.conn, job, "running 1/0/1/0/0/0");
-	assert_int_equal(harness_sql_int(s->g.conn,
-	                                 "SELECT hookrun.complete_item($1, $2, 'succeeded', "
-	                                 "'{\"activationId\":\"act-1\"}')::int",
-	                                 item, t2, NULL),
-	                 1);
-	assert_int_equal(harness_sql_int(s->g.conn,
-	                                 "SELECT hookrun.complete_item($1, $2, 'failed')::int",
-	                                 item, t2, NULL),
-	                 0);
+	assert_int_equal(
+	    complete(s->g.conn, item, t2, "'succeeded', '{\"activationId\":\"act-1\"}'"), 1);
+	assert_int_equal(complete(s->g.conn, item, t2, "'failed'"), 0);
 	assert_counts(s->g.conn, job, "succeeded 1/0/0/1/0/0");
 	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT count(*) FROM hookrun.jobs WHERE id = $1 AND "
@@ -324,11 +324,9 @@ static void test_retry_later(void **state)
 	    s->g.conn, "SELECT fencing_token FROM hookrun.claim_items(1, '1 h', 'w')", NULL);
 	item = harness_sql_text(s->g.conn, "SELECT id FROM hookrun.job_items WHERE job_id = $1",
 	                        job, NULL);
-	assert_int_equal(harness_sql_int(s->g.conn,
-	                                 "SELECT hookrun.complete_item($1, $2, 'queued', NULL, "
-	                                 "'HTTP 503', now() + interval '1 hour')::int",
-	                                 item, tok, NULL),
-	                 1);
+	assert_int_equal(
+	    complete(s->g.conn, item, tok, "'queued', NULL, 'HTTP 503', now() + interval '1 hour'"),
+	    1);
 	assert_counts(s->g.conn, job, "running 1/1/0/0/0/0");
 	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT count(*) FROM hookrun.claim_items(1, '1 h', 'w')",
@@ -344,10 +342,7 @@ static void test_retry_later(void **state)
 	                                 "SELECT attempt FROM hookrun.job_items WHERE id = $1",
 	                                 item, NULL),
 	                 2);
-	assert_int_equal(harness_sql_int(s->g.conn,
-	                                 "SELECT hookrun.complete_item($1, $2, 'failed', NULL, "
-	                                 "'HTTP 422: bad variable')::int",
-	                                 item, tok, NULL),
+	assert_int_equal(complete(s->g.conn, item, tok, "'failed', NULL, 'HTTP 422: bad variable'"),
 	                 1);
 	assert_counts(s->g.conn, job, "failed 1/0/0/0/1/0");
 	_cleanup_free_ char *e = harness_sql_error(
