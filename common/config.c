@@ -14,21 +14,24 @@
 
 #include "db.h"
 #include "log.h"
+#include "versori_request.h"
 #include "webhook_auth.h"
 #include "xalloc.h"
 
-#define SECRET_MASK           "********"
-#define VALUE_FILE_MAX        ((size_t)64 * 1024)
-#define SOURCE_NAME_MAX       63
-#define ENV_PREFIX            "HOOKRUN_"
-#define ENV_SOURCE_PREFIX     "HOOKRUN_SOURCE_"
-#define SECTION_SOURCE_PREFIX "source."
-#define KIB                   1024LL
-#define MIB                   (1024LL * 1024)
-#define GIB                   (1024LL * 1024 * 1024)
-#define MINUTE                60LL
-#define HOUR                  (60LL * 60)
-#define DAY                   (24LL * 60 * 60)
+#define SECRET_MASK            "********"
+#define VALUE_FILE_MAX         ((size_t)64 * 1024)
+#define SOURCE_NAME_MAX        63
+#define ENV_PREFIX             "HOOKRUN_"
+#define ENV_SOURCE_PREFIX      "HOOKRUN_SOURCE_"
+#define ENV_VERSORI_PREFIX     "HOOKRUN_VERSORI_"
+#define SECTION_SOURCE_PREFIX  "source."
+#define SECTION_VERSORI_PREFIX "versori."
+#define KIB                    1024LL
+#define MIB                    (1024LL * 1024)
+#define GIB                    (1024LL * 1024 * 1024)
+#define MINUTE                 60LL
+#define HOUR                   (60LL * 60)
+#define DAY                    (24LL * 60 * 60)
 
 static_assert(sizeof(enum auth_scheme) == sizeof(int), "enums are stored as int");
 static_assert(sizeof(enum hmac_algorithm) == sizeof(int), "enums are stored as int");
@@ -176,6 +179,10 @@ struct config_key {
 #define SOURCE_KEY(n, e, field, t)                                                                 \
 	.name = (n), .env = (e), .type = (t), .offset = offsetof(struct source_config, field),     \
 	.store = STORE_OF(struct source_config, field)
+#define VERSORI_KEY(n, e, field, t)                                                                \
+	.name = (n), .env = (e), .type = (t),                                                      \
+	.offset = offsetof(struct versori_org_config, field),                                      \
+	.store = STORE_OF(struct versori_org_config, field)
 
 static int set_value_file(const struct key_apply *a, const char *value, char **ret_problem);
 static int set_secret(const struct key_apply *a, const char *value, char **ret_problem);
@@ -217,6 +224,53 @@ static const struct config_key global_keys[] = {
     {GLOBAL_KEY("db_reconnect_max_ms", "HOOKRUN_DB_RECONNECT_MAX_MS", db_reconnect_max_ms, KEY_INT),
      .def = "5000", .min = 100, .max = 600000,
      .help = "longest pause between database reconnect attempts"},
+    {GLOBAL_KEY("dispatch_listen", "HOOKRUN_DISPATCH_LISTEN", dispatch_listen, KEY_STRING),
+     .flags = KEY_OPTIONAL,
+     .help = "ZeroMQ endpoint the ingress binds for workers, e.g. tcp://127.0.0.1:7070; "
+             "unset: this ingress dispatches no work"},
+    {GLOBAL_KEY("lease", "HOOKRUN_LEASE", lease_s, KEY_DURATION), .def = "30s", .min = 1,
+     .max = HOUR, .help = "how long a claimed item is a worker's before it is claimed again"},
+    {GLOBAL_KEY("dispatch_poll_ms", "HOOKRUN_DISPATCH_POLL_MS", dispatch_poll_ms, KEY_INT),
+     .def = "1000", .min = 50, .max = 60000,
+     .help = "slow poll for work that no NOTIFY announced (expired leases, retries due)"},
+    {GLOBAL_KEY("claim_batch", "HOOKRUN_CLAIM_BATCH", claim_batch, KEY_INT), .def = "256", .min = 1,
+     .max = 4096, .help = "most items one claim statement leases"},
+    {GLOBAL_KEY("heartbeat_ms", "HOOKRUN_HEARTBEAT_MS", heartbeat_ms, KEY_INT), .def = "1000",
+     .min = 50, .max = 60000, .help = "dispatchers and workers send a heartbeat this often"},
+    {GLOBAL_KEY("heartbeat_timeout_ms", "HOOKRUN_HEARTBEAT_TIMEOUT_MS", heartbeat_timeout_ms,
+                KEY_INT),
+     .def = "5000", .min = 150, .max = 600000,
+     .help = "a peer silent this long is gone: a worker loses its credits, a dispatcher its "
+             "worker's promised slots"},
+    {GLOBAL_KEY("dispatchers", "HOOKRUN_DISPATCHERS", dispatchers, KEY_STRING),
+     .flags = KEY_OPTIONAL,
+     .help = "comma-separated ZeroMQ endpoints of the dispatchers a worker serves; "
+             "required by hookrun-worker"},
+    {GLOBAL_KEY("worker_name", "HOOKRUN_WORKER_NAME", worker_name, KEY_STRING),
+     .flags = KEY_OPTIONAL,
+     .help = "the worker's name in leases and audit rows; "
+             "default worker-<host>-<pid>"},
+    {GLOBAL_KEY("worker_slots", "HOOKRUN_WORKER_SLOTS", worker_slots, KEY_INT), .def = "32",
+     .min = 1, .max = 4096, .help = "items one worker runs at once"},
+    {GLOBAL_KEY("worker_listen_addr", "HOOKRUN_WORKER_LISTEN_ADDR", worker_listen_addr, KEY_STRING),
+     .def = "127.0.0.1", .help = "address of the worker's /healthz, /readyz and /metrics"},
+    {GLOBAL_KEY("worker_listen_port", "HOOKRUN_WORKER_LISTEN_PORT", worker_listen_port, KEY_INT),
+     .def = "8081", .min = 0, .max = 65535,
+     .help = "port of the worker's /healthz, /readyz and /metrics; 0 picks any free port"},
+    {GLOBAL_KEY("api_timeout_ms", "HOOKRUN_API_TIMEOUT_MS", api_timeout_ms, KEY_INT),
+     .def = "30000", .min = 100, .max = 600000, .help = "longest Versori API call, per attempt"},
+    {GLOBAL_KEY("max_attempts", "HOOKRUN_MAX_ATTEMPTS", max_attempts, KEY_INT), .def = "10",
+     .min = 1, .max = 1000, .help = "runs of one item before it fails with its last error"},
+    {GLOBAL_KEY("max_item_age", "HOOKRUN_MAX_ITEM_AGE", max_item_age_s, KEY_DURATION), .def = "1d",
+     .min = 1, .max = 30 * DAY,
+     .help = "an item whose job is older than this fails instead of being retried"},
+    {GLOBAL_KEY("retry_base_ms", "HOOKRUN_RETRY_BASE_MS", retry_base_ms, KEY_INT), .def = "500",
+     .min = 1, .max = 600000, .help = "first retry delay; doubles per attempt, full jitter"},
+    {GLOBAL_KEY("retry_max_ms", "HOOKRUN_RETRY_MAX_MS", retry_max_ms, KEY_INT), .def = "300000",
+     .min = 1, .max = 86400000, .help = "longest retry delay (a Retry-After may be longer)"},
+    {GLOBAL_KEY("drain_timeout_ms", "HOOKRUN_DRAIN_TIMEOUT_MS", drain_timeout_ms, KEY_INT),
+     .def = "10000", .min = 0, .max = 600000,
+     .help = "after SIGTERM, how long a worker lets its running items finish"},
     {GLOBAL_KEY("log_level", "HOOKRUN_LOG_LEVEL", log_level, KEY_ENUM), .def = "info",
      .enums = &log_level_enum, .help = "least severe level logged: debug, info, warn or error"},
     {GLOBAL_KEY("log_format", "HOOKRUN_LOG_FORMAT", log_format, KEY_ENUM), .def = "logfmt",
@@ -276,8 +330,63 @@ static const struct config_key source_keys[] = {
      .help = "must be true for auth=none; local development only"},
 };
 
-#define N_GLOBAL_KEYS ELEMENTSOF(global_keys)
-#define N_SOURCE_KEYS ELEMENTSOF(source_keys)
+/* A [versori.NAME] section; environment HOOKRUN_VERSORI_<NAME>_<KEY>. */
+static const struct config_key versori_keys[] = {
+    {VERSORI_KEY("base_url", "BASE_URL", base_url, KEY_STRING),
+     .def = "https://platform.versori.com",
+     .help = "scheme://host[:port] of the Versori API (versori-sim locally)"},
+    {VERSORI_KEY("organisation_id", "ORGANISATION_ID", organisation_id, KEY_STRING),
+     .flags = KEY_OPTIONAL, .help = "required: the organisation's id (a ULID)"},
+    {VERSORI_KEY("api_key", "API_KEY", api_key, KEY_STRING), .flags = KEY_SECRET | KEY_OPTIONAL,
+     .conflicts = "api_key_file", .help = "an API key, sent as Authorization: Bearer"},
+    {VERSORI_KEY("api_key_file", "API_KEY_FILE", api_key, KEY_PATH), .flags = KEY_NOPRINT,
+     .conflicts = "api_key", .set = set_value_file, .help = "file holding api_key"},
+    {VERSORI_KEY("jwt", "JWT", jwt, KEY_STRING), .flags = KEY_SECRET | KEY_OPTIONAL,
+     .conflicts = "jwt_file", .help = "a long-lived JWT, sent as Authorization: JWT"},
+    {VERSORI_KEY("jwt_file", "JWT_FILE", jwt, KEY_PATH), .flags = KEY_NOPRINT, .conflicts = "jwt",
+     .set = set_value_file, .help = "file holding jwt"},
+    {VERSORI_KEY("signing_key", "SIGNING_KEY", signing_key, KEY_STRING),
+     .flags = KEY_SECRET | KEY_OPTIONAL, .conflicts = "signing_key_file",
+     .help = "PEM RSA private key minting an RS256 JWT per end user (use the _file form)"},
+    {VERSORI_KEY("signing_key_file", "SIGNING_KEY_FILE", signing_key, KEY_PATH),
+     .flags = KEY_NOPRINT, .conflicts = "signing_key", .set = set_value_file,
+     .help = "file holding signing_key"},
+    {VERSORI_KEY("signing_key_id", "SIGNING_KEY_ID", signing_key_id, KEY_STRING),
+     .flags = KEY_OPTIONAL, .help = "the signing key's id; required with signing_key"},
+    {VERSORI_KEY("jwt_subject", "JWT_SUBJECT", jwt_subject, KEY_STRING), .flags = KEY_OPTIONAL,
+     .help = "sub of minted JWTs for calls that act for no end user"},
+    {VERSORI_KEY("rate_limit", "RATE_LIMIT", rate_limit, KEY_INT), .def = "0", .min = 0,
+     .max = 100000, .help = "requests per second to this organisation over all workers; 0: none"},
+    {VERSORI_KEY("concurrency", "CONCURRENCY", concurrency, KEY_INT), .def = "16", .min = 1,
+     .max = 4096, .help = "items of this organisation in flight over all workers"},
+};
+
+#define N_GLOBAL_KEYS    ELEMENTSOF(global_keys)
+#define N_SOURCE_KEYS    ELEMENTSOF(source_keys)
+#define N_VERSORI_KEYS   ELEMENTSOF(versori_keys)
+#define SECTION_KEYS_MAX (N_SOURCE_KEYS > N_VERSORI_KEYS ? N_SOURCE_KEYS : N_VERSORI_KEYS)
+
+/* The kinds of named sections ([source.NAME], [versori.NAME]): their keys and spelling. */
+enum section_kind {
+	SECTION_SOURCE,
+	SECTION_VERSORI,
+	_SECTION_KIND_MAX,
+};
+
+struct section_type {
+	const char *prefix;     /* "source." */
+	const char *env_prefix; /* "HOOKRUN_SOURCE_" */
+	const char *what;       /* "source": what a section names, for messages */
+	const struct config_key *table;
+	size_t n;
+};
+
+static const struct section_type section_types[_SECTION_KIND_MAX] = {
+    [SECTION_SOURCE] = {SECTION_SOURCE_PREFIX, ENV_SOURCE_PREFIX, "source", source_keys,
+                        N_SOURCE_KEYS},
+    [SECTION_VERSORI] = {SECTION_VERSORI_PREFIX, ENV_VERSORI_PREFIX, "organisation", versori_keys,
+                         N_VERSORI_KEYS},
+};
 
 /* Variables with the HOOKRUN_ prefix that other tools use; never configuration keys.
  * Listed in docs/configuration.md; HOOKRUN_PG_* belong to deploy/dev/pg. */
@@ -880,6 +989,11 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < c->n_sources; i++)
 		source_fini(&c->sources[i]);
 	free(c->sources);
+	for (size_t i = 0; i < c->n_versori; i++) {
+		strings_free(versori_keys, N_VERSORI_KEYS, &c->versori[i]);
+		free(c->versori[i].name);
+	}
+	free(c->versori);
 	free(c);
 }
 
@@ -889,6 +1003,15 @@ const struct source_config *config_source_find(const struct config *c, const cha
 	for (size_t i = 0; i < c->n_sources; i++)
 		if (strcmp(c->sources[i].name, name) == 0)
 			return &c->sources[i];
+	return NULL;
+}
+
+/* Look a Versori organisation up by name. */
+const struct versori_org_config *config_versori_find(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_versori; i++)
+		if (strcmp(c->versori[i].name, name) == 0)
+			return &c->versori[i];
 	return NULL;
 }
 
@@ -993,6 +1116,10 @@ void config_print(const struct config *c, FILE *f)
 		fprintf(f, "\n[source.%s]\n", s->name);
 		keys_print(f, source_keys, N_SOURCE_KEYS, s, SCHEME(s->auth));
 	}
+	for (size_t i = 0; i < c->n_versori; i++) {
+		fprintf(f, "\n[versori.%s]\n", c->versori[i].name);
+		keys_print(f, versori_keys, N_VERSORI_KEYS, &c->versori[i], 0);
+	}
 }
 
 /* Loading state. */
@@ -1014,10 +1141,11 @@ struct key_state {
 	struct origin origin;
 };
 
+/* A named section being loaded: [source.NAME] or [versori.NAME]. */
 struct source_state {
 	char *section; /* "source.NAME" */
 	struct origin origin;
-	struct key_state keys[N_SOURCE_KEYS];
+	struct key_state keys[SECTION_KEYS_MAX];
 };
 
 #define TARGET_GLOBAL (-1)
@@ -1028,12 +1156,15 @@ struct load_ctx {
 	struct config *c;
 	struct source_state *ss; /* parallel to c->sources */
 	size_t n_ss;
+	struct source_state *vs; /* parallel to c->versori */
+	size_t n_vs;
 	struct key_state global[N_GLOBAL_KEYS];
 	struct origin global_origin;
 	int layer;
 	struct origin cur;
 	char *section;  /* the section inih is in, as it names it */
-	ssize_t target; /* TARGET_GLOBAL, TARGET_NONE or a source index */
+	ssize_t target; /* TARGET_GLOBAL, TARGET_NONE or an index of target_kind's sections */
+	enum section_kind target_kind;
 	FILE *f;
 	char *line;
 	size_t line_cap;
@@ -1057,6 +1188,9 @@ static void ctx_fini(struct load_ctx *ctx)
 	for (size_t i = 0; i < ctx->n_ss; i++)
 		free(ctx->ss[i].section);
 	free(ctx->ss);
+	for (size_t i = 0; i < ctx->n_vs; i++)
+		free(ctx->vs[i].section);
+	free(ctx->vs);
 	free(ctx->section);
 	free(ctx->line);
 	free(ctx->error);
@@ -1118,12 +1252,31 @@ static struct key_target target_global(struct load_ctx *ctx)
 	return (struct key_target){global_keys, N_GLOBAL_KEYS, ctx->global, ctx->c, "hookrun"};
 }
 
-/* The keys of source i as a target. */
-static struct key_target target_source(struct load_ctx *ctx, size_t i)
+/* The loading states of the sections of one kind, and their number. */
+static struct source_state *named_states(struct load_ctx *ctx, enum section_kind kind,
+                                         size_t *ret_n)
 {
-	assert(ctx->ss && i < ctx->n_ss);
-	return (struct key_target){source_keys, N_SOURCE_KEYS, ctx->ss[i].keys, &ctx->c->sources[i],
-	                           ctx->ss[i].section};
+	*ret_n = kind == SECTION_SOURCE ? ctx->c->n_sources : ctx->c->n_versori;
+	return kind == SECTION_SOURCE ? ctx->ss : ctx->vs;
+}
+
+/* The name of section i of a kind. */
+static const char *named_name(const struct load_ctx *ctx, enum section_kind kind, size_t i)
+{
+	return kind == SECTION_SOURCE ? ctx->c->sources[i].name : ctx->c->versori[i].name;
+}
+
+/* The keys of section i of a kind as a target. */
+static struct key_target target_named(struct load_ctx *ctx, enum section_kind kind, size_t i)
+{
+	const struct section_type *t = &section_types[kind];
+	size_t n;
+	struct source_state *st = named_states(ctx, kind, &n);
+	void *base =
+	    kind == SECTION_SOURCE ? (void *)&ctx->c->sources[i] : (void *)&ctx->c->versori[i];
+
+	assert(st && i < n);
+	return (struct key_target){t->table, t->n, st[i].keys, base, st[i].section};
 }
 
 /* Set key i of t from value at the current origin, enforcing repeat and conflict rules. */
@@ -1152,31 +1305,50 @@ static int ctx_apply(struct load_ctx *ctx, const struct key_target *t, size_t i,
 	return 0;
 }
 
-/* Start a [source.NAME] section: check the name, refuse repeats, fill defaults. */
-static int ctx_source_add(struct load_ctx *ctx, const char *name)
+/* Append a section of a kind called name to the config and to the loading state. */
+static size_t ctx_named_append(struct load_ctx *ctx, enum section_kind kind, const char *name)
 {
 	struct config *c = ctx->c;
+	struct source_state st = {
+	    .section = xasprintf("%s%s", section_types[kind].prefix, name),
+	    .origin = ctx->cur,
+	};
+
+	if (kind == SECTION_SOURCE) {
+		c->sources = xreallocarray(c->sources, c->n_sources + 1, sizeof(*c->sources));
+		ctx->ss = xreallocarray(ctx->ss, c->n_sources + 1, sizeof(*ctx->ss));
+		c->sources[c->n_sources] = (struct source_config){.name = xstrdup(name)};
+		ctx->ss[c->n_sources] = st;
+		ctx->n_ss = c->n_sources + 1;
+		defaults_apply(source_keys, N_SOURCE_KEYS, &c->sources[c->n_sources]);
+		return c->n_sources++;
+	}
+	c->versori = xreallocarray(c->versori, c->n_versori + 1, sizeof(*c->versori));
+	ctx->vs = xreallocarray(ctx->vs, c->n_versori + 1, sizeof(*ctx->vs));
+	c->versori[c->n_versori] = (struct versori_org_config){.name = xstrdup(name)};
+	ctx->vs[c->n_versori] = st;
+	ctx->n_vs = c->n_versori + 1;
+	defaults_apply(versori_keys, N_VERSORI_KEYS, &c->versori[c->n_versori]);
+	return c->n_versori++;
+}
+
+/* Start a named section: check the name, refuse repeats, fill defaults. */
+static int ctx_named_add(struct load_ctx *ctx, enum section_kind kind, const char *name)
+{
+	const char *prefix = section_types[kind].prefix;
+	size_t n;
+	struct source_state *st = named_states(ctx, kind, &n);
 
 	if (!source_name_valid(name))
 		return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-		                "[source.%s] invalid source name: it must match "
-		                "[a-z0-9][a-z0-9_-]{0,62}",
-		                name);
-	for (size_t i = 0; i < c->n_sources; i++)
-		if (strcmp(c->sources[i].name, name) == 0)
+		                "[%s%s] invalid %s name: it must match [a-z0-9][a-z0-9_-]{0,62}",
+		                prefix, name, section_types[kind].what);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(named_name(ctx, kind, i), name) == 0)
 			return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-			                "duplicate section [source.%s] (first at line %d)", name,
-			                ctx->ss[i].origin.line);
-	c->sources = xreallocarray(c->sources, c->n_sources + 1, sizeof(*c->sources));
-	ctx->ss = xreallocarray(ctx->ss, c->n_sources + 1, sizeof(*ctx->ss));
-	c->sources[c->n_sources] = (struct source_config){.name = xstrdup(name)};
-	ctx->ss[c->n_sources] = (struct source_state){
-	    .section = xasprintf(SECTION_SOURCE_PREFIX "%s", name),
-	    .origin = ctx->cur,
-	};
-	ctx->n_ss = c->n_sources + 1;
-	defaults_apply(source_keys, N_SOURCE_KEYS, &c->sources[c->n_sources]);
-	return (int)c->n_sources++;
+			                "duplicate section [%s%s] (first at line %d)", prefix, name,
+			                st[i].origin.line);
+	return (int)ctx_named_append(ctx, kind, name);
 }
 
 /* Enter a section of the file at the current line. */
@@ -1194,15 +1366,24 @@ static void ctx_section_enter(struct load_ctx *ctx, const char *section)
 		}
 		ctx->global_origin = ctx->cur;
 		ctx->target = TARGET_GLOBAL;
-	} else if (strncmp(section, SECTION_SOURCE_PREFIX, strlen(SECTION_SOURCE_PREFIX)) == 0) {
-		int i = ctx_source_add(ctx, section + strlen(SECTION_SOURCE_PREFIX));
-		if (i >= 0)
-			ctx->target = i;
-	} else {
-		(void)ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-		               "unknown section [%s] (expected [hookrun] or [source.NAME])",
-		               section);
+		return;
 	}
+	for (int kind = 0; kind < _SECTION_KIND_MAX; kind++) {
+		const char *prefix = section_types[kind].prefix;
+
+		if (strncmp(section, prefix, strlen(prefix)) == 0) {
+			int i =
+			    ctx_named_add(ctx, (enum section_kind)kind, section + strlen(prefix));
+			ctx->target_kind = (enum section_kind)kind;
+			if (i >= 0)
+				ctx->target = i;
+			return;
+		}
+	}
+	(void)ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
+	               "unknown section [%s] (expected [hookrun], [source.NAME] or "
+	               "[versori.NAME])",
+	               section);
 }
 
 /* ini_reader: hand inih one line at a time, counting lines and tracking sections itself:
@@ -1253,7 +1434,8 @@ static int ctx_ini_handler(void *user, const char *section _unused_, const char 
 		                name) >= 0;
 	if (ctx->target == TARGET_NONE)
 		return 0;
-	t = ctx->target == TARGET_GLOBAL ? target_global(ctx) : target_source(ctx, ctx->target);
+	t = ctx->target == TARGET_GLOBAL ? target_global(ctx)
+	                                 : target_named(ctx, ctx->target_kind, (size_t)ctx->target);
 	i = key_find(t.table, t.n, name);
 	if (i < 0)
 		return ctx_fail(ctx, -EINVAL, &ctx->cur, t.section, "unknown key '%s'", name) >= 0;
@@ -1306,23 +1488,36 @@ static void source_env_name(const char *name, char *buf, size_t size)
 	buf[i] = '\0';
 }
 
-/* Refuse sources whose variables would be indistinguishable (foo-bar and foo_bar). */
-static int ctx_check_env_names(struct load_ctx *ctx)
+/* Refuse sections of one kind whose variables would be indistinguishable (foo-bar and
+ * foo_bar). */
+static int ctx_check_env_names_of(struct load_ctx *ctx, enum section_kind kind)
 {
 	char a[SOURCE_NAME_MAX + 1], b[SOURCE_NAME_MAX + 1];
+	size_t n;
+	struct source_state *st = named_states(ctx, kind, &n);
 
-	assert(ctx->ss || ctx->c->n_sources == 0);
-	for (size_t i = 0; i < ctx->c->n_sources; i++) {
-		source_env_name(ctx->c->sources[i].name, a, sizeof(a));
-		for (size_t j = i + 1; j < ctx->c->n_sources; j++) {
-			source_env_name(ctx->c->sources[j].name, b, sizeof(b));
+	assert(st || n == 0);
+	for (size_t i = 0; i < n; i++) {
+		source_env_name(named_name(ctx, kind, i), a, sizeof(a));
+		for (size_t j = i + 1; j < n; j++) {
+			source_env_name(named_name(ctx, kind, j), b, sizeof(b));
 			if (strcmp(a, b) == 0)
-				return ctx_fail(ctx, -EINVAL, &ctx->ss[j].origin,
-				                ctx->ss[j].section,
-				                "has the same variable prefix " ENV_SOURCE_PREFIX
-				                "%s_ as [%s]; rename one",
-				                b, ctx->ss[i].section);
+				return ctx_fail(
+				    ctx, -EINVAL, &st[j].origin, st[j].section,
+				    "has the same variable prefix %s%s_ as [%s]; rename one",
+				    section_types[kind].env_prefix, b, st[i].section);
 		}
+	}
+	return 0;
+}
+
+/* The same for every kind of named section. */
+static int ctx_check_env_names(struct load_ctx *ctx)
+{
+	for (int kind = 0; kind < _SECTION_KIND_MAX; kind++) {
+		int r = ctx_check_env_names_of(ctx, (enum section_kind)kind);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -1340,39 +1535,45 @@ static const char *source_env_suffix(const char *name, const char *rest)
 	return rest + n + 1;
 }
 
-/* Apply HOOKRUN_SOURCE_<NAME>_<KEY>, rest being "<NAME>_<KEY>". */
-static int ctx_env_apply_source(struct load_ctx *ctx, const char *rest, const char *value)
+/* Apply HOOKRUN_SOURCE_<NAME>_<KEY> or HOOKRUN_VERSORI_<NAME>_<KEY>, rest being
+ * "<NAME>_<KEY>". */
+static int ctx_env_apply_named(struct load_ctx *ctx, enum section_kind kind, const char *rest,
+                               const char *value)
 {
+	const struct section_type *type = &section_types[kind];
 	ssize_t near = -1, hit = -1, key = -1;
+	size_t n;
+	struct source_state *st = named_states(ctx, kind, &n);
 
-	assert(ctx->ss || ctx->c->n_sources == 0);
-	for (size_t i = 0; i < ctx->c->n_sources; i++) {
-		const char *suffix = source_env_suffix(ctx->c->sources[i].name, rest);
+	assert(st || n == 0);
+	for (size_t i = 0; i < n; i++) {
+		const char *suffix = source_env_suffix(named_name(ctx, kind, i), rest);
 		ssize_t k;
 
 		if (!suffix)
 			continue;
 		near = (ssize_t)i;
-		k = key_find_env(source_keys, N_SOURCE_KEYS, suffix);
+		k = key_find_env(type->table, type->n, suffix);
 		if (k < 0)
 			continue;
 		if (hit >= 0)
 			return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
-			                "ambiguous: matches both [%s] and [%s]",
-			                ctx->ss[hit].section, ctx->ss[i].section);
+			                "ambiguous: matches both [%s] and [%s]", st[hit].section,
+			                st[i].section);
 		hit = (ssize_t)i;
 		key = k;
 	}
 	if (hit >= 0) {
-		struct key_target t = target_source(ctx, (size_t)hit);
+		struct key_target t = target_named(ctx, kind, (size_t)hit);
 		return ctx_apply(ctx, &t, (size_t)key, value);
 	}
 	if (near >= 0)
-		return ctx_fail(ctx, -EINVAL, &ctx->cur, ctx->ss[near].section, "unknown key '%s'",
-		                source_env_suffix(ctx->c->sources[near].name, rest));
-	return ctx_fail(
-	    ctx, -EINVAL, &ctx->cur, NULL,
-	    "no [source.NAME] section matches (sources are defined in the config file)");
+		return ctx_fail(ctx, -EINVAL, &ctx->cur, st[near].section, "unknown key '%s'",
+		                source_env_suffix(named_name(ctx, kind, (size_t)near), rest));
+	return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
+	                "no [%sNAME] section matches (such sections are defined in the config "
+	                "file)",
+	                type->prefix);
 }
 
 /* Whether a HOOKRUN_ variable belongs to another tool rather than to the configuration. */
@@ -1396,8 +1597,13 @@ static int ctx_env_apply_one(struct load_ctx *ctx, const char *name, const char 
 		struct key_target t = target_global(ctx);
 		return ctx_apply(ctx, &t, (size_t)i, value);
 	}
-	if (strncmp(name, ENV_SOURCE_PREFIX, strlen(ENV_SOURCE_PREFIX)) == 0)
-		return ctx_env_apply_source(ctx, name + strlen(ENV_SOURCE_PREFIX), value);
+	for (int kind = 0; kind < _SECTION_KIND_MAX; kind++) {
+		const char *prefix = section_types[kind].env_prefix;
+
+		if (strncmp(name, prefix, strlen(prefix)) == 0)
+			return ctx_env_apply_named(ctx, (enum section_kind)kind,
+			                           name + strlen(prefix), value);
+	}
 	return ctx_fail(ctx, -EINVAL, &ctx->cur, NULL,
 	                "unknown configuration variable (variables of other tools must start "
 	                "with HOOKRUN_TEST_, HOOKRUN_BENCH_ or HOOKRUN_DEV_)");
@@ -1572,6 +1778,32 @@ static int source_derive(struct load_ctx *ctx, size_t i)
 	return 0;
 }
 
+/* A [versori.NAME] section names its organisation and exactly one credential. */
+static int versori_check(struct load_ctx *ctx, size_t i)
+{
+	const struct versori_org_config *v = &ctx->c->versori[i];
+	const struct source_state *st;
+	int creds = !!v->api_key + !!v->jwt + !!v->signing_key;
+
+	assert(ctx->vs && i < ctx->n_vs);
+	st = &ctx->vs[i];
+	if (!v->organisation_id || !versori_ulid_is_valid(v->organisation_id))
+		return ctx_fail(ctx, -EINVAL, &st->origin, st->section,
+		                "organisation_id: required, the organisation's ULID");
+	if (strncmp(v->base_url, "http://", 7) != 0 && strncmp(v->base_url, "https://", 8) != 0)
+		return ctx_fail(ctx, -EINVAL, &st->origin, st->section,
+		                "base_url: must start with http:// or https://");
+	if (creds != 1)
+		return ctx_fail(ctx, -EINVAL, &st->origin, st->section,
+		                "exactly one credential is needed: api_key, jwt or signing_key "
+		                "(or their _file forms); %d set",
+		                creds);
+	if (v->signing_key && !v->signing_key_id)
+		return ctx_fail(ctx, -EINVAL, &st->origin, st->section,
+		                "signing_key_id: required with signing_key");
+	return 0;
+}
+
 /* Validate every source and derive what depends on all of them. */
 static int ctx_finalize(struct load_ctx *ctx)
 {
@@ -1590,6 +1822,11 @@ static int ctx_finalize(struct load_ctx *ctx)
 			return r;
 		if (c->sources[i].body_limit > c->max_body_limit)
 			c->max_body_limit = c->sources[i].body_limit;
+	}
+	for (size_t i = 0; i < c->n_versori; i++) {
+		r = versori_check(ctx, i);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

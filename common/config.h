@@ -1,7 +1,8 @@
-/* hookrun configuration: an INI file (a [hookrun] section and one [source.NAME] section per
- * webhook source, in the manner of PgBouncer), HOOKRUN_* environment overrides and *_FILE
- * secrets, validated once at start into an immutable struct config.
- * Used by the ingress and the CLI at start-up; reads files, never blocks after start. */
+/* hookrun configuration: an INI file (a [hookrun] section, one [source.NAME] section per
+ * webhook source and one [versori.NAME] section per Versori organisation, in the manner of
+ * PgBouncer), HOOKRUN_* environment overrides and *_FILE secrets, validated once at start
+ * into an immutable struct config.
+ * Used by every hookrun process at start-up; reads files, never blocks after start. */
 #pragma once
 
 #include <stdbool.h>
@@ -11,6 +12,21 @@
 #include "log.h"
 #include "source.h"
 #include "xalloc.h"
+
+/* One [versori.NAME] section: a Versori organisation that jobs run against. Exactly one
+ * credential is set. Strings are owned by the struct config. */
+struct versori_org_config {
+	char *name; /* what jobs.organisation and sources name */
+	char *base_url;
+	char *organisation_id;
+	char *api_key;        /* secret: "Authorization: Bearer" */
+	char *jwt;            /* secret: a long-lived JWT, "Authorization: JWT" */
+	char *signing_key;    /* secret: PEM private key; JWTs minted per end user */
+	char *signing_key_id; /* the signing key's id (the iss claim) */
+	char *jwt_subject;    /* sub of minted JWTs for organisation-level calls, or NULL */
+	int rate_limit;       /* requests per second over all workers; 0: no limit */
+	int concurrency;      /* items in flight over all workers */
+};
 
 struct config {
 	char *listen_addr;
@@ -26,8 +42,29 @@ struct config {
 	int db_reconnect_max_ms;
 	enum log_level log_level;
 	enum log_format log_format;
+	/* the dispatcher (hookrun-ingress) */
+	char *dispatch_listen; /* ZeroMQ endpoint to bind; NULL: no dispatcher */
+	long long lease_s;
+	int dispatch_poll_ms;
+	int claim_batch;
+	int heartbeat_ms;
+	int heartbeat_timeout_ms;
+	/* hookrun-worker */
+	char *dispatchers; /* comma-separated ZeroMQ endpoints */
+	char *worker_name; /* NULL: worker-<host>-<pid> */
+	int worker_slots;
+	char *worker_listen_addr;
+	int worker_listen_port;
+	int api_timeout_ms;
+	int max_attempts;
+	long long max_item_age_s;
+	int retry_base_ms;
+	int retry_max_ms;
+	int drain_timeout_ms;
 	struct source_config *sources;
 	size_t n_sources;
+	struct versori_org_config *versori;
+	size_t n_versori;
 	size_t max_body_limit; /* derived: the largest body_limit over all sources */
 };
 
@@ -39,5 +76,7 @@ int config_load(const char *path, char *const *envp, struct config **ret,
 void config_free(struct config *c);
 /* Borrowed from c; NULL when absent. */
 const struct source_config *config_source_find(const struct config *c, const char *name);
+/* Borrowed from c; NULL when absent. */
+const struct versori_org_config *config_versori_find(const struct config *c, const char *name);
 /* Write the effective configuration as INI with every secret masked. */
 void config_print(const struct config *c, FILE *f);

@@ -36,10 +36,13 @@ struct db_async {
 	const struct db_prepared *prepare;
 	size_t n_prepare;
 	size_t prepared; /* statements prepared on this connection so far */
-	bool prepare_failed;
-	uint32_t rng;
+	char *listen;    /* channel to LISTEN on, or NULL */
+	db_notify_fn notify;
 	db_state_fn state_cb;
 	void *userdata;
+	uint32_t rng;
+	bool prepare_failed;
+	bool listening;
 	/* The statement in flight. */
 	bool in_flight;
 	db_result_fn cb;
@@ -527,6 +530,7 @@ static void db_async_on_connected(struct db_async *db)
 	event_add(db->ev_read, NULL);
 	db->state = DB_PREPARING;
 	db->prepared = 0;
+	db->listening = false;
 	db_async_prepare_next(db);
 }
 
@@ -559,11 +563,47 @@ static void db_async_on_prepared(void *userdata, const PGresult *res, int r)
 	db_async_prepare_next(db);
 }
 
-/* Prepare the next statement, or report the connection ready when all are. */
+/* LISTEN finished: the connection is usable, or this one is given up like a failed PREPARE. */
+static void db_async_on_listening(void *userdata, const PGresult *res, int r)
+{
+	struct db_async *db = userdata;
+
+	if (r < 0)
+		return;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_event(LOG_LEVEL_DEBUG, "db.listen_failed", "detail=%s",
+		          PQresultErrorMessage(res));
+		event_active(db->ev_write, EV_WRITE, 0);
+		db->prepare_failed = true;
+		return;
+	}
+	db->listening = true;
+	db_async_prepare_next(db);
+}
+
+/* Send LISTEN for the configured channel, quoted as an identifier. */
+static void db_async_listen_start(struct db_async *db)
+{
+	char *ident = PQescapeIdentifier(db->conn, db->listen, strlen(db->listen));
+	_cleanup_free_ char *sql = ident ? xasprintf("LISTEN %s", ident) : NULL;
+
+	PQfreemem(ident);
+	if (!sql) {
+		db_async_lost(db, "listen_escape_failed");
+		return;
+	}
+	(void)db_async_dispatch(db, PQsendQuery(db->conn, sql), db_async_on_listening, db);
+}
+
+/* Prepare the next statement, then LISTEN, then report the connection ready. */
 static void db_async_prepare_next(struct db_async *db)
 {
 	const struct db_prepared *p;
 
+	if (db->prepared == db->n_prepare && db->listen && !db->listening) {
+		db_async_listen_start(db);
+		return;
+	}
 	if (db->prepared == db->n_prepare) {
 		db_async_ready(db);
 		return;
@@ -692,6 +732,8 @@ struct db_async *db_async_new(struct event_base *base, const struct db_async_opt
 	db->prepare = opts->prepare;
 	db->n_prepare = opts->n_prepare;
 	db->options = db_async_session_options(opts);
+	db->listen = opts->listen ? xstrdup(opts->listen) : NULL;
+	db->notify = opts->notify;
 	db->rng = (uint32_t)ts.tv_nsec | 1u;
 	db->state_cb = state_cb;
 	db->userdata = userdata;
@@ -708,6 +750,7 @@ void db_async_free(struct db_async *db)
 	db_async_teardown(db);
 	event_free(db->ev_timer);
 	free(db->options);
+	free(db->listen);
 	free(db->url);
 	free(db);
 }
@@ -875,8 +918,13 @@ static void db_async_on_read(evutil_socket_t fd, short what, void *arg)
 		db_async_lost(db, "read_failed");
 		return;
 	}
-	while ((n = PQnotifies(db->conn)))
+	while ((n = PQnotifies(db->conn))) {
+		if (db->notify && db->state == DB_CONNECTED)
+			db->notify(db->userdata, n->relname, n->extra);
 		PQfreemem(n);
+		if (!db->conn)
+			return; /* the callback reset the connection */
+	}
 	if (db->in_flight && PQflush(db->conn) < 0) {
 		db_async_lost(db, "flush_failed");
 		return;

@@ -60,6 +60,10 @@ char *db_url_mask(const char *url);
 typedef void (*db_result_fn)(void *userdata, const PGresult *res, int r);
 /* Called whenever the connection becomes usable (true) or is lost (false). */
 typedef void (*db_state_fn)(void *userdata, bool connected);
+/* A NOTIFY arrived on the channel the connection listens on; both strings are borrowed for
+ * the call. Notifications sent while the connection was down are lost: a listener polls when
+ * db_state_fn reports the connection usable again. */
+typedef void (*db_notify_fn)(void *userdata, const char *channel, const char *payload);
 
 /* A statement prepared on every (re)connection before the connection counts as usable. */
 struct db_prepared {
@@ -78,6 +82,10 @@ struct db_async_options {
 	/* Server settings for the session, "name=value" each (e.g. "plan_cache_mode=
 	 * force_generic_plan"), NULL-terminated; NULL: none. Copied by db_async_new(). */
 	const char *const *settings;
+	/* A channel to LISTEN on from every (re)connection, before it counts as usable; NULL:
+	 * none. Notifications go to notify. Copied by db_async_new(). */
+	const char *listen;
+	db_notify_fn notify;
 };
 
 struct db_async;

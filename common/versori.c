@@ -22,6 +22,7 @@ struct versori_client {
 	long timeout_ms;
 	versori_clock_fn clock;
 	void *clock_userdata;
+	versori_attempt_fn on_attempt;
 	struct call_ctx *calls; /* in flight, so free can detach them */
 };
 
@@ -32,6 +33,7 @@ struct call_ctx {
 	enum http_method method;
 	const char *op;
 	char *url;
+	size_t path_at; /* where the path starts in url */
 	char *body;
 	size_t body_len;
 	char *subject;
@@ -83,6 +85,7 @@ struct versori_client *versori_client_new(struct http_client *http,
 	c->timeout_ms = o->timeout_ms;
 	c->clock = o->clock;
 	c->clock_userdata = o->clock_userdata;
+	c->on_attempt = o->on_attempt;
 	return c;
 }
 
@@ -179,6 +182,16 @@ static void call_done(const struct http_client_response *resp, void *userdata)
 	int r;
 
 	(void)!versori_outcome_classify(resp, client_now(x->client), &o);
+	if (x->client && x->client->on_attempt) {
+		struct versori_attempt a = {
+		    .op = x->op,
+		    .method = http_method_to_string(x->method),
+		    .path = x->url + x->path_at,
+		    .number = x->retried ? 2 : 1,
+		    .outcome = &o,
+		};
+		x->client->on_attempt(&a, x->userdata);
+	}
 	/* A minted token may have been refused for its age or a rotated key: mint anew once. */
 	if (o.status == 401 && x->client && !x->retried &&
 	    versori_auth_invalidate(x->client->auth, x->subject)) {
@@ -211,6 +224,7 @@ int versori_call(struct versori_client *c, const struct versori_request *req, ve
 	    .method = req->method,
 	    .op = req->op ? req->op : "versori.call",
 	    .url = xasprintf("%s%s", c->base_url, req->path),
+	    .path_at = strlen(c->base_url),
 	    .subject = req->subject ? xstrdup(req->subject) : NULL,
 	    .done = done,
 	    .userdata = userdata,

@@ -20,6 +20,19 @@ struct versori_client;
 /* Seconds since the epoch; injectable so tests control token expiry and Retry-After dates. */
 typedef int64_t (*versori_clock_fn)(void *userdata);
 
+/* One HTTP attempt of a call, as the client made it: a 401 on a minted token and the retry
+ * with a fresh one are two attempts. Borrowed for the duration of the observer's call. */
+struct versori_attempt {
+	const char *op;     /* "end_user.create" */
+	const char *method; /* "POST" */
+	const char *path;   /* from the server root, as sent; never carries a credential */
+	int number;         /* 1, or 2 for the retry after a 401 */
+	const struct versori_outcome *outcome;
+};
+
+/* Sees every attempt of every call (for the audit trail), with the userdata of the call. */
+typedef void (*versori_attempt_fn)(const struct versori_attempt *a, void *call_userdata);
+
 /* Borrowed for the duration of versori_client_new() only, except http and auth (see there). */
 struct versori_client_options {
 	const char *base_url;        /* scheme://host[:port], no path; NULL: the production base */
@@ -29,6 +42,7 @@ struct versori_client_options {
 	long timeout_ms;             /* total per attempt; 0: the http_client's default */
 	versori_clock_fn clock;      /* NULL: time(NULL) */
 	void *clock_userdata;
+	versori_attempt_fn on_attempt; /* NULL: none */
 };
 
 /* Called exactly once per accepted call, on the loop, never from inside versori_call(). The

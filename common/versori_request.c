@@ -268,20 +268,33 @@ static int bindings_build(const struct versori_connection_binding *b, size_t n,
 
 	if (n > 0 && !b)
 		return problem_fail(reterr, "required", "connections", "bindings missing");
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		bool inline_ok =
+		    b[i].connection && strcmp(template_key, "connectionTemplateId") == 0;
+
+		if (b[i].connection && !inline_ok)
+			return problem_fail(reterr, "invalid", "connections",
+			                    "an inline connection is a Platform v2 feature");
+		if (inline_ok && !json_is_object(b[i].connection))
+			return problem_fail(reterr, "invalid", "connection",
+			                    "an inline connection must be an object");
 		if (check_ulid(b[i].template_id, template_key, reterr) < 0 ||
-		    check_ulid(b[i].connection_id, connection_key, reterr) < 0)
+		    (!inline_ok && check_ulid(b[i].connection_id, connection_key, reterr) < 0))
 			return -EINVAL;
+	}
 	arr = json_array();
 	if (!arr)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(arr,
-		                          json_pack("{s:s,s:s}", template_key, b[i].template_id,
-		                                    connection_key, b[i].connection_id)) < 0) {
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = b[i].connection ? json_pack("{s:s,s:O}", template_key, b[i].template_id,
+		                                        "connection", (json_t *)b[i].connection)
+		                            : json_pack("{s:s,s:s}", template_key, b[i].template_id,
+		                                        connection_key, b[i].connection_id);
+		if (json_array_append_new(arr, e) < 0) {
 			json_decref(arr);
 			return -ENOMEM;
 		}
+	}
 	*ret = arr;
 	return 0;
 }

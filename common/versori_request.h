@@ -39,6 +39,9 @@ struct versori_request {
 struct versori_connection_binding {
 	const char *template_id;   /* ULID: v2 connectionTemplateId, embedded templateId */
 	const char *connection_id; /* ULID: v2 existingConnectionId, embedded connectionId */
+	/* v2 only: a ConnectionCreate object ({name, credentials, baseUrl?}) created with the
+	 * activation (a dynamic connection of the end user); connection_id is then ignored. */
+	const json_t *connection;
 };
 
 /* Tri-state filter of ListEndUsers' `activated` query parameter. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Check that every configuration key in common/config.c is documented: every key (global and
-# source) in docs/configuration.md, and every global key's variable in
+# Check that every configuration key in common/config.c is documented: every key (global,
+# source and versori) in docs/configuration.md, and every global key's variable in
 # deploy/dev/hookrun.env.example (house style, after PgBouncer's optscan).
 # Usage: tests/check-config-docs.sh SOURCE_ROOT
 #
@@ -23,7 +23,7 @@ for f in "$config_c" "$docs" "$env_example"; do
 	[ -r "$f" ] || { echo "check-config-docs: cannot read $f" >&2; exit 2; }
 done
 
-row='^[[:space:]]*\{[[:space:]]*(GLOBAL|SOURCE)_KEY\("([a-z0-9_]+)",[[:space:]]*"([A-Z0-9_]+)"'
+row='^[[:space:]]*\{[[:space:]]*(GLOBAL|SOURCE|VERSORI)_KEY\("([a-z0-9_]+)",[[:space:]]*"([A-Z0-9_]+)"'
 rows=$(grep -E "$row" "$config_c" | sed -E "s/$row.*/\1 \2 \3/")
 
 n_global=$(grep -c '^GLOBAL ' <<<"$rows" || true)
@@ -50,4 +50,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	printf '  %s\n' "${missing[@]}" >&2
 	exit 1
 fi
-echo "check-config-docs: $n_global global and $n_source source keys documented"
+n_versori=$(grep -c "^VERSORI " <<<"$rows" || true)
+echo "check-config-docs: $n_global global, $n_source source and $n_versori versori keys documented"

@@ -3,11 +3,13 @@
 
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "config.h"
 #include "delivery_writer.h"
+#include "dispatch.h"
 #include "http_glue.h"
 #include "id.h"
 #include "log.h"
@@ -20,6 +22,7 @@ struct ingress {
 	struct routes_deps deps;
 	struct metrics *metrics;
 	struct delivery_writer *writer;
+	struct dispatch *dispatch; /* NULL without dispatch_listen */
 	struct http_server *http;
 	struct event *ev_drain;
 	long long drain_deadline_us;
@@ -56,6 +59,31 @@ static void ingress_metrics_init(struct ingress *in)
 		}
 }
 
+/* Start the dispatcher when dispatch_listen is set; false with *ret_error when it cannot. */
+static bool ingress_dispatch_start(struct ingress *in, const struct config *c, char **ret_error)
+{
+	char host[64] = "host";
+	_cleanup_free_ char *name = NULL;
+	struct dispatch_options o = {
+	    .endpoint = c->dispatch_listen,
+	    .db_url = c->db_url,
+	    .lease_ms = (unsigned)c->lease_s * 1000,
+	    .poll_ms = (unsigned)c->dispatch_poll_ms,
+	    .heartbeat_ms = (unsigned)c->heartbeat_ms,
+	    .silence_ms = (unsigned)c->heartbeat_timeout_ms,
+	    .claim_max = (unsigned)c->claim_batch,
+	    .reconnect_max_ms = (unsigned)c->db_reconnect_max_ms,
+	};
+
+	if (!c->dispatch_listen)
+		return true;
+	(void)gethostname(host, sizeof(host) - 1);
+	name = xasprintf("ingress-%.40s-%ld", host, (long)getpid());
+	o.name = name;
+	in->dispatch = dispatch_new(in->base, &o, in->metrics, ret_error);
+	return in->dispatch != NULL;
+}
+
 /* Build the ingress: metrics, writer (connects in the background), HTTP server. */
 struct ingress *ingress_new(struct event_base *base, const struct config *c, char **ret_error)
 {
@@ -88,6 +116,10 @@ struct ingress *ingress_new(struct event_base *base, const struct config *c, cha
 	    .mint_id = ingress_mint_id,
 	};
 	ingress_metrics_init(in);
+	if (!ingress_dispatch_start(in, c, ret_error)) {
+		ingress_free(in);
+		return NULL;
+	}
 	in->http = http_server_new(base, &ho, routes_handle, &in->deps, ret_error);
 	if (!in->http) {
 		ingress_free(in);
@@ -102,11 +134,18 @@ int ingress_port(const struct ingress *in)
 	return http_server_port(in->http);
 }
 
+/* The dispatcher's bound endpoint, or NULL when this ingress dispatches nothing. */
+const char *ingress_dispatch_endpoint(const struct ingress *in)
+{
+	return in->dispatch ? dispatch_endpoint(in->dispatch) : NULL;
+}
+
 /* Free everything; pending requests are failed first. */
 void ingress_free(struct ingress *in)
 {
 	if (!in)
 		return;
+	dispatch_free(in->dispatch);
 	delivery_writer_free(in->writer);
 	http_server_free(in->http);
 	if (in->ev_drain)

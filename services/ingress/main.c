@@ -149,8 +149,11 @@ static int main_run(struct config *c)
 	if (sigint)
 		event_add(sigint, NULL);
 	log_event(LOG_LEVEL_INFO, "ingress.listening",
-	          "addr=%s port=%d sources=%zu db=%s version=%s", c->listen_addr,
-	          ingress_port(st.ingress), c->n_sources, masked, HOOKRUN_VERSION);
+	          "addr=%s port=%d sources=%zu dispatch=%s db=%s version=%s", c->listen_addr,
+	          ingress_port(st.ingress), c->n_sources,
+	          ingress_dispatch_endpoint(st.ingress) ? ingress_dispatch_endpoint(st.ingress)
+	                                                : "off",
+	          masked, HOOKRUN_VERSION);
 	event_base_dispatch(st.base);
 	ingress_free(st.ingress);
 	event_free(sigterm);

@@ -161,6 +161,17 @@ void workers_untake(struct workers *w, const struct queue_peer *peer)
 	}
 }
 
+void workers_each(const struct workers *w, workers_each_fn fn, void *userdata)
+{
+	for (size_t i = 0; i < w->n; i++)
+		fn(userdata, &w->v[i].peer);
+}
+
+bool workers_known(const struct workers *w, const struct queue_peer *peer)
+{
+	return find(w, peer) != NULL;
+}
+
 uint64_t workers_credits(const struct workers *w)
 {
 	return w->credits;

@@ -47,6 +47,12 @@ bool workers_take(struct workers *w, struct queue_peer *ret_peer);
 /* Give back a credit taken by workers_take() whose task could not be sent (-EAGAIN). */
 void workers_untake(struct workers *w, const struct queue_peer *peer);
 
+/* Call fn for every worker in the book, in turn order; fn must not change the book. */
+typedef void (*workers_each_fn)(void *userdata, const struct queue_peer *peer);
+void workers_each(const struct workers *w, workers_each_fn fn, void *userdata);
+/* Whether peer is in the book. */
+bool workers_known(const struct workers *w, const struct queue_peer *peer);
+
 /* Credits held by all workers together, and the number of workers. */
 uint64_t workers_credits(const struct workers *w);
 size_t workers_count(const struct workers *w);

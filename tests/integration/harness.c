@@ -49,6 +49,7 @@ static struct {
 	char *build_root;
 	char *ingress_bin;
 	char *sim_bin;
+	char *worker_bin;
 	char *cli_bin;
 	char *migrations_dir;
 	char *pg_script;
@@ -197,6 +198,7 @@ static void harness_atexit(void)
 	free(H.ingress_bin);
 	free(H.cli_bin);
 	free(H.sim_bin);
+	free(H.worker_bin);
 	free(H.migrations_dir);
 	free(H.pg_script);
 	free(H.tmpdir);
@@ -236,6 +238,7 @@ void harness_init(void)
 	H.ingress_bin = xasprintf("%s/services/ingress/hookrun-ingress", H.build_root);
 	H.cli_bin = xasprintf("%s/services/cli/hookrun", H.build_root);
 	H.sim_bin = xasprintf("%s/services/versori-sim/versori-sim", H.build_root);
+	H.worker_bin = xasprintf("%s/services/worker/hookrun-worker", H.build_root);
 	H.migrations_dir = xasprintf("%s/migrations", H.source_root);
 	H.pg_script = xasprintf("%s/deploy/dev/pg", H.source_root);
 	H.tmpdir = xasprintf("%s/hookrun-integ.XXXXXX", tmp ? tmp : "/tmp");
@@ -1106,6 +1109,49 @@ struct harness_service *harness_sim_start(const char *fixture_path, const char *
 	}
 	argv[n] = NULL;
 	return service_start("versori-sim", "event=sim.listening", argv, env, "/_sim/healthz");
+}
+
+/* Start hookrun-worker serving the dispatcher at endpoint and wait until it is ready. */
+struct harness_service *harness_worker_start(const struct harness_db *db, const char *endpoint,
+                                             const char *ini, const char *const *env)
+{
+	_cleanup_free_ char *dir = harness_mkdtemp("worker-config");
+	_cleanup_free_ char *text = xasprintf("[hookrun]\n"
+	                                      "worker_listen_addr = 127.0.0.1\n"
+	                                      "worker_listen_port = 0\n"
+	                                      "dispatchers = %s\n"
+	                                      "%s",
+	                                      endpoint, ini ? ini : "");
+	_cleanup_free_ char *path = harness_write_file(dir, "worker.ini", text);
+	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", db->url);
+	_cleanup_free_ const char **child_env_add = env_prepend(db_env, env);
+
+	if (!path)
+		return NULL;
+	const char *argv[] = {H.worker_bin, "--config", path, NULL};
+	return service_start("hookrun-worker", "event=worker.listening", argv, child_env_add,
+	                     "/readyz");
+}
+
+/* The value of name=... on the first log line that has it, as a new string, or NULL. */
+char *harness_service_log_value(const struct harness_service *svc, const char *name)
+{
+	_cleanup_free_ char *log = harness_read_file(svc->log_path, NULL);
+	_cleanup_free_ char *key = xasprintf(" %s=", name);
+	const char *p = log ? strstr(log, key) : NULL;
+
+	if (!p)
+		return NULL;
+	p += strlen(key);
+	return xstrndup(p, strcspn(p, " \n"));
+}
+
+/* Send sig to the service (SIGSTOP, SIGCONT); 0 or a negative errno. */
+int harness_service_signal(struct harness_service *svc, int sig)
+{
+	if (svc->proc.pid <= 0)
+		return -ESRCH;
+	return kill(svc->proc.pid, sig) == 0 ? 0 : -errno;
 }
 
 /* The bound port. */

@@ -153,6 +153,18 @@ struct harness_service *harness_ingress_start(const struct harness_db *db, const
  * fixture references). Waits for the listening line and /_sim/healthz. NULL on failure. */
 struct harness_service *harness_sim_start(const char *fixture_path, const char *const *args,
                                           const char *const *env);
+/* Start hookrun-worker on 127.0.0.1 with an ephemeral health port, serving the dispatcher
+ * at endpoint, against db: the INI's [hookrun] section gets ini lines (may be NULL; more
+ * sections may follow them, e.g. [versori.NAME]); env as for harness_ingress_start() (the
+ * Versori credentials go there). Waits until /readyz answers 200 (the dispatcher answered).
+ * NULL on failure. */
+struct harness_service *harness_worker_start(const struct harness_db *db, const char *endpoint,
+                                             const char *ini, const char *const *env);
+/* The value of name=... on the first log line that has it (e.g. "dispatch" on the ingress's
+ * listening line), as a new string; NULL when absent. */
+char *harness_service_log_value(const struct harness_service *svc, const char *name);
+/* Send sig to a running service (e.g. SIGSTOP and SIGCONT); 0 or a negative errno. */
+int harness_service_signal(struct harness_service *svc, int sig);
 int harness_service_port(const struct harness_service *svc);
 pid_t harness_service_pid(const struct harness_service *svc);
 const char *harness_service_log_path(const struct harness_service *svc);

@@ -955,6 +955,65 @@ static void test_print_masks_secrets(void **state _unused_)
 
 /* Secrets in every libpq connection string form are masked (db_url_mask, tested in full in
  * test_db.c); a string libpq cannot parse is not printed at all. */
+#define ORG_ULID "01HZX3KQ7E0000000000000000"
+
+/* [versori.NAME]: a complete section loads, an environment variable overrides a key, the
+ * credential is printed masked, and the lookup finds it by name. */
+static void test_versori_section(void **state _unused_)
+{
+	CLEANUP_ENV char **env = ENV("HOOKRUN_VERSORI_ACME_API_KEY=key-from-env-3141",
+	                             "HOOKRUN_VERSORI_ACME_RATE_LIMIT=50");
+	struct config *c = load_ok("[versori.acme]\n"
+	                           "base_url = http://127.0.0.1:9\n"
+	                           "organisation_id = " ORG_ULID "\n"
+	                           "api_key = key-from-file\n"
+	                           "concurrency = 8\n",
+	                           env);
+	const struct versori_org_config *v = config_versori_find(c, "acme");
+	_cleanup_free_ char *out = print_to_string(c);
+
+	assert_non_null(v);
+	assert_null(config_versori_find(c, "other"));
+	assert_string_equal(v->api_key, "key-from-env-3141");
+	assert_string_equal(v->base_url, "http://127.0.0.1:9");
+	assert_int_equal(v->rate_limit, 50);
+	assert_int_equal(v->concurrency, 8);
+	assert_null(v->jwt);
+	assert_non_null(strstr(out, "\n[versori.acme]\nbase_url = http://127.0.0.1:9\n"));
+	assert_non_null(strstr(out, "\napi_key = ********\n"));
+	assert_null(strstr(out, "3141"));
+	config_free(c);
+}
+
+/* [versori.NAME] refuses what a worker could not use. */
+static void test_versori_errors(void **state _unused_)
+{
+	expect_error("[versori.acme]\napi_key = k\n", NULL,
+	             "[versori.acme] organisation_id: required");
+	expect_error("[versori.acme]\norganisation_id = not-a-ulid\napi_key = k\n", NULL,
+	             "organisation_id: required, the organisation's ULID");
+	expect_error("[versori.acme]\norganisation_id = " ORG_ULID "\n", NULL,
+	             "exactly one credential is needed");
+	expect_error("[versori.acme]\norganisation_id = " ORG_ULID "\napi_key = k\njwt = j\n", NULL,
+	             "exactly one credential is needed: api_key, jwt or signing_key (or their "
+	             "_file forms); 2 set");
+	expect_error("[versori.acme]\norganisation_id = " ORG_ULID "\nsigning_key = pem\n", NULL,
+	             "signing_key_id: required with signing_key");
+	expect_error("[versori.acme]\norganisation_id = " ORG_ULID "\napi_key = k\n"
+	             "base_url = ftp://x\n",
+	             NULL, "base_url: must start with http:// or https://");
+	expect_error("[versori.acme]\nauth = hmac\n", NULL, "[versori.acme] unknown key 'auth'");
+	expect_error("[versori.Acme]\n", NULL, "invalid organisation name");
+	expect_error("[versori.a]\n[versori.a]\n", NULL, "duplicate section [versori.a]");
+	expect_error("[versori.a-b]\norganisation_id = " ORG_ULID "\napi_key = k\n"
+	             "[versori.a_b]\norganisation_id = " ORG_ULID "\napi_key = k\n",
+	             NULL, "same variable prefix HOOKRUN_VERSORI_A_B_");
+	{
+		CLEANUP_ENV char **env = ENV("HOOKRUN_VERSORI_NOPE_API_KEY=x");
+		expect_error("", env, "no [versori.NAME] section matches");
+	}
+}
+
 static void test_print_masks_db_url(void **state _unused_)
 {
 	static const struct {
@@ -1109,6 +1168,8 @@ int main(void)
 	    cmocka_unit_test(test_null_path),
 	    cmocka_unit_test(test_print_masks_secrets),
 	    cmocka_unit_test(test_print_masks_db_url),
+	    cmocka_unit_test(test_versori_section),
+	    cmocka_unit_test(test_versori_errors),
 	    cmocka_unit_test(test_print_round_trip),
 	    cmocka_unit_test(test_enum_strings),
 	    cmocka_unit_test(test_ini_syntax),

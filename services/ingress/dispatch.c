@@ -1,0 +1,476 @@
+/* The dispatcher: claims runnable items in PostgreSQL against the credit workers announce
+ * over ZeroMQ, and sends each as a task (see dispatch.h). */
+#include "dispatch.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "db.h"
+#include "log.h"
+#include "metrics.h"
+#include "queue.h"
+#include "wire.h"
+#include "workers.h"
+
+#define DISPATCH_CHANNEL     "hookrun_work"
+#define DISPATCH_PAUSED_MAX  64
+#define DISPATCH_RELEASE_MAX 4096
+
+/* An organisation a worker reported throttled (429): not claimed for until until_ms. */
+struct paused_org {
+	char name[WIRE_NAME_MAX + 1];
+	uint64_t until_ms;
+};
+
+/* A claimed item whose task could not be sent: handed back with release_item(). */
+struct release {
+	uint64_t item_id;
+	uint64_t token;
+};
+
+struct dispatch {
+	struct event_base *base;
+	struct metrics *metrics;
+	struct queue *q;
+	char *endpoint;
+	char *name;
+	struct workers *workers;
+	struct db_async *db;
+	struct event *ev_poll, *ev_beat, *ev_pump;
+	unsigned lease_ms, poll_ms, heartbeat_ms, claim_max;
+	/* Whether there may be work to claim; wake_seq counts wake-ups so that a claim that
+	 * started before one cannot clear it. */
+	bool wanted;
+	uint64_t wake_seq, claim_seq;
+	uint64_t beat_seq;
+	struct paused_org paused[DISPATCH_PAUSED_MAX];
+	size_t n_paused;
+	struct release *releases;
+	size_t n_releases;
+	/* Parameters of the statement in flight (must live until its callback). */
+	char p_limit[16], p_lease[32], p_skip[DISPATCH_PAUSED_MAX * (WIRE_NAME_MAX + 1) + 3];
+	char p_item[24], p_token[24];
+	int claim_limit;
+	struct metric_gauge *g_workers, *g_credits;
+	struct metric_counter *c_tasks, *c_claims, *c_released, *c_unknown;
+};
+
+static const struct db_prepared dispatch_statements[] = {
+    {"claim", "SELECT item_id, organisation, fencing_token FROM hookrun.claim_items("
+              "$1::integer, $2::interval, $3, $4::text[])"},
+    {"release", "SELECT hookrun.release_item($1::bigint, $2::bigint, 'task not sent')"},
+};
+
+static void dispatch_pump(struct dispatch *d);
+
+/* Monotonic clock in milliseconds. */
+static uint64_t dispatch_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds as a timeval. */
+static struct timeval dispatch_tv(unsigned ms)
+{
+	return (struct timeval){.tv_sec = (time_t)(ms / 1000),
+	                        .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+}
+
+/* Run dispatch_pump() from the loop, not from inside a callback that may be mid-update. */
+static void dispatch_pump_soon(struct dispatch *d)
+{
+	event_active(d->ev_pump, EV_TIMEOUT, 0);
+}
+
+/* Mark that there may be work, and look for it. */
+static void dispatch_want(struct dispatch *d)
+{
+	d->wanted = true;
+	d->wake_seq++;
+	dispatch_pump_soon(d);
+}
+
+void dispatch_wake(struct dispatch *d)
+{
+	if (d)
+		dispatch_want(d);
+}
+
+/* Refresh the gauges that describe the workers. */
+static void dispatch_gauges(struct dispatch *d)
+{
+	metric_gauge_set(d->g_workers, (double)workers_count(d->workers));
+	metric_gauge_set(d->g_credits, (double)workers_credits(d->workers));
+}
+
+/* Send one message to a worker; a worker gone is forgotten. */
+static int dispatch_send(struct dispatch *d, const struct queue_peer *peer,
+                         const struct wire_msg *m)
+{
+	int r = queue_send(d->q, peer, m);
+
+	if (r == -EHOSTUNREACH) {
+		workers_forget(d->workers, peer);
+		dispatch_gauges(d);
+	}
+	return r;
+}
+
+/* A worker paused an organisation after a 429: skip it in claims until the time passes. */
+static void dispatch_throttle(struct dispatch *d, const char *org, uint32_t ms)
+{
+	uint64_t until = dispatch_now_ms() + ms;
+	size_t i;
+	char labels[128] = "";
+
+	for (i = 0; i < d->n_paused; i++)
+		if (strcmp(d->paused[i].name, org) == 0)
+			break;
+	if (i == d->n_paused) {
+		if (d->n_paused == DISPATCH_PAUSED_MAX)
+			return;
+		snprintf(d->paused[d->n_paused++].name, sizeof(d->paused[0].name), "%s", org);
+	}
+	if (d->paused[i].until_ms < until)
+		d->paused[i].until_ms = until;
+	(void)metrics_labels_add(labels, sizeof(labels), "organisation", org);
+	metric_counter_inc(metrics_counter(d->metrics, "hookrun_dispatch_pauses_total",
+	                                   "Organisations paused after a worker saw 429", labels));
+	log_event(LOG_LEVEL_INFO, "dispatch.paused", "organisation=%s retry_after_ms=%" PRIu32, org,
+	          ms);
+}
+
+/* The organisations to skip now, as a PostgreSQL array literal in d->p_skip. Names are
+ * configuration names ([a-z0-9_-]), so they need no quoting. */
+static void dispatch_skip_literal(struct dispatch *d)
+{
+	uint64_t now = dispatch_now_ms();
+	size_t len = 0;
+
+	d->p_skip[len++] = '{';
+	for (size_t i = 0; i < d->n_paused;) {
+		if (d->paused[i].until_ms <= now) {
+			log_event(LOG_LEVEL_INFO, "dispatch.resumed", "organisation=%s",
+			          d->paused[i].name);
+			d->paused[i] = d->paused[--d->n_paused];
+			continue;
+		}
+		len += (size_t)snprintf(d->p_skip + len, sizeof(d->p_skip) - len, "%s%s",
+		                        len > 1 ? "," : "", d->paused[i].name);
+		i++;
+	}
+	d->p_skip[len++] = '}';
+	d->p_skip[len] = '\0';
+}
+
+/* Send TASK for one claimed item, or keep it for release when no worker can take it. */
+static void dispatch_task(struct dispatch *d, uint64_t item_id, uint64_t token)
+{
+	struct wire_msg m = {.type = WIRE_TASK, .task = {.item_id = item_id, .token = token}};
+	struct queue_peer peer;
+
+	while (workers_take(d->workers, &peer)) {
+		int r = dispatch_send(d, &peer, &m);
+		if (r == 0) {
+			metric_counter_inc(d->c_tasks);
+			return;
+		}
+		if (r == -EAGAIN)
+			workers_untake(d->workers, &peer);
+		if (r != -EHOSTUNREACH)
+			break;
+	}
+	if (d->n_releases < DISPATCH_RELEASE_MAX)
+		d->releases[d->n_releases++] = (struct release){item_id, token};
+	/* else the lease brings it back */
+}
+
+/* The claim's rows: one task each. */
+static void dispatch_on_claimed(void *userdata, const PGresult *res, int r)
+{
+	struct dispatch *d = userdata;
+	int rows;
+
+	if (r < 0 || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_event(LOG_LEVEL_WARN, "dispatch.claim_failed", "detail=%s",
+		          r < 0 ? "connection lost" : db_result_message(res));
+		return; /* the poll tries again */
+	}
+	rows = PQntuples(res);
+	metric_counter_inc(d->c_claims);
+	for (int i = 0; i < rows; i++)
+		dispatch_task(d, strtoull(PQgetvalue(res, i, 0), NULL, 10),
+		              strtoull(PQgetvalue(res, i, 2), NULL, 10));
+	if (rows < d->claim_limit && d->wake_seq == d->claim_seq)
+		d->wanted = false;
+	dispatch_gauges(d);
+	dispatch_pump_soon(d);
+}
+
+/* A release finished; go on with the next one. */
+static void dispatch_on_released(void *userdata, const PGresult *res, int r)
+{
+	struct dispatch *d = userdata;
+
+	if (r == 0 && PQresultStatus(res) == PGRES_TUPLES_OK)
+		metric_counter_inc(d->c_released);
+	dispatch_pump_soon(d);
+}
+
+/* Hand back the last unsent item. */
+static void dispatch_release_next(struct dispatch *d)
+{
+	struct release *rel = &d->releases[d->n_releases - 1];
+	const char *values[2] = {d->p_item, d->p_token};
+
+	snprintf(d->p_item, sizeof(d->p_item), "%" PRIu64, rel->item_id);
+	snprintf(d->p_token, sizeof(d->p_token), "%" PRIu64, rel->token);
+	if (db_async_send_prepared(d->db, "release", 2, values, NULL, NULL, dispatch_on_released,
+	                           d) == 0)
+		d->n_releases--;
+}
+
+/* Claim as many items as workers hold credit for (at most claim_max). */
+static void dispatch_claim(struct dispatch *d)
+{
+	uint64_t credits = workers_credits(d->workers);
+	const char *values[4] = {d->p_limit, d->p_lease, d->name, d->p_skip};
+
+	d->claim_limit = (int)(credits < d->claim_max ? credits : d->claim_max);
+	snprintf(d->p_limit, sizeof(d->p_limit), "%d", d->claim_limit);
+	snprintf(d->p_lease, sizeof(d->p_lease), "%u milliseconds", d->lease_ms);
+	dispatch_skip_literal(d);
+	d->claim_seq = d->wake_seq;
+	if (db_async_send_prepared(d->db, "claim", 4, values, NULL, NULL, dispatch_on_claimed, d) <
+	    0)
+		return; /* not connected: the state callback wakes us */
+}
+
+/* Do the next thing the database connection can do: hand back unsent items, then claim. */
+static void dispatch_pump(struct dispatch *d)
+{
+	if (!db_async_idle(d->db))
+		return;
+	if (d->n_releases > 0) {
+		dispatch_release_next(d);
+		return;
+	}
+	if (d->wanted && workers_credits(d->workers) > 0)
+		dispatch_claim(d);
+}
+
+/* The deferred pump. */
+static void dispatch_on_pump(evutil_socket_t fd, short what, void *arg)
+{
+	dispatch_pump(arg);
+}
+
+/* A message from a worker. */
+static void dispatch_on_msg(void *userdata, const struct queue_peer *from, const struct wire_msg *m,
+                            int error)
+{
+	struct dispatch *d = userdata;
+	uint64_t now = dispatch_now_ms();
+	struct wire_msg bye = {.type = WIRE_BYE};
+
+	if (!m)
+		return; /* counted by the queue */
+	if (m->type != WIRE_HELLO && !workers_known(d->workers, from)) {
+		/* A worker of an earlier life of this dispatcher: ask it to say HELLO again. */
+		metric_counter_inc(d->c_unknown);
+		if (m->type != WIRE_BYE)
+			(void)queue_send(d->q, from, &bye);
+		return;
+	}
+	workers_seen(d->workers, from, now);
+	switch (m->type) {
+	case WIRE_HELLO:
+		if (workers_hello(d->workers, from, m->hello.name, m->hello.slots, now) == 0)
+			log_event(LOG_LEVEL_INFO, "dispatch.worker_joined",
+			          "worker=%s slots=%" PRIu32 " pid=%" PRIu32, m->hello.name,
+			          m->hello.slots, m->hello.pid);
+		break;
+	case WIRE_CREDIT:
+		(void)workers_credit(d->workers, from, m->credit.n, now);
+		dispatch_pump_soon(d);
+		break;
+	case WIRE_DONE:
+		if (m->done.outcome == WIRE_OUTCOME_RETRY)
+			dispatch_want(d);
+		break;
+	case WIRE_THROTTLE:
+		dispatch_throttle(d, m->throttle.organisation, m->throttle.retry_after_ms);
+		break;
+	case WIRE_BYE:
+		workers_forget(d->workers, from);
+		log_event(LOG_LEVEL_INFO, "dispatch.worker_left", "credits_now=%" PRIu64,
+		          workers_credits(d->workers));
+		break;
+	default:
+		break;
+	}
+	dispatch_gauges(d);
+}
+
+/* Send a heartbeat to one worker. */
+static void dispatch_beat_one(void *userdata, const struct queue_peer *peer)
+{
+	struct dispatch *d = userdata;
+	struct wire_msg m = {.type = WIRE_HEARTBEAT, .heartbeat = {.seq = d->beat_seq}};
+
+	(void)queue_send(d->q, peer, &m);
+}
+
+/* Heartbeat tick: drop silent workers, tell the others we are here. */
+static void dispatch_on_beat(evutil_socket_t fd, short what, void *arg)
+{
+	struct dispatch *d = arg;
+	size_t dropped = workers_expire(d->workers, dispatch_now_ms());
+
+	if (dropped)
+		log_event(LOG_LEVEL_WARN, "dispatch.workers_silent", "dropped=%zu", dropped);
+	d->beat_seq++;
+	workers_each(d->workers, dispatch_beat_one, d);
+	dispatch_gauges(d);
+}
+
+/* Slow poll: there may be expired leases, retries come due or NOTIFYs we missed. */
+static void dispatch_on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	dispatch_want(arg);
+}
+
+/* NOTIFY hookrun_work: something was committed elsewhere. */
+static void dispatch_on_notify(void *userdata, const char *channel, const char *payload)
+{
+	dispatch_want(userdata);
+}
+
+/* The connection came up (look for work: NOTIFYs may have been missed) or went down. */
+static void dispatch_on_db_state(void *userdata, bool connected)
+{
+	struct dispatch *d = userdata;
+
+	log_event(connected ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "dispatch.db", "connected=%s",
+	          connected ? "true" : "false");
+	if (connected)
+		dispatch_want(d);
+}
+
+/* Register the dispatcher's metrics. */
+static void dispatch_metrics_init(struct dispatch *d)
+{
+	d->g_workers = metrics_gauge(d->metrics, "hookrun_dispatch_workers",
+	                             "Workers connected to this dispatcher", NULL);
+	d->g_credits = metrics_gauge(d->metrics, "hookrun_dispatch_credits",
+	                             "Tasks the connected workers can take now", NULL);
+	d->c_tasks = metrics_counter(d->metrics, "hookrun_dispatch_tasks_total",
+	                             "Tasks sent to workers", NULL);
+	d->c_claims = metrics_counter(d->metrics, "hookrun_dispatch_claims_total",
+	                              "Claim statements run", NULL);
+	d->c_released =
+	    metrics_counter(d->metrics, "hookrun_dispatch_released_total",
+	                    "Claimed items handed back because no worker could take them", NULL);
+	d->c_unknown = metrics_counter(d->metrics, "hookrun_dispatch_unknown_peer_total",
+	                               "Messages from workers that had not said HELLO", NULL);
+}
+
+/* Start the timers: heartbeat and slow poll. */
+static void dispatch_timers_start(struct dispatch *d)
+{
+	struct timeval beat = dispatch_tv(d->heartbeat_ms);
+	struct timeval poll = dispatch_tv(d->poll_ms);
+
+	d->ev_pump = event_new(d->base, -1, 0, dispatch_on_pump, d);
+	d->ev_beat = event_new(d->base, -1, EV_PERSIST, dispatch_on_beat, d);
+	d->ev_poll = event_new(d->base, -1, EV_PERSIST, dispatch_on_poll, d);
+	event_add(d->ev_beat, &beat);
+	event_add(d->ev_poll, &poll);
+}
+
+struct dispatch *dispatch_new(struct event_base *base, const struct dispatch_options *o,
+                              struct metrics *metrics, char **ret_error)
+{
+	struct dispatch *d = xcalloc(1, sizeof(*d));
+	struct db_async_options dbo = {
+	    .url = o->db_url,
+	    .prepare = dispatch_statements,
+	    .n_prepare = ELEMENTSOF(dispatch_statements),
+	    .reconnect_max_ms = o->reconnect_max_ms,
+	    .listen = DISPATCH_CHANNEL,
+	    .notify = dispatch_on_notify,
+	};
+
+	d->base = base;
+	d->metrics = metrics;
+	d->name = xstrdup(o->name);
+	d->lease_ms = o->lease_ms;
+	d->poll_ms = o->poll_ms;
+	d->heartbeat_ms = o->heartbeat_ms;
+	d->claim_max = o->claim_max;
+	d->releases = xcalloc(DISPATCH_RELEASE_MAX, sizeof(*d->releases));
+	d->workers = workers_new(o->silence_ms);
+	d->q = queue_new(base, QUEUE_ROUTER, dispatch_on_msg, d, ret_error);
+	if (!d->q || queue_bind(d->q, o->endpoint, &d->endpoint, ret_error) < 0) {
+		dispatch_free(d);
+		return NULL;
+	}
+	dispatch_metrics_init(d);
+	dispatch_timers_start(d);
+	d->db = db_async_new(base, &dbo, dispatch_on_db_state, d);
+	return d;
+}
+
+/* Tell one worker we are leaving. */
+static void dispatch_bye_one(void *userdata, const struct queue_peer *peer)
+{
+	struct dispatch *d = userdata;
+	struct wire_msg m = {.type = WIRE_BYE};
+
+	(void)queue_send(d->q, peer, &m);
+}
+
+void dispatch_free(struct dispatch *d)
+{
+	if (!d)
+		return;
+	if (d->q)
+		workers_each(d->workers, dispatch_bye_one, d);
+	db_async_free(d->db);
+	queue_free(d->q);
+	workers_free(d->workers);
+	if (d->ev_pump)
+		event_free(d->ev_pump);
+	if (d->ev_beat)
+		event_free(d->ev_beat);
+	if (d->ev_poll)
+		event_free(d->ev_poll);
+	free(d->releases);
+	free(d->endpoint);
+	free(d->name);
+	free(d);
+}
+
+const char *dispatch_endpoint(const struct dispatch *d)
+{
+	return d->endpoint;
+}
+
+size_t dispatch_workers(const struct dispatch *d)
+{
+	return workers_count(d->workers);
+}
+
+uint64_t dispatch_credits(const struct dispatch *d)
+{
+	return workers_credits(d->workers);
+}

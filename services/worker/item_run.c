@@ -1,0 +1,499 @@
+/* One run of one job item: load, run the kind, record every API call, settle (item_run.h). */
+#include "item_run.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "db_queue.h"
+#include "job_kind.h"
+#include "log.h"
+#include "metrics.h"
+
+/* A mutating call starts only when the lease outlasts the call's timeout by this much. */
+#define ITEM_LEASE_MARGIN_MS 1000
+/* Settling is retried this often while the database is unreachable. */
+#define ITEM_SETTLE_RETRY_MS 500
+
+enum item_settle {
+	SETTLE_SUCCEEDED,
+	SETTLE_FAILED,
+	SETTLE_RETRY,
+	SETTLE_ABANDON, /* the lease is gone: record the calls only */
+};
+
+static const char *const settle_states[] = {"succeeded", "failed", "queued", "queued"};
+
+/* Monotonic milliseconds. */
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wall-clock time ms from now as an ISO 8601 UTC timestamp (with milliseconds). */
+static void iso_time(long long from_now_ms, char buf[64])
+{
+	struct timespec ts;
+	struct tm tm;
+	long long ms;
+	time_t secs;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + from_now_ms;
+	secs = (time_t)(ms / 1000);
+	gmtime_r(&secs, &tm);
+	snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+/* xorshift32 over the environment's state, for jitter. */
+static uint32_t env_random(struct item_env *env)
+{
+	uint32_t x = env->rng ? env->rng : 2463534242u;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return env->rng = x;
+}
+
+/* Free a run and everything it owns. */
+static void item_run_free(struct item_run *r)
+{
+	versori_request_fini(&r->pending);
+	json_decref(r->parameters);
+	json_decref(r->desired);
+	json_decref(r->result);
+	json_decref(r->scratch);
+	json_decref(r->calls);
+	free(r->job_id);
+	free(r->external_id);
+	free(r->environment_id);
+	free(r->activation_id);
+	free(r);
+}
+
+/* Count a settled item by kind and outcome. */
+static void item_count(struct item_run *r, const char *outcome)
+{
+	char labels[128] = "";
+
+	(void)metrics_labels_add(labels, sizeof(labels), "kind",
+	                         r->kind ? job_kind_name(r->kind) : "unknown");
+	(void)metrics_labels_add(labels, sizeof(labels), "outcome", outcome);
+	metric_counter_inc(metrics_counter(r->env->metrics, "hookrun_worker_items_total",
+	                                   "Item runs by kind and how they ended", labels));
+}
+
+/* Report the end of the run to the worker and free it. */
+static void item_run_end(struct item_run *r, enum wire_outcome outcome)
+{
+	item_count(r, wire_outcome_to_string(outcome));
+	r->env->finished(r->env->userdata, r, outcome);
+	item_run_free(r);
+}
+
+static void item_settle(struct item_run *r, enum item_settle how, const char *error,
+                        long long retry_in_ms);
+
+/* Parameters of the finish statement kept while it is retried. */
+struct settle_ctx {
+	struct item_run *r;
+	enum item_settle how;
+	char *error;
+	long long retry_in_ms;
+};
+
+/* hookrun.finish_item() answered: true when the lease still held. */
+static void item_on_settled(void *userdata, const PGresult *res, int rc)
+{
+	struct settle_ctx *s = userdata;
+	struct item_run *r = s->r;
+	bool held;
+	static const enum wire_outcome outcomes[] = {WIRE_OUTCOME_SUCCEEDED, WIRE_OUTCOME_FAILED,
+	                                             WIRE_OUTCOME_RETRY, WIRE_OUTCOME_FENCED};
+
+	if (rc < 0) {
+		/* It may have committed; settling again is harmless (the token then no longer
+		 * matches and only the call records could repeat). */
+		log_event(LOG_LEVEL_WARN, "item.settle_retry", "item=%" PRIu64 " job=%s",
+		          r->item_id, r->job_id ? r->job_id : "");
+		r->settling = false;
+		item_settle(r, s->how, s->error, s->retry_in_ms);
+		free(s->error);
+		free(s);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_event(LOG_LEVEL_ERROR, "item.settle_failed",
+		          "item=%" PRIu64 " job=%s detail=%s", r->item_id,
+		          r->job_id ? r->job_id : "", db_result_message(res));
+		held = false; /* the lease brings the item back */
+	} else {
+		held = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	}
+	log_event(held ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "item.settled",
+	          "item=%" PRIu64 " job=%s kind=%s state=%s attempt=%d held=%s%s%s", r->item_id,
+	          r->job_id ? r->job_id : "", r->kind ? job_kind_name(r->kind) : "",
+	          settle_states[s->how], r->attempt, held ? "true" : "false",
+	          s->error ? " error=" : "", s->error ? s->error : "");
+	enum item_settle how = s->how;
+
+	free(s->error);
+	free(s);
+	item_run_end(r, held ? outcomes[how] : WIRE_OUTCOME_FENCED);
+}
+
+/* Settle the item: finish_item() with the calls made, in one statement. */
+static void item_settle(struct item_run *r, enum item_settle how, const char *error,
+                        long long retry_in_ms)
+{
+	struct settle_ctx *s = xcalloc(1, sizeof(*s));
+	char item[24], token[24], run_at[64];
+	_cleanup_free_ char *result = NULL, *calls = NULL;
+	const char *values[7];
+
+	assert(!r->settling);
+	r->settling = true;
+	*s = (struct settle_ctx){r, how, error ? xstrdup(error) : NULL, retry_in_ms};
+	snprintf(item, sizeof(item), "%" PRIu64, r->item_id);
+	snprintf(token, sizeof(token), "%" PRIu64, r->token);
+	iso_time(retry_in_ms, run_at);
+	result = r->result ? json_dumps(r->result, JSON_COMPACT) : NULL;
+	calls = json_dumps(r->calls, JSON_COMPACT);
+	values[0] = item;
+	values[1] = token;
+	values[2] = settle_states[how];
+	values[3] = how == SETTLE_SUCCEEDED ? result : NULL;
+	values[4] = error;
+	values[5] = how == SETTLE_RETRY ? run_at : NULL;
+	values[6] = calls ? calls : "[]";
+	db_queue_send(r->env->db, "finish", 7, values, item_on_settled, s);
+}
+
+void item_run_succeed(struct item_run *r, json_t *result)
+{
+	if (result) {
+		json_decref(r->result);
+		r->result = result;
+	}
+	item_settle(r, SETTLE_SUCCEEDED, NULL, 0);
+}
+
+void item_run_fail(struct item_run *r, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	item_settle(r, SETTLE_FAILED, msg, 0);
+}
+
+/* The delay before the next attempt: full jitter over a capped exponential, never sooner
+ * than the API's Retry-After. */
+static long long item_retry_delay_ms(struct item_run *r, const struct versori_outcome *o)
+{
+	const struct config *c = r->env->config;
+	unsigned shift = r->attempt > 1 ? (unsigned)(r->attempt - 1) : 0;
+	long long cap = c->retry_max_ms, d = (long long)c->retry_base_ms;
+
+	while (shift-- > 0 && d < cap)
+		d *= 2;
+	if (d > cap)
+		d = cap;
+	d = (long long)(env_random(r->env) % (uint32_t)(d + 1));
+	if (o && o->retry_after_s >= 0 && d < o->retry_after_s * 1000)
+		d = o->retry_after_s * 1000;
+	return d;
+}
+
+/* "create end user: 409 conflict: message (request id X)" into a new string. */
+static char *item_describe(const struct versori_outcome *o, const char *what)
+{
+	if (o->status == 0)
+		return xasprintf("%s: %s", what, strerror(-o->transport_error));
+	return xasprintf("%s: HTTP %ld%s%s%s%s%s%s", what, o->status, o->error_code ? " " : "",
+	                 o->error_code ? o->error_code : "", o->error_message ? ": " : "",
+	                 o->error_message ? o->error_message : "",
+	                 o->request_id ? " (request id " : "", o->request_id ? o->request_id : "");
+}
+
+void item_run_unexpected(struct item_run *r, const struct versori_outcome *o, const char *what)
+{
+	const struct config *c = r->env->config;
+	_cleanup_free_ char *desc = item_describe(o, what);
+	_cleanup_free_ char *full = NULL;
+	char labels[64] = "";
+
+	if (o->request_id)
+		full = xasprintf("%s)", desc);
+	if (o->class != VERSORI_OUTCOME_RETRYABLE) {
+		item_settle(r, SETTLE_FAILED, full ? full : desc, 0);
+		return;
+	}
+	if (o->status == 429 && r->env->throttled)
+		r->env->throttled(
+		    r->env->userdata, r->org->cfg->name,
+		    (uint32_t)(o->retry_after_s > 0 ? o->retry_after_s * 1000 : 1000));
+	if (r->attempt >= c->max_attempts || r->job_age_ms >= c->max_item_age_s * 1000) {
+		_cleanup_free_ char *why =
+		    xasprintf("%s (gave up after %d attempts over %lld s)", full ? full : desc,
+		              r->attempt, r->job_age_ms / 1000);
+		item_settle(r, SETTLE_FAILED, why, 0);
+		return;
+	}
+	(void)metrics_labels_add(labels, sizeof(labels), "status",
+	                         o->status ? (o->status == 429 ? "429" : "5xx") : "transport");
+	metric_counter_inc(metrics_counter(r->env->metrics, "hookrun_worker_retries_total",
+	                                   "Items queued again after a retryable outcome", labels));
+	item_settle(r, SETTLE_RETRY, full ? full : desc, item_retry_delay_ms(r, o));
+}
+
+void item_run_build_failed(struct item_run *r, const char *what, const struct problem *p)
+{
+	item_run_fail(r, "%s: %s%s%s", what, p->field ? p->field : "", p->field ? ": " : "",
+	              p->message ? p->message : "invalid");
+}
+
+const char *item_run_param(const struct item_run *r, const char *name)
+{
+	return json_string_value(json_object_get(r->parameters, name));
+}
+
+/* The client saw one attempt of a call: record it for the audit trail and count it. */
+void item_run_on_attempt(const struct versori_attempt *a, void *call_userdata)
+{
+	struct item_run *r = call_userdata;
+	const struct versori_outcome *o = a->outcome;
+	char at[64], labels[128] = "";
+	json_t *rec;
+
+	iso_time(-(long long)o->total_ms, at);
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:i, s:i, s:s}", "at", at, "op", a->op,
+	                "method", a->method, "path", a->path, "status", (json_int_t)o->status,
+	                "duration_ms", o->total_ms, "attempt", r->attempt, "call_attempt",
+	                a->number, "outcome", versori_outcome_class_to_string(o->class));
+	if (rec && o->request_id)
+		json_object_set_new(rec, "request_id", json_string(o->request_id));
+	if (rec && o->error_code)
+		json_object_set_new(rec, "error_code", json_string(o->error_code));
+	if (rec && o->transport_error)
+		json_object_set_new(rec, "transport_error",
+		                    json_string(strerror(-o->transport_error)));
+	if (rec)
+		json_array_append_new(r->calls, rec);
+	(void)metrics_labels_add(labels, sizeof(labels), "op", a->op);
+	(void)metrics_labels_add(labels, sizeof(labels), "class",
+	                         versori_outcome_class_to_string(o->class));
+	metric_counter_inc(metrics_counter(r->env->metrics, "hookrun_worker_api_calls_total",
+	                                   "Versori API attempts by operation and outcome class",
+	                                   labels));
+}
+
+/* The API call finished: on to the kind's next step. */
+static void item_on_call(struct versori_outcome *o, void *userdata)
+{
+	struct item_run *r = userdata;
+	item_step_fn next = r->next;
+
+	r->next = NULL;
+	r->in_call = false;
+	if (r->released) {
+		if (r->release_done)
+			item_run_end(r, WIRE_OUTCOME_RETRY);
+		return;
+	}
+	next(r, o);
+}
+
+/* Send the pending request now. */
+static void item_call_send(struct item_run *r)
+{
+	int rc = versori_call(r->org->client, &r->pending, item_on_call, r);
+	const char *op = r->pending.op;
+
+	versori_request_fini(&r->pending);
+	r->in_call = rc == 0;
+	if (rc < 0)
+		item_run_fail(r, "%s: the request could not be sent: %s", op, strerror(-rc));
+}
+
+/* hookrun.renew_lease() answered before a mutating call. */
+static void item_on_renewed(void *userdata, const PGresult *res, int rc)
+{
+	struct item_run *r = userdata;
+
+	if (r->released) {
+		versori_request_fini(&r->pending);
+		return; /* item_on_released ends the run */
+	}
+	if (rc < 0 || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		/* Unknown whether we still hold it: do not act; the lease decides. */
+		versori_request_fini(&r->pending);
+		item_settle(r, SETTLE_ABANDON, "lease renewal failed", 0);
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		log_event(LOG_LEVEL_WARN, "item.fenced", "item=%" PRIu64 " job=%s op=%s",
+		          r->item_id, r->job_id, r->pending.op);
+		versori_request_fini(&r->pending);
+		item_settle(r, SETTLE_ABANDON, NULL, 0);
+		return;
+	}
+	r->lease_deadline_ms = mono_ms() + r->env->config->lease_s * 1000;
+	item_call_send(r);
+}
+
+void item_run_call(struct item_run *r, struct versori_request *req, item_step_fn next)
+{
+	const struct config *c = r->env->config;
+	char item[24], token[24], lease[32];
+	const char *values[3] = {item, token, lease};
+
+	r->pending = *req;
+	*req = (struct versori_request){0};
+	r->next = next;
+	if (r->pending.method == HTTP_METHOD_GET ||
+	    mono_ms() + c->api_timeout_ms + ITEM_LEASE_MARGIN_MS < r->lease_deadline_ms) {
+		item_call_send(r);
+		return;
+	}
+	snprintf(item, sizeof(item), "%" PRIu64, r->item_id);
+	snprintf(token, sizeof(token), "%" PRIu64, r->token);
+	snprintf(lease, sizeof(lease), "%lld seconds", c->lease_s);
+	db_queue_send(r->env->db, "renew", 3, values, item_on_renewed, r);
+}
+
+/* The organisation called name, or NULL. */
+static struct worker_org *item_org_find(struct item_env *env, const char *name)
+{
+	for (size_t i = 0; i < env->n_orgs; i++)
+		if (strcmp(env->orgs[i].cfg->name, name) == 0)
+			return &env->orgs[i];
+	return NULL;
+}
+
+/* A JSON column of the load result, or NULL. */
+static json_t *column_json(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? NULL : json_loads(PQgetvalue(res, 0, col), 0, NULL);
+}
+
+/* Fill the run from hookrun.load_item()'s row; the kind and organisation may be unknown. */
+static void item_decode(struct item_run *r, const PGresult *res)
+{
+	r->job_id = xstrdup(PQgetvalue(res, 0, 0));
+	r->kind = job_kind_find(PQgetvalue(res, 0, 1));
+	r->org = item_org_find(r->env, PQgetvalue(res, 0, 2));
+	r->parameters = column_json(res, 3);
+	r->external_id = xstrdup(PQgetvalue(res, 0, 4));
+	r->desired = column_json(res, 5);
+	r->attempt = atoi(PQgetvalue(res, 0, 6));
+	r->lease_deadline_ms = mono_ms() + atoll(PQgetvalue(res, 0, 7));
+	r->job_age_ms = atoll(PQgetvalue(res, 0, 9));
+	if (!r->parameters)
+		r->parameters = json_object();
+	if (!r->desired)
+		r->desired = json_object();
+}
+
+/* Observe how long the item waited between becoming due and starting. */
+static void item_observe_start(struct item_run *r, long long due_ms)
+{
+	static const double bounds[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+	                                0.1,   0.25,  0.5,   1,    2.5,  10};
+	struct metric_histogram *h = metrics_histogram(
+	    r->env->metrics, "hookrun_worker_start_latency_seconds",
+	    "From an item becoming due (committed, or its retry time) to its run starting", NULL,
+	    bounds, ELEMENTSOF(bounds));
+
+	metric_histogram_observe(h, (double)due_ms / 1000.0);
+}
+
+/* hookrun.load_item() answered: run the kind, or end at once. */
+static void item_on_loaded(void *userdata, const PGresult *res, int rc)
+{
+	struct item_run *r = userdata;
+	const char *org;
+
+	if (r->released)
+		return; /* item_on_released ends the run */
+	if (rc < 0 || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) == 0) {
+		if (rc == 0 && PQresultStatus(res) != PGRES_TUPLES_OK)
+			log_event(LOG_LEVEL_ERROR, "item.load_failed", "item=%" PRIu64 " detail=%s",
+			          r->item_id, db_result_message(res));
+		item_run_end(r, WIRE_OUTCOME_FENCED); /* not ours (any more): the lease decides */
+		return;
+	}
+	item_decode(r, res);
+	item_observe_start(r, atoll(PQgetvalue(res, 0, 8)));
+	org = PQgetvalue(res, 0, 2);
+	log_event(LOG_LEVEL_DEBUG, "item.started",
+	          "item=%" PRIu64 " job=%s kind=%s organisation=%s attempt=%d", r->item_id,
+	          r->job_id, PQgetvalue(res, 0, 1), org, r->attempt);
+	if (!r->kind) {
+		item_run_fail(r, "this worker does not know the job kind %s",
+		              PQgetvalue(res, 0, 1));
+		return;
+	}
+	if (!r->org) {
+		item_run_fail(r, "organisation %s is not configured ([versori.%s])", org, org);
+		return;
+	}
+	if (r->attempt > r->env->config->max_attempts) {
+		item_run_fail(r, "gave up after %d attempts (max_attempts)", r->attempt - 1);
+		return;
+	}
+	job_kind_run(r->kind, r);
+}
+
+struct item_run *item_run_start(struct item_env *env, uint64_t item_id, uint64_t token, size_t link)
+{
+	struct item_run *r = xcalloc(1, sizeof(*r));
+	char item[24], tok[24];
+	const char *values[3] = {item, tok, env->worker_name};
+
+	r->env = env;
+	r->item_id = item_id;
+	r->token = token;
+	r->link = link;
+	r->calls = json_array();
+	snprintf(item, sizeof(item), "%" PRIu64, item_id);
+	snprintf(tok, sizeof(tok), "%" PRIu64, token);
+	db_queue_send(env->db, "load", 3, values, item_on_loaded, r);
+	return r;
+}
+
+/* hookrun.release_item() answered: the run ends now, or when its API call returns. */
+static void item_on_released(void *userdata, const PGresult *res, int rc)
+{
+	struct item_run *r = userdata;
+
+	r->release_done = true;
+	if (!r->in_call)
+		item_run_end(r, WIRE_OUTCOME_RETRY);
+}
+
+void item_run_release(struct item_run *r)
+{
+	char item[24], token[24];
+	const char *values[3] = {item, token, "worker stopping"};
+
+	if (r->settling || r->released)
+		return;
+	r->released = true;
+	snprintf(item, sizeof(item), "%" PRIu64, r->item_id);
+	snprintf(token, sizeof(token), "%" PRIu64, r->token);
+	db_queue_send(r->env->db, "release", 3, values, item_on_released, r);
+}

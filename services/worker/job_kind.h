@@ -1,0 +1,24 @@
+/* The job kinds a worker runs, as one table: a kind's name (hookrun.jobs.kind) and the
+ * function that converges one item to its desired state. Adding a kind is one file with its
+ * run function and one row here. Also the steps several kinds share. Used by item_run. */
+#pragma once
+
+#include "item_run.h"
+
+struct job_kind;
+
+/* The kind called name (as stored in hookrun.jobs.kind), or NULL. */
+const struct job_kind *job_kind_find(const char *name);
+const char *job_kind_name(const struct job_kind *k);
+/* Start converging the item; the run ends through item_run_succeed/fail/unexpected. */
+void job_kind_run(const struct job_kind *k, struct item_run *r);
+
+/* Shared steps. */
+/* The environment the item acts in: desired.environmentId, else parameters.environmentId,
+ * kept in r->environment_id; false (after failing the item) when there is none. */
+bool job_kind_environment(struct item_run *r);
+/* List the end user's activations in r->environment_id (ListUserActivations), then next. */
+void job_kind_user_activations(struct item_run *r, item_step_fn next);
+/* The desired "variables" object, or NULL when absent; fails the item (returning NULL with
+ * *ret_failed set) when it is present but not a non-empty object. */
+const json_t *job_kind_variables(struct item_run *r, bool *ret_failed);

@@ -1,0 +1,171 @@
+/* hookrun-worker: runs job items against the Versori API for the dispatchers it serves.
+ * Wiring only. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "db.h"
+#include "hookrun_build.h"
+#include "log.h"
+#include "loop.h"
+#include "worker.h"
+
+extern char **environ;
+
+/* Print usage. */
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hookrun-worker [--config FILE] [--print-config] [--check-config]\n"
+	           "  --config FILE   INI file (default: $HOOKRUN_CONFIG); HOOKRUN_* variables "
+	           "override it\n"
+	           "  --print-config  print the effective configuration, secrets masked, and exit\n"
+	           "  --check-config  validate the configuration and exit\n"
+	           "  --version       print the version and exit\n");
+}
+
+struct main_state {
+	struct event_base *base;
+	struct worker *worker;
+};
+
+/* Drained after SIGTERM: leave the loop. */
+static void main_on_drained(void *arg)
+{
+	struct main_state *st = arg;
+
+	event_base_loopbreak(st->base);
+}
+
+/* SIGTERM/SIGINT drain; a second one exits at once. */
+static void main_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_state *st = arg;
+	static int count;
+
+	log_event(LOG_LEVEL_INFO, "worker.signal", "signal=%s", strsignal((int)sig));
+	if (count++ > 0)
+		event_base_loopbreak(st->base);
+	else
+		worker_shutdown(st->worker, main_on_drained, st);
+}
+
+/* Parse argv; -1 to exit with failure, 1 to exit with success, 0 to run. */
+static int main_args(int argc, char **argv, const char **path, bool *print, bool *check)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"print-config", no_argument, NULL, 'p'},
+	    {"check-config", no_argument, NULL, 'k'}, {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},         {0},
+	};
+	int c;
+
+	*path = getenv("HOOKRUN_CONFIG");
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			*path = optarg;
+			break;
+		case 'p':
+			*print = true;
+			break;
+		case 'k':
+			*check = true;
+			break;
+		case 'V':
+			printf("hookrun-worker %s\n", HOOKRUN_VERSION);
+			return 1;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Load the configuration; prints the problem and returns NULL on failure. */
+static struct config *main_config(const char *path)
+{
+	struct config *c = NULL;
+	_cleanup_free_ char *err = NULL;
+
+	if (config_load(path, environ, &c, &err) < 0) {
+		fprintf(stderr, "hookrun-worker: %s\n", err);
+		return NULL;
+	}
+	if (!c->db_url || !*c->db_url || !c->dispatchers || !*c->dispatchers) {
+		fprintf(stderr,
+		        "hookrun-worker: db_url and dispatchers are required (HOOKRUN_DB_URL, "
+		        "HOOKRUN_DISPATCHERS or the [hookrun] section)\n");
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Run the loop until a signal drains it. */
+static int main_run(const struct config *c)
+{
+	struct main_state st = {0};
+	_cleanup_free_ char *err = NULL;
+	struct event *sigterm, *sigint;
+
+	signal(SIGPIPE, SIG_IGN);
+	st.base = loop_new();
+	if (!st.base)
+		return EXIT_FAILURE;
+	st.worker = worker_new(st.base, c, &err);
+	if (!st.worker) {
+		log_event(LOG_LEVEL_ERROR, "worker.start_failed", "detail=%s", err);
+		event_base_free(st.base);
+		return EXIT_FAILURE;
+	}
+	sigterm = evsignal_new(st.base, SIGTERM, main_on_signal, &st);
+	sigint = evsignal_new(st.base, SIGINT, main_on_signal, &st);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	log_event(LOG_LEVEL_INFO, "worker.listening",
+	          "addr=%s port=%d name=%s slots=%d dispatchers=%s organisations=%zu version=%s",
+	          c->worker_listen_addr, worker_port(st.worker), worker_name(st.worker),
+	          c->worker_slots, c->dispatchers, c->n_versori, HOOKRUN_VERSION);
+	event_base_dispatch(st.base);
+	worker_free(st.worker);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(st.base);
+	log_event(LOG_LEVEL_INFO, "worker.stopped", "version=%s", HOOKRUN_VERSION);
+	return EXIT_SUCCESS;
+}
+
+/* Entry point. */
+int main(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool print = false, check = false;
+	struct config *c;
+	int r;
+
+	r = main_args(argc, argv, &path, &print, &check);
+	if (r != 0)
+		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	c = main_config(path);
+	if (!c)
+		return EXIT_FAILURE;
+	log_setup("worker", c->log_level, c->log_format);
+	if (print || check) {
+		if (print)
+			config_print(c, stdout);
+		config_free(c);
+		return EXIT_SUCCESS;
+	}
+	r = main_run(c);
+	config_free(c);
+	return r;
+}

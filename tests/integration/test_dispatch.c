@@ -1,0 +1,408 @@
+/* The job engine end to end, as separate processes: hookrun-ingress dispatching over ZeroMQ,
+ * hookrun-worker processes converging items against a real versori-sim, PostgreSQL holding
+ * jobs, items and audit rows. Jobs are submitted the way every producer does, with
+ * hookrun.submit_job(). Every wait is a poll with a deadline. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "crypto.h"
+#include "harness.h"
+#include "test_keys.h"
+#include "xalloc.h"
+
+/* Ids of deploy/dev/versori-sim.fixture.json. */
+#define ORG               "01JGFJJZ00M9S346Q3D25VT4F5"
+#define PROJECT           "01JGFJK3W8P1XPA7Z3DJ8FSSZ5"
+#define ENVIRONMENT       "01JGFJK4VGAWSH8VHTPRE95B9E"
+#define TEMPLATE_DYNAMIC  "01JGFJK5TRE0ZBGJ09TQM83XSS"
+#define TEMPLATE_STATIC   "01JGFJK6T0SS6YS3C4DWA7N360"
+#define CONNECTION_STATIC "01JGFJK7S896Q14DR9GPQY77ZX"
+
+/* The job parameters that bind both templates of the demo environment. */
+#define PROVISION_PARAMETERS                                                                       \
+	"{\"environmentId\":\"" ENVIRONMENT "\",\"projectId\":\"" PROJECT "\","                    \
+	"\"connections\":{\"" TEMPLATE_STATIC "\":\"" CONNECTION_STATIC "\"},"                     \
+	"\"dynamicConnections\":{\"" TEMPLATE_DYNAMIC "\":"                                        \
+	"{\"name\":\"fluent-{externalId}\",\"credentials\":[]}}}"
+
+#define DEADLINE_MS 60000
+
+struct dispatch_group {
+	struct harness_group g;
+	struct harness_service *sim;
+	char *endpoint;      /* the ingress's dispatcher */
+	char *env_sim[3];    /* the simulator's secrets */
+	char *env_worker[2]; /* the worker's API key */
+	char api_key[65];
+	char *worker_ini;
+};
+
+/* Start the simulator on the demo fixture, an ingress that dispatches, and nothing else. */
+static int group_setup(void **state)
+{
+	struct dispatch_group *t;
+	unsigned char raw[32];
+	_cleanup_free_ char *priv = NULL, *pub = NULL, *fixture = NULL;
+
+	if (harness_group_setup(state, sizeof(*t), NULL, NULL) < 0)
+		return -1;
+	t = *state;
+	if (!t->g.db)
+		return 0;
+	if (test_keys_rsa_pair(2048, &priv, &pub) < 0 || crypto_random_bytes(raw, sizeof(raw)) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(t->api_key + 2 * i, 3, "%02x", raw[i]);
+	t->env_sim[0] = xasprintf("VERSORI_SIM_API_KEY=%s", t->api_key);
+	t->env_sim[1] = xasprintf("VERSORI_SIM_SIGNING_PUBLIC_KEY=%s", pub);
+	t->env_worker[0] = xasprintf("HOOKRUN_VERSORI_DEMO_API_KEY=%s", t->api_key);
+	fixture = xasprintf("%s/deploy/dev/versori-sim.fixture.json", harness_source_root());
+	t->sim = harness_sim_start(fixture, NULL, (const char *const *)t->env_sim);
+	if (!t->sim)
+		return -1;
+	t->g.in = harness_ingress_start(t->g.db,
+	                                "dispatch_listen = tcp://127.0.0.1:0\n"
+	                                "lease = 2s\n"
+	                                "dispatch_poll_ms = 200\n"
+	                                "heartbeat_ms = 200\n"
+	                                "heartbeat_timeout_ms = 1000\n",
+	                                NULL, NULL);
+	if (!t->g.in)
+		return -1;
+	t->g.in_shared = true;
+	t->g.port = harness_service_port(t->g.in);
+	t->endpoint = harness_service_log_value(t->g.in, "dispatch");
+	t->worker_ini = xasprintf("lease = 2s\n"
+	                          "heartbeat_ms = 200\n"
+	                          "heartbeat_timeout_ms = 1000\n"
+	                          "api_timeout_ms = 800\n"
+	                          "retry_base_ms = 20\n"
+	                          "retry_max_ms = 200\n"
+	                          "worker_slots = 8\n"
+	                          "[versori.demo]\n"
+	                          "base_url = http://127.0.0.1:%d\n"
+	                          "organisation_id = " ORG "\n",
+	                          harness_service_port(t->sim));
+	return t->endpoint ? 0 : -1;
+}
+
+/* Stop the simulator, then what harness_group_teardown() stops. */
+static int group_teardown(void **state)
+{
+	struct dispatch_group *t = *state;
+	int r = t && t->sim ? harness_service_stop(t->sim, 10000) : 0;
+
+	if (t) {
+		harness_service_free(t->sim, r != 0);
+		free(t->endpoint);
+		free(t->worker_ini);
+		for (size_t i = 0; i < 2; i++)
+			free(t->env_sim[i]);
+		free(t->env_worker[0]);
+	}
+	return harness_group_teardown(state) < 0 || r != 0 ? -1 : 0;
+}
+
+/* An admin call to the simulator that must succeed. */
+static void sim_admin(struct dispatch_group *t, const char *method, const char *path,
+                      const char *body)
+{
+	struct harness_response r = {0};
+
+	harness_http(harness_service_port(t->sim),
+	             &(struct harness_request){.method = method,
+	                                       .path = path,
+	                                       .content_type = body ? "application/json" : NULL,
+	                                       .body = body,
+	                                       .body_len = body ? strlen(body) : 0},
+	             &r);
+	if (r.status != 200 && r.status != 204)
+		fail_msg("%s %s: %ld %s", method, path, r.status, r.body ? r.body : "");
+	harness_response_fini(&r);
+}
+
+/* Fresh simulator state and empty job tables for each test. */
+static int test_setup(void **state)
+{
+	struct dispatch_group *t = *state;
+
+	harness_test_setup(state);
+	if (!t->g.db)
+		return 0;
+	sim_admin(t, "POST", "/_sim/reset", NULL);
+	sim_admin(t, "DELETE", "/_sim/faults", NULL);
+	assert_true(harness_sql_exec(t->g.conn, "TRUNCATE hookrun.job_items, hookrun.jobs, "
+	                                        "hookrun.audit_events"));
+	return 0;
+}
+
+/* A worker for the group's dispatcher. */
+static struct harness_service *worker_start(struct dispatch_group *t)
+{
+	return harness_worker_start(t->g.db, t->endpoint, t->worker_ini,
+	                            (const char *const *)t->env_worker);
+}
+
+/* Submit a provisioning job of n users "<prefix>-<i>", each with a retailerId variable. */
+static char *submit_provision(struct dispatch_group *t, const char *prefix, int n)
+{
+	_cleanup_free_ char *count = xasprintf("%d", n);
+
+	return harness_sql_text(
+	    t->g.conn,
+	    "SELECT job_id FROM hookrun.submit_job('activation.provision', 'demo', $1::jsonb, "
+	    "(SELECT jsonb_agg(jsonb_build_object('externalId', $2 || '-' || g, 'displayName', "
+	    "'Customer ' || g, 'variables', jsonb_build_object('retailerId', 'r' || g))) "
+	    "FROM generate_series(1, $3::integer) g), 'test')",
+	    PROVISION_PARAMETERS, prefix, count, NULL);
+}
+
+/* Poll until the job has no queued or leased item; false at the deadline. Prints the first
+ * failed item's error, if any, so that a failure explains itself. */
+static bool job_wait_finished(struct dispatch_group *t, const char *job, int timeout_ms)
+{
+	long long deadline = harness_now_ms() + timeout_ms;
+
+	while (harness_now_ms() < deadline) {
+		if (harness_sql_int(t->g.conn,
+		                    "SELECT count(*) FROM hookrun.jobs WHERE id = $1 "
+		                    "AND finished_at IS NOT NULL",
+		                    job, NULL) == 1) {
+			_cleanup_free_ char *err = harness_sql_text(
+			    t->g.conn,
+			    "SELECT coalesce(min(last_error), '') FROM hookrun.job_items "
+			    "WHERE job_id = $1 AND state = 'failed'",
+			    job, NULL);
+			if (err && *err)
+				print_message("# failed item: %s\n", err);
+			return true;
+		}
+		harness_poll_pause();
+	}
+	return false;
+}
+
+/* The simulator's activations in the demo environment by end user externalId: a new
+ * object mapping externalId to the number of activations (/_sim/state lists the
+ * organisation's users and activations as arrays, as a fixture does). */
+static json_t *sim_activations_by_user(struct dispatch_group *t)
+{
+	struct harness_response r = {0};
+	json_t *org, *ext_of = json_object(), *by = json_object(), *e;
+	size_t i;
+
+	harness_http_get(harness_service_port(t->sim), "/_sim/state", &r);
+	assert_int_equal(r.status, 200);
+	org = json_array_get(json_object_get(r.json, "organisations"), 0);
+	json_array_foreach (json_object_get(org, "users"), i, e)
+		json_object_set(ext_of, json_string_value(json_object_get(e, "id")),
+		                json_object_get(e, "externalId"));
+	json_array_foreach (json_object_get(org, "activations"), i, e) {
+		const char *uid = json_string_value(json_object_get(e, "userId"));
+		const char *ext = json_string_value(json_object_get(ext_of, uid ? uid : ""));
+
+		const char *env = json_string_value(json_object_get(e, "environmentId"));
+
+		if (!ext || !env || strcmp(env, ENVIRONMENT) != 0)
+			continue;
+		json_object_set_new(by, ext,
+		                    json_integer(json_integer_value(json_object_get(by, ext)) + 1));
+	}
+	json_decref(ext_of);
+	harness_response_fini(&r);
+	return by;
+}
+
+/* One item: the user and one activation with the variables exist in the simulator, and the
+ * job, item and audit rows tell the story. */
+static void test_provision_one(void **state)
+{
+	struct dispatch_group *t = *state;
+	struct harness_service *w;
+	_cleanup_free_ char *job = NULL, *result = NULL, *vars = NULL;
+	json_t *by;
+
+	HARNESS_REQUIRE_DB();
+	w = worker_start(t);
+	assert_non_null(w);
+	job = submit_provision(t, "one", 1);
+	assert_non_null(job);
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                                 job, NULL),
+	                 1);
+	result = harness_sql_text(t->g.conn,
+	                          "SELECT result->>'activationId' FROM hookrun.job_items "
+	                          "WHERE job_id = $1",
+	                          job, NULL);
+	assert_non_null(result);
+	by = sim_activations_by_user(t);
+	assert_int_equal(json_integer_value(json_object_get(by, "one-1")), 1);
+	assert_int_equal(json_object_size(by), 1);
+	json_decref(by);
+	/* Every call is on record, with method, path and status; and the state changes. */
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT count(*) FROM hookrun.audit_events WHERE job_id = "
+	                                 "$1 AND kind = 'api.call' AND detail ? 'method' AND "
+	                                 "detail ? 'path' AND (detail->>'status')::int BETWEEN 200 "
+	                                 "AND 404",
+	                                 job, NULL),
+	                 5);
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT count(*) FROM hookrun.audit_events WHERE job_id = "
+	                                 "$1 AND kind = 'item.state' AND "
+	                                 "detail->>'state' = 'succeeded'",
+	                                 job, NULL),
+	                 1);
+	/* The same job again converges: nothing new is created. */
+	free(job);
+	job = submit_provision(t, "one", 1);
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	vars = harness_sql_text(t->g.conn,
+	                        "SELECT result->>'activationCreated' || ',' || "
+	                        "(result->>'userCreated') FROM hookrun.job_items WHERE job_id = $1",
+	                        job, NULL);
+	assert_string_equal(vars, "false,false");
+	by = sim_activations_by_user(t);
+	assert_int_equal(json_integer_value(json_object_get(by, "one-1")), 1);
+	json_decref(by);
+	assert_int_equal(harness_service_stop(w, 15000), 0);
+	harness_service_free(w, false);
+	t->g.passed = true;
+}
+
+/* kill -9 of a worker in the middle of a job: every item still ends once, in its desired
+ * state, and the simulator holds exactly one activation per user. */
+static void test_worker_killed(void **state)
+{
+	struct dispatch_group *t = *state;
+	struct harness_service *a, *b;
+	_cleanup_free_ char *job = NULL, *name = NULL;
+	long long deadline, killed_at, held;
+	json_t *by, *v;
+	const char *key;
+	const int n = 300;
+
+	HARNESS_REQUIRE_DB();
+	a = worker_start(t);
+	b = worker_start(t);
+	assert_non_null(a);
+	assert_non_null(b);
+	job = submit_provision(t, "kill", n);
+	assert_non_null(job);
+	deadline = harness_now_ms() + DEADLINE_MS;
+	while (harness_sql_int(t->g.conn, "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                       job, NULL) < n / 4 &&
+	       harness_now_ms() < deadline)
+		harness_poll_pause();
+	name = harness_service_log_value(a, "name");
+	assert_non_null(name);
+	assert_int_equal(harness_service_kill(a), 137);
+	killed_at = harness_now_ms();
+	held = harness_sql_int(t->g.conn,
+	                       "SELECT count(*) FROM hookrun.job_items WHERE state = 'leased' "
+	                       "AND leased_by = $1",
+	                       name, NULL);
+	assert_true(held > 0); /* it died holding leases */
+	/* Its leases are rescued within the lease time (2 s), a poll (0.2 s) and a margin. */
+	while (harness_sql_int(t->g.conn,
+	                       "SELECT count(*) FROM hookrun.job_items WHERE state = 'leased' "
+	                       "AND leased_by = $1",
+	                       name, NULL) > 0 &&
+	       harness_now_ms() - killed_at < 5000)
+		harness_poll_pause();
+	print_message("# killed worker held %lld leases; rescued after %lld ms\n", held,
+	              harness_now_ms() - killed_at);
+	assert_true(harness_now_ms() - killed_at < 5000);
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                                 job, NULL),
+	                 n);
+	by = sim_activations_by_user(t);
+	assert_int_equal(json_object_size(by), n);
+	json_object_foreach (by, key, v)
+		assert_int_equal(json_integer_value(v), 1);
+	json_decref(by);
+	assert_int_equal(harness_service_stop(b, 15000), 0);
+	harness_service_free(b, false);
+	harness_service_free(a, false);
+	t->g.passed = true;
+}
+
+/* A worker stopped (SIGSTOP) past its lease loses its items to another worker; resumed, it
+ * cannot complete them (fencing) or act for them, and each item still ends exactly once. */
+static void test_worker_stalled(void **state)
+{
+	struct dispatch_group *t = *state;
+	struct harness_service *a, *b;
+	_cleanup_free_ char *job = NULL, *name = NULL, *log = NULL;
+	long long deadline;
+	json_t *by, *v;
+	const char *key;
+	const int n = 20;
+
+	HARNESS_REQUIRE_DB();
+	/* Slow writes, so that the stopped worker is caught in the middle of its items. */
+	sim_admin(t, "PUT", "/_sim/faults",
+	          "{\"rules\":[{\"kind\":\"latency\",\"ms\":300,\"method\":\"POST\"}]}");
+	a = worker_start(t);
+	assert_non_null(a);
+	name = harness_service_log_value(a, "name");
+	job = submit_provision(t, "stall", n);
+	deadline = harness_now_ms() + DEADLINE_MS;
+	while (harness_sql_int(t->g.conn,
+	                       "SELECT count(*) FROM hookrun.job_items WHERE state = 'leased' "
+	                       "AND leased_by = $1",
+	                       name, NULL) < 1 &&
+	       harness_now_ms() < deadline)
+		harness_poll_pause();
+	assert_int_equal(harness_service_signal(a, SIGSTOP), 0);
+	b = worker_start(t);
+	assert_non_null(b);
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	assert_int_equal(harness_service_signal(a, SIGCONT), 0);
+	/* Resumed, the first worker finds its leases gone: it settles nothing. */
+	deadline = harness_now_ms() + DEADLINE_MS;
+	do {
+		free(log);
+		log = harness_read_file(harness_service_log_path(a), NULL);
+		harness_poll_pause();
+	} while ((!log || !strstr(log, "held=false")) && harness_now_ms() < deadline);
+	assert_non_null(strstr(log, "held=false"));
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                                 job, NULL),
+	                 n);
+	by = sim_activations_by_user(t);
+	assert_int_equal(json_object_size(by), n);
+	json_object_foreach (by, key, v)
+		assert_int_equal(json_integer_value(v), 1);
+	json_decref(by);
+	assert_int_equal(harness_service_stop(a, 15000), 0);
+	assert_int_equal(harness_service_stop(b, 15000), 0);
+	harness_service_free(a, false);
+	harness_service_free(b, false);
+	t->g.passed = true;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_provision_one, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_worker_killed, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_worker_stalled, test_setup, harness_test_teardown),
+	};
+
+	harness_init();
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
