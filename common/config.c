@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <ini.h>
+#include <jansson.h>
 
 #include "db.h"
 #include "log.h"
@@ -138,6 +139,7 @@ enum key_store {
 		bool: STORE_BOOL,                                                                  \
 		char **: STORE_NONE,                                                               \
 		enum sig_input *: STORE_NONE,                                                      \
+		struct route_choice *: STORE_NONE,                                                 \
 		default: STORE_ENUM)
 
 struct config_key;
@@ -192,6 +194,8 @@ static int set_idempotency(const struct key_apply *a, const char *value, char **
 static void print_secrets(FILE *f, const struct config_key *k, const void *base);
 static void print_sig_inputs(FILE *f, const struct config_key *k, const void *base);
 static void print_idempotency(FILE *f, const struct config_key *k, const void *base);
+static int set_kinds(const struct key_apply *a, const char *value, char **ret_problem);
+static void print_kinds(FILE *f, const struct config_key *k, const void *base);
 
 /* The [hookrun] section; environment HOOKRUN_<KEY>. */
 static const struct config_key global_keys[] = {
@@ -323,8 +327,37 @@ static const struct config_key source_keys[] = {
              "standard-webhooks, header:Idempotency-Key otherwise"},
     {SOURCE_KEY("route", "ROUTE", route, KEY_ENUM), .def = "store", .schemes = SCHEMES_ALL,
      .enums = &route_enum,
-     .help = "what happens to accepted deliveries: store (the only route in this version; any "
-             "other value is refused at start-up)"},
+     .help = "what an accepted delivery becomes besides a stored row: store, provision, "
+             "variables, remove or by-field (a job of one item, in the same commit)"},
+    {SOURCE_KEY("organisation", "ORGANISATION", organisation, KEY_STRING), .flags = KEY_OPTIONAL,
+     .schemes = SCHEMES_ALL, .help = "routed jobs run against this [versori.NAME]"},
+    {SOURCE_KEY("environment_id", "ENVIRONMENT_ID", environment_id, KEY_STRING),
+     .flags = KEY_OPTIONAL, .schemes = SCHEMES_ALL,
+     .help = "the environment (a ULID) routed jobs act in, unless the body names one"},
+    {SOURCE_KEY("job_parameters", "JOB_PARAMETERS", job_parameters, KEY_STRING),
+     .flags = KEY_OPTIONAL, .schemes = SCHEMES_ALL, .conflicts = "job_parameters_file",
+     .help = "a JSON object added to routed jobs' parameters (projectId, connections, ...)"},
+    {SOURCE_KEY("job_parameters_file", "JOB_PARAMETERS_FILE", job_parameters, KEY_PATH),
+     .flags = KEY_NOPRINT, .schemes = SCHEMES_ALL, .conflicts = "job_parameters",
+     .set = set_value_file, .help = "file holding job_parameters"},
+    {SOURCE_KEY("external_id_pointer", "EXTERNAL_ID_POINTER", external_id_pointer, KEY_STRING),
+     .def = "/externalId", .schemes = SCHEMES_ALL,
+     .help = "JSON pointer to the end user's externalId in the body"},
+    {SOURCE_KEY("display_name_pointer", "DISPLAY_NAME_POINTER", display_name_pointer, KEY_STRING),
+     .def = "/displayName", .schemes = SCHEMES_ALL,
+     .help = "JSON pointer to the end user's display name (optional in the body)"},
+    {SOURCE_KEY("variables_pointer", "VARIABLES_POINTER", variables_pointer, KEY_STRING),
+     .def = "/variables", .schemes = SCHEMES_ALL,
+     .help = "JSON pointer to the variables object (optional in the body)"},
+    {SOURCE_KEY("environment_pointer", "ENVIRONMENT_POINTER", environment_pointer, KEY_STRING),
+     .def = "/environmentId", .schemes = SCHEMES_ALL,
+     .help = "JSON pointer to an environment id overriding environment_id"},
+    {SOURCE_KEY("kind_pointer", "KIND_POINTER", kind_pointer, KEY_STRING), .flags = KEY_OPTIONAL,
+     .schemes = SCHEMES_ALL, .help = "by-field: JSON pointer to the field that picks the route"},
+    {SOURCE_KEY("kinds", "KINDS", kinds, KEY_LIST), .schemes = SCHEMES_ALL, .set = set_kinds,
+     .print = print_kinds,
+     .help = "by-field: value=route pairs, e.g. customer.created=provision,"
+             "customer.deleted=remove"},
     {SOURCE_KEY("allow_unauthenticated", "ALLOW_UNAUTHENTICATED", allow_unauthenticated, KEY_BOOL),
      .def = "false", .schemes = SCHEMES_ALL,
      .help = "must be true for auth=none; local development only"},
@@ -971,11 +1004,71 @@ static void strings_free(const struct config_key *table, size_t n, void *base)
 	}
 }
 
+/* Forget the by-field choices. */
+static void kinds_clear(struct source_config *s)
+{
+	for (size_t i = 0; i < s->n_kinds; i++)
+		free(s->kinds[i].value);
+	s->n_kinds = 0;
+}
+
+/* Setter for kinds: "value=route,value=route"; routes are provision, variables, remove. */
+static int set_kinds(const struct key_apply *a, const char *value, char **ret_problem)
+{
+	struct source_config *s = a->base;
+	_cleanup_free_ char *copy = xstrdup(value);
+	char *save = NULL;
+
+	kinds_clear(s);
+	for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(p, '=');
+		int r;
+
+		while (*p == ' ')
+			p++;
+		if (!eq || eq == p) {
+			*ret_problem = xasprintf("'%s' is not value=route", p);
+			goto fail;
+		}
+		*eq = '\0';
+		r = route_from_string(eq + 1 + strspn(eq + 1, " "));
+		if (r < 0 || !route_job_kind((enum route)r)) {
+			*ret_problem =
+			    xasprintf("'%s' is not provision, variables or remove", eq + 1);
+			goto fail;
+		}
+		if (s->n_kinds == SOURCE_MAX_KINDS) {
+			*ret_problem = xasprintf("at most %d values", SOURCE_MAX_KINDS);
+			goto fail;
+		}
+		s->kinds[s->n_kinds++] = (struct route_choice){xstrdup(p), (enum route)r};
+	}
+	return 0;
+fail:
+	kinds_clear(s);
+	return -EINVAL;
+}
+
+/* Print kinds as value=route pairs, or nothing when there are none. */
+static void print_kinds(FILE *f, const struct config_key *k, const void *base)
+{
+	const struct source_config *s = base;
+
+	if (s->n_kinds == 0)
+		return;
+	fprintf(f, "%s = ", k->name);
+	for (size_t i = 0; i < s->n_kinds; i++)
+		fprintf(f, "%s%s=%s", i ? "," : "", s->kinds[i].value,
+		        route_to_string(s->kinds[i].route));
+	fputc('\n', f);
+}
+
 /* Free everything one source owns. */
 static void source_fini(struct source_config *s)
 {
 	strings_free(source_keys, N_SOURCE_KEYS, s);
 	secrets_clear(s);
+	kinds_clear(s);
 	free(s->idempotency_name);
 	free(s->name);
 }
@@ -1778,6 +1871,64 @@ static int source_derive(struct load_ctx *ctx, size_t i)
 	return 0;
 }
 
+/* The routing keys of a source that routes, or none for one that stores only. */
+static int source_check_route(struct load_ctx *ctx, size_t i)
+{
+	static const char *const routing[] = {"organisation",   "environment_id",
+	                                      "job_parameters", "job_parameters_file",
+	                                      "kind_pointer",   "kinds"};
+	static const char *const pointers[] = {"external_id_pointer", "display_name_pointer",
+	                                       "variables_pointer", "environment_pointer"};
+	const struct source_config *s = &ctx->c->sources[i];
+	struct source_state *st = &ctx->ss[i];
+	json_error_t jerr;
+	json_t *params;
+
+	if (s->route == ROUTE_STORE) {
+		for (size_t k = 0; k < ELEMENTSOF(routing); k++)
+			if (source_key_state(st, routing[k])->layer != LAYER_DEFAULT)
+				return ctx_fail(ctx, -EINVAL, source_key_origin(st, routing[k]),
+				                st->section, "%s: does not apply to route = store",
+				                routing[k]);
+		return 0;
+	}
+	if (!s->organisation)
+		return ctx_fail(ctx, -EINVAL, source_key_origin(st, "route"), st->section,
+		                "organisation: required with route = %s",
+		                route_to_string(s->route));
+	if (ctx->c->n_versori > 0 && !config_versori_find(ctx->c, s->organisation))
+		return ctx_fail(ctx, -EINVAL, source_key_origin(st, "organisation"), st->section,
+		                "organisation: no [versori.%s] section", s->organisation);
+	if (s->environment_id && !versori_ulid_is_valid(s->environment_id))
+		return ctx_fail(ctx, -EINVAL, source_key_origin(st, "environment_id"), st->section,
+		                "environment_id: not a ULID");
+	for (size_t k = 0; k < ELEMENTSOF(pointers); k++) {
+		const char *const *p =
+		    field_cptr(s, &source_keys[key_find(source_keys, N_SOURCE_KEYS, pointers[k])]);
+		if (!json_pointer_valid(*p))
+			return ctx_fail(ctx, -EINVAL, source_key_origin(st, pointers[k]),
+			                st->section, "%s: not an RFC 6901 JSON pointer",
+			                pointers[k]);
+	}
+	if (s->job_parameters) {
+		params = json_loads(s->job_parameters, JSON_REJECT_DUPLICATES, &jerr);
+		bool ok = json_is_object(params);
+		json_decref(params);
+		if (!ok)
+			return ctx_fail(ctx, -EINVAL, source_key_origin(st, "job_parameters"),
+			                st->section, "job_parameters: not a JSON object");
+	}
+	if ((s->route == ROUTE_BY_FIELD) != (s->kind_pointer != NULL) ||
+	    (s->route == ROUTE_BY_FIELD) != (s->n_kinds > 0))
+		return ctx_fail(ctx, -EINVAL, source_key_origin(st, "route"), st->section,
+		                "kind_pointer and kinds: both required with route = by-field, and "
+		                "only with it");
+	if (s->kind_pointer && !json_pointer_valid(s->kind_pointer))
+		return ctx_fail(ctx, -EINVAL, source_key_origin(st, "kind_pointer"), st->section,
+		                "kind_pointer: not an RFC 6901 JSON pointer");
+	return 0;
+}
+
 /* A [versori.NAME] section names its organisation and exactly one credential. */
 static int versori_check(struct load_ctx *ctx, size_t i)
 {
@@ -1818,6 +1969,8 @@ static int ctx_finalize(struct load_ctx *ctx)
 			r = source_derive(ctx, i);
 		if (r >= 0)
 			r = source_check_verifier(ctx, i);
+		if (r >= 0)
+			r = source_check_route(ctx, i);
 		if (r < 0)
 			return r;
 		if (c->sources[i].body_limit > c->max_body_limit)

@@ -1,9 +1,18 @@
 /* The event loop every hookrun process runs on. */
 #include "loop.h"
 
+#include <signal.h>
 #include <stddef.h>
 
 #include <event2/event.h>
+
+/* Whether sig was ignored when the process started (see loop.h). */
+bool loop_signal_inherited_ignore(int sig)
+{
+	struct sigaction sa;
+
+	return sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+}
 
 /* A new event loop with epoll changes applied once per iteration. */
 struct event_base *loop_new(void)

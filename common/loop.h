@@ -3,6 +3,8 @@
  * Created once in main(); never blocks by itself. */
 #pragma once
 
+#include <stdbool.h>
+
 struct event_base;
 
 /* A new event loop: epoll changes are collected and applied once per loop iteration
@@ -10,3 +12,8 @@ struct event_base;
  * exchange costs. Safe because no descriptor on a hookrun loop is dup()ed while it is watched.
  * NULL on failure; the caller frees it with event_base_free(). */
 struct event_base *loop_new(void);
+/* Whether sig was ignored when the process started. A shell starts background jobs with
+ * SIGINT ignored so that Ctrl-C reaches only the script, which then stops them in its own way
+ * (deploy/dev/up sends one SIGTERM); a handler of ours would turn that SIGTERM into a second
+ * signal and skip the drain. Services install no SIGINT handler then. */
+bool loop_signal_inherited_ignore(int sig);

@@ -37,7 +37,14 @@ static const char *const idempotency_from_names[_IDEMPOTENCY_FROM_MAX] = {
 };
 
 static const char *const route_names[_ROUTE_MAX] = {
-    [ROUTE_STORE] = "store",
+    [ROUTE_STORE] = "store",   [ROUTE_PROVISION] = "provision", [ROUTE_VARIABLES] = "variables",
+    [ROUTE_REMOVE] = "remove", [ROUTE_BY_FIELD] = "by-field",
+};
+
+static const char *const route_kinds[_ROUTE_MAX] = {
+    [ROUTE_PROVISION] = "activation.provision",
+    [ROUTE_VARIABLES] = "activation.variables",
+    [ROUTE_REMOVE] = "activation.remove",
 };
 
 /* Index of s in names, or -EINVAL when it is not there. */
@@ -119,6 +126,12 @@ int idempotency_from_from_string(const char *s)
 const char *route_to_string(enum route r)
 {
 	return names_get(route_names, _ROUTE_MAX, (int)r);
+}
+
+/* The job kind of a route, or NULL. */
+const char *route_job_kind(enum route r)
+{
+	return names_get(route_kinds, _ROUTE_MAX, (int)r);
 }
 
 /* Parse a route name; -EINVAL when unknown. */

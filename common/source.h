@@ -43,9 +43,22 @@ enum idempotency_from {
 	_IDEMPOTENCY_FROM_MAX,
 };
 
+/* What happens to an accepted delivery besides being stored. */
 enum route {
-	ROUTE_STORE,
+	ROUTE_STORE,     /* stored only */
+	ROUTE_PROVISION, /* an activation.provision job of one item */
+	ROUTE_VARIABLES, /* an activation.variables job of one item */
+	ROUTE_REMOVE,    /* an activation.remove job of one item */
+	ROUTE_BY_FIELD,  /* a field of the body chooses one of the above (kinds) */
 	_ROUTE_MAX,
+};
+
+#define SOURCE_MAX_KINDS 16
+
+/* by-field: a value of the kind field and the route it chooses. */
+struct route_choice {
+	char *value;
+	enum route route;
 };
 
 #define SOURCE_MAX_SECRETS    8
@@ -76,6 +89,19 @@ struct source_config {
 	enum idempotency_from idempotency_from;
 	char *idempotency_name; /* header name or RFC 6901 JSON pointer */
 	enum route route;
+	/* Routing (any route but store): the job's organisation ([versori.NAME]) and
+	 * environment, extra job parameters (a JSON object text: projectId, connections,
+	 * dynamicConnections, removeUser), and RFC 6901 pointers into the body. */
+	char *organisation;
+	char *environment_id;
+	char *job_parameters;
+	char *external_id_pointer;
+	char *display_name_pointer;
+	char *variables_pointer;
+	char *environment_pointer;
+	char *kind_pointer; /* by-field */
+	struct route_choice kinds[SOURCE_MAX_KINDS];
+	size_t n_kinds;
 	bool allow_unauthenticated; /* auth=none is refused unless this is true (local dev) */
 };
 
@@ -91,4 +117,6 @@ int sig_input_from_string(const char *s);
 const char *idempotency_from_to_string(enum idempotency_from f);
 int idempotency_from_from_string(const char *s);
 const char *route_to_string(enum route r);
+/* The job kind a route creates ("activation.provision"), NULL for store and by-field. */
+const char *route_job_kind(enum route r);
 int route_from_string(const char *s);

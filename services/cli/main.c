@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_jobs.h"
 #include "config.h"
 #include "db.h"
 #include "hookrun_build.h"
@@ -29,6 +30,7 @@ static void usage(FILE *f)
 	    "commands:\n"
 	    "  migrate [--dir DIR] [--status]  apply pending migrations (or list them)\n"
 	    "  config                          print the effective configuration, secrets masked\n"
+	    "  jobs show ID                    a job: state, item counts, timings, failed items\n"
 	    "  version                         print the version\n"
 	    "\n"
 	    "The database URL comes from db_url in the config file, HOOKRUN_DB_URL or\n"
@@ -108,6 +110,28 @@ static int cli_migrate(const struct cli *cli, const struct config *c)
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* hookrun jobs show ID: exit 0, or 1 with the reason on stderr. */
+static int cli_jobs(const struct config *c, int argc, char **argv)
+{
+	PGconn *conn;
+	int r;
+
+	if (argc != 3 || strcmp(argv[1], "show") != 0) {
+		fprintf(stderr, "usage: hookrun jobs show ID\n");
+		return EXIT_FAILURE;
+	}
+	conn = cli_connect(c);
+	if (!conn)
+		return EXIT_FAILURE;
+	r = cli_jobs_show(conn, argv[2], stdout, stderr);
+	db_close(conn);
+	if (r == -EINVAL)
+		fprintf(stderr, "hookrun jobs show: '%s' is not a job id (a UUID)\n", argv[2]);
+	else if (r == -ENOENT)
+		fprintf(stderr, "hookrun jobs show: no job %s\n", argv[2]);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 /* Parse the options that follow a command. */
 static int cli_command_args(int argc, char **argv, struct cli *cli)
 {
@@ -147,6 +171,14 @@ int main(int argc, char **argv)
 	if (strcmp(argv[i], "version") == 0 || strcmp(argv[i], "--version") == 0) {
 		printf("hookrun %s\n", HOOKRUN_VERSION);
 		return EXIT_SUCCESS;
+	}
+	if (strcmp(argv[i], "jobs") == 0) {
+		struct config *jc = cli_config(&cli);
+		if (!jc)
+			return EXIT_FAILURE;
+		rc = cli_jobs(jc, argc - i, argv + i);
+		config_free(jc);
+		return rc;
 	}
 	if (cli_command_args(argc - i, argv + i, &cli) < 0) {
 		usage(stderr);

@@ -114,7 +114,9 @@ void delivery_fini(struct delivery *d)
 	free(d->headers_json);
 	free(d->content_type);
 	free(d->peer);
+	free(d->route);
 	d->idempotency_key = d->uri = d->headers_json = d->content_type = d->peer = NULL;
+	d->route = NULL;
 }
 
 /* The batch statements: one array parameter per column, one row per array element, each
@@ -133,21 +135,23 @@ void delivery_fini(struct delivery *d)
 #define WRITER_SQL_KEYS                                                                            \
 	"WITH keys AS (INSERT INTO hookrun.idempotency_keys AS k (source, key, delivery_id, "      \
 	"expires_at) "                                                                             \
-	"SELECT source, key, id, now() + make_interval(secs => $12::float8) "                      \
+	"SELECT source, key, id, now() + make_interval(secs => $13::float8) "                      \
 	"FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::text[]) AS source, "                    \
 	"unnest($3::text[]) AS key) AS t WHERE key IS NOT NULL ORDER BY source, key "              \
 	"ON CONFLICT (source, key) DO UPDATE SET delivery_id = EXCLUDED.delivery_id, "             \
 	"expires_at = EXCLUDED.expires_at WHERE k.expires_at < now() RETURNING delivery_id), "
 #define WRITER_SQL_INSERT                                                                          \
 	"ins AS (INSERT INTO hookrun.deliveries (id, source, idempotency_key, received_at, "       \
-	"method, uri, headers, content_type, body, verified_by, peer) "                            \
+	"method, uri, headers, content_type, body, verified_by, peer, route) "                     \
 	"SELECT id, source, key, received_at, method, uri, headers, content_type, body, "          \
-	"verified_by, peer FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::text[]) AS source, "  \
+	"verified_by, peer, route FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::text[]) AS "   \
+	"source, "                                                                                 \
 	"unnest($3::text[]) AS key, unnest($4::timestamptz[]) AS received_at, "                    \
 	"unnest($5::text[]) AS method, unnest($6::text[]) AS uri, "                                \
 	"unnest($7::jsonb[]) AS headers, unnest($8::text[]) AS content_type, "                     \
 	"unnest($9::bytea[]) AS body, "                                                            \
-	"unnest($10::text[]) AS verified_by, unnest($11::text[]) AS peer) AS t "                   \
+	"unnest($10::text[]) AS verified_by, unnest($11::text[]) AS peer, "                        \
+	"unnest($12::jsonb[]) AS route) AS t "                                                     \
 	"WHERE key IS NULL OR id IN (SELECT delivery_id FROM keys)"
 #define WRITER_SQL_REPORT                                                                          \
 	") SELECT t.ord, (SELECT k.delivery_id FROM hookrun.idempotency_keys k "                   \
@@ -190,7 +194,7 @@ int delivery_writer_encode(struct delivery *const *rows, size_t n,
 {
 	static const unsigned oids[DELIVERY_WRITER_COLUMNS] = {
 	    PG_OID_UUID,  PG_OID_TEXT, PG_OID_TEXT,  PG_OID_TIMESTAMPTZ, PG_OID_TEXT, PG_OID_TEXT,
-	    PG_OID_JSONB, PG_OID_TEXT, PG_OID_BYTEA, PG_OID_TEXT,        PG_OID_TEXT,
+	    PG_OID_JSONB, PG_OID_TEXT, PG_OID_BYTEA, PG_OID_TEXT,        PG_OID_TEXT, PG_OID_JSONB,
 	};
 
 	for (size_t c = 0; c < DELIVERY_WRITER_COLUMNS; c++)
@@ -209,6 +213,10 @@ int delivery_writer_encode(struct delivery *const *rows, size_t n,
 		pgarray_put_bytes(&cols[8], d->body, d->body_len);
 		pgarray_put_text(&cols[9], d->verified_by);
 		pgarray_put_text(&cols[10], d->peer);
+		if (d->route)
+			pgarray_put_jsonb(&cols[11], d->route);
+		else
+			pgarray_put_null(&cols[11]);
 	}
 	return 0;
 }
@@ -216,7 +224,7 @@ int delivery_writer_encode(struct delivery *const *rows, size_t n,
 /* The COPY of a copy batch: the statement's columns, in delivery_writer_encode_copy() order. */
 const char delivery_writer_copy_sql[] =
     "COPY hookrun.deliveries (id, source, idempotency_key, received_at, method, uri, headers, "
-    "content_type, body, verified_by, peer) FROM STDIN (FORMAT binary)";
+    "content_type, body, verified_by, peer, route) FROM STDIN (FORMAT binary)";
 
 /* Encode a copy batch's rows as one binary COPY stream; -EINVAL on a bad id. */
 int delivery_writer_encode_copy(struct delivery *const *rows, size_t n, struct pgarray *stream)
@@ -237,6 +245,10 @@ int delivery_writer_encode_copy(struct delivery *const *rows, size_t n, struct p
 		pgarray_put_bytes(stream, d->body, d->body_len);
 		pgarray_put_text(stream, d->verified_by);
 		pgarray_put_text(stream, d->peer);
+		if (d->route)
+			pgarray_put_jsonb(stream, d->route);
+		else
+			pgarray_put_null(stream);
 	}
 	pgarray_copy_end(stream);
 	return 0;

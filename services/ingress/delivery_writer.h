@@ -36,6 +36,7 @@ struct delivery {
 	size_t body_len;
 	const char *verified_by; /* static: the auth scheme */
 	char *peer;              /* owned; may be NULL */
+	char *route;             /* owned: delivery_route_build()'s JSON, NULL: stored only */
 
 	/* Writer bookkeeping; callers leave these alone. */
 	delivery_done_fn done;
@@ -103,7 +104,7 @@ size_t delivery_writer_backlog(const struct delivery_writer *w);
 void delivery_writer_sweep(struct delivery_writer *w);
 
 /* Pure parts, exposed for unit tests. */
-#define DELIVERY_WRITER_COLUMNS          11
+#define DELIVERY_WRITER_COLUMNS          12
 #define DELIVERY_WRITER_PARAMS           (DELIVERY_WRITER_COLUMNS + 1) /* + the dedup window */
 #define DELIVERY_WRITER_STATEMENT        "hookrun_delivery_batch"
 #define DELIVERY_WRITER_RETRY_STATEMENT  "hookrun_delivery_retry"

@@ -120,6 +120,7 @@ struct ingress *ingress_new(struct event_base *base, const struct config *c, cha
 		ingress_free(in);
 		return NULL;
 	}
+	in->deps.dispatch = in->dispatch;
 	in->http = http_server_new(base, &ho, routes_handle, &in->deps, ret_error);
 	if (!in->http) {
 		ingress_free(in);

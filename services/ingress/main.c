@@ -54,17 +54,6 @@ static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 		ingress_shutdown(st->ingress, 10000, main_on_drained, st);
 }
 
-/* Whether sig was ignored when the process started. A shell starts background jobs with
- * SIGINT ignored so that Ctrl-C reaches only the script, which then stops them in its own way
- * (deploy/dev/up sends one SIGTERM); a handler of ours would turn that SIGTERM into a second
- * signal and skip the drain. */
-static bool main_signal_inherited_ignore(int sig)
-{
-	struct sigaction sa;
-
-	return sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
-}
-
 /* Parse argv; returns -1 to exit with failure, 1 to exit with success, 0 to run. */
 static int main_args(int argc, char **argv, const char **config_path, bool *print, bool *check)
 {
@@ -142,7 +131,7 @@ static int main_run(struct config *c)
 		return EXIT_FAILURE;
 	}
 	sigterm = evsignal_new(st.base, SIGTERM, main_on_signal, &st);
-	sigint = main_signal_inherited_ignore(SIGINT)
+	sigint = loop_signal_inherited_ignore(SIGINT)
 	             ? NULL
 	             : evsignal_new(st.base, SIGINT, main_on_signal, &st);
 	event_add(sigterm, NULL);

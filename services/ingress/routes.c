@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "delivery_writer.h"
+#include "dispatch.h"
 #include "err.h"
 #include "http_glue.h"
 #include "log.h"
@@ -79,6 +80,22 @@ static void routes_count_rejection(struct routes_deps *deps, const char *source,
 	                                   "Webhooks refused, by source and reason", labels));
 }
 
+/* A routed delivery was committed: its job (if it got one) is runnable now. */
+static void routes_count_routed(struct routes_deps *deps, const struct delivery *d)
+{
+	bool unroutable = strncmp(d->route, "{\"error\"", 8) == 0;
+	char labels[128] = "";
+
+	(void)metrics_labels_add(labels, sizeof(labels), "source", d->source);
+	(void)metrics_labels_add(labels, sizeof(labels), "outcome",
+	                         unroutable ? "unroutable" : "routed");
+	metric_counter_inc(metrics_counter(deps->metrics, "hookrun_webhook_routes_total",
+	                                   "Routed deliveries stored, by source and outcome",
+	                                   labels));
+	if (!unroutable)
+		dispatch_wake(deps->dispatch);
+}
+
 /* The commit of one webhook finished: answer it. */
 static void webhook_on_done(struct delivery *d, int r, const char *id, bool duplicate, void *arg)
 {
@@ -101,6 +118,8 @@ static void webhook_on_done(struct delivery *d, int r, const char *id, bool dupl
 		int n = snprintf(body, sizeof(body), "{\"delivery_id\":\"%s\"%s}", id,
 		                 duplicate ? ",\"duplicate\":true" : "");
 		routes_count(deps, "hooks", status);
+		if (d->route && !duplicate)
+			routes_count_routed(deps, d);
 		http_exchange_respond(ctx->ex, status, "application/json", body, (size_t)n, NULL,
 		                      0);
 	}

@@ -20,6 +20,7 @@ struct routes_deps {
 	long long (*now_us)(void);    /* wall clock, microseconds since the epoch */
 	int (*mint_id)(char out[37]); /* a new delivery id */
 	bool draining;                /* shutting down: refuse new work with 503 */
+	struct dispatch *dispatch;    /* this ingress's dispatcher, or NULL */
 };
 
 /* The http_glue handler; userdata is a struct routes_deps. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "delivery_route.h"
 #include "json_scan.h"
 #include "webhook_auth.h"
 #include "xalloc.h"
@@ -360,6 +361,7 @@ int webhook_receipt_prepare(const struct source_config *src, const struct http_r
 	    .body_len = req->body_len,
 	    .verified_by = auth_scheme_to_string(src->auth),
 	    .peer = req->peer ? xstrdup(req->peer) : NULL,
+	    .route = delivery_route_build(src, req->body, req->body_len),
 	};
 	snprintf(d->id, sizeof(d->id), "%s", id);
 	return 0;

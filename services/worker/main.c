@@ -128,9 +128,12 @@ static int main_run(const struct config *c)
 		return EXIT_FAILURE;
 	}
 	sigterm = evsignal_new(st.base, SIGTERM, main_on_signal, &st);
-	sigint = evsignal_new(st.base, SIGINT, main_on_signal, &st);
+	sigint = loop_signal_inherited_ignore(SIGINT)
+	             ? NULL
+	             : evsignal_new(st.base, SIGINT, main_on_signal, &st);
 	event_add(sigterm, NULL);
-	event_add(sigint, NULL);
+	if (sigint)
+		event_add(sigint, NULL);
 	log_event(LOG_LEVEL_INFO, "worker.listening",
 	          "addr=%s port=%d name=%s slots=%d dispatchers=%s organisations=%zu version=%s",
 	          c->worker_listen_addr, worker_port(st.worker), worker_name(st.worker),
@@ -138,7 +141,8 @@ static int main_run(const struct config *c)
 	event_base_dispatch(st.base);
 	worker_free(st.worker);
 	event_free(sigterm);
-	event_free(sigint);
+	if (sigint)
+		event_free(sigint);
 	event_base_free(st.base);
 	log_event(LOG_LEVEL_INFO, "worker.stopped", "version=%s", HOOKRUN_VERSION);
 	return EXIT_SUCCESS;

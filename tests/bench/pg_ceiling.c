@@ -27,27 +27,25 @@
 #define PGC_PG_EPOCH_US INT64_C(946684800000000)
 
 /* Same columns, defaults, CHECK, primary key and index as hookrun.deliveries; no FKs. */
-static const char pgc_ddl[] =
-    "SET client_min_messages = warning;"
-    "DROP TABLE IF EXISTS public.bench_ceiling;"
-    "CREATE TABLE public.bench_ceiling ("
-    " id uuid PRIMARY KEY,"
-    " source text NOT NULL,"
-    " idempotency_key text,"
-    " received_at timestamptz NOT NULL,"
-    " committed_at timestamptz NOT NULL DEFAULT now(),"
-    " method text NOT NULL,"
-    " uri text NOT NULL,"
-    " headers jsonb NOT NULL,"
-    " content_type text,"
-    " body bytea NOT NULL,"
-    " verified_by text NOT NULL,"
-    " route text NOT NULL DEFAULT 'store',"
-    " state text NOT NULL DEFAULT 'stored' CHECK (state IN ('stored', 'routed', 'failed')),"
-    " peer text);"
-    "CREATE INDEX bench_ceiling_source_received_idx"
-    " ON public.bench_ceiling (source, received_at);"
-    "TRUNCATE public.bench_ceiling;";
+static const char pgc_ddl[] = "SET client_min_messages = warning;"
+                              "DROP TABLE IF EXISTS public.bench_ceiling;"
+                              "CREATE TABLE public.bench_ceiling ("
+                              " id uuid PRIMARY KEY,"
+                              " source text NOT NULL,"
+                              " idempotency_key text,"
+                              " received_at timestamptz NOT NULL,"
+                              " committed_at timestamptz NOT NULL DEFAULT now(),"
+                              " method text NOT NULL,"
+                              " uri text NOT NULL,"
+                              " headers jsonb NOT NULL,"
+                              " content_type text,"
+                              " body bytea NOT NULL,"
+                              " verified_by text NOT NULL,"
+                              " peer text,"
+                              " route jsonb);"
+                              "CREATE INDEX bench_ceiling_source_received_idx"
+                              " ON public.bench_ceiling (source, received_at);"
+                              "TRUNCATE public.bench_ceiling;";
 
 static const char pgc_headers[] = "{\"host\":\"127.0.0.1\",\"user-agent\":\"hookrun-loadgen\","
                                   "\"content-type\":\"application/json\"}";

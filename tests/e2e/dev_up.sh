@@ -2,7 +2,8 @@
 # End to end: README's first command. Runs deploy/dev/up as a user would (its own process
 # group, as in a terminal) with a run directory and ports of its own, waits for its banner,
 # pastes the copy-paste examples it prints (a signed webhook, twice: 202 then the duplicate's
-# 200 with the same id; the psql query; the versori-sim activation), then presses Ctrl-C
+# 200 with the same id; the psql query; the versori-sim activation; the trigger callback that
+# the workers turn into an activation, with its SQL and `hookrun jobs show`), then presses Ctrl-C
 # (SIGINT to the group) and checks that everything it started has stopped.
 #
 #   tests/e2e/dev_up.sh SOURCE_ROOT BUILD_ROOT
@@ -114,7 +115,26 @@ assert "acme-42" in text and "fluent-acme-42" in text, "activation not in the st
 ' "$state" || fail "the simulator's state after the example: $state"
 echo "dev_up: versori-sim activation provisioned"
 
-# 4. Ctrl-C: SIGINT to the whole group, as the terminal sends it.
+# 4. The trigger callback, pasted as printed: 202, then the workers provision the activation;
+#    the SQL it suggests shows the item succeeded, and `hookrun jobs show` the job.
+trigger=$(block_after 'Provision an activation through hookrun')
+[ -n "$trigger" ] || fail "no trigger callback example in the banner"
+first=$(bash -c "$trigger") || fail "the trigger callback example failed: $first"
+grep -q '^{"delivery_id":"' <<<"$first" || fail "the trigger callback answered '$first'"
+look=$(block_after 'Its job, its item and the audit rows')
+[ -n "$look" ] || fail "no job query in the banner"
+job_done() {
+	rows=$(bash -c "$(head -n 1 <<<"$look")" 2>&1) || return 1
+	grep -q 'acme-43 *| succeeded' <<<"$rows"
+}
+wait_for 60 "succeeded item for acme-43" job_done
+shown=$(bash -c "$(sed -n 2p <<<"$look")") || fail "hookrun jobs show failed: $shown"
+grep -q '1 succeeded' <<<"$shown" || fail "hookrun jobs show: $shown"
+audit=$(bash -c "$(head -n 1 <<<"$look")") || fail "the job query failed"
+grep -q '/activations' <<<"$audit" || fail "no audited API call in: $audit"
+echo "dev_up: trigger callback provisioned acme-43 through the workers"
+
+# 5. Ctrl-C: SIGINT to the whole group, as the terminal sends it.
 pg_pid=$(head -n 1 "$run/pg/data/postmaster.pid")
 kill -INT -- "-$pid"
 stopped() { ! kill -0 "$pid" 2>/dev/null; }

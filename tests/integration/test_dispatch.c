@@ -33,6 +33,32 @@
 	"\"dynamicConnections\":{\"" TEMPLATE_DYNAMIC "\":"                                        \
 	"{\"name\":\"fluent-{externalId}\",\"credentials\":[]}}}"
 
+/* The same without the environment: routed sources name it themselves. */
+#define SOURCE_PARAMETERS                                                                          \
+	"{\"projectId\":\"" PROJECT "\","                                                          \
+	"\"connections\":{\"" TEMPLATE_STATIC "\":\"" CONNECTION_STATIC "\"},"                     \
+	"\"dynamicConnections\":{\"" TEMPLATE_DYNAMIC "\":"                                        \
+	"{\"name\":\"fluent-{externalId}\",\"credentials\":[]}}}"
+
+/* Two routed sources: provisioning trigger callbacks, and events whose type picks the job. */
+#define SOURCES_INI                                                                                \
+	"[source.crm]\n"                                                                           \
+	"auth = hmac\n"                                                                            \
+	"signature_prefix = sha256=\n"                                                             \
+	"route = provision\n"                                                                      \
+	"organisation = demo\n"                                                                    \
+	"environment_id = " ENVIRONMENT "\n"                                                       \
+	"[source.events]\n"                                                                        \
+	"auth = hmac\n"                                                                            \
+	"signature_prefix = sha256=\n"                                                             \
+	"route = by-field\n"                                                                       \
+	"organisation = demo\n"                                                                    \
+	"environment_id = " ENVIRONMENT "\n"                                                       \
+	"kind_pointer = /type\n"                                                                   \
+	"kinds = customer.created=provision,customer.deleted=remove\n"
+
+#define SOURCE_SECRET "routed-source-secret"
+
 #define DEADLINE_MS 60000
 
 struct dispatch_group {
@@ -68,13 +94,18 @@ static int group_setup(void **state)
 	t->sim = harness_sim_start(fixture, NULL, (const char *const *)t->env_sim);
 	if (!t->sim)
 		return -1;
-	t->g.in = harness_ingress_start(t->g.db,
-	                                "dispatch_listen = tcp://127.0.0.1:0\n"
-	                                "lease = 2s\n"
-	                                "dispatch_poll_ms = 200\n"
-	                                "heartbeat_ms = 200\n"
-	                                "heartbeat_timeout_ms = 1000\n",
-	                                NULL, NULL);
+	t->g.in = harness_ingress_start(
+	    t->g.db,
+	    "dispatch_listen = tcp://127.0.0.1:0\n"
+	    "lease = 2s\n"
+	    "dispatch_poll_ms = 200\n"
+	    "heartbeat_ms = 200\n"
+	    "heartbeat_timeout_ms = 1000\n",
+	    SOURCES_INI,
+	    (const char *const[]){"HOOKRUN_SOURCE_CRM_SECRET=" SOURCE_SECRET,
+	                          "HOOKRUN_SOURCE_EVENTS_SECRET=" SOURCE_SECRET,
+	                          "HOOKRUN_SOURCE_CRM_JOB_PARAMETERS=" SOURCE_PARAMETERS,
+	                          "HOOKRUN_SOURCE_EVENTS_JOB_PARAMETERS=" SOURCE_PARAMETERS, NULL});
 	if (!t->g.in)
 		return -1;
 	t->g.in_shared = true;
@@ -139,8 +170,9 @@ static int test_setup(void **state)
 		return 0;
 	sim_admin(t, "POST", "/_sim/reset", NULL);
 	sim_admin(t, "DELETE", "/_sim/faults", NULL);
-	assert_true(harness_sql_exec(t->g.conn, "TRUNCATE hookrun.job_items, hookrun.jobs, "
-	                                        "hookrun.audit_events"));
+	assert_true(harness_sql_exec(t->g.conn,
+	                             "TRUNCATE hookrun.delivery_routes, hookrun.job_items, "
+	                             "hookrun.jobs, hookrun.audit_events"));
 	return 0;
 }
 
@@ -395,10 +427,103 @@ static void test_worker_stalled(void **state)
 	t->g.passed = true;
 }
 
+/* POST a signed body to a source; the delivery id of its 202 (a new string). */
+static char *post_signed(struct dispatch_group *t, const char *source, const char *body)
+{
+	_cleanup_free_ char *path = xasprintf("/hooks/%s", source);
+	_cleanup_free_ char *sig =
+	    harness_hmac_header(&harness_hmac_signer, SOURCE_SECRET, path, body, strlen(body));
+	struct harness_response r = {0};
+	char *id;
+
+	harness_http(t->g.port,
+	             &(struct harness_request){.path = path,
+	                                       .content_type = "application/json",
+	                                       .body = body,
+	                                       .body_len = strlen(body),
+	                                       .headers = (const char *const[]){sig, NULL}},
+	             &r);
+	assert_int_equal(r.status, 202);
+	id = xstrdup(harness_response_delivery_id(&r));
+	harness_response_fini(&r);
+	return id;
+}
+
+/* The job a delivery was routed to, once its routing is recorded; NULL for none. */
+static char *delivery_job(struct dispatch_group *t, const char *delivery)
+{
+	return harness_sql_text(t->g.conn,
+	                        "SELECT job_id::text FROM hookrun.delivery_routes "
+	                        "WHERE delivery_id = $1 AND outcome = 'routed'",
+	                        delivery, NULL);
+}
+
+/* A signed trigger callback to a provision source ends as one user with one activation; a
+ * body without the externalId is stored and answered, its reason recorded and no job made;
+ * an event whose type routes to remove takes the activation away again. */
+static void test_webhook_routed(void **state)
+{
+	struct dispatch_group *t = *state;
+	struct harness_service *w;
+	_cleanup_free_ char *d1 = NULL, *d2 = NULL, *d3 = NULL, *job = NULL, *job3 = NULL;
+	_cleanup_free_ char *reason = NULL;
+	json_t *by;
+
+	HARNESS_REQUIRE_DB();
+	w = worker_start(t);
+	assert_non_null(w);
+	d1 = post_signed(t, "crm",
+	                 "{\"externalId\":\"hook-1\",\"displayName\":\"Hook One\","
+	                 "\"variables\":{\"retailerId\":\"h1\"}}");
+	/* The job was committed with the delivery: it is there as soon as the 202 is. */
+	job = delivery_job(t, d1);
+	assert_non_null(job);
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1 "
+	                                 "AND delivery_id = $2 AND submitted_by = 'source:crm'",
+	                                 job, d1, NULL),
+	                 1);
+	by = sim_activations_by_user(t);
+	assert_int_equal(json_integer_value(json_object_get(by, "hook-1")), 1);
+	json_decref(by);
+
+	d2 = post_signed(t, "crm", "{\"displayName\":\"no id\"}");
+	reason = harness_sql_text(t->g.conn,
+	                          "SELECT reason FROM hookrun.delivery_routes WHERE delivery_id = "
+	                          "$1 AND outcome = 'unroutable'",
+	                          d2, NULL);
+	assert_non_null(reason);
+	assert_non_null(strstr(reason, "/externalId: missing from the body"));
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT count(*) FROM hookrun.jobs WHERE delivery_id = $1",
+	                                 d2, NULL),
+	                 0);
+	assert_int_equal(harness_deliveries_count(t->g.conn, "crm"), 2);
+
+	d3 = post_signed(t, "events", "{\"type\":\"customer.deleted\",\"externalId\":\"hook-1\"}");
+	job3 = delivery_job(t, d3);
+	assert_non_null(job3);
+	assert_true(job_wait_finished(t, job3, DEADLINE_MS));
+	assert_int_equal(
+	    harness_sql_int(t->g.conn,
+	                    "SELECT count(*) FROM hookrun.jobs WHERE id = $1 AND kind = "
+	                    "'activation.remove' AND items_succeeded = 1",
+	                    job3, NULL),
+	    1);
+	by = sim_activations_by_user(t);
+	assert_null(json_object_get(by, "hook-1"));
+	json_decref(by);
+	assert_int_equal(harness_service_stop(w, 15000), 0);
+	harness_service_free(w, false);
+	t->g.passed = true;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_provision_one, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_webhook_routed, test_setup, harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_worker_killed, test_setup, harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_worker_stalled, test_setup, harness_test_teardown),
 	};

@@ -33,8 +33,10 @@ static int test_setup(void **state)
 	struct suite *s = *state;
 
 	harness_test_setup(state);
-	if (s->g.db && !harness_sql_exec(s->g.conn, "TRUNCATE hookrun.jobs, hookrun.job_items, "
-	                                            "hookrun.audit_events"))
+	if (s->g.db &&
+	    !harness_sql_exec(s->g.conn,
+	                      "TRUNCATE hookrun.delivery_routes, hookrun.jobs, hookrun.job_items, "
+	                      "hookrun.audit_events"))
 		return -1;
 	return 0;
 }

@@ -1014,6 +1014,60 @@ static void test_versori_errors(void **state _unused_)
 	}
 }
 
+/* Routing keys: a routed source names its organisation; pointers, parameters and by-field
+ * choices are checked; a store source takes no routing key. */
+static void test_source_routing(void **state _unused_)
+{
+	struct config *c = load_ok(HMAC_SOURCE "route = by-field\n"
+	                                       "organisation = acme\n"
+	                                       "environment_id = " ORG_ULID "\n"
+	                                       "job_parameters = {\"projectId\": \"p\"}\n"
+	                                       "kind_pointer = /type\n"
+	                                       "kinds = a.created=provision, a.deleted=remove\n"
+	                                       "[versori.acme]\n"
+	                                       "organisation_id = " ORG_ULID "\n"
+	                                       "api_key = k\n",
+	                           NULL);
+	const struct source_config *s = config_source_find(c, "gh");
+	_cleanup_free_ char *out = print_to_string(c);
+
+	assert_int_equal(s->route, ROUTE_BY_FIELD);
+	assert_string_equal(s->organisation, "acme");
+	assert_string_equal(s->external_id_pointer, "/externalId");
+	assert_int_equal(s->n_kinds, 2);
+	assert_string_equal(s->kinds[1].value, "a.deleted");
+	assert_int_equal(s->kinds[1].route, ROUTE_REMOVE);
+	assert_non_null(strstr(out, "kinds = a.created=provision,a.deleted=remove\n"));
+	assert_string_equal(route_job_kind(ROUTE_PROVISION), "activation.provision");
+	assert_null(route_job_kind(ROUTE_BY_FIELD));
+	config_free(c);
+
+	expect_error(HMAC_SOURCE "route = provision\n", NULL,
+	             "organisation: required with route = provision");
+	expect_error(HMAC_SOURCE "organisation = acme\n", NULL,
+	             "organisation: does not apply to route = store");
+	expect_error(HMAC_SOURCE "route = provision\norganisation = x\n[versori.acme]\n"
+	                         "organisation_id = " ORG_ULID "\napi_key = k\n",
+	             NULL, "organisation: no [versori.x] section");
+	expect_error(HMAC_SOURCE "route = provision\norganisation = x\nenvironment_id = e\n", NULL,
+	             "environment_id: not a ULID");
+	expect_error(HMAC_SOURCE "route = provision\norganisation = x\njob_parameters = [1]\n",
+	             NULL, "job_parameters: not a JSON object");
+	expect_error(HMAC_SOURCE "route = provision\norganisation = x\n"
+	                         "external_id_pointer = id\n",
+	             NULL, "external_id_pointer: not an RFC 6901 JSON pointer");
+	expect_error(HMAC_SOURCE "route = by-field\norganisation = x\nkind_pointer = /t\n", NULL,
+	             "kind_pointer and kinds: both required with route = by-field");
+	expect_error(HMAC_SOURCE "route = provision\norganisation = x\nkinds = a=provision\n", NULL,
+	             "kind_pointer and kinds: both required");
+	expect_error(HMAC_SOURCE "route = by-field\norganisation = x\nkind_pointer = /t\n"
+	                         "kinds = a=store\n",
+	             NULL, "kinds: 'store' is not provision, variables or remove");
+	expect_error(HMAC_SOURCE "route = by-field\norganisation = x\nkind_pointer = /t\n"
+	                         "kinds = nothing\n",
+	             NULL, "kinds: 'nothing' is not value=route");
+}
+
 static void test_print_masks_db_url(void **state _unused_)
 {
 	static const struct {
@@ -1170,6 +1224,7 @@ int main(void)
 	    cmocka_unit_test(test_print_masks_db_url),
 	    cmocka_unit_test(test_versori_section),
 	    cmocka_unit_test(test_versori_errors),
+	    cmocka_unit_test(test_source_routing),
 	    cmocka_unit_test(test_print_round_trip),
 	    cmocka_unit_test(test_enum_strings),
 	    cmocka_unit_test(test_ini_syntax),

@@ -43,6 +43,7 @@ static void test_encode_rows(void **state)
 	struct pgarray cols[DELIVERY_WRITER_COLUMNS] = {0};
 
 	d2.idempotency_key = NULL;
+	d2.route = (char *)"{\"kind\":\"x\"}";
 	assert_int_equal(delivery_writer_encode(rows, 2, cols), 0);
 	for (size_t c = 0; c < DELIVERY_WRITER_COLUMNS; c++) {
 		assert_int_equal(be32_at(&cols[c], 0), 1);  /* ndim */
@@ -68,6 +69,12 @@ static void test_encode_rows(void **state)
 	assert_int_equal(be32_at(&cols[8], 20), 7);
 	assert_memory_equal(cols[8].buf + 24, "{\"a\":1}", 7);
 	assert_int_equal(be32_at(&cols[10], 20), -1);
+	/* route: NULL for a stored-only delivery, jsonb for a routed one */
+	assert_int_equal(be32_at(&cols[11], 8), PG_OID_JSONB);
+	assert_int_equal(be32_at(&cols[11], 20), -1);
+	assert_int_equal(be32_at(&cols[11], 24), 13);
+	assert_int_equal(cols[11].buf[28], 1);
+	assert_memory_equal(cols[11].buf + 29, "{\"kind\":\"x\"}", 12);
 	for (size_t c = 0; c < DELIVERY_WRITER_COLUMNS; c++)
 		pgarray_fini(&cols[c]);
 }
@@ -180,7 +187,7 @@ static void test_encode_copy_bad_id(void **state)
 static void test_copy_columns(void **state)
 {
 	static const char cols[] = "(id, source, idempotency_key, received_at, method, uri, "
-	                           "headers, content_type, body, verified_by, peer)";
+	                           "headers, content_type, body, verified_by, peer, route)";
 
 	assert_non_null(strstr(delivery_writer_copy_sql, cols));
 	assert_non_null(strstr(delivery_writer_sql, cols));

@@ -1,0 +1,17 @@
+/* Routing of an accepted delivery: what job, if any, its source's route asks for, decided
+ * from the source's configuration and the body's fields (RFC 6901 pointers). The result is
+ * stored with the delivery (hookrun.deliveries.route) and PostgreSQL creates the job from it
+ * in the same commit (migration 0006). Pure: no I/O. Used by the ingress. */
+#pragma once
+
+#include <stddef.h>
+
+#include "source.h"
+
+/* The route of one delivery as JSON text, a new string:
+ *   {"kind": "activation.provision", "organisation": "...", "parameters": {...},
+ *    "item": {"externalId": "...", "displayName": "...", "variables": {...}}}
+ * or, when the body does not give what the route needs (a missing or malformed field, a
+ * by-field value with no route), {"error": "<why, naming the field>"}: the delivery is still
+ * stored and answered, and the reason recorded instead of a job. NULL for route = store. */
+char *delivery_route_build(const struct source_config *src, const void *body, size_t len);
