@@ -113,6 +113,8 @@ static void provision_on_templates(struct item_run *r, struct versori_outcome *o
 		item_run_unexpected(r, o, "list the environment's connection templates");
 		goto out;
 	}
+	if (!job_kind_variables_complete(r, vars))
+		goto out;
 	b = xcalloc(n ? n : 1, sizeof(*b));
 	json_array_foreach (items, i, tpl)
 		if (!provision_binding(r, tpl, &b[i], keep)) {
@@ -224,21 +226,27 @@ static void provision_on_user(struct item_run *r, struct versori_outcome *o)
 	item_run_call(r, &req, provision_on_user_created);
 }
 
-void activation_provision_run(struct item_run *r)
+/* The variables passed the schema: look the end user up. */
+static void provision_start(struct item_run *r)
 {
 	struct versori_request req = {0};
 	struct problem p = {0};
-	bool failed;
 
-	if (!job_kind_environment(r))
-		return;
-	(void)job_kind_variables(r, &failed);
-	if (failed)
-		return;
 	if (versori_request_end_user_get_build(r->org->cfg->organisation_id, r->external_id, &req,
 	                                       &p) < 0) {
 		item_run_build_failed(r, "look up the end user", &p);
 		return;
 	}
 	item_run_call(r, &req, provision_on_user);
+}
+
+void activation_provision_run(struct item_run *r)
+{
+	bool failed;
+
+	if (!job_kind_environment(r))
+		return;
+	(void)job_kind_variables(r, &failed);
+	if (!failed)
+		job_kind_check_variables(r, provision_start);
 }

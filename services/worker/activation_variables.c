@@ -69,8 +69,14 @@ static void variables_on_activations(struct item_run *r, struct versori_outcome 
 	item_run_call(r, &req, variables_on_written);
 }
 
+/* The variables passed the schema: find the activation. */
+static void variables_start(struct item_run *r)
+{
+	job_kind_user_activations(r, variables_on_activations);
+}
+
 void activation_variables_run(struct item_run *r)
 {
 	if (job_kind_environment(r))
-		job_kind_user_activations(r, variables_on_activations);
+		job_kind_check_variables(r, variables_start);
 }

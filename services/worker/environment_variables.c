@@ -16,16 +16,14 @@ static void environment_on_patched(struct item_run *r, struct versori_outcome *o
 	item_run_succeed(r, json_pack("{s:s}", "environmentId", r->environment_id));
 }
 
-void environment_variables_run(struct item_run *r)
+/* The variables passed the schema: PATCH them. */
+static void environment_start(struct item_run *r)
 {
 	struct versori_request req = {0};
 	struct problem p = {0};
 	bool failed;
-	const json_t *vars;
+	const json_t *vars = job_kind_variables(r, &failed);
 
-	if (!job_kind_environment(r))
-		return;
-	vars = job_kind_variables(r, &failed);
 	if (failed)
 		return;
 	if (!vars) {
@@ -38,4 +36,10 @@ void environment_variables_run(struct item_run *r)
 		return;
 	}
 	item_run_call(r, &req, environment_on_patched);
+}
+
+void environment_variables_run(struct item_run *r)
+{
+	if (job_kind_environment(r))
+		job_kind_check_variables(r, environment_start);
 }

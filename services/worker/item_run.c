@@ -15,6 +15,7 @@
 #include "job_kind.h"
 #include "log.h"
 #include "metrics.h"
+#include "schema_cache.h"
 
 /* A mutating call starts only when the lease outlasts the call's timeout by this much. */
 #define ITEM_LEASE_MARGIN_MS 1000
@@ -70,6 +71,9 @@ static uint32_t env_random(struct item_env *env)
 static void item_run_free(struct item_run *r)
 {
 	versori_request_fini(&r->pending);
+	if (r->schema_entry)
+		schema_cache_abandon(r->schema_entry, r);
+	schema_hold_release(r->schema);
 	json_decref(r->parameters);
 	json_decref(r->desired);
 	json_decref(r->result);

@@ -23,6 +23,8 @@ struct db_queue;
 struct metrics;
 struct item_run;
 struct job_kind;
+struct schema_cache;
+struct schema_hold;
 struct versori_org_config;
 
 /* One configured Versori organisation, with its client. Owned by the worker. */
@@ -40,6 +42,7 @@ struct item_env {
 	struct metrics *metrics;
 	struct worker_org *orgs;
 	size_t n_orgs;
+	struct schema_cache *schemas;
 	uint32_t rng; /* retry jitter */
 	/* The run is settled (outcome) or abandoned (FENCED); r is freed after this returns. */
 	void (*finished)(void *userdata, struct item_run *r, enum wire_outcome outcome);
@@ -71,6 +74,9 @@ struct item_run {
 	char *activation_id;
 	size_t step; /* a kind's own counter (templates bound, activations removed...) */
 	json_t *scratch;
+	struct schema_hold *schema; /* the project's variable schema, once fetched */
+	void *schema_entry;         /* the cache entry this run is fetching, or NULL */
+	void (*after_schema)(struct item_run *r); /* where a kind goes once variables pass */
 	/* Private to item_run.c. */
 	json_t *calls;
 	item_step_fn next;

@@ -9,6 +9,8 @@
 #include "activation_variables.h"
 #include "config.h"
 #include "environment_variables.h"
+#include "schema.h"
+#include "schema_cache.h"
 
 struct job_kind {
 	const char *name;
@@ -68,6 +70,80 @@ void job_kind_user_activations(struct item_run *r, item_step_fn next)
 		return;
 	}
 	item_run_call(r, &req, next);
+}
+
+/* Fail the item with a schema error, naming the variable. */
+static void job_kind_fail_schema(struct item_run *r, const struct schema_error *e)
+{
+	item_run_fail(r, "variables%s%s: %s (checked against the project's variable schema)",
+	              e->path[0] ? "." : "", e->path, e->message);
+}
+
+/* The schema is known: check the variables as an update, then go on. */
+static void job_kind_on_schema(struct item_run *r)
+{
+	const struct schema *s = schema_hold_schema(r->schema);
+	const json_t *one = json_object_get(r->desired, "variable");
+	const char *name = json_string_value(json_object_get(one, "name"));
+	struct schema_error err = {0};
+	bool failed;
+	const json_t *vars = job_kind_variables(r, &failed);
+	json_t *single;
+	int rc = 0;
+
+	if (failed)
+		return;
+	if (s && vars)
+		rc = schema_validate_partial(s, vars, &err);
+	if (s && rc == 0 && name) {
+		if (!schema_names_property(s, name)) {
+			item_run_fail(
+			    r, "variable %s: the project's variable schema does not declare it",
+			    name);
+			return;
+		}
+		single = json_pack("{s:O?}", name, json_object_get(one, "value"));
+		rc = single ? schema_validate_partial(s, single, &err) : 0;
+		json_decref(single);
+	}
+	if (rc < 0) {
+		job_kind_fail_schema(r, &err);
+		return;
+	}
+	r->after_schema(r);
+}
+
+void job_kind_check_variables(struct item_run *r, void (*next)(struct item_run *r))
+{
+	const char *project = item_run_param(r, "projectId");
+
+	if (!project || !versori_ulid_is_valid(project) ||
+	    (!json_object_get(r->desired, "variables") &&
+	     !json_object_get(r->desired, "variable"))) {
+		next(r);
+		return;
+	}
+	r->after_schema = next;
+	schema_cache_get(r->env->schemas, r, project, job_kind_on_schema);
+}
+
+bool job_kind_variables_complete(struct item_run *r, const json_t *vars)
+{
+	const struct schema *s = schema_hold_schema(r->schema);
+	struct schema_error err = {0};
+	json_t *empty;
+	int rc;
+
+	if (!s)
+		return true;
+	empty = vars ? NULL : json_object();
+	rc = schema_validate(s, vars ? vars : empty, &err);
+	json_decref(empty);
+	if (rc < 0) {
+		job_kind_fail_schema(r, &err);
+		return false;
+	}
+	return true;
 }
 
 const json_t *job_kind_variables(struct item_run *r, bool *ret_failed)

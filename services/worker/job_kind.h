@@ -19,6 +19,15 @@ void job_kind_run(const struct job_kind *k, struct item_run *r);
 bool job_kind_environment(struct item_run *r);
 /* List the end user's activations in r->environment_id (ListUserActivations), then next. */
 void job_kind_user_activations(struct item_run *r, item_step_fn next);
+/* Check the item's desired variables ("variables", or the one "variable" {name, value})
+ * against the project's variable schema (parameters.projectId) before any call for the item:
+ * members are checked as an update (the schema's "required" is not enforced here), and an
+ * invalid item fails naming the field. Then next, which is called at once when there is no
+ * project or nothing to check. */
+void job_kind_check_variables(struct item_run *r, void (*next)(struct item_run *r));
+/* The variables an activation is created with must satisfy the whole schema, "required"
+ * included; false after failing the item, naming the field. */
+bool job_kind_variables_complete(struct item_run *r, const json_t *vars);
 /* The desired "variables" object, or NULL when absent; fails the item (returning NULL with
  * *ret_failed set) when it is present but not a non-empty object. */
 const json_t *job_kind_variables(struct item_run *r, bool *ret_failed);

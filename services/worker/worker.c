@@ -19,10 +19,13 @@
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
+#include "schema_cache.h"
 #include "versori_auth.h"
 
 /* After the drain deadline, API calls of released items get this long before cancelling. */
 #define WORKER_CANCEL_GRACE_MS 2000
+/* A project's variable schema is read again after this long. */
+#define WORKER_SCHEMA_TTL_MS   60000
 /* Most dispatchers one worker serves. */
 #define WORKER_LINKS_MAX       16
 
@@ -54,6 +57,7 @@ struct worker {
 	struct worker_org *orgs;
 	size_t n_orgs;
 	struct metrics *metrics;
+	struct schema_cache *schemas;
 	struct http_server *server;
 	struct event *ev_beat, *ev_drain;
 	uint64_t beat_seq;
@@ -449,6 +453,7 @@ struct worker *worker_new(struct event_base *base, const struct config *c, char 
 		goto fail;
 	w->db = db_queue_new(base, &dbo, NULL, NULL);
 	w->env.db = w->db;
+	w->env.schemas = w->schemas = schema_cache_new(WORKER_SCHEMA_TTL_MS);
 	w->env.orgs = w->orgs;
 	w->env.n_orgs = w->n_orgs;
 	w->server = http_server_new(base, &ho, worker_http, w, ret_error);
@@ -527,6 +532,7 @@ void worker_free(struct worker *w)
 	http_client_free(w->http);
 	free(w->orgs);
 	db_queue_free(w->db);
+	schema_cache_free(w->schemas);
 	http_server_free(w->server);
 	if (w->ev_beat)
 		event_free(w->ev_beat);

@@ -288,7 +288,7 @@ static void test_provision_one(void **state)
 	                                 "detail ? 'path' AND (detail->>'status')::int BETWEEN 200 "
 	                                 "AND 404",
 	                                 job, NULL),
-	                 5);
+	                 6); /* schema, user get and create, activations, templates, create */
 	assert_int_equal(harness_sql_int(t->g.conn,
 	                                 "SELECT count(*) FROM hookrun.audit_events WHERE job_id = "
 	                                 "$1 AND kind = 'item.state' AND "
@@ -519,11 +519,63 @@ static void test_webhook_routed(void **state)
 	t->g.passed = true;
 }
 
+/* The simulator's call counts: a new reference to /_sim/calls' "calls" array. */
+static json_t *sim_calls(struct dispatch_group *t)
+{
+	struct harness_response r = {0};
+	json_t *calls;
+
+	harness_http_get(harness_service_port(t->sim), "/_sim/calls", &r);
+	assert_int_equal(r.status, 200);
+	calls = json_incref(json_object_get(r.json, "calls"));
+	harness_response_fini(&r);
+	return calls;
+}
+
+/* Variables that break the project's schema fail the item, naming the field, before any call
+ * for it: the simulator saw only the schema being read. */
+static void test_invalid_variables(void **state)
+{
+	struct dispatch_group *t = *state;
+	struct harness_service *w;
+	_cleanup_free_ char *job = NULL, *error = NULL;
+	json_t *calls, *c;
+	size_t i;
+
+	HARNESS_REQUIRE_DB();
+	w = worker_start(t);
+	assert_non_null(w);
+	job = harness_sql_text(t->g.conn,
+	                       "SELECT job_id FROM hookrun.submit_job('activation.provision', "
+	                       "'demo', $1::jsonb, '[{\"externalId\": \"bad-1\", \"variables\": "
+	                       "{\"retailerId\": 5, \"syncEnabled\": true}}]', 'test')",
+	                       PROVISION_PARAMETERS, NULL);
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	error = harness_sql_text(t->g.conn,
+	                         "SELECT last_error FROM hookrun.job_items WHERE job_id = $1 AND "
+	                         "state = 'failed'",
+	                         job, NULL);
+	assert_non_null(error);
+	assert_non_null(strstr(error, "variables.retailerId"));
+	calls = sim_calls(t);
+	json_array_foreach (calls, i, c)
+		if (!strstr(json_string_value(json_object_get(c, "route")), "/variables"))
+			fail_msg("a call was made for the invalid item: %s",
+			         json_string_value(json_object_get(c, "route")));
+	assert_true(json_array_size(calls) >= 1);
+	json_decref(calls);
+	assert_int_equal(harness_service_stop(w, 15000), 0);
+	harness_service_free(w, false);
+	t->g.passed = true;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_provision_one, test_setup, harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_webhook_routed, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_invalid_variables, test_setup,
+	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_worker_killed, test_setup, harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_worker_stalled, test_setup, harness_test_teardown),
 	};
