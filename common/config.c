@@ -1944,10 +1944,12 @@ static int versori_check(struct load_ctx *ctx, size_t i)
 	if (strncmp(v->base_url, "http://", 7) != 0 && strncmp(v->base_url, "https://", 8) != 0)
 		return ctx_fail(ctx, -EINVAL, &st->origin, st->section,
 		                "base_url: must start with http:// or https://");
-	if (creds != 1)
+	/* None is fine for an ingress, which only needs the name and the limits; a worker
+	 * refuses to start without one (worker.c). */
+	if (creds > 1)
 		return ctx_fail(ctx, -EINVAL, &st->origin, st->section,
-		                "exactly one credential is needed: api_key, jwt or signing_key "
-		                "(or their _file forms); %d set",
+		                "one credential at most: api_key, jwt or signing_key (or their "
+		                "_file forms); %d set",
 		                creds);
 	if (v->signing_key && !v->signing_key_id)
 		return ctx_fail(ctx, -EINVAL, &st->origin, st->section,

@@ -40,6 +40,7 @@ struct dispatch {
 	struct queue *q;
 	char *endpoint;
 	char *name;
+	char *caps; /* JSON object of concurrency caps */
 	struct workers *workers;
 	struct db_async *db;
 	struct event *ev_poll, *ev_beat, *ev_pump;
@@ -63,7 +64,7 @@ struct dispatch {
 
 static const struct db_prepared dispatch_statements[] = {
     {"claim", "SELECT item_id, organisation, fencing_token FROM hookrun.claim_items("
-              "$1::integer, $2::interval, $3, $4::text[])"},
+              "$1::integer, $2::interval, $3, $4::text[], $5::jsonb)"},
     {"release", "SELECT hookrun.release_item($1::bigint, $2::bigint, 'task not sent')"},
 };
 
@@ -210,7 +211,9 @@ static void dispatch_on_claimed(void *userdata, const PGresult *res, int r)
 	for (int i = 0; i < rows; i++)
 		dispatch_task(d, strtoull(PQgetvalue(res, i, 0), NULL, 10),
 		              strtoull(PQgetvalue(res, i, 2), NULL, 10));
-	if (rows < d->claim_limit && d->wake_seq == d->claim_seq)
+	/* A claim takes at most a share of each job, and nothing beyond an organisation's cap:
+	 * fewer rows than asked does not mean there is no more. Only an empty claim does. */
+	if (rows == 0 && d->wake_seq == d->claim_seq)
 		d->wanted = false;
 	dispatch_gauges(d);
 	dispatch_pump_soon(d);
@@ -243,14 +246,14 @@ static void dispatch_release_next(struct dispatch *d)
 static void dispatch_claim(struct dispatch *d)
 {
 	uint64_t credits = workers_credits(d->workers);
-	const char *values[4] = {d->p_limit, d->p_lease, d->name, d->p_skip};
+	const char *values[5] = {d->p_limit, d->p_lease, d->name, d->p_skip, d->caps};
 
 	d->claim_limit = (int)(credits < d->claim_max ? credits : d->claim_max);
 	snprintf(d->p_limit, sizeof(d->p_limit), "%d", d->claim_limit);
 	snprintf(d->p_lease, sizeof(d->p_lease), "%u milliseconds", d->lease_ms);
 	dispatch_skip_literal(d);
 	d->claim_seq = d->wake_seq;
-	if (db_async_send_prepared(d->db, "claim", 4, values, NULL, NULL, dispatch_on_claimed, d) <
+	if (db_async_send_prepared(d->db, "claim", 5, values, NULL, NULL, dispatch_on_claimed, d) <
 	    0)
 		return; /* not connected: the state callback wakes us */
 }
@@ -304,8 +307,8 @@ static void dispatch_on_msg(void *userdata, const struct queue_peer *from, const
 		dispatch_pump_soon(d);
 		break;
 	case WIRE_DONE:
-		if (m->done.outcome == WIRE_OUTCOME_RETRY)
-			dispatch_want(d);
+		/* A retry is queued again, and any end frees room under its organisation's cap. */
+		dispatch_want(d);
 		break;
 	case WIRE_THROTTLE:
 		dispatch_throttle(d, m->throttle.organisation, m->throttle.retry_after_ms);
@@ -413,6 +416,7 @@ struct dispatch *dispatch_new(struct event_base *base, const struct dispatch_opt
 	d->base = base;
 	d->metrics = metrics;
 	d->name = xstrdup(o->name);
+	d->caps = xstrdup(o->caps_json ? o->caps_json : "{}");
 	d->lease_ms = o->lease_ms;
 	d->poll_ms = o->poll_ms;
 	d->heartbeat_ms = o->heartbeat_ms;
@@ -457,6 +461,7 @@ void dispatch_free(struct dispatch *d)
 	free(d->releases);
 	free(d->endpoint);
 	free(d->name);
+	free(d->caps);
 	free(d);
 }
 

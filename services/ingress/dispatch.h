@@ -26,6 +26,9 @@ struct dispatch_options {
 	unsigned heartbeat_ms; /* HEARTBEAT to every worker this often */
 	unsigned silence_ms;   /* a worker silent this long loses its credits */
 	unsigned claim_max;    /* most items in one claim */
+	/* Organisations' concurrency caps as a JSON object ({"acme": 16}), enforced by the
+	 * claim over every dispatcher; NULL: none. */
+	const char *caps_json;
 	unsigned reconnect_max_ms;
 };
 

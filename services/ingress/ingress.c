@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "config.h"
 #include "delivery_writer.h"
@@ -59,11 +60,25 @@ static void ingress_metrics_init(struct ingress *in)
 		}
 }
 
+/* The organisations' concurrency caps as a JSON object, a new string. */
+static char *ingress_caps_json(const struct config *c)
+{
+	json_t *caps = json_object();
+	char *text;
+
+	for (size_t i = 0; i < c->n_versori; i++)
+		json_object_set_new(caps, c->versori[i].name,
+		                    json_integer(c->versori[i].concurrency));
+	text = json_dumps(caps, JSON_COMPACT);
+	json_decref(caps);
+	return text ? text : xstrdup("{}");
+}
+
 /* Start the dispatcher when dispatch_listen is set; false with *ret_error when it cannot. */
 static bool ingress_dispatch_start(struct ingress *in, const struct config *c, char **ret_error)
 {
 	char host[64] = "host";
-	_cleanup_free_ char *name = NULL;
+	_cleanup_free_ char *name = NULL, *caps = NULL;
 	struct dispatch_options o = {
 	    .endpoint = c->dispatch_listen,
 	    .db_url = c->db_url,
@@ -77,6 +92,8 @@ static bool ingress_dispatch_start(struct ingress *in, const struct config *c, c
 
 	if (!c->dispatch_listen)
 		return true;
+	caps = ingress_caps_json(c);
+	o.caps_json = caps;
 	(void)gethostname(host, sizeof(host) - 1);
 	name = xasprintf("ingress-%.40s-%ld", host, (long)getpid());
 	o.name = name;

@@ -146,10 +146,10 @@ static void item_on_settled(void *userdata, const PGresult *res, int rc)
 		held = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	}
 	log_event(held ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "item.settled",
-	          "item=%" PRIu64 " job=%s kind=%s state=%s attempt=%d held=%s%s%s", r->item_id,
-	          r->job_id ? r->job_id : "", r->kind ? job_kind_name(r->kind) : "",
+	          "item=%" PRIu64 " job=%s kind=%s state=%s attempt=%d held=%s error=%s",
+	          r->item_id, r->job_id ? r->job_id : "", r->kind ? job_kind_name(r->kind) : "",
 	          settle_states[s->how], r->attempt, held ? "true" : "false",
-	          s->error ? " error=" : "", s->error ? s->error : "");
+	          s->error ? s->error : "");
 	enum item_settle how = s->how;
 
 	free(s->error);

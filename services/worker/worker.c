@@ -311,6 +311,8 @@ static int worker_org_auth(const struct versori_org_config *v, struct versori_au
 		return versori_auth_new_api_key(v->api_key, ret);
 	if (v->jwt)
 		return versori_auth_new_static_jwt(v->jwt, ret);
+	if (!v->signing_key)
+		return -ENOKEY;
 	return versori_auth_new_signing_key(
 	    &(struct versori_auth_signing_key_options){
 	        .key_id = v->signing_key_id,
@@ -332,9 +334,14 @@ static int worker_orgs_open(struct worker *w, char **ret_error)
 		struct worker_org *o = &w->orgs[i];
 
 		o->cfg = v;
-		if (worker_org_auth(v, &o->auth) < 0) {
+		int r = worker_org_auth(v, &o->auth);
+		if (r < 0) {
 			*ret_error =
-			    xasprintf("[versori.%s]: the credential is not usable", v->name);
+			    r == -ENOKEY
+			        ? xasprintf("[versori.%s]: no credential: a worker "
+			                    "needs api_key, jwt or signing_key",
+			                    v->name)
+			        : xasprintf("[versori.%s]: the credential is not usable", v->name);
 			return -EINVAL;
 		}
 		o->client = versori_client_new(w->http, &(struct versori_client_options){

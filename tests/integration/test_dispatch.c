@@ -69,7 +69,39 @@ struct dispatch_group {
 	char *env_worker[2]; /* the worker's API key */
 	char api_key[65];
 	char *worker_ini;
+	/* Processes a test started, stopped and freed by its teardown whatever happened. */
+	struct harness_service *procs[8];
+	size_t n_procs;
+	bool procs_failed; /* one exited badly (a sanitizer report counts) */
 };
+
+/* Keep svc for the test's teardown; returns it. */
+static struct harness_service *keep(struct dispatch_group *t, struct harness_service *svc)
+{
+	if (svc && t->n_procs < ELEMENTSOF(t->procs))
+		t->procs[t->n_procs++] = svc;
+	return svc;
+}
+
+/* Stop (SIGCONT first, for a stopped one) and free what the test started, newest first; the
+ * logs of all of them print when the test failed. */
+static int test_teardown(void **state)
+{
+	struct dispatch_group *t = *state;
+	int bad = 0;
+
+	while (t->n_procs > 0) {
+		struct harness_service *svc = t->procs[--t->n_procs];
+		int r;
+
+		(void)harness_service_signal(svc, SIGCONT);
+		r = harness_service_stop(svc, 15000);
+		if (r != 0 && r != 137)
+			bad = -1;
+		harness_service_free(svc, !t->g.passed || (r != 0 && r != 137));
+	}
+	return harness_test_teardown(state) < 0 ? -1 : bad;
+}
 
 /* Start the simulator on the demo fixture, an ingress that dispatches, and nothing else. */
 static int group_setup(void **state)
@@ -179,8 +211,15 @@ static int test_setup(void **state)
 /* A worker for the group's dispatcher. */
 static struct harness_service *worker_start(struct dispatch_group *t)
 {
-	return harness_worker_start(t->g.db, t->endpoint, t->worker_ini,
-	                            (const char *const *)t->env_worker);
+	return keep(t, harness_worker_start(t->g.db, t->endpoint, t->worker_ini,
+	                                    (const char *const *)t->env_worker));
+}
+
+/* A worker for another dispatcher. */
+static struct harness_service *worker_start_for(struct dispatch_group *t, const char *endpoint)
+{
+	return keep(t, harness_worker_start(t->g.db, endpoint, t->worker_ini,
+	                                    (const char *const *)t->env_worker));
 }
 
 /* Submit a provisioning job of n users "<prefix>-<i>", each with a retailerId variable. */
@@ -308,7 +347,6 @@ static void test_provision_one(void **state)
 	assert_int_equal(json_integer_value(json_object_get(by, "one-1")), 1);
 	json_decref(by);
 	assert_int_equal(harness_service_stop(w, 15000), 0);
-	harness_service_free(w, false);
 	t->g.passed = true;
 }
 
@@ -325,6 +363,9 @@ static void test_worker_killed(void **state)
 	const int n = 300;
 
 	HARNESS_REQUIRE_DB();
+	/* Writes take a while, so the worker killed is certain to hold items it has started. */
+	sim_admin(t, "PUT", "/_sim/faults",
+	          "{\"rules\":[{\"kind\":\"latency\",\"ms\":20,\"method\":\"POST\"}]}");
 	a = worker_start(t);
 	b = worker_start(t);
 	assert_non_null(a);
@@ -356,6 +397,12 @@ static void test_worker_killed(void **state)
 	              harness_now_ms() - killed_at);
 	assert_true(harness_now_ms() - killed_at < 5000);
 	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	/* They were taken over: claimed again after their leases ran out. */
+	assert_true(harness_sql_int(t->g.conn,
+	                            "SELECT count(DISTINCT item_id) FROM hookrun.audit_events "
+	                            "WHERE job_id = $1 AND kind = 'item.state' AND "
+	                            "detail->>'state' = 'leased' AND (detail->>'attempt')::int > 1",
+	                            job, NULL) > 0);
 	assert_int_equal(harness_sql_int(t->g.conn,
 	                                 "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
 	                                 job, NULL),
@@ -366,8 +413,6 @@ static void test_worker_killed(void **state)
 		assert_int_equal(json_integer_value(v), 1);
 	json_decref(by);
 	assert_int_equal(harness_service_stop(b, 15000), 0);
-	harness_service_free(b, false);
-	harness_service_free(a, false);
 	t->g.passed = true;
 }
 
@@ -422,8 +467,6 @@ static void test_worker_stalled(void **state)
 	json_decref(by);
 	assert_int_equal(harness_service_stop(a, 15000), 0);
 	assert_int_equal(harness_service_stop(b, 15000), 0);
-	harness_service_free(a, false);
-	harness_service_free(b, false);
 	t->g.passed = true;
 }
 
@@ -515,7 +558,6 @@ static void test_webhook_routed(void **state)
 	assert_null(json_object_get(by, "hook-1"));
 	json_decref(by);
 	assert_int_equal(harness_service_stop(w, 15000), 0);
-	harness_service_free(w, false);
 	t->g.passed = true;
 }
 
@@ -565,19 +607,67 @@ static void test_invalid_variables(void **state)
 	assert_true(json_array_size(calls) >= 1);
 	json_decref(calls);
 	assert_int_equal(harness_service_stop(w, 15000), 0);
-	harness_service_free(w, false);
+	t->g.passed = true;
+}
+
+/* An organisation's concurrency cap holds over every worker: with two workers of 8 slots and
+ * a cap of 3, never more than 3 of its items are leased, and the job still completes. */
+static void test_concurrency_cap(void **state)
+{
+	struct dispatch_group *t = *state;
+	struct harness_service *in, *a, *b;
+	_cleanup_free_ char *endpoint = NULL, *job = NULL;
+	long long most = 0, deadline;
+
+	HARNESS_REQUIRE_DB();
+	sim_admin(t, "PUT", "/_sim/faults", "{\"rules\":[{\"kind\":\"latency\",\"ms\":30}]}");
+	in = keep(t, harness_ingress_start(t->g.db,
+	                                   "dispatch_listen = tcp://127.0.0.1:0\n"
+	                                   "dispatch_poll_ms = 200\n"
+	                                   "heartbeat_ms = 200\n"
+	                                   "[versori.demo]\n"
+	                                   "organisation_id = " ORG "\n"
+	                                   "concurrency = 3\n",
+	                                   NULL, NULL));
+	assert_non_null(in);
+	endpoint = harness_service_log_value(in, "dispatch");
+	a = worker_start_for(t, endpoint);
+	b = worker_start_for(t, endpoint);
+	assert_non_null(a);
+	assert_non_null(b);
+	job = submit_provision(t, "cap", 30);
+	deadline = harness_now_ms() + DEADLINE_MS;
+	while (harness_now_ms() < deadline &&
+	       harness_sql_int(t->g.conn,
+	                       "SELECT count(*) FROM hookrun.jobs WHERE id = $1 AND "
+	                       "finished_at IS NOT NULL",
+	                       job, NULL) == 0) {
+		long long leased = harness_sql_int(
+		    t->g.conn, "SELECT coalesce(sum(items_leased), 0) FROM hookrun.jobs", NULL);
+		most = leased > most ? leased : most;
+	}
+	print_message("# most items leased at once: %lld (cap 3)\n", most);
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                                 job, NULL),
+	                 30);
+	assert_true(most <= 3);
+	assert_true(most >= 2); /* the cap was what held it back, not a lack of work */
+	assert_int_equal(harness_service_stop(a, 15000), 0);
+	assert_int_equal(harness_service_stop(b, 15000), 0);
+	assert_int_equal(harness_service_stop(in, 15000), 0);
 	t->g.passed = true;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_provision_one, test_setup, harness_test_teardown),
-	    cmocka_unit_test_setup_teardown(test_webhook_routed, test_setup, harness_test_teardown),
-	    cmocka_unit_test_setup_teardown(test_invalid_variables, test_setup,
-	                                    harness_test_teardown),
-	    cmocka_unit_test_setup_teardown(test_worker_killed, test_setup, harness_test_teardown),
-	    cmocka_unit_test_setup_teardown(test_worker_stalled, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_provision_one, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_webhook_routed, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_invalid_variables, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_worker_killed, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrency_cap, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_worker_stalled, test_setup, test_teardown),
 	};
 
 	harness_init();
