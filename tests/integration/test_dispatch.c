@@ -2,6 +2,8 @@
  * hookrun-worker processes converging items against a real versori-sim, PostgreSQL holding
  * jobs, items and audit rows. Jobs are submitted the way every producer does, with
  * hookrun.submit_job(). Every wait is a poll with a deadline. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -9,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -659,6 +663,165 @@ static void test_concurrency_cap(void **state)
 	t->g.passed = true;
 }
 
+/* A job's items end exactly once in their desired state: the job has n succeeded items and
+ * the simulator one activation per user. */
+static void expect_converged(struct dispatch_group *t, const char *job, int n)
+{
+	json_t *by, *v;
+	const char *key;
+
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                                 job, NULL),
+	                 n);
+	by = sim_activations_by_user(t);
+	assert_int_equal(json_object_size(by), n);
+	json_object_foreach (by, key, v)
+		assert_int_equal(json_integer_value(v), 1);
+	json_decref(by);
+}
+
+/* With 10 % of calls answered 5xx and 5 % of connections dropped mid-answer, every item still
+ * converges: retries, and check-then-act after a create whose answer was lost. */
+static void test_faulty_api(void **state)
+{
+	struct dispatch_group *t = *state;
+	_cleanup_free_ char *job = NULL;
+	const int n = 100;
+
+	HARNESS_REQUIRE_DB();
+	sim_admin(t, "PUT", "/_sim/faults",
+	          "{\"rules\":[{\"kind\":\"error\",\"rate\":0.1,\"statuses\":[500,503]},"
+	          "{\"kind\":\"reset\",\"rate\":0.05}]}");
+	assert_non_null(worker_start(t));
+	assert_non_null(worker_start(t));
+	job = submit_provision(t, "faulty", n);
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	expect_converged(t, job, n);
+	print_message("# retried runs: %lld\n",
+	              harness_sql_int(t->g.conn,
+	                              "SELECT count(*) FROM hookrun.audit_events WHERE job_id = $1 "
+	                              "AND kind = 'item.state' AND detail->>'state' = 'queued'",
+	                              job, NULL));
+	assert_true(
+	    harness_sql_int(t->g.conn,
+	                    "SELECT count(*) FROM hookrun.audit_events WHERE job_id = $1 AND "
+	                    "kind = 'api.call' AND (detail->>'status')::int >= 500",
+	                    job, NULL) > 0);
+	t->g.passed = true;
+}
+
+/* A free TCP port on 127.0.0.1 (bound, then released). */
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* The ingress that dispatches is killed and started again on the same endpoint while its
+ * workers run: they reconnect by themselves, and nothing is lost or done twice. */
+static void test_ingress_restart(void **state)
+{
+	struct dispatch_group *t = *state;
+	struct harness_service *in;
+	_cleanup_free_ char *ini = NULL, *endpoint = NULL, *job = NULL;
+	long long deadline;
+	const int n = 200;
+
+	HARNESS_REQUIRE_DB();
+	sim_admin(t, "PUT", "/_sim/faults",
+	          "{\"rules\":[{\"kind\":\"latency\",\"ms\":10,\"method\":\"POST\"}]}");
+	endpoint = xasprintf("tcp://127.0.0.1:%d", free_port());
+	ini = xasprintf("dispatch_listen = %s\nlease = 2s\ndispatch_poll_ms = 200\n"
+	                "heartbeat_ms = 200\nheartbeat_timeout_ms = 1000\n",
+	                endpoint);
+	in = harness_ingress_start(t->g.db, ini, NULL, NULL);
+	assert_non_null(in);
+	assert_non_null(worker_start_for(t, endpoint));
+	assert_non_null(worker_start_for(t, endpoint));
+	job = submit_provision(t, "restart", n);
+	deadline = harness_now_ms() + DEADLINE_MS;
+	while (harness_sql_int(t->g.conn, "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                       job, NULL) < n / 4 &&
+	       harness_now_ms() < deadline)
+		harness_poll_pause();
+	assert_int_equal(harness_service_kill(in), 137);
+	harness_service_free(in, false);
+	in = keep(t, harness_ingress_start(t->g.db, ini, NULL, NULL));
+	assert_non_null(in);
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	expect_converged(t, job, n);
+	t->g.passed = true;
+}
+
+/* One item from a webhook, submitted while a 20,000-item job runs, starts within a second:
+ * claims take a share of every job, webhook jobs first. */
+static void test_webhook_not_behind_bulk(void **state)
+{
+	struct dispatch_group *t = *state;
+	_cleanup_free_ char *bulk = NULL, *hook = NULL;
+	long long deadline, waited_ms;
+
+	HARNESS_REQUIRE_DB();
+	for (int i = 0; i < 4; i++)
+		assert_non_null(worker_start(t));
+	bulk = harness_sql_text(
+	    t->g.conn,
+	    "SELECT job_id FROM hookrun.submit_job('environment.variables', 'demo', $1::jsonb, "
+	    "(SELECT jsonb_agg(jsonb_build_object('externalId', 'env-' || g, 'variables', "
+	    "jsonb_build_object('defaultCurrency', 'EUR'))) FROM generate_series(1, 20000) g), "
+	    "'bulk')",
+	    "{\"environmentId\":\"" ENVIRONMENT "\"}", NULL);
+	assert_non_null(bulk);
+	deadline = harness_now_ms() + DEADLINE_MS;
+	while (harness_sql_int(t->g.conn, "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                       bulk, NULL) < 500 &&
+	       harness_now_ms() < deadline)
+		harness_poll_pause();
+	hook =
+	    harness_sql_text(t->g.conn,
+	                     "SELECT job_id FROM hookrun.submit_job('activation.provision', "
+	                     "'demo', $1::jsonb, '[{\"externalId\": \"urgent-1\", \"variables\": "
+	                     "{\"retailerId\": \"u1\"}}]', "
+	                     "'source:crm', NULL, gen_random_uuid())",
+	                     PROVISION_PARAMETERS, NULL);
+	assert_non_null(hook);
+	assert_true(job_wait_finished(t, hook, DEADLINE_MS));
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                                 hook, NULL),
+	                 1);
+	waited_ms = harness_sql_int(
+	    t->g.conn,
+	    "SELECT (extract(epoch FROM min(a.at) - j.created_at) * 1000)::bigint "
+	    "FROM hookrun.audit_events a JOIN hookrun.jobs j ON j.id = a.job_id "
+	    "WHERE a.job_id = $1 AND a.kind = 'item.state' AND a.detail->>'state' = 'leased' "
+	    "GROUP BY j.created_at",
+	    hook, NULL);
+	print_message("# webhook item started %lld ms after its commit; bulk job %lld/20000 done\n",
+	              waited_ms,
+	              harness_sql_int(t->g.conn,
+	                              "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                              bulk, NULL));
+	assert_true(waited_ms >= 0 && waited_ms < 1000);
+	assert_true(harness_sql_int(t->g.conn,
+	                            "SELECT items_queued FROM hookrun.jobs WHERE id = $1", bulk,
+	                            NULL) > 0); /* the bulk job was still running */
+	/* The rest of the bulk job is not this test's business. */
+	assert_true(harness_sql_exec(t->g.conn, "UPDATE hookrun.job_items SET state = 'cancelled' "
+	                                        "WHERE state = 'queued'"));
+	t->g.passed = true;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -667,6 +830,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_invalid_variables, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_worker_killed, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrency_cap, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_faulty_api, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_ingress_restart, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_webhook_not_behind_bulk, test_setup,
+	                                    test_teardown),
 	    cmocka_unit_test_setup_teardown(test_worker_stalled, test_setup, test_teardown),
 	};
 
