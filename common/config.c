@@ -232,7 +232,7 @@ static const struct config_key global_keys[] = {
      .flags = KEY_OPTIONAL,
      .help = "ZeroMQ endpoint the ingress binds for workers, e.g. tcp://127.0.0.1:7070; "
              "unset: this ingress dispatches no work"},
-    {GLOBAL_KEY("lease", "HOOKRUN_LEASE", lease_s, KEY_DURATION), .def = "30s", .min = 1,
+    {GLOBAL_KEY("lease", "HOOKRUN_LEASE", lease_s, KEY_DURATION), .def = "2m", .min = 1,
      .max = HOUR, .help = "how long a claimed item is a worker's before it is claimed again"},
     {GLOBAL_KEY("dispatch_poll_ms", "HOOKRUN_DISPATCH_POLL_MS", dispatch_poll_ms, KEY_INT),
      .def = "1000", .min = 50, .max = 60000,
@@ -1957,6 +1957,20 @@ static int versori_check(struct load_ctx *ctx, size_t i)
 	return 0;
 }
 
+/* A worker renews a lease before any change that might outlast it: the lease must be
+ * longer than an API call can take, or every change would wait for a renewal. */
+static int ctx_check_lease(struct load_ctx *ctx)
+{
+	const struct config *c = ctx->c;
+
+	if (c->lease_s * 1000 < (long long)c->api_timeout_ms + 1000)
+		return ctx_fail(
+		    ctx, -EINVAL, NULL, "hookrun",
+		    "lease (%llds) must be at least 1 s longer than api_timeout_ms (%d)",
+		    c->lease_s, c->api_timeout_ms);
+	return 0;
+}
+
 /* Validate every source and derive what depends on all of them. */
 static int ctx_finalize(struct load_ctx *ctx)
 {
@@ -1983,7 +1997,7 @@ static int ctx_finalize(struct load_ctx *ctx)
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return ctx_check_lease(ctx);
 }
 
 /* Load defaults, then the file, then the environment, and validate the result. */

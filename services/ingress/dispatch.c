@@ -28,10 +28,12 @@ struct paused_org {
 	uint64_t until_ms;
 };
 
-/* A claimed item whose task could not be sent: handed back with release_item(). */
+/* A claimed item: waiting for a worker's credit (ready), or handed back with release_item()
+ * because no worker could take it. */
 struct release {
 	uint64_t item_id;
 	uint64_t token;
+	uint64_t claimed_ms;
 };
 
 struct dispatch {
@@ -54,6 +56,9 @@ struct dispatch {
 	size_t n_paused;
 	struct release *releases;
 	size_t n_releases;
+	/* Claimed ahead of credit, sent as credit comes: a ring of DISPATCH_RELEASE_MAX. */
+	struct release *ready;
+	size_t ready_head, n_ready;
 	/* Parameters of the statement in flight (must live until its callback). */
 	char p_limit[16], p_lease[32], p_skip[DISPATCH_PAUSED_MAX * (WIRE_NAME_MAX + 1) + 3];
 	char p_item[24], p_token[24];
@@ -173,26 +178,67 @@ static void dispatch_skip_literal(struct dispatch *d)
 	d->p_skip[len] = '\0';
 }
 
-/* Send TASK for one claimed item, or keep it for release when no worker can take it. */
-static void dispatch_task(struct dispatch *d, uint64_t item_id, uint64_t token)
+/* Keep a claimed item for release (else the lease brings it back). */
+static void dispatch_give_back(struct dispatch *d, const struct release *rel)
 {
-	struct wire_msg m = {.type = WIRE_TASK, .task = {.item_id = item_id, .token = token}};
+	if (d->n_releases < DISPATCH_RELEASE_MAX)
+		d->releases[d->n_releases++] = *rel;
+}
+
+/* Send TASK for one claimed item against a worker's credit; false when no worker took it. */
+static bool dispatch_task(struct dispatch *d, const struct release *rel)
+{
+	struct wire_msg m = {.type = WIRE_TASK,
+	                     .task = {.item_id = rel->item_id, .token = rel->token}};
 	struct queue_peer peer;
 
 	while (workers_take(d->workers, &peer)) {
 		int r = dispatch_send(d, &peer, &m);
 		if (r == 0) {
 			metric_counter_inc(d->c_tasks);
-			return;
+			return true;
 		}
 		if (r == -EAGAIN)
 			workers_untake(d->workers, &peer);
 		if (r != -EHOSTUNREACH)
 			break;
 	}
-	if (d->n_releases < DISPATCH_RELEASE_MAX)
-		d->releases[d->n_releases++] = (struct release){item_id, token};
-	/* else the lease brings it back */
+	return false;
+}
+
+/* Send ready items while workers hold credit, oldest first. */
+static void dispatch_send_ready(struct dispatch *d)
+{
+	while (d->n_ready > 0 && workers_credits(d->workers) > 0) {
+		struct release *rel = &d->ready[d->ready_head];
+
+		if (!dispatch_task(d, rel))
+			break;
+		d->ready_head = (d->ready_head + 1) % DISPATCH_RELEASE_MAX;
+		d->n_ready--;
+	}
+}
+
+/* Queue a claimed item for the next credit. */
+static void dispatch_ready_push(struct dispatch *d, const struct release *rel)
+{
+	if (d->n_ready == DISPATCH_RELEASE_MAX) {
+		dispatch_give_back(d, rel);
+		return;
+	}
+	d->ready[(d->ready_head + d->n_ready) % DISPATCH_RELEASE_MAX] = *rel;
+	d->n_ready++;
+}
+
+/* Items claimed ahead of credit that waited a quarter of their lease go back to the queue
+ * (their workers left, or are all busy with long items). */
+static void dispatch_ready_expire(struct dispatch *d, uint64_t now)
+{
+	while (d->n_ready > 0 && now - d->ready[d->ready_head].claimed_ms > d->lease_ms / 4) {
+		dispatch_give_back(d, &d->ready[d->ready_head]);
+		d->ready_head = (d->ready_head + 1) % DISPATCH_RELEASE_MAX;
+		d->n_ready--;
+	}
 }
 
 /* The claim's rows: one task each. */
@@ -209,8 +255,10 @@ static void dispatch_on_claimed(void *userdata, const PGresult *res, int r)
 	rows = PQntuples(res);
 	metric_counter_inc(d->c_claims);
 	for (int i = 0; i < rows; i++)
-		dispatch_task(d, strtoull(PQgetvalue(res, i, 0), NULL, 10),
-		              strtoull(PQgetvalue(res, i, 2), NULL, 10));
+		dispatch_ready_push(d, &(struct release){strtoull(PQgetvalue(res, i, 0), NULL, 10),
+		                                         strtoull(PQgetvalue(res, i, 2), NULL, 10),
+		                                         dispatch_now_ms()});
+	dispatch_send_ready(d);
 	/* A claim takes at most a share of each job, and nothing beyond an organisation's cap:
 	 * fewer rows than asked does not mean there is no more. Only an empty claim does. */
 	if (rows == 0 && d->wake_seq == d->claim_seq)
@@ -242,13 +290,23 @@ static void dispatch_release_next(struct dispatch *d)
 		d->n_releases--;
 }
 
-/* Claim as many items as workers hold credit for (at most claim_max). */
+/* How many items to keep claimed ahead: the workers' slots (at most claim_max). */
+static uint64_t dispatch_target(const struct dispatch *d)
+{
+	uint64_t slots = workers_slots(d->workers);
+
+	return slots < d->claim_max ? slots : d->claim_max;
+}
+
+/* Claim what the workers can take now and what they will ask for next: up to their slots
+ * beyond the items already waiting (at most claim_max). Claiming ahead of credit turns a
+ * trickle of credits into few, large claims, and a returning credit into a task at once. */
 static void dispatch_claim(struct dispatch *d)
 {
-	uint64_t credits = workers_credits(d->workers);
+	uint64_t target = dispatch_target(d);
 	const char *values[5] = {d->p_limit, d->p_lease, d->name, d->p_skip, d->caps};
 
-	d->claim_limit = (int)(credits < d->claim_max ? credits : d->claim_max);
+	d->claim_limit = (int)(target - d->n_ready);
 	snprintf(d->p_limit, sizeof(d->p_limit), "%d", d->claim_limit);
 	snprintf(d->p_lease, sizeof(d->p_lease), "%u milliseconds", d->lease_ms);
 	dispatch_skip_literal(d);
@@ -258,16 +316,18 @@ static void dispatch_claim(struct dispatch *d)
 		return; /* not connected: the state callback wakes us */
 }
 
-/* Do the next thing the database connection can do: hand back unsent items, then claim. */
+/* Send what is ready, then do the next thing the database connection can do: hand back
+ * unsent items, then claim when fewer than half the workers' slots are ready. */
 static void dispatch_pump(struct dispatch *d)
 {
+	dispatch_send_ready(d);
 	if (!db_async_idle(d->db))
 		return;
 	if (d->n_releases > 0) {
 		dispatch_release_next(d);
 		return;
 	}
-	if (d->wanted && workers_credits(d->workers) > 0)
+	if (d->wanted && workers_credits(d->workers) > 0 && d->n_ready * 2 < dispatch_target(d))
 		dispatch_claim(d);
 }
 
@@ -338,6 +398,10 @@ static void dispatch_on_beat(evutil_socket_t fd, short what, void *arg)
 {
 	struct dispatch *d = arg;
 	size_t dropped = workers_expire(d->workers, dispatch_now_ms());
+
+	dispatch_ready_expire(d, dispatch_now_ms());
+	if (d->n_releases > 0)
+		dispatch_pump_soon(d);
 
 	if (dropped)
 		log_event(LOG_LEVEL_WARN, "dispatch.workers_silent", "dropped=%zu", dropped);
@@ -422,6 +486,7 @@ struct dispatch *dispatch_new(struct event_base *base, const struct dispatch_opt
 	d->heartbeat_ms = o->heartbeat_ms;
 	d->claim_max = o->claim_max;
 	d->releases = xcalloc(DISPATCH_RELEASE_MAX, sizeof(*d->releases));
+	d->ready = xcalloc(DISPATCH_RELEASE_MAX, sizeof(*d->ready));
 	d->workers = workers_new(o->silence_ms);
 	d->q = queue_new(base, QUEUE_ROUTER, dispatch_on_msg, d, ret_error);
 	if (!d->q || queue_bind(d->q, o->endpoint, &d->endpoint, ret_error) < 0) {
@@ -459,6 +524,7 @@ void dispatch_free(struct dispatch *d)
 	if (d->ev_poll)
 		event_free(d->ev_poll);
 	free(d->releases);
+	free(d->ready);
 	free(d->endpoint);
 	free(d->name);
 	free(d->caps);

@@ -172,6 +172,15 @@ bool workers_known(const struct workers *w, const struct queue_peer *peer)
 	return find(w, peer) != NULL;
 }
 
+uint64_t workers_slots(const struct workers *w)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < w->n; i++)
+		n += w->v[i].slots;
+	return n;
+}
+
 uint64_t workers_credits(const struct workers *w)
 {
 	return w->credits;

@@ -53,6 +53,8 @@ void workers_each(const struct workers *w, workers_each_fn fn, void *userdata);
 /* Whether peer is in the book. */
 bool workers_known(const struct workers *w, const struct queue_peer *peer);
 
+/* Slots announced by all workers together. */
+uint64_t workers_slots(const struct workers *w);
 /* Credits held by all workers together, and the number of workers. */
 uint64_t workers_credits(const struct workers *w);
 size_t workers_count(const struct workers *w);

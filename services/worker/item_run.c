@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "db_queue.h"
+#include "item_store.h"
 #include "job_kind.h"
 #include "log.h"
 #include "metrics.h"
@@ -109,79 +110,48 @@ static void item_run_end(struct item_run *r, enum wire_outcome outcome)
 static void item_settle(struct item_run *r, enum item_settle how, const char *error,
                         long long retry_in_ms);
 
-/* Parameters of the finish statement kept while it is retried. */
+/* What a settlement needs once it is answered. */
 struct settle_ctx {
 	struct item_run *r;
 	enum item_settle how;
 	char *error;
-	long long retry_in_ms;
 };
 
-/* hookrun.finish_item() answered: true when the lease still held. */
-static void item_on_settled(void *userdata, const PGresult *res, int rc)
+/* The settlement was stored (held 1), found the lease gone (0) or failed for good (-1). */
+static void item_on_settled(void *userdata, int held)
 {
 	struct settle_ctx *s = userdata;
 	struct item_run *r = s->r;
-	bool held;
+	enum item_settle how = s->how;
 	static const enum wire_outcome outcomes[] = {WIRE_OUTCOME_SUCCEEDED, WIRE_OUTCOME_FAILED,
 	                                             WIRE_OUTCOME_RETRY, WIRE_OUTCOME_FENCED};
 
-	if (rc < 0) {
-		/* It may have committed; settling again is harmless (the token then no longer
-		 * matches and only the call records could repeat). */
-		log_event(LOG_LEVEL_WARN, "item.settle_retry", "item=%" PRIu64 " job=%s",
-		          r->item_id, r->job_id ? r->job_id : "");
-		r->settling = false;
-		item_settle(r, s->how, s->error, s->retry_in_ms);
-		free(s->error);
-		free(s);
-		return;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_event(LOG_LEVEL_ERROR, "item.settle_failed",
-		          "item=%" PRIu64 " job=%s detail=%s", r->item_id,
-		          r->job_id ? r->job_id : "", db_result_message(res));
-		held = false; /* the lease brings the item back */
-	} else {
-		held = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	}
-	log_event(held ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "item.settled",
+	log_event(held > 0 ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, "item.settled",
 	          "item=%" PRIu64 " job=%s kind=%s state=%s attempt=%d held=%s error=%s",
 	          r->item_id, r->job_id ? r->job_id : "", r->kind ? job_kind_name(r->kind) : "",
-	          settle_states[s->how], r->attempt, held ? "true" : "false",
+	          settle_states[how], r->attempt, held > 0 ? "true" : "false",
 	          s->error ? s->error : "");
-	enum item_settle how = s->how;
-
 	free(s->error);
 	free(s);
-	item_run_end(r, held ? outcomes[how] : WIRE_OUTCOME_FENCED);
+	item_run_end(r, held > 0 ? outcomes[how] : WIRE_OUTCOME_FENCED);
 }
 
-/* Settle the item: finish_item() with the calls made, in one statement. */
+/* Settle the item: finish_item() with the calls made, batched with other runs'. */
 static void item_settle(struct item_run *r, enum item_settle how, const char *error,
                         long long retry_in_ms)
 {
 	struct settle_ctx *s = xcalloc(1, sizeof(*s));
-	char item[24], token[24], run_at[64];
-	_cleanup_free_ char *result = NULL, *calls = NULL;
-	const char *values[7];
+	char run_at[64];
 
 	assert(!r->settling);
 	r->settling = true;
-	*s = (struct settle_ctx){r, how, error ? xstrdup(error) : NULL, retry_in_ms};
-	snprintf(item, sizeof(item), "%" PRIu64, r->item_id);
-	snprintf(token, sizeof(token), "%" PRIu64, r->token);
+	*s = (struct settle_ctx){r, how, error ? xstrdup(error) : NULL};
 	iso_time(retry_in_ms, run_at);
-	result = r->result ? json_dumps(r->result, JSON_COMPACT) : NULL;
-	calls = json_dumps(r->calls, JSON_COMPACT);
-	values[0] = item;
-	values[1] = token;
-	values[2] = settle_states[how];
-	values[3] = how == SETTLE_SUCCEEDED ? result : NULL;
-	values[4] = error;
-	values[5] = how == SETTLE_RETRY ? run_at : NULL;
-	values[6] = calls ? calls : "[]";
-	db_queue_send(r->env->db, "finish", 7, values, item_on_settled, s);
+	item_store_settle(r->env->store,
+	                  item_store_settlement(r->item_id, r->token, settle_states[how],
+	                                        how == SETTLE_SUCCEEDED ? r->result : NULL, error,
+	                                        how == SETTLE_RETRY ? run_at : NULL, r->calls),
+	                  item_on_settled, s);
 }
 
 void item_run_succeed(struct item_run *r, json_t *result)
@@ -388,24 +358,40 @@ static struct worker_org *item_org_find(struct item_env *env, const char *name)
 	return NULL;
 }
 
-/* A JSON column of the load result, or NULL. */
-static json_t *column_json(const PGresult *res, int col)
+/* A JSON column of a load result row, or NULL. */
+static json_t *column_json(const PGresult *res, int row, int col)
 {
-	return PQgetisnull(res, 0, col) ? NULL : json_loads(PQgetvalue(res, 0, col), 0, NULL);
+	return PQgetisnull(res, row, col) ? NULL : json_loads(PQgetvalue(res, row, col), 0, NULL);
 }
 
-/* Fill the run from hookrun.load_item()'s row; the kind and organisation may be unknown. */
-static void item_decode(struct item_run *r, const PGresult *res)
+/* Columns of hookrun.load_items(). */
+enum {
+	COL_ITEM,
+	COL_JOB,
+	COL_KIND,
+	COL_ORG,
+	COL_PARAMETERS,
+	COL_EXTERNAL_ID,
+	COL_DESIRED,
+	COL_ATTEMPT,
+	COL_LEASE_MS,
+	COL_DUE_MS,
+	COL_JOB_AGE_MS,
+};
+
+/* Fill the run from its row of hookrun.load_items(); the kind and organisation may be
+ * unknown. */
+static void item_decode(struct item_run *r, const PGresult *res, int row)
 {
-	r->job_id = xstrdup(PQgetvalue(res, 0, 0));
-	r->kind = job_kind_find(PQgetvalue(res, 0, 1));
-	r->org = item_org_find(r->env, PQgetvalue(res, 0, 2));
-	r->parameters = column_json(res, 3);
-	r->external_id = xstrdup(PQgetvalue(res, 0, 4));
-	r->desired = column_json(res, 5);
-	r->attempt = atoi(PQgetvalue(res, 0, 6));
-	r->lease_deadline_ms = mono_ms() + atoll(PQgetvalue(res, 0, 7));
-	r->job_age_ms = atoll(PQgetvalue(res, 0, 9));
+	r->job_id = xstrdup(PQgetvalue(res, row, COL_JOB));
+	r->kind = job_kind_find(PQgetvalue(res, row, COL_KIND));
+	r->org = item_org_find(r->env, PQgetvalue(res, row, COL_ORG));
+	r->parameters = column_json(res, row, COL_PARAMETERS);
+	r->external_id = xstrdup(PQgetvalue(res, row, COL_EXTERNAL_ID));
+	r->desired = column_json(res, row, COL_DESIRED);
+	r->attempt = atoi(PQgetvalue(res, row, COL_ATTEMPT));
+	r->lease_deadline_ms = mono_ms() + atoll(PQgetvalue(res, row, COL_LEASE_MS));
+	r->job_age_ms = atoll(PQgetvalue(res, row, COL_JOB_AGE_MS));
 	if (!r->parameters)
 		r->parameters = json_object();
 	if (!r->desired)
@@ -425,30 +411,27 @@ static void item_observe_start(struct item_run *r, long long due_ms)
 	metric_histogram_observe(h, (double)due_ms / 1000.0);
 }
 
-/* hookrun.load_item() answered: run the kind, or end at once. */
-static void item_on_loaded(void *userdata, const PGresult *res, int rc)
+/* The item was loaded (res and row), or is not ours (res NULL): run the kind, or end. */
+static void item_on_loaded(void *userdata, const PGresult *res, int row, int rc)
 {
 	struct item_run *r = userdata;
-	const char *org;
+	const char *org, *kind;
 
 	if (r->released)
 		return; /* item_on_released ends the run */
-	if (rc < 0 || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) == 0) {
-		if (rc == 0 && PQresultStatus(res) != PGRES_TUPLES_OK)
-			log_event(LOG_LEVEL_ERROR, "item.load_failed", "item=%" PRIu64 " detail=%s",
-			          r->item_id, db_result_message(res));
+	if (!res) {
 		item_run_end(r, WIRE_OUTCOME_FENCED); /* not ours (any more): the lease decides */
 		return;
 	}
-	item_decode(r, res);
-	item_observe_start(r, atoll(PQgetvalue(res, 0, 8)));
-	org = PQgetvalue(res, 0, 2);
+	item_decode(r, res, row);
+	item_observe_start(r, atoll(PQgetvalue(res, row, COL_DUE_MS)));
+	org = PQgetvalue(res, row, COL_ORG);
+	kind = PQgetvalue(res, row, COL_KIND);
 	log_event(LOG_LEVEL_DEBUG, "item.started",
 	          "item=%" PRIu64 " job=%s kind=%s organisation=%s attempt=%d", r->item_id,
-	          r->job_id, PQgetvalue(res, 0, 1), org, r->attempt);
+	          r->job_id, kind, org, r->attempt);
 	if (!r->kind) {
-		item_run_fail(r, "this worker does not know the job kind %s",
-		              PQgetvalue(res, 0, 1));
+		item_run_fail(r, "this worker does not know the job kind %s", kind);
 		return;
 	}
 	if (!r->org) {
@@ -465,17 +448,13 @@ static void item_on_loaded(void *userdata, const PGresult *res, int rc)
 struct item_run *item_run_start(struct item_env *env, uint64_t item_id, uint64_t token, size_t link)
 {
 	struct item_run *r = xcalloc(1, sizeof(*r));
-	char item[24], tok[24];
-	const char *values[3] = {item, tok, env->worker_name};
 
 	r->env = env;
 	r->item_id = item_id;
 	r->token = token;
 	r->link = link;
 	r->calls = json_array();
-	snprintf(item, sizeof(item), "%" PRIu64, item_id);
-	snprintf(tok, sizeof(tok), "%" PRIu64, token);
-	db_queue_send(env->db, "load", 3, values, item_on_loaded, r);
+	item_store_load(env->store, item_id, token, item_on_loaded, r);
 	return r;
 }
 

@@ -20,6 +20,7 @@
 
 struct config;
 struct db_queue;
+struct item_store;
 struct metrics;
 struct item_run;
 struct job_kind;
@@ -36,7 +37,8 @@ struct worker_org {
 
 /* What every run shares; owned by the worker, outlives its runs. */
 struct item_env {
-	struct db_queue *db;
+	struct item_store *store; /* loads and settlements, batched */
+	struct db_queue *db;      /* lease renewals and releases */
 	const char *worker_name;
 	const struct config *config;
 	struct metrics *metrics;

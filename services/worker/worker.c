@@ -16,6 +16,7 @@
 #include "http_client.h"
 #include "http_glue.h"
 #include "item_run.h"
+#include "item_store.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
@@ -53,6 +54,7 @@ struct worker {
 	uint32_t running;
 	struct item_env env;
 	struct db_queue *db;
+	struct item_store *store;
 	struct http_client *http;
 	struct worker_org *orgs;
 	size_t n_orgs;
@@ -69,10 +71,6 @@ struct worker {
 };
 
 static const struct db_prepared worker_statements[] = {
-    {"load", "SELECT job_id, kind, organisation, parameters, external_id, desired, attempt, "
-             "lease_ms, due_ms, job_age_ms FROM hookrun.load_item($1::bigint, $2::bigint, $3)"},
-    {"finish", "SELECT hookrun.finish_item($1::bigint, $2::bigint, $3, $4::jsonb, $5, "
-               "$6::timestamptz, $7::jsonb)"},
     {"release", "SELECT hookrun.release_item($1::bigint, $2::bigint, $3)"},
     {"renew", "SELECT hookrun.renew_lease($1::bigint, $2::bigint, $3::interval)"},
 };
@@ -289,7 +287,8 @@ static void worker_http(struct http_exchange *ex, const struct http_req *req, vo
 	if (strcmp(req->path, "/healthz") == 0) {
 		body = xasprintf("{\"status\":\"ok\"}");
 	} else if (strcmp(req->path, "/readyz") == 0) {
-		bool ready = db_queue_connected(w->db) && up > 0 && !w->draining;
+		bool ready = db_queue_connected(w->db) && item_store_connected(w->store) &&
+		             up > 0 && !w->draining;
 		status = ready ? 200 : 503;
 		body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"dispatchers\":%zu,"
 		                 "\"running\":%" PRIu32 ",\"draining\":%s}",
@@ -459,7 +458,9 @@ struct worker *worker_new(struct event_base *base, const struct config *c, char 
 	if (worker_orgs_open(w, ret_error) < 0)
 		goto fail;
 	w->db = db_queue_new(base, &dbo, NULL, NULL);
+	w->store = item_store_new(base, &dbo, w->name);
 	w->env.db = w->db;
+	w->env.store = w->store;
 	w->env.schemas = w->schemas = schema_cache_new(WORKER_SCHEMA_TTL_MS);
 	w->env.orgs = w->orgs;
 	w->env.n_orgs = w->n_orgs;
@@ -539,6 +540,7 @@ void worker_free(struct worker *w)
 	http_client_free(w->http);
 	free(w->orgs);
 	db_queue_free(w->db);
+	item_store_free(w->store);
 	schema_cache_free(w->schemas);
 	http_server_free(w->server);
 	if (w->ev_beat)

@@ -134,6 +134,7 @@ static int group_setup(void **state)
 	    t->g.db,
 	    "dispatch_listen = tcp://127.0.0.1:0\n"
 	    "lease = 2s\n"
+	    "api_timeout_ms = 800\n"
 	    "dispatch_poll_ms = 200\n"
 	    "heartbeat_ms = 200\n"
 	    "heartbeat_timeout_ms = 1000\n",
@@ -741,7 +742,8 @@ static void test_ingress_restart(void **state)
 	sim_admin(t, "PUT", "/_sim/faults",
 	          "{\"rules\":[{\"kind\":\"latency\",\"ms\":10,\"method\":\"POST\"}]}");
 	endpoint = xasprintf("tcp://127.0.0.1:%d", free_port());
-	ini = xasprintf("dispatch_listen = %s\nlease = 2s\ndispatch_poll_ms = 200\n"
+	ini = xasprintf("dispatch_listen = %s\nlease = 2s\napi_timeout_ms = 800\n"
+	                "dispatch_poll_ms = 200\n"
 	                "heartbeat_ms = 200\nheartbeat_timeout_ms = 1000\n",
 	                endpoint);
 	in = harness_ingress_start(t->g.db, ini, NULL, NULL);
