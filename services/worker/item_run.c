@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "config.h"
 #include "db_queue.h"
 #include "item_store.h"
@@ -19,9 +21,14 @@
 #include "schema_cache.h"
 
 /* A mutating call starts only when the lease outlasts the call's timeout by this much. */
-#define ITEM_LEASE_MARGIN_MS 1000
-/* Settling is retried this often while the database is unreachable. */
-#define ITEM_SETTLE_RETRY_MS 500
+#define ITEM_LEASE_MARGIN_MS        1000
+/* A read or an idempotent write that meets a transport error or a 5xx is tried again within
+ * the run, up to this many times, after a short jittered pause (or a Retry-After of at most
+ * ITEM_CALL_RETRY_AFTER_MAX_S); past that, or for a POST (which is not idempotent: the item is
+ * run again from its first check instead), the run ends and the item is queued again. */
+#define ITEM_CALL_RETRIES           3
+#define ITEM_CALL_RETRY_BASE_MS     50
+#define ITEM_CALL_RETRY_AFTER_MAX_S 2
 
 enum item_settle {
 	SETTLE_SUCCEEDED,
@@ -72,6 +79,8 @@ static uint32_t env_random(struct item_env *env)
 static void item_run_free(struct item_run *r)
 {
 	versori_request_fini(&r->pending);
+	if (r->ev_retry)
+		event_free(r->ev_retry);
 	if (r->schema_entry)
 		schema_cache_abandon(r->schema_entry, r);
 	schema_hold_release(r->schema);
@@ -275,32 +284,75 @@ void item_run_on_attempt(const struct versori_attempt *a, void *call_userdata)
 	                                   labels));
 }
 
-/* The API call finished: on to the kind's next step. */
+static void item_call_go(struct item_run *r);
+
+/* Whether the call just answered with o is worth trying again within the run. */
+static bool item_call_retryable(const struct item_run *r, const struct versori_outcome *o)
+{
+	return o->class == VERSORI_OUTCOME_RETRYABLE && o->status != 429 &&
+	       r->pending.method != HTTP_METHOD_POST && r->call_retries < ITEM_CALL_RETRIES &&
+	       o->retry_after_s <= ITEM_CALL_RETRY_AFTER_MAX_S;
+}
+
+/* The pause before the call is tried again. */
+static void item_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct item_run *r = arg;
+
+	if (!r->released)
+		item_call_go(r);
+}
+
+/* Try the pending call again after a jittered pause, never sooner than a Retry-After. */
+static void item_call_retry(struct item_run *r, const struct versori_outcome *o)
+{
+	long long ms = (long long)(env_random(r->env) %
+	                           (uint32_t)((ITEM_CALL_RETRY_BASE_MS << r->call_retries) + 1));
+	struct timeval tv;
+
+	if (o->retry_after_s > 0 && ms < o->retry_after_s * 1000)
+		ms = o->retry_after_s * 1000;
+	tv = (struct timeval){.tv_sec = (time_t)(ms / 1000),
+	                      .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	r->call_retries++;
+	if (!r->ev_retry)
+		r->ev_retry = evtimer_new(r->env->base, item_on_retry, r);
+	evtimer_add(r->ev_retry, &tv);
+}
+
+/* The API call finished: try it again, or on to the kind's next step. */
 static void item_on_call(struct versori_outcome *o, void *userdata)
 {
 	struct item_run *r = userdata;
 	item_step_fn next = r->next;
 
-	r->next = NULL;
 	r->in_call = false;
 	if (r->released) {
 		if (r->release_done)
 			item_run_end(r, WIRE_OUTCOME_RETRY);
 		return;
 	}
+	if (item_call_retryable(r, o)) {
+		item_call_retry(r, o);
+		return;
+	}
+	r->next = NULL;
+	r->call_retries = 0;
+	versori_request_fini(&r->pending);
 	next(r, o);
 }
 
-/* Send the pending request now. */
+/* Send the pending request now; it is kept until the call is answered (for a retry). */
 static void item_call_send(struct item_run *r)
 {
 	int rc = versori_call(r->org->client, &r->pending, item_on_call, r);
-	const char *op = r->pending.op;
 
-	versori_request_fini(&r->pending);
 	r->in_call = rc == 0;
-	if (rc < 0)
+	if (rc < 0) {
+		const char *op = r->pending.op;
+		versori_request_fini(&r->pending);
 		item_run_fail(r, "%s: the request could not be sent: %s", op, strerror(-rc));
+	}
 }
 
 /* hookrun.renew_lease() answered before a mutating call. */
@@ -329,15 +381,13 @@ static void item_on_renewed(void *userdata, const PGresult *res, int rc)
 	item_call_send(r);
 }
 
-void item_run_call(struct item_run *r, struct versori_request *req, item_step_fn next)
+/* Send the pending call, renewing the lease first when a change might outlast it. */
+static void item_call_go(struct item_run *r)
 {
 	const struct config *c = r->env->config;
 	char item[24], token[24], lease[32];
 	const char *values[3] = {item, token, lease};
 
-	r->pending = *req;
-	*req = (struct versori_request){0};
-	r->next = next;
 	if (r->pending.method == HTTP_METHOD_GET ||
 	    mono_ms() + c->api_timeout_ms + ITEM_LEASE_MARGIN_MS < r->lease_deadline_ms) {
 		item_call_send(r);
@@ -347,6 +397,15 @@ void item_run_call(struct item_run *r, struct versori_request *req, item_step_fn
 	snprintf(token, sizeof(token), "%" PRIu64, r->token);
 	snprintf(lease, sizeof(lease), "%lld seconds", c->lease_s);
 	db_queue_send(r->env->db, "renew", 3, values, item_on_renewed, r);
+}
+
+void item_run_call(struct item_run *r, struct versori_request *req, item_step_fn next)
+{
+	r->pending = *req;
+	*req = (struct versori_request){0};
+	r->next = next;
+	r->call_retries = 0;
+	item_call_go(r);
 }
 
 /* The organisation called name, or NULL. */

@@ -20,6 +20,8 @@
 
 struct config;
 struct db_queue;
+struct event;
+struct event_base;
 struct item_store;
 struct metrics;
 struct item_run;
@@ -37,6 +39,7 @@ struct worker_org {
 
 /* What every run shares; owned by the worker, outlives its runs. */
 struct item_env {
+	struct event_base *base;
 	struct item_store *store; /* loads and settlements, batched */
 	struct db_queue *db;      /* lease renewals and releases */
 	const char *worker_name;
@@ -83,10 +86,12 @@ struct item_run {
 	json_t *calls;
 	item_step_fn next;
 	struct versori_request pending;
-	bool settling;     /* finish_item() sent */
-	bool in_call;      /* an API call is in flight */
-	bool released;     /* release_item() sent: steps stop */
-	bool release_done; /* ... and answered */
+	unsigned call_retries;  /* retries of the call in flight, within this run */
+	struct event *ev_retry; /* the wait before such a retry */
+	bool settling;          /* finish_item() sent */
+	bool in_call;           /* an API call is in flight */
+	bool released;          /* release_item() sent: steps stop */
+	bool release_done;      /* ... and answered */
 };
 
 /* Start running the item a task named: load it, then run its kind. */

@@ -419,6 +419,7 @@ static void worker_init(struct worker *w, struct event_base *base, const struct 
 	w->metrics = metrics_new();
 	worker_metrics_init(w);
 	w->env = (struct item_env){
+	    .base = base,
 	    .worker_name = w->name,
 	    .config = c,
 	    .metrics = w->metrics,
