@@ -34,6 +34,7 @@ struct release {
 	uint64_t item_id;
 	uint64_t token;
 	uint64_t claimed_ms;
+	char organisation[WIRE_NAME_MAX + 1];
 };
 
 struct dispatch {
@@ -52,6 +53,7 @@ struct dispatch {
 	bool wanted;
 	uint64_t wake_seq, claim_seq;
 	uint64_t beat_seq;
+	struct wire_msg throttle_msg; /* being sent to every worker */
 	struct paused_org paused[DISPATCH_PAUSED_MAX];
 	size_t n_paused;
 	struct release *releases;
@@ -131,9 +133,26 @@ static int dispatch_send(struct dispatch *d, const struct queue_peer *peer,
 	return r;
 }
 
-/* A worker paused an organisation after a 429: skip it in claims until the time passes. */
+static void dispatch_ready_drop_org(struct dispatch *d, const char *org);
+
+/* Tell one worker an organisation is paused. */
+static void dispatch_throttle_one(void *userdata, const struct queue_peer *peer)
+{
+	struct dispatch *d = userdata;
+
+	(void)queue_send(d->q, peer, &d->throttle_msg);
+}
+
+/* A worker paused an organisation after a 429: skip it in claims until the time passes, hand
+ * back its items claimed ahead, and tell every worker, so that none calls it meanwhile. */
 static void dispatch_throttle(struct dispatch *d, const char *org, uint32_t ms)
 {
+	d->throttle_msg =
+	    (struct wire_msg){.type = WIRE_THROTTLE, .throttle = {.retry_after_ms = ms}};
+	snprintf(d->throttle_msg.throttle.organisation,
+	         sizeof(d->throttle_msg.throttle.organisation), "%s", org);
+	workers_each(d->workers, dispatch_throttle_one, d);
+	dispatch_ready_drop_org(d, org);
 	uint64_t until = dispatch_now_ms() + ms;
 	size_t i;
 	char labels[128] = "";
@@ -230,6 +249,24 @@ static void dispatch_ready_push(struct dispatch *d, const struct release *rel)
 	d->n_ready++;
 }
 
+/* Hand back every ready item of an organisation that was just paused. */
+static void dispatch_ready_drop_org(struct dispatch *d, const char *org)
+{
+	size_t n = d->n_ready;
+
+	for (size_t i = 0; i < n; i++) {
+		struct release rel = d->ready[d->ready_head];
+
+		d->ready_head = (d->ready_head + 1) % DISPATCH_RELEASE_MAX;
+		d->n_ready--;
+		if (strcmp(rel.organisation, org) == 0)
+			dispatch_give_back(d, &rel);
+		else
+			dispatch_ready_push(d, &rel);
+	}
+	dispatch_pump_soon(d);
+}
+
 /* Items claimed ahead of credit that waited a quarter of their lease go back to the queue
  * (their workers left, or are all busy with long items). */
 static void dispatch_ready_expire(struct dispatch *d, uint64_t now)
@@ -254,10 +291,12 @@ static void dispatch_on_claimed(void *userdata, const PGresult *res, int r)
 	}
 	rows = PQntuples(res);
 	metric_counter_inc(d->c_claims);
-	for (int i = 0; i < rows; i++)
-		dispatch_ready_push(d, &(struct release){strtoull(PQgetvalue(res, i, 0), NULL, 10),
-		                                         strtoull(PQgetvalue(res, i, 2), NULL, 10),
-		                                         dispatch_now_ms()});
+	for (int i = 0; i < rows; i++) {
+		struct release rel = {strtoull(PQgetvalue(res, i, 0), NULL, 10),
+		                      strtoull(PQgetvalue(res, i, 2), NULL, 10), dispatch_now_ms()};
+		snprintf(rel.organisation, sizeof(rel.organisation), "%s", PQgetvalue(res, i, 1));
+		dispatch_ready_push(d, &rel);
+	}
 	dispatch_send_ready(d);
 	/* A claim takes at most a share of each job, and nothing beyond an organisation's cap:
 	 * fewer rows than asked does not mean there is no more. Only an empty claim does. */

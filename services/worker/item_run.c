@@ -271,6 +271,8 @@ void item_run_on_attempt(const struct versori_attempt *a, void *call_userdata)
 		json_object_set_new(rec, "request_id", json_string(o->request_id));
 	if (rec && o->error_code)
 		json_object_set_new(rec, "error_code", json_string(o->error_code));
+	if (rec && o->retry_after_s >= 0)
+		json_object_set_new(rec, "retry_after_s", json_integer(o->retry_after_s));
 	if (rec && o->transport_error)
 		json_object_set_new(rec, "transport_error",
 		                    json_string(strerror(-o->transport_error)));
@@ -285,6 +287,7 @@ void item_run_on_attempt(const struct versori_attempt *a, void *call_userdata)
 }
 
 static void item_call_go(struct item_run *r);
+static void item_on_retry(evutil_socket_t fd, short what, void *arg);
 
 /* Whether the call just answered with o is worth trying again within the run. */
 static bool item_call_retryable(const struct item_run *r, const struct versori_outcome *o)
@@ -381,13 +384,30 @@ static void item_on_renewed(void *userdata, const PGresult *res, int rc)
 	item_call_send(r);
 }
 
-/* Send the pending call, renewing the lease first when a change might outlast it. */
+/* Wait until the organisation's pause ends, then go on with the pending call. */
+static void item_call_wait(struct item_run *r, long long ms)
+{
+	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
+	                     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+
+	if (!r->ev_retry)
+		r->ev_retry = evtimer_new(r->env->base, item_on_retry, r);
+	evtimer_add(r->ev_retry, &tv);
+}
+
+/* Send the pending call, renewing the lease first when a change might outlast it; while the
+ * organisation is paused (a 429), wait for the end of the pause first. */
 static void item_call_go(struct item_run *r)
 {
 	const struct config *c = r->env->config;
 	char item[24], token[24], lease[32];
 	const char *values[3] = {item, token, lease};
+	long long now = mono_ms();
 
+	if (r->org->paused_until_ms > now) {
+		item_call_wait(r, r->org->paused_until_ms - now);
+		return;
+	}
 	if (r->pending.method == HTTP_METHOD_GET ||
 	    mono_ms() + c->api_timeout_ms + ITEM_LEASE_MARGIN_MS < r->lease_deadline_ms) {
 		item_call_send(r);

@@ -35,6 +35,7 @@ struct worker_org {
 	const struct versori_org_config *cfg;
 	struct versori_auth *auth;
 	struct versori_client *client;
+	long long paused_until_ms; /* monotonic: no call before (after a 429, here or elsewhere) */
 };
 
 /* What every run shares; owned by the worker, outlives its runs. */

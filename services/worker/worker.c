@@ -182,6 +182,8 @@ static void worker_task(struct worker *w, struct link *l, const struct wire_msg 
 		}
 }
 
+static bool worker_pause(struct worker *w, const char *organisation, uint32_t ms);
+
 /* A message from one dispatcher. */
 static void worker_on_msg(void *userdata, const struct queue_peer *from, const struct wire_msg *m,
                           int error)
@@ -206,6 +208,8 @@ static void worker_on_msg(void *userdata, const struct queue_peer *from, const s
 	}
 	if (m->type == WIRE_TASK)
 		worker_task(w, l, m);
+	if (m->type == WIRE_THROTTLE) /* another worker saw 429: no call to it here either */
+		(void)worker_pause(w, m->throttle.organisation, m->throttle.retry_after_ms);
 	worker_gauges(w);
 }
 
@@ -256,12 +260,33 @@ static void worker_on_finished(void *userdata, struct item_run *r, enum wire_out
 	}
 }
 
-/* A run saw 429: every dispatcher pauses the organisation. */
+/* Pause an organisation here: no call to it starts before ms from now. false when it was
+ * paused that long already. */
+static bool worker_pause(struct worker *w, const char *organisation, uint32_t ms)
+{
+	long long until = (long long)worker_now_ms() + ms;
+
+	for (size_t i = 0; i < w->n_orgs; i++)
+		if (strcmp(w->orgs[i].cfg->name, organisation) == 0) {
+			if (w->orgs[i].paused_until_ms >= until)
+				return false;
+			w->orgs[i].paused_until_ms = until;
+			log_event(LOG_LEVEL_INFO, "worker.paused",
+			          "organisation=%s retry_after_ms=%" PRIu32, organisation, ms);
+			return true;
+		}
+	return false;
+}
+
+/* A run saw 429: pause the organisation here, and every dispatcher pauses it for every
+ * worker. */
 static void worker_on_throttled(void *userdata, const char *organisation, uint32_t ms)
 {
 	struct worker *w = userdata;
 	struct wire_msg m = {.type = WIRE_THROTTLE, .throttle = {.retry_after_ms = ms}};
 
+	if (!worker_pause(w, organisation, ms))
+		return; /* already paused that long: the dispatchers know */
 	snprintf(m.throttle.organisation, sizeof(m.throttle.organisation), "%s", organisation);
 	for (size_t i = 0; i < w->n_links; i++)
 		if (w->links[i].up)

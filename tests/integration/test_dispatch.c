@@ -63,15 +63,18 @@
 
 #define SOURCE_SECRET "routed-source-secret"
 
+/* A second organisation: the demo one copied under another id and API key. */
+#define ORG_B "01JGFJJZ00M9S346Q3D25VT4F6"
+
 #define DEADLINE_MS 60000
 
 struct dispatch_group {
 	struct harness_group g;
 	struct harness_service *sim;
 	char *endpoint;      /* the ingress's dispatcher */
-	char *env_sim[3];    /* the simulator's secrets */
-	char *env_worker[2]; /* the worker's API key */
-	char api_key[65];
+	char *env_sim[4];    /* the simulator's secrets */
+	char *env_worker[3]; /* the worker's API keys */
+	char api_key[65], api_key_b[65];
 	char *worker_ini;
 	/* Processes a test started, stopped and freed by its teardown whatever happened. */
 	struct harness_service *procs[8];
@@ -107,6 +110,30 @@ static int test_teardown(void **state)
 	return harness_test_teardown(state) < 0 ? -1 : bad;
 }
 
+/* The demo fixture with a second organisation, ORG_B, a copy of the first with its own API
+ * key (VERSORI_SIM_API_KEY_B) and no signing key; a new path. */
+static char *fixture_two_orgs(void)
+{
+	_cleanup_free_ char *src =
+	    xasprintf("%s/deploy/dev/versori-sim.fixture.json", harness_source_root());
+	_cleanup_free_ char *dir = harness_mkdtemp("fixture");
+	json_t *doc = json_load_file(src, 0, NULL);
+	json_t *orgs = json_object_get(doc, "organisations");
+	json_t *b = json_deep_copy(json_array_get(orgs, 0));
+	_cleanup_free_ char *text = NULL;
+
+	json_object_set_new(b, "id", json_string(ORG_B));
+	json_object_set_new(b, "name", json_string("second"));
+	json_object_set_new(b, "signingKeys", json_array());
+	json_object_set_new(
+	    b, "apiKeys",
+	    json_pack("[{s:s, s:s}]", "name", "second", "keyEnv", "VERSORI_SIM_API_KEY_B"));
+	json_array_append_new(orgs, b);
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	return text ? harness_write_file(dir, "two-orgs.json", text) : NULL;
+}
+
 /* Start the simulator on the demo fixture, an ingress that dispatches, and nothing else. */
 static int group_setup(void **state)
 {
@@ -123,10 +150,16 @@ static int group_setup(void **state)
 		return -1;
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(t->api_key + 2 * i, 3, "%02x", raw[i]);
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(t->api_key_b + 2 * i, 3, "%02x", raw[sizeof(raw) - 1 - i] ^ 0x5a);
 	t->env_sim[0] = xasprintf("VERSORI_SIM_API_KEY=%s", t->api_key);
 	t->env_sim[1] = xasprintf("VERSORI_SIM_SIGNING_PUBLIC_KEY=%s", pub);
+	t->env_sim[2] = xasprintf("VERSORI_SIM_API_KEY_B=%s", t->api_key_b);
 	t->env_worker[0] = xasprintf("HOOKRUN_VERSORI_DEMO_API_KEY=%s", t->api_key);
-	fixture = xasprintf("%s/deploy/dev/versori-sim.fixture.json", harness_source_root());
+	t->env_worker[1] = xasprintf("HOOKRUN_VERSORI_SECOND_API_KEY=%s", t->api_key_b);
+	fixture = fixture_two_orgs();
+	if (!fixture)
+		return -1;
 	t->sim = harness_sim_start(fixture, NULL, (const char *const *)t->env_sim);
 	if (!t->sim)
 		return -1;
@@ -157,8 +190,11 @@ static int group_setup(void **state)
 	                          "worker_slots = 8\n"
 	                          "[versori.demo]\n"
 	                          "base_url = http://127.0.0.1:%d\n"
-	                          "organisation_id = " ORG "\n",
-	                          harness_service_port(t->sim));
+	                          "organisation_id = " ORG "\n"
+	                          "[versori.second]\n"
+	                          "base_url = http://127.0.0.1:%d\n"
+	                          "organisation_id = " ORG_B "\n",
+	                          harness_service_port(t->sim), harness_service_port(t->sim));
 	return t->endpoint ? 0 : -1;
 }
 
@@ -172,8 +208,9 @@ static int group_teardown(void **state)
 		harness_service_free(t->sim, r != 0);
 		free(t->endpoint);
 		free(t->worker_ini);
-		for (size_t i = 0; i < 2; i++)
+		for (size_t i = 0; i < 3; i++)
 			free(t->env_sim[i]);
+		free(t->env_worker[1]);
 		free(t->env_worker[0]);
 	}
 	return harness_group_teardown(state) < 0 || r != 0 ? -1 : 0;
@@ -774,11 +811,12 @@ static void test_webhook_not_behind_bulk(void **state)
 {
 	struct dispatch_group *t = *state;
 	_cleanup_free_ char *bulk = NULL, *hook = NULL;
+	struct harness_service *ws[4];
 	long long deadline, waited_ms;
 
 	HARNESS_REQUIRE_DB();
 	for (int i = 0; i < 4; i++)
-		assert_non_null(worker_start(t));
+		assert_non_null(ws[i] = worker_start(t));
 	bulk = harness_sql_text(
 	    t->g.conn,
 	    "SELECT job_id FROM hookrun.submit_job('environment.variables', 'demo', $1::jsonb, "
@@ -821,9 +859,71 @@ static void test_webhook_not_behind_bulk(void **state)
 	assert_true(harness_sql_int(t->g.conn,
 	                            "SELECT items_queued FROM hookrun.jobs WHERE id = $1", bulk,
 	                            NULL) > 0); /* the bulk job was still running */
-	/* The rest of the bulk job is not this test's business. */
+	/* The rest of the bulk job is not this test's business: stop the workers, then cancel it
+	 * (with dispatch still going, PostgreSQL could pick the UPDATE as a deadlock victim). */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(harness_service_stop(ws[i], 15000), 0);
 	assert_true(harness_sql_exec(t->g.conn, "UPDATE hookrun.job_items SET state = 'cancelled' "
 	                                        "WHERE state = 'queued'"));
+	t->g.passed = true;
+}
+
+/* A 429 storm for one organisation: every worker pauses it for the whole Retry-After (no call
+ * to it starts inside a window, beyond the moment the news takes to spread), its items still
+ * all succeed, and the other organisation's items flow meanwhile. */
+static void test_throttled_organisation(void **state)
+{
+	struct dispatch_group *t = *state;
+	_cleanup_free_ char *job_a = NULL, *job_b = NULL;
+	long long inside, storms, a_ms, b_ms;
+	const char *submit = "SELECT job_id FROM hookrun.submit_job('environment.variables', $1, "
+	                     "$2::jsonb, (SELECT jsonb_agg(jsonb_build_object('externalId', "
+	                     "'env-' || g, 'variables', jsonb_build_object('defaultCurrency', "
+	                     "'GBP'))) FROM generate_series(1, 40) g), 'test')";
+	const char *elapsed =
+	    "SELECT (extract(epoch FROM finished_at - created_at) * 1000)::bigint "
+	    "FROM hookrun.jobs WHERE id = $1";
+
+	HARNESS_REQUIRE_DB();
+	sim_admin(t, "PUT", "/_sim/faults",
+	          "{\"rules\":[{\"kind\":\"throttle\",\"per_second\":10,\"burst\":5,"
+	          "\"path\":\"/api/v2/o/" ORG "/\"}]}");
+	assert_non_null(worker_start(t));
+	assert_non_null(worker_start(t));
+	job_a = harness_sql_text(t->g.conn, submit, "demo",
+	                         "{\"environmentId\":\"" ENVIRONMENT "\"}", NULL);
+	job_b = harness_sql_text(t->g.conn, submit, "second",
+	                         "{\"environmentId\":\"" ENVIRONMENT "\"}", NULL);
+	assert_true(job_wait_finished(t, job_b, DEADLINE_MS));
+	assert_true(job_wait_finished(t, job_a, DEADLINE_MS));
+	assert_int_equal(
+	    harness_sql_int(t->g.conn, "SELECT sum(items_succeeded) FROM hookrun.jobs", NULL), 80);
+	storms = harness_sql_int(t->g.conn,
+	                         "SELECT count(*) FROM hookrun.audit_events WHERE kind = "
+	                         "'api.call' AND (detail->>'status')::int = 429",
+	                         NULL);
+	/* Calls to the throttled organisation that started inside a window: from 50 ms after a
+	 * 429 arrived (the time the pause takes to reach every worker) to its Retry-After. */
+	inside = harness_sql_int(
+	    t->g.conn,
+	    "WITH c AS (SELECT at AS started, at + make_interval(secs => "
+	    "(detail->>'duration_ms')::float8 / 1000) AS answered, (detail->>'status')::int AS "
+	    "status, (detail->>'retry_after_s')::int AS ra FROM hookrun.audit_events WHERE kind = "
+	    "'api.call' AND organisation = 'demo') SELECT count(*) FROM c w JOIN c x ON "
+	    "x.started > w.answered + interval '50 milliseconds' AND x.started < w.answered + "
+	    "make_interval(secs => w.ra) WHERE w.status = 429",
+	    NULL);
+	a_ms = harness_sql_int(t->g.conn, elapsed, job_a, NULL);
+	b_ms = harness_sql_int(t->g.conn, elapsed, job_b, NULL);
+	print_message(
+	    "# 429s: %lld; calls inside a Retry-After window: %lld; throttled job %lld ms, "
+	    "the other organisation's job %lld ms\n",
+	    storms, inside, a_ms, b_ms);
+	assert_true(storms > 0);
+	assert_int_equal(inside, 0);
+	assert_true(b_ms < a_ms);
+	assert_true(
+	    harness_metric(t->g.port, "hookrun_dispatch_pauses_total{organisation=\"demo\"}") > 0);
 	t->g.passed = true;
 }
 
@@ -836,6 +936,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_worker_killed, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrency_cap, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_faulty_api, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_throttled_organisation, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_ingress_restart, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_webhook_not_behind_bulk, test_setup,
 	                                    test_teardown),
