@@ -312,14 +312,13 @@ static void worker_http(struct http_exchange *ex, const struct http_req *req, vo
 	if (strcmp(req->path, "/healthz") == 0) {
 		body = xasprintf("{\"status\":\"ok\"}");
 	} else if (strcmp(req->path, "/readyz") == 0) {
-		bool ready = db_queue_connected(w->db) && item_store_connected(w->store) &&
-		             up > 0 && !w->draining;
+		bool db = db_queue_connected(w->db) && item_store_connected(w->store);
+		bool ready = db && up > 0 && !w->draining;
 		status = ready ? 200 : 503;
 		body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"dispatchers\":%zu,"
 		                 "\"running\":%" PRIu32 ",\"draining\":%s}",
-		                 ready ? "ready" : "unavailable",
-		                 db_queue_connected(w->db) ? "true" : "false", up, w->running,
-		                 w->draining ? "true" : "false");
+		                 ready ? "ready" : "unavailable", db ? "true" : "false", up,
+		                 w->running, w->draining ? "true" : "false");
 	} else {
 		status = 404;
 		body =

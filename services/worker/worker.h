@@ -1,5 +1,5 @@
 /* The worker process's state: one ZeroMQ DEALER per dispatcher it serves, its slots and the
- * credits it promised each dispatcher, the item runs in flight, one PostgreSQL connection for
+ * credits it promised each dispatcher, the item runs in flight, PostgreSQL connections for
  * loading and settling items, a Versori client per organisation, and a small HTTP server for
  * /healthz, /readyz and /metrics. Created by main.c; everything runs on one libevent loop.
  *
