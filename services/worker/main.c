@@ -1,6 +1,5 @@
 /* hookrun-worker: runs job items against the Versori API for the dispatchers it serves.
  * Wiring only. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,20 +12,10 @@
 #include "hookrun_build.h"
 #include "log.h"
 #include "loop.h"
+#include "service.h"
 #include "worker.h"
 
 extern char **environ;
-
-/* Print usage. */
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: hookrun-worker [--config FILE] [--print-config] [--check-config]\n"
-	           "  --config FILE   INI file (default: $HOOKRUN_CONFIG); HOOKRUN_* variables "
-	           "override it\n"
-	           "  --print-config  print the effective configuration, secrets masked, and exit\n"
-	           "  --check-config  validate the configuration and exit\n"
-	           "  --version       print the version and exit\n");
-}
 
 struct main_state {
 	struct event_base *base;
@@ -54,52 +43,13 @@ static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 		worker_shutdown(st->worker, main_on_drained, st);
 }
 
-/* Parse argv; -1 to exit with failure, 1 to exit with success, 0 to run. */
-static int main_args(int argc, char **argv, const char **path, bool *print, bool *check)
-{
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"print-config", no_argument, NULL, 'p'},
-	    {"check-config", no_argument, NULL, 'k'}, {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},         {0},
-	};
-	int c;
-
-	*path = getenv("HOOKRUN_CONFIG");
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			*path = optarg;
-			break;
-		case 'p':
-			*print = true;
-			break;
-		case 'k':
-			*check = true;
-			break;
-		case 'V':
-			printf("hookrun-worker %s\n", HOOKRUN_VERSION);
-			return 1;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			usage(stderr);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* Load the configuration; prints the problem and returns NULL on failure. */
 static struct config *main_config(const char *path)
 {
-	struct config *c = NULL;
-	_cleanup_free_ char *err = NULL;
+	struct config *c = service_config_load("hookrun-worker", path, environ);
 
-	if (config_load(path, environ, &c, &err) < 0) {
-		fprintf(stderr, "hookrun-worker: %s\n", err);
+	if (!c)
 		return NULL;
-	}
 	if (!c->db_url || !*c->db_url || !c->dispatchers || !*c->dispatchers) {
 		fprintf(stderr,
 		        "hookrun-worker: db_url and dispatchers are required (HOOKRUN_DB_URL, "
@@ -151,20 +101,19 @@ static int main_run(const struct config *c)
 /* Entry point. */
 int main(int argc, char **argv)
 {
-	const char *path = NULL;
-	bool print = false, check = false;
+	struct service_args args;
 	struct config *c;
 	int r;
 
-	r = main_args(argc, argv, &path, &print, &check);
+	r = service_args_parse(argc, argv, "hookrun-worker", getenv("HOOKRUN_CONFIG"), &args);
 	if (r != 0)
 		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-	c = main_config(path);
+	c = main_config(args.config_path);
 	if (!c)
 		return EXIT_FAILURE;
 	log_setup("worker", c->log_level, c->log_format);
-	if (print || check) {
-		if (print)
+	if (args.print_config || args.check_config) {
+		if (args.print_config)
 			config_print(c, stdout);
 		config_free(c);
 		return EXIT_SUCCESS;
