@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "db.h"
 #include "log.h"
@@ -65,7 +66,10 @@ struct dispatch {
 	char p_limit[16], p_lease[32], p_skip[DISPATCH_PAUSED_MAX * (WIRE_NAME_MAX + 1) + 3];
 	char p_item[24], p_token[24];
 	int claim_limit;
-	struct metric_gauge *g_workers, *g_credits;
+	struct metric_gauge *g_workers, *g_credits, *g_depth, *g_oldest, *g_ready;
+	bool stats_due; /* the queue's figures are read on the next idle moment */
+	struct metric_gauge *g_leased[DISPATCH_PAUSED_MAX]; /* per organisation, once seen */
+	size_t n_orgs_seen;
 	struct metric_counter *c_tasks, *c_claims, *c_released, *c_unknown;
 };
 
@@ -73,6 +77,14 @@ static const struct db_prepared dispatch_statements[] = {
     {"claim", "SELECT item_id, organisation, fencing_token FROM hookrun.claim_items("
               "$1::integer, $2::interval, $3, $4::text[], $5::jsonb)"},
     {"release", "SELECT hookrun.release_item($1::bigint, $2::bigint, 'task not sent')"},
+    /* The queue as /metrics shows it: runnable items, how long the oldest has been due, and
+     * the items leased per organisation (over every dispatcher). */
+    {"stats",
+     "SELECT (SELECT coalesce(sum(items_queued), 0) FROM hookrun.jobs WHERE items_queued > 0), "
+     "(SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0) FROM hookrun.job_items "
+     "WHERE state = 'queued' AND run_at <= now()), "
+     "(SELECT coalesce(json_object_agg(organisation, n), '{}') FROM (SELECT organisation, "
+     "sum(items_leased) AS n FROM hookrun.jobs WHERE items_leased > 0 GROUP BY 1) o)"},
 };
 
 static void dispatch_pump(struct dispatch *d);
@@ -118,6 +130,7 @@ static void dispatch_gauges(struct dispatch *d)
 {
 	metric_gauge_set(d->g_workers, (double)workers_count(d->workers));
 	metric_gauge_set(d->g_credits, (double)workers_credits(d->workers));
+	metric_gauge_set(d->g_ready, (double)d->n_ready);
 }
 
 /* Send one message to a worker; a worker gone is forgotten. */
@@ -337,6 +350,48 @@ static uint64_t dispatch_target(const struct dispatch *d)
 	return slots < d->claim_max ? slots : d->claim_max;
 }
 
+/* The queue's figures arrived: publish them. */
+static void dispatch_on_stats(void *userdata, const PGresult *res, int r)
+{
+	struct dispatch *d = userdata;
+	json_t *orgs, *n;
+	const char *org;
+	char labels[128];
+
+	if (r == 0 && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		metric_gauge_set(d->g_depth, strtod(PQgetvalue(res, 0, 0), NULL));
+		metric_gauge_set(d->g_oldest, strtod(PQgetvalue(res, 0, 1), NULL));
+		orgs = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+		for (size_t i = 0; i < d->n_orgs_seen; i++)
+			metric_gauge_set(d->g_leased[i], 0);
+		json_object_foreach (orgs, org, n) {
+			struct metric_gauge *g;
+			size_t i;
+
+			labels[0] = '\0';
+			(void)metrics_labels_add(labels, sizeof(labels), "organisation", org);
+			g = metrics_gauge(d->metrics, "hookrun_items_leased",
+			                  "Items leased (in flight) per organisation, over every "
+			                  "dispatcher",
+			                  labels);
+			metric_gauge_set(g, json_number_value(n));
+			for (i = 0; i < d->n_orgs_seen && d->g_leased[i] != g; i++)
+				;
+			if (i == d->n_orgs_seen && d->n_orgs_seen < DISPATCH_PAUSED_MAX)
+				d->g_leased[d->n_orgs_seen++] = g;
+		}
+		json_decref(orgs);
+	}
+	dispatch_pump_soon(d);
+}
+
+/* Read the queue's figures. */
+static void dispatch_stats(struct dispatch *d)
+{
+	if (db_async_send_prepared(d->db, "stats", 0, NULL, NULL, NULL, dispatch_on_stats, d) == 0)
+		d->stats_due = false;
+}
+
 /* Claim what the workers can take now and what they will ask for next: up to their slots
  * beyond the items already waiting (at most claim_max). Claiming ahead of credit turns a
  * trickle of credits into few, large claims, and a returning credit into a task at once. */
@@ -364,6 +419,10 @@ static void dispatch_pump(struct dispatch *d)
 		return;
 	if (d->n_releases > 0) {
 		dispatch_release_next(d);
+		return;
+	}
+	if (d->stats_due) {
+		dispatch_stats(d);
 		return;
 	}
 	if (d->wanted && workers_credits(d->workers) > 0 && d->n_ready * 2 < dispatch_target(d))
@@ -452,7 +511,10 @@ static void dispatch_on_beat(evutil_socket_t fd, short what, void *arg)
 /* Slow poll: there may be expired leases, retries come due or NOTIFYs we missed. */
 static void dispatch_on_poll(evutil_socket_t fd, short what, void *arg)
 {
-	dispatch_want(arg);
+	struct dispatch *d = arg;
+
+	d->stats_due = true;
+	dispatch_want(d);
 }
 
 /* NOTIFY hookrun_work: something was committed elsewhere. */
@@ -479,6 +541,14 @@ static void dispatch_metrics_init(struct dispatch *d)
 	                             "Workers connected to this dispatcher", NULL);
 	d->g_credits = metrics_gauge(d->metrics, "hookrun_dispatch_credits",
 	                             "Tasks the connected workers can take now", NULL);
+	d->g_ready = metrics_gauge(d->metrics, "hookrun_dispatch_ready",
+	                           "Items claimed ahead of credit, waiting for a worker", NULL);
+	d->g_depth =
+	    metrics_gauge(d->metrics, "hookrun_queue_depth",
+	                  "Items queued (due or waiting for a retry), over every job", NULL);
+	d->g_oldest =
+	    metrics_gauge(d->metrics, "hookrun_queue_oldest_due_seconds",
+	                  "How long the longest-waiting runnable item has been due", NULL);
 	d->c_tasks = metrics_counter(d->metrics, "hookrun_dispatch_tasks_total",
 	                             "Tasks sent to workers", NULL);
 	d->c_claims = metrics_counter(d->metrics, "hookrun_dispatch_claims_total",

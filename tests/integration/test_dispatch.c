@@ -830,6 +830,12 @@ static void test_webhook_not_behind_bulk(void **state)
 	                       bulk, NULL) < 500 &&
 	       harness_now_ms() < deadline)
 		harness_poll_pause();
+	/* /metrics shows the queue the dispatcher reads on its poll. */
+	deadline = harness_now_ms() + 5000;
+	while (harness_metric(t->g.port, "hookrun_queue_depth") <= 0 && harness_now_ms() < deadline)
+		harness_poll_pause();
+	assert_true(harness_metric(t->g.port, "hookrun_queue_depth") > 0);
+	assert_true(harness_metric(t->g.port, "hookrun_queue_oldest_due_seconds") > 0);
 	hook =
 	    harness_sql_text(t->g.conn,
 	                     "SELECT job_id FROM hookrun.submit_job('activation.provision', "
