@@ -101,6 +101,15 @@ size_t wire_encode(const struct wire_msg *m, unsigned char buf[static WIRE_MSG_M
 		put_name(&w, m->throttle.organisation, len);
 		put_u32(&w, m->throttle.retry_after_ms);
 		break;
+	case WIRE_WANT:
+	case WIRE_GRANT:
+		len = name_len(m->permits.organisation);
+		if (!name_ok(m->permits.organisation, len) || m->permits.n < 1 ||
+		    m->permits.n > WIRE_SLOTS_MAX)
+			return 0;
+		put_name(&w, m->permits.organisation, len);
+		put_u32(&w, m->permits.n);
+		break;
 	case WIRE_BYE:
 		break;
 	default:
@@ -211,6 +220,13 @@ int wire_decode(const unsigned char *buf, size_t len, struct wire_msg *ret)
 		get_name(&r, ret->throttle.organisation);
 		ret->throttle.retry_after_ms = get_u32(&r);
 		break;
+	case WIRE_WANT:
+	case WIRE_GRANT:
+		get_name(&r, ret->permits.organisation);
+		ret->permits.n = get_u32(&r);
+		if (ret->permits.n < 1 || ret->permits.n > WIRE_SLOTS_MAX)
+			r.bad = true;
+		break;
 	case WIRE_BYE:
 		break;
 	default:
@@ -228,7 +244,7 @@ const char *wire_type_to_string(enum wire_type t)
 	static const char *const names[_WIRE_TYPE_MAX] = {
 	    [WIRE_HELLO] = "hello", [WIRE_CREDIT] = "credit",       [WIRE_TASK] = "task",
 	    [WIRE_DONE] = "done",   [WIRE_HEARTBEAT] = "heartbeat", [WIRE_THROTTLE] = "throttle",
-	    [WIRE_BYE] = "bye",
+	    [WIRE_BYE] = "bye",     [WIRE_WANT] = "want",           [WIRE_GRANT] = "grant",
 	};
 
 	return (unsigned)t < _WIRE_TYPE_MAX && names[t] ? names[t] : "unknown";

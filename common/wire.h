@@ -29,6 +29,8 @@ enum wire_type {
 	WIRE_HEARTBEAT = 5, /* both ways: alive; seq echoes nothing, it only tells them apart */
 	WIRE_THROTTLE = 6,  /* worker -> dispatcher: the organisation answered 429; pause it */
 	WIRE_BYE = 7,       /* both ways: leaving; the sender's credits and tasks are void */
+	WIRE_WANT = 8,      /* worker -> dispatcher: n more calls to an organisation are waiting */
+	WIRE_GRANT = 9,     /* dispatcher -> worker: n calls to an organisation may start */
 	_WIRE_TYPE_MAX,
 };
 
@@ -68,6 +70,10 @@ struct wire_msg {
 			char organisation[WIRE_NAME_MAX + 1]; /* NUL-terminated, 1..WIRE_NAME_MAX */
 			uint32_t retry_after_ms;              /* how long to pause it */
 		} throttle;
+		struct {
+			char organisation[WIRE_NAME_MAX + 1]; /* NUL-terminated, 1..WIRE_NAME_MAX */
+			uint32_t n;                           /* 1..WIRE_SLOTS_MAX calls */
+		} permits;                                    /* WANT and GRANT */
 	};
 };
 

@@ -19,9 +19,29 @@
 #include "wire.h"
 #include "workers.h"
 
-#define DISPATCH_CHANNEL     "hookrun_work"
-#define DISPATCH_PAUSED_MAX  64
-#define DISPATCH_RELEASE_MAX 4096
+#define DISPATCH_CHANNEL        "hookrun_work"
+#define DISPATCH_PAUSED_MAX     64
+#define DISPATCH_RELEASE_MAX    4096
+/* Paced organisations: their buckets refill this often. */
+#define DISPATCH_BUCKET_TICK_MS 10
+#define DISPATCH_WANTS_MAX      4096
+
+/* A worker's calls to a paced organisation waiting for permits. */
+struct want {
+	struct queue_peer peer;
+	uint32_t n;
+};
+
+/* One paced organisation: a token bucket of calls a second, shared by every worker, and the
+ * calls waiting for it, oldest first. */
+struct bucket {
+	char organisation[WIRE_NAME_MAX + 1];
+	double per_second, burst, tokens;
+	uint64_t refilled_ms;
+	struct want *wants; /* a ring of DISPATCH_WANTS_MAX */
+	size_t head, n;
+	struct metric_counter *c_granted;
+};
 
 /* An organisation a worker reported throttled (429): not claimed for until until_ms. */
 struct paused_org {
@@ -55,6 +75,9 @@ struct dispatch {
 	uint64_t wake_seq, claim_seq;
 	uint64_t beat_seq;
 	struct wire_msg throttle_msg; /* being sent to every worker */
+	struct bucket *buckets;
+	size_t n_buckets;
+	struct event *ev_buckets;
 	struct paused_org paused[DISPATCH_PAUSED_MAX];
 	size_t n_paused;
 	struct release *releases;
@@ -133,6 +156,15 @@ static void dispatch_gauges(struct dispatch *d)
 	metric_gauge_set(d->g_ready, (double)d->n_ready);
 }
 
+/* The bucket of a paced organisation, or NULL. */
+static struct bucket *dispatch_bucket(struct dispatch *d, const char *org)
+{
+	for (size_t i = 0; i < d->n_buckets; i++)
+		if (strcmp(d->buckets[i].organisation, org) == 0)
+			return &d->buckets[i];
+	return NULL;
+}
+
 /* Send one message to a worker; a worker gone is forgotten. */
 static int dispatch_send(struct dispatch *d, const struct queue_peer *peer,
                          const struct wire_msg *m)
@@ -147,6 +179,7 @@ static int dispatch_send(struct dispatch *d, const struct queue_peer *peer,
 }
 
 static void dispatch_ready_drop_org(struct dispatch *d, const char *org);
+static struct bucket *dispatch_bucket(struct dispatch *d, const char *org);
 
 /* Tell one worker an organisation is paused. */
 static void dispatch_throttle_one(void *userdata, const struct queue_peer *peer)
@@ -166,6 +199,14 @@ static void dispatch_throttle(struct dispatch *d, const char *org, uint32_t ms)
 	         sizeof(d->throttle_msg.throttle.organisation), "%s", org);
 	workers_each(d->workers, dispatch_throttle_one, d);
 	dispatch_ready_drop_org(d, org);
+	{
+		/* The bucket starts empty when the pause ends: the calls ramp up at its rate. */
+		struct bucket *b = dispatch_bucket(d, org);
+		if (b) {
+			b->tokens = 0;
+			b->refilled_ms = dispatch_now_ms() + ms;
+		}
+	}
 	uint64_t until = dispatch_now_ms() + ms;
 	size_t i;
 	char labels[128] = "";
@@ -435,6 +476,100 @@ static void dispatch_on_pump(evutil_socket_t fd, short what, void *arg)
 	dispatch_pump(arg);
 }
 
+/* Refill a bucket for the time since its last refill (none before a pause ends). */
+static void bucket_refill(struct bucket *b, uint64_t now)
+{
+	if (now <= b->refilled_ms)
+		return;
+	b->tokens += b->per_second * (double)(now - b->refilled_ms) / 1000.0;
+	if (b->tokens > b->burst)
+		b->tokens = b->burst;
+	b->refilled_ms = now;
+}
+
+/* Grant what the bucket holds to the oldest wants. */
+static void bucket_serve(struct dispatch *d, struct bucket *b)
+{
+	struct wire_msg m = {.type = WIRE_GRANT};
+
+	bucket_refill(b, dispatch_now_ms());
+	snprintf(m.permits.organisation, sizeof(m.permits.organisation), "%s", b->organisation);
+	while (b->n > 0 && b->tokens >= 1.0) {
+		struct want *w = &b->wants[b->head];
+		uint32_t k = (uint32_t)b->tokens;
+
+		if (k > w->n)
+			k = w->n;
+		m.permits.n = k;
+		if (queue_send(d->q, &w->peer, &m) == 0) {
+			b->tokens -= k;
+			metric_counter_add(b->c_granted, k);
+			w->n -= k;
+		} else {
+			w->n = 0; /* a worker gone: its calls went with it */
+		}
+		if (w->n == 0) {
+			b->head = (b->head + 1) % DISPATCH_WANTS_MAX;
+			b->n--;
+		}
+	}
+}
+
+/* The buckets' tick: refill and grant. */
+static void dispatch_on_buckets(evutil_socket_t fd, short what, void *arg)
+{
+	struct dispatch *d = arg;
+
+	for (size_t i = 0; i < d->n_buckets; i++)
+		if (d->buckets[i].n > 0)
+			bucket_serve(d, &d->buckets[i]);
+}
+
+/* WANT from a worker: calls to a paced organisation wait for permits; one this dispatcher
+ * does not pace gets them at once. */
+static void dispatch_want_permits(struct dispatch *d, const struct queue_peer *from,
+                                  const struct wire_msg *m)
+{
+	struct bucket *b = dispatch_bucket(d, m->permits.organisation);
+	struct wire_msg grant = *m;
+
+	if (!b) {
+		grant.type = WIRE_GRANT;
+		(void)queue_send(d->q, from, &grant);
+		return;
+	}
+	if (b->n == DISPATCH_WANTS_MAX)
+		return; /* the worker asks again when its calls still wait */
+	b->wants[(b->head + b->n) % DISPATCH_WANTS_MAX] = (struct want){*from, m->permits.n};
+	b->n++;
+	bucket_serve(d, b);
+}
+
+/* Make a bucket per paced organisation, and their tick. */
+static void dispatch_buckets_init(struct dispatch *d, const struct dispatch_options *o)
+{
+	struct timeval tick = dispatch_tv(DISPATCH_BUCKET_TICK_MS);
+
+	d->buckets = xcalloc(o->n_rates ? o->n_rates : 1, sizeof(*d->buckets));
+	for (size_t i = 0; i < o->n_rates; i++) {
+		struct bucket *b = &d->buckets[d->n_buckets++];
+		char labels[128] = "";
+
+		snprintf(b->organisation, sizeof(b->organisation), "%s", o->rates[i].organisation);
+		b->per_second = o->rates[i].per_second;
+		b->burst = b->per_second / 10 > 1 ? b->per_second / 10 : 1;
+		b->tokens = b->burst;
+		b->refilled_ms = dispatch_now_ms();
+		b->wants = xcalloc(DISPATCH_WANTS_MAX, sizeof(*b->wants));
+		(void)metrics_labels_add(labels, sizeof(labels), "organisation", b->organisation);
+		b->c_granted = metrics_counter(d->metrics, "hookrun_dispatch_permits_total",
+		                               "Calls to paced organisations let through", labels);
+	}
+	d->ev_buckets = event_new(d->base, -1, EV_PERSIST, dispatch_on_buckets, d);
+	if (d->n_buckets > 0)
+		event_add(d->ev_buckets, &tick);
+}
+
 /* A message from a worker. */
 static void dispatch_on_msg(void *userdata, const struct queue_peer *from, const struct wire_msg *m,
                             int error)
@@ -470,6 +605,9 @@ static void dispatch_on_msg(void *userdata, const struct queue_peer *from, const
 		break;
 	case WIRE_THROTTLE:
 		dispatch_throttle(d, m->throttle.organisation, m->throttle.retry_after_ms);
+		break;
+	case WIRE_WANT:
+		dispatch_want_permits(d, from, m);
 		break;
 	case WIRE_BYE:
 		workers_forget(d->workers, from);
@@ -604,6 +742,7 @@ struct dispatch *dispatch_new(struct event_base *base, const struct dispatch_opt
 	}
 	dispatch_metrics_init(d);
 	dispatch_timers_start(d);
+	dispatch_buckets_init(d, o);
 	d->db = db_async_new(base, &dbo, dispatch_on_db_state, d);
 	return d;
 }
@@ -634,6 +773,11 @@ void dispatch_free(struct dispatch *d)
 		event_free(d->ev_poll);
 	free(d->releases);
 	free(d->ready);
+	for (size_t i = 0; i < d->n_buckets; i++)
+		free(d->buckets[i].wants);
+	free(d->buckets);
+	if (d->ev_buckets)
+		event_free(d->ev_buckets);
 	free(d->endpoint);
 	free(d->name);
 	free(d->caps);

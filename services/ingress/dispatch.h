@@ -17,6 +17,12 @@ struct event_base;
 struct metrics;
 struct dispatch;
 
+/* One organisation's call rate ([versori.NAME] rate_limit). */
+struct dispatch_rate {
+	const char *organisation;
+	unsigned per_second;
+};
+
 struct dispatch_options {
 	const char *endpoint; /* ZeroMQ endpoint to bind, e.g. "tcp://127.0.0.1:7070" */
 	const char *db_url;
@@ -29,6 +35,10 @@ struct dispatch_options {
 	/* Organisations' concurrency caps as a JSON object ({"acme": 16}), enforced by the
 	 * claim over every dispatcher; NULL: none. */
 	const char *caps_json;
+	/* Organisations whose calls are paced, and their rates in calls a second over every
+	 * worker of this dispatcher (borrowed for dispatch_new() only). */
+	const struct dispatch_rate *rates;
+	size_t n_rates;
 	unsigned reconnect_max_ms;
 };
 

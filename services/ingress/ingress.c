@@ -79,6 +79,7 @@ static bool ingress_dispatch_start(struct ingress *in, const struct config *c, c
 {
 	char host[64] = "host";
 	_cleanup_free_ char *name = NULL, *caps = NULL;
+	_cleanup_free_ struct dispatch_rate *rates = NULL;
 	struct dispatch_options o = {
 	    .endpoint = c->dispatch_listen,
 	    .db_url = c->db_url,
@@ -94,6 +95,12 @@ static bool ingress_dispatch_start(struct ingress *in, const struct config *c, c
 		return true;
 	caps = ingress_caps_json(c);
 	o.caps_json = caps;
+	rates = xcalloc(c->n_versori ? c->n_versori : 1, sizeof(*rates));
+	for (size_t i = 0; i < c->n_versori; i++)
+		if (c->versori[i].rate_limit > 0)
+			rates[o.n_rates++] = (struct dispatch_rate){
+			    c->versori[i].name, (unsigned)c->versori[i].rate_limit};
+	o.rates = rates;
 	(void)gethostname(host, sizeof(host) - 1);
 	name = xasprintf("ingress-%.40s-%ld", host, (long)getpid());
 	o.name = name;

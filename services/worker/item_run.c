@@ -75,10 +75,25 @@ static uint32_t env_random(struct item_env *env)
 	return env->rng = x;
 }
 
+/* Take a run out of its organisation's list of calls waiting for a permit. */
+static void item_wait_remove(struct item_run *r)
+{
+	struct item_run **p = &r->org->waiting;
+
+	while (*p && *p != r)
+		p = &(*p)->wait_next;
+	if (*p)
+		*p = r->wait_next;
+	r->wait_next = NULL;
+	r->waiting = false;
+}
+
 /* Free a run and everything it owns. */
 static void item_run_free(struct item_run *r)
 {
 	versori_request_fini(&r->pending);
+	if (r->waiting)
+		item_wait_remove(r);
 	if (r->ev_retry)
 		event_free(r->ev_retry);
 	if (r->schema_entry)
@@ -287,6 +302,7 @@ void item_run_on_attempt(const struct versori_attempt *a, void *call_userdata)
 }
 
 static void item_call_go(struct item_run *r);
+static void item_call_lease(struct item_run *r);
 static void item_on_retry(evutil_socket_t fd, short what, void *arg);
 
 /* Whether the call just answered with o is worth trying again within the run. */
@@ -384,6 +400,41 @@ static void item_on_renewed(void *userdata, const PGresult *res, int rc)
 	item_call_send(r);
 }
 
+/* A paced organisation's call needs a permit: take one, or wait at the end of the
+ * organisation's list and ask for one; false while waiting. */
+static bool item_permit_take(struct item_run *r)
+{
+	struct item_run **p = &r->org->waiting;
+
+	if (r->org->permits > 0 && !r->org->waiting) {
+		r->org->permits--;
+		return true;
+	}
+	while (*p)
+		p = &(*p)->wait_next;
+	*p = r;
+	r->wait_next = NULL;
+	r->waiting = true;
+	r->env->want(r->env->userdata, r->org->cfg->name, r->link);
+	return false;
+}
+
+void item_run_permits(struct worker_org *org, uint32_t n)
+{
+	org->permits += n;
+	while (org->permits > 0 && org->waiting) {
+		struct item_run *r = org->waiting;
+
+		org->waiting = r->wait_next;
+		r->wait_next = NULL;
+		r->waiting = false;
+		if (r->released)
+			continue; /* item_on_released ends it; the permit stays for the next */
+		org->permits--;
+		item_call_lease(r);
+	}
+}
+
 /* Wait until the organisation's pause ends, then go on with the pending call. */
 static void item_call_wait(struct item_run *r, long long ms)
 {
@@ -395,19 +446,13 @@ static void item_call_wait(struct item_run *r, long long ms)
 	evtimer_add(r->ev_retry, &tv);
 }
 
-/* Send the pending call, renewing the lease first when a change might outlast it; while the
- * organisation is paused (a 429), wait for the end of the pause first. */
-static void item_call_go(struct item_run *r)
+/* Send the pending call, renewing the lease first when a change might outlast it. */
+static void item_call_lease(struct item_run *r)
 {
 	const struct config *c = r->env->config;
 	char item[24], token[24], lease[32];
 	const char *values[3] = {item, token, lease};
-	long long now = mono_ms();
 
-	if (r->org->paused_until_ms > now) {
-		item_call_wait(r, r->org->paused_until_ms - now);
-		return;
-	}
 	if (r->pending.method == HTTP_METHOD_GET ||
 	    mono_ms() + c->api_timeout_ms + ITEM_LEASE_MARGIN_MS < r->lease_deadline_ms) {
 		item_call_send(r);
@@ -417,6 +462,21 @@ static void item_call_go(struct item_run *r)
 	snprintf(token, sizeof(token), "%" PRIu64, r->token);
 	snprintf(lease, sizeof(lease), "%lld seconds", c->lease_s);
 	db_queue_send(r->env->db, "renew", 3, values, item_on_renewed, r);
+}
+
+/* Go on with the pending call: while the organisation is paused (a 429) wait for the end of
+ * the pause; a paced organisation's call waits for a permit; then the lease rule. */
+static void item_call_go(struct item_run *r)
+{
+	long long now = mono_ms();
+
+	if (r->org->paused_until_ms > now) {
+		item_call_wait(r, r->org->paused_until_ms - now);
+		return;
+	}
+	if (r->org->cfg->rate_limit > 0 && !item_permit_take(r))
+		return; /* item_run_permits() goes on */
+	item_call_lease(r);
 }
 
 void item_run_call(struct item_run *r, struct versori_request *req, item_step_fn next)

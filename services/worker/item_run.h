@@ -36,6 +36,9 @@ struct worker_org {
 	struct versori_auth *auth;
 	struct versori_client *client;
 	long long paused_until_ms; /* monotonic: no call before (after a 429, here or elsewhere) */
+	/* rate_limit: calls start only with a permit granted by a dispatcher's bucket. */
+	uint32_t permits;
+	struct item_run *waiting; /* runs whose call waits for a permit, oldest first */
 };
 
 /* What every run shares; owned by the worker, outlives its runs. */
@@ -54,6 +57,8 @@ struct item_env {
 	void (*finished)(void *userdata, struct item_run *r, enum wire_outcome outcome);
 	/* The organisation answered 429: pause it for every worker. */
 	void (*throttled)(void *userdata, const char *organisation, uint32_t retry_after_ms);
+	/* A call to a paced organisation waits for a permit: ask the dispatcher of link. */
+	void (*want)(void *userdata, const char *organisation, size_t link);
 	void *userdata;
 };
 
@@ -83,6 +88,8 @@ struct item_run {
 	struct schema_hold *schema; /* the project's variable schema, once fetched */
 	void *schema_entry;         /* the cache entry this run is fetching, or NULL */
 	void (*after_schema)(struct item_run *r); /* where a kind goes once variables pass */
+	struct item_run *wait_next;               /* in its organisation's waiting list */
+	bool waiting;
 	/* Private to item_run.c. */
 	json_t *calls;
 	item_step_fn next;
@@ -103,6 +110,8 @@ struct item_run *item_run_start(struct item_env *env, uint64_t item_id, uint64_t
  * in flight, if any, returned (cancelling the client's calls makes that immediate). A run
  * already settling ends as it would have. */
 void item_run_release(struct item_run *r);
+/* A dispatcher granted n calls to org: start the calls waiting for them. */
+void item_run_permits(struct worker_org *org, uint32_t n);
 /* The versori_attempt_fn of every organisation's client (the call's userdata is the run). */
 void item_run_on_attempt(const struct versori_attempt *a, void *call_userdata);
 

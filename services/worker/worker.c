@@ -183,6 +183,7 @@ static void worker_task(struct worker *w, struct link *l, const struct wire_msg 
 }
 
 static bool worker_pause(struct worker *w, const char *organisation, uint32_t ms);
+static void worker_grant(struct worker *w, const char *organisation, uint32_t n);
 
 /* A message from one dispatcher. */
 static void worker_on_msg(void *userdata, const struct queue_peer *from, const struct wire_msg *m,
@@ -210,6 +211,8 @@ static void worker_on_msg(void *userdata, const struct queue_peer *from, const s
 		worker_task(w, l, m);
 	if (m->type == WIRE_THROTTLE) /* another worker saw 429: no call to it here either */
 		(void)worker_pause(w, m->throttle.organisation, m->throttle.retry_after_ms);
+	if (m->type == WIRE_GRANT)
+		worker_grant(w, m->permits.organisation, m->permits.n);
 	worker_gauges(w);
 }
 
@@ -276,6 +279,31 @@ static bool worker_pause(struct worker *w, const char *organisation, uint32_t ms
 			return true;
 		}
 	return false;
+}
+
+/* A dispatcher's bucket let n calls to a paced organisation through. */
+static void worker_grant(struct worker *w, const char *organisation, uint32_t n)
+{
+	for (size_t i = 0; i < w->n_orgs; i++)
+		if (strcmp(w->orgs[i].cfg->name, organisation) == 0)
+			item_run_permits(&w->orgs[i], n);
+}
+
+/* A call to a paced organisation waits: ask the dispatcher that sent its item (or, when
+ * that one does not answer any more, another) for a permit. */
+static void worker_on_want(void *userdata, const char *organisation, size_t link)
+{
+	struct worker *w = userdata;
+	struct wire_msg m = {.type = WIRE_WANT, .permits = {.n = 1}};
+	struct link *l = link < w->n_links && w->links[link].up ? &w->links[link] : NULL;
+
+	for (size_t i = 0; !l && i < w->n_links; i++)
+		if (w->links[i].up)
+			l = &w->links[i];
+	snprintf(m.permits.organisation, sizeof(m.permits.organisation), "%s", organisation);
+	if (l)
+		link_send(l, &m);
+	/* else no dispatcher answers: the lease brings the item back */
 }
 
 /* A run saw 429: pause the organisation here, and every dispatcher pauses it for every
@@ -450,6 +478,7 @@ static void worker_init(struct worker *w, struct event_base *base, const struct 
 	    .rng = (uint32_t)getpid() * 2654435761u + (uint32_t)worker_now_ms(),
 	    .finished = worker_on_finished,
 	    .throttled = worker_on_throttled,
+	    .want = worker_on_want,
 	    .userdata = w,
 	};
 }

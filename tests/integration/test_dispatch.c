@@ -933,6 +933,70 @@ static void test_throttled_organisation(void **state)
 	t->g.passed = true;
 }
 
+/* An organisation's rate_limit paces its calls over every worker: with the API allowing 25
+ * calls a second and hookrun configured for 20, no call is refused with 429, and the job
+ * takes the time the rate says. */
+static void test_rate_limit(void **state)
+{
+	struct dispatch_group *t = *state;
+	struct harness_service *in;
+	_cleanup_free_ char *endpoint = NULL, *job = NULL, *rate_env = NULL;
+	long long refused, took_ms;
+	const int n = 60;
+	const char *env[4];
+
+	HARNESS_REQUIRE_DB();
+	sim_admin(t, "PUT", "/_sim/faults",
+	          "{\"rules\":[{\"kind\":\"throttle\",\"per_second\":25,\"burst\":5,"
+	          "\"path\":\"/api/v2/o/" ORG "/\"}]}");
+	in = keep(t, harness_ingress_start(t->g.db,
+	                                   "dispatch_listen = tcp://127.0.0.1:0\n"
+	                                   "dispatch_poll_ms = 200\n"
+	                                   "heartbeat_ms = 200\n"
+	                                   "[versori.demo]\n"
+	                                   "organisation_id = " ORG "\n"
+	                                   "rate_limit = 20\n",
+	                                   NULL, NULL));
+	assert_non_null(in);
+	endpoint = harness_service_log_value(in, "dispatch");
+	env[0] = t->env_worker[0];
+	env[1] = t->env_worker[1];
+	env[2] = "HOOKRUN_VERSORI_DEMO_RATE_LIMIT=20";
+	env[3] = NULL;
+	for (int i = 0; i < 2; i++)
+		assert_non_null(
+		    keep(t, harness_worker_start(t->g.db, endpoint, t->worker_ini, env)));
+	job = harness_sql_text(
+	    t->g.conn,
+	    "SELECT job_id FROM hookrun.submit_job('environment.variables', 'demo', $1::jsonb, "
+	    "(SELECT jsonb_agg(jsonb_build_object('externalId', 'env-' || g, 'variables', "
+	    "jsonb_build_object('defaultCurrency', 'GBP'))) FROM generate_series(1, $2::integer) "
+	    "g), "
+	    "'test')",
+	    "{\"environmentId\":\"" ENVIRONMENT "\"}", "60", NULL);
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	refused = harness_sql_int(t->g.conn,
+	                          "SELECT count(*) FROM hookrun.audit_events WHERE kind = "
+	                          "'api.call' AND (detail->>'status')::int = 429",
+	                          NULL);
+	took_ms =
+	    harness_sql_int(t->g.conn,
+	                    "SELECT (extract(epoch FROM finished_at - created_at) * 1000)::bigint "
+	                    "FROM hookrun.jobs WHERE id = $1",
+	                    job, NULL);
+	print_message("# %d calls paced at 20/s: %lld ms (%.1f calls/s), %lld refused with 429\n",
+	              n, took_ms, n * 1000.0 / (double)(took_ms > 0 ? took_ms : 1), refused);
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                                 job, NULL),
+	                 n);
+	assert_int_equal(refused, 0);
+	assert_true(took_ms >= 2000); /* 60 calls at 20/s, a burst of 2 aside: about 2.9 s */
+	assert_true(harness_metric(harness_service_port(in),
+	                           "hookrun_dispatch_permits_total{organisation=\"demo\"}") >= n);
+	t->g.passed = true;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -943,6 +1007,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_concurrency_cap, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_faulty_api, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_throttled_organisation, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_rate_limit, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_ingress_restart, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_webhook_not_behind_bulk, test_setup,
 	                                    test_teardown),

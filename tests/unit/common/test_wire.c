@@ -20,6 +20,8 @@ static struct wire_msg samples[] = {
     {.type = WIRE_HEARTBEAT, .heartbeat = {.seq = 12}},
     {.type = WIRE_THROTTLE, .throttle = {.organisation = "acme", .retry_after_ms = 1500}},
     {.type = WIRE_BYE},
+    {.type = WIRE_WANT, .permits = {.organisation = "acme", .n = 2}},
+    {.type = WIRE_GRANT, .permits = {.organisation = "acme", .n = WIRE_SLOTS_MAX}},
 };
 #define N_SAMPLES (sizeof(samples) / sizeof(samples[0]))
 
@@ -41,6 +43,12 @@ static void test_known_encodings(void **state)
 	assert_memory_equal(buf, throttle, sizeof(throttle));
 	assert_int_equal(wire_encode(&samples[6], buf), 2);
 	assert_memory_equal(buf, "\x01\x07", 2);
+	assert_int_equal(wire_encode(&samples[7], buf), 11);
+	assert_memory_equal(buf,
+	                    "\x01\x08\x04"
+	                    "acme"
+	                    "\x00\x00\x00\x02",
+	                    11);
 }
 
 /* Every sample decodes to itself, and every prefix or extension of it is refused. */
@@ -72,10 +80,11 @@ static void test_version_and_type(void **state)
 	assert_int_equal(wire_decode((const unsigned char *)"\x02\x07", 2, &m), -EPROTONOSUPPORT);
 	assert_int_equal(wire_decode((const unsigned char *)"\x00\x07", 2, &m), -EPROTONOSUPPORT);
 	assert_int_equal(wire_decode((const unsigned char *)"\x01\x00", 2, &m), -EBADMSG);
-	assert_int_equal(wire_decode((const unsigned char *)"\x01\x08", 2, &m), -EBADMSG);
+	assert_int_equal(wire_decode((const unsigned char *)"\x01\x0a", 2, &m), -EBADMSG);
 	assert_int_equal(wire_decode((const unsigned char *)"\x01\xff", 2, &m), -EBADMSG);
 	assert_int_equal(wire_decode(NULL, 0, &m), -EBADMSG);
 	assert_string_equal(wire_type_to_string(WIRE_THROTTLE), "throttle");
+	assert_string_equal(wire_type_to_string(WIRE_GRANT), "grant");
 	assert_string_equal(wire_type_to_string(_WIRE_TYPE_MAX), "unknown");
 	assert_string_equal(wire_outcome_to_string(WIRE_OUTCOME_RETRY), "retry");
 	assert_string_equal(wire_outcome_to_string(_WIRE_OUTCOME_MAX), "unknown");
@@ -101,6 +110,13 @@ static void test_ranges(void **state)
 	assert_int_equal(wire_encode(&m, buf), 0);
 	assert_int_equal(
 	    wire_decode((const unsigned char *)"\x01\x01\x01w\0\0\0\0\0\0\0\0", 12, &m), -EBADMSG);
+
+	m = (struct wire_msg){.type = WIRE_GRANT, .permits = {.organisation = "acme", .n = 0}};
+	assert_int_equal(wire_encode(&m, buf), 0);
+	m.permits.n = WIRE_SLOTS_MAX + 1;
+	assert_int_equal(wire_encode(&m, buf), 0);
+	assert_int_equal(wire_decode((const unsigned char *)"\x01\x09\x01x\x00\x00\x00\x00", 8, &m),
+	                 -EBADMSG);
 
 	m = (struct wire_msg){.type = WIRE_DONE, .done = {.outcome = _WIRE_OUTCOME_MAX}};
 	assert_int_equal(wire_encode(&m, buf), 0);
