@@ -940,7 +940,7 @@ static void test_rate_limit(void **state)
 {
 	struct dispatch_group *t = *state;
 	struct harness_service *in;
-	_cleanup_free_ char *endpoint = NULL, *job = NULL, *rate_env = NULL;
+	_cleanup_free_ char *endpoint = NULL, *job = NULL;
 	long long refused, took_ms;
 	const int n = 60;
 	const char *env[4];
