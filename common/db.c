@@ -10,6 +10,7 @@
 
 #include "backoff.h"
 #include "log.h"
+#include "loop.h"
 
 /* COPY data goes to libpq in messages of at most this many bytes. */
 #define DB_COPY_CHUNK (1 << 20)
@@ -441,12 +442,6 @@ char *db_url_mask(const char *s)
 	return b.p;
 }
 
-/* Milliseconds to a timeval. */
-static struct timeval db_tv(unsigned ms)
-{
-	return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
-}
-
 /* A cheap xorshift for reconnect jitter; quality does not matter here. */
 static uint32_t db_random(struct db_async *db)
 {
@@ -508,7 +503,7 @@ static void db_async_lost(struct db_async *db, const char *why)
 	db->in_flight = false;
 	db->cb = NULL;
 	delay = backoff_next_ms(&db->backoff, db_random(db));
-	tv = db_tv(delay);
+	tv = loop_tv(delay);
 	evtimer_add(db->ev_timer, &tv);
 	if (in_flight && cb)
 		cb(cb_userdata, NULL, -ECONNRESET);
@@ -649,7 +644,7 @@ static void db_async_connect_wait(struct db_async *db, short what)
 /* Start a non-blocking connection attempt with a deadline. */
 static void db_async_connect_start(struct db_async *db)
 {
-	struct timeval tv = db_tv(db->connect_timeout_ms);
+	struct timeval tv = loop_tv(db->connect_timeout_ms);
 
 	const char *const keys[] = {"dbname", db->options ? "options" : NULL, NULL};
 	const char *const values[] = {db->url, db->options, NULL};

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/time.h>
 
 struct event_base;
 
@@ -17,3 +19,8 @@ struct event_base *loop_new(void);
  * (deploy/dev/up sends one SIGTERM); a handler of ours would turn that SIGTERM into a second
  * signal and skip the drain. Services install no SIGINT handler then. */
 bool loop_signal_inherited_ignore(int sig);
+/* The monotonic clock in milliseconds: what every timer and deadline on a loop is measured
+ * with. */
+uint64_t loop_now_ms(void);
+/* ms milliseconds as the timeval libevent's timers take. */
+struct timeval loop_tv(uint64_t ms);

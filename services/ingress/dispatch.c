@@ -14,6 +14,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "queue.h"
 #include "wire.h"
@@ -74,7 +75,7 @@ struct dispatch {
 	bool wanted;
 	uint64_t wake_seq, claim_seq;
 	uint64_t beat_seq;
-	struct wire_msg throttle_msg; /* being sent to every worker */
+	struct wire_msg broadcast; /* being sent to every worker */
 	struct bucket *buckets;
 	size_t n_buckets;
 	struct event *ev_buckets;
@@ -111,22 +112,6 @@ static const struct db_prepared dispatch_statements[] = {
 };
 
 static void dispatch_pump(struct dispatch *d);
-
-/* Monotonic clock in milliseconds. */
-static uint64_t dispatch_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Milliseconds as a timeval. */
-static struct timeval dispatch_tv(unsigned ms)
-{
-	return (struct timeval){.tv_sec = (time_t)(ms / 1000),
-	                        .tv_usec = (suseconds_t)(ms % 1000) * 1000};
-}
 
 /* Run dispatch_pump() from the loop, not from inside a callback that may be mid-update. */
 static void dispatch_pump_soon(struct dispatch *d)
@@ -181,33 +166,37 @@ static int dispatch_send(struct dispatch *d, const struct queue_peer *peer,
 static void dispatch_ready_drop_org(struct dispatch *d, const char *org);
 static struct bucket *dispatch_bucket(struct dispatch *d, const char *org);
 
-/* Tell one worker an organisation is paused. */
-static void dispatch_throttle_one(void *userdata, const struct queue_peer *peer)
+/* Send d->broadcast to one worker (a gone one is the heartbeat's business). */
+static void dispatch_broadcast_one(void *userdata, const struct queue_peer *peer)
 {
 	struct dispatch *d = userdata;
 
-	(void)queue_send(d->q, peer, &d->throttle_msg);
+	(void)queue_send(d->q, peer, &d->broadcast);
+}
+
+/* Send m to every worker in the book. */
+static void dispatch_broadcast(struct dispatch *d, const struct wire_msg *m)
+{
+	d->broadcast = *m;
+	workers_each(d->workers, dispatch_broadcast_one, d);
 }
 
 /* A worker paused an organisation after a 429: skip it in claims until the time passes, hand
  * back its items claimed ahead, and tell every worker, so that none calls it meanwhile. */
 static void dispatch_throttle(struct dispatch *d, const char *org, uint32_t ms)
 {
-	d->throttle_msg =
-	    (struct wire_msg){.type = WIRE_THROTTLE, .throttle = {.retry_after_ms = ms}};
-	snprintf(d->throttle_msg.throttle.organisation,
-	         sizeof(d->throttle_msg.throttle.organisation), "%s", org);
-	workers_each(d->workers, dispatch_throttle_one, d);
+	struct wire_msg m = {.type = WIRE_THROTTLE, .throttle = {.retry_after_ms = ms}};
+	struct bucket *b = dispatch_bucket(d, org);
+
+	snprintf(m.throttle.organisation, sizeof(m.throttle.organisation), "%s", org);
+	dispatch_broadcast(d, &m);
 	dispatch_ready_drop_org(d, org);
-	{
+	if (b) {
 		/* The bucket starts empty when the pause ends: the calls ramp up at its rate. */
-		struct bucket *b = dispatch_bucket(d, org);
-		if (b) {
-			b->tokens = 0;
-			b->refilled_ms = dispatch_now_ms() + ms;
-		}
+		b->tokens = 0;
+		b->refilled_ms = loop_now_ms() + ms;
 	}
-	uint64_t until = dispatch_now_ms() + ms;
+	uint64_t until = loop_now_ms() + ms;
 	size_t i;
 	char labels[128] = "";
 
@@ -232,7 +221,7 @@ static void dispatch_throttle(struct dispatch *d, const char *org, uint32_t ms)
  * configuration names ([a-z0-9_-]), so they need no quoting. */
 static void dispatch_skip_literal(struct dispatch *d)
 {
-	uint64_t now = dispatch_now_ms();
+	uint64_t now = loop_now_ms();
 	size_t len = 0;
 
 	d->p_skip[len++] = '{';
@@ -347,7 +336,7 @@ static void dispatch_on_claimed(void *userdata, const PGresult *res, int r)
 	metric_counter_inc(d->c_claims);
 	for (int i = 0; i < rows; i++) {
 		struct release rel = {strtoull(PQgetvalue(res, i, 0), NULL, 10),
-		                      strtoull(PQgetvalue(res, i, 2), NULL, 10), dispatch_now_ms()};
+		                      strtoull(PQgetvalue(res, i, 2), NULL, 10), loop_now_ms()};
 		snprintf(rel.organisation, sizeof(rel.organisation), "%s", PQgetvalue(res, i, 1));
 		dispatch_ready_push(d, &rel);
 	}
@@ -492,7 +481,7 @@ static void bucket_serve(struct dispatch *d, struct bucket *b)
 {
 	struct wire_msg m = {.type = WIRE_GRANT};
 
-	bucket_refill(b, dispatch_now_ms());
+	bucket_refill(b, loop_now_ms());
 	snprintf(m.permits.organisation, sizeof(m.permits.organisation), "%s", b->organisation);
 	while (b->n > 0 && b->tokens >= 1.0) {
 		struct want *w = &b->wants[b->head];
@@ -548,7 +537,7 @@ static void dispatch_want_permits(struct dispatch *d, const struct queue_peer *f
 /* Make a bucket per paced organisation, and their tick. */
 static void dispatch_buckets_init(struct dispatch *d, const struct dispatch_options *o)
 {
-	struct timeval tick = dispatch_tv(DISPATCH_BUCKET_TICK_MS);
+	struct timeval tick = loop_tv(DISPATCH_BUCKET_TICK_MS);
 
 	d->buckets = xcalloc(o->n_rates ? o->n_rates : 1, sizeof(*d->buckets));
 	for (size_t i = 0; i < o->n_rates; i++) {
@@ -559,7 +548,7 @@ static void dispatch_buckets_init(struct dispatch *d, const struct dispatch_opti
 		b->per_second = o->rates[i].per_second;
 		b->burst = b->per_second / 10 > 1 ? b->per_second / 10 : 1;
 		b->tokens = b->burst;
-		b->refilled_ms = dispatch_now_ms();
+		b->refilled_ms = loop_now_ms();
 		b->wants = xcalloc(DISPATCH_WANTS_MAX, sizeof(*b->wants));
 		(void)metrics_labels_add(labels, sizeof(labels), "organisation", b->organisation);
 		b->c_granted = metrics_counter(d->metrics, "hookrun_dispatch_permits_total",
@@ -575,7 +564,7 @@ static void dispatch_on_msg(void *userdata, const struct queue_peer *from, const
                             int error)
 {
 	struct dispatch *d = userdata;
-	uint64_t now = dispatch_now_ms();
+	uint64_t now = loop_now_ms();
 	struct wire_msg bye = {.type = WIRE_BYE};
 
 	if (!m)
@@ -620,29 +609,21 @@ static void dispatch_on_msg(void *userdata, const struct queue_peer *from, const
 	dispatch_gauges(d);
 }
 
-/* Send a heartbeat to one worker. */
-static void dispatch_beat_one(void *userdata, const struct queue_peer *peer)
-{
-	struct dispatch *d = userdata;
-	struct wire_msg m = {.type = WIRE_HEARTBEAT, .heartbeat = {.seq = d->beat_seq}};
-
-	(void)queue_send(d->q, peer, &m);
-}
-
 /* Heartbeat tick: drop silent workers, tell the others we are here. */
 static void dispatch_on_beat(evutil_socket_t fd, short what, void *arg)
 {
 	struct dispatch *d = arg;
-	size_t dropped = workers_expire(d->workers, dispatch_now_ms());
+	size_t dropped = workers_expire(d->workers, loop_now_ms());
 
-	dispatch_ready_expire(d, dispatch_now_ms());
+	dispatch_ready_expire(d, loop_now_ms());
 	if (d->n_releases > 0)
 		dispatch_pump_soon(d);
 
 	if (dropped)
 		log_event(LOG_LEVEL_WARN, "dispatch.workers_silent", "dropped=%zu", dropped);
 	d->beat_seq++;
-	workers_each(d->workers, dispatch_beat_one, d);
+	dispatch_broadcast(
+	    d, &(struct wire_msg){.type = WIRE_HEARTBEAT, .heartbeat = {.seq = d->beat_seq}});
 	dispatch_gauges(d);
 }
 
@@ -701,8 +682,8 @@ static void dispatch_metrics_init(struct dispatch *d)
 /* Start the timers: heartbeat and slow poll. */
 static void dispatch_timers_start(struct dispatch *d)
 {
-	struct timeval beat = dispatch_tv(d->heartbeat_ms);
-	struct timeval poll = dispatch_tv(d->poll_ms);
+	struct timeval beat = loop_tv(d->heartbeat_ms);
+	struct timeval poll = loop_tv(d->poll_ms);
 
 	d->ev_pump = event_new(d->base, -1, 0, dispatch_on_pump, d);
 	d->ev_beat = event_new(d->base, -1, EV_PERSIST, dispatch_on_beat, d);
@@ -747,21 +728,12 @@ struct dispatch *dispatch_new(struct event_base *base, const struct dispatch_opt
 	return d;
 }
 
-/* Tell one worker we are leaving. */
-static void dispatch_bye_one(void *userdata, const struct queue_peer *peer)
-{
-	struct dispatch *d = userdata;
-	struct wire_msg m = {.type = WIRE_BYE};
-
-	(void)queue_send(d->q, peer, &m);
-}
-
 void dispatch_free(struct dispatch *d)
 {
 	if (!d)
 		return;
 	if (d->q)
-		workers_each(d->workers, dispatch_bye_one, d);
+		dispatch_broadcast(d, &(struct wire_msg){.type = WIRE_BYE});
 	db_async_free(d->db);
 	queue_free(d->q);
 	workers_free(d->workers);

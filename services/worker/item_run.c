@@ -17,6 +17,7 @@
 #include "item_store.h"
 #include "job_kind.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "schema_cache.h"
 
@@ -39,13 +40,10 @@ enum item_settle {
 
 static const char *const settle_states[] = {"succeeded", "failed", "queued", "queued"};
 
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds, signed for deadline arithmetic. */
 static long long mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)loop_now_ms();
 }
 
 /* Wall-clock time ms from now as an ISO 8601 UTC timestamp (with milliseconds). */
@@ -303,6 +301,7 @@ void item_run_on_attempt(const struct versori_attempt *a, void *call_userdata)
 
 static void item_call_go(struct item_run *r);
 static void item_call_lease(struct item_run *r);
+static void item_call_wait(struct item_run *r, long long ms);
 static void item_on_retry(evutil_socket_t fd, short what, void *arg);
 
 /* Whether the call just answered with o is worth trying again within the run. */
@@ -327,16 +326,11 @@ static void item_call_retry(struct item_run *r, const struct versori_outcome *o)
 {
 	long long ms = (long long)(env_random(r->env) %
 	                           (uint32_t)((ITEM_CALL_RETRY_BASE_MS << r->call_retries) + 1));
-	struct timeval tv;
 
 	if (o->retry_after_s > 0 && ms < o->retry_after_s * 1000)
 		ms = o->retry_after_s * 1000;
-	tv = (struct timeval){.tv_sec = (time_t)(ms / 1000),
-	                      .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 	r->call_retries++;
-	if (!r->ev_retry)
-		r->ev_retry = evtimer_new(r->env->base, item_on_retry, r);
-	evtimer_add(r->ev_retry, &tv);
+	item_call_wait(r, ms);
 }
 
 /* The API call finished: try it again, or on to the kind's next step. */
@@ -435,11 +429,11 @@ void item_run_permits(struct worker_org *org, uint32_t n)
 	}
 }
 
-/* Wait until the organisation's pause ends, then go on with the pending call. */
+/* Go on with the pending call ms from now (a retry's pause, or the end of the
+ * organisation's pause). */
 static void item_call_wait(struct item_run *r, long long ms)
 {
-	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
-	                     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	struct timeval tv = loop_tv((uint64_t)ms);
 
 	if (!r->ev_retry)
 		r->ev_retry = evtimer_new(r->env->base, item_on_retry, r);

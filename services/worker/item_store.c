@@ -122,12 +122,23 @@ static void pipe_batch_requeue(struct pipe *p, bool alone)
 	pipe_batch_clear(p);
 }
 
-/* The row of item in res, or -1. */
-static int result_row(const PGresult *res, uint64_t item)
+/* The item ids of a batch's result rows (column 0), read once; ids[i] is row i's. */
+static size_t result_ids(const PGresult *res, uint64_t ids[static ITEM_STORE_BATCH_MAX])
 {
-	for (int i = 0; i < PQntuples(res); i++)
-		if (strtoull(PQgetvalue(res, i, 0), NULL, 10) == item)
-			return i;
+	size_t n = (size_t)PQntuples(res);
+
+	n = n < ITEM_STORE_BATCH_MAX ? n : ITEM_STORE_BATCH_MAX;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = strtoull(PQgetvalue(res, (int)i, 0), NULL, 10);
+	return n;
+}
+
+/* The row of item among ids, or -1. */
+static int result_row(const uint64_t *ids, size_t n, uint64_t item)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == item)
+			return (int)i;
 	return -1;
 }
 
@@ -136,13 +147,15 @@ static void loads_on_result(void *userdata, const PGresult *res, int rc)
 {
 	struct pipe *p = userdata;
 	bool ok = rc == 0 && PQresultStatus(res) == PGRES_TUPLES_OK;
+	uint64_t ids[ITEM_STORE_BATCH_MAX];
+	size_t n_ids = ok ? result_ids(res, ids) : 0;
 
 	if (rc == 0 && !ok)
 		log_event(LOG_LEVEL_ERROR, "item.load_failed", "items=%zu detail=%s", p->n_batch,
 		          db_result_message(res));
 	for (size_t i = 0; i < p->n_batch; i++) {
 		struct request *r = p->batch[i];
-		int row = ok ? result_row(res, r->item) : -1;
+		int row = ok ? result_row(ids, n_ids, r->item) : -1;
 
 		r->loaded(r->userdata, row >= 0 ? res : NULL, row, ok ? 0 : rc < 0 ? rc : -EIO);
 		request_free(r);
@@ -182,6 +195,8 @@ static void loads_send(struct pipe *p)
 static void settles_on_result(void *userdata, const PGresult *res, int rc)
 {
 	struct pipe *p = userdata;
+	uint64_t ids[ITEM_STORE_BATCH_MAX];
+	size_t n_ids;
 
 	if (rc < 0 || (PQresultStatus(res) != PGRES_TUPLES_OK && db_result_is_retryable(res))) {
 		/* Lost with its connection (it may have committed: settling again only finds the
@@ -199,9 +214,10 @@ static void settles_on_result(void *userdata, const PGresult *res, int rc)
 		pipe_kick(p);
 		return;
 	}
+	n_ids = PQresultStatus(res) == PGRES_TUPLES_OK ? result_ids(res, ids) : 0;
 	for (size_t i = 0; i < p->n_batch; i++) {
 		struct request *r = p->batch[i];
-		int row = PQresultStatus(res) == PGRES_TUPLES_OK ? result_row(res, r->item) : -1;
+		int row = result_row(ids, n_ids, r->item);
 		int held = row >= 0 ? strcmp(PQgetvalue(res, row, 1), "t") == 0 : -1;
 
 		if (held < 0)

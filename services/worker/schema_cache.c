@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "loop.h"
 #include "schema.h"
 
 /* A compiled schema shared by the runs that validate with it. */
@@ -39,15 +40,6 @@ struct schema_cache {
 	struct entry *entries;
 	long long ttl_ms;
 };
-
-/* Monotonic milliseconds. */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A new hold of one reference. */
 static struct schema_hold *hold_new(struct schema *s)
@@ -155,7 +147,7 @@ static void schema_on_fetched(struct item_run *fetcher, struct versori_outcome *
 	if (o->result == 0) {
 		schema_hold_release(e->hold);
 		e->hold = entry_compile(e, o->body);
-		e->fetched_ms = now_ms();
+		e->fetched_ms = (long long)loop_now_ms();
 	}
 	while (w) {
 		struct waiter *next = w->next;
@@ -192,7 +184,7 @@ void schema_cache_get(struct schema_cache *c, struct item_run *r, const char *pr
 	struct versori_request req = {0};
 	struct problem p = {0};
 
-	if (e->hold && now_ms() - e->fetched_ms < c->ttl_ms) {
+	if (e->hold && (long long)loop_now_ms() - e->fetched_ms < c->ttl_ms) {
 		entry_serve(e, r, done);
 		return;
 	}

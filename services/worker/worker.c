@@ -18,6 +18,7 @@
 #include "item_run.h"
 #include "item_store.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "queue.h"
 #include "schema_cache.h"
@@ -74,22 +75,6 @@ static const struct db_prepared worker_statements[] = {
     {"release", "SELECT hookrun.release_item($1::bigint, $2::bigint, $3)"},
     {"renew", "SELECT hookrun.renew_lease($1::bigint, $2::bigint, $3::interval)"},
 };
-
-/* Monotonic milliseconds. */
-static uint64_t worker_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Milliseconds as a timeval. */
-static struct timeval worker_tv(int ms)
-{
-	return (struct timeval){.tv_sec = (time_t)(ms / 1000),
-	                        .tv_usec = (suseconds_t)(ms % 1000) * 1000};
-}
 
 /* Send one message to a dispatcher; a full queue or a gone peer is the lease's problem. */
 static void link_send(struct link *l, const struct wire_msg *m)
@@ -194,7 +179,7 @@ static void worker_on_msg(void *userdata, const struct queue_peer *from, const s
 
 	if (!m)
 		return;
-	l->seen_ms = worker_now_ms();
+	l->seen_ms = loop_now_ms();
 	if (m->type == WIRE_BYE) {
 		link_down(l, "bye");
 		if (!w->draining)
@@ -220,7 +205,7 @@ static void worker_on_msg(void *userdata, const struct queue_peer *from, const s
 static void worker_on_beat(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	uint64_t now = worker_now_ms();
+	uint64_t now = loop_now_ms();
 	struct wire_msg beat = {.type = WIRE_HEARTBEAT, .heartbeat = {.seq = ++w->beat_seq}};
 
 	for (size_t i = 0; i < w->n_links; i++) {
@@ -267,7 +252,7 @@ static void worker_on_finished(void *userdata, struct item_run *r, enum wire_out
  * paused that long already. */
 static bool worker_pause(struct worker *w, const char *organisation, uint32_t ms)
 {
-	long long until = (long long)worker_now_ms() + ms;
+	long long until = (long long)loop_now_ms() + ms;
 
 	for (size_t i = 0; i < w->n_orgs; i++)
 		if (strcmp(w->orgs[i].cfg->name, organisation) == 0) {
@@ -475,7 +460,7 @@ static void worker_init(struct worker *w, struct event_base *base, const struct 
 	    .worker_name = w->name,
 	    .config = c,
 	    .metrics = w->metrics,
-	    .rng = (uint32_t)getpid() * 2654435761u + (uint32_t)worker_now_ms(),
+	    .rng = (uint32_t)getpid() * 2654435761u + (uint32_t)loop_now_ms(),
 	    .finished = worker_on_finished,
 	    .throttled = worker_on_throttled,
 	    .want = worker_on_want,
@@ -495,7 +480,7 @@ struct worker *worker_new(struct event_base *base, const struct config *c, char 
 	};
 	struct http_server_options ho = {
 	    .addr = c->worker_listen_addr, .port = c->worker_listen_port, .max_body = 1024};
-	struct timeval beat = worker_tv(c->heartbeat_ms);
+	struct timeval beat = loop_tv(c->heartbeat_ms);
 
 	worker_init(w, base, c);
 	w->http = http_client_new(base,
@@ -533,7 +518,7 @@ fail:
 static void worker_on_drain(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct timeval grace = worker_tv(WORKER_CANCEL_GRACE_MS);
+	struct timeval grace = loop_tv(WORKER_CANCEL_GRACE_MS);
 
 	if (!w->releasing) {
 		w->releasing = true;
@@ -556,7 +541,7 @@ static void worker_on_drain(evutil_socket_t fd, short what, void *arg)
 
 void worker_shutdown(struct worker *w, void (*done)(void *), void *userdata)
 {
-	struct timeval tv = worker_tv(w->c->drain_timeout_ms);
+	struct timeval tv = loop_tv(w->c->drain_timeout_ms);
 
 	if (w->draining)
 		return;
