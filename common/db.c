@@ -49,9 +49,11 @@ struct db_async {
 	db_result_fn cb;
 	void *cb_userdata;
 	PGresult *result;
-	/* COPY ... FROM STDIN in flight: the stream sent once the server asks for it. */
+	/* COPY ... FROM STDIN in flight: the stream sent once the server asks for it, or the
+	 * callback that makes it then. */
 	const void *copy_data;
 	size_t copy_len;
+	db_copy_fn copy_cb;
 };
 
 /* Strip the trailing newline libpq puts on its messages into a new string. */
@@ -477,6 +479,7 @@ static void db_async_teardown(struct db_async *db)
 	db->result = NULL;
 	db->copy_data = NULL;
 	db->copy_len = 0;
+	db->copy_cb = NULL;
 }
 
 /* The connection broke or could not be made: fail what is in flight, retry later. */
@@ -826,19 +829,42 @@ int db_async_send_copy(struct db_async *db, const char *sql, const void *data, s
 	return db_async_dispatch(db, PQsendQuery(db->conn, sql), cb, userdata);
 }
 
+/* Send SQL text ending in a COPY whose stream copy_cb makes once the statements before it
+ * have answered. */
+int db_async_send_copy_query(struct db_async *db, const char *sql, db_copy_fn copy_cb,
+                             db_result_fn cb, void *userdata)
+{
+	int r = db_async_sendable(db);
+
+	if (r < 0)
+		return r;
+	db->copy_cb = copy_cb;
+	return db_async_dispatch(db, PQsendQuery(db->conn, sql), cb, userdata);
+}
+
 /* The server is ready for COPY data: queue the whole stream and its end in libpq's output
  * buffer (it grows; nothing blocks), then flush what the socket takes. A COPY nobody asked
- * for is aborted, which fails the statement. */
+ * for, or whose stream its callback refused to make, is aborted, which fails the statement. */
 static int db_async_copy_out(struct db_async *db)
 {
 	const char *p = db->copy_data;
 	size_t left = db->copy_len;
+	db_copy_fn copy_cb = db->copy_cb;
 
 	db->copy_data = NULL;
 	db->copy_len = 0;
+	db->copy_cb = NULL;
+	if (copy_cb) {
+		const void *data = NULL;
+
+		if (copy_cb(db->cb_userdata, db->result, &data, &left) < 0)
+			data = NULL, left = 0;
+		p = data;
+	}
 	if (!p)
-		return PQputCopyEnd(db->conn, "unexpected COPY") == 1 ? db_async_flush(db)
-		                                                      : -ECONNRESET;
+		return PQputCopyEnd(db->conn, copy_cb ? "no COPY data" : "unexpected COPY") == 1
+		           ? db_async_flush(db)
+		           : -ECONNRESET;
 	while (left > 0) {
 		int n = left > DB_COPY_CHUNK ? DB_COPY_CHUNK : (int)left;
 		if (PQputCopyData(db->conn, p, n) != 1)
@@ -877,6 +903,7 @@ static void db_async_complete(struct db_async *db)
 	db->cb = NULL;
 	db->copy_data = NULL;
 	db->copy_len = 0;
+	db->copy_cb = NULL;
 	cb(cb_userdata, res, 0);
 	PQclear(res);
 }

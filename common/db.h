@@ -113,5 +113,18 @@ int db_async_send_prepared(struct db_async *db, const char *name, int nparams,
  * valid until the callback runs. -ENOTCONN / -EBUSY as db_async_send_prepared(). */
 int db_async_send_copy(struct db_async *db, const char *sql, const void *data, size_t len,
                        db_result_fn cb, void *userdata) _warn_unused_result_;
+/* Called when the server asks for the COPY data of db_async_send_copy_query(), with the
+ * result of the statements before the COPY in its text (the first one, or the error that
+ * stopped them; borrowed). Points *data at the whole stream, which must stay valid until the
+ * result callback runs, and returns 0; or returns a negative errno, which aborts the COPY and
+ * so fails the whole text. */
+typedef int (*db_copy_fn)(void *userdata, const PGresult *before, const void **data, size_t *len);
+/* Send SQL text without parameters whose statements end with one COPY ... FROM STDIN (e.g.
+ * "EXECUTE name(...); COPY ..."): one round trip and one transaction, in which the copy's
+ * stream can depend on what the statements before it returned. The result callback gets the
+ * first statement's result, or the first error. -ENOTCONN / -EBUSY as
+ * db_async_send_prepared(). */
+int db_async_send_copy_query(struct db_async *db, const char *sql, db_copy_fn copy_cb,
+                             db_result_fn cb, void *userdata) _warn_unused_result_;
 /* Drop the connection (failing any statement in flight with -ECONNRESET) and reconnect. */
 void db_async_reset(struct db_async *db);

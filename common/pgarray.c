@@ -1,4 +1,4 @@
-/* PostgreSQL's binary wire formats: one-dimensional arrays and binary COPY streams. */
+/* PostgreSQL's wire formats: one-dimensional arrays, binary COPY streams, array literals. */
 #include "pgarray.h"
 
 #include <assert.h>
@@ -149,4 +149,73 @@ void pgarray_copy_row(struct pgarray *a, unsigned n_fields)
 void pgarray_copy_end(struct pgarray *a)
 {
 	pgarray_put_i16(a, -1);
+}
+
+/* Terminate the text with a NUL that len does not count. */
+static void pgarray_sql_terminate(struct pgarray *a)
+{
+	*pgarray_grow(a, 1) = '\0';
+	a->len--;
+}
+
+/* Start SQL text. */
+void pgarray_sql_begin(struct pgarray *a)
+{
+	a->len = 0;
+	pgarray_sql_terminate(a);
+}
+
+/* Append text as it is. */
+void pgarray_sql_append(struct pgarray *a, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(pgarray_grow(a, n), s, n);
+	pgarray_sql_terminate(a);
+}
+
+/* Open an escape string literal holding an array. */
+void pgarray_literal_begin(struct pgarray *a)
+{
+	pgarray_sql_append(a, "E'{");
+}
+
+/* One element: NULL, or the string double-quoted for array_in (a backslash before '"' and
+ * '\'), then escaped for the E'' literal (a backslash doubled, a quote written twice). */
+void pgarray_literal_put(struct pgarray *a, const char *s)
+{
+	if (a->len > 0 && a->buf[a->len - 1] != '{')
+		pgarray_sql_append(a, ",");
+	if (!s) {
+		pgarray_sql_append(a, "NULL");
+		return;
+	}
+	*pgarray_grow(a, 1) = '"';
+	for (; *s; s++) {
+		const char *esc;
+
+		switch (*s) {
+		case '"': /* \" in array_in's input, written \\" in the literal */
+			esc = "\\\\\"";
+			break;
+		case '\\': /* \\ in array_in's input, \\\\ in the literal */
+			esc = "\\\\\\\\";
+			break;
+		case '\'':
+			esc = "''";
+			break;
+		default:
+			*pgarray_grow(a, 1) = (unsigned char)*s;
+			continue;
+		}
+		memcpy(pgarray_grow(a, strlen(esc)), esc, strlen(esc));
+	}
+	*pgarray_grow(a, 1) = '"';
+	pgarray_sql_terminate(a);
+}
+
+/* Close the array and the literal. */
+void pgarray_literal_end(struct pgarray *a)
+{
+	pgarray_sql_append(a, "}'");
 }

@@ -1,8 +1,9 @@
 /* PostgreSQL's binary wire formats for a batch of rows: one-dimensional arrays (array_recv),
  * one parameter per column of a prepared statement, and the stream of COPY ... FROM STDIN
  * (FORMAT binary). Both encode a value the same way (big-endian int32 length, -1 for NULL,
- * then the type's binary form), so the pgarray_put_* calls serve both. Pure; used by the
- * ingress's group commit. Caller storage; the buffer is reused across batches. */
+ * then the type's binary form), so the pgarray_put_* calls serve both. Also SQL text with
+ * array literals, for statements sent as text. Pure; used by the ingress's group commit.
+ * Caller storage; the buffer is reused across batches. */
 #pragma once
 
 #include <stddef.h>
@@ -40,3 +41,15 @@ void pgarray_fini(struct pgarray *a);
 void pgarray_copy_begin(struct pgarray *a);
 void pgarray_copy_row(struct pgarray *a, unsigned n_fields);
 void pgarray_copy_end(struct pgarray *a);
+
+/* SQL text: pgarray_sql_begin() discards what the buffer held; pgarray_sql_append() adds
+ * text as it is; pgarray_literal_begin(), one pgarray_literal_put() per element and
+ * pgarray_literal_end() add a one-dimensional array literal (E'{...}', valid whatever
+ * standard_conforming_strings says) whose elements are the strings given, NULL an SQL NULL.
+ * The buffer stays NUL-terminated (not counted in len). The strings must not hold a NUL
+ * byte; they are not checked for the database's encoding. */
+void pgarray_sql_begin(struct pgarray *a);
+void pgarray_sql_append(struct pgarray *a, const char *s);
+void pgarray_literal_begin(struct pgarray *a);
+void pgarray_literal_put(struct pgarray *a, const char *s);
+void pgarray_literal_end(struct pgarray *a);

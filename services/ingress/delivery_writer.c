@@ -39,8 +39,11 @@ struct writer_conn {
 	struct delivery **batch;
 	size_t batch_n;    /* all deliveries, leaders first then followers */
 	size_t batch_rows; /* leaders: rows in the statement */
-	bool copy;         /* the batch travels by COPY rather than the statement */
+	bool copy;         /* the batch travels by COPY alone */
 	bool retry;        /* a leader is a retry: the retry statement, which finds its rows */
+	/* Otherwise the claim of the batch's keys, then a COPY of the rows it may store. */
+	struct pgarray claim_sql;
+	struct delivery **kept; /* the rows the COPY after a claim carries */
 	long long sent_us;
 	struct pgarray cols[DELIVERY_WRITER_COLUMNS];
 	const char *values[DELIVERY_WRITER_PARAMS];
@@ -88,6 +91,7 @@ static const struct delivery_writer_db_ops writer_db_async = {
     .connected = db_async_connected,
     .send_prepared = db_async_send_prepared,
     .send_copy = db_async_send_copy,
+    .send_copy_query = db_async_send_copy_query,
     .reset = db_async_reset,
     .sqlstate = db_result_sqlstate,
     .message = db_result_message,
@@ -119,29 +123,32 @@ void delivery_fini(struct delivery *d)
 	d->route = NULL;
 }
 
-/* The batch statements: one array parameter per column, one row per array element, each
+/* The batch statements. The claim takes the batch's ids, sources and keys as arrays; the
+ * retry statement takes one array parameter per column, one row per array element, each
  * array expanded in the select list (ProjectSet: no copy of the rows into a tuplestore).
  * They claim the idempotency keys (taking over expired ones, in key order so concurrent
- * batches cannot deadlock), insert the deliveries without a key and those whose key they
- * won, and report only the keyed rows whose key they did not win, with the delivery that
- * holds it (NULL: a batch that committed after this statement began holds it, or took it
- * over; retry).
- * Every row not reported is stored: the statement either inserted it or failed as a whole.
+ * batches cannot deadlock); the retry statement inserts the deliveries without a key and
+ * those whose key it won (the claim leaves that to the COPY after it); both report only the
+ * keyed rows whose key they did not win, with the delivery that holds it (NULL: a batch that
+ * committed after this statement began holds it, or took it over; retry).
+ * Every row not reported is stored: the transaction either inserted it or failed as a whole.
  *
  * No plan here depends on table statistics: the inserts reach the tables through their
  * unique indexes only, and the one lookup (the holder of a key) runs on sessions with
  * enable_seqscan off. A plan chosen on the statistics of an empty table and then cached
- * would otherwise read a whole growing table per row (see migrations/0003). */
-#define WRITER_SQL_KEYS                                                                            \
+ * would otherwise read a whole growing table per row (see migrations/0003). Keys compare
+ * and sort bytewise (COLLATE "C", as the key table's columns since migration 0009). */
+#define WRITER_SQL_KEYS(WINDOW)                                                                    \
 	"WITH keys AS (INSERT INTO hookrun.idempotency_keys AS k (source, key, delivery_id, "      \
 	"expires_at) "                                                                             \
-	"SELECT source, key, id, now() + make_interval(secs => $13::float8) "                      \
+	"SELECT source, key, id, now() + make_interval(secs => " WINDOW "::float8) "               \
 	"FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::text[]) AS source, "                    \
-	"unnest($3::text[]) AS key) AS t WHERE key IS NOT NULL ORDER BY source, key "              \
+	"unnest($3::text[]) AS key) AS t WHERE key IS NOT NULL "                                   \
+	"ORDER BY source COLLATE \"C\", key COLLATE \"C\" "                                        \
 	"ON CONFLICT (source, key) DO UPDATE SET delivery_id = EXCLUDED.delivery_id, "             \
-	"expires_at = EXCLUDED.expires_at WHERE k.expires_at < now() RETURNING delivery_id), "
+	"expires_at = EXCLUDED.expires_at WHERE k.expires_at < now() RETURNING delivery_id)"
 #define WRITER_SQL_INSERT                                                                          \
-	"ins AS (INSERT INTO hookrun.deliveries (id, source, idempotency_key, received_at, "       \
+	", ins AS (INSERT INTO hookrun.deliveries (id, source, idempotency_key, received_at, "     \
 	"method, uri, headers, content_type, body, verified_by, peer, route) "                     \
 	"SELECT id, source, key, received_at, method, uri, headers, content_type, body, "          \
 	"verified_by, peer, route FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::text[]) AS "   \
@@ -152,21 +159,20 @@ void delivery_fini(struct delivery *d)
 	"unnest($9::bytea[]) AS body, "                                                            \
 	"unnest($10::text[]) AS verified_by, unnest($11::text[]) AS peer, "                        \
 	"unnest($12::jsonb[]) AS route) AS t "                                                     \
-	"WHERE key IS NULL OR id IN (SELECT delivery_id FROM keys)"
+	"WHERE key IS NULL OR id IN (SELECT delivery_id FROM keys) ON CONFLICT (id) DO NOTHING)"
 #define WRITER_SQL_REPORT                                                                          \
-	") SELECT t.ord, (SELECT k.delivery_id FROM hookrun.idempotency_keys k "                   \
+	" SELECT t.ord, (SELECT k.delivery_id FROM hookrun.idempotency_keys k "                    \
 	"WHERE k.source = t.source AND k.key = t.key AND k.expires_at >= now()) "                  \
 	"FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS t(id, source, key, "   \
 	"ord) WHERE t.key IS NOT NULL AND t.id NOT IN (SELECT delivery_id FROM keys)"
 
-/* First attempts: their ids are new, so a plain insert (a unique violation means the batch
- * is retried, by the retry statement). */
-const char delivery_writer_sql[] = WRITER_SQL_KEYS WRITER_SQL_INSERT WRITER_SQL_REPORT;
+/* First attempts: the claim alone; the rows follow by COPY (their ids are new, so a unique
+ * violation means the batch is retried, by the retry statement). */
+const char delivery_writer_claim_sql[] = WRITER_SQL_KEYS("$4") WRITER_SQL_REPORT;
 
 /* Batches with a retry: a row of an attempt whose commit was lost with its connection may
  * exist (and holds its key: reported as its own holder). */
-const char delivery_writer_retry_sql[] =
-    WRITER_SQL_KEYS WRITER_SQL_INSERT " ON CONFLICT (id) DO NOTHING" WRITER_SQL_REPORT;
+const char delivery_writer_retry_sql[] = WRITER_SQL_KEYS("$13") WRITER_SQL_INSERT WRITER_SQL_REPORT;
 
 /* Expired idempotency keys, a bounded slice at a time; any ingress may run it. */
 const char delivery_writer_expire_sql[] =
@@ -174,7 +180,7 @@ const char delivery_writer_expire_sql[] =
     "SELECT ctid FROM hookrun.idempotency_keys WHERE expires_at < now() LIMIT 10000))";
 
 static const struct db_prepared writer_prepared[] = {
-    {DELIVERY_WRITER_STATEMENT, delivery_writer_sql},
+    {DELIVERY_WRITER_CLAIM_STATEMENT, delivery_writer_claim_sql},
     {DELIVERY_WRITER_RETRY_STATEMENT, delivery_writer_retry_sql},
     {DELIVERY_WRITER_EXPIRE_STATEMENT, delivery_writer_expire_sql},
 };
@@ -225,6 +231,32 @@ int delivery_writer_encode(struct delivery *const *rows, size_t n,
 const char delivery_writer_copy_sql[] =
     "COPY hookrun.deliveries (id, source, idempotency_key, received_at, method, uri, headers, "
     "content_type, body, verified_by, peer, route) FROM STDIN (FORMAT binary)";
+
+/* The text of a claim batch: EXECUTE of the claim with array literals, then the COPY. */
+void delivery_writer_encode_claim(struct delivery *const *rows, size_t n, const char *window,
+                                  struct pgarray *sql)
+{
+	pgarray_sql_begin(sql);
+	pgarray_sql_append(sql, "EXECUTE " DELIVERY_WRITER_CLAIM_STATEMENT "(");
+	pgarray_literal_begin(sql);
+	for (size_t i = 0; i < n; i++)
+		pgarray_literal_put(sql, rows[i]->id);
+	pgarray_literal_end(sql);
+	pgarray_sql_append(sql, ", ");
+	pgarray_literal_begin(sql);
+	for (size_t i = 0; i < n; i++)
+		pgarray_literal_put(sql, rows[i]->source);
+	pgarray_literal_end(sql);
+	pgarray_sql_append(sql, ", ");
+	pgarray_literal_begin(sql);
+	for (size_t i = 0; i < n; i++)
+		pgarray_literal_put(sql, rows[i]->idempotency_key);
+	pgarray_literal_end(sql);
+	pgarray_sql_append(sql, ", '");
+	pgarray_sql_append(sql, window);
+	pgarray_sql_append(sql, "'); ");
+	pgarray_sql_append(sql, delivery_writer_copy_sql);
+}
 
 /* Encode a copy batch's rows as one binary COPY stream; -EINVAL on a bad id. */
 int delivery_writer_encode_copy(struct delivery *const *rows, size_t n, struct pgarray *stream)
@@ -426,7 +458,59 @@ static void writer_send_copy(struct delivery_writer *w, struct writer_conn *c)
 		writer_on_copy_result(c, NULL, -ECONNRESET);
 }
 
-/* Send the queue head as one batch on an idle connection. */
+/* The claim of a claim batch answered and the server waits for the COPY: the stream of the
+ * rows the claim did not report (a duplicate, or a key held elsewhere, is not stored). Most
+ * claims report nothing, and the stream encoded before sending serves as it is. */
+static int writer_claim_copy(void *userdata, const PGresult *claimed, const void **data,
+                             size_t *len)
+{
+	struct writer_conn *c = userdata;
+	int reported =
+	    claimed && PQresultStatus(claimed) == PGRES_TUPLES_OK ? PQntuples(claimed) : 0;
+
+	if (reported > 0) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < c->batch_rows; i++)
+			c->kept[i] = c->batch[i];
+		for (int i = 0; i < reported; i++) {
+			long ord = strtol(PQgetvalue(claimed, i, 0), NULL, 10);
+			if (ord >= 1 && (size_t)ord <= c->batch_rows)
+				c->kept[ord - 1] = NULL;
+		}
+		for (size_t i = 0; i < c->batch_rows; i++)
+			if (c->kept[i])
+				c->kept[n++] = c->kept[i];
+		if (delivery_writer_encode_copy(c->kept, n, &c->stream) < 0)
+			return -EINVAL;
+	}
+	*data = c->stream.buf;
+	*len = c->stream.len;
+	return 0;
+}
+
+/* Send a claim batch: first attempts, some with keys. Its stream is encoded now, which also
+ * checks every id before anything is sent. */
+static void writer_send_claim(struct delivery_writer *w, struct writer_conn *c)
+{
+	int r = delivery_writer_encode_copy(c->batch, c->batch_rows, &c->stream);
+
+	if (r < 0) {
+		batch_fail(w, c, -EIO);
+		writer_batch_done(w, c);
+		return;
+	}
+	delivery_writer_encode_claim(c->batch, c->batch_rows, w->window, &c->claim_sql);
+	c->sent_us = w->opts.clock_us();
+	r = w->db->send_copy_query(c->db, (const char *)c->claim_sql.buf, writer_claim_copy,
+	                           writer_on_result, c);
+	if (r < 0)
+		writer_on_result(c, NULL, -ECONNRESET);
+}
+
+/* Send the queue head as one batch on an idle connection: a COPY when it has no keys and is
+ * a first attempt, a claim and a COPY when it has keys, the retry statement when a row is a
+ * retry. */
 static void writer_send(struct delivery_writer *w, struct writer_conn *c)
 {
 	int r;
@@ -434,6 +518,13 @@ static void writer_send(struct delivery_writer *w, struct writer_conn *c)
 	batch_collect(w, c);
 	if (c->copy) {
 		writer_send_copy(w, c);
+		return;
+	}
+	c->retry = false;
+	for (size_t i = 0; i < c->batch_rows; i++)
+		c->retry |= c->batch[i]->attempts > 0;
+	if (!c->retry) {
+		writer_send_claim(w, c);
 		return;
 	}
 	r = delivery_writer_encode(c->batch, c->batch_rows, c->cols);
@@ -448,13 +539,9 @@ static void writer_send(struct delivery_writer *w, struct writer_conn *c)
 		c->formats[i] = 1;
 	}
 	c->values[DELIVERY_WRITER_COLUMNS] = w->window;
-	c->retry = false;
-	for (size_t i = 0; i < c->batch_rows; i++)
-		c->retry |= c->batch[i]->attempts > 0;
 	c->sent_us = w->opts.clock_us();
-	r = w->db->send_prepared(
-	    c->db, c->retry ? DELIVERY_WRITER_RETRY_STATEMENT : DELIVERY_WRITER_STATEMENT,
-	    DELIVERY_WRITER_PARAMS, c->values, c->lengths, c->formats, writer_on_result, c);
+	r = w->db->send_prepared(c->db, DELIVERY_WRITER_RETRY_STATEMENT, DELIVERY_WRITER_PARAMS,
+	                         c->values, c->lengths, c->formats, writer_on_result, c);
 	if (r < 0)
 		writer_on_result(c, NULL, -ECONNRESET);
 }
@@ -854,6 +941,7 @@ static void writer_conn_init(struct delivery_writer *w, struct writer_conn *c,
 {
 	c->w = w;
 	c->batch = xcalloc(w->batch_capacity, sizeof(struct delivery *));
+	c->kept = xcalloc(w->batch_capacity, sizeof(struct delivery *));
 	c->db = w->db->open(w->base, dbo, writer_on_db_state, c);
 }
 
@@ -864,7 +952,9 @@ static void writer_conn_fini(struct writer_conn *c)
 	for (size_t i = 0; i < DELIVERY_WRITER_COLUMNS; i++)
 		pgarray_fini(&c->cols[i]);
 	pgarray_fini(&c->stream);
+	pgarray_fini(&c->claim_sql);
 	free(c->batch);
+	free(c->kept);
 }
 
 /* Create the writer; it connects at once and reconnects by itself. */

@@ -1,7 +1,7 @@
 /* Group commit of accepted deliveries: requests that arrive while a commit is in flight are
- * batched into the next one, each batch a single prepared statement on one of a few
- * asynchronous PostgreSQL connections (libpq, on the ingress's libevent loop). Nothing here
- * blocks. */
+ * batched into the next one, each batch one round trip and one transaction (a COPY, a claim
+ * of its idempotency keys and a COPY, or a prepared statement) on one of a few asynchronous
+ * PostgreSQL connections (libpq, on the ingress's libevent loop). Nothing here blocks. */
 #pragma once
 
 #include <stdbool.h>
@@ -65,6 +65,8 @@ struct delivery_writer_db_ops {
 	                     db_result_fn cb, void *userdata);
 	int (*send_copy)(struct db_async *db, const char *sql, const void *data, size_t len,
 	                 db_result_fn cb, void *userdata);
+	int (*send_copy_query)(struct db_async *db, const char *sql, db_copy_fn copy_cb,
+	                       db_result_fn cb, void *userdata);
 	void (*reset)(struct db_async *db);
 	/* The SQLSTATE and message of a failed result (db_result_sqlstate/_message). */
 	const char *(*sqlstate)(const PGresult *res);
@@ -106,13 +108,17 @@ void delivery_writer_sweep(struct delivery_writer *w);
 /* Pure parts, exposed for unit tests. */
 #define DELIVERY_WRITER_COLUMNS          12
 #define DELIVERY_WRITER_PARAMS           (DELIVERY_WRITER_COLUMNS + 1) /* + the dedup window */
-#define DELIVERY_WRITER_STATEMENT        "hookrun_delivery_batch"
+#define DELIVERY_WRITER_CLAIM_STATEMENT  "hookrun_delivery_claim"
+#define DELIVERY_WRITER_CLAIM_PARAMS     4 /* ids, sources, keys, the dedup window */
 #define DELIVERY_WRITER_RETRY_STATEMENT  "hookrun_delivery_retry"
 #define DELIVERY_WRITER_EXPIRE_STATEMENT "hookrun_keys_expire"
-/* The batch statements (prepared on every writer connection): delivery_writer_sql for a batch
- * of first attempts, delivery_writer_retry_sql for one with a retry. Both return one row
- * (ordinality, holder's delivery id or NULL) per keyed row whose key they did not win. */
-extern const char delivery_writer_sql[];
+/* The statements a batch with idempotency keys takes (prepared on every writer connection).
+ * A batch of first attempts: delivery_writer_claim_sql claims the keys, then the rows it may
+ * store follow by COPY in the same transaction (delivery_writer_encode_claim()). A batch with
+ * a retry: delivery_writer_retry_sql claims the keys and inserts the rows, tolerating a row a
+ * lost commit left. Both return one row (ordinality, holder's delivery id or NULL) per keyed
+ * row whose key they did not win; such a row is not stored. */
+extern const char delivery_writer_claim_sql[];
 extern const char delivery_writer_retry_sql[];
 /* Deletes expired idempotency keys, at most 10,000 a run. */
 extern const char delivery_writer_expire_sql[];
@@ -126,6 +132,11 @@ extern const char delivery_writer_copy_sql[];
 /* Encode rows as one binary COPY stream for delivery_writer_copy_sql; -EINVAL on a bad id. */
 int delivery_writer_encode_copy(struct delivery *const *rows, size_t n,
                                 struct pgarray *stream) _warn_unused_result_;
+/* The SQL text of a batch of first attempts with keys: EXECUTE of the claim statement with the
+ * batch's ids, sources and keys as array literals and window (seconds, as text), then
+ * delivery_writer_copy_sql; one round trip, one transaction. */
+void delivery_writer_encode_claim(struct delivery *const *rows, size_t n, const char *window,
+                                  struct pgarray *sql);
 /* Encode the rows as one binary array per column; -EINVAL on a malformed id. */
 int delivery_writer_encode(struct delivery *const *rows, size_t n,
                            struct pgarray cols[DELIVERY_WRITER_COLUMNS]) _warn_unused_result_;

@@ -346,11 +346,12 @@ static void test_hook_wrong_method(void **state)
 	s->g.passed = true;
 }
 
-/* 4. Idempotency-Key twice: 202 then 200 with the same id and duplicate, one row. */
+/* 4. Idempotency-Key twice: 202 then 200 with the same id and duplicate, one row. The key
+ * holds what an SQL or array literal would have to escape (the claim sends keys as one). */
 static void test_dedup_header(void **state)
 {
 	struct suite *s = *state;
-	_cleanup_free_ char *key = xasprintf("hdr-%d", (int)getpid());
+	_cleanup_free_ char *key = xasprintf("hdr-'\"\\{a,b} NULL-%d", (int)getpid());
 	_cleanup_free_ char *key_line = xasprintf("Idempotency-Key: %s", key);
 	const char *headers[] = {key_line, NULL};
 	char id1[HARNESS_ID_MAX], id2[HARNESS_ID_MAX];

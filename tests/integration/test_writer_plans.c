@@ -132,10 +132,10 @@ static void test_plans_on_empty_statistics(void **state)
 		const char *name, *sql, *needs[2];
 		int nparams;
 	} stmts[] = {
-	    {DELIVERY_WRITER_STATEMENT,
-	     delivery_writer_sql,
+	    {DELIVERY_WRITER_CLAIM_STATEMENT,
+	     delivery_writer_claim_sql,
 	     {"Index Scan using idempotency_keys_pkey", "hashed SubPlan"},
-	     DELIVERY_WRITER_PARAMS},
+	     DELIVERY_WRITER_CLAIM_PARAMS},
 	    {DELIVERY_WRITER_RETRY_STATEMENT,
 	     delivery_writer_retry_sql,
 	     {"Index Scan using idempotency_keys_pkey", "hashed SubPlan"},

@@ -105,13 +105,41 @@ static void test_copy_stream(void **state)
 	pgarray_fini(&a);
 }
 
+/* SQL text with array literals: elements quoted for array_in and escaped for E'' (quote
+ * doubled, backslash and double quote escaped twice), NULL as NULL, an empty array, text
+ * appended as is; the buffer NUL-terminated throughout and reset by pgarray_sql_begin(). */
+static void test_literal(void **state)
+{
+	struct pgarray a = {0};
+
+	pgarray_sql_begin(&a);
+	assert_int_equal(a.len, 0);
+	assert_string_equal((const char *)a.buf, "");
+	pgarray_sql_append(&a, "SELECT ");
+	pgarray_literal_begin(&a);
+	pgarray_literal_put(&a, NULL);
+	pgarray_literal_put(&a, "it's");
+	pgarray_literal_put(&a, "a\"b\\c");
+	pgarray_literal_put(&a, "");
+	pgarray_literal_put(&a, "{x,y} NULL");
+	pgarray_literal_end(&a);
+	assert_string_equal((const char *)a.buf,
+	                    "SELECT E'{NULL,\"it''s\",\"a\\\\\"b\\\\\\\\c\",\"\",\"{x,y} NULL\"}'");
+	assert_int_equal(strlen((const char *)a.buf), a.len);
+	pgarray_sql_begin(&a);
+	pgarray_literal_begin(&a);
+	pgarray_literal_end(&a);
+	assert_string_equal((const char *)a.buf, "E'{}'");
+	pgarray_fini(&a);
+}
+
 /* Entry point. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_text_array), cmocka_unit_test(test_copy_stream),
 	    cmocka_unit_test(test_uuid),       cmocka_unit_test(test_timestamp_and_jsonb),
-	    cmocka_unit_test(test_growth),
+	    cmocka_unit_test(test_growth),     cmocka_unit_test(test_literal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -190,26 +190,57 @@ static void test_copy_columns(void **state)
 	                           "headers, content_type, body, verified_by, peer, route)";
 
 	assert_non_null(strstr(delivery_writer_copy_sql, cols));
-	assert_non_null(strstr(delivery_writer_sql, cols));
 	assert_non_null(strstr(delivery_writer_retry_sql, cols));
 	assert_non_null(strstr(delivery_writer_copy_sql, "FROM STDIN (FORMAT binary)"));
 }
 
-/* Both statements take exactly the parameters the writer binds; only the retry statement
- * tolerates rows that exist already. */
+/* Each statement takes exactly the parameters the writer binds; only the retry statement
+ * inserts deliveries, and it tolerates rows that exist already. */
 static void test_statement_params(void **state)
 {
-	const char *const sqls[] = {delivery_writer_sql, delivery_writer_retry_sql};
+	const struct {
+		const char *sql;
+		int params;
+	} stmts[] = {{delivery_writer_claim_sql, DELIVERY_WRITER_CLAIM_PARAMS},
+	             {delivery_writer_retry_sql, DELIVERY_WRITER_PARAMS}};
 	char needle[16];
 
-	for (size_t i = 0; i < ELEMENTSOF(sqls); i++) {
-		snprintf(needle, sizeof(needle), "$%d::", DELIVERY_WRITER_PARAMS);
-		assert_non_null(strstr(sqls[i], needle));
-		snprintf(needle, sizeof(needle), "$%d", DELIVERY_WRITER_PARAMS + 1);
-		assert_null(strstr(sqls[i], needle));
+	for (size_t i = 0; i < ELEMENTSOF(stmts); i++) {
+		snprintf(needle, sizeof(needle), "$%d::", stmts[i].params);
+		assert_non_null(strstr(stmts[i].sql, needle));
+		snprintf(needle, sizeof(needle), "$%d", stmts[i].params + 1);
+		assert_null(strstr(stmts[i].sql, needle));
 	}
-	assert_null(strstr(delivery_writer_sql, "ON CONFLICT (id)"));
+	assert_null(strstr(delivery_writer_claim_sql, "INSERT INTO hookrun.deliveries"));
 	assert_non_null(strstr(delivery_writer_retry_sql, "ON CONFLICT (id) DO NOTHING"));
+}
+
+/* A claim batch's text: EXECUTE with one array literal per column (a quote, a double quote
+ * and a backslash in a key escaped for both the literal and array_in; a missing key NULL),
+ * the window, then the COPY. The buffer is reused. */
+static void test_encode_claim(void **state)
+{
+	struct delivery d1, d2;
+	struct delivery *rows[] = {&d1, &d2};
+	struct pgarray sql = {0};
+
+	example_rows(&d1, &d2);
+	d1.idempotency_key = (char *)"k'1\"\\";
+	delivery_writer_encode_claim(rows, 2, "3600", &sql);
+	assert_string_equal((const char *)sql.buf,
+	                    "EXECUTE " DELIVERY_WRITER_CLAIM_STATEMENT
+	                    "(E'{\"0190b5c8-0000-7000-8000-000000000001\","
+	                    "\"0190b5c8-0000-7000-8000-0000000000ff\"}', "
+	                    "E'{\"demo\",\"demo\"}', E'{\"k''1\\\\\"\\\\\\\\\",NULL}', '3600'); "
+	                    "COPY hookrun.deliveries (id, source, idempotency_key, received_at, "
+	                    "method, uri, headers, content_type, body, verified_by, peer, route) "
+	                    "FROM STDIN (FORMAT binary)");
+	assert_int_equal(strlen((const char *)sql.buf), sql.len);
+	delivery_writer_encode_claim(rows + 1, 1, "60", &sql);
+	assert_non_null(strstr((const char *)sql.buf,
+	                       "(E'{\"0190b5c8-0000-7000-8000-0000000000ff\"}', "
+	                       "E'{\"demo\"}', E'{NULL}', '60'); COPY"));
+	pgarray_fini(&sql);
 }
 
 /* Entry point. */
@@ -219,6 +250,7 @@ int main(void)
 	    cmocka_unit_test(test_encode_rows),        cmocka_unit_test(test_encode_bad_id),
 	    cmocka_unit_test(test_statement_params),   cmocka_unit_test(test_encode_copy),
 	    cmocka_unit_test(test_encode_copy_bad_id), cmocka_unit_test(test_copy_columns),
+	    cmocka_unit_test(test_encode_claim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

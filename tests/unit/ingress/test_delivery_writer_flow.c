@@ -40,9 +40,13 @@ struct fake_db {
 	void *cb_ud;
 	bool copy;
 	bool retry; /* the retry statement (a batch holding a second attempt) */
+	bool claim; /* a claim of keys, then a COPY of the rows it did not report */
+	db_copy_fn copy_cb;
 	size_t rows;
 	char ids[MAX_ROWS][37];  /* the rows' ids, in the order sent */
-	char keys[MAX_ROWS][16]; /* their idempotency keys ("" for none), statement only */
+	char keys[MAX_ROWS][16]; /* their idempotency keys ("" for none), not for a COPY */
+	size_t copied;           /* rows in the COPY after a claim */
+	char copied_ids[MAX_ROWS][37];
 };
 
 /* One finished delivery, as the done callback saw it. */
@@ -143,7 +147,7 @@ static int fake_send_prepared(struct db_async *db, const char *name, int nparams
 	if (nparams == 0)
 		return 0;
 	f->retry = strcmp(name, DELIVERY_WRITER_RETRY_STATEMENT) == 0;
-	assert_true(f->retry || strcmp(name, DELIVERY_WRITER_STATEMENT) == 0);
+	assert_true(f->retry);
 	assert_int_equal(nparams, DELIVERY_WRITER_PARAMS);
 	ids = (const unsigned char *)values[0];
 	keys = (const unsigned char *)values[2];
@@ -161,13 +165,28 @@ static int fake_send_prepared(struct db_async *db, const char *name, int nparams
 	return 0;
 }
 
-/* send_copy: record the rows of the binary COPY stream (each row's first field is its id). */
+/* The ids of the rows of a binary COPY stream (each row's first field is its id). */
+static size_t copy_rows(const unsigned char *p, size_t len, char ids[MAX_ROWS][37])
+{
+	size_t off = 19, n = 0;
+
+	while (off + 2 <= len && !(p[off] == 0xff && p[off + 1] == 0xff)) {
+		off += 2;
+		assert_true(n < MAX_ROWS);
+		uuid_format(p + off + 4, ids[n++]);
+		for (int c = 0; c < DELIVERY_WRITER_COLUMNS; c++) {
+			int32_t l = be32(p + off);
+			off += 4 + (size_t)(l < 0 ? 0 : l);
+		}
+	}
+	return n;
+}
+
+/* send_copy: record the rows of the binary COPY stream. */
 static int fake_send_copy(struct db_async *db, const char *sql, const void *data, size_t len,
                           db_result_fn cb, void *userdata)
 {
 	struct fake_db *f = (struct fake_db *)db;
-	const unsigned char *p = data;
-	size_t off = 19;
 
 	assert_true(f->connected && !f->busy);
 	*f = (struct fake_db){.state_cb = f->state_cb,
@@ -179,14 +198,65 @@ static int fake_send_copy(struct db_async *db, const char *sql, const void *data
 	                      .cb = cb,
 	                      .cb_ud = userdata};
 	T.sent++;
-	while (off + 2 <= len && !(p[off] == 0xff && p[off + 1] == 0xff)) {
-		off += 2;
-		uuid_format(p + off + 4, f->ids[f->rows++]);
-		for (int c = 0; c < DELIVERY_WRITER_COLUMNS; c++) {
-			int32_t n = be32(p + off);
-			off += 4 + (size_t)(n < 0 ? 0 : n);
+	f->rows = copy_rows(data, len, f->ids);
+	return 0;
+}
+
+/* The elements of the array literal E'{...}' at p ("" for NULL; the test's keys and ids hold
+ * no character that needs escaping); returns how many. */
+static size_t literal_elements(const char *p, char out[MAX_ROWS][37], size_t out_size)
+{
+	size_t n = 0;
+
+	assert_true(strncmp(p, "E'{", 3) == 0);
+	p += 3;
+	while (*p != '}') {
+		size_t l;
+
+		assert_true(n < MAX_ROWS);
+		if (strncmp(p, "NULL", 4) == 0) {
+			out[n++][0] = '\0';
+			p += 4;
+		} else {
+			assert_int_equal(*p, '"');
+			l = strcspn(p + 1, "\"");
+			snprintf(out[n++], out_size, "%.*s", (int)l, p + 1);
+			p += l + 2;
 		}
+		if (*p == ',')
+			p++;
 	}
+	return n;
+}
+
+/* send_copy_query: a claim batch; record its ids and keys from the EXECUTE's literals. The
+ * COPY's rows are recorded when the test answers the claim (complete()). */
+static int fake_send_copy_query(struct db_async *db, const char *sql, db_copy_fn copy_cb,
+                                db_result_fn cb, void *userdata)
+{
+	struct fake_db *f = (struct fake_db *)db;
+	char keys[MAX_ROWS][37];
+	const char *p;
+
+	assert_true(f->connected && !f->busy);
+	*f = (struct fake_db){.state_cb = f->state_cb,
+	                      .state_ud = f->state_ud,
+	                      .connected = true,
+	                      .resets = f->resets,
+	                      .busy = true,
+	                      .claim = true,
+	                      .copy_cb = copy_cb,
+	                      .cb = cb,
+	                      .cb_ud = userdata};
+	T.sent++;
+	assert_non_null(strstr(sql, "EXECUTE " DELIVERY_WRITER_CLAIM_STATEMENT "(E'{"));
+	assert_non_null(strstr(sql, "; COPY hookrun.deliveries"));
+	p = strstr(sql, "E'{");
+	f->rows = literal_elements(p, f->ids, sizeof(f->ids[0]));
+	p = strstr(strstr(p + 1, "E'{") + 1, "E'{"); /* the third literal: the keys */
+	assert_int_equal(literal_elements(p, keys, sizeof(keys[0])), f->rows);
+	for (size_t i = 0; i < f->rows; i++)
+		snprintf(f->keys[i], sizeof(f->keys[i]), "%.15s", keys[i]);
 	return 0;
 }
 
@@ -222,6 +292,7 @@ static const struct delivery_writer_db_ops fake_ops = {
     .connected = fake_connected,
     .send_prepared = fake_send_prepared,
     .send_copy = fake_send_copy,
+    .send_copy_query = fake_send_copy_query,
     .reset = fake_reset,
     .sqlstate = fake_sqlstate,
     .message = fake_message,
@@ -321,12 +392,20 @@ static size_t index_of(const char *id)
 	return 0;
 }
 
-/* Finish fake f's batch with res (consumed), then run the loop. */
+/* Finish fake f's batch with res (consumed), then run the loop. A claim that succeeded is
+ * followed by its COPY, as the server asks for it: the stream's rows are recorded. */
 static void complete(struct fake_db *f, PGresult *res, int r)
 {
 	db_result_fn cb = f->cb;
 
 	assert_true(f->busy);
+	if (f->claim && r == 0 && PQresultStatus(res) == PGRES_TUPLES_OK) {
+		const void *data = NULL;
+		size_t len = 0;
+
+		assert_int_equal(f->copy_cb(f->cb_ud, res, &data, &len), 0);
+		f->copied = copy_rows(data, len, f->copied_ids);
+	}
 	f->busy = false;
 	f->cb = NULL;
 	cb(f->cb_ud, res, r);
@@ -422,7 +501,7 @@ static void test_batch_row_limit(void **state)
 	deliveries_fini();
 }
 
-/* Keyed rows go by the statement; a second request with a key already in the batch rides along
+/* Keyed rows go by a claim and a COPY; a second request with a key already in the batch rides along
  * as a follower (no row of its own) and gets the leader's id as a duplicate; a row whose key is
  * held by an earlier delivery is a duplicate of that one. */
 static void test_statement_followers_and_duplicates(void **state)
@@ -438,7 +517,11 @@ static void test_statement_followers_and_duplicates(void **state)
 	assert_int_equal(T.fakes[0].rows, 2);
 	assert_string_equal(T.fakes[0].keys[0], "a");
 	assert_string_equal(T.fakes[0].keys[1], "b");
+	assert_true(T.fakes[0].claim);
 	complete(&T.fakes[0], statement_result(&T.fakes[0], "id", holder), 0);
+	/* Only the row whose key the claim won is copied. */
+	assert_int_equal(T.fakes[0].copied, 1);
+	assert_string_equal(T.fakes[0].copied_ids[0], T.d[0].id);
 	expect_outcome(0, 0, false, NULL);
 	expect_outcome(1, 0, true, holder);
 	expect_outcome(2, 0, true, T.d[0].id);
