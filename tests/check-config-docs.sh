@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Check that every configuration key in common/config.c is documented: every key (global,
+# Check that every configuration key in common/config/config.c is documented: every key (global,
 # source and versori) in docs/configuration.md, and every global key's variable in
 # deploy/dev/hookrun.env.example (house style, after PgBouncer's optscan).
 # Usage: tests/check-config-docs.sh SOURCE_ROOT
 #
-# The key tables in common/config.c start each row with a line such as
+# The key tables in common/config/config.c start each row with a line such as
 #	{ GLOBAL_KEY("listen_port", "HOOKRUN_LISTEN_PORT", listen_port, KEY_INT),
 #	{ SOURCE_KEY("auth", "AUTH", auth, KEY_ENUM),
 # and this script reads exactly those lines.
@@ -15,7 +15,7 @@ if [ $# -ne 1 ]; then
 	exit 2
 fi
 root=$1
-config_c="$root/common/config.c"
+config_c="$root/common/config/config.c"
 docs="$root/docs/configuration.md"
 env_example="$root/deploy/dev/hookrun.env.example"
 

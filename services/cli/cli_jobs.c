@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "id.h"
 #include "xalloc.h"
 
 /* The job, its counts and timings, one row. */
@@ -21,26 +22,13 @@ static const char failed_sql[] =
     "SELECT external_id, attempt, coalesce(last_error, '') FROM hookrun.job_items "
     "WHERE job_id = $1::uuid AND state = 'failed' ORDER BY id LIMIT 10";
 
-/* Whether s looks like a UUID (36 characters, hex and dashes in place). */
-static bool uuid_shaped(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (size_t i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-			return false;
-	}
-	return true;
-}
-
 int cli_jobs_show(PGconn *conn, const char *id, FILE *out, FILE *err)
 {
 	_cleanup_pgresult_ PGresult *job = NULL, *failed = NULL;
 	_cleanup_free_ char *e = NULL;
 	const char *params[1] = {id};
 
-	if (!uuid_shaped(id))
+	if (!id_uuid_is_valid(id))
 		return -EINVAL;
 	if (db_query(conn, job_sql, 1, params, &job, &e) < 0 ||
 	    db_query(conn, failed_sql, 1, params, &failed, &e) < 0) {

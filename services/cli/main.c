@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_deliveries.h"
 #include "cli_jobs.h"
 #include "config.h"
 #include "db.h"
@@ -31,6 +32,9 @@ static void usage(FILE *f)
 	    "  migrate [--dir DIR] [--status]  apply pending migrations (or list them)\n"
 	    "  config                          print the effective configuration, secrets masked\n"
 	    "  jobs show ID                    a job: state, item counts, timings, failed items\n"
+	    "  deliveries show ID              a stored delivery and every routing of it\n"
+	    "  deliveries replay ID [--force]  route a stored delivery again with today's\n"
+	    "                                  configuration (--force: even if it made a job)\n"
 	    "  version                         print the version\n"
 	    "\n"
 	    "The database URL comes from db_url in the config file, HOOKRUN_DB_URL or\n"
@@ -132,6 +136,35 @@ static int cli_jobs(const struct config *c, int argc, char **argv)
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* hookrun deliveries show ID | replay ID [--force]: exit 0, or 1 with the reason on stderr
+ * (a replay whose route could not be used exits 1 too: it made no job). */
+static int cli_deliveries(const struct config *c, int argc, char **argv)
+{
+	bool show = argc == 3 && strcmp(argv[1], "show") == 0;
+	bool force = argc == 4 && strcmp(argv[3], "--force") == 0;
+	bool replay = (argc == 3 || force) && strcmp(argv[1], "replay") == 0;
+	PGconn *conn;
+	int r;
+
+	if (!show && !replay) {
+		fprintf(stderr, "usage: hookrun deliveries show ID\n"
+		                "       hookrun deliveries replay ID [--force]\n");
+		return EXIT_FAILURE;
+	}
+	conn = cli_connect(c);
+	if (!conn)
+		return EXIT_FAILURE;
+	r = show ? cli_deliveries_show(conn, argv[2], stdout, stderr)
+	         : cli_deliveries_replay(conn, c, argv[2], force, stdout, stderr);
+	db_close(conn);
+	if (r == -EINVAL)
+		fprintf(stderr, "hookrun deliveries %s: '%s' is not a delivery id (a UUID)\n",
+		        argv[1], argv[2]);
+	else if (r == -ENOENT)
+		fprintf(stderr, "hookrun deliveries %s: no delivery %s\n", argv[1], argv[2]);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 /* Parse the options that follow a command. */
 static int cli_command_args(int argc, char **argv, struct cli *cli)
 {
@@ -172,11 +205,12 @@ int main(int argc, char **argv)
 		printf("hookrun %s\n", HOOKRUN_VERSION);
 		return EXIT_SUCCESS;
 	}
-	if (strcmp(argv[i], "jobs") == 0) {
+	if (strcmp(argv[i], "jobs") == 0 || strcmp(argv[i], "deliveries") == 0) {
 		struct config *jc = cli_config(&cli);
 		if (!jc)
 			return EXIT_FAILURE;
-		rc = cli_jobs(jc, argc - i, argv + i);
+		rc = strcmp(argv[i], "jobs") == 0 ? cli_jobs(jc, argc - i, argv + i)
+		                                  : cli_deliveries(jc, argc - i, argv + i);
 		config_free(jc);
 		return rc;
 	}

@@ -264,6 +264,29 @@ static int activation_vars_put(struct sim_call *c)
 	return sim_call_reply(c, 200, json_pack("{s:O}", "dynamicVariables", vars));
 }
 
+/* GET /embed/{hub}/users/{user}/activations?integration_id=: the end user's activations in
+ * the hub (ListEndUserActivations), paged by first/after/before; the user by external id
+ * (the embedded API's default identifier) or id. */
+static int user_activations(struct sim_call *c)
+{
+	_cleanup_free_ char *integ = sim_call_query(c, "integration_id");
+	const json_t *user = sim_store_user_find(c->org, c->params[1]);
+	json_t *items, *page = NULL, *act;
+	const char *key;
+
+	if (!user)
+		return sim_call_fail(c, 404, NULL, "end user %s not found", c->params[1]);
+	items = json_array();
+	json_object_foreach (json_object_get(c->org, "embeddedActivations"), key, act)
+		if (str_is(act, "hubId", c->params[0]) && str_is(act, "userId", str(user, "id")) &&
+		    (!integ || str_is(act, "integrationId", integ)))
+			json_array_append_new(items,
+			                      sim_json_embedded_activation_summary(c->org, act));
+	if (sim_call_page_or_respond(c, items, "activations", "id", &page) < 0)
+		return -EINVAL;
+	return sim_call_reply(c, 200, page);
+}
+
 /* GET /healthz. */
 static int healthz(struct sim_call *c)
 {
@@ -278,6 +301,7 @@ const struct sim_route sim_embedded_routes[] = {
     {"GET " EMB "/activations/{activation}", activation_get, 0},
     {"DELETE " EMB "/activations/{activation}", activation_delete, 0},
     {"PUT " EMB "/activations/{activation}/variables", activation_vars_put, 0},
+    {"GET " EMB "/embed/{hub}/users/{user}/activations", user_activations, 0},
     {"GET " EMB "/healthz", healthz, SIM_ROUTE_PUBLIC},
     NOT_SIMULATED("* " EMB "/o/{org}/hubs"),
     NOT_SIMULATED("* " EMB "/hubs/**"),

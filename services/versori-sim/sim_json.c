@@ -213,6 +213,16 @@ json_t *sim_json_embedded_activation(const json_t *org, const json_t *act)
 	                 "dynamicVariables", member(act, "dynamicVariables"));
 }
 
+/* An entry of EndUserActivationPage: {id, hubId, integration} (OAS-E). */
+json_t *sim_json_embedded_activation_summary(const json_t *org, const json_t *act)
+{
+	const json_t *integ = sim_store_get(
+	    org, "integrations", json_string_value(json_object_get(act, "integrationId")));
+
+	return json_pack("{s:o,s:o,s:o}", "id", member(act, "id"), "hubId", member(act, "hubId"),
+	                 "integration", integration_summary(integ));
+}
+
 /* PublicKey. */
 json_t *sim_json_public_key(const json_t *key)
 {

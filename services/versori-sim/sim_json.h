@@ -32,5 +32,7 @@ json_t *sim_json_scheduler(const json_t *sched);
 /* Embedded Activation {id, user: {..., hubId, primaryConnection}, hubId, integration,
  * dynamicVariables}; the user has a primaryConnection (sim_store_user_primary_connection()). */
 json_t *sim_json_embedded_activation(const json_t *org, const json_t *act);
+/* An entry of the end user's activation page (ListEndUserActivations). */
+json_t *sim_json_embedded_activation_summary(const json_t *org, const json_t *act);
 /* PublicKey {id, name, publicKey, createdAt}. */
 json_t *sim_json_public_key(const json_t *key);

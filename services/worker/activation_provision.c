@@ -1,9 +1,11 @@
-/* activation.provision: end user, then one activation with the desired variables. */
+/* activation.provision: end user, then one activation with the desired variables (Platform
+ * v2; a job naming an integrationId takes the Embedded v1 flavour, activation_embedded.c). */
 #include "activation_provision.h"
 
 #include <errno.h>
 #include <string.h>
 
+#include "activation_embedded.h"
 #include "config.h"
 #include "job_kind.h"
 #include "log.h"
@@ -13,14 +15,6 @@
 
 static void provision_on_activations(struct item_run *r, struct versori_outcome *o);
 
-/* Record a member of the result. */
-static void provision_result_set(struct item_run *r, const char *key, json_t *value)
-{
-	if (!r->result)
-		r->result = json_object();
-	json_object_set_new(r->result, key, value);
-}
-
 /* The activation was created (or the variables patched): done. */
 static void provision_on_done(struct item_run *r, struct versori_outcome *o)
 {
@@ -28,7 +22,7 @@ static void provision_on_done(struct item_run *r, struct versori_outcome *o)
 		item_run_unexpected(r, o, "set the activation's variables");
 		return;
 	}
-	provision_result_set(r, "variables", json_string("patched"));
+	item_run_result_set(r, "variables", json_string("patched"));
 	item_run_succeed(r, NULL);
 }
 
@@ -45,8 +39,8 @@ static void provision_on_created(struct item_run *r, struct versori_outcome *o)
 		item_run_unexpected(r, o, "create the activation");
 		return;
 	}
-	provision_result_set(r, "activationId", json_string(id));
-	provision_result_set(r, "activationCreated", json_true());
+	item_run_result_set(r, "activationId", json_string(id));
+	item_run_result_set(r, "activationCreated", json_true());
 	item_run_succeed(r, NULL);
 }
 
@@ -159,17 +153,17 @@ static void provision_on_activations(struct item_run *r, struct versori_outcome 
 	}
 	free(r->activation_id);
 	r->activation_id = xstrdup(json_string_value(json_object_get(first, "id")) ?: "");
-	provision_result_set(r, "activationId", json_string(r->activation_id));
-	provision_result_set(r, "activationCreated", json_false());
+	item_run_result_set(r, "activationId", json_string(r->activation_id));
+	item_run_result_set(r, "activationCreated", json_false());
 	if (json_array_size(o->body) > 1) {
-		provision_result_set(r, "activations",
-		                     json_integer((json_int_t)json_array_size(o->body)));
+		item_run_result_set(r, "activations",
+		                    json_integer((json_int_t)json_array_size(o->body)));
 		log_event(LOG_LEVEL_WARN, "provision.several_activations",
 		          "job=%s item=%llu external_id=%s count=%zu", r->job_id,
 		          (unsigned long long)r->item_id, r->external_id, json_array_size(o->body));
 	}
 	if (!vars) {
-		provision_result_set(r, "variables", json_string("unchanged"));
+		item_run_result_set(r, "variables", json_string("unchanged"));
 		item_run_succeed(r, NULL);
 		return;
 	}
@@ -188,8 +182,8 @@ static void provision_user_ready(struct item_run *r, const json_t *user, bool cr
 	const char *id = json_string_value(json_object_get(user, "id"));
 
 	if (id)
-		provision_result_set(r, "userId", json_string(id));
-	provision_result_set(r, "userCreated", json_boolean(created));
+		item_run_result_set(r, "userId", json_string(id));
+	item_run_result_set(r, "userCreated", json_boolean(created));
 	job_kind_user_activations(r, provision_on_activations);
 }
 
@@ -244,6 +238,10 @@ void activation_provision_run(struct item_run *r)
 {
 	bool failed;
 
+	if (json_object_get(r->parameters, "integrationId")) {
+		activation_embedded_run(r);
+		return;
+	}
 	if (!job_kind_environment(r))
 		return;
 	(void)job_kind_variables(r, &failed);

@@ -2,7 +2,8 @@
  * displayName), then exactly one activation in the environment binding every connection
  * template (existing connections from parameters.connections, or dynamic connections made
  * with the activation from parameters.dynamicConnections), with the desired variables; an
- * activation that exists already gets its variables patched. Check, then act. */
+ * activation that exists already gets its variables patched. Check, then act. A job whose
+ * parameters name an integrationId is the Embedded v1 flavour (activation_embedded.h). */
 #pragma once
 
 #include "item_run.h"

@@ -267,6 +267,14 @@ const char *item_run_param(const struct item_run *r, const char *name)
 	return json_string_value(json_object_get(r->parameters, name));
 }
 
+/* Set one member of the result. */
+void item_run_result_set(struct item_run *r, const char *key, json_t *value)
+{
+	if (!r->result)
+		r->result = json_object();
+	json_object_set_new(r->result, key, value);
+}
+
 /* The client saw one attempt of a call: record it for the audit trail and count it. */
 void item_run_on_attempt(const struct versori_attempt *a, void *call_userdata)
 {

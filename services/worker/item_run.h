@@ -131,3 +131,5 @@ void item_run_unexpected(struct item_run *r, const struct versori_outcome *o, co
 void item_run_build_failed(struct item_run *r, const char *what, const struct problem *p);
 /* A string member of the job's parameters, or NULL. */
 const char *item_run_param(const struct item_run *r, const char *name);
+/* Set one member of r->result (made on first use); value is taken. */
+void item_run_result_set(struct item_run *r, const char *key, json_t *value);

@@ -1,4 +1,4 @@
-/* Microbenchmark: the ingress's JSON work per request, jansson against common/json_scan.c.
+/* Microbenchmark: the ingress's JSON work per request, jansson against common/json/json_scan.c.
  * Prints ns per call (median of 5 repetitions, each long enough to time well) for:
  *   check    json_loadb + json_decref  vs  json_scan_check
  *   pointer  json_loadb + json_pointer_get + json_scalar_to_string  vs  json_scan_pointer

@@ -1,4 +1,4 @@
-/* libFuzzer target for common/json.c. Input: an RFC 6901 pointer on the first line, then the
+/* libFuzzer target for common/json/json.c. Input: an RFC 6901 pointer on the first line, then the
  * request body; without a newline the whole input is the body and the pointer is "".
  * (A pointer must start with '/', a body with '[' or '{', so they cannot share one line.) */
 #include <assert.h>

@@ -1,4 +1,4 @@
-/* Differential libFuzzer target for common/json_scan.c against jansson. The whole input is a
+/* Differential libFuzzer target for common/json/json_scan.c against jansson. The whole input is a
  * body. json_scan_check() must agree with json_loadb(flags 0), with two deliberate exceptions:
  * - jansson refuses numbers beyond 64 bits or a double, json_scan accepts them: each number
  *   jansson reports as an overflow is replaced by " 0e0 " (which cannot merge with its

@@ -1,4 +1,5 @@
-/* Unit tests for common/backoff.c: sequences under fixed randomness, the cap, overflow, reset. */
+/* Unit tests for common/core/backoff.c: sequences under fixed randomness, the cap, overflow, reset.
+ */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/config.c: INI parsing, defaults, validation, environment overrides,
+/* Unit tests for common/config/config.c: INI parsing, defaults, validation, environment overrides,
  * *_FILE secrets and masked printing. Files are written with mkstemp; the process
  * environment is never touched (every test passes its own envp). */
 #include <errno.h>

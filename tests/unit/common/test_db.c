@@ -1,4 +1,4 @@
-/* Unit tests for common/db.c that need no server: db_url_mask, the session options. */
+/* Unit tests for common/db/db.c that need no server: db_url_mask, the session options. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/err.c: the errno to HTTP status and retry tables. */
+/* Unit tests for common/core/err.c: the errno to HTTP status and retry tables. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

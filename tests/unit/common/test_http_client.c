@@ -1,4 +1,4 @@
-/* Unit tests for common/http_client.c: the transport seam with canned answers, and libcurl
+/* Unit tests for common/http/http_client.c: the transport seam with canned answers, and libcurl
  * multi on libevent against an in-process http_glue server and raw sockets on 127.0.0.1.
  * One event loop drives both sides; every wait is bounded by a deadline timer. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/http_glue.c on 127.0.0.1:0 with raw client sockets: a held exchange
+/* Unit tests for common/http/http_glue.c on 127.0.0.1:0 with raw client sockets: a held exchange
  * outlives its client and the server, and a reset sends the partial bytes and then an RST. */
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/http_req.c: headers, query parameters, JSON content types. */
+/* Unit tests for common/http/http_req.c: headers, query parameters, JSON content types. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

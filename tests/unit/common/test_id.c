@@ -1,4 +1,5 @@
-/* Unit tests for common/id.c: UUIDv7 layout against fixed inputs, fresh ids' shape and order. */
+/* Unit tests for common/core/id.c: UUIDv7 layout against fixed inputs, fresh ids' shape and order.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/json.c: body parsing, RFC 6901 pointers, scalars as text. */
+/* Unit tests for common/json/json.c: body parsing, RFC 6901 pointers, scalars as text. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/json_scan.c: the RFC 8259 check (accepted and refused cases in the
+/* Unit tests for common/json/json_scan.c: the RFC 8259 check (accepted and refused cases in the
  * spirit of JSONTestSuite, each also put to jansson), error positions, nesting limits and
  * RFC 6901 scalar lookups. */
 #include <errno.h>

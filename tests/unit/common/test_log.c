@@ -1,4 +1,4 @@
-/* Unit tests for common/log.c: line formatting, escaping, level and format names. */
+/* Unit tests for common/core/log.c: line formatting, escaping, level and format names. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>

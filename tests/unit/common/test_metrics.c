@@ -1,4 +1,4 @@
-/* Unit tests for common/metrics.c: golden text output, handle identity, escaping. */
+/* Unit tests for common/core/metrics.c: golden text output, handle identity, escaping. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>

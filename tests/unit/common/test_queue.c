@@ -1,4 +1,4 @@
-/* Tests for common/queue.c with real ZeroMQ sockets over 127.0.0.1 on one event loop: a
+/* Tests for common/queue/queue.c with real ZeroMQ sockets over 127.0.0.1 on one event loop: a
  * worker's DEALER and a dispatcher's ROUTER exchange wire messages both ways; a message sent
  * before the dispatcher listens arrives once it does (workers reconnect by themselves);
  * sending to a peer that has gone fails at once; frames that are not one wire message, from

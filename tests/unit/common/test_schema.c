@@ -1,4 +1,4 @@
-/* Unit tests for common/schema.c: the Versori variables schema, errors and edge cases. */
+/* Unit tests for common/json/schema.c: the Versori variables schema, errors and edge cases. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,10 +1,10 @@
-/* Runs the official JSON-Schema-Test-Suite (draft 7) against common/schema.c for every keyword
+/* Runs the official JSON-Schema-Test-Suite (draft 7) against common/json/schema.c for every keyword
  * in the subset; groups that need an unsupported keyword are counted and printed as skipped.
  * Without the suite the test is skipped, unless it is required (CI=true, or
  * JSON_SCHEMA_TEST_SUITE_REQUIRED=1): then it fails.
  *
  * pattern.json and patternProperties.json run in full: no case is excluded. Regular
- * expressions are ECMA-262 in JSON Schema and PCRE2 in common/schema.c; the remaining
+ * expressions are ECMA-262 in JSON Schema and PCRE2 in common/json/schema.c; the remaining
  * differences (\s is ASCII-only, "." matches U+2028/U+2029, PCRE2-only syntax such as \A or
  * possessive quantifiers is accepted, unbounded lookbehind is refused) are not exercised by
  * these files; tests/unit/common/test_schema.c pins them and docs/versori-sim.md lists them. */

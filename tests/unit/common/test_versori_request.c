@@ -197,6 +197,19 @@ static void test_embedded(void **state)
 	    versori_request_embedded_activation_variables_put_build(ACT, vars, &r, NULL), 0);
 	expect(&r, HTTP_METHOD_PUT, "/api/embedded/v1/activations/" ACT "/variables",
 	       "{\"dynamicVariables\":{\"retailerId\":\"42\"}}", NULL);
+	/* The end user's activations of one integration in a hub: the user's external id is
+	 * percent-encoded into the path and is the subject a minted token is signed for. */
+	assert_int_equal(versori_request_embedded_user_activation_list_build(
+	                     TPL1, "acme retailer/42", INT, &r, NULL),
+	                 0);
+	expect(&r, HTTP_METHOD_GET,
+	       "/api/embedded/v1/embed/" TPL1 "/users/acme%20retailer%2F42/activations"
+	       "?integration_id=" INT,
+	       NULL, "acme retailer/42");
+	assert_int_equal(
+	    versori_request_embedded_user_activation_list_build(TPL1, "u", NULL, &r, NULL), 0);
+	expect(&r, HTTP_METHOD_GET, "/api/embedded/v1/embed/" TPL1 "/users/u/activations", NULL,
+	       "u");
 	json_decref(vars);
 }
 
@@ -273,6 +286,11 @@ static void test_validation(void **state)
 	               "connection");
 	EXPECT_INVALID(versori_request_connection_create_build(ORG, TPL1, "", obj, &r, pp),
 	               "externalId");
+	EXPECT_INVALID(
+	    versori_request_embedded_user_activation_list_build("hub", "u", NULL, &r, pp), "hubId");
+	EXPECT_INVALID(
+	    versori_request_embedded_user_activation_list_build(TPL1, "u", "int", &r, pp),
+	    "integrationId");
 	EXPECT_INVALID(
 	    versori_request_embedded_activation_create_build("u", "x", NULL, 0, NULL, &r, pp),
 	    "integrationId");

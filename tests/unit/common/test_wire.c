@@ -1,4 +1,4 @@
-/* Unit tests for common/wire.c: known encodings, round trips, and every way a frame can be
+/* Unit tests for common/queue/wire.c: known encodings, round trips, and every way a frame can be
  * wrong (truncated, extended, another version, an unknown type, fields out of range). */
 #include <errno.h>
 #include <setjmp.h>

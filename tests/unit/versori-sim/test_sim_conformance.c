@@ -548,6 +548,7 @@ static void test_embedded_and_orgs_shapes(void **state)
 	    "[{\"templateId\":\"" ETPL "\",\"connectionId\":\"" ECONN "\"}]}";
 	struct sim *s = test_sim("conformance.json");
 	json_auto_t *a = NULL, *g = NULL;
+	json_t *l = NULL;
 	char uri[256];
 
 	test_create_user(s, "acme-retailer-42");
@@ -558,6 +559,25 @@ static void test_embedded_and_orgs_shapes(void **state)
 	/* The same primary connection every time. */
 	assert_true(json_equal(json_object_get(json_object_get(a, "user"), "primaryConnection"),
 	                       json_object_get(json_object_get(g, "user"), "primaryConnection")));
+	/* The end user's activations in the hub: this one, by external id, of this integration;
+	 * none of another integration; an unknown end user is a 404. */
+	l = conform(s, HTTP_METHOD_GET,
+	            "/api/embedded/v1/embed/" HUB
+	            "/users/acme-retailer-42/activations?integration_id=" INTEG,
+	            NULL, 200, "EmbeddedEndUserActivationPage");
+	assert_int_equal(json_array_size(json_object_get(l, "activations")), 1);
+	assert_string_equal(test_str(json_array_get(json_object_get(l, "activations"), 0), "id"),
+	                    test_str(a, "id"));
+	json_decref(l);
+	l = conform(s, HTTP_METHOD_GET,
+	            "/api/embedded/v1/embed/" HUB
+	            "/users/acme-retailer-42/activations?integration_id=" ETPL,
+	            NULL, 200, "EmbeddedEndUserActivationPage");
+	assert_int_equal(json_integer_value(json_object_get(l, "totalCount")), 0);
+	json_decref(l);
+	json_decref(conform(s, HTTP_METHOD_GET,
+	                    "/api/embedded/v1/embed/" HUB "/users/nobody/activations", NULL, 404,
+	                    NULL));
 	snprintf(uri, sizeof(uri), "/api/embedded/v1/activations/%s/variables", test_str(a, "id"));
 	json_decref(conform(s, HTTP_METHOD_PUT, uri,
 	                    "{\"dynamicVariables\":{\"retailerId\":\"7\"}}", 200,

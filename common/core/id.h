@@ -3,6 +3,7 @@
  * clock and getrandom(2), which never blocks once the kernel entropy pool is initialised. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "xalloc.h"
@@ -16,3 +17,7 @@ void id_uuid7_format(char out[static ID_UUID_STRING_MAX], uint64_t unix_ms,
 /* A fresh UUIDv7 from the real-time clock and getrandom(2); 0 or negative errno.
  * Two ids from the same millisecond are unique but not ordered between themselves. */
 _warn_unused_result_ int id_uuid7_new(char out[static ID_UUID_STRING_MAX]);
+
+/* Whether s has the text form of a UUID: 36 characters, hex digits with dashes at 8, 13, 18
+ * and 23 (any version, either case). */
+bool id_uuid_is_valid(const char *s);

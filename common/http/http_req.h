@@ -1,5 +1,5 @@
 /* Plain, library-free view of one inbound HTTP request and helpers to read it.
- * Filled by common/http_glue.c from evhttp; handlers and verifiers only see this.
+ * Filled by common/http/http_glue.c from evhttp; handlers and verifiers only see this.
  * Borrowed: every pointer is owned by whoever built the struct and lives as long as it. */
 #pragma once
 

@@ -158,6 +158,12 @@ _warn_unused_result_ int versori_request_embedded_activation_get_build(const cha
                                                                        struct problem *reterr);
 _warn_unused_result_ int versori_request_embedded_activation_delete_build(
     const char *activation_id, struct versori_request *ret, struct problem *reterr);
+/* GET /embed/{hub}/users/{user}/activations[?integration_id=]: the end user's activations in
+ * the hub (ListEndUserActivations, one page: {totalCount, activations: [{id, hubId,
+ * integration}]}); user is the external id. integration_id may be NULL (all). */
+_warn_unused_result_ int versori_request_embedded_user_activation_list_build(
+    const char *hub_id, const char *user_id, const char *integration_id,
+    struct versori_request *ret, struct problem *reterr);
 /* PUT /activations/{id}/variables with {"dynamicVariables": variables} (replaces the map). */
 _warn_unused_result_ int versori_request_embedded_activation_variables_put_build(
     const char *activation_id, const json_t *variables, struct versori_request *ret,

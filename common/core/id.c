@@ -2,6 +2,7 @@
 #include "id.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -62,4 +63,17 @@ int id_uuid7_new(char out[static ID_UUID_STRING_MAX])
 		return r;
 	id_uuid7_format(out, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, rnd);
 	return 0;
+}
+
+/* 36 characters, dashes in place, hex elsewhere. */
+bool id_uuid_is_valid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (size_t i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+			return false;
+	}
+	return true;
 }

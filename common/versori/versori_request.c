@@ -624,6 +624,25 @@ int versori_request_embedded_activation_delete_build(const char *activation_id,
 	                    NULL, NULL);
 }
 
+/* GET /embed/{hub}/users/{user}/activations (embedded) -> 200 EndUserActivationPage. */
+int versori_request_embedded_user_activation_list_build(const char *hub_id, const char *user_id,
+                                                        const char *integration_id,
+                                                        struct versori_request *ret,
+                                                        struct problem *reterr)
+{
+	char *path;
+
+	if (check_ulid(hub_id, "hubId", reterr) < 0 || check_text(user_id, "userId", reterr) < 0 ||
+	    (integration_id && check_ulid(integration_id, "integrationId", reterr) < 0))
+		return -EINVAL;
+	path =
+	    PATH_BUILD(VERSORI_EMBEDDED_V1_ROOT "/embed/%s/users/%s/activations", hub_id, user_id);
+	if (integration_id)
+		query_append(&path, "integration_id", integration_id);
+	return request_fill(ret, HTTP_METHOD_GET, "embedded_activation.list_user", NULL, path, NULL,
+	                    user_id);
+}
+
 /* PUT /activations/{id}/variables {"dynamicVariables": {...}} (embedded) -> 200. */
 int versori_request_embedded_activation_variables_put_build(const char *activation_id,
                                                             const json_t *variables,
