@@ -246,5 +246,5 @@ void activation_provision_run(struct item_run *r)
 		return;
 	(void)job_kind_variables(r, &failed);
 	if (!failed)
-		job_kind_check_variables(r, provision_start);
+		job_kind_check_variables(r, true, provision_start);
 }

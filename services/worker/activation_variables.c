@@ -78,5 +78,5 @@ static void variables_start(struct item_run *r)
 void activation_variables_run(struct item_run *r)
 {
 	if (job_kind_environment(r))
-		job_kind_check_variables(r, variables_start);
+		job_kind_check_variables(r, false, variables_start);
 }

@@ -41,5 +41,5 @@ static void environment_start(struct item_run *r)
 void environment_variables_run(struct item_run *r)
 {
 	if (job_kind_environment(r))
-		job_kind_check_variables(r, environment_start);
+		job_kind_check_variables(r, false, environment_start);
 }

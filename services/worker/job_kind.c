@@ -113,12 +113,12 @@ static void job_kind_on_schema(struct item_run *r)
 	r->after_schema(r);
 }
 
-void job_kind_check_variables(struct item_run *r, void (*next)(struct item_run *r))
+void job_kind_check_variables(struct item_run *r, bool creates, void (*next)(struct item_run *r))
 {
 	const char *project = item_run_param(r, "projectId");
 
 	if (!project || !versori_ulid_is_valid(project) ||
-	    (!json_object_get(r->desired, "variables") &&
+	    (!creates && !json_object_get(r->desired, "variables") &&
 	     !json_object_get(r->desired, "variable"))) {
 		next(r);
 		return;

@@ -3,6 +3,8 @@
  * run function and one row here. Also the steps several kinds share. Used by item_run. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "item_run.h"
 
 struct job_kind;
@@ -23,8 +25,10 @@ void job_kind_user_activations(struct item_run *r, item_step_fn next);
  * against the project's variable schema (parameters.projectId) before any call for the item:
  * members are checked as an update (the schema's "required" is not enforced here), and an
  * invalid item fails naming the field. Then next, which is called at once when there is no
- * project or nothing to check. */
-void job_kind_check_variables(struct item_run *r, void (*next)(struct item_run *r));
+ * project, or nothing to check and the kind never creates with them; a kind that creates
+ * (creates: true) gets the schema even for an item without variables, so that
+ * job_kind_variables_complete() can hold the create to the schema's "required". */
+void job_kind_check_variables(struct item_run *r, bool creates, void (*next)(struct item_run *r));
 /* The variables an activation is created with must satisfy the whole schema, "required"
  * included; false after failing the item, naming the field. */
 bool job_kind_variables_complete(struct item_run *r, const json_t *vars);

@@ -927,6 +927,33 @@ static void test_invalid_variables(void **state)
 			         json_string_value(json_object_get(c, "route")));
 	assert_true(json_array_size(calls) >= 1);
 	json_decref(calls);
+
+	/* An item without variables, for an end user with no activation yet: the activation
+	 * would be created without the variable the schema requires, so it fails naming it,
+	 * and no create is sent. */
+	free(job);
+	free(error);
+	job = harness_sql_text(t->g.conn,
+	                       "SELECT job_id FROM hookrun.submit_job('activation.provision', "
+	                       "'demo', $1::jsonb, '[{\"externalId\": \"bare-1\"}]', 'test')",
+	                       PROVISION_PARAMETERS, NULL);
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	error = harness_sql_text(t->g.conn,
+	                         "SELECT last_error FROM hookrun.job_items WHERE job_id = $1 AND "
+	                         "state = 'failed'",
+	                         job, NULL);
+	assert_non_null(error);
+	assert_non_null(strstr(error, "retailerId"));
+	assert_non_null(strstr(error, "project's variable schema"));
+	calls = sim_calls(t);
+	json_array_foreach (calls, i, c) {
+		const char *route = json_string_value(json_object_get(c, "route"));
+
+		if (route && strncmp(route, "POST ", 5) == 0 && strstr(route, "/activations"))
+			fail_msg("an activation was created for the item without variables: %s",
+			         route);
+	}
+	json_decref(calls);
 	assert_int_equal(harness_service_stop(w, 15000), 0);
 	t->g.passed = true;
 }
