@@ -1246,6 +1246,7 @@ struct source_state {
 
 struct load_ctx {
 	const char *path;
+	unsigned flags; /* CONFIG_LOAD_* */
 	struct config *c;
 	struct source_state *ss; /* parallel to c->sources */
 	size_t n_ss;
@@ -1799,6 +1800,8 @@ static int source_check_secrets(struct load_ctx *ctx, size_t i)
 		o = source_key_origin(st, "secret_file");
 	if (s->auth == AUTH_SCHEME_NONE)
 		return 0;
+	if (s->n_secrets == 0 && (ctx->flags & CONFIG_LOAD_SECRETS_OPTIONAL))
+		return 0;
 	if (s->n_secrets == 0)
 		return ctx_fail(ctx, -EINVAL, o, st->section,
 		                "secret: auth=%s needs at least one secret (secret or secret_file)",
@@ -1983,7 +1986,9 @@ static int ctx_finalize(struct load_ctx *ctx)
 			r = source_check_secrets(ctx, i);
 		if (r >= 0)
 			r = source_derive(ctx, i);
-		if (r >= 0)
+		if (r >= 0 &&
+		    (c->sources[i].n_secrets > 0 || c->sources[i].auth == AUTH_SCHEME_NONE ||
+		     !(ctx->flags & CONFIG_LOAD_SECRETS_OPTIONAL)))
 			r = source_check_verifier(ctx, i);
 		if (r >= 0)
 			r = source_check_route(ctx, i);
@@ -2000,10 +2005,17 @@ static int ctx_finalize(struct load_ctx *ctx)
 	return ctx_check_lease(ctx);
 }
 
-/* Load defaults, then the file, then the environment, and validate the result. */
+/* config_load_flags() with no flags. */
 int config_load(const char *path, char *const *envp, struct config **ret, char **ret_error)
 {
-	struct load_ctx ctx = {.path = path, .target = TARGET_NONE};
+	return config_load_flags(path, envp, 0, ret, ret_error);
+}
+
+/* Load defaults, then the file, then the environment, and validate the result as flags say. */
+int config_load_flags(const char *path, char *const *envp, unsigned flags, struct config **ret,
+                      char **ret_error)
+{
+	struct load_ctx ctx = {.path = path, .flags = flags, .target = TARGET_NONE};
 	int r = 0;
 
 	assert(ret);

@@ -73,6 +73,12 @@ struct config {
  * and sets *ret_error to a new message naming the section and key. */
 int config_load(const char *path, char *const *envp, struct config **ret,
                 char **ret_error) _warn_unused_result_;
+/* config_load() with flags: CONFIG_LOAD_SECRETS_OPTIONAL lets a source without its secrets
+ * load (for tools that read sources' other settings, never verify a webhook: the CLI); a
+ * secret that is given is still checked. */
+#define CONFIG_LOAD_SECRETS_OPTIONAL (1u << 0)
+int config_load_flags(const char *path, char *const *envp, unsigned flags, struct config **ret,
+                      char **ret_error) _warn_unused_result_;
 void config_free(struct config *c);
 /* Borrowed from c; NULL when absent. */
 const struct source_config *config_source_find(const struct config *c, const char *name);

@@ -754,20 +754,17 @@ static void test_webhook_routed(void **state)
 	t->g.passed = true;
 }
 
-/* Run `hookrun --config ini deliveries ARGS...` with the crm source's secrets; its exit code,
- * stdout and stderr. */
+/* Run `hookrun --config ini deliveries ARGS...` with the sources' job parameters (and none of
+ * their secrets); its exit code, stdout and stderr. */
 static int cli_deliveries(struct dispatch_group *t, const char *ini, const char *cmd,
                           const char *id, const char *flag, char **out, char **err)
 {
 	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", t->g.db->url);
 	const char *argv[] = {
 	    harness_cli_bin(), "--config", ini, "deliveries", cmd, id, flag, NULL};
-	const char *env[] = {db_env,
-	                     "HOOKRUN_SOURCE_CRM_SECRET=" SOURCE_SECRET,
-	                     "HOOKRUN_SOURCE_EVENTS_SECRET=" SOURCE_SECRET,
-	                     "HOOKRUN_SOURCE_CRM_JOB_PARAMETERS=" SOURCE_PARAMETERS,
-	                     "HOOKRUN_SOURCE_EVENTS_JOB_PARAMETERS=" SOURCE_PARAMETERS,
-	                     NULL};
+	/* No source secret: the CLI never verifies a webhook and does not need them. */
+	const char *env[] = {db_env, "HOOKRUN_SOURCE_CRM_JOB_PARAMETERS=" SOURCE_PARAMETERS,
+	                     "HOOKRUN_SOURCE_EVENTS_JOB_PARAMETERS=" SOURCE_PARAMETERS, NULL};
 
 	free(*out);
 	free(*err);

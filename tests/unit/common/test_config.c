@@ -539,6 +539,33 @@ static void test_secret_rotation(void **state _unused_)
 	             NULL, ":11: [source.gh] secret: at most 8 secrets are accepted");
 }
 
+/* CONFIG_LOAD_SECRETS_OPTIONAL (the CLI): a source without its secret loads, with its other
+ * settings; one that is given is still checked; without the flag the same file is refused. */
+static void test_secrets_optional(void **state _unused_)
+{
+	static const char ini[] = "[source.gh]\nauth = hmac\nroute = provision\n"
+	                          "organisation = demo\nexternal_id_pointer = /customer/ref\n"
+	                          "[source.sw]\nauth = standard-webhooks\n";
+	CLEANUP_TMP char *path = tmp_file(ini);
+	CLEANUP_TMP char *bad = tmp_file("[source.sw]\nauth = standard-webhooks\nsecret = nope\n");
+	struct config *c = NULL;
+	char *err = NULL;
+
+	assert_int_equal(config_load_flags(path, NULL, CONFIG_LOAD_SECRETS_OPTIONAL, &c, &err), 0);
+	assert_null(err);
+	assert_int_equal(c->n_sources, 2);
+	assert_int_equal(c->sources[0].n_secrets, 0);
+	assert_string_equal(config_source_find(c, "gh")->external_id_pointer, "/customer/ref");
+	config_free(c);
+	c = NULL;
+	assert_int_equal(config_load_flags(bad, NULL, CONFIG_LOAD_SECRETS_OPTIONAL, &c, &err),
+	                 -EINVAL);
+	assert_non_null(strstr(err, "whsec_"));
+	free(err);
+	err = NULL;
+	expect_error(ini, NULL, "[source.gh] secret: auth=hmac needs at least one secret");
+}
+
 /* secret_file: one per line, blanks and comments skipped, order kept. */
 static void test_secret_file(void **state _unused_)
 {
@@ -1182,6 +1209,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full_ini),
+	    cmocka_unit_test(test_secrets_optional),
 	    cmocka_unit_test(test_full_ini_schemes),
 	    cmocka_unit_test(test_global_defaults),
 	    cmocka_unit_test(test_source_defaults),
