@@ -892,30 +892,42 @@ static json_t *sim_calls(struct dispatch_group *t)
 	return calls;
 }
 
-/* Variables that break the project's schema fail the item, naming the field, before any call
- * for it: the simulator saw only the schema being read. */
-static void test_invalid_variables(void **state)
+/* Submit a provisioning job of the items given (a JSON array), run it to its end, and return
+ * its failed item's last_error (a new string; the test fails when no item failed). */
+static char *provision_failure(struct dispatch_group *t, const char *items)
 {
-	struct dispatch_group *t = *state;
-	struct harness_service *w;
-	_cleanup_free_ char *job = NULL, *error = NULL;
-	json_t *calls, *c;
-	size_t i;
+	_cleanup_free_ char *job = harness_sql_text(
+	    t->g.conn,
+	    "SELECT job_id FROM hookrun.submit_job('activation.provision', 'demo', $1::jsonb, "
+	    "$2::jsonb, 'test')",
+	    PROVISION_PARAMETERS, items, NULL);
+	char *error;
 
-	HARNESS_REQUIRE_DB();
-	w = worker_start(t);
-	assert_non_null(w);
-	job = harness_sql_text(t->g.conn,
-	                       "SELECT job_id FROM hookrun.submit_job('activation.provision', "
-	                       "'demo', $1::jsonb, '[{\"externalId\": \"bad-1\", \"variables\": "
-	                       "{\"retailerId\": 5, \"syncEnabled\": true}}]', 'test')",
-	                       PROVISION_PARAMETERS, NULL);
+	assert_non_null(job);
 	assert_true(job_wait_finished(t, job, DEADLINE_MS));
 	error = harness_sql_text(t->g.conn,
 	                         "SELECT last_error FROM hookrun.job_items WHERE job_id = $1 AND "
 	                         "state = 'failed'",
 	                         job, NULL);
 	assert_non_null(error);
+	return error;
+}
+
+/* Variables that break the project's schema fail the item, naming the field, before any call
+ * for it: the simulator saw only the schema being read. */
+static void test_invalid_variables(void **state)
+{
+	struct dispatch_group *t = *state;
+	struct harness_service *w;
+	_cleanup_free_ char *error = NULL;
+	json_t *calls, *c;
+	size_t i;
+
+	HARNESS_REQUIRE_DB();
+	w = worker_start(t);
+	assert_non_null(w);
+	error = provision_failure(t, "[{\"externalId\": \"bad-1\", \"variables\": "
+	                             "{\"retailerId\": 5, \"syncEnabled\": true}}]");
 	assert_non_null(strstr(error, "variables.retailerId"));
 	calls = sim_calls(t);
 	json_array_foreach (calls, i, c)
@@ -928,18 +940,8 @@ static void test_invalid_variables(void **state)
 	/* An item without variables, for an end user with no activation yet: the activation
 	 * would be created without the variable the schema requires, so it fails naming it,
 	 * and no create is sent. */
-	free(job);
 	free(error);
-	job = harness_sql_text(t->g.conn,
-	                       "SELECT job_id FROM hookrun.submit_job('activation.provision', "
-	                       "'demo', $1::jsonb, '[{\"externalId\": \"bare-1\"}]', 'test')",
-	                       PROVISION_PARAMETERS, NULL);
-	assert_true(job_wait_finished(t, job, DEADLINE_MS));
-	error = harness_sql_text(t->g.conn,
-	                         "SELECT last_error FROM hookrun.job_items WHERE job_id = $1 AND "
-	                         "state = 'failed'",
-	                         job, NULL);
-	assert_non_null(error);
+	error = provision_failure(t, "[{\"externalId\": \"bare-1\"}]");
 	assert_non_null(strstr(error, "retailerId"));
 	assert_non_null(strstr(error, "project's variable schema"));
 	calls = sim_calls(t);
