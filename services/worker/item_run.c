@@ -612,12 +612,12 @@ static void item_on_released(void *userdata, const PGresult *res, int rc)
 void item_run_release(struct item_run *r)
 {
 	char item[24], token[24];
-	const char *values[3] = {item, token, "worker stopping"};
+	const char *values[4] = {item, token, "worker stopping", r->env->worker_name};
 
 	if (r->settling || r->released)
 		return;
 	r->released = true;
 	snprintf(item, sizeof(item), "%" PRIu64, r->item_id);
 	snprintf(token, sizeof(token), "%" PRIu64, r->token);
-	db_queue_send(r->env->db, "release", 3, values, item_on_released, r);
+	db_queue_send(r->env->db, "release", 4, values, item_on_released, r);
 }

@@ -44,7 +44,7 @@ struct item_store {
 static const struct db_prepared load_statements[] = {
     {"load_items",
      "SELECT item_id, job_id, kind, organisation, parameters, external_id, desired, attempt, "
-     "lease_ms, due_ms, job_age_ms FROM hookrun.load_items($1::bigint[], $2::bigint[], $3)"},
+     "lease_ms, due_ms, job_age_ms FROM hookrun.load_items($1::bigint[], $2::bigint[])"},
 };
 static const struct db_prepared settle_statements[] = {
     {"finish_items", "SELECT item_id, held FROM hookrun.finish_items($1::jsonb)"},
@@ -168,7 +168,7 @@ static void loads_on_result(void *userdata, const PGresult *res, int rc)
 static void loads_send(struct pipe *p)
 {
 	size_t cap = 24 * ITEM_STORE_BATCH_MAX + 3, n1 = 0, n2 = 0;
-	const char *values[3];
+	const char *values[2];
 
 	p->p1 = xmalloc(cap);
 	p->p2 = xmalloc(cap);
@@ -185,8 +185,7 @@ static void loads_send(struct pipe *p)
 	snprintf(p->p2 + n2, cap - n2, "}");
 	values[0] = p->p1;
 	values[1] = p->p2;
-	values[2] = p->store->worker;
-	if (db_async_send_prepared(p->db, "load_items", 3, values, NULL, NULL, loads_on_result, p) <
+	if (db_async_send_prepared(p->db, "load_items", 2, values, NULL, NULL, loads_on_result, p) <
 	    0)
 		pipe_batch_requeue(p, false); /* the connection went: sent again once it is back */
 }
@@ -230,7 +229,8 @@ static void settles_on_result(void *userdata, const PGresult *res, int rc)
 	pipe_kick(p);
 }
 
-/* Send up to a batch of settlements as one JSON array (a request marked alone goes alone). */
+/* Send up to a batch of settlements as one JSON array, each naming this worker (a request
+ * marked alone goes alone). */
 static void settles_send(struct pipe *p)
 {
 	json_t *arr = json_array();
@@ -239,6 +239,7 @@ static void settles_send(struct pipe *p)
 	while (p->n_batch < ITEM_STORE_BATCH_MAX && p->head &&
 	       !(p->n_batch > 0 && p->head->alone)) {
 		struct request *r = pipe_pop(p);
+		json_object_set_new(r->settlement, "worker", json_string(p->store->worker));
 		json_array_append(arr, r->settlement);
 		p->batch[p->n_batch++] = r;
 		if (r->alone)

@@ -72,7 +72,7 @@ struct worker {
 };
 
 static const struct db_prepared worker_statements[] = {
-    {"release", "SELECT hookrun.release_item($1::bigint, $2::bigint, $3)"},
+    {"release", "SELECT hookrun.release_item($1::bigint, $2::bigint, $3, $4)"},
     {"renew", "SELECT hookrun.renew_lease($1::bigint, $2::bigint, $3::interval)"},
 };
 

@@ -246,6 +246,109 @@ static void test_fencing(void **state)
 	s->g.passed = true;
 }
 
+/* A worker's load reads and never writes: the item's row version stays the same, a stale or
+ * wrong token gets no row; the settlement names the worker, which becomes the holder and the
+ * actor of the call and state rows. */
+static void test_load_then_settle(void **state)
+{
+	struct suite *s = *state;
+	_cleanup_free_ char *job = NULL, *tok = NULL, *item = NULL, *xmin = NULL, *after = NULL;
+	_cleanup_free_ char *loaded = NULL, *settle = NULL;
+
+	HARNESS_REQUIRE_DB();
+	job = submit(s->g.conn, "[{\"externalId\":\"u1\",\"variables\":{\"a\":1}}]", "cli", NULL,
+	             NULL);
+	tok = harness_sql_text(
+	    s->g.conn,
+	    "SELECT fencing_token FROM hookrun.claim_items(10, '1 hour', 'dispatcher-1')", NULL);
+	assert_non_null(tok);
+	item = harness_sql_text(s->g.conn, "SELECT id FROM hookrun.job_items WHERE job_id = $1",
+	                        job, NULL);
+	xmin = harness_sql_text(s->g.conn, "SELECT xmin FROM hookrun.job_items WHERE id = $1", item,
+	                        NULL);
+	loaded =
+	    harness_sql_text(s->g.conn,
+	                     "SELECT format('%s %s %s %s', kind, external_id, desired, attempt) "
+	                     "FROM hookrun.load_items(ARRAY[$1::bigint], ARRAY[$2::bigint])",
+	                     item, tok, NULL);
+	assert_string_equal(loaded, "activation.provision u1 {\"variables\": {\"a\": 1}} 1");
+	assert_int_equal(
+	    harness_sql_int(s->g.conn,
+	                    "SELECT count(*) FROM hookrun.load_items(ARRAY[$1::bigint], "
+	                    "ARRAY[$2::bigint + 1])",
+	                    item, tok, NULL),
+	    0);
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT count(*) FROM hookrun.load_item($1, $2)", item,
+	                                 tok, NULL),
+	                 1);
+	after = harness_sql_text(s->g.conn, "SELECT xmin FROM hookrun.job_items WHERE id = $1",
+	                         item, NULL);
+	assert_string_equal(xmin, after);
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT count(*) FROM hookrun.job_items WHERE id = $1 AND "
+	                                 "leased_by = 'dispatcher-1'",
+	                                 item, NULL),
+	                 1);
+	settle = xasprintf("[{\"item\":%s,\"token\":%s,\"state\":\"succeeded\",\"worker\":"
+	                   "\"worker-7\",\"calls\":[{\"method\":\"GET\",\"status\":200}]}]",
+	                   item, tok);
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT count(*) FROM hookrun.finish_items($1::jsonb) "
+	                                 "WHERE held",
+	                                 settle, NULL),
+	                 1);
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT count(*) FROM hookrun.job_items WHERE id = $1 AND "
+	                                 "leased_by = 'worker-7' AND state = 'succeeded'",
+	                                 item, NULL),
+	                 1);
+	assert_int_equal(
+	    harness_sql_int(s->g.conn,
+	                    "SELECT count(*) FROM hookrun.audit_events WHERE item_id = "
+	                    "$1 AND actor = 'worker-7' AND (kind = 'api.call' OR "
+	                    "detail->>'state' = 'succeeded')",
+	                    item, NULL),
+	    2);
+	assert_counts(s->g.conn, job, "succeeded 1/0/0/1/0/0");
+	s->g.passed = true;
+}
+
+/* A worker stopping hands an item back under its own name; the wrong token changes nothing. */
+static void test_release_names_worker(void **state)
+{
+	struct suite *s = *state;
+	_cleanup_free_ char *job = NULL, *tok = NULL, *item = NULL;
+
+	HARNESS_REQUIRE_DB();
+	job = submit(s->g.conn, "[{\"externalId\":\"u1\"}]", "cli", NULL, NULL);
+	tok = harness_sql_text(
+	    s->g.conn,
+	    "SELECT fencing_token FROM hookrun.claim_items(10, '1 hour', 'dispatcher-1')", NULL);
+	assert_non_null(tok);
+	item = harness_sql_text(s->g.conn, "SELECT id FROM hookrun.job_items WHERE job_id = $1",
+	                        job, NULL);
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT hookrun.release_item($1, $2::bigint + 1, 'stop', "
+	                                 "'worker-9')::int",
+	                                 item, tok, NULL),
+	                 0);
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT hookrun.release_item($1, $2, 'worker stopping', "
+	                                 "'worker-9')::int",
+	                                 item, tok, NULL),
+	                 1);
+	assert_int_equal(
+	    harness_sql_int(s->g.conn,
+	                    "SELECT count(*) FROM hookrun.audit_events WHERE item_id = "
+	                    "$1 AND actor = 'worker-9' AND detail->>'state' = 'queued' "
+	                    "AND detail->>'released' = 'worker stopping'",
+	                    item, NULL),
+	    1);
+	assert_counts(s->g.conn, job, "running 1/1/0/0/0/0");
+	s->g.passed = true;
+}
+
 /* Two dispatchers claiming at once never get the same item: the rows one holds (its claim
  * not yet committed) are skipped by the other, which takes the rest. The second's update of
  * the job's counts waits for the first to commit (the job row), then completes. */
@@ -405,6 +508,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_submit_refuses_bad_items, test_setup,
 	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_fencing, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_load_then_settle, test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_release_names_worker, test_setup,
+	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_skip_locked, test_setup,
 	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_retry_later, test_setup, harness_test_teardown),
