@@ -7,6 +7,7 @@
 
 #include "cli_deliveries.h"
 #include "cli_jobs.h"
+#include "cli_tokens.h"
 #include "config.h"
 #include "db.h"
 #include "hookrun_build.h"
@@ -35,6 +36,11 @@ static void usage(FILE *f)
 	    "  deliveries show ID              a stored delivery and every routing of it\n"
 	    "  deliveries replay ID [--force]  route a stored delivery again with today's\n"
 	    "                                  configuration (--force: even if it made a job)\n"
+	    "  tokens create --name NAME --org ORG[,ORG...] [--access read|write]\n"
+	    "                [--expires INTERVAL]\n"
+	    "                                  a bearer token for the jobs API, printed once\n"
+	    "  tokens list [--json]            every token: scope, state, expiry, uses\n"
+	    "  tokens revoke ID                revoke a token\n"
 	    "  version                         print the version\n"
 	    "\n"
 	    "The database URL comes from db_url in the config file, HOOKRUN_DB_URL or\n"
@@ -165,6 +171,24 @@ static int cli_deliveries(const struct config *c, int argc, char **argv)
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* hookrun tokens ...: cli_tokens_handle() on a connection. */
+static int cli_tokens(const struct config *c, int argc, char **argv)
+{
+	PGconn *conn;
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+		cli_tokens_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : EXIT_SUCCESS;
+	}
+	conn = cli_connect(c);
+	if (!conn)
+		return EXIT_FAILURE;
+	rc = cli_tokens_handle(conn, argc, argv, stdout, stderr);
+	db_close(conn);
+	return rc;
+}
+
 /* Parse the options that follow a command. */
 static int cli_command_args(int argc, char **argv, struct cli *cli)
 {
@@ -205,14 +229,18 @@ int main(int argc, char **argv)
 		printf("hookrun %s\n", HOOKRUN_VERSION);
 		return EXIT_SUCCESS;
 	}
-	if (strcmp(argv[i], "jobs") == 0 || strcmp(argv[i], "deliveries") == 0) {
+	if (strcmp(argv[i], "jobs") == 0 || strcmp(argv[i], "deliveries") == 0 ||
+	    strcmp(argv[i], "tokens") == 0) {
 		/* They read the database and sources' routing, never verify a webhook: the
 		 * sources' secrets need not be at hand. */
 		struct config *jc = cli_config(&cli, CONFIG_LOAD_SECRETS_OPTIONAL);
 		if (!jc)
 			return EXIT_FAILURE;
-		rc = strcmp(argv[i], "jobs") == 0 ? cli_jobs(jc, argc - i, argv + i)
-		                                  : cli_deliveries(jc, argc - i, argv + i);
+		if (strcmp(argv[i], "tokens") == 0)
+			rc = cli_tokens(jc, argc - i, argv + i);
+		else
+			rc = strcmp(argv[i], "jobs") == 0 ? cli_jobs(jc, argc - i, argv + i)
+			                                  : cli_deliveries(jc, argc - i, argv + i);
 		config_free(jc);
 		return rc;
 	}
