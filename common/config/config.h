@@ -38,6 +38,7 @@ struct config {
 	size_t batch_max_bytes;
 	int commit_timeout_ms;
 	int retry_after_s;
+	size_t jobs_body_limit; /* POST /v1/jobs */
 	long long dedup_window_s;
 	int db_reconnect_max_ms;
 	enum log_level log_level;

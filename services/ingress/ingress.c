@@ -13,6 +13,7 @@
 #include "dispatch.h"
 #include "http_glue.h"
 #include "id.h"
+#include "jobs_api.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
@@ -24,6 +25,7 @@ struct ingress {
 	struct metrics *metrics;
 	struct delivery_writer *writer;
 	struct dispatch *dispatch; /* NULL without dispatch_listen */
+	struct jobs_api *jobs;
 	struct http_server *http;
 	struct event *ev_drain;
 	long long drain_deadline_us;
@@ -125,7 +127,8 @@ struct ingress *ingress_new(struct event_base *base, const struct config *c, cha
 	struct http_server_options ho = {
 	    .addr = c->listen_addr,
 	    .port = c->listen_port,
-	    .max_body = c->max_body_limit,
+	    .max_body =
+	        c->max_body_limit > c->jobs_body_limit ? c->max_body_limit : c->jobs_body_limit,
 	    .refuse = routes_refuse,
 	};
 
@@ -145,6 +148,8 @@ struct ingress *ingress_new(struct event_base *base, const struct config *c, cha
 		return NULL;
 	}
 	in->deps.dispatch = in->dispatch;
+	in->jobs = jobs_api_new(base, c, in->metrics, in->dispatch);
+	in->deps.jobs = in->jobs;
 	in->http = http_server_new(base, &ho, routes_handle, &in->deps, ret_error);
 	if (!in->http) {
 		ingress_free(in);
@@ -170,6 +175,7 @@ void ingress_free(struct ingress *in)
 {
 	if (!in)
 		return;
+	jobs_api_free(in->jobs);
 	dispatch_free(in->dispatch);
 	delivery_writer_free(in->writer);
 	http_server_free(in->http);

@@ -7,11 +7,13 @@
 
 #include <jansson.h>
 
+#include "answer.h"
 #include "config.h"
 #include "delivery_writer.h"
 #include "dispatch.h"
 #include "err.h"
 #include "http_glue.h"
+#include "jobs_api.h"
 #include "log.h"
 #include "metrics.h"
 #include "webhook_receipt.h"
@@ -26,48 +28,18 @@ struct webhook_ctx {
 	struct delivery d;
 };
 
-/* Count an answer by route and status. */
-static void routes_count(struct routes_deps *deps, const char *route, int status)
-{
-	char labels[96];
-
-	snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%d\"", route, status);
-	metric_counter_inc(metrics_counter(deps->metrics, "hookrun_http_requests_total",
-	                                   "HTTP requests by route and status", labels));
-}
-
-/* Answer with a JSON body built from obj (consumed). */
-static void routes_respond_json(struct http_exchange *ex, struct routes_deps *deps,
-                                const char *route, int status, json_t *obj,
-                                const struct http_header *extra, size_t n_extra)
-{
-	_cleanup_free_ char *body = json_dumps(obj, JSON_COMPACT);
-
-	json_decref(obj);
-	if (!body)
-		abort();
-	routes_count(deps, route, status);
-	http_exchange_respond(ex, status, "application/json", body, strlen(body), extra, n_extra);
-}
-
 /* Answer with {"error":{"code":...,"message":...}}. */
 void routes_respond_error(struct http_exchange *ex, struct routes_deps *deps, const char *route,
                           int status, const char *code, const char *message)
 {
-	char retry[16];
-	struct http_header extra[1];
-	size_t n = 0;
-
-	if (status == 503) {
-		snprintf(retry, sizeof(retry), "%d", deps->config->retry_after_s);
-		extra[n++] = (struct http_header){"Retry-After", retry};
-	} else if (status == 405) {
-		extra[n++] = (struct http_header){
-		    "Allow", strcmp(route, "hooks") == 0 ? "POST" : "GET, HEAD"};
-	}
-	routes_respond_json(ex, deps, route, status,
-	                    json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message),
-	                    extra, n);
+	answer_error(ex, deps->metrics, route,
+	             &(struct answer_problem){
+	                 .status = status,
+	                 .code = code,
+	                 .message = message,
+	                 .retry_after_s = deps->config->retry_after_s,
+	                 .allow = strcmp(route, "hooks") == 0 ? "POST" : "GET, HEAD",
+	             });
 }
 
 /* Count a rejected webhook by source and reason. */
@@ -117,7 +89,7 @@ static void webhook_on_done(struct delivery *d, int r, const char *id, bool dupl
 		char body[96];
 		int n = snprintf(body, sizeof(body), "{\"delivery_id\":\"%s\"%s}", id,
 		                 duplicate ? ",\"duplicate\":true" : "");
-		routes_count(deps, "hooks", status);
+		answer_count(deps->metrics, "hooks", status);
 		if (d->route && !duplicate)
 			routes_count_routed(deps, d);
 		http_exchange_respond(ctx->ex, status, "application/json", body, (size_t)n, NULL,
@@ -188,18 +160,18 @@ static void ops_handle(struct http_exchange *ex, const struct http_req *req,
 	if (req->method != HTTP_METHOD_GET && req->method != HTTP_METHOD_HEAD)
 		return routes_respond_error(ex, deps, route, 405, "method_not_allowed", "use GET");
 	if (strcmp(route, "healthz") == 0)
-		return routes_respond_json(ex, deps, route, 200, json_pack("{s:s}", "status", "ok"),
-		                           NULL, 0);
+		return answer_json(ex, deps->metrics, route, 200,
+		                   json_pack("{s:s}", "status", "ok"), NULL);
 	if (strcmp(route, "readyz") == 0) {
 		bool ready = delivery_writer_ready(deps->writer) && !deps->draining;
-		return routes_respond_json(ex, deps, route, ready ? 200 : 503,
-		                           json_pack("{s:s,s:b,s:b}", "status",
-		                                     ready ? "ready" : "unavailable", "database",
-		                                     delivery_writer_ready(deps->writer),
-		                                     "draining", deps->draining),
-		                           NULL, 0);
+		return answer_json(ex, deps->metrics, route, ready ? 200 : 503,
+		                   json_pack("{s:s,s:b,s:b}", "status",
+		                             ready ? "ready" : "unavailable", "database",
+		                             delivery_writer_ready(deps->writer), "draining",
+		                             deps->draining),
+		                   NULL);
 	}
-	routes_count(deps, route, 200);
+	answer_count(deps->metrics, route, 200);
 	_cleanup_free_ char *text = metrics_render(deps->metrics);
 	http_exchange_respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", text,
 	                      strlen(text), NULL, 0);
@@ -226,5 +198,7 @@ void routes_handle(struct http_exchange *ex, const struct http_req *req, void *u
 		return webhook_handle(ex, req, deps, p + strlen(HOOKS_PREFIX));
 	if (strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 || strcmp(p, "/metrics") == 0)
 		return ops_handle(ex, req, deps, p + 1);
+	if (jobs_api_owns(p))
+		return jobs_api_handle(deps->jobs, ex, req, deps->draining);
 	routes_respond_error(ex, deps, "other", 404, "not_found", "no such route");
 }

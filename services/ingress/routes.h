@@ -1,5 +1,6 @@
-/* Request dispatch for the ingress: /hooks/{source}, /healthz, /readyz, /metrics, and the
- * JSON error answers. Runs on the event loop; never blocks (webhooks finish after commit). */
+/* Request dispatch for the ingress: /hooks/{source}, /healthz, /readyz, /metrics, the jobs
+ * API (/v1/..., jobs_api), and the JSON error answers. Runs on the event loop; never blocks
+ * (webhooks finish after commit). */
 #pragma once
 
 #include <stdbool.h>
@@ -9,6 +10,7 @@
 struct config;
 struct delivery_writer;
 struct http_exchange;
+struct jobs_api;
 struct metrics;
 
 /* What request handlers may use; filled and owned by struct ingress (ingress.c) for its lifetime.
@@ -21,6 +23,7 @@ struct routes_deps {
 	int (*mint_id)(char out[37]); /* a new delivery id */
 	bool draining;                /* shutting down: refuse new work with 503 */
 	struct dispatch *dispatch;    /* this ingress's dispatcher, or NULL */
+	struct jobs_api *jobs;        /* the jobs API (/v1/...) */
 };
 
 /* The http_glue handler; userdata is a struct routes_deps. */

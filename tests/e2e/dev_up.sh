@@ -134,6 +134,20 @@ audit=$(bash -c "$(head -n 1 <<<"$look")") || fail "the job query failed"
 grep -q '/activations' <<<"$audit" || fail "no audited API call in: $audit"
 echo "dev_up: trigger callback provisioned acme-43 through the workers"
 
+# 4b. The jobs API example, pasted as printed: a token made by the CLI, then POST /v1/jobs
+#     answers 202 with a job id, and the workers provision acme-44.
+api=$(block_after 'Or submit a job over the jobs API')
+[ -n "$api" ] || fail "no jobs API example in the banner"
+out=$(bash -c "$api" 2>/dev/null) || fail "the jobs API example failed: $out"
+grep -q '^{"job_id":"[0-9a-f-]\{36\}","duplicate":false,"items":1}$' <<<"$out" ||
+	fail "POST /v1/jobs answered '$out'"
+api_done() {
+	rows=$(bash -c "$(head -n 1 <<<"$look")" 2>&1) || return 1
+	grep -q 'acme-44 *| succeeded' <<<"$rows"
+}
+wait_for 60 "succeeded item for acme-44" api_done
+echo "dev_up: the jobs API provisioned acme-44 through the workers"
+
 # 5. Ctrl-C: SIGINT to the whole group, as the terminal sends it.
 pg_pid=$(head -n 1 "$run/pg/data/postmaster.pid")
 kill -INT -- "-$pid"

@@ -371,6 +371,37 @@ static void expect_503_fast(const struct harness_load *load, long long limit_ms)
 	}
 }
 
+/* With the database away, the jobs API answers 503 with Retry-After at once too (its
+ * connection noticed the loss; nothing waits for the database to come back). */
+static void expect_jobs_api_503(struct suite *s)
+{
+	const char *const auth[] = {
+	    "Authorization: Bearer hrt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL};
+	static const char body[] = "{\"kind\":\"activation.remove\",\"organisation\":\"x\","
+	                           "\"items\":[{\"externalId\":\"u\"}]}";
+	struct harness_request req = {.method = "POST",
+	                              .path = "/v1/jobs",
+	                              .content_type = "application/json",
+	                              .body = body,
+	                              .body_len = sizeof(body) - 1,
+	                              .headers = auth,
+	                              .timeout_ms = 5000};
+	struct harness_response r = {0};
+	long long deadline = harness_now_ms() + 2000;
+
+	for (;;) {
+		harness_response_fini(&r);
+		harness_http(harness_service_port(s->g.in), &req, &r);
+		if (r.status == 503 || harness_now_ms() >= deadline)
+			break;
+		harness_poll_pause();
+	}
+	assert_int_equal(r.status, 503);
+	assert_non_null(harness_response_header(&r, "Retry-After"));
+	assert_true(r.elapsed_s < 2.0);
+	harness_response_fini(&r);
+}
+
 /* 11. The database stops and starts again under load; every 202 is stored. */
 static void test_db_restart_under_load(void **state)
 {
@@ -384,6 +415,7 @@ static void test_db_restart_under_load(void **state)
 	s->g.load = start_load(s, 4, 50000);
 	assert_true(harness_load_wait(s->g.load, 202, 100, 30000));
 	stop_db_expect_503(s);
+	expect_jobs_api_503(s);
 	assert_int_equal(harness_pg_start(), 0);
 	t0 = harness_now_ms();
 	assert_true(harness_wait_status(harness_service_port(s->g.in), "/readyz", 200, 30000));

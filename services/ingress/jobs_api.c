@@ -1,0 +1,480 @@
+/* The jobs API (jobs_api.h). */
+#include "jobs_api.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "answer.h"
+#include "config.h"
+#include "crypto.h"
+#include "db_queue.h"
+#include "dispatch.h"
+#include "http_glue.h"
+#include "id.h"
+#include "json.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define TOKEN_PREFIX        "hrt_"
+#define TOKEN_CHARS         43 /* base64url of 32 bytes */
+#define IDEMPOTENCY_KEY_MAX 255
+#define JOBS_PATH           "/v1/jobs"
+
+/* The job kinds (the CHECK on hookrun.jobs.kind). */
+static const char *const job_kinds[] = {
+    "activation.provision",
+    "activation.variables",
+    "environment.variables",
+    "activation.remove",
+};
+
+static const struct db_prepared jobs_statements[] = {
+    {"use_token", "SELECT token_id, organisations, access, coalesce($2 = ANY (organisations), "
+                  "false) FROM hookrun.use_token($1::bytea)"},
+    {"submit", "SELECT job_id, created, conflict FROM hookrun.submit_job_request($1, $2, "
+               "$3::jsonb, $4::jsonb, $5, $6, $7::bytea)"},
+    {"job", "SELECT hookrun.job_json($1::uuid, $2::text[])"},
+};
+
+/* What a request asks for. */
+enum call_op {
+	CALL_SUBMIT,
+	CALL_GET,
+};
+
+/* A request waiting for its statements; linked in its API's list until answered. */
+struct call {
+	struct call *prev, *next;
+	struct jobs_api *api;
+	struct http_exchange *ex;
+	enum call_op op;
+	char job_id[37];
+	char hash[2 + CRYPTO_SHA256_HEX_SIZE]; /* the token's SHA-256 as bytea text */
+	/* POST: the body's problem (status, code, message, fields) or the parsed body */
+	int bad_status;
+	const char *bad_code;
+	char *bad_message;
+	json_t *bad_fields;
+	json_t *body;
+	char *idempotency_key;
+	char *token_id, *organisations;
+};
+
+struct jobs_api {
+	const struct config *config;
+	struct metrics *metrics;
+	struct dispatch *dispatch;
+	struct db_queue *db;
+	struct call *calls;
+};
+
+/* Unlink and free a call. */
+static void call_free(struct call *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->api->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c->bad_message);
+	json_decref(c->bad_fields);
+	json_decref(c->body);
+	free(c->idempotency_key);
+	free(c->token_id);
+	free(c->organisations);
+	free(c);
+}
+
+/* Answer with an error and free the call. */
+static void call_error(struct call *c, int status, const char *code, const char *message,
+                       json_t *fields)
+{
+	const char *route = c->op == CALL_SUBMIT ? "jobs" : "job";
+
+	answer_error(c->ex, c->api->metrics, route,
+	             &(struct answer_problem){.status = status,
+	                                      .code = code,
+	                                      .message = message,
+	                                      .fields = fields,
+	                                      .retry_after_s = c->api->config->retry_after_s});
+	call_free(c);
+}
+
+/* Remember the body's first problem; it is answered once the token is known to be good. */
+static void call_bad(struct call *c, int status, const char *code, const char *field,
+                     const char *fmt, ...) _printf_(5, 6);
+static void call_bad(struct call *c, int status, const char *code, const char *field,
+                     const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->bad_status)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&c->bad_message, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	c->bad_status = status;
+	c->bad_code = code;
+	if (field)
+		c->bad_fields = json_pack("[{s:s,s:s}]", "field", field, "problem", c->bad_message);
+}
+
+/* Whether kind is a job kind. */
+static bool kind_known(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(job_kinds) / sizeof(job_kinds[0]); i++)
+		if (strcmp(kind, job_kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Check the parsed body's fields: kind, organisation, parameters, items, nothing else. */
+static void submit_check_fields(struct call *c)
+{
+	const char *key, *kind, *org;
+	json_t *v, *items;
+
+	json_object_foreach (c->body, key, v)
+		if (strcmp(key, "kind") != 0 && strcmp(key, "organisation") != 0 &&
+		    strcmp(key, "parameters") != 0 && strcmp(key, "items") != 0)
+			return call_bad(c, 422, "invalid_job", key, "unknown field");
+	kind = json_string_value(json_object_get(c->body, "kind"));
+	org = json_string_value(json_object_get(c->body, "organisation"));
+	v = json_object_get(c->body, "parameters");
+	items = json_object_get(c->body, "items");
+	if (!kind || !kind_known(kind))
+		return call_bad(c, 422, "invalid_job", "kind",
+		                "one of activation.provision, activation.variables, "
+		                "environment.variables, activation.remove");
+	if (!org || !*org)
+		return call_bad(c, 422, "invalid_job", "organisation",
+		                "the name of a configured organisation");
+	if (v && !json_is_object(v))
+		return call_bad(c, 422, "invalid_job", "parameters", "must be an object");
+	if (!json_is_array(items) || json_array_size(items) == 0)
+		return call_bad(c, 422, "invalid_job", "items",
+		                "a non-empty array of objects, each with an externalId");
+}
+
+/* The Idempotency-Key header: absent, one printable value, or a problem. */
+static void submit_check_key(struct call *c, const struct http_req *req)
+{
+	const char *key = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < req->n_headers; i++)
+		if (strcasecmp(req->headers[i].name, "Idempotency-Key") == 0) {
+			key = req->headers[i].value;
+			n++;
+		}
+	if (n == 0)
+		return;
+	if (n > 1)
+		return call_bad(c, 400, "conflicting_headers", NULL,
+		                "Idempotency-Key is given more than once");
+	n = strlen(key);
+	for (size_t i = 0; i < n; i++)
+		if (key[i] < 0x21 || key[i] > 0x7e)
+			n = 0;
+	if (n == 0 || n > IDEMPOTENCY_KEY_MAX)
+		return call_bad(c, 400, "invalid_idempotency_key", NULL,
+		                "Idempotency-Key is 1 to 255 printable ASCII characters");
+	c->idempotency_key = xstrdup(key);
+}
+
+/* Read a POST's body now (it is answered after the token): content type, JSON, fields. */
+static void submit_parse(struct call *c, const struct http_req *req)
+{
+	json_error_t jerr;
+
+	submit_check_key(c, req);
+	if (!http_content_type_is_json(http_req_header(req, "Content-Type")))
+		return call_bad(c, 415, "unsupported_media_type", NULL,
+		                "the body must be JSON (Content-Type: application/json)");
+	if (req->body_len > c->api->config->jobs_body_limit)
+		return call_bad(c, 413, "body_too_large", NULL,
+		                "the body is larger than jobs_body_limit (%zu bytes)",
+		                c->api->config->jobs_body_limit);
+	c->body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!c->body)
+		return call_bad(c, 400, "malformed_json", NULL, "not JSON (byte %d): %s",
+		                jerr.position, jerr.text);
+	if (!json_is_object(c->body))
+		return call_bad(c, 422, "invalid_job", NULL, "the body must be a JSON object");
+	submit_check_fields(c);
+}
+
+/* The token of "Authorization: Bearer hrt_…" as its SHA-256 in bytea text; false when the
+ * header is missing, repeated or not such a token. */
+static bool token_hash(const struct http_req *req, char out[2 + CRYPTO_SHA256_HEX_SIZE])
+{
+	const char *auth = NULL, *t;
+	unsigned char h[CRYPTO_SHA256_SIZE];
+	size_t n = 0;
+
+	for (size_t i = 0; i < req->n_headers; i++)
+		if (strcasecmp(req->headers[i].name, "Authorization") == 0) {
+			auth = req->headers[i].value;
+			n++;
+		}
+	if (n != 1 || strncasecmp(auth, "Bearer ", 7) != 0)
+		return false;
+	t = auth + 7;
+	while (*t == ' ')
+		t++;
+	if (strncmp(t, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0 ||
+	    strlen(t) != strlen(TOKEN_PREFIX) + TOKEN_CHARS ||
+	    strspn(t + strlen(TOKEN_PREFIX),
+	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+	        TOKEN_CHARS)
+		return false;
+	if (crypto_sha256(t, strlen(t), h) < 0)
+		return false;
+	out[0] = '\\';
+	out[1] = 'x';
+	for (size_t i = 0; i < sizeof(h); i++)
+		snprintf(out + 2 + 2 * i, 3, "%02x", h[i]);
+	return true;
+}
+
+/* The submission committed (or was refused): answer it. */
+static void submit_on_result(void *userdata, const PGresult *res, int r)
+{
+	struct call *c = userdata;
+	const char *state = r == 0 ? db_result_sqlstate(res) : NULL;
+	char location[64];
+	struct http_header loc[2] = {{0}};
+	bool created;
+
+	if (r < 0)
+		return call_error(c, 503, "unavailable", "the database connection was lost", NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0))
+			return call_error(c, 422, "invalid_items", db_result_message(res),
+			                  json_pack("[{s:s,s:s}]", "field", "items", "problem",
+			                            db_result_message(res)));
+		log_event(LOG_LEVEL_ERROR, "jobs.submit_failed", "sqlstate=%s detail=%s",
+		          state ? state : "-", db_result_message(res));
+		return call_error(c, 500, "internal_error", "the job could not be stored", NULL);
+	}
+	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
+		return call_error(c, 409, "idempotency_conflict",
+		                  "this Idempotency-Key was used for a different request", NULL);
+	created = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	snprintf(location, sizeof(location), JOBS_PATH "/%s", PQgetvalue(res, 0, 0));
+	loc[0] = (struct http_header){"Location", location};
+	if (created && c->api->dispatch)
+		dispatch_wake(c->api->dispatch);
+	log_event(LOG_LEVEL_INFO, "jobs.submitted", "job=%s token=%s created=%s",
+	          PQgetvalue(res, 0, 0), c->token_id, created ? "true" : "false");
+	answer_json(c->ex, c->api->metrics, "jobs", created ? 202 : 200,
+	            json_pack("{s:s,s:b,s:I}", "job_id", PQgetvalue(res, 0, 0), "duplicate",
+	                      !created, "items",
+	                      (json_int_t)json_array_size(json_object_get(c->body, "items"))),
+	            loc);
+	call_free(c);
+}
+
+/* A good token may submit: the body's problems first, then its organisation, then submit. */
+static void submit_send(struct call *c, bool in_scope)
+{
+	const char *org = json_string_value(json_object_get(c->body, "organisation"));
+	_cleanup_free_ char *params = NULL, *items = NULL, *by = NULL, *hash = NULL, *hex = NULL;
+	const json_t *p = json_object_get(c->body, "parameters");
+	const struct http_req *req = http_exchange_req(c->ex);
+	unsigned char h[CRYPTO_SHA256_SIZE];
+	const char *values[7];
+
+	if (c->bad_status)
+		return call_error(c, c->bad_status, c->bad_code, c->bad_message,
+		                  json_incref(c->bad_fields));
+	if (!in_scope || !config_versori_find(c->api->config, org))
+		return call_error(c, 404, "unknown_organisation",
+		                  "no such organisation for this token", NULL);
+	params = p ? json_dumps(p, JSON_COMPACT) : xstrdup("{}");
+	items = json_dumps(json_object_get(c->body, "items"), JSON_COMPACT);
+	if (!params || !items || crypto_sha256(req->body, req->body_len, h) < 0)
+		abort();
+	hex = crypto_hex_encode(h, sizeof(h));
+	hash = xasprintf("\\x%s", hex);
+	by = xasprintf("token:%s", c->token_id);
+	values[0] = json_string_value(json_object_get(c->body, "kind"));
+	values[1] = org;
+	values[2] = params;
+	values[3] = items;
+	values[4] = by;
+	values[5] = c->idempotency_key;
+	values[6] = hash;
+	db_queue_send(c->api->db, "submit", 7, values, submit_on_result, c);
+}
+
+/* hookrun.job_json() answered: the job, or not found. */
+static void get_on_result(void *userdata, const PGresult *res, int r)
+{
+	struct call *c = userdata;
+	const char *json;
+
+	if (r < 0)
+		return call_error(c, 503, "unavailable", "the database connection was lost", NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_event(LOG_LEVEL_ERROR, "jobs.read_failed", "detail=%s", db_result_message(res));
+		return call_error(c, 500, "internal_error", "the job could not be read", NULL);
+	}
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		return call_error(c, 404, "not_found", "no such job", NULL);
+	json = PQgetvalue(res, 0, 0);
+	answer_count(c->api->metrics, "job", 200);
+	http_exchange_respond(c->ex, 200, "application/json", json, strlen(json), NULL, 0);
+	call_free(c);
+}
+
+/* hookrun.use_token() answered: who is asking, then the request's own statement. */
+static void call_on_token(void *userdata, const PGresult *res, int r)
+{
+	struct call *c = userdata;
+	const char *values[2];
+
+	if (r < 0)
+		return call_error(c, 503, "unavailable", "the database connection was lost", NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_event(LOG_LEVEL_ERROR, "jobs.token_failed", "detail=%s",
+		          db_result_message(res));
+		return call_error(c, 500, "internal_error", "the token could not be checked", NULL);
+	}
+	if (PQntuples(res) != 1)
+		return call_error(c, 401, "invalid_token",
+		                  "the token is unknown, expired or revoked", NULL);
+	c->token_id = xstrdup(PQgetvalue(res, 0, 0));
+	c->organisations = xstrdup(PQgetvalue(res, 0, 1));
+	if (c->op == CALL_SUBMIT) {
+		if (strcmp(PQgetvalue(res, 0, 2), "write") != 0)
+			return call_error(c, 403, "forbidden", "this token may only read", NULL);
+		return submit_send(c, strcmp(PQgetvalue(res, 0, 3), "t") == 0);
+	}
+	if (!id_uuid_is_valid(c->job_id))
+		return call_error(c, 404, "not_found", "no such job", NULL);
+	values[0] = c->job_id;
+	values[1] = c->organisations;
+	db_queue_send(c->api->db, "job", 2, values, get_on_result, c);
+}
+
+/* Which operation path and method ask for; false after answering 404 or 405. */
+static bool call_route(struct jobs_api *a, struct http_exchange *ex, const struct http_req *req,
+                       enum call_op *ret_op, char job_id[37])
+{
+	const char *p = req->path;
+	bool get = req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD;
+
+	if (strcmp(p, JOBS_PATH) == 0) {
+		if (req->method != HTTP_METHOD_POST) {
+			answer_error(ex, a->metrics, "jobs",
+			             &(struct answer_problem){.status = 405,
+			                                      .code = "method_not_allowed",
+			                                      .message = "use POST",
+			                                      .allow = "POST"});
+			return false;
+		}
+		*ret_op = CALL_SUBMIT;
+		return true;
+	}
+	if (strncmp(p, JOBS_PATH "/", strlen(JOBS_PATH) + 1) == 0 &&
+	    !strchr(p + strlen(JOBS_PATH) + 1, '/') && strlen(p) == req->path_len) {
+		if (!get) {
+			answer_error(ex, a->metrics, "job",
+			             &(struct answer_problem){.status = 405,
+			                                      .code = "method_not_allowed",
+			                                      .message = "use GET",
+			                                      .allow = "GET, HEAD"});
+			return false;
+		}
+		snprintf(job_id, 37, "%s", p + strlen(JOBS_PATH) + 1);
+		*ret_op = CALL_GET;
+		return true;
+	}
+	answer_error(ex, a->metrics, "other",
+	             &(struct answer_problem){
+	                 .status = 404, .code = "not_found", .message = "no such route"});
+	return false;
+}
+
+void jobs_api_handle(struct jobs_api *a, struct http_exchange *ex, const struct http_req *req,
+                     bool draining)
+{
+	struct call *c;
+	enum call_op op;
+	char job_id[37] = "";
+	const char *values[2];
+
+	if (!call_route(a, ex, req, &op, job_id))
+		return;
+	c = xcalloc(1, sizeof(*c));
+	c->api = a;
+	c->ex = ex;
+	c->op = op;
+	snprintf(c->job_id, sizeof(c->job_id), "%s", job_id);
+	c->next = a->calls;
+	if (a->calls)
+		a->calls->prev = c;
+	a->calls = c;
+	if (draining)
+		return call_error(c, 503, "unavailable", "the ingress is shutting down", NULL);
+	if (!token_hash(req, c->hash))
+		return call_error(c, 401, "invalid_token",
+		                  "an Authorization: Bearer token from `hookrun tokens create` is "
+		                  "required",
+		                  NULL);
+	if (!db_queue_connected(a->db))
+		return call_error(c, 503, "database_unavailable",
+		                  "the database is unreachable; retry later", NULL);
+	if (op == CALL_SUBMIT)
+		submit_parse(c, req);
+	values[0] = c->hash;
+	values[1] = op == CALL_SUBMIT && c->body
+	                ? json_string_value(json_object_get(c->body, "organisation"))
+	                : NULL;
+	db_queue_send(a->db, "use_token", 2, values, call_on_token, c);
+}
+
+bool jobs_api_owns(const char *path)
+{
+	return strcmp(path, "/v1") == 0 || strncmp(path, "/v1/", 4) == 0;
+}
+
+struct jobs_api *jobs_api_new(struct event_base *base, const struct config *c, struct metrics *m,
+                              struct dispatch *dispatch)
+{
+	struct jobs_api *a = xcalloc(1, sizeof(*a));
+	struct db_async_options o = {
+	    .url = c->db_url,
+	    .prepare = jobs_statements,
+	    .n_prepare = sizeof(jobs_statements) / sizeof(jobs_statements[0]),
+	    .reconnect_max_ms = (unsigned)c->db_reconnect_max_ms,
+	    .statement_timeout_ms = 60000,
+	};
+
+	a->config = c;
+	a->metrics = m;
+	a->dispatch = dispatch;
+	a->db = db_queue_new(base, &o, NULL, NULL);
+	return a;
+}
+
+void jobs_api_free(struct jobs_api *a)
+{
+	if (!a)
+		return;
+	db_queue_free(a->db);
+	for (struct call *c = a->calls, *next; c; c = next) {
+		next = c->next;
+		call_error(c, 503, "unavailable", "the ingress is shutting down", NULL);
+	}
+	free(a);
+}

@@ -1,0 +1,398 @@
+/* The jobs API of the real hookrun-ingress against a real PostgreSQL, with tokens made by the
+ * real hookrun CLI: POST /v1/jobs stores a job and answers 202 with its id and Location;
+ * GET /v1/jobs/{id} shows it; an Idempotency-Key returns the first job for the same body and
+ * 409 for another; a missing, malformed, unknown or revoked token gets 401, a read token 403
+ * for a submission; a token never sees another organisation's job (404) nor submits for it;
+ * every bad body gets its status and code and stores nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "harness.h"
+#include "xalloc.h"
+
+#define JOB_BODY                                                                                   \
+	"{\"kind\":\"activation.provision\",\"organisation\":\"acme\","                            \
+	"\"parameters\":{\"environmentId\":\"env-1\"},\"items\":[{\"externalId\":\"u1\","          \
+	"\"variables\":{\"region\":\"eu\"}},{\"externalId\":\"u2\"},{\"externalId\":\"u3\"}]}"
+
+/* State of the group: the database, the ingress, and tokens for the tests. */
+struct suite {
+	struct harness_group g; /* first: the harness_group_*() functions take the state */
+	char *write_acme, *read_acme, *write_globex, *revoked;
+};
+
+/* `hookrun tokens create` with args (NULL-terminated, at most 8): the token printed. */
+static char *token_create(struct suite *s, ...)
+{
+	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", s->g.db->url);
+	_cleanup_free_ char *out = NULL, *err = NULL;
+	const char *argv[12] = {harness_cli_bin(), "tokens", "create"};
+	const char *env[] = {db_env, NULL};
+	size_t n = 3;
+	const char *nl;
+	va_list ap;
+
+	va_start(ap, s);
+	for (const char *a; n < 11 && (a = va_arg(ap, const char *));)
+		argv[n++] = a;
+	va_end(ap);
+	if (harness_run(argv, env, 30000, &out, &err) != 0 || !(nl = strchr(out, '\n'))) {
+		fprintf(stderr, "# tokens create: %s %s\n", out ? out : "", err ? err : "");
+		return NULL;
+	}
+	return xstrndup(nl + 1, strcspn(nl + 1, "\n"));
+}
+
+/* Group setup: a migrated database, an ingress knowing the organisations acme and globex
+ * (no dispatch: jobs stay queued), and the tokens. */
+static int group_setup(void **state)
+{
+	struct suite *s;
+	_cleanup_free_ char *id = NULL;
+
+	if (harness_group_setup(state, sizeof(*s), NULL, NULL) < 0)
+		return -1;
+	s = *state;
+	if (!s->g.db)
+		return 0;
+	s->g.in =
+	    harness_ingress_start(s->g.db, "jobs_body_limit = 2KiB\n",
+	                          /* A source allowing larger bodies than the jobs API: the API's
+	                           * own 413 (JSON) is seen, not evhttp's. */
+	                          "[source.open]\n"
+	                          "auth = none\n"
+	                          "allow_unauthenticated = true\n"
+	                          "body_limit = 64KiB\n"
+	                          "[versori.acme]\n"
+	                          "base_url = http://127.0.0.1:9\n"
+	                          "organisation_id = 01JGFJJZ00M9S346Q3D25VT4F5\n"
+	                          "[versori.globex]\n"
+	                          "base_url = http://127.0.0.1:9\n"
+	                          "organisation_id = 01JGFJJZ00M9S346Q3D25VT4F6\n",
+	                          (const char *const[]){"HOOKRUN_VERSORI_ACME_API_KEY=k1",
+	                                                "HOOKRUN_VERSORI_GLOBEX_API_KEY=k2", NULL});
+	if (!s->g.in)
+		return -1;
+	s->g.in_shared = true;
+	s->g.port = harness_service_port(s->g.in);
+	s->write_acme = token_create(s, "--name", "w", "--org", "acme", NULL);
+	s->read_acme = token_create(s, "--name", "r", "--org", "acme", "--access", "read", NULL);
+	s->write_globex = token_create(s, "--name", "g", "--org", "globex,unconfigured", NULL);
+	s->revoked = token_create(s, "--name", "x", "--org", "acme", NULL);
+	if (!s->write_acme || !s->read_acme || !s->write_globex || !s->revoked)
+		return -1;
+	id =
+	    harness_sql_text(s->g.conn, "SELECT id FROM hookrun.api_tokens WHERE name = 'x'", NULL);
+	return id && harness_sql_int(s->g.conn, "SELECT hookrun.revoke_token($1, 'test')::int", id,
+	                             NULL) == 1
+	           ? 0
+	           : -1;
+}
+
+/* Free the tokens, then what harness_group_teardown() frees. */
+static int group_teardown(void **state)
+{
+	struct suite *s = *state;
+
+	free(s->write_acme);
+	free(s->read_acme);
+	free(s->write_globex);
+	free(s->revoked);
+	return harness_group_teardown(state);
+}
+
+/* Per-test setup: no jobs left from the test before. */
+static int test_setup(void **state)
+{
+	struct suite *s = *state;
+
+	harness_test_setup(state);
+	if (s->g.db &&
+	    !harness_sql_exec(s->g.conn,
+	                      "TRUNCATE hookrun.delivery_routes, hookrun.jobs, hookrun.job_items"))
+		return -1;
+	return 0;
+}
+
+/* One request to the ingress with token (NULL: no Authorization) and extra headers
+ * ("Name: value", NULL-terminated, may be NULL); the response in *r (reset first). */
+static void call(struct suite *s, const char *method, const char *path, const char *token,
+                 const char *content_type, const char *body, size_t len, const char *const *extra,
+                 struct harness_response *r)
+{
+	_cleanup_free_ char *auth = token ? xasprintf("Authorization: Bearer %s", token) : NULL;
+	const char *headers[8] = {0};
+	size_t n = 0;
+	struct harness_request req = {.method = method,
+	                              .path = path,
+	                              .content_type = content_type,
+	                              .body = body,
+	                              .body_len = len,
+	                              .headers = headers};
+
+	if (auth)
+		headers[n++] = auth;
+	for (; extra && *extra && n < 7; extra++)
+		headers[n++] = *extra;
+	harness_response_fini(r);
+	harness_http(s->g.port, &req, r);
+}
+
+/* POST /v1/jobs with a JSON body. */
+static void submit(struct suite *s, const char *token, const char *body, const char *const *extra,
+                   struct harness_response *r)
+{
+	call(s, "POST", "/v1/jobs", token, "application/json", body, strlen(body), extra, r);
+}
+
+/* Jobs stored. */
+static long long jobs_count(struct suite *s)
+{
+	return harness_sql_int(s->g.conn, "SELECT count(*) FROM hookrun.jobs", NULL);
+}
+
+/* Submitted and read back: 202, Location, the job queued with its three items. */
+static void test_submit_and_read(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r = {0};
+	_cleanup_free_ char *path = NULL;
+	const char *id;
+	json_t *items;
+
+	HARNESS_REQUIRE_DB();
+	submit(s, s->write_acme, JOB_BODY, NULL, &r);
+	assert_int_equal(r.status, 202);
+	id = json_string_value(json_object_get(r.json, "job_id"));
+	assert_non_null(id);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "items")), 3);
+	path = xasprintf("/v1/jobs/%s", id);
+	assert_string_equal(harness_response_header(&r, "Location"), path);
+	assert_int_equal(
+	    harness_sql_int(s->g.conn,
+	                    "SELECT count(*) FROM hookrun.jobs j JOIN "
+	                    "hookrun.api_tokens t ON j.submitted_by = 'token:' || t.id "
+	                    "WHERE j.id = $1 AND t.name = 'w' AND j.items_total = 3 "
+	                    "AND j.request_sha256 IS NOT NULL",
+	                    id, NULL),
+	    1);
+	call(s, "GET", path, s->read_acme, NULL, NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(json_string_value(json_object_get(r.json, "state")), "queued");
+	assert_string_equal(json_string_value(json_object_get(r.json, "organisation")), "acme");
+	items = json_object_get(r.json, "items");
+	assert_int_equal(json_integer_value(json_object_get(items, "total")), 3);
+	assert_int_equal(json_integer_value(json_object_get(items, "queued")), 3);
+	harness_response_fini(&r);
+	s->g.passed = true;
+}
+
+/* The same Idempotency-Key: the first job for the same body (200), 409 for another body. */
+static void test_idempotency(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r = {0};
+	const char *const key[] = {"Idempotency-Key: import-42", NULL};
+	_cleanup_free_ char *first = NULL;
+
+	HARNESS_REQUIRE_DB();
+	submit(s, s->write_acme, JOB_BODY, key, &r);
+	assert_int_equal(r.status, 202);
+	first = xstrdup(json_string_value(json_object_get(r.json, "job_id")));
+	submit(s, s->write_acme, JOB_BODY, key, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(json_string_value(json_object_get(r.json, "job_id")), first);
+	assert_true(json_is_true(json_object_get(r.json, "duplicate")));
+	submit(s, s->write_acme,
+	       "{\"kind\":\"activation.remove\",\"organisation\":\"acme\","
+	       "\"items\":[{\"externalId\":\"u9\"}]}",
+	       key, &r);
+	assert_int_equal(r.status, 409);
+	assert_string_equal(harness_response_error_code(&r), "idempotency_conflict");
+	assert_int_equal(jobs_count(s), 1);
+	harness_response_fini(&r);
+	s->g.passed = true;
+}
+
+/* Who may do what: 401 without a good token, 403 for a read token's submission. */
+static void test_tokens(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r = {0};
+	const char *const two[] = {"Authorization: Bearer x", NULL};
+
+	HARNESS_REQUIRE_DB();
+	submit(s, NULL, JOB_BODY, NULL, &r);
+	assert_int_equal(r.status, 401);
+	assert_string_equal(harness_response_header(&r, "WWW-Authenticate"), "Bearer");
+	submit(s, "not-a-token", JOB_BODY, NULL, &r);
+	assert_int_equal(r.status, 401);
+	submit(s, "hrt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", JOB_BODY, NULL, &r);
+	assert_int_equal(r.status, 401);
+	assert_string_equal(harness_response_error_code(&r), "invalid_token");
+	submit(s, s->revoked, JOB_BODY, NULL, &r);
+	assert_int_equal(r.status, 401);
+	submit(s, s->write_acme, JOB_BODY, two, &r);
+	assert_int_equal(r.status, 401);
+	submit(s, s->read_acme, JOB_BODY, NULL, &r);
+	assert_int_equal(r.status, 403);
+	assert_string_equal(harness_response_error_code(&r), "forbidden");
+	assert_int_equal(jobs_count(s), 0);
+	/* Each good token's use was counted. */
+	assert_true(harness_sql_int(s->g.conn,
+	                            "SELECT uses FROM hookrun.api_tokens WHERE name = 'r'",
+	                            NULL) >= 1);
+	harness_response_fini(&r);
+	s->g.passed = true;
+}
+
+/* A token sees and touches only its organisations: 404 for the rest, ids included. */
+static void test_scope(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r = {0};
+	_cleanup_free_ char *path = NULL;
+
+	HARNESS_REQUIRE_DB();
+	submit(s, s->write_acme, JOB_BODY, NULL, &r);
+	assert_int_equal(r.status, 202);
+	path = xasprintf("/v1/jobs/%s", json_string_value(json_object_get(r.json, "job_id")));
+	call(s, "GET", path, s->write_globex, NULL, NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 404);
+	assert_string_equal(harness_response_error_code(&r), "not_found");
+	submit(s, s->write_globex, JOB_BODY, NULL, &r);
+	assert_int_equal(r.status, 404);
+	assert_string_equal(harness_response_error_code(&r), "unknown_organisation");
+	/* In the token's scope but not configured here: the same answer. */
+	submit(s, s->write_globex,
+	       "{\"kind\":\"activation.remove\",\"organisation\":\"unconfigured\","
+	       "\"items\":[{\"externalId\":\"u1\"}]}",
+	       NULL, &r);
+	assert_int_equal(r.status, 404);
+	call(s, "GET", "/v1/jobs/not-a-uuid", s->write_acme, NULL, NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 404);
+	call(s, "GET", "/v1/jobs/0190f3c4-0000-7000-8000-000000000000", s->write_acme, NULL, NULL,
+	     0, NULL, &r);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(jobs_count(s), 1);
+	harness_response_fini(&r);
+	s->g.passed = true;
+}
+
+/* One bad request: its status and error code. */
+struct bad_case {
+	const char *content_type;
+	const char *body;
+	size_t len; /* 0: strlen(body) */
+	const char *header;
+	long status;
+	const char *code;
+};
+
+/* Every bad body or header: the status and code, and no job stored. */
+static void test_bad_requests(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r = {0};
+	static const char nul[] = "{\"kind\":\"activation.remove\",\0\"items\":[]}";
+	char big[3000];
+	const struct bad_case cases[] = {
+	    {"text/plain", JOB_BODY, 0, NULL, 415, "unsupported_media_type"},
+	    {"application/json", "{\"kind\":", 0, NULL, 400, "malformed_json"},
+	    {"application/json", "{\"a\":1,\"a\":2}", 0, NULL, 400, "malformed_json"},
+	    {"application/json", "{\"kind\":\"\xff\xfe\"}", 0, NULL, 400, "malformed_json"},
+	    {"application/json", nul, sizeof(nul) - 1, NULL, 400, "malformed_json"},
+	    {"application/json", "[1]", 0, NULL, 422, "invalid_job"},
+	    {"application/json",
+	     "{\"kind\":\"activation.remove\",\"organisation\":\"acme\","
+	     "\"items\":[{\"externalId\":\"u1\"}],\"extra\":1}",
+	     0, NULL, 422, "invalid_job"},
+	    {"application/json",
+	     "{\"kind\":\"activation.explode\",\"organisation\":\"acme\","
+	     "\"items\":[{\"externalId\":\"u1\"}]}",
+	     0, NULL, 422, "invalid_job"},
+	    {"application/json",
+	     "{\"kind\":\"activation.remove\",\"organisation\":\"acme\","
+	     "\"items\":[]}",
+	     0, NULL, 422, "invalid_job"},
+	    {"application/json",
+	     "{\"kind\":\"activation.remove\",\"organisation\":\"acme\","
+	     "\"parameters\":[],\"items\":[{\"externalId\":\"u1\"}]}",
+	     0, NULL, 422, "invalid_job"},
+	    {"application/json",
+	     "{\"kind\":\"activation.remove\",\"organisation\":\"acme\","
+	     "\"items\":[{\"externalId\":\"u1\"},{\"name\":\"x\"}]}",
+	     0, NULL, 422, "invalid_items"},
+	    {"application/json",
+	     "{\"kind\":\"activation.remove\",\"organisation\":\"acme\","
+	     "\"items\":[{\"externalId\":\"u1\"},{\"externalId\":\"u1\"}]}",
+	     0, NULL, 422, "invalid_items"},
+	    {"application/json", JOB_BODY, 0, "Idempotency-Key: has space", 400,
+	     "invalid_idempotency_key"},
+	    {"application/json", big, 0, NULL, 413, "body_too_large"},
+	};
+
+	HARNESS_REQUIRE_DB();
+	memset(big, ' ', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[0] = '{';
+	big[sizeof(big) - 2] = '}';
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct bad_case *c = &cases[i];
+		const char *const extra[] = {c->header, NULL};
+		call(s, "POST", "/v1/jobs", s->write_acme, c->content_type, c->body,
+		     c->len ? c->len : strlen(c->body), extra, &r);
+		if (r.status != c->status || !harness_response_error_code(&r) ||
+		    strcmp(harness_response_error_code(&r), c->code) != 0)
+			fail_msg("case %zu: %ld %s, want %ld %s", i, r.status, r.body ? r.body : "",
+			         c->status, c->code);
+	}
+	/* The problems name the field. */
+	submit(s, s->write_acme,
+	       "{\"kind\":\"activation.remove\",\"organisation\":\"acme\","
+	       "\"items\":[{\"externalId\":\"u1\"},{\"name\":\"x\"}]}",
+	       NULL, &r);
+	assert_non_null(strstr(r.body, "\"field\":\"items\""));
+	assert_non_null(strstr(r.body, "item 2"));
+	/* Two Idempotency-Key headers disagree. */
+	submit(s, s->write_acme, JOB_BODY,
+	       (const char *const[]){"Idempotency-Key: a", "Idempotency-Key: b", NULL}, &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(harness_response_error_code(&r), "conflicting_headers");
+	/* Routes and methods. */
+	call(s, "GET", "/v1/jobs", s->write_acme, NULL, NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 405);
+	assert_string_equal(harness_response_header(&r, "Allow"), "POST");
+	call(s, "DELETE", "/v1/jobs/0190f3c4-0000-7000-8000-000000000000", s->write_acme, NULL,
+	     NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 405);
+	call(s, "GET", "/v1/nothing", s->write_acme, NULL, NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(jobs_count(s), 0);
+	harness_response_fini(&r);
+	s->g.passed = true;
+}
+
+/* Run the jobs API tests. */
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_submit_and_read, test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_idempotency, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_tokens, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_scope, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_requests, test_setup, harness_test_teardown),
+	};
+
+	harness_init();
+	return cmocka_run_group_tests_name("jobs_api", tests, group_setup, group_teardown);
+}
