@@ -34,18 +34,53 @@ static const char *const job_kinds[] = {
     "activation.remove",
 };
 
+/* The states a job (jobs.state) and an item (job_items.state; "running" is "leased") may be
+ * filtered by. */
+static const char *const job_states[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+static const char *const item_states[] = {"queued",    "running", "leased",
+                                          "succeeded", "failed",  "cancelled"};
+
 static const struct db_prepared jobs_statements[] = {
     {"use_token", "SELECT token_id, organisations, access, coalesce($2 = ANY (organisations), "
                   "false) FROM hookrun.use_token($1::bytea)"},
     {"submit", "SELECT job_id, created, conflict FROM hookrun.submit_job_request($1, $2, "
                "$3::jsonb, $4::jsonb, $5, $6, $7::bytea)"},
     {"job", "SELECT hookrun.job_json($1::uuid, $2::text[])"},
+    {"jobs", "SELECT hookrun.jobs_page($1::text[], $2, $3, $4, $5::integer, $6::uuid)"},
+    {"items", "SELECT hookrun.job_items_page($1::uuid, $2::text[], $3, $4::integer, "
+              "$5::bigint)"},
+    {"cancel", "SELECT hookrun.cancel_job($1::uuid, $2::text[], $3)"},
+    {"retry", "SELECT hookrun.retry_job($1::uuid, $2::text[], $3)"},
 };
 
 /* What a request asks for. */
 enum call_op {
 	CALL_SUBMIT,
 	CALL_GET,
+	CALL_LIST,
+	CALL_ITEMS,
+	CALL_CANCEL,
+	CALL_RETRY,
+};
+
+/* One route of the API: its path after /v1/jobs (NULL: /v1/jobs itself; "": /v1/jobs/{id};
+ * "/items": /v1/jobs/{id}/items ...), its method (GET takes HEAD too) and operation, whether
+ * it needs a write token, its label in the request counter and the methods its path takes. */
+struct api_route {
+	const char *suffix;
+	enum http_method method;
+	enum call_op op;
+	bool write;
+	const char *label, *allow;
+};
+
+static const struct api_route api_routes[] = {
+    {NULL, HTTP_METHOD_POST, CALL_SUBMIT, true, "jobs", "GET, HEAD, POST"},
+    {NULL, HTTP_METHOD_GET, CALL_LIST, false, "jobs", "GET, HEAD, POST"},
+    {"", HTTP_METHOD_GET, CALL_GET, false, "job", "GET, HEAD"},
+    {"/items", HTTP_METHOD_GET, CALL_ITEMS, false, "job_items", "GET, HEAD"},
+    {"/cancel", HTTP_METHOD_POST, CALL_CANCEL, true, "job_cancel", "POST"},
+    {"/retry", HTTP_METHOD_POST, CALL_RETRY, true, "job_retry", "POST"},
 };
 
 /* A request waiting for its statements; linked in its API's list until answered. */
@@ -53,8 +88,11 @@ struct call {
 	struct call *prev, *next;
 	struct jobs_api *api;
 	struct http_exchange *ex;
+	const struct api_route *route;
 	enum call_op op;
 	char job_id[37];
+	/* GET of a list: its filters and page, NULL when not given */
+	char *q_state, *q_kind, *q_org, *q_limit, *q_cursor;
 	char hash[2 + CRYPTO_SHA256_HEX_SIZE]; /* the token's SHA-256 as bytea text */
 	/* POST: the body's problem (status, code, message, fields) or the parsed body */
 	int bad_status;
@@ -89,6 +127,11 @@ static void call_free(struct call *c)
 	free(c->idempotency_key);
 	free(c->token_id);
 	free(c->organisations);
+	free(c->q_state);
+	free(c->q_kind);
+	free(c->q_org);
+	free(c->q_limit);
+	free(c->q_cursor);
 	free(c);
 }
 
@@ -96,9 +139,7 @@ static void call_free(struct call *c)
 static void call_error(struct call *c, int status, const char *code, const char *message,
                        json_t *fields)
 {
-	const char *route = c->op == CALL_SUBMIT ? "jobs" : "job";
-
-	answer_error(c->ex, c->api->metrics, route,
+	answer_error(c->ex, c->api->metrics, c->route->label,
 	             &(struct answer_problem){.status = status,
 	                                      .code = code,
 	                                      .message = message,
@@ -127,13 +168,19 @@ static void call_bad(struct call *c, int status, const char *code, const char *f
 		c->bad_fields = json_pack("[{s:s,s:s}]", "field", field, "problem", c->bad_message);
 }
 
+/* Whether s is one of the n words. */
+static bool word_in(const char *s, const char *const *words, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, words[i]) == 0)
+			return true;
+	return false;
+}
+
 /* Whether kind is a job kind. */
 static bool kind_known(const char *kind)
 {
-	for (size_t i = 0; i < sizeof(job_kinds) / sizeof(job_kinds[0]); i++)
-		if (strcmp(kind, job_kinds[i]) == 0)
-			return true;
-	return false;
+	return word_in(kind, job_kinds, sizeof(job_kinds) / sizeof(job_kinds[0]));
 }
 
 /* Check the parsed body's fields: kind, organisation, parameters, items, nothing else. */
@@ -210,6 +257,62 @@ static void submit_parse(struct call *c, const struct http_req *req)
 	if (!json_is_object(c->body))
 		return call_bad(c, 422, "invalid_job", NULL, "the body must be a JSON object");
 	submit_check_fields(c);
+}
+
+/* One query parameter, decoded, into *ret (NULL when absent); false after noting the problem
+ * when it holds a NUL or is empty. */
+static bool query_take(struct call *c, const struct http_req *req, const char *name, char **ret)
+{
+	size_t len = 0;
+	char *v = http_req_query_param(req, name, &len);
+
+	*ret = NULL;
+	if (!v)
+		return true;
+	if (len == 0 || strlen(v) != len) {
+		free(v);
+		call_bad(c, 400, "invalid_query", name, "an empty value or a NUL");
+		return false;
+	}
+	*ret = v;
+	return true;
+}
+
+/* A list's query: state, kind and organisation filters (jobs), state (items), limit 1..1000
+ * and the cursor from the page before; problems noted for after the token. */
+static void list_parse(struct call *c, const struct http_req *req)
+{
+	bool items = c->op == CALL_ITEMS;
+	char *end = NULL;
+	long n;
+
+	if (!query_take(c, req, "state", &c->q_state) ||
+	    !query_take(c, req, "limit", &c->q_limit) ||
+	    !query_take(c, req, "cursor", &c->q_cursor) ||
+	    (!items && (!query_take(c, req, "kind", &c->q_kind) ||
+	                !query_take(c, req, "organisation", &c->q_org))))
+		return;
+	if (c->q_state &&
+	    !(items ? word_in(c->q_state, item_states, 6) : word_in(c->q_state, job_states, 5)))
+		return call_bad(c, 400, "invalid_query", "state",
+		                "one of queued, running, succeeded, failed, cancelled");
+	if (c->q_kind && !kind_known(c->q_kind))
+		return call_bad(c, 400, "invalid_query", "kind", "not a job kind");
+	if (c->q_limit) {
+		n = strtol(c->q_limit, &end, 10);
+		if (*end || n < 1 || n > 1000)
+			return call_bad(c, 400, "invalid_query", "limit",
+			                "an integer from 1 to 1000");
+	}
+	if (c->q_cursor && (items ? strspn(c->q_cursor, "0123456789") != strlen(c->q_cursor) ||
+	                                strlen(c->q_cursor) > 18
+	                          : !id_uuid_is_valid(c->q_cursor)))
+		return call_bad(c, 400, "invalid_query", "cursor",
+		                "the next_cursor of the page before");
+	if (items && c->q_state && strcmp(c->q_state, "running") == 0) {
+		free(c->q_state);
+		c->q_state = xstrdup("leased");
+	}
 }
 
 /* The token of "Authorization: Bearer hrt_…" as its SHA-256 in bytea text; false when the
@@ -336,11 +439,82 @@ static void get_on_result(void *userdata, const PGresult *res, int r)
 	call_free(c);
 }
 
+/* A list, a cancel or a retry answered: the JSON the database made, or not found. */
+static void json_on_result(void *userdata, const PGresult *res, int r)
+{
+	struct call *c = userdata;
+	const char *state = r == 0 ? db_result_sqlstate(res) : NULL;
+	const char *json;
+
+	if (r < 0)
+		return call_error(c, 503, "unavailable", "the database connection was lost", NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (state && strcmp(state, "22023") == 0)
+			return call_error(c, 400, "invalid_query", db_result_message(res),
+			                  json_pack("[{s:s,s:s}]", "field", "cursor", "problem",
+			                            db_result_message(res)));
+		log_event(LOG_LEVEL_ERROR, "jobs.statement_failed", "route=%s detail=%s",
+		          c->route->label, db_result_message(res));
+		return call_error(c, 500, "internal_error", "the request could not be carried out",
+		                  NULL);
+	}
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		return call_error(c, 404, "not_found", "no such job", NULL);
+	json = PQgetvalue(res, 0, 0);
+	if (c->op == CALL_CANCEL || c->op == CALL_RETRY) {
+		log_event(LOG_LEVEL_INFO, c->op == CALL_CANCEL ? "jobs.cancelled" : "jobs.retried",
+		          "job=%s token=%s", c->job_id, c->token_id);
+		if (c->op == CALL_RETRY && c->api->dispatch)
+			dispatch_wake(c->api->dispatch);
+	}
+	answer_count(c->api->metrics, c->route->label, 200);
+	http_exchange_respond(c->ex, 200, "application/json", json, strlen(json), NULL, 0);
+	call_free(c);
+}
+
+/* The statement of a request that reads or acts on jobs, for a good token. */
+static void call_send(struct call *c)
+{
+	_cleanup_free_ char *by = xasprintf("token:%s", c->token_id);
+	const char *values[7] = {NULL};
+
+	if (c->bad_status)
+		return call_error(c, c->bad_status, c->bad_code, c->bad_message,
+		                  json_incref(c->bad_fields));
+	if (c->op != CALL_LIST && !id_uuid_is_valid(c->job_id))
+		return call_error(c, 404, "not_found", "no such job", NULL);
+	values[0] = c->job_id;
+	values[1] = c->organisations;
+	switch (c->op) {
+	case CALL_GET:
+		return db_queue_send(c->api->db, "job", 2, values, get_on_result, c);
+	case CALL_CANCEL:
+	case CALL_RETRY:
+		values[2] = by;
+		return db_queue_send(c->api->db, c->op == CALL_CANCEL ? "cancel" : "retry", 3,
+		                     values, json_on_result, c);
+	default:
+		break;
+	}
+	if (c->op == CALL_ITEMS) {
+		values[2] = c->q_state;
+		values[3] = c->q_limit ? c->q_limit : "100";
+		values[4] = c->q_cursor;
+		return db_queue_send(c->api->db, "items", 5, values, json_on_result, c);
+	}
+	values[0] = c->organisations;
+	values[1] = c->q_state;
+	values[2] = c->q_kind;
+	values[3] = c->q_org;
+	values[4] = c->q_limit ? c->q_limit : "100";
+	values[5] = c->q_cursor;
+	db_queue_send(c->api->db, "jobs", 6, values, json_on_result, c);
+}
+
 /* hookrun.use_token() answered: who is asking, then the request's own statement. */
 static void call_on_token(void *userdata, const PGresult *res, int r)
 {
 	struct call *c = userdata;
-	const char *values[2];
 
 	if (r < 0)
 		return call_error(c, 503, "unavailable", "the database connection was lost", NULL);
@@ -354,71 +528,71 @@ static void call_on_token(void *userdata, const PGresult *res, int r)
 		                  "the token is unknown, expired or revoked", NULL);
 	c->token_id = xstrdup(PQgetvalue(res, 0, 0));
 	c->organisations = xstrdup(PQgetvalue(res, 0, 1));
-	if (c->op == CALL_SUBMIT) {
-		if (strcmp(PQgetvalue(res, 0, 2), "write") != 0)
-			return call_error(c, 403, "forbidden", "this token may only read", NULL);
+	if (c->route->write && strcmp(PQgetvalue(res, 0, 2), "write") != 0)
+		return call_error(c, 403, "forbidden", "this token may only read", NULL);
+	if (c->op == CALL_SUBMIT)
 		return submit_send(c, strcmp(PQgetvalue(res, 0, 3), "t") == 0);
-	}
-	if (!id_uuid_is_valid(c->job_id))
-		return call_error(c, 404, "not_found", "no such job", NULL);
-	values[0] = c->job_id;
-	values[1] = c->organisations;
-	db_queue_send(c->api->db, "job", 2, values, get_on_result, c);
+	call_send(c);
 }
 
-/* Which operation path and method ask for; false after answering 404 or 405. */
-static bool call_route(struct jobs_api *a, struct http_exchange *ex, const struct http_req *req,
-                       enum call_op *ret_op, char job_id[37])
+/* The route of path and method, with the job id from the path (at most 36 characters are
+ * kept: a longer one is no job); NULL after answering 404 or 405. */
+static const struct api_route *call_route(struct jobs_api *a, struct http_exchange *ex,
+                                          const struct http_req *req, char job_id[37])
 {
-	const char *p = req->path;
+	const char *p = req->path, *suffix = NULL;
+	const struct api_route *shape = NULL;
 	bool get = req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD;
+	size_t id_len = 0;
 
-	if (strcmp(p, JOBS_PATH) == 0) {
-		if (req->method != HTTP_METHOD_POST) {
-			answer_error(ex, a->metrics, "jobs",
-			             &(struct answer_problem){.status = 405,
-			                                      .code = "method_not_allowed",
-			                                      .message = "use POST",
-			                                      .allow = "POST"});
-			return false;
-		}
-		*ret_op = CALL_SUBMIT;
-		return true;
+	if (strlen(p) != req->path_len)
+		p = ""; /* a decoded NUL: no route */
+	if (strncmp(p, JOBS_PATH "/", strlen(JOBS_PATH) + 1) == 0) {
+		id_len = strcspn(p + strlen(JOBS_PATH) + 1, "/");
+		if (id_len <= 36)
+			snprintf(job_id, 37, "%.*s", (int)id_len, p + strlen(JOBS_PATH) + 1);
+		else
+			snprintf(job_id, 37, "-"); /* too long to be a job id */
+		suffix = p + strlen(JOBS_PATH) + 1 + id_len;
 	}
-	if (strncmp(p, JOBS_PATH "/", strlen(JOBS_PATH) + 1) == 0 &&
-	    !strchr(p + strlen(JOBS_PATH) + 1, '/') && strlen(p) == req->path_len) {
-		if (!get) {
-			answer_error(ex, a->metrics, "job",
-			             &(struct answer_problem){.status = 405,
-			                                      .code = "method_not_allowed",
-			                                      .message = "use GET",
-			                                      .allow = "GET, HEAD"});
-			return false;
-		}
-		snprintf(job_id, 37, "%s", p + strlen(JOBS_PATH) + 1);
-		*ret_op = CALL_GET;
-		return true;
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
+		const struct api_route *r = &api_routes[i];
+		if (r->suffix ? !suffix || strcmp(r->suffix, suffix) != 0 || id_len == 0
+		              : strcmp(p, JOBS_PATH) != 0)
+			continue;
+		shape = r;
+		if (r->method == req->method || (r->method == HTTP_METHOD_GET && get))
+			return r;
 	}
-	answer_error(ex, a->metrics, "other",
-	             &(struct answer_problem){
-	                 .status = 404, .code = "not_found", .message = "no such route"});
-	return false;
+	if (shape)
+		answer_error(ex, a->metrics, shape->label,
+		             &(struct answer_problem){.status = 405,
+		                                      .code = "method_not_allowed",
+		                                      .message = "this path takes other methods",
+		                                      .allow = shape->allow});
+	else
+		answer_error(ex, a->metrics, "other",
+		             &(struct answer_problem){
+		                 .status = 404, .code = "not_found", .message = "no such route"});
+	return NULL;
 }
 
 void jobs_api_handle(struct jobs_api *a, struct http_exchange *ex, const struct http_req *req,
                      bool draining)
 {
+	const struct api_route *route;
 	struct call *c;
-	enum call_op op;
 	char job_id[37] = "";
 	const char *values[2];
 
-	if (!call_route(a, ex, req, &op, job_id))
+	route = call_route(a, ex, req, job_id);
+	if (!route)
 		return;
 	c = xcalloc(1, sizeof(*c));
 	c->api = a;
 	c->ex = ex;
-	c->op = op;
+	c->route = route;
+	c->op = route->op;
 	snprintf(c->job_id, sizeof(c->job_id), "%s", job_id);
 	c->next = a->calls;
 	if (a->calls)
@@ -434,10 +608,12 @@ void jobs_api_handle(struct jobs_api *a, struct http_exchange *ex, const struct 
 	if (!db_queue_connected(a->db))
 		return call_error(c, 503, "database_unavailable",
 		                  "the database is unreachable; retry later", NULL);
-	if (op == CALL_SUBMIT)
+	if (c->op == CALL_SUBMIT)
 		submit_parse(c, req);
+	else if (c->op == CALL_LIST || c->op == CALL_ITEMS)
+		list_parse(c, req);
 	values[0] = c->hash;
-	values[1] = op == CALL_SUBMIT && c->body
+	values[1] = c->op == CALL_SUBMIT && c->body
 	                ? json_string_value(json_object_get(c->body, "organisation"))
 	                : NULL;
 	db_queue_send(a->db, "use_token", 2, values, call_on_token, c);

@@ -622,6 +622,44 @@ static long long sim_pending(struct dispatch_group *t)
 	return n;
 }
 
+/* Items that failed for good (max_attempts) while the API answered 503 run again after retry_job()
+ * (the jobs API's retry) once the fault is cleared, their attempts counted afresh, and succeed: one
+ * user and one activation each. */
+static void test_retry_after_fault(void **state)
+{
+	struct dispatch_group *t = *state;
+	_cleanup_free_ char *job = NULL, *changed = NULL;
+	json_t *by, *v;
+	const char *key;
+
+	HARNESS_REQUIRE_DB();
+	sim_admin(t, "PUT", "/_sim/faults",
+	          "{\"rules\":[{\"kind\":\"error\",\"method\":\"POST\",\"statuses\":[503]}]}");
+	assert_non_null(worker_start(t));
+	job = submit_provision(t, "retry", 3);
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT items_failed FROM hookrun.jobs WHERE id = $1", job,
+	                                 NULL),
+	                 3);
+	sim_admin(t, "DELETE", "/_sim/faults", NULL);
+	changed = harness_sql_text(
+	    t->g.conn, "SELECT hookrun.retry_job($1, '{demo}', 'test') ->> 'changed'", job, NULL);
+	assert_string_equal(changed, "3");
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1 "
+	                                 "AND state = 'succeeded'",
+	                                 job, NULL),
+	                 3);
+	by = sim_activations_by_user(t);
+	assert_int_equal(json_object_size(by), 3);
+	json_object_foreach (by, key, v)
+		assert_int_equal(json_integer_value(v), 1);
+	json_decref(by);
+	t->g.passed = true;
+}
+
 /* A worker stopped (SIGSTOP) past its lease loses its items to another worker; resumed, it
  * cannot complete them (fencing) or act for them, and each item still ends exactly once. */
 static void test_worker_stalled(void **state)
@@ -1326,6 +1364,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_webhook_not_behind_bulk, test_setup,
 	                                    test_teardown),
 	    cmocka_unit_test_setup_teardown(test_worker_stalled, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_retry_after_fault, test_setup, test_teardown),
 	};
 
 	harness_init();

@@ -368,15 +368,194 @@ static void test_bad_requests(void **state)
 	assert_int_equal(r.status, 400);
 	assert_string_equal(harness_response_error_code(&r), "conflicting_headers");
 	/* Routes and methods. */
-	call(s, "GET", "/v1/jobs", s->write_acme, NULL, NULL, 0, NULL, &r);
+	call(s, "PUT", "/v1/jobs", s->write_acme, NULL, NULL, 0, NULL, &r);
 	assert_int_equal(r.status, 405);
-	assert_string_equal(harness_response_header(&r, "Allow"), "POST");
+	assert_string_equal(harness_response_header(&r, "Allow"), "GET, HEAD, POST");
 	call(s, "DELETE", "/v1/jobs/0190f3c4-0000-7000-8000-000000000000", s->write_acme, NULL,
 	     NULL, 0, NULL, &r);
 	assert_int_equal(r.status, 405);
 	call(s, "GET", "/v1/nothing", s->write_acme, NULL, NULL, 0, NULL, &r);
 	assert_int_equal(r.status, 404);
 	assert_int_equal(jobs_count(s), 0);
+	harness_response_fini(&r);
+	s->g.passed = true;
+}
+
+/* GET path with token; the status, with the parsed body in *r. */
+static long get(struct suite *s, const char *path, const char *token, struct harness_response *r)
+{
+	call(s, "GET", path, token, NULL, NULL, 0, NULL, r);
+	return r->status;
+}
+
+/* Submit a job of kind with items (JSON array text) for acme; its id, a new string. */
+static char *submit_items(struct suite *s, const char *kind, const char *items)
+{
+	_cleanup_free_ char *body =
+	    xasprintf("{\"kind\":\"%s\",\"organisation\":\"acme\",\"items\":%s}", kind, items);
+	struct harness_response r = {0};
+	char *id;
+
+	submit(s, s->write_acme, body, NULL, &r);
+	assert_int_equal(r.status, 202);
+	id = xstrdup(json_string_value(json_object_get(r.json, "job_id")));
+	harness_response_fini(&r);
+	return id;
+}
+
+/* Pages of jobs, newest first, only the token's organisations, with filters and cursors. */
+static void test_list_jobs(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r = {0};
+	_cleanup_free_ char *path = NULL, *removal = NULL;
+	json_t *jobs;
+
+	HARNESS_REQUIRE_DB();
+	for (int i = 0; i < 4; i++)
+		free(submit_items(s, "activation.provision", "[{\"externalId\":\"u1\"}]"));
+	removal = submit_items(s, "activation.remove", "[{\"externalId\":\"u1\"}]");
+	submit(s, s->write_globex,
+	       "{\"kind\":\"activation.remove\",\"organisation\":\"globex\","
+	       "\"items\":[{\"externalId\":\"g1\"}]}",
+	       NULL, &r);
+	assert_int_equal(r.status, 202);
+	assert_int_equal(get(s, "/v1/jobs?limit=2", s->read_acme, &r), 200);
+	jobs = json_object_get(r.json, "jobs");
+	assert_int_equal(json_array_size(jobs), 2);
+	/* Newest first: the removal was the last acme job. */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(jobs, 0), "id")),
+	                    removal);
+	path = xasprintf("/v1/jobs?limit=2&cursor=%s",
+	                 json_string_value(json_object_get(r.json, "next_cursor")));
+	assert_int_equal(get(s, path, s->read_acme, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "jobs")), 2);
+	free(path);
+	path = xasprintf("/v1/jobs?limit=2&cursor=%s",
+	                 json_string_value(json_object_get(r.json, "next_cursor")));
+	assert_int_equal(get(s, path, s->read_acme, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "jobs")), 1);
+	assert_null(json_object_get(r.json, "next_cursor"));
+	/* Filters; the other organisation's job is never listed. */
+	assert_int_equal(get(s, "/v1/jobs?kind=activation.remove", s->read_acme, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "jobs")), 1);
+	assert_int_equal(get(s, "/v1/jobs?state=queued&organisation=acme", s->read_acme, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "jobs")), 5);
+	assert_int_equal(get(s, "/v1/jobs?organisation=globex", s->read_acme, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "jobs")), 0);
+	assert_int_equal(get(s, "/v1/jobs", s->write_globex, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "jobs")), 1);
+	/* Bad queries. */
+	assert_int_equal(get(s, "/v1/jobs?limit=0", s->read_acme, &r), 400);
+	assert_string_equal(harness_response_error_code(&r), "invalid_query");
+	assert_int_equal(get(s, "/v1/jobs?limit=1001", s->read_acme, &r), 400);
+	assert_int_equal(get(s, "/v1/jobs?state=sleeping", s->read_acme, &r), 400);
+	assert_int_equal(get(s, "/v1/jobs?kind=x", s->read_acme, &r), 400);
+	assert_int_equal(get(s, "/v1/jobs?cursor=nope", s->read_acme, &r), 400);
+	assert_int_equal(
+	    get(s, "/v1/jobs?cursor=0190f3c4-0000-7000-8000-000000000000", s->read_acme, &r), 400);
+	assert_int_equal(get(s, "/v1/jobs?state=queued%00x", s->read_acme, &r), 400);
+	harness_response_fini(&r);
+	s->g.passed = true;
+}
+
+/* A job's items in pages, by state; another organisation's job is not found. */
+static void test_list_items(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r = {0};
+	_cleanup_free_ char *job = NULL, *path = NULL, *next = NULL;
+
+	HARNESS_REQUIRE_DB();
+	job =
+	    submit_items(s, "activation.provision",
+	                 "[{\"externalId\":\"a\"},{\"externalId\":\"b\"},{\"externalId\":\"c\"}]");
+	path = xasprintf("/v1/jobs/%s/items?limit=2", job);
+	assert_int_equal(get(s, path, s->read_acme, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 2);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(json_object_get(r.json, "items"), 0),
+	                                      "external_id")),
+	    "a");
+	next = xasprintf("/v1/jobs/%s/items?limit=2&cursor=%lld", job,
+	                 (long long)json_integer_value(json_object_get(r.json, "next_cursor")));
+	assert_int_equal(get(s, next, s->read_acme, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+	assert_null(json_object_get(r.json, "next_cursor"));
+	free(path);
+	path = xasprintf("/v1/jobs/%s/items?state=failed", job);
+	assert_int_equal(get(s, path, s->read_acme, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 0);
+	free(path);
+	path = xasprintf("/v1/jobs/%s/items?state=queued", job);
+	assert_int_equal(get(s, path, s->read_acme, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 3);
+	free(path);
+	path = xasprintf("/v1/jobs/%s/items", job);
+	assert_int_equal(get(s, path, s->write_globex, &r), 404);
+	free(path);
+	path = xasprintf("/v1/jobs/%s/items?cursor=-1", job);
+	assert_int_equal(get(s, path, s->read_acme, &r), 400);
+	free(path);
+	path = xasprintf("/v1/jobs/%sX/items", job);
+	assert_int_equal(get(s, path, s->read_acme, &r), 404);
+	harness_response_fini(&r);
+	s->g.passed = true;
+}
+
+/* Cancel stops what is queued; retry queues the failed items again, counted afresh. */
+static void test_cancel_and_retry(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r = {0};
+	_cleanup_free_ char *a = NULL, *b = NULL, *path = NULL;
+
+	HARNESS_REQUIRE_DB();
+	a = submit_items(s, "activation.provision",
+	                 "[{\"externalId\":\"a\"},{\"externalId\":\"b\"}]");
+	path = xasprintf("/v1/jobs/%s/cancel", a);
+	call(s, "POST", path, s->read_acme, NULL, NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 403);
+	call(s, "POST", path, s->write_globex, NULL, NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(get(s, path, s->write_acme, &r), 405);
+	assert_string_equal(harness_response_header(&r, "Allow"), "POST");
+	call(s, "POST", path, s->write_acme, NULL, NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "changed")), 2);
+	assert_string_equal(json_string_value(json_object_get(r.json, "state")), "cancelled");
+	call(s, "POST", path, s->write_acme, NULL, NULL, 0, NULL, &r);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "changed")), 0);
+	/* Two items failed for good (an operator's update here), then retried. */
+	b = submit_items(s, "activation.provision",
+	                 "[{\"externalId\":\"a\"},{\"externalId\":\"b\"},{\"externalId\":\"c\"}]");
+	assert_true(harness_sql_exec(s->g.conn, "UPDATE hookrun.job_items SET state = 'failed', "
+	                                        "attempt = 5, last_error = 'gave up' WHERE "
+	                                        "external_id IN ('a', 'b') AND state = 'queued'"));
+	free(path);
+	path = xasprintf("/v1/jobs/%s/retry", b);
+	call(s, "POST", path, s->write_acme, NULL, NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "changed")), 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(r.json, "items"), "queued")), 3);
+	assert_int_equal(
+	    harness_sql_int(s->g.conn,
+	                    "SELECT count(*) FROM hookrun.job_items WHERE job_id = $1 "
+	                    "AND state = 'queued' AND attempt = 0 AND last_error IS NULL",
+	                    b, NULL),
+	    3);
+	assert_int_equal(
+	    harness_sql_int(s->g.conn,
+	                    "SELECT count(*) FROM hookrun.audit_events WHERE kind IN "
+	                    "('job.cancelled', 'job.retried') AND actor LIKE 'token:%'",
+	                    NULL),
+	    3);
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT count(*) FROM hookrun.jobs WHERE id = $1 AND "
+	                                 "retried_at IS NOT NULL",
+	                                 b, NULL),
+	                 1);
 	harness_response_fini(&r);
 	s->g.passed = true;
 }
@@ -391,6 +570,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tokens, test_setup, harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_scope, test_setup, harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_requests, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_list_jobs, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_list_items, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel_and_retry, test_setup,
+	                                    harness_test_teardown),
 	};
 
 	harness_init();
