@@ -14,6 +14,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "db_queue.h"
+#include "delivery_route.h"
 #include "dispatch.h"
 #include "http_glue.h"
 #include "id.h"
@@ -25,6 +26,7 @@
 #define TOKEN_CHARS         43 /* base64url of 32 bytes */
 #define IDEMPOTENCY_KEY_MAX 255
 #define JOBS_PATH           "/v1/jobs"
+#define DELIVERIES_PATH     "/v1/deliveries"
 
 /* The job kinds (the CHECK on hookrun.jobs.kind). */
 static const char *const job_kinds[] = {
@@ -51,6 +53,11 @@ static const struct db_prepared jobs_statements[] = {
               "$5::bigint)"},
     {"cancel", "SELECT hookrun.cancel_job($1::uuid, $2::text[], $3)"},
     {"retry", "SELECT hookrun.retry_job($1::uuid, $2::text[], $3)"},
+    {"delivery", "SELECT hookrun.delivery_json($1::uuid, $3::jsonb, $2::text[])"},
+    {"replay_input", "SELECT source, body, last_routing FROM "
+                     "hookrun.delivery_replay_input($1::uuid, $3::jsonb, $2::text[])"},
+    {"replay", "SELECT outcome, coalesce(job_id::text, ''), coalesce(reason, '') FROM "
+               "hookrun.replay_delivery($1::uuid, $2::jsonb, $3, $4::boolean)"},
 };
 
 /* What a request asks for. */
@@ -61,13 +68,16 @@ enum call_op {
 	CALL_ITEMS,
 	CALL_CANCEL,
 	CALL_RETRY,
+	CALL_DELIVERY,
+	CALL_REPLAY,
 };
 
-/* One route of the API: its path after /v1/jobs (NULL: /v1/jobs itself; "": /v1/jobs/{id};
- * "/items": /v1/jobs/{id}/items ...), its method (GET takes HEAD too) and operation, whether
- * it needs a write token, its label in the request counter and the methods its path takes. */
+/* One route of the API: its path, a base and what follows it (NULL: the base itself; "":
+ * base/{id}; "/items": base/{id}/items ...), its method (GET takes HEAD too) and operation,
+ * whether it needs a write token, its label in the request counter and the methods its path
+ * takes. */
 struct api_route {
-	const char *suffix;
+	const char *base, *suffix;
 	enum http_method method;
 	enum call_op op;
 	bool write;
@@ -75,12 +85,14 @@ struct api_route {
 };
 
 static const struct api_route api_routes[] = {
-    {NULL, HTTP_METHOD_POST, CALL_SUBMIT, true, "jobs", "GET, HEAD, POST"},
-    {NULL, HTTP_METHOD_GET, CALL_LIST, false, "jobs", "GET, HEAD, POST"},
-    {"", HTTP_METHOD_GET, CALL_GET, false, "job", "GET, HEAD"},
-    {"/items", HTTP_METHOD_GET, CALL_ITEMS, false, "job_items", "GET, HEAD"},
-    {"/cancel", HTTP_METHOD_POST, CALL_CANCEL, true, "job_cancel", "POST"},
-    {"/retry", HTTP_METHOD_POST, CALL_RETRY, true, "job_retry", "POST"},
+    {JOBS_PATH, NULL, HTTP_METHOD_POST, CALL_SUBMIT, true, "jobs", "GET, HEAD, POST"},
+    {JOBS_PATH, NULL, HTTP_METHOD_GET, CALL_LIST, false, "jobs", "GET, HEAD, POST"},
+    {JOBS_PATH, "", HTTP_METHOD_GET, CALL_GET, false, "job", "GET, HEAD"},
+    {JOBS_PATH, "/items", HTTP_METHOD_GET, CALL_ITEMS, false, "job_items", "GET, HEAD"},
+    {JOBS_PATH, "/cancel", HTTP_METHOD_POST, CALL_CANCEL, true, "job_cancel", "POST"},
+    {JOBS_PATH, "/retry", HTTP_METHOD_POST, CALL_RETRY, true, "job_retry", "POST"},
+    {DELIVERIES_PATH, "", HTTP_METHOD_GET, CALL_DELIVERY, false, "delivery", "GET, HEAD"},
+    {DELIVERIES_PATH, "/replay", HTTP_METHOD_POST, CALL_REPLAY, true, "delivery_replay", "POST"},
 };
 
 /* A request waiting for its statements; linked in its API's list until answered. */
@@ -90,9 +102,10 @@ struct call {
 	struct http_exchange *ex;
 	const struct api_route *route;
 	enum call_op op;
-	char job_id[37];
+	char path_id[37]; /* the job or delivery id of the path */
 	/* GET of a list: its filters and page, NULL when not given */
 	char *q_state, *q_kind, *q_org, *q_limit, *q_cursor;
+	bool force;                            /* a replay even of a delivery routed before */
 	char hash[2 + CRYPTO_SHA256_HEX_SIZE]; /* the token's SHA-256 as bytea text */
 	/* POST: the body's problem (status, code, message, fields) or the parsed body */
 	int bad_status;
@@ -106,6 +119,7 @@ struct call {
 
 struct jobs_api {
 	const struct config *config;
+	char *source_orgs; /* {"source": "organisation", ...} of the routing sources */
 	struct metrics *metrics;
 	struct dispatch *dispatch;
 	struct db_queue *db;
@@ -315,6 +329,18 @@ static void list_parse(struct call *c, const struct http_req *req)
 	}
 }
 
+/* A replay's query: force=true|false. */
+static void replay_parse(struct call *c, const struct http_req *req)
+{
+	_cleanup_free_ char *force = NULL;
+
+	if (!query_take(c, req, "force", &force) || !force)
+		return;
+	if (strcmp(force, "true") != 0 && strcmp(force, "false") != 0)
+		return call_bad(c, 400, "invalid_query", "force", "true or false");
+	c->force = strcmp(force, "true") == 0;
+}
+
 /* The token of "Authorization: Bearer hrt_…" as its SHA-256 in bytea text; false when the
  * header is missing, repeated or not such a token. */
 static bool token_hash(const struct http_req *req, char out[2 + CRYPTO_SHA256_HEX_SIZE])
@@ -459,17 +485,97 @@ static void json_on_result(void *userdata, const PGresult *res, int r)
 		                  NULL);
 	}
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
-		return call_error(c, 404, "not_found", "no such job", NULL);
+		return call_error(c, 404, "not_found",
+		                  c->op == CALL_DELIVERY ? "no such delivery" : "no such job",
+		                  NULL);
 	json = PQgetvalue(res, 0, 0);
 	if (c->op == CALL_CANCEL || c->op == CALL_RETRY) {
 		log_event(LOG_LEVEL_INFO, c->op == CALL_CANCEL ? "jobs.cancelled" : "jobs.retried",
-		          "job=%s token=%s", c->job_id, c->token_id);
+		          "job=%s token=%s", c->path_id, c->token_id);
 		if (c->op == CALL_RETRY && c->api->dispatch)
 			dispatch_wake(c->api->dispatch);
 	}
 	answer_count(c->api->metrics, c->route->label, 200);
 	http_exchange_respond(c->ex, 200, "application/json", json, strlen(json), NULL, 0);
 	call_free(c);
+}
+
+/* hookrun.replay_delivery() answered: the routing it recorded. */
+static void replay_on_result(void *userdata, const PGresult *res, int r)
+{
+	struct call *c = userdata;
+	const char *state = r == 0 ? db_result_sqlstate(res) : NULL;
+	json_t *body;
+
+	if (r < 0)
+		return call_error(c, 503, "unavailable", "the database connection was lost", NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		if (state && strcmp(state, "23505") == 0)
+			return call_error(c, 409, "already_routed", db_result_message(res), NULL);
+		log_event(LOG_LEVEL_ERROR, "jobs.replay_failed", "delivery=%s detail=%s",
+		          c->path_id, db_result_message(res));
+		return call_error(c, 500, "internal_error", "the replay could not be recorded",
+		                  NULL);
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "routed") == 0 && c->api->dispatch)
+		dispatch_wake(c->api->dispatch);
+	log_event(LOG_LEVEL_INFO, "deliveries.replayed", "delivery=%s token=%s outcome=%s",
+	          c->path_id, c->token_id, PQgetvalue(res, 0, 0));
+	body = json_pack("{s:s,s:s}", "delivery_id", c->path_id, "outcome", PQgetvalue(res, 0, 0));
+	if (*PQgetvalue(res, 0, 1))
+		json_object_set_new(body, "job_id", json_string(PQgetvalue(res, 0, 1)));
+	if (*PQgetvalue(res, 0, 2))
+		json_object_set_new(body, "reason", json_string(PQgetvalue(res, 0, 2)));
+	answer_json(c->ex, c->api->metrics, c->route->label, 200, body, NULL);
+	call_free(c);
+}
+
+/* What a replay needs arrived: the route today's [source.NAME] gives the stored body, then
+ * hookrun.replay_delivery(), unless there is nothing to route or it was routed already. */
+static void replay_on_input(void *userdata, const PGresult *res, int r)
+{
+	struct call *c = userdata;
+	const struct source_config *src;
+	_cleanup_free_ char *route = NULL, *by = NULL, *msg = NULL;
+	const char *values[4], *last;
+	unsigned char *body;
+	size_t len = 0;
+
+	if (r < 0)
+		return call_error(c, 503, "unavailable", "the database connection was lost", NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_event(LOG_LEVEL_ERROR, "jobs.replay_failed", "delivery=%s detail=%s",
+		          c->path_id, db_result_message(res));
+		return call_error(c, 500, "internal_error", "the delivery could not be read", NULL);
+	}
+	if (PQntuples(res) != 1)
+		return call_error(c, 404, "not_found", "no such delivery", NULL);
+	src = config_source_find(c->api->config, PQgetvalue(res, 0, 0));
+	if (!src)
+		return call_error(c, 409, "source_unknown",
+		                  "the delivery's source is not configured any more", NULL);
+	last = PQgetvalue(res, 0, 2);
+	if (!c->force && strncmp(last, "routed ", 7) == 0) {
+		msg = xasprintf("the delivery was routed to job %s already; force=true routes it "
+		                "again (a second job)",
+		                last + 7);
+		return call_error(c, 409, "already_routed", msg, NULL);
+	}
+	body = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 1), &len);
+	if (!body)
+		return call_error(c, 500, "internal_error", "the stored body could not be read",
+		                  NULL);
+	route = delivery_route_build(src, body, len);
+	PQfreemem(body);
+	if (!route)
+		return call_error(c, 409, "not_routable",
+		                  "the delivery's source only stores (route = store)", NULL);
+	by = xasprintf("token:%s", c->token_id);
+	values[0] = c->path_id;
+	values[1] = route;
+	values[2] = by;
+	values[3] = c->force ? "true" : "false";
+	db_queue_send(c->api->db, "replay", 4, values, replay_on_result, c);
 }
 
 /* The statement of a request that reads or acts on jobs, for a good token. */
@@ -481,11 +587,20 @@ static void call_send(struct call *c)
 	if (c->bad_status)
 		return call_error(c, c->bad_status, c->bad_code, c->bad_message,
 		                  json_incref(c->bad_fields));
-	if (c->op != CALL_LIST && !id_uuid_is_valid(c->job_id))
-		return call_error(c, 404, "not_found", "no such job", NULL);
-	values[0] = c->job_id;
+	if (c->op != CALL_LIST && !id_uuid_is_valid(c->path_id))
+		return call_error(c, 404, "not_found",
+		                  c->op == CALL_DELIVERY || c->op == CALL_REPLAY
+		                      ? "no such delivery"
+		                      : "no such job",
+		                  NULL);
+	values[0] = c->path_id;
 	values[1] = c->organisations;
+	values[2] = c->api->source_orgs;
 	switch (c->op) {
+	case CALL_DELIVERY:
+		return db_queue_send(c->api->db, "delivery", 3, values, json_on_result, c);
+	case CALL_REPLAY:
+		return db_queue_send(c->api->db, "replay_input", 3, values, replay_on_input, c);
 	case CALL_GET:
 		return db_queue_send(c->api->db, "job", 2, values, get_on_result, c);
 	case CALL_CANCEL:
@@ -535,30 +650,43 @@ static void call_on_token(void *userdata, const PGresult *res, int r)
 	call_send(c);
 }
 
-/* The route of path and method, with the job id from the path (at most 36 characters are
- * kept: a longer one is no job); NULL after answering 404 or 405. */
-static const struct api_route *call_route(struct jobs_api *a, struct http_exchange *ex,
-                                          const struct http_req *req, char job_id[37])
+/* Whether p is base (then *ret_suffix is NULL) or base/{id}[suffix] (the id, at most 36
+ * characters, in path_id; a longer one becomes "-", no id). */
+static bool path_split(const char *p, const char *base, char path_id[37], const char **ret_suffix)
 {
-	const char *p = req->path, *suffix = NULL;
+	size_t n = strlen(base), id_len;
+
+	*ret_suffix = NULL;
+	if (strcmp(p, base) == 0)
+		return true;
+	if (strncmp(p, base, n) != 0 || p[n] != '/')
+		return false;
+	id_len = strcspn(p + n + 1, "/");
+	if (id_len == 0)
+		return false;
+	if (id_len <= 36)
+		snprintf(path_id, 37, "%.*s", (int)id_len, p + n + 1);
+	else
+		snprintf(path_id, 37, "-");
+	*ret_suffix = p + n + 1 + id_len;
+	return true;
+}
+
+/* The route of path and method, with the id from the path; NULL after answering 404 or
+ * 405. */
+static const struct api_route *call_route(struct jobs_api *a, struct http_exchange *ex,
+                                          const struct http_req *req, char path_id[37])
+{
+	const char *p = strlen(req->path) == req->path_len ? req->path : ""; /* a NUL: no route */
 	const struct api_route *shape = NULL;
 	bool get = req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD;
-	size_t id_len = 0;
 
-	if (strlen(p) != req->path_len)
-		p = ""; /* a decoded NUL: no route */
-	if (strncmp(p, JOBS_PATH "/", strlen(JOBS_PATH) + 1) == 0) {
-		id_len = strcspn(p + strlen(JOBS_PATH) + 1, "/");
-		if (id_len <= 36)
-			snprintf(job_id, 37, "%.*s", (int)id_len, p + strlen(JOBS_PATH) + 1);
-		else
-			snprintf(job_id, 37, "-"); /* too long to be a job id */
-		suffix = p + strlen(JOBS_PATH) + 1 + id_len;
-	}
 	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
 		const struct api_route *r = &api_routes[i];
-		if (r->suffix ? !suffix || strcmp(r->suffix, suffix) != 0 || id_len == 0
-		              : strcmp(p, JOBS_PATH) != 0)
+		const char *suffix;
+		if (!path_split(p, r->base, path_id, &suffix) ||
+		    (r->suffix == NULL) != (suffix == NULL) ||
+		    (suffix && strcmp(r->suffix, suffix) != 0))
 			continue;
 		shape = r;
 		if (r->method == req->method || (r->method == HTTP_METHOD_GET && get))
@@ -582,10 +710,10 @@ void jobs_api_handle(struct jobs_api *a, struct http_exchange *ex, const struct 
 {
 	const struct api_route *route;
 	struct call *c;
-	char job_id[37] = "";
+	char path_id[37] = "";
 	const char *values[2];
 
-	route = call_route(a, ex, req, job_id);
+	route = call_route(a, ex, req, path_id);
 	if (!route)
 		return;
 	c = xcalloc(1, sizeof(*c));
@@ -593,7 +721,7 @@ void jobs_api_handle(struct jobs_api *a, struct http_exchange *ex, const struct 
 	c->ex = ex;
 	c->route = route;
 	c->op = route->op;
-	snprintf(c->job_id, sizeof(c->job_id), "%s", job_id);
+	snprintf(c->path_id, sizeof(c->path_id), "%s", path_id);
 	c->next = a->calls;
 	if (a->calls)
 		a->calls->prev = c;
@@ -612,6 +740,8 @@ void jobs_api_handle(struct jobs_api *a, struct http_exchange *ex, const struct 
 		submit_parse(c, req);
 	else if (c->op == CALL_LIST || c->op == CALL_ITEMS)
 		list_parse(c, req);
+	else if (c->op == CALL_REPLAY)
+		replay_parse(c, req);
 	values[0] = c->hash;
 	values[1] = c->op == CALL_SUBMIT && c->body
 	                ? json_string_value(json_object_get(c->body, "organisation"))
@@ -635,7 +765,16 @@ struct jobs_api *jobs_api_new(struct event_base *base, const struct config *c, s
 	    .reconnect_max_ms = (unsigned)c->db_reconnect_max_ms,
 	    .statement_timeout_ms = 60000,
 	};
+	json_t *orgs = json_object();
 
+	for (size_t i = 0; i < c->n_sources; i++)
+		if (c->sources[i].route != ROUTE_STORE && c->sources[i].organisation)
+			json_object_set_new(orgs, c->sources[i].name,
+			                    json_string(c->sources[i].organisation));
+	a->source_orgs = json_dumps(orgs, JSON_COMPACT);
+	json_decref(orgs);
+	if (!a->source_orgs)
+		abort();
 	a->config = c;
 	a->metrics = m;
 	a->dispatch = dispatch;
@@ -652,5 +791,6 @@ void jobs_api_free(struct jobs_api *a)
 		next = c->next;
 		call_error(c, 503, "unavailable", "the ingress is shutting down", NULL);
 	}
+	free(a->source_orgs);
 	free(a);
 }

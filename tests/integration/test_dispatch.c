@@ -742,6 +742,94 @@ static char *delivery_job(struct dispatch_group *t, const char *delivery)
 	                        delivery, NULL);
 }
 
+/* `hookrun tokens create --name NAME --org ORG [--access ACCESS]` against the group's
+ * database: the token (a new string). */
+static char *api_token(struct dispatch_group *t, const char *org, const char *access)
+{
+	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", t->g.db->url);
+	_cleanup_free_ char *out = NULL;
+	const char *argv[] = {harness_cli_bin(), "tokens", "create",   "--name", "t",
+	                      "--org",           org,      "--access", access,   NULL};
+	const char *env[] = {db_env, NULL};
+	const char *nl;
+
+	assert_int_equal(harness_run(argv, env, 30000, &out, NULL), 0);
+	nl = strchr(out, '\n');
+	assert_non_null(nl);
+	return xstrndup(nl + 1, strcspn(nl + 1, "\n"));
+}
+
+/* A request to the ingress's API with token; the response in *r (reset first). */
+static long api_call(struct dispatch_group *t, const char *method, const char *path,
+                     const char *token, struct harness_response *r)
+{
+	_cleanup_free_ char *auth = xasprintf("Authorization: Bearer %s", token);
+	const char *headers[] = {auth, NULL};
+
+	harness_response_fini(r);
+	harness_http(t->g.port,
+	             &(struct harness_request){.method = method, .path = path, .headers = headers},
+	             r);
+	return r->status;
+}
+
+/* GET /v1/deliveries/{id} shows a delivery and its routings to its organisation's tokens only;
+ * POST .../replay routes it again with the ingress's configuration: unroutable again (the
+ * reason recorded), 409 for a delivery routed before unless force=true, then a second job. */
+static void test_deliveries_api(void **state)
+{
+	struct dispatch_group *t = *state;
+	struct harness_response r = {0};
+	_cleanup_free_ char *demo = NULL, *reader = NULL, *second = NULL, *lost = NULL;
+	_cleanup_free_ char *routed = NULL, *path = NULL;
+
+	HARNESS_REQUIRE_DB();
+	demo = api_token(t, "demo", "write");
+	reader = api_token(t, "demo", "read");
+	second = api_token(t, "second", "write");
+	lost = post_signed(t, "crm", "{\"customer\":{\"ref\":\"api-lost\"}}");
+	routed = post_signed(t, "crm", "{\"externalId\":\"api-routed\"}");
+	path = xasprintf("/v1/deliveries/%s", lost);
+	assert_int_equal(api_call(t, "GET", path, reader, &r), 200);
+	assert_string_equal(json_string_value(json_object_get(r.json, "source")), "crm");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_object_get(json_object_get(r.json, "payload"), "customer"), "ref")),
+	    "api-lost");
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(json_object_get(r.json, "routings"), 0), "outcome")),
+	                    "unroutable");
+	assert_int_equal(api_call(t, "GET", path, second, &r), 404);
+	free(path);
+	path = xasprintf("/v1/deliveries/%s/replay", lost);
+	assert_int_equal(api_call(t, "POST", path, reader, &r), 403);
+	assert_int_equal(api_call(t, "POST", path, second, &r), 404);
+	assert_int_equal(api_call(t, "POST", path, demo, &r), 200);
+	assert_string_equal(json_string_value(json_object_get(r.json, "outcome")), "unroutable");
+	assert_non_null(strstr(json_string_value(json_object_get(r.json, "reason")), "externalId"));
+	free(path);
+	path = xasprintf("/v1/deliveries/%s/replay", routed);
+	assert_int_equal(api_call(t, "POST", path, demo, &r), 409);
+	assert_string_equal(harness_response_error_code(&r), "already_routed");
+	free(path);
+	path = xasprintf("/v1/deliveries/%s/replay?force=maybe", routed);
+	assert_int_equal(api_call(t, "POST", path, demo, &r), 400);
+	free(path);
+	path = xasprintf("/v1/deliveries/%s/replay?force=true", routed);
+	assert_int_equal(api_call(t, "POST", path, demo, &r), 200);
+	assert_string_equal(json_string_value(json_object_get(r.json, "outcome")), "routed");
+	assert_non_null(json_string_value(json_object_get(r.json, "job_id")));
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT count(*) FROM hookrun.delivery_routes WHERE "
+	                                 "delivery_id = $1 AND requested_by LIKE 'token:%'",
+	                                 routed, NULL),
+	                 1);
+	assert_int_equal(api_call(t, "GET", "/v1/deliveries/not-an-id", demo, &r), 404);
+	assert_int_equal(api_call(t, "GET", "/v1/deliveries", demo, &r), 404);
+	harness_response_fini(&r);
+	t->g.passed = true;
+}
+
 /* A signed trigger callback to a provision source ends as one user with one activation; a
  * body without the externalId is stored and answered, its reason recorded and no job made;
  * an event whose type routes to remove takes the activation away again. */
@@ -1365,6 +1453,7 @@ int main(void)
 	                                    test_teardown),
 	    cmocka_unit_test_setup_teardown(test_worker_stalled, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_retry_after_fault, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_deliveries_api, test_setup, test_teardown),
 	};
 
 	harness_init();

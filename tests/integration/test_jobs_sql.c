@@ -246,6 +246,19 @@ static void test_fencing(void **state)
 	s->g.passed = true;
 }
 
+/* Claim the only item of job for dispatcher-1: its fencing token and id in *ret_tok and
+ * *ret_item (new strings). */
+static void claim_one(struct suite *s, const char *job, char **ret_tok, char **ret_item)
+{
+	*ret_tok = harness_sql_text(
+	    s->g.conn,
+	    "SELECT fencing_token FROM hookrun.claim_items(10, '1 hour', 'dispatcher-1')", NULL);
+	assert_non_null(*ret_tok);
+	*ret_item = harness_sql_text(
+	    s->g.conn, "SELECT id FROM hookrun.job_items WHERE job_id = $1", job, NULL);
+	assert_non_null(*ret_item);
+}
+
 /* A worker's load reads and never writes: the item's row version stays the same, a stale or
  * wrong token gets no row; the settlement names the worker, which becomes the holder and the
  * actor of the call and state rows. */
@@ -258,12 +271,7 @@ static void test_load_then_settle(void **state)
 	HARNESS_REQUIRE_DB();
 	job = submit(s->g.conn, "[{\"externalId\":\"u1\",\"variables\":{\"a\":1}}]", "cli", NULL,
 	             NULL);
-	tok = harness_sql_text(
-	    s->g.conn,
-	    "SELECT fencing_token FROM hookrun.claim_items(10, '1 hour', 'dispatcher-1')", NULL);
-	assert_non_null(tok);
-	item = harness_sql_text(s->g.conn, "SELECT id FROM hookrun.job_items WHERE job_id = $1",
-	                        job, NULL);
+	claim_one(s, job, &tok, &item);
 	xmin = harness_sql_text(s->g.conn, "SELECT xmin FROM hookrun.job_items WHERE id = $1", item,
 	                        NULL);
 	loaded =
@@ -322,12 +330,7 @@ static void test_release_names_worker(void **state)
 
 	HARNESS_REQUIRE_DB();
 	job = submit(s->g.conn, "[{\"externalId\":\"u1\"}]", "cli", NULL, NULL);
-	tok = harness_sql_text(
-	    s->g.conn,
-	    "SELECT fencing_token FROM hookrun.claim_items(10, '1 hour', 'dispatcher-1')", NULL);
-	assert_non_null(tok);
-	item = harness_sql_text(s->g.conn, "SELECT id FROM hookrun.job_items WHERE job_id = $1",
-	                        job, NULL);
+	claim_one(s, job, &tok, &item);
 	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT hookrun.release_item($1, $2::bigint + 1, 'stop', "
 	                                 "'worker-9')::int",
