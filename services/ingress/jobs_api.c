@@ -2,7 +2,6 @@
 #include "jobs_api.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,29 +17,15 @@
 #include "dispatch.h"
 #include "http_glue.h"
 #include "id.h"
+#include "job_request.h"
 #include "json.h"
 #include "log.h"
 #include "xalloc.h"
 
-#define TOKEN_PREFIX        "hrt_"
-#define TOKEN_CHARS         43 /* base64url of 32 bytes */
-#define IDEMPOTENCY_KEY_MAX 255
-#define JOBS_PATH           "/v1/jobs"
-#define DELIVERIES_PATH     "/v1/deliveries"
-
-/* The job kinds (the CHECK on hookrun.jobs.kind). */
-static const char *const job_kinds[] = {
-    "activation.provision",
-    "activation.variables",
-    "environment.variables",
-    "activation.remove",
-};
-
-/* The states a job (jobs.state) and an item (job_items.state; "running" is "leased") may be
- * filtered by. */
-static const char *const job_states[] = {"queued", "running", "succeeded", "failed", "cancelled"};
-static const char *const item_states[] = {"queued",    "running", "leased",
-                                          "succeeded", "failed",  "cancelled"};
+#define TOKEN_PREFIX    "hrt_"
+#define TOKEN_CHARS     43 /* base64url of 32 bytes */
+#define JOBS_PATH       "/v1/jobs"
+#define DELIVERIES_PATH "/v1/deliveries"
 
 static const struct db_prepared jobs_statements[] = {
     {"use_token", "SELECT token_id, organisations, access, coalesce($2 = ANY (organisations), "
@@ -102,18 +87,9 @@ struct call {
 	struct http_exchange *ex;
 	const struct api_route *route;
 	enum call_op op;
-	char path_id[37]; /* the job or delivery id of the path */
-	/* GET of a list: its filters and page, NULL when not given */
-	char *q_state, *q_kind, *q_org, *q_limit, *q_cursor;
-	bool force;                            /* a replay even of a delivery routed before */
+	char path_id[37];                      /* the job or delivery id of the path */
 	char hash[2 + CRYPTO_SHA256_HEX_SIZE]; /* the token's SHA-256 as bytea text */
-	/* POST: the body's problem (status, code, message, fields) or the parsed body */
-	int bad_status;
-	const char *bad_code;
-	char *bad_message;
-	json_t *bad_fields;
-	json_t *body;
-	char *idempotency_key;
+	struct job_request req; /* its problem is answered once the token is known to be good */
 	char *token_id, *organisations;
 };
 
@@ -135,17 +111,9 @@ static void call_free(struct call *c)
 		c->api->calls = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	free(c->bad_message);
-	json_decref(c->bad_fields);
-	json_decref(c->body);
-	free(c->idempotency_key);
+	job_request_fini(&c->req);
 	free(c->token_id);
 	free(c->organisations);
-	free(c->q_state);
-	free(c->q_kind);
-	free(c->q_org);
-	free(c->q_limit);
-	free(c->q_cursor);
 	free(c);
 }
 
@@ -160,185 +128,6 @@ static void call_error(struct call *c, int status, const char *code, const char 
 	                                      .fields = fields,
 	                                      .retry_after_s = c->api->config->retry_after_s});
 	call_free(c);
-}
-
-/* Remember the body's first problem; it is answered once the token is known to be good. */
-static void call_bad(struct call *c, int status, const char *code, const char *field,
-                     const char *fmt, ...) _printf_(5, 6);
-static void call_bad(struct call *c, int status, const char *code, const char *field,
-                     const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->bad_status)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&c->bad_message, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	c->bad_status = status;
-	c->bad_code = code;
-	if (field)
-		c->bad_fields = json_pack("[{s:s,s:s}]", "field", field, "problem", c->bad_message);
-}
-
-/* Whether s is one of the n words. */
-static bool word_in(const char *s, const char *const *words, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(s, words[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Whether kind is a job kind. */
-static bool kind_known(const char *kind)
-{
-	return word_in(kind, job_kinds, sizeof(job_kinds) / sizeof(job_kinds[0]));
-}
-
-/* Check the parsed body's fields: kind, organisation, parameters, items, nothing else. */
-static void submit_check_fields(struct call *c)
-{
-	const char *key, *kind, *org;
-	json_t *v, *items;
-
-	json_object_foreach (c->body, key, v)
-		if (strcmp(key, "kind") != 0 && strcmp(key, "organisation") != 0 &&
-		    strcmp(key, "parameters") != 0 && strcmp(key, "items") != 0)
-			return call_bad(c, 422, "invalid_job", key, "unknown field");
-	kind = json_string_value(json_object_get(c->body, "kind"));
-	org = json_string_value(json_object_get(c->body, "organisation"));
-	v = json_object_get(c->body, "parameters");
-	items = json_object_get(c->body, "items");
-	if (!kind || !kind_known(kind))
-		return call_bad(c, 422, "invalid_job", "kind",
-		                "one of activation.provision, activation.variables, "
-		                "environment.variables, activation.remove");
-	if (!org || !*org)
-		return call_bad(c, 422, "invalid_job", "organisation",
-		                "the name of a configured organisation");
-	if (v && !json_is_object(v))
-		return call_bad(c, 422, "invalid_job", "parameters", "must be an object");
-	if (!json_is_array(items) || json_array_size(items) == 0)
-		return call_bad(c, 422, "invalid_job", "items",
-		                "a non-empty array of objects, each with an externalId");
-}
-
-/* The Idempotency-Key header: absent, one printable value, or a problem. */
-static void submit_check_key(struct call *c, const struct http_req *req)
-{
-	const char *key = NULL;
-	size_t n = 0;
-
-	for (size_t i = 0; i < req->n_headers; i++)
-		if (strcasecmp(req->headers[i].name, "Idempotency-Key") == 0) {
-			key = req->headers[i].value;
-			n++;
-		}
-	if (n == 0)
-		return;
-	if (n > 1)
-		return call_bad(c, 400, "conflicting_headers", NULL,
-		                "Idempotency-Key is given more than once");
-	n = strlen(key);
-	for (size_t i = 0; i < n; i++)
-		if (key[i] < 0x21 || key[i] > 0x7e)
-			n = 0;
-	if (n == 0 || n > IDEMPOTENCY_KEY_MAX)
-		return call_bad(c, 400, "invalid_idempotency_key", NULL,
-		                "Idempotency-Key is 1 to 255 printable ASCII characters");
-	c->idempotency_key = xstrdup(key);
-}
-
-/* Read a POST's body now (it is answered after the token): content type, JSON, fields. */
-static void submit_parse(struct call *c, const struct http_req *req)
-{
-	json_error_t jerr;
-
-	submit_check_key(c, req);
-	if (!http_content_type_is_json(http_req_header(req, "Content-Type")))
-		return call_bad(c, 415, "unsupported_media_type", NULL,
-		                "the body must be JSON (Content-Type: application/json)");
-	if (req->body_len > c->api->config->jobs_body_limit)
-		return call_bad(c, 413, "body_too_large", NULL,
-		                "the body is larger than jobs_body_limit (%zu bytes)",
-		                c->api->config->jobs_body_limit);
-	c->body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!c->body)
-		return call_bad(c, 400, "malformed_json", NULL, "not JSON (byte %d): %s",
-		                jerr.position, jerr.text);
-	if (!json_is_object(c->body))
-		return call_bad(c, 422, "invalid_job", NULL, "the body must be a JSON object");
-	submit_check_fields(c);
-}
-
-/* One query parameter, decoded, into *ret (NULL when absent); false after noting the problem
- * when it holds a NUL or is empty. */
-static bool query_take(struct call *c, const struct http_req *req, const char *name, char **ret)
-{
-	size_t len = 0;
-	char *v = http_req_query_param(req, name, &len);
-
-	*ret = NULL;
-	if (!v)
-		return true;
-	if (len == 0 || strlen(v) != len) {
-		free(v);
-		call_bad(c, 400, "invalid_query", name, "an empty value or a NUL");
-		return false;
-	}
-	*ret = v;
-	return true;
-}
-
-/* A list's query: state, kind and organisation filters (jobs), state (items), limit 1..1000
- * and the cursor from the page before; problems noted for after the token. */
-static void list_parse(struct call *c, const struct http_req *req)
-{
-	bool items = c->op == CALL_ITEMS;
-	char *end = NULL;
-	long n;
-
-	if (!query_take(c, req, "state", &c->q_state) ||
-	    !query_take(c, req, "limit", &c->q_limit) ||
-	    !query_take(c, req, "cursor", &c->q_cursor) ||
-	    (!items && (!query_take(c, req, "kind", &c->q_kind) ||
-	                !query_take(c, req, "organisation", &c->q_org))))
-		return;
-	if (c->q_state &&
-	    !(items ? word_in(c->q_state, item_states, 6) : word_in(c->q_state, job_states, 5)))
-		return call_bad(c, 400, "invalid_query", "state",
-		                "one of queued, running, succeeded, failed, cancelled");
-	if (c->q_kind && !kind_known(c->q_kind))
-		return call_bad(c, 400, "invalid_query", "kind", "not a job kind");
-	if (c->q_limit) {
-		n = strtol(c->q_limit, &end, 10);
-		if (*end || n < 1 || n > 1000)
-			return call_bad(c, 400, "invalid_query", "limit",
-			                "an integer from 1 to 1000");
-	}
-	if (c->q_cursor && (items ? strspn(c->q_cursor, "0123456789") != strlen(c->q_cursor) ||
-	                                strlen(c->q_cursor) > 18
-	                          : !id_uuid_is_valid(c->q_cursor)))
-		return call_bad(c, 400, "invalid_query", "cursor",
-		                "the next_cursor of the page before");
-	if (items && c->q_state && strcmp(c->q_state, "running") == 0) {
-		free(c->q_state);
-		c->q_state = xstrdup("leased");
-	}
-}
-
-/* A replay's query: force=true|false. */
-static void replay_parse(struct call *c, const struct http_req *req)
-{
-	_cleanup_free_ char *force = NULL;
-
-	if (!query_take(c, req, "force", &force) || !force)
-		return;
-	if (strcmp(force, "true") != 0 && strcmp(force, "false") != 0)
-		return call_bad(c, 400, "invalid_query", "force", "true or false");
-	c->force = strcmp(force, "true") == 0;
 }
 
 /* The token of "Authorization: Bearer hrt_…" as its SHA-256 in bytea text; false when the
@@ -407,7 +196,7 @@ static void submit_on_result(void *userdata, const PGresult *res, int r)
 	answer_json(c->ex, c->api->metrics, "jobs", created ? 202 : 200,
 	            json_pack("{s:s,s:b,s:I}", "job_id", PQgetvalue(res, 0, 0), "duplicate",
 	                      !created, "items",
-	                      (json_int_t)json_array_size(json_object_get(c->body, "items"))),
+	                      (json_int_t)json_array_size(json_object_get(c->req.body, "items"))),
 	            loc);
 	call_free(c);
 }
@@ -415,32 +204,32 @@ static void submit_on_result(void *userdata, const PGresult *res, int r)
 /* A good token may submit: the body's problems first, then its organisation, then submit. */
 static void submit_send(struct call *c, bool in_scope)
 {
-	const char *org = json_string_value(json_object_get(c->body, "organisation"));
+	const char *org = json_string_value(json_object_get(c->req.body, "organisation"));
 	_cleanup_free_ char *params = NULL, *items = NULL, *by = NULL, *hash = NULL, *hex = NULL;
-	const json_t *p = json_object_get(c->body, "parameters");
+	const json_t *p = json_object_get(c->req.body, "parameters");
 	const struct http_req *req = http_exchange_req(c->ex);
 	unsigned char h[CRYPTO_SHA256_SIZE];
 	const char *values[7];
 
-	if (c->bad_status)
-		return call_error(c, c->bad_status, c->bad_code, c->bad_message,
-		                  json_incref(c->bad_fields));
+	if (c->req.status)
+		return call_error(c, c->req.status, c->req.code, c->req.message,
+		                  json_incref(c->req.fields));
 	if (!in_scope || !config_versori_find(c->api->config, org))
 		return call_error(c, 404, "unknown_organisation",
 		                  "no such organisation for this token", NULL);
 	params = p ? json_dumps(p, JSON_COMPACT) : xstrdup("{}");
-	items = json_dumps(json_object_get(c->body, "items"), JSON_COMPACT);
+	items = json_dumps(json_object_get(c->req.body, "items"), JSON_COMPACT);
 	if (!params || !items || crypto_sha256(req->body, req->body_len, h) < 0)
 		abort();
 	hex = crypto_hex_encode(h, sizeof(h));
 	hash = xasprintf("\\x%s", hex);
 	by = xasprintf("token:%s", c->token_id);
-	values[0] = json_string_value(json_object_get(c->body, "kind"));
+	values[0] = json_string_value(json_object_get(c->req.body, "kind"));
 	values[1] = org;
 	values[2] = params;
 	values[3] = items;
 	values[4] = by;
-	values[5] = c->idempotency_key;
+	values[5] = c->req.idempotency_key;
 	values[6] = hash;
 	db_queue_send(c->api->db, "submit", 7, values, submit_on_result, c);
 }
@@ -555,7 +344,7 @@ static void replay_on_input(void *userdata, const PGresult *res, int r)
 		return call_error(c, 409, "source_unknown",
 		                  "the delivery's source is not configured any more", NULL);
 	last = PQgetvalue(res, 0, 2);
-	if (!c->force && strncmp(last, "routed ", 7) == 0) {
+	if (!c->req.force && strncmp(last, "routed ", 7) == 0) {
 		msg = xasprintf("the delivery was routed to job %s already; force=true routes it "
 		                "again (a second job)",
 		                last + 7);
@@ -574,7 +363,7 @@ static void replay_on_input(void *userdata, const PGresult *res, int r)
 	values[0] = c->path_id;
 	values[1] = route;
 	values[2] = by;
-	values[3] = c->force ? "true" : "false";
+	values[3] = c->req.force ? "true" : "false";
 	db_queue_send(c->api->db, "replay", 4, values, replay_on_result, c);
 }
 
@@ -584,9 +373,9 @@ static void call_send(struct call *c)
 	_cleanup_free_ char *by = xasprintf("token:%s", c->token_id);
 	const char *values[7] = {NULL};
 
-	if (c->bad_status)
-		return call_error(c, c->bad_status, c->bad_code, c->bad_message,
-		                  json_incref(c->bad_fields));
+	if (c->req.status)
+		return call_error(c, c->req.status, c->req.code, c->req.message,
+		                  json_incref(c->req.fields));
 	if (c->op != CALL_LIST && !id_uuid_is_valid(c->path_id))
 		return call_error(c, 404, "not_found",
 		                  c->op == CALL_DELIVERY || c->op == CALL_REPLAY
@@ -612,17 +401,17 @@ static void call_send(struct call *c)
 		break;
 	}
 	if (c->op == CALL_ITEMS) {
-		values[2] = c->q_state;
-		values[3] = c->q_limit ? c->q_limit : "100";
-		values[4] = c->q_cursor;
+		values[2] = c->req.state;
+		values[3] = c->req.limit ? c->req.limit : "100";
+		values[4] = c->req.cursor;
 		return db_queue_send(c->api->db, "items", 5, values, json_on_result, c);
 	}
 	values[0] = c->organisations;
-	values[1] = c->q_state;
-	values[2] = c->q_kind;
-	values[3] = c->q_org;
-	values[4] = c->q_limit ? c->q_limit : "100";
-	values[5] = c->q_cursor;
+	values[1] = c->req.state;
+	values[2] = c->req.kind;
+	values[3] = c->req.organisation;
+	values[4] = c->req.limit ? c->req.limit : "100";
+	values[5] = c->req.cursor;
 	db_queue_send(c->api->db, "jobs", 6, values, json_on_result, c);
 }
 
@@ -737,14 +526,14 @@ void jobs_api_handle(struct jobs_api *a, struct http_exchange *ex, const struct 
 		return call_error(c, 503, "database_unavailable",
 		                  "the database is unreachable; retry later", NULL);
 	if (c->op == CALL_SUBMIT)
-		submit_parse(c, req);
+		job_request_submission(&c->req, req, a->config->jobs_body_limit);
 	else if (c->op == CALL_LIST || c->op == CALL_ITEMS)
-		list_parse(c, req);
+		job_request_list(&c->req, req, c->op == CALL_ITEMS);
 	else if (c->op == CALL_REPLAY)
-		replay_parse(c, req);
+		job_request_replay(&c->req, req);
 	values[0] = c->hash;
-	values[1] = c->op == CALL_SUBMIT && c->body
-	                ? json_string_value(json_object_get(c->body, "organisation"))
+	values[1] = c->op == CALL_SUBMIT && c->req.body
+	                ? json_string_value(json_object_get(c->req.body, "organisation"))
 	                : NULL;
 	db_queue_send(a->db, "use_token", 2, values, call_on_token, c);
 }

@@ -1,0 +1,212 @@
+/* The jobs API's requests read without I/O (job_request.h). */
+#include "job_request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "id.h"
+#include "xalloc.h"
+
+#define IDEMPOTENCY_KEY_MAX 255
+
+/* The job kinds (the CHECK on hookrun.jobs.kind). */
+static const char *const job_kinds[] = {
+    "activation.provision",
+    "activation.variables",
+    "environment.variables",
+    "activation.remove",
+};
+
+/* The states a job (jobs.state) and an item (job_items.state; "running" is "leased") may be
+ * filtered by. */
+static const char *const job_states[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+static const char *const item_states[] = {"queued",    "running", "leased",
+                                          "succeeded", "failed",  "cancelled"};
+
+/* Note the request's first problem (later ones are not looked at). */
+static void problem(struct job_request *r, int status, const char *code, const char *field,
+                    const char *fmt, ...) _printf_(5, 6);
+static void problem(struct job_request *r, int status, const char *code, const char *field,
+                    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->status)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&r->message, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	r->status = status;
+	r->code = code;
+	if (field)
+		r->fields = json_pack("[{s:s,s:s}]", "field", field, "problem", r->message);
+}
+
+/* Whether s is one of the n words. */
+static bool word_in(const char *s, const char *const *words, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, words[i]) == 0)
+			return true;
+	return false;
+}
+
+bool job_request_kind_known(const char *kind)
+{
+	return word_in(kind, job_kinds, sizeof(job_kinds) / sizeof(job_kinds[0]));
+}
+
+/* Check the parsed body's fields: kind, organisation, parameters, items, nothing else. */
+static void submit_check_fields(struct job_request *r)
+{
+	const char *key, *kind, *org;
+	json_t *v, *items;
+
+	json_object_foreach (r->body, key, v)
+		if (strcmp(key, "kind") != 0 && strcmp(key, "organisation") != 0 &&
+		    strcmp(key, "parameters") != 0 && strcmp(key, "items") != 0)
+			return problem(r, 422, "invalid_job", key, "unknown field");
+	kind = json_string_value(json_object_get(r->body, "kind"));
+	org = json_string_value(json_object_get(r->body, "organisation"));
+	v = json_object_get(r->body, "parameters");
+	items = json_object_get(r->body, "items");
+	if (!kind || !job_request_kind_known(kind))
+		return problem(r, 422, "invalid_job", "kind",
+		               "one of activation.provision, activation.variables, "
+		               "environment.variables, activation.remove");
+	if (!org || !*org)
+		return problem(r, 422, "invalid_job", "organisation",
+		               "the name of a configured organisation");
+	if (v && !json_is_object(v))
+		return problem(r, 422, "invalid_job", "parameters", "must be an object");
+	if (!json_is_array(items) || json_array_size(items) == 0)
+		return problem(r, 422, "invalid_job", "items",
+		               "a non-empty array of objects, each with an externalId");
+}
+
+/* The Idempotency-Key header: absent, one printable value, or a problem. */
+static void submit_check_key(struct job_request *r, const struct http_req *req)
+{
+	const char *key = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < req->n_headers; i++)
+		if (strcasecmp(req->headers[i].name, "Idempotency-Key") == 0) {
+			key = req->headers[i].value;
+			n++;
+		}
+	if (n == 0)
+		return;
+	if (n > 1)
+		return problem(r, 400, "conflicting_headers", NULL,
+		               "Idempotency-Key is given more than once");
+	n = strlen(key);
+	for (size_t i = 0; i < n; i++)
+		if (key[i] < 0x21 || key[i] > 0x7e)
+			n = 0;
+	if (n == 0 || n > IDEMPOTENCY_KEY_MAX)
+		return problem(r, 400, "invalid_idempotency_key", NULL,
+		               "Idempotency-Key is 1 to 255 printable ASCII characters");
+	r->idempotency_key = xstrdup(key);
+}
+
+void job_request_submission(struct job_request *r, const struct http_req *req, size_t body_limit)
+{
+	json_error_t jerr;
+
+	submit_check_key(r, req);
+	if (!http_content_type_is_json(http_req_header(req, "Content-Type")))
+		return problem(r, 415, "unsupported_media_type", NULL,
+		               "the body must be JSON (Content-Type: application/json)");
+	if (req->body_len > body_limit)
+		return problem(r, 413, "body_too_large", NULL,
+		               "the body is larger than jobs_body_limit (%zu bytes)", body_limit);
+	r->body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!r->body)
+		return problem(r, 400, "malformed_json", NULL, "not JSON (byte %d): %s",
+		               jerr.position, jerr.text);
+	if (!json_is_object(r->body))
+		return problem(r, 422, "invalid_job", NULL, "the body must be a JSON object");
+	submit_check_fields(r);
+}
+
+/* One query parameter, decoded, into *ret (NULL when absent); false after noting the problem
+ * when it holds a NUL or is empty. */
+static bool query_take(struct job_request *r, const struct http_req *req, const char *name,
+                       char **ret)
+{
+	size_t len = 0;
+	char *v = http_req_query_param(req, name, &len);
+
+	*ret = NULL;
+	if (!v)
+		return true;
+	if (len == 0 || strlen(v) != len) {
+		free(v);
+		problem(r, 400, "invalid_query", name, "an empty value or a NUL");
+		return false;
+	}
+	*ret = v;
+	return true;
+}
+
+void job_request_list(struct job_request *r, const struct http_req *req, bool items)
+{
+	char *end = NULL;
+	long n;
+
+	if (!query_take(r, req, "state", &r->state) || !query_take(r, req, "limit", &r->limit) ||
+	    !query_take(r, req, "cursor", &r->cursor) ||
+	    (!items && (!query_take(r, req, "kind", &r->kind) ||
+	                !query_take(r, req, "organisation", &r->organisation))))
+		return;
+	if (r->state &&
+	    !(items ? word_in(r->state, item_states, 6) : word_in(r->state, job_states, 5)))
+		return problem(r, 400, "invalid_query", "state",
+		               "one of queued, running, succeeded, failed, cancelled");
+	if (r->kind && !job_request_kind_known(r->kind))
+		return problem(r, 400, "invalid_query", "kind", "not a job kind");
+	if (r->limit) {
+		n = strtol(r->limit, &end, 10);
+		if (*end || n < 1 || n > 1000)
+			return problem(r, 400, "invalid_query", "limit",
+			               "an integer from 1 to 1000");
+	}
+	if (r->cursor &&
+	    (items ? strspn(r->cursor, "0123456789") != strlen(r->cursor) || strlen(r->cursor) > 18
+	           : !id_uuid_is_valid(r->cursor)))
+		return problem(r, 400, "invalid_query", "cursor",
+		               "the next_cursor of the page before");
+	if (items && r->state && strcmp(r->state, "running") == 0) {
+		free(r->state);
+		r->state = xstrdup("leased");
+	}
+}
+
+void job_request_replay(struct job_request *r, const struct http_req *req)
+{
+	_cleanup_free_ char *force = NULL;
+
+	if (!query_take(r, req, "force", &force) || !force)
+		return;
+	if (strcmp(force, "true") != 0 && strcmp(force, "false") != 0)
+		return problem(r, 400, "invalid_query", "force", "true or false");
+	r->force = strcmp(force, "true") == 0;
+}
+
+void job_request_fini(struct job_request *r)
+{
+	free(r->message);
+	json_decref(r->fields);
+	json_decref(r->body);
+	free(r->idempotency_key);
+	free(r->state);
+	free(r->kind);
+	free(r->organisation);
+	free(r->limit);
+	free(r->cursor);
+	*r = (struct job_request){0};
+}

@@ -1,0 +1,42 @@
+/* The jobs API's requests read without I/O: a submission's headers and JSON body, a list's
+ * query (filters, limit, cursor), a replay's force. Each reader notes the request's first
+ * problem (status, code, message, the field) for the answer. Pure; used by jobs_api (the
+ * ingress) and its fuzz target. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "http_req.h"
+
+/* One request as read; fields the request did not give stay NULL. Owned by the caller,
+ * released with job_request_fini(). */
+struct job_request {
+	int status; /* the first problem's HTTP status; 0: none */
+	const char *code;
+	char *message;
+	json_t *fields; /* [{"field", "problem"}] when the problem has a field */
+	/* POST /v1/jobs */
+	json_t *body; /* the object: kind, organisation, parameters, items */
+	char *idempotency_key;
+	/* GET /v1/jobs (state, kind, organisation) and GET /v1/jobs/{id}/items (state; "running"
+	 * read as "leased") */
+	char *state, *kind, *organisation, *limit, *cursor;
+	/* POST /v1/deliveries/{id}/replay */
+	bool force;
+};
+
+/* Whether kind is a job kind (the CHECK on hookrun.jobs.kind). */
+bool job_request_kind_known(const char *kind);
+/* A submission: one printable Idempotency-Key (1..255), Content-Type JSON, at most
+ * body_limit bytes of a JSON object (UTF-8, no NUL, no repeated key) with a known kind, an
+ * organisation, an optional parameters object, a non-empty items array and nothing else. */
+void job_request_submission(struct job_request *r, const struct http_req *req, size_t body_limit);
+/* A list's query: state, kind and organisation (jobs), state (items), limit 1..1000 and the
+ * cursor of the page before (a job id, or an item id for items). */
+void job_request_list(struct job_request *r, const struct http_req *req, bool items);
+/* A replay's query: force=true|false. */
+void job_request_replay(struct job_request *r, const struct http_req *req);
+void job_request_fini(struct job_request *r);
