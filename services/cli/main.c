@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_api.h"
 #include "cli_deliveries.h"
 #include "cli_jobs.h"
+#include "cli_jobs_api.h"
 #include "cli_tokens.h"
 #include "config.h"
 #include "db.h"
@@ -33,6 +35,8 @@ static void usage(FILE *f)
 	    "  migrate [--dir DIR] [--status]  apply pending migrations (or list them)\n"
 	    "  config                          print the effective configuration, secrets masked\n"
 	    "  jobs show ID                    a job: state, item counts, timings, failed items\n"
+	    "  jobs submit|list|items|cancel|retry ...\n"
+	    "                                  jobs over the HTTP API (hookrun jobs --help)\n"
 	    "  deliveries show ID              a stored delivery and every routing of it\n"
 	    "  deliveries replay ID [--force]  route a stored delivery again with today's\n"
 	    "                                  configuration (--force: even if it made a job)\n"
@@ -189,6 +193,56 @@ static int cli_tokens(const struct config *c, int argc, char **argv)
 	return rc;
 }
 
+/* The API token: HOOKRUN_TOKEN, or the first line of the file HOOKRUN_TOKEN_FILE names; a
+ * new string, or NULL after printing why there is none. */
+static char *cli_token(void)
+{
+	const char *t = getenv("HOOKRUN_TOKEN"), *path = getenv("HOOKRUN_TOKEN_FILE");
+	char line[256] = "";
+	FILE *f;
+
+	if (t && *t)
+		return xstrdup(t);
+	if (!path || !*path) {
+		fprintf(stderr,
+		        "hookrun jobs: no API token: set HOOKRUN_TOKEN or HOOKRUN_TOKEN_FILE "
+		        "(`hookrun tokens create` makes one)\n");
+		return NULL;
+	}
+	f = fopen(path, "r");
+	if (!f || !fgets(line, sizeof(line), f)) {
+		fprintf(stderr, "hookrun jobs: cannot read the token from %s\n", path);
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	return xstrdup(line);
+}
+
+/* hookrun jobs submit|list|items|cancel|retry: over the HTTP API at HOOKRUN_API_URL. */
+static int cli_jobs_remote(int argc, char **argv)
+{
+	const char *url = getenv("HOOKRUN_API_URL");
+	_cleanup_free_ char *token = NULL;
+	struct cli_api *api;
+	int rc;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		cli_jobs_api_usage(stdout);
+		return EXIT_SUCCESS;
+	}
+	token = cli_token();
+	if (!token)
+		return 2;
+	api = cli_api_new(url && *url ? url : "http://127.0.0.1:8080", token);
+	rc = cli_jobs_api_handle(api, argc, argv, stdout, stderr);
+	cli_api_free(api);
+	explicit_bzero(token, strlen(token));
+	return rc;
+}
+
 /* Parse the options that follow a command. */
 static int cli_command_args(int argc, char **argv, struct cli *cli)
 {
@@ -229,6 +283,9 @@ int main(int argc, char **argv)
 		printf("hookrun %s\n", HOOKRUN_VERSION);
 		return EXIT_SUCCESS;
 	}
+	if (strcmp(argv[i], "jobs") == 0 && i + 1 < argc &&
+	    (cli_jobs_api_owns(argv[i + 1]) || strcmp(argv[i + 1], "--help") == 0))
+		return cli_jobs_remote(argc - i, argv + i);
 	if (strcmp(argv[i], "jobs") == 0 || strcmp(argv[i], "deliveries") == 0 ||
 	    strcmp(argv[i], "tokens") == 0) {
 		/* They read the database and sources' routing, never verify a webhook: the

@@ -560,6 +560,156 @@ static void test_cancel_and_retry(void **state)
 	s->g.passed = true;
 }
 
+/* The CLI's environment for the group's ingress and token (strings for env_add). */
+struct cli_env {
+	char *url, *token_file, *list[3];
+};
+
+/* Fill e for the write token of acme, its file in dir. */
+static void cli_env_init(struct suite *s, const char *dir, struct cli_env *e)
+{
+	_cleanup_free_ char *path = harness_write_file(dir, "token", s->write_acme);
+
+	assert_non_null(path);
+	e->url = xasprintf("HOOKRUN_API_URL=http://127.0.0.1:%d", s->g.port);
+	e->token_file = xasprintf("HOOKRUN_TOKEN_FILE=%s", path);
+	e->list[0] = e->url;
+	e->list[1] = e->token_file;
+	e->list[2] = NULL;
+}
+
+/* Release e. */
+static void cli_env_fini(struct cli_env *e)
+{
+	free(e->url);
+	free(e->token_file);
+}
+
+/* Run the CLI with args (NULL-terminated, at most 12) in env: its exit code, output in *out. */
+static int cli(const struct cli_env *e, char **out, ...)
+{
+	const char *argv[16] = {harness_cli_bin()};
+	size_t n = 1;
+	va_list ap;
+
+	va_start(ap, out);
+	for (const char *a; n < 14 && (a = va_arg(ap, const char *));)
+		argv[n++] = a;
+	va_end(ap);
+	free(*out);
+	*out = NULL;
+	return harness_run(argv, (const char *const *)e->list, 30000, out, NULL);
+}
+
+/* Start `jobs submit --watch` of items (a file) with argv0..: the command's own argv prefix
+ * (the CLI, or script(1) around it); wait until it printed its job's id; cancel that job over
+ * the API so that the watch ends; its exit code, and its whole output in *ret_out. */
+static int watch_until_cancelled(struct suite *s, const struct cli_env *e, const char *const *argv,
+                                 const char *out_path, char **ret_out)
+{
+	struct harness_proc p;
+	struct harness_response r = {0};
+	_cleanup_free_ char *path = NULL;
+	long long deadline = harness_now_ms() + 30000;
+	char id[37] = "";
+	int rc;
+
+	assert_int_equal(
+	    harness_proc_spawn(argv, (const char *const *)e->list, out_path, out_path, &p), 0);
+	while (!*id && harness_now_ms() < deadline) {
+		_cleanup_free_ char *text = harness_read_file(out_path, NULL);
+		const char *j = text ? strstr(text, "job ") : NULL;
+		if (j && strlen(j) >= 40)
+			snprintf(id, sizeof(id), "%.36s", j + 4);
+		else
+			harness_poll_pause();
+	}
+	if (strlen(id) != 36) {
+		_cleanup_free_ char *text = harness_read_file(out_path, NULL);
+		fail_msg("no job id from the CLI; it printed: %s", text ? text : "(nothing)");
+	}
+	path = xasprintf("/v1/jobs/%s/cancel", id);
+	call(s, "POST", path, s->write_acme, NULL, NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	harness_response_fini(&r);
+	rc = harness_proc_wait(&p, 30000);
+	*ret_out = harness_read_file(out_path, NULL);
+	return rc;
+}
+
+/* The CLI over the API: submit (and the same key again), list, items, retry, cancel, its
+ * errors and exit codes; --watch draws plain lines on a pipe and a bar redrawn with \r on a
+ * terminal (script(1) gives it one), and exits 1 for a job that ends cancelled. */
+static void test_cli(void **state)
+{
+	struct suite *s = *state;
+	_cleanup_free_ char *dir = harness_mkdtemp("cli"), *items = NULL, *out = NULL;
+	_cleanup_free_ char *log = NULL, *cmd = NULL, *id = NULL, *items_arg = NULL;
+	struct cli_env e;
+
+	HARNESS_REQUIRE_DB();
+	cli_env_init(s, dir, &e);
+	items = harness_write_file(dir, "items.json",
+	                           "[{\"externalId\":\"c1\"},{\"externalId\":\"c2\"}]");
+	assert_int_equal(cli(&e, &out, "jobs", "submit", "--kind", "activation.remove", "--org",
+	                     "acme", "--idempotency-key", "cli-k", items, NULL),
+	                 0);
+	assert_non_null(strstr(out, "submitted (2 items)"));
+	id = xstrndup(out + 4, 36);
+	assert_int_equal(cli(&e, &out, "jobs", "submit", "--kind", "activation.remove", "--org",
+	                     "acme", "--idempotency-key", "cli-k", items, NULL),
+	                 0);
+	assert_non_null(strstr(out, "submitted before"));
+	assert_non_null(strstr(out, id));
+	assert_int_equal(cli(&e, &out, "jobs", "list", NULL), 0);
+	assert_non_null(strstr(out, id));
+	assert_int_equal(cli(&e, &out, "jobs", "list", "--json", NULL), 0);
+	assert_non_null(strstr(out, "\"jobs\""));
+	assert_int_equal(cli(&e, &out, "jobs", "items", id, "--state", "queued", NULL), 0);
+	assert_non_null(strstr(out, "c2"));
+	assert_int_equal(cli(&e, &out, "jobs", "cancel", id, NULL), 0);
+	assert_non_null(strstr(out, "2 items cancelled"));
+	assert_int_equal(cli(&e, &out, "jobs", "retry", id, NULL), 0);
+	assert_non_null(strstr(out, "0 items queued again"));
+	/* Refusals and usage. */
+	assert_int_equal(cli(&e, &out, "jobs", "cancel", "nope", NULL), 1);
+	assert_int_equal(cli(&e, &out, "jobs", "submit", "--org", "acme", items, NULL), 2);
+	assert_int_equal(cli(&e, &out, "jobs", "submit", "--kind", "activation.remove", "--org",
+	                     "globex", items, NULL),
+	                 1);
+	/* --watch on a pipe: plain progress lines, the end, exit 1 (cancelled). */
+	log = xasprintf("%s/pipe.out", dir);
+	items_arg = xasprintf("%s", items);
+	free(out);
+	out = NULL;
+	assert_int_equal(
+	    watch_until_cancelled(s, &e,
+	                          (const char *const[]){harness_cli_bin(), "jobs", "submit",
+	                                                "--kind", "activation.remove", "--org",
+	                                                "acme", "--watch", items_arg, NULL},
+	                          log, &out),
+	    1);
+	assert_non_null(strstr(out, "] 0/2 done"));
+	assert_non_null(strstr(out, " cancelled\n"));
+	assert_null(strchr(out, '\r'));
+	/* --watch on a terminal: the bar is redrawn in place. */
+	free(log);
+	log = xasprintf("%s/tty.out", dir);
+	cmd = xasprintf("%s jobs submit --kind activation.remove --org acme --watch %s",
+	                harness_cli_bin(), items);
+	free(out);
+	out = NULL;
+	assert_int_equal(watch_until_cancelled(s, &e,
+	                                       (const char *const[]){"/usr/bin/script", "-qec", cmd,
+	                                                             "/dev/null", NULL},
+	                                       log, &out),
+	                 1);
+	assert_non_null(strchr(out, '\r'));
+	assert_non_null(strstr(out, "cancelled"));
+	cli_env_fini(&e);
+	s->g.passed = true;
+}
+
 /* Run the jobs API tests. */
 int main(void)
 {
@@ -574,6 +724,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_list_items, test_setup, harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_and_retry, test_setup,
 	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_cli, test_setup, harness_test_teardown),
 	};
 
 	harness_init();
