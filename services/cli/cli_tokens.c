@@ -121,9 +121,9 @@ static bool expires_valid(PGconn *conn, const char *s)
 static int tokens_create(PGconn *conn, int argc, char **argv, FILE *out, FILE *err)
 {
 	struct create_args a;
-	_cleanup_free_ char *token = NULL, *e = NULL, *bytea = NULL, *hex = NULL;
+	_cleanup_free_ char *token = NULL, *e = NULL;
 	_cleanup_pgresult_ PGresult *res = NULL;
-	unsigned char hash[CRYPTO_SHA256_SIZE];
+	char bytea[2 + CRYPTO_SHA256_HEX_SIZE] = "\\x";
 	char prefix[TOKEN_PREFIX_LEN + 1];
 	const char *params[6];
 
@@ -132,12 +132,10 @@ static int tokens_create(PGconn *conn, int argc, char **argv, FILE *out, FILE *e
 		return 2;
 	}
 	token = token_new();
-	if (!token || crypto_sha256(token, strlen(token), hash) < 0) {
+	if (!token || crypto_sha256_hex(token, strlen(token), bytea + 2) < 0) {
 		fprintf(err, "hookrun tokens create: no random bytes for a token\n");
 		return 1;
 	}
-	hex = crypto_hex_encode(hash, sizeof(hash));
-	bytea = xasprintf("\\x%s", hex);
 	snprintf(prefix, sizeof(prefix), "%s", token);
 	params[0] = a.name;
 	params[1] = a.orgs;

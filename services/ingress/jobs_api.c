@@ -135,7 +135,6 @@ static void call_error(struct call *c, int status, const char *code, const char 
 static bool token_hash(const struct http_req *req, char out[2 + CRYPTO_SHA256_HEX_SIZE])
 {
 	const char *auth = NULL, *t;
-	unsigned char h[CRYPTO_SHA256_SIZE];
 	size_t n = 0;
 
 	for (size_t i = 0; i < req->n_headers; i++)
@@ -154,13 +153,9 @@ static bool token_hash(const struct http_req *req, char out[2 + CRYPTO_SHA256_HE
 	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
 	        TOKEN_CHARS)
 		return false;
-	if (crypto_sha256(t, strlen(t), h) < 0)
-		return false;
 	out[0] = '\\';
 	out[1] = 'x';
-	for (size_t i = 0; i < sizeof(h); i++)
-		snprintf(out + 2 + 2 * i, 3, "%02x", h[i]);
-	return true;
+	return crypto_sha256_hex(t, strlen(t), out + 2) >= 0;
 }
 
 /* The submission committed (or was refused): answer it. */
@@ -205,10 +200,10 @@ static void submit_on_result(void *userdata, const PGresult *res, int r)
 static void submit_send(struct call *c, bool in_scope)
 {
 	const char *org = json_string_value(json_object_get(c->req.body, "organisation"));
-	_cleanup_free_ char *params = NULL, *items = NULL, *by = NULL, *hash = NULL, *hex = NULL;
+	_cleanup_free_ char *params = NULL, *items = NULL, *by = NULL;
 	const json_t *p = json_object_get(c->req.body, "parameters");
 	const struct http_req *req = http_exchange_req(c->ex);
-	unsigned char h[CRYPTO_SHA256_SIZE];
+	char hash[2 + CRYPTO_SHA256_HEX_SIZE] = "\\x";
 	const char *values[7];
 
 	if (c->req.status)
@@ -219,10 +214,8 @@ static void submit_send(struct call *c, bool in_scope)
 		                  "no such organisation for this token", NULL);
 	params = p ? json_dumps(p, JSON_COMPACT) : xstrdup("{}");
 	items = json_dumps(json_object_get(c->req.body, "items"), JSON_COMPACT);
-	if (!params || !items || crypto_sha256(req->body, req->body_len, h) < 0)
+	if (!params || !items || crypto_sha256_hex(req->body, req->body_len, hash + 2) < 0)
 		abort();
-	hex = crypto_hex_encode(h, sizeof(h));
-	hash = xasprintf("\\x%s", hex);
 	by = xasprintf("token:%s", c->token_id);
 	values[0] = json_string_value(json_object_get(c->req.body, "kind"));
 	values[1] = org;
@@ -234,27 +227,8 @@ static void submit_send(struct call *c, bool in_scope)
 	db_queue_send(c->api->db, "submit", 7, values, submit_on_result, c);
 }
 
-/* hookrun.job_json() answered: the job, or not found. */
-static void get_on_result(void *userdata, const PGresult *res, int r)
-{
-	struct call *c = userdata;
-	const char *json;
-
-	if (r < 0)
-		return call_error(c, 503, "unavailable", "the database connection was lost", NULL);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_event(LOG_LEVEL_ERROR, "jobs.read_failed", "detail=%s", db_result_message(res));
-		return call_error(c, 500, "internal_error", "the job could not be read", NULL);
-	}
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
-		return call_error(c, 404, "not_found", "no such job", NULL);
-	json = PQgetvalue(res, 0, 0);
-	answer_count(c->api->metrics, "job", 200);
-	http_exchange_respond(c->ex, 200, "application/json", json, strlen(json), NULL, 0);
-	call_free(c);
-}
-
-/* A list, a cancel or a retry answered: the JSON the database made, or not found. */
+/* A job, a list, a cancel, a retry or a delivery answered: the JSON the database made, or
+ * not found. */
 static void json_on_result(void *userdata, const PGresult *res, int r)
 {
 	struct call *c = userdata;
@@ -391,7 +365,7 @@ static void call_send(struct call *c)
 	case CALL_REPLAY:
 		return db_queue_send(c->api->db, "replay_input", 3, values, replay_on_input, c);
 	case CALL_GET:
-		return db_queue_send(c->api->db, "job", 2, values, get_on_result, c);
+		return db_queue_send(c->api->db, "job", 2, values, json_on_result, c);
 	case CALL_CANCEL:
 	case CALL_RETRY:
 		values[2] = by;

@@ -794,6 +794,23 @@ void harness_group_db_close(struct harness_db *db, PGconn *conn)
 	harness_db_free(db);
 }
 
+char *harness_token_create(const struct harness_db *db, const char *name, const char *orgs,
+                           const char *access)
+{
+	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", db->url);
+	_cleanup_free_ char *out = NULL, *err = NULL;
+	const char *argv[] = {harness_cli_bin(), "tokens", "create",   "--name", name,
+	                      "--org",           orgs,     "--access", access,   NULL};
+	const char *env[] = {db_env, NULL};
+	const char *nl;
+
+	if (harness_run(argv, env, 30000, &out, &err) != 0 || !out || !(nl = strchr(out, '\n'))) {
+		fprintf(stderr, "# tokens create: %s %s\n", out ? out : "", err ? err : "");
+		return NULL;
+	}
+	return xstrndup(nl + 1, strcspn(nl + 1, "\n"));
+}
+
 /* Run `hookrun migrate --dir dir` against db. */
 int harness_db_migrate(const struct harness_db *db, const char *dir, char **ret_out, char **ret_err)
 {

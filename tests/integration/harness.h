@@ -92,6 +92,10 @@ void harness_group_db_close(struct harness_db *db, PGconn *conn);
 /* Run `hookrun migrate --dir dir` against db; the exit code as harness_run() returns it. */
 int harness_db_migrate(const struct harness_db *db, const char *dir, char **ret_out,
                        char **ret_err);
+/* `hookrun tokens create --name name --org orgs --access access` against db: the token it
+ * printed (a new string), or NULL after printing why there is none. */
+char *harness_token_create(const struct harness_db *db, const char *name, const char *orgs,
+                           const char *access);
 /* A blocking connection to url, or NULL (after printing why). */
 PGconn *harness_pg_connect(const char *url);
 /* Run one or more statements; false (after printing the error) on failure. */

@@ -742,23 +742,6 @@ static char *delivery_job(struct dispatch_group *t, const char *delivery)
 	                        delivery, NULL);
 }
 
-/* `hookrun tokens create --name NAME --org ORG [--access ACCESS]` against the group's
- * database: the token (a new string). */
-static char *api_token(struct dispatch_group *t, const char *org, const char *access)
-{
-	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", t->g.db->url);
-	_cleanup_free_ char *out = NULL;
-	const char *argv[] = {harness_cli_bin(), "tokens", "create",   "--name", "t",
-	                      "--org",           org,      "--access", access,   NULL};
-	const char *env[] = {db_env, NULL};
-	const char *nl;
-
-	assert_int_equal(harness_run(argv, env, 30000, &out, NULL), 0);
-	nl = strchr(out, '\n');
-	assert_non_null(nl);
-	return xstrndup(nl + 1, strcspn(nl + 1, "\n"));
-}
-
 /* A request to the ingress's API with token; the response in *r (reset first). */
 static long api_call(struct dispatch_group *t, const char *method, const char *path,
                      const char *token, struct harness_response *r)
@@ -784,9 +767,10 @@ static void test_deliveries_api(void **state)
 	_cleanup_free_ char *routed = NULL, *path = NULL;
 
 	HARNESS_REQUIRE_DB();
-	demo = api_token(t, "demo", "write");
-	reader = api_token(t, "demo", "read");
-	second = api_token(t, "second", "write");
+	demo = harness_token_create(t->g.db, "t", "demo", "write");
+	reader = harness_token_create(t->g.db, "t", "demo", "read");
+	second = harness_token_create(t->g.db, "t", "second", "write");
+	assert_true(demo && reader && second);
 	lost = post_signed(t, "crm", "{\"customer\":{\"ref\":\"api-lost\"}}");
 	routed = post_signed(t, "crm", "{\"externalId\":\"api-routed\"}");
 	path = xasprintf("/v1/deliveries/%s", lost);

@@ -29,28 +29,6 @@ struct suite {
 	char *write_acme, *read_acme, *write_globex, *revoked;
 };
 
-/* `hookrun tokens create` with args (NULL-terminated, at most 8): the token printed. */
-static char *token_create(struct suite *s, ...)
-{
-	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", s->g.db->url);
-	_cleanup_free_ char *out = NULL, *err = NULL;
-	const char *argv[12] = {harness_cli_bin(), "tokens", "create"};
-	const char *env[] = {db_env, NULL};
-	size_t n = 3;
-	const char *nl;
-	va_list ap;
-
-	va_start(ap, s);
-	for (const char *a; n < 11 && (a = va_arg(ap, const char *));)
-		argv[n++] = a;
-	va_end(ap);
-	if (harness_run(argv, env, 30000, &out, &err) != 0 || !(nl = strchr(out, '\n'))) {
-		fprintf(stderr, "# tokens create: %s %s\n", out ? out : "", err ? err : "");
-		return NULL;
-	}
-	return xstrndup(nl + 1, strcspn(nl + 1, "\n"));
-}
-
 /* Group setup: a migrated database, an ingress knowing the organisations acme and globex
  * (no dispatch: jobs stay queued), and the tokens. */
 static int group_setup(void **state)
@@ -83,10 +61,10 @@ static int group_setup(void **state)
 		return -1;
 	s->g.in_shared = true;
 	s->g.port = harness_service_port(s->g.in);
-	s->write_acme = token_create(s, "--name", "w", "--org", "acme", NULL);
-	s->read_acme = token_create(s, "--name", "r", "--org", "acme", "--access", "read", NULL);
-	s->write_globex = token_create(s, "--name", "g", "--org", "globex,unconfigured", NULL);
-	s->revoked = token_create(s, "--name", "x", "--org", "acme", NULL);
+	s->write_acme = harness_token_create(s->g.db, "w", "acme", "write");
+	s->read_acme = harness_token_create(s->g.db, "r", "acme", "read");
+	s->write_globex = harness_token_create(s->g.db, "g", "globex,unconfigured", "write");
+	s->revoked = harness_token_create(s->g.db, "x", "acme", "write");
 	if (!s->write_acme || !s->read_acme || !s->write_globex || !s->revoked)
 		return -1;
 	id =

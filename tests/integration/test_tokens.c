@@ -76,11 +76,9 @@ static char *printed_token(const char *out)
 /* The token's SHA-256 as bytea text ("\x..."), a new string. */
 static char *token_hash(const char *token)
 {
-	unsigned char h[CRYPTO_SHA256_SIZE];
-	_cleanup_free_ char *hex = NULL;
+	char hex[CRYPTO_SHA256_HEX_SIZE];
 
-	assert_int_equal(crypto_sha256(token, strlen(token), h), 0);
-	hex = crypto_hex_encode(h, sizeof(h));
+	assert_int_equal(crypto_sha256_hex(token, strlen(token), hex), 0);
 	return xasprintf("\\x%s", hex);
 }
 
