@@ -99,6 +99,54 @@ char *http_req_query_param(const struct http_req *req, const char *name, size_t 
 }
 
 /* Whether Content-Type is JSON: application/json or application/<x>+json, any parameters. */
+char *http_query_encode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = xmalloc(3 * strlen(s) + 1), *o = out;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') ||
+		    strchr("-._~", *p)) {
+			*o++ = (char)*p;
+			continue;
+		}
+		*o++ = '%';
+		*o++ = hex[*p >> 4];
+		*o++ = hex[*p & 15];
+	}
+	*o = '\0';
+	return out;
+}
+
+bool http_content_type_is(const char *ct, const char *media_type)
+{
+	const char *p;
+	size_t n;
+
+	if (!ct)
+		return false;
+	while (*ct == ' ')
+		ct++;
+	n = strcspn(ct, "; \t");
+	if (n != strlen(media_type) || strncasecmp(ct, media_type, n) != 0)
+		return false;
+	for (p = ct + n; (p = strchr(p, ';')) != NULL;) {
+		size_t v;
+
+		p += 1 + strspn(p + 1, " \t");
+		if (strncasecmp(p, "charset=", 8) != 0)
+			continue;
+		p += 8;
+		if (*p == '"')
+			p++;
+		v = strcspn(p, "\"; \t");
+		if (!((v == 5 && strncasecmp(p, "utf-8", 5) == 0) ||
+		      (v == 8 && strncasecmp(p, "us-ascii", 8) == 0)))
+			return false;
+	}
+	return true;
+}
+
 bool http_content_type_is_json(const char *ct)
 {
 	if (!ct)

@@ -57,6 +57,9 @@ bool http_query_next(const char **cursor, struct http_query_param *ret);
 /* Percent- and plus-decode n bytes of a query component into a new NUL-terminated string of
  * *ret_len bytes; a decoded NUL stays inside the length. Malformed escapes stay as written. */
 char *http_query_decode(const char *s, size_t n, size_t *ret_len);
+/* Percent-encode s as a query component (RFC 3986: everything but unreserved characters) into
+ * a new string. */
+char *http_query_encode(const char *s);
 
 /* Decoded value of the first query parameter named name (compared as written, undecoded), as
  * a new NUL-terminated string; NULL when absent. *ret_len gets its length in bytes, which is
@@ -65,3 +68,6 @@ char *http_query_decode(const char *s, size_t n, size_t *ret_len);
 char *http_req_query_param(const struct http_req *req, const char *name, size_t *ret_len);
 /* Whether Content-Type is JSON: application/json or application/<x>+json, any parameters. */
 bool http_content_type_is_json(const char *content_type);
+/* Whether content_type is the media type (such as "text/csv", compared without case) with any
+ * parameters; a charset parameter, when given, must be utf-8 or us-ascii. */
+bool http_content_type_is(const char *content_type, const char *media_type);

@@ -13,6 +13,7 @@
 #include <csv.h>
 
 #include "json_scan.h"
+#include "schema.h"
 #include "xalloc.h"
 
 #define JOB_CSV_EXTERNAL_ID_MAX 1024
@@ -29,11 +30,13 @@ struct column {
 
 struct job_csv {
 	struct csv_parser csv;
-	json_t *properties; /* the schema's "properties" (a reference), or NULL */
+	json_t *properties;            /* the schema's "properties" (a reference), or NULL */
+	const struct schema *compiled; /* validates each row's variables, or NULL */
 	size_t max_problems;
 	struct job_csv_problem *problems;
 	size_t n_problems, total_problems;
 	bool broken; /* not CSV: further input ignored */
+	bool fatal;  /* broken, or a problem with the header */
 	size_t row;  /* the row being read, 1-based */
 	bool have_header;
 	struct column *columns;
@@ -53,6 +56,8 @@ _printf_(4, 5) static void problem(struct job_csv *p, size_t row, const char *co
 	char *msg;
 
 	p->total_problems++;
+	if (row == 1)
+		p->fatal = true;
 	if (p->n_problems >= p->max_problems)
 		return;
 	va_start(ap, fmt);
@@ -157,6 +162,25 @@ static json_t *cell_value(struct job_csv *p, const struct column *c, const char 
 	return NULL;
 }
 
+/* Whether the row's variables pass the compiled schema; the problem names the variable's
+ * column (the first name of the instance path) when there is one. */
+static bool row_vars_valid(struct job_csv *p, const json_t *vars)
+{
+	struct schema_error err = {0};
+	char column[sizeof(err.path) + 8];
+	size_t n;
+
+	if (!p->compiled || json_object_size(vars) == 0 ||
+	    schema_validate_partial(p->compiled, vars, &err) == 0)
+		return true;
+	n = strcspn(err.path, ".[");
+	snprintf(column, sizeof(column), JOB_CSV_VAR_PREFIX "%.*s", (int)n, err.path);
+	problem(p, p->row, n ? column : NULL, "%s%s%s (%s in the project's variable schema)",
+	        n ? err.path + n : "", n && err.path[n] ? ": " : "", err.message,
+	        err.keyword[0] ? err.keyword : "a rule");
+	return false;
+}
+
 /* A data row: one item, unless a cell is refused. */
 static void row_take(struct job_csv *p)
 {
@@ -195,6 +219,8 @@ static void row_take(struct job_csv *p)
 			bad = true;
 		}
 	}
+	if (!bad && !row_vars_valid(p, vars))
+		bad = true;
 	if (!bad && id) {
 		const json_t *first = json_object_get(p->seen, id);
 
@@ -274,6 +300,11 @@ struct job_csv *job_csv_new(const json_t *schema, size_t max_problems)
 	return p;
 }
 
+void job_csv_validate_with(struct job_csv *p, const struct schema *compiled)
+{
+	p->compiled = compiled;
+}
+
 void job_csv_free(struct job_csv *p)
 {
 	if (!p)
@@ -301,6 +332,7 @@ static int broken(struct job_csv *p)
 	problem(p, p->row, NULL, "not CSV: %s (a quote inside an unquoted field, or one left open)",
 	        csv_strerror(csv_error(&p->csv)));
 	p->broken = true;
+	p->fatal = true;
 	return -EINVAL;
 }
 
@@ -330,6 +362,11 @@ const struct job_csv_problem *job_csv_problems(const struct job_csv *p, size_t *
 	if (ret_total)
 		*ret_total = p->total_problems;
 	return p->problems;
+}
+
+bool job_csv_fatal(const struct job_csv *p)
+{
+	return p->fatal;
 }
 
 size_t job_csv_rows(const struct job_csv *p)

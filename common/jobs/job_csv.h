@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 struct job_csv;
+struct schema;
 
 struct job_csv_problem {
 	size_t row;    /* 1: the header */
@@ -26,6 +27,10 @@ struct job_csv_problem {
  * goes on). */
 struct job_csv *job_csv_new(const json_t *schema, size_t max_problems);
 void job_csv_free(struct job_csv *p);
+/* Also check each row's variables as an update against compiled (borrowed, must outlive the
+ * parser); a row whose variables it refuses is a problem named by the variable's column. Call
+ * before the first job_csv_feed(). */
+void job_csv_validate_with(struct job_csv *p, const struct schema *compiled);
 /* Feed the next len bytes. 0, or -EINVAL once the text cannot be CSV (a stray quote, bytes
  * that are not UTF-8, a NUL): the problem is recorded and further input is ignored. */
 int job_csv_feed(struct job_csv *p, const void *data, size_t len);
@@ -36,5 +41,8 @@ int job_csv_finish(struct job_csv *p, json_t **ret_items);
 /* The problems so far (borrowed), and how many there were in all. */
 const struct job_csv_problem *job_csv_problems(const struct job_csv *p, size_t *ret_n,
                                                size_t *ret_total);
+/* Whether a problem concerns the whole text (its header, or text that is not CSV), so that no
+ * row can be trusted: skipping bad rows does not help. */
+bool job_csv_fatal(const struct job_csv *p);
 /* Data rows seen (the header not counted). */
 size_t job_csv_rows(const struct job_csv *p);

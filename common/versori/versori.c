@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -340,4 +341,38 @@ int versori_environment_resolve(struct versori_client *c, const char *project,
 		free(x);
 	}
 	return r;
+}
+
+json_t *versori_attempt_json(const struct versori_attempt *a)
+{
+	const struct versori_outcome *o = a->outcome;
+	char started_at[64];
+	struct timespec ts;
+	long long ms;
+	struct tm tm;
+	time_t secs;
+	json_t *rec;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - (long long)o->total_ms;
+	secs = (time_t)(ms / 1000);
+	gmtime_r(&secs, &tm);
+	snprintf(started_at, sizeof(started_at), "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ",
+	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         ms % 1000);
+
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:i, s:s}", "at", started_at, "op", a->op,
+	                "method", a->method, "path", a->path, "status", (json_int_t)o->status,
+	                "duration_ms", o->total_ms, "call_attempt", a->number, "outcome",
+	                versori_outcome_class_to_string(o->class));
+	if (rec && o->request_id)
+		json_object_set_new(rec, "request_id", json_string(o->request_id));
+	if (rec && o->error_code)
+		json_object_set_new(rec, "error_code", json_string(o->error_code));
+	if (rec && o->retry_after_s >= 0)
+		json_object_set_new(rec, "retry_after_s", json_integer(o->retry_after_s));
+	if (rec && o->transport_error)
+		json_object_set_new(rec, "transport_error",
+		                    json_string(strerror(-o->transport_error)));
+	return rec;
 }

@@ -30,6 +30,11 @@ struct versori_attempt {
 	const struct versori_outcome *outcome;
 };
 
+/* An attempt as the audit trail records it (a new object), called when it answered: at (when
+ * it started: the wall clock less its duration, ISO 8601 UTC in milliseconds), op, method,
+ * path, status, duration_ms, call_attempt, outcome, and request_id, error_code, retry_after_s,
+ * transport_error when there are. NULL on OOM. */
+json_t *versori_attempt_json(const struct versori_attempt *a);
 /* Sees every attempt of every call (for the audit trail), with the userdata of the call. */
 typedef void (*versori_attempt_fn)(const struct versori_attempt *a, void *call_userdata);
 

@@ -3,14 +3,17 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli_api.h"
+#include "versori_request.h"
 #include "xalloc.h"
 
 #define EXIT_REFUSED     1
@@ -22,8 +25,8 @@
 
 /* What the options of a subcommand said. */
 struct opts {
-	const char *kind, *org, *parameters, *key, *state;
-	bool json, watch;
+	const char *kind, *org, *parameters, *key, *state, *project, *env;
+	bool json, watch, skip_invalid;
 	int rest; /* index of the first operand */
 };
 
@@ -31,11 +34,16 @@ void cli_jobs_api_usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: hookrun jobs submit --kind KIND --org ORG [--parameters FILE.json]\n"
-	    "                           [--idempotency-key KEY] [--watch] ITEMS.json\n"
+	    "usage: hookrun jobs submit --kind KIND --org ORG [--project ID] [--env ID|NAME]\n"
+	    "                           [--parameters FILE.json] [--idempotency-key KEY]\n"
+	    "                           [--skip-invalid] [--watch] ITEMS.csv|ITEMS.json\n"
 	    "       hookrun jobs list [--state STATE] [--json]\n"
 	    "       hookrun jobs items ID [--state STATE] [--json]\n"
 	    "       hookrun jobs cancel ID | retry ID\n"
+	    "A .csv file has a header row: externalId, displayName, var.<name> (typed by the\n"
+	    "project's variable schema); a .json file is an array of items. --project and --env\n"
+	    "set parameters.projectId and parameters.environmentId (or, for a name, "
+	    ".environment).\n"
 	    "The API's URL comes from HOOKRUN_API_URL (default http://127.0.0.1:8080), the token\n"
 	    "from HOOKRUN_TOKEN or the file HOOKRUN_TOKEN_FILE names.\n");
 }
@@ -61,6 +69,9 @@ static bool opts_parse(int argc, char **argv, struct opts *o)
 	    {"state", required_argument, NULL, 's'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"watch", no_argument, NULL, 'w'},
+	    {"project", required_argument, NULL, 'P'},
+	    {"env", required_argument, NULL, 'e'},
+	    {"skip-invalid", no_argument, NULL, 'S'},
 	    {0},
 	};
 	int c;
@@ -90,6 +101,15 @@ static bool opts_parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'w':
 			o->watch = true;
+			break;
+		case 'P':
+			o->project = optarg;
+			break;
+		case 'e':
+			o->env = optarg;
+			break;
+		case 'S':
+			o->skip_invalid = true;
 			break;
 		default:
 			return false;
@@ -188,24 +208,110 @@ static json_t *json_file(const char *path, FILE *err)
 	return v;
 }
 
-/* hookrun jobs submit: the items file (a JSON array, or an object with "items") as a job. */
-static int submit(struct cli_api *api, const struct opts *o, int argc, char **argv, FILE *out,
-                  FILE *err)
+/* Print the problems an answer lists (error.fields, or problems after skipping). */
+static void problems_print(const json_t *list, FILE *f)
 {
-	json_auto_t *items = NULL, *params = NULL, *body = NULL;
-	_cleanup_free_ char *text = NULL;
-	struct cli_api_answer r;
-	const char *id;
-	int rc;
+	const json_t *p;
+	size_t i;
 
-	if (!o->kind || !o->org || o->rest != argc - 1) {
-		cli_jobs_api_usage(err);
-		return EXIT_USAGE;
+	json_array_foreach (list, i, p)
+		fprintf(f, "  %s: %s\n", json_string_value(json_object_get(p, "field")),
+		        json_string_value(json_object_get(p, "problem")));
+}
+
+/* Whether path names a CSV file (by its extension). */
+static bool is_csv(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n > 4 && strcasecmp(path + n - 4, ".csv") == 0;
+}
+
+/* The job's parameters: the --parameters file, with --project and --env set in it; NULL after
+ * printing why. */
+static json_t *submit_parameters(const struct opts *o, FILE *err)
+{
+	json_t *p = o->parameters ? json_file(o->parameters, err) : json_object();
+
+	if (p && !json_is_object(p)) {
+		fprintf(err, "hookrun jobs submit: %s: not a JSON object\n", o->parameters);
+		json_decref(p);
+		return NULL;
 	}
-	items = json_file(argv[o->rest], err);
-	params = o->parameters ? json_file(o->parameters, err) : json_object();
-	if (!items || !params)
-		return EXIT_REFUSED;
+	if (p && o->project)
+		json_object_set_new(p, "projectId", json_string(o->project));
+	if (p && o->env)
+		json_object_set_new(p,
+		                    versori_ulid_is_valid(o->env) ? "environmentId" : "environment",
+		                    json_string(o->env));
+	return p;
+}
+
+/* A submission as sent: path with its query, and the body (both owned). */
+struct submit_request {
+	char *path, *body;
+	size_t len;
+};
+
+/* The whole of a file into a new buffer; false after printing why. */
+static bool file_read(const char *path, char **ret, size_t *ret_len, FILE *err)
+{
+	FILE *f = fopen(path, "rb"), *mem;
+	char buf[65536], *body = NULL;
+	size_t n, len = 0;
+	bool ok;
+
+	if (!f) {
+		fprintf(err, "hookrun jobs submit: %s: %m\n", path);
+		return false;
+	}
+	mem = open_memstream(&body, &len);
+	if (!mem)
+		abort();
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, mem);
+	ok = !ferror(f);
+	if (fclose(mem) != 0)
+		abort();
+	fclose(f);
+	if (!ok) {
+		fprintf(err, "hookrun jobs submit: %s: cannot read it\n", path);
+		free(body);
+		return false;
+	}
+	*ret = body;
+	*ret_len = len;
+	return true;
+}
+
+/* The request of a CSV file: the file as the body, the job in the query; false after
+ * printing why. */
+static bool submit_csv_request(const struct opts *o, const char *file, const json_t *params,
+                               struct submit_request *ret, FILE *err)
+{
+	_cleanup_free_ char *p = json_dumps(params, JSON_COMPACT), *kind = NULL, *org = NULL,
+	                    *enc = NULL;
+
+	if (!p)
+		abort();
+	if (!file_read(file, &ret->body, &ret->len, err))
+		return false;
+	kind = http_query_encode(o->kind);
+	org = http_query_encode(o->org);
+	enc = http_query_encode(p);
+	ret->path = xasprintf("/v1/jobs?kind=%s&organisation=%s&parameters=%s%s", kind, org, enc,
+	                      o->skip_invalid ? "&skip_invalid=true" : "");
+	return true;
+}
+
+/* The request of a JSON file (an array of items, or an object with "items"). */
+static bool submit_json_request(const struct opts *o, const char *file, json_t *params,
+                                struct submit_request *ret, FILE *err)
+{
+	json_auto_t *items = json_file(file, err), *body = NULL;
+
+	if (!items)
+		return false;
 	if (json_is_object(items) && json_object_get(items, "items")) {
 		json_t *inner = json_incref(json_object_get(items, "items"));
 		json_decref(items);
@@ -213,19 +319,51 @@ static int submit(struct cli_api *api, const struct opts *o, int argc, char **ar
 	}
 	body = json_pack("{s:s,s:s,s:O,s:O}", "kind", o->kind, "organisation", o->org, "parameters",
 	                 params, "items", items);
-	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	if (!text)
+	ret->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (!ret->body)
 		abort();
+	ret->len = strlen(ret->body);
+	ret->path = xstrdup(o->skip_invalid ? "/v1/jobs?skip_invalid=true" : "/v1/jobs");
+	return true;
+}
+
+/* hookrun jobs submit: the items file (CSV, or JSON) as a job. */
+static int submit(struct cli_api *api, const struct opts *o, int argc, char **argv, FILE *out,
+                  FILE *err)
+{
+	json_auto_t *params = NULL;
+	struct submit_request q = {0};
+	const char *file = argv[o->rest], *id;
+	bool csv, built;
+	struct cli_api_answer r;
+	int rc;
+
+	if (!o->kind || !o->org || o->rest != argc - 1) {
+		cli_jobs_api_usage(err);
+		return EXIT_USAGE;
+	}
+	params = submit_parameters(o, err);
+	if (!params)
+		return EXIT_REFUSED;
+	csv = is_csv(file);
+	built = csv ? submit_csv_request(o, file, params, &q, err)
+	            : submit_json_request(o, file, params, &q, err);
+	if (!built)
+		return EXIT_REFUSED;
 	cli_api_call(api,
 	             &(struct cli_api_request){.method = HTTP_METHOD_POST,
-	                                       .path = "/v1/jobs",
-	                                       .content_type = "application/json",
+	                                       .path = q.path,
+	                                       .content_type = csv ? "text/csv; charset=utf-8"
+	                                                           : "application/json",
 	                                       .idempotency_key = o->key,
-	                                       .body = text,
-	                                       .len = strlen(text)},
+	                                       .body = q.body,
+	                                       .len = q.len},
 	             &r);
+	free(q.path);
+	free(q.body);
 	if (r.status != 202 && r.status != 200) {
 		rc = answer_failed("submit", &r, err);
+		problems_print(json_object_get(json_object_get(r.json, "error"), "fields"), err);
 		cli_api_answer_fini(&r);
 		return rc;
 	}
@@ -233,6 +371,12 @@ static int submit(struct cli_api *api, const struct opts *o, int argc, char **ar
 	fprintf(out, "job %s %s (%lld items)\n", id ? id : "?",
 	        r.status == 202 ? "submitted" : "submitted before (same Idempotency-Key)",
 	        (long long)json_integer_value(json_object_get(r.json, "items")));
+	if (json_integer_value(json_object_get(r.json, "skipped")) > 0) {
+		fprintf(err, "hookrun jobs submit: skipped %lld invalid %s:\n",
+		        (long long)json_integer_value(json_object_get(r.json, "skipped")),
+		        csv ? "rows" : "items");
+		problems_print(json_object_get(r.json, "problems"), err);
+	}
 	rc = o->watch && id ? watch(api, id, out, err) : 0;
 	cli_api_answer_fini(&r);
 	return rc;

@@ -59,29 +59,38 @@ bool job_request_kind_known(const char *kind)
 	return word_in(kind, job_kinds, sizeof(job_kinds) / sizeof(job_kinds[0]));
 }
 
+/* Check the job's kind, organisation and parameters; field names where each came from. */
+static void submit_check_job(struct job_request *r, const char *where)
+{
+	const char *kind = json_string_value(json_object_get(r->body, "kind"));
+	const char *org = json_string_value(json_object_get(r->body, "organisation"));
+	const json_t *v = json_object_get(r->body, "parameters");
+
+	if (!kind || !job_request_kind_known(kind))
+		return problem(r, 422, "invalid_job", "kind",
+		               "one of activation.provision, activation.variables, "
+		               "environment.variables, activation.remove%s",
+		               where);
+	if (!org || !*org)
+		return problem(r, 422, "invalid_job", "organisation",
+		               "the name of a configured organisation%s", where);
+	if (v && !json_is_object(v))
+		return problem(r, 422, "invalid_job", "parameters", "must be a JSON object%s",
+		               where);
+}
+
 /* Check the parsed body's fields: kind, organisation, parameters, items, nothing else. */
 static void submit_check_fields(struct job_request *r)
 {
-	const char *key, *kind, *org;
+	const char *key;
 	json_t *v, *items;
 
 	json_object_foreach (r->body, key, v)
 		if (strcmp(key, "kind") != 0 && strcmp(key, "organisation") != 0 &&
 		    strcmp(key, "parameters") != 0 && strcmp(key, "items") != 0)
 			return problem(r, 422, "invalid_job", key, "unknown field");
-	kind = json_string_value(json_object_get(r->body, "kind"));
-	org = json_string_value(json_object_get(r->body, "organisation"));
-	v = json_object_get(r->body, "parameters");
+	submit_check_job(r, "");
 	items = json_object_get(r->body, "items");
-	if (!kind || !job_request_kind_known(kind))
-		return problem(r, 422, "invalid_job", "kind",
-		               "one of activation.provision, activation.variables, "
-		               "environment.variables, activation.remove");
-	if (!org || !*org)
-		return problem(r, 422, "invalid_job", "organisation",
-		               "the name of a configured organisation");
-	if (v && !json_is_object(v))
-		return problem(r, 422, "invalid_job", "parameters", "must be an object");
 	if (!json_is_array(items) || json_array_size(items) == 0)
 		return problem(r, 422, "invalid_job", "items",
 		               "a non-empty array of objects, each with an externalId");
@@ -113,17 +122,92 @@ static void submit_check_key(struct job_request *r, const struct http_req *req)
 	r->idempotency_key = xstrdup(key);
 }
 
+static bool query_take(struct job_request *r, const struct http_req *req, const char *name,
+                       char **ret);
+
+/* The query of a submission: only the names in allowed (a NULL-terminated list). */
+static bool query_only(struct job_request *r, const struct http_req *req,
+                       const char *const *allowed)
+{
+	const char *cursor = req->query;
+	struct http_query_param q;
+
+	while (cursor && http_query_next(&cursor, &q)) {
+		size_t i;
+
+		for (i = 0; allowed[i]; i++)
+			if (q.name_len == strlen(allowed[i]) &&
+			    memcmp(q.name, allowed[i], q.name_len) == 0)
+				break;
+		if (!allowed[i]) {
+			problem(r, 400, "invalid_query", NULL,
+			        "unknown query parameter %.*s (a submission takes %s)",
+			        (int)(q.name_len > 64 ? 64 : q.name_len), q.name,
+			        r->csv ? "kind, organisation, parameters, skip_invalid"
+			               : "skip_invalid");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* skip_invalid=true|false. */
+static void submit_skip_invalid(struct job_request *r, const struct http_req *req)
+{
+	_cleanup_free_ char *skip = NULL;
+
+	if (!query_take(r, req, "skip_invalid", &skip) || !skip)
+		return;
+	if (strcmp(skip, "true") != 0 && strcmp(skip, "false") != 0)
+		return problem(r, 400, "invalid_query", "skip_invalid", "true or false");
+	r->skip_invalid = strcmp(skip, "true") == 0;
+}
+
+/* A CSV submission's job, from the query: kind, organisation, parameters (JSON). */
+static void submit_csv_job(struct job_request *r, const struct http_req *req)
+{
+	static const char *const allowed[] = {"kind", "organisation", "parameters", "skip_invalid",
+	                                      NULL};
+	_cleanup_free_ char *kind = NULL, *org = NULL, *params = NULL;
+	json_error_t jerr;
+	json_t *p;
+
+	if (!query_only(r, req, allowed) || !query_take(r, req, "kind", &kind) ||
+	    !query_take(r, req, "organisation", &org) || !query_take(r, req, "parameters", &params))
+		return;
+	r->body = json_pack("{s:s?,s:s?}", "kind", kind, "organisation", org);
+	if (!r->body)
+		return problem(r, 400, "invalid_query", NULL, "kind and organisation are text");
+	if (params) {
+		p = json_loads(params, JSON_REJECT_DUPLICATES, &jerr);
+		if (!p)
+			return problem(r, 400, "invalid_query", "parameters",
+			               "not JSON (byte %d): %s", jerr.position, jerr.text);
+		json_object_set_new(r->body, "parameters", p);
+	}
+	submit_check_job(r, " (in the query of a text/csv submission)");
+}
+
 void job_request_submission(struct job_request *r, const struct http_req *req, size_t body_limit)
 {
+	static const char *const allowed[] = {"skip_invalid", NULL};
+	const char *ct = http_req_header(req, "Content-Type");
 	json_error_t jerr;
 
 	submit_check_key(r, req);
-	if (!http_content_type_is_json(http_req_header(req, "Content-Type")))
+	r->csv = http_content_type_is(ct, "text/csv");
+	if (!r->csv && !http_content_type_is_json(ct))
 		return problem(r, 415, "unsupported_media_type", NULL,
-		               "the body must be JSON (Content-Type: application/json)");
+		               "the body must be JSON (Content-Type: application/json) or CSV "
+		               "(Content-Type: text/csv)");
 	if (req->body_len > body_limit)
 		return problem(r, 413, "body_too_large", NULL,
 		               "the body is larger than jobs_body_limit (%zu bytes)", body_limit);
+	submit_skip_invalid(r, req);
+	if (r->csv)
+		return submit_csv_job(r, req);
+	if (!query_only(r, req, allowed))
+		return;
 	r->body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!r->body)
 		return problem(r, 400, "malformed_json", NULL, "not JSON (byte %d): %s",

@@ -17,15 +17,21 @@
 #include "dispatch.h"
 #include "http_glue.h"
 #include "id.h"
+#include "job_csv.h"
+#include "job_items.h"
 #include "job_request.h"
+#include "job_target.h"
 #include "json.h"
 #include "log.h"
+#include "schema.h"
+#include "versori_request.h"
 #include "xalloc.h"
 
 #define TOKEN_PREFIX    "hrt_"
 #define TOKEN_CHARS     43 /* base64url of 32 bytes */
 #define JOBS_PATH       "/v1/jobs"
 #define DELIVERIES_PATH "/v1/deliveries"
+#define PROBLEMS_MAX    100 /* problems listed when items are refused */
 
 static const struct db_prepared jobs_statements[] = {
     {"use_token", "SELECT token_id, organisations, access, coalesce($2 = ANY (organisations), "
@@ -43,6 +49,7 @@ static const struct db_prepared jobs_statements[] = {
                      "hookrun.delivery_replay_input($1::uuid, $3::jsonb, $2::text[])"},
     {"replay", "SELECT outcome, coalesce(job_id::text, ''), coalesce(reason, '') FROM "
                "hookrun.replay_delivery($1::uuid, $2::jsonb, $3, $4::boolean)"},
+    {"record_calls", "SELECT hookrun.record_api_calls($1, $2, $3::jsonb)"},
 };
 
 /* What a request asks for. */
@@ -91,6 +98,11 @@ struct call {
 	char hash[2 + CRYPTO_SHA256_HEX_SIZE]; /* the token's SHA-256 as bytea text */
 	struct job_request req; /* its problem is answered once the token is known to be good */
 	char *token_id, *organisations;
+	/* a submission */
+	struct job_target_ask *ask; /* waiting for the project's schema or environment */
+	size_t n_items;             /* submitted */
+	size_t skipped;             /* refused, with skip_invalid */
+	json_t *problems;           /* of the refused items: the first PROBLEMS_MAX */
 };
 
 struct jobs_api {
@@ -99,6 +111,7 @@ struct jobs_api {
 	struct metrics *metrics;
 	struct dispatch *dispatch;
 	struct db_queue *db;
+	struct job_target *target;
 	struct call *calls;
 };
 
@@ -111,6 +124,9 @@ static void call_free(struct call *c)
 		c->api->calls = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	if (c->ask)
+		job_target_cancel(c->ask);
+	json_decref(c->problems);
 	job_request_fini(&c->req);
 	free(c->token_id);
 	free(c->organisations);
@@ -189,22 +205,194 @@ static void submit_on_result(void *userdata, const PGresult *res, int r)
 	log_event(LOG_LEVEL_INFO, "jobs.submitted", "job=%s token=%s created=%s",
 	          PQgetvalue(res, 0, 0), c->token_id, created ? "true" : "false");
 	answer_json(c->ex, c->api->metrics, "jobs", created ? 202 : 200,
-	            json_pack("{s:s,s:b,s:I}", "job_id", PQgetvalue(res, 0, 0), "duplicate",
-	                      !created, "items",
-	                      (json_int_t)json_array_size(json_object_get(c->req.body, "items"))),
+	            json_pack("{s:s,s:b,s:I,s:I,s:O*}", "job_id", PQgetvalue(res, 0, 0),
+	                      "duplicate", !created, "items", (json_int_t)c->n_items, "skipped",
+	                      (json_int_t)c->skipped, "problems", c->skipped ? c->problems : NULL),
 	            loc);
 	call_free(c);
 }
 
-/* A good token may submit: the body's problems first, then its organisation, then submit. */
+/* The request's hash for its Idempotency-Key: of the body, and of the query when there is
+ * one (a CSV submission's job is there), as bytea text. */
+static void submit_hash(const struct http_req *req, char hash[2 + CRYPTO_SHA256_HEX_SIZE])
+{
+	char body[CRYPTO_SHA256_HEX_SIZE];
+	_cleanup_free_ char *both = NULL;
+
+	hash[0] = '\\';
+	hash[1] = 'x';
+	if (crypto_sha256_hex(req->body, req->body_len, body) < 0)
+		abort();
+	if (!req->query || !*req->query) {
+		memcpy(hash + 2, body, CRYPTO_SHA256_HEX_SIZE);
+		return;
+	}
+	both = xasprintf("%s\n%s", body, req->query);
+	if (crypto_sha256_hex(both, strlen(both), hash + 2) < 0)
+		abort();
+}
+
+/* The job's items are known good (or the bad ones skipped): store the job. */
+static void submit_store(struct call *c, json_t *items)
+{
+	const char *org = json_string_value(json_object_get(c->req.body, "organisation"));
+	_cleanup_free_ char *params = NULL, *text = NULL, *by = NULL;
+	const json_t *p = json_object_get(c->req.body, "parameters");
+	char hash[2 + CRYPTO_SHA256_HEX_SIZE];
+	const char *values[7];
+
+	params = p ? json_dumps(p, JSON_COMPACT) : xstrdup("{}");
+	text = json_dumps(items, JSON_COMPACT);
+	if (!params || !text)
+		abort();
+	c->n_items = json_array_size(items);
+	submit_hash(http_exchange_req(c->ex), hash);
+	by = xasprintf("token:%s", c->token_id);
+	values[0] = json_string_value(json_object_get(c->req.body, "kind"));
+	values[1] = org;
+	values[2] = params;
+	values[3] = text;
+	values[4] = by;
+	values[5] = c->req.idempotency_key;
+	values[6] = hash;
+	db_queue_send(c->api->db, "submit", 7, values, submit_on_result, c);
+}
+
+/* A CSV body's items, typed and checked by schema (may be NULL); problems as
+ * [{"row", "column", "field", "problem"}]; fatal: a problem of the whole text (its header). */
+static json_t *submit_csv_items(struct call *c, const struct schema *schema, size_t *ret_total,
+                                size_t *ret_refused, bool *ret_fatal)
+{
+	const struct http_req *req = http_exchange_req(c->ex);
+	struct job_csv *p = job_csv_new(schema ? schema_document(schema) : NULL, PROBLEMS_MAX);
+	const struct job_csv_problem *probs;
+	size_t n = 0, rows;
+	json_t *items = NULL;
+
+	if (schema)
+		job_csv_validate_with(p, schema);
+	(void)job_csv_feed(p, req->body, req->body_len);
+	(void)job_csv_finish(p, &items);
+	probs = job_csv_problems(p, &n, ret_total);
+	c->problems = json_array();
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *field =
+		    probs[i].column ? xasprintf("row %zu, %s", probs[i].row, probs[i].column)
+		                    : xasprintf("row %zu", probs[i].row);
+		json_array_append_new(c->problems,
+		                      json_pack("{s:I,s:s?,s:s,s:s}", "row",
+		                                (json_int_t)probs[i].row, "column", probs[i].column,
+		                                "field", field, "problem", probs[i].message));
+	}
+	rows = job_csv_rows(p);
+	*ret_fatal = job_csv_fatal(p);
+	*ret_refused = rows > json_array_size(items) ? rows - json_array_size(items) : 0;
+	job_csv_free(p);
+	return items;
+}
+
+/* The items are read (and checked against schema, when there is one): refuse the job when
+ * any is bad (unless the caller skips those), else store it. */
+static void submit_items(struct call *c, const struct schema *schema)
+{
+	struct job_items_check chk = {0};
+	_cleanup_free_ char *msg = NULL;
+	size_t total = 0, refused = 0;
+	bool fatal = false;
+	json_t *items;
+
+	if (c->req.csv) {
+		items = submit_csv_items(c, schema, &total, &refused, &fatal);
+	} else {
+		(void)job_items_check(json_object_get(c->req.body, "items"), schema, PROBLEMS_MAX,
+		                      &chk);
+		items = json_incref(chk.good);
+		c->problems = json_incref(chk.problems);
+		total = chk.total;
+		refused = chk.refused;
+		job_items_check_fini(&chk);
+	}
+	if (total > 0 && (!c->req.skip_invalid || fatal || json_array_size(items) == 0)) {
+		msg = xasprintf("%zu problem%s in the items%s%s; nothing was submitted%s", total,
+		                total == 1 ? "" : "s", total > PROBLEMS_MAX ? " (the first " : "",
+		                total > PROBLEMS_MAX ? "100 are listed)" : "",
+		                json_array_size(items) && !fatal
+		                    ? " (skip_invalid=true submits the good ones)"
+		                    : "");
+		json_decref(items);
+		return call_error(c, 422, "invalid_items", msg, json_incref(c->problems));
+	}
+	c->skipped = refused;
+	submit_store(c, items);
+	json_decref(items);
+}
+
+/* The audit rows of the API calls made for a submission were written (or not: logged). */
+static void submit_on_recorded(void *userdata, const PGresult *res, int r)
+{
+	if (r < 0 || PQresultStatus(res) != PGRES_TUPLES_OK)
+		log_event(LOG_LEVEL_ERROR, "jobs.calls_not_recorded", "detail=%s",
+		          r < 0 ? "the database connection was lost" : db_result_message(res));
+}
+
+/* Answer a submission whose project or environment could not be read. */
+static void submit_target_failed(struct call *c, const struct job_target_answer *a)
+{
+	const char *field = strncmp(a->message, "parameters.environment", 22) == 0
+	                        ? "parameters.environment"
+	                        : "parameters.projectId";
+
+	switch (a->r) {
+	case -ENOENT:
+		return call_error(c, 422, "invalid_job", a->message,
+		                  json_pack("[{s:s,s:s}]", "field", field, "problem", a->message));
+	case -EAGAIN:
+	case -ECANCELED:
+		return call_error(c, 503, "versori_unavailable", a->message, NULL);
+	default:
+		return call_error(c, 502, "versori_error", a->message, NULL);
+	}
+}
+
+/* The project's schema (and environment) arrived: record the calls, then the items. */
+static void submit_on_target(const struct job_target_answer *a, void *userdata)
+{
+	struct call *c = userdata;
+	const char *org = json_string_value(json_object_get(c->req.body, "organisation"));
+	_cleanup_free_ char *calls = NULL, *by = NULL;
+	const char *values[3];
+
+	c->ask = NULL;
+	if (json_array_size(a->calls) > 0 && a->r != -ECANCELED) {
+		calls = json_dumps(a->calls, JSON_COMPACT);
+		by = xasprintf("token:%s", c->token_id);
+		values[0] = by;
+		values[1] = org;
+		values[2] = calls;
+		if (calls)
+			db_queue_send(c->api->db, "record_calls", 3, values, submit_on_recorded,
+			              NULL);
+	}
+	if (a->r < 0)
+		return submit_target_failed(c, a);
+	if (a->environment_id)
+		json_object_set_new(json_object_get(c->req.body, "parameters"), "environmentId",
+		                    json_string(a->environment_id));
+	submit_items(c, a->schema);
+}
+
+/* A good token may submit: the request's problems first, then its organisation, then what
+ * the items need from the Versori API (the project's schema, an environment's id), then the
+ * items. */
 static void submit_send(struct call *c, bool in_scope)
 {
 	const char *org = json_string_value(json_object_get(c->req.body, "organisation"));
-	_cleanup_free_ char *params = NULL, *items = NULL, *by = NULL;
 	const json_t *p = json_object_get(c->req.body, "parameters");
-	const struct http_req *req = http_exchange_req(c->ex);
-	char hash[2 + CRYPTO_SHA256_HEX_SIZE] = "\\x";
-	const char *values[7];
+	const char *project = json_string_value(json_object_get(p, "projectId"));
+	const char *env = json_object_get(p, "environmentId")
+	                      ? NULL
+	                      : json_string_value(json_object_get(p, "environment"));
+	bool can_ask;
 
 	if (c->req.status)
 		return call_error(c, c->req.status, c->req.code, c->req.message,
@@ -212,19 +400,19 @@ static void submit_send(struct call *c, bool in_scope)
 	if (!in_scope || !config_versori_find(c->api->config, org))
 		return call_error(c, 404, "unknown_organisation",
 		                  "no such organisation for this token", NULL);
-	params = p ? json_dumps(p, JSON_COMPACT) : xstrdup("{}");
-	items = json_dumps(json_object_get(c->req.body, "items"), JSON_COMPACT);
-	if (!params || !items || crypto_sha256_hex(req->body, req->body_len, hash + 2) < 0)
-		abort();
-	by = xasprintf("token:%s", c->token_id);
-	values[0] = json_string_value(json_object_get(c->req.body, "kind"));
-	values[1] = org;
-	values[2] = params;
-	values[3] = items;
-	values[4] = by;
-	values[5] = c->req.idempotency_key;
-	values[6] = hash;
-	db_queue_send(c->api->db, "submit", 7, values, submit_on_result, c);
+	can_ask = job_target_can_ask(c->api->target, org);
+	if (env && !can_ask)
+		return call_error(
+		    c, 422, "invalid_job",
+		    "parameters.environment: this ingress has no credential for the organisation "
+		    "to look the name up; give parameters.environmentId",
+		    json_pack("[{s:s,s:s}]", "field", "parameters.environment", "problem",
+		              "give parameters.environmentId"));
+	if (can_ask && (env || (project && versori_ulid_is_valid(project)))) {
+		c->ask = job_target_get(c->api->target, org, project, env, submit_on_target, c);
+		return;
+	}
+	submit_items(c, NULL);
 }
 
 /* A job, a list, a cancel, a retry or a delivery answered: the JSON the database made, or
@@ -542,6 +730,7 @@ struct jobs_api *jobs_api_new(struct event_base *base, const struct config *c, s
 	a->metrics = m;
 	a->dispatch = dispatch;
 	a->db = db_queue_new(base, &o, NULL, NULL);
+	a->target = job_target_new(base, c, m);
 	return a;
 }
 
@@ -549,6 +738,7 @@ void jobs_api_free(struct jobs_api *a)
 {
 	if (!a)
 		return;
+	job_target_free(a->target); /* submissions waiting on it are answered 503 */
 	db_queue_free(a->db);
 	for (struct call *c = a->calls, *next; c; c = next) {
 		next = c->next;

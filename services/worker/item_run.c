@@ -280,25 +280,14 @@ void item_run_on_attempt(const struct versori_attempt *a, void *call_userdata)
 {
 	struct item_run *r = call_userdata;
 	const struct versori_outcome *o = a->outcome;
-	char at[64], labels[128] = "";
+	char labels[128] = "";
 	json_t *rec;
 
-	iso_time(-(long long)o->total_ms, at);
-	rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:i, s:i, s:s}", "at", at, "op", a->op,
-	                "method", a->method, "path", a->path, "status", (json_int_t)o->status,
-	                "duration_ms", o->total_ms, "attempt", r->attempt, "call_attempt",
-	                a->number, "outcome", versori_outcome_class_to_string(o->class));
-	if (rec && o->request_id)
-		json_object_set_new(rec, "request_id", json_string(o->request_id));
-	if (rec && o->error_code)
-		json_object_set_new(rec, "error_code", json_string(o->error_code));
-	if (rec && o->retry_after_s >= 0)
-		json_object_set_new(rec, "retry_after_s", json_integer(o->retry_after_s));
-	if (rec && o->transport_error)
-		json_object_set_new(rec, "transport_error",
-		                    json_string(strerror(-o->transport_error)));
-	if (rec)
+	rec = versori_attempt_json(a);
+	if (rec) {
+		json_object_set_new(rec, "attempt", json_integer(r->attempt));
 		json_array_append_new(r->calls, rec);
+	}
 	(void)metrics_labels_add(labels, sizeof(labels), "op", a->op);
 	(void)metrics_labels_add(labels, sizeof(labels), "class",
 	                         versori_outcome_class_to_string(o->class));

@@ -23,6 +23,7 @@
 #include "queue.h"
 #include "schema_cache.h"
 #include "versori_auth.h"
+#include "versori_org.h"
 
 /* After the drain deadline, API calls of released items get this long before cancelling. */
 #define WORKER_CANCEL_GRACE_MS 2000
@@ -340,26 +341,6 @@ static void worker_http(struct http_exchange *ex, const struct http_req *req, vo
 	http_exchange_respond(ex, status, "application/json", body, strlen(body), NULL, 0);
 }
 
-/* The credential of one organisation from its section. */
-static int worker_org_auth(const struct versori_org_config *v, struct versori_auth **ret)
-{
-	if (v->api_key)
-		return versori_auth_new_api_key(v->api_key, ret);
-	if (v->jwt)
-		return versori_auth_new_static_jwt(v->jwt, ret);
-	if (!v->signing_key)
-		return -ENOKEY;
-	return versori_auth_new_signing_key(
-	    &(struct versori_auth_signing_key_options){
-	        .key_id = v->signing_key_id,
-	        .private_pem = v->signing_key,
-	        .private_pem_len = strlen(v->signing_key),
-	        .subject_mode = VERSORI_AUTH_SUBJECT_PER_END_USER,
-	        .subject = v->jwt_subject,
-	    },
-	    ret);
-}
-
 /* A client per configured organisation. */
 static int worker_orgs_open(struct worker *w, char **ret_error)
 {
@@ -370,23 +351,13 @@ static int worker_orgs_open(struct worker *w, char **ret_error)
 		struct worker_org *o = &w->orgs[i];
 
 		o->cfg = v;
-		int r = worker_org_auth(v, &o->auth);
+		int r = versori_org_auth_new(v, &o->auth);
 		if (r < 0) {
-			*ret_error =
-			    r == -ENOKEY
-			        ? xasprintf("[versori.%s]: no credential: a worker "
-			                    "needs api_key, jwt or signing_key",
-			                    v->name)
-			        : xasprintf("[versori.%s]: the credential is not usable", v->name);
+			*ret_error = versori_org_auth_error(v, r);
 			return -EINVAL;
 		}
-		o->client = versori_client_new(w->http, &(struct versori_client_options){
-		                                            .base_url = v->base_url,
-		                                            .organisation_id = v->organisation_id,
-		                                            .auth = o->auth,
-		                                            .timeout_ms = w->c->api_timeout_ms,
-		                                            .on_attempt = item_run_on_attempt,
-		                                        });
+		o->client = versori_org_client_new(v, w->http, o->auth, w->c->api_timeout_ms,
+		                                   item_run_on_attempt);
 		if (!o->client) {
 			*ret_error = xasprintf("[versori.%s]: base_url is not usable", v->name);
 			return -EINVAL;

@@ -139,7 +139,7 @@ echo "dev_up: trigger callback provisioned acme-43 through the workers"
 api=$(block_after 'Or submit a job over the jobs API')
 [ -n "$api" ] || fail "no jobs API example in the banner"
 out=$(bash -c "$api" 2>/dev/null) || fail "the jobs API example failed: $out"
-grep -q '^{"job_id":"[0-9a-f-]\{36\}","duplicate":false,"items":1}$' <<<"$out" ||
+grep -q '^{"job_id":"[0-9a-f-]\{36\}","duplicate":false,"items":1,"skipped":0}$' <<<"$out" ||
 	fail "POST /v1/jobs answered '$out'"
 api_done() {
 	rows=$(bash -c "$(head -n 1 <<<"$look")" 2>&1) || return 1

@@ -338,8 +338,8 @@ static void test_bad_requests(void **state)
 	       "{\"kind\":\"activation.remove\",\"organisation\":\"acme\","
 	       "\"items\":[{\"externalId\":\"u1\"},{\"name\":\"x\"}]}",
 	       NULL, &r);
-	assert_non_null(strstr(r.body, "\"field\":\"items\""));
-	assert_non_null(strstr(r.body, "item 2"));
+	assert_non_null(strstr(r.body, "\"field\":\"items[1].externalId\""));
+	assert_non_null(strstr(r.body, "\"item\":1"));
 	/* Two Idempotency-Key headers disagree. */
 	submit(s, s->write_acme, JOB_BODY,
 	       (const char *const[]){"Idempotency-Key: a", "Idempotency-Key: b", NULL}, &r);

@@ -138,6 +138,41 @@ static void test_content_type_is_json(void **state)
 	assert_false(http_content_type_is_json(NULL));
 }
 
+/* Encoding a query component: unreserved characters stay, the rest (UTF-8 bytes too) is
+ * escaped, and decoding gives the text back. */
+static void test_query_encode(void **state)
+{
+	const char *texts[] = {"", "plain-text_1.2~", "{\"a\": \"b&c=d\"}", "\xc3\xa9 %+/?#"};
+	char *e = http_query_encode("{\"a\":1} &\xc3\xa9");
+
+	assert_string_equal(e, "%7B%22a%22%3A1%7D%20%26%C3%A9");
+	free(e);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t n = 0;
+		char *enc = http_query_encode(texts[i]);
+		char *dec = http_query_decode(enc, strlen(enc), &n);
+
+		assert_int_equal(n, strlen(texts[i]));
+		assert_string_equal(dec, texts[i]);
+		free(enc);
+		free(dec);
+	}
+}
+
+/* Media types with parameters: the type compared without case, a charset other than UTF-8
+ * (or ASCII) refused. */
+static void test_content_type_is(void **state)
+{
+	assert_true(http_content_type_is("text/csv", "text/csv"));
+	assert_true(http_content_type_is(" Text/CSV; header=present", "text/csv"));
+	assert_true(http_content_type_is("text/csv; charset=\"UTF-8\"", "text/csv"));
+	assert_true(http_content_type_is("text/csv;charset=us-ascii", "text/csv"));
+	assert_false(http_content_type_is("text/csv; charset=latin1", "text/csv"));
+	assert_false(http_content_type_is("text/csvx", "text/csv"));
+	assert_false(http_content_type_is("text/plain", "text/csv"));
+	assert_false(http_content_type_is(NULL, "text/csv"));
+}
+
 /* Method names, with out-of-range values reported as OTHER. */
 static void test_method_names(void **state)
 {
@@ -153,6 +188,7 @@ int main(void)
 	    cmocka_unit_test(test_header_lookup),  cmocka_unit_test(test_query_decode),
 	    cmocka_unit_test(test_query_presence), cmocka_unit_test(test_content_type_is_json),
 	    cmocka_unit_test(test_method_names),   cmocka_unit_test(test_query_next),
+	    cmocka_unit_test(test_query_encode),   cmocka_unit_test(test_content_type_is),
 	};
 
 	return cmocka_run_group_tests_name("http_req", tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "job_csv.h"
+#include "schema.h"
 #include "xalloc.h"
 
 static const char schema_text[] =
@@ -245,6 +246,54 @@ static void test_external_id_length(void **state)
 }
 
 /* Entry point. */
+/* With a compiled schema each row's variables are validated: the refusal names the row, the
+ * variable's column and the rule; the other rows stay items; a header problem is fatal, a
+ * row's is not. */
+static void test_validated_rows(void **state)
+{
+	json_t *doc = json_loads("{\"type\":\"object\",\"properties\":{"
+	                         "\"count\":{\"type\":\"integer\",\"minimum\":1},"
+	                         "\"tags\":{\"type\":\"array\",\"items\":{\"enum\":[\"a\"]}}},"
+	                         "\"required\":[\"count\"]}",
+	                         0, NULL);
+	struct schema *s = NULL;
+	struct job_csv *p;
+	json_t *items = NULL;
+	const char *text = "externalId,var.count,var.tags\n"
+	                   "u1,1,\"[\"\"a\"\"]\"\n"
+	                   "u2,0,\n"
+	                   "u3,2,\"[\"\"a\"\",\"\"b\"\"]\"\n"
+	                   "u4,,\n";
+	_cleanup_free_ char *got = NULL;
+
+	assert_non_null(doc);
+	assert_int_equal(schema_compile(doc, &s, NULL), 0);
+	p = job_csv_new(doc, 10);
+	job_csv_validate_with(p, s);
+	assert_int_equal(job_csv_feed(p, text, strlen(text)), 0);
+	assert_int_equal(job_csv_finish(p, &items), -EINVAL);
+	expect_problem(p, 0, 3, "var.count", "must be >= 1 (minimum in the project's");
+	expect_problem(p, 1, 4, "var.tags", "[1]: ");
+	expect_problem(p, 1, 4, "var.tags", "(enum in the project's variable schema)");
+	assert_false(job_csv_fatal(p));
+	/* An update may leave a required variable out (u4). */
+	got = dump(items);
+	assert_string_equal(got, "[{\"externalId\":\"u1\",\"variables\":{\"count\":1,\"tags\":["
+	                         "\"a\"]}},{\"externalId\":\"u4\"}]");
+	json_decref(items);
+	job_csv_free(p);
+	/* A header problem makes the whole text untrustworthy. */
+	p = job_csv_new(doc, 10);
+	job_csv_validate_with(p, s);
+	assert_int_equal(job_csv_feed(p, "externalId,var.nope\nu1,x\n", 25), 0);
+	assert_int_equal(job_csv_finish(p, &items), -EINVAL);
+	assert_true(job_csv_fatal(p));
+	json_decref(items);
+	job_csv_free(p);
+	schema_free(s);
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +303,7 @@ int main(void)
 	    cmocka_unit_test(test_not_csv),
 	    cmocka_unit_test(test_no_schema_and_limit),
 	    cmocka_unit_test(test_external_id_length),
+	    cmocka_unit_test(test_validated_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

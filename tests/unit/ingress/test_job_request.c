@@ -107,14 +107,70 @@ static void test_submission_refusals(void **state)
 	}
 }
 
+/* A CSV submission of query: its status and code ("" when none), its job in *r. */
+static int csv_status(const char *query, struct job_request *r)
+{
+	struct http_header h[2];
+	struct http_req req = post("externalId\nu1\n", "text/csv; charset=UTF-8", NULL, h);
+
+	req.query = query;
+	*r = (struct job_request){0};
+	job_request_submission(r, &req, 1024);
+	return r->status;
+}
+
+/* CSV: kind, organisation and parameters come from the query, which takes nothing else;
+ * skip_invalid is read for both kinds of body. */
+static void test_submission_csv(void **state)
+{
+	static const struct {
+		const char *query;
+		int status;
+		const char *code;
+	} bad[] = {
+	    {"organisation=a", 422, "invalid_job"},
+	    {"kind=activation.remove", 422, "invalid_job"},
+	    {"kind=nope&organisation=a", 422, "invalid_job"},
+	    {"kind=activation.remove&organisation=a&parameters=%5B%5D", 422, "invalid_job"},
+	    {"kind=activation.remove&organisation=a&parameters=%7B", 400, "invalid_query"},
+	    {"kind=activation.remove&organisation=a&items=1", 400, "invalid_query"},
+	    {"kind=activation.remove&organisation=a&skip_invalid=yes", 400, "invalid_query"},
+	    {"kind=activation.remove&organisation=a%00b", 400, "invalid_query"},
+	    {NULL, 422, "invalid_job"},
+	};
+	struct job_request r;
+
+	assert_int_equal(csv_status("kind=activation.remove&organisation=acme&parameters="
+	                            "%7B%22projectId%22%3A%22p%22%7D&skip_invalid=true",
+	                            &r),
+	                 0);
+	assert_true(r.csv);
+	assert_true(r.skip_invalid);
+	assert_string_equal(json_string_value(json_object_get(r.body, "organisation")), "acme");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(r.body, "parameters"), "projectId")),
+	    "p");
+	job_request_fini(&r);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (csv_status(bad[i].query, &r) != bad[i].status ||
+		    strcmp(r.code, bad[i].code) != 0)
+			fail_msg("case %zu: %d %s", i, r.status, r.code ? r.code : "");
+		job_request_fini(&r);
+	}
+}
+
 /* Headers and size: content type, limit, the key's form and repetition; the first problem
  * is the one reported. */
 static void test_submission_headers(void **state)
 {
 	struct http_header h[3];
-	struct http_req req = post(GOOD_BODY, "text/csv", NULL, h);
+	struct http_req req = post(GOOD_BODY, "text/plain", NULL, h);
 	struct job_request r = {0};
 
+	job_request_submission(&r, &req, 1024);
+	assert_int_equal(r.status, 415);
+	job_request_fini(&r);
+	req = post("externalId\nu1\n", "text/csv; charset=iso-8859-1", NULL, h);
 	job_request_submission(&r, &req, 1024);
 	assert_int_equal(r.status, 415);
 	job_request_fini(&r);
@@ -214,6 +270,7 @@ int main(void)
 	    cmocka_unit_test(test_submission_good),
 	    cmocka_unit_test(test_submission_refusals),
 	    cmocka_unit_test(test_submission_headers),
+	    cmocka_unit_test(test_submission_csv),
 	    cmocka_unit_test(test_list),
 	    cmocka_unit_test(test_replay),
 	};

@@ -1,0 +1,28 @@
+/* A submission's items checked before anything is stored or any API call is made: each an
+ * object with a non-empty externalId string (at most JOB_ITEMS_EXTERNAL_ID_MAX bytes, once per
+ * job), "variables" an object and "variable" a {"name", "value"} object, both valid as an
+ * update against the project's variable schema when there is one. Every problem names the
+ * item (its index), the field and what is wrong. Pure; used by the jobs API. */
+#pragma once
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define JOB_ITEMS_EXTERNAL_ID_MAX 1024
+
+struct schema;
+
+/* What job_items_check() found; owned by the caller, released with job_items_check_fini(). */
+struct job_items_check {
+	json_t *good;     /* the items without a problem, in order (a new array) */
+	json_t *problems; /* [{"item", "field", "problem"}]: the first max_problems */
+	size_t total;     /* problems in all */
+	size_t refused;   /* items with at least one problem */
+};
+
+/* Check items (an array) against schema (NULL: shapes only); at most max_problems are listed.
+ * 0 when every item is good, -EINVAL when some are not (ret still filled). */
+int job_items_check(const json_t *items, const struct schema *schema, size_t max_problems,
+                    struct job_items_check *ret);
+void job_items_check_fini(struct job_items_check *c);
