@@ -224,6 +224,10 @@ static const struct config_key global_keys[] = {
     {GLOBAL_KEY("jobs_body_limit", "HOOKRUN_JOBS_BODY_LIMIT", jobs_body_limit, KEY_SIZE),
      .def = "32MiB", .min = 1024, .max = GIB,
      .help = "largest body of a POST /v1/jobs request; larger ones get 413"},
+    {GLOBAL_KEY("callback_urls", "HOOKRUN_CALLBACK_URLS", callback_urls, KEY_STRING),
+     .flags = KEY_OPTIONAL,
+     .help = "comma-separated URL prefixes a job's completion callback may go to; unset: "
+             "no callbacks"},
     {GLOBAL_KEY("retry_after_s", "HOOKRUN_RETRY_AFTER_S", retry_after_s, KEY_INT), .def = "1",
      .min = 1, .max = 3600, .help = "Retry-After seconds sent with 503 responses"},
     {GLOBAL_KEY("dedup_window", "HOOKRUN_DEDUP_WINDOW", dedup_window_s, KEY_DURATION), .def = "7d",
@@ -395,6 +399,13 @@ static const struct config_key versori_keys[] = {
      .max = 100000, .help = "requests per second to this organisation over all workers; 0: none"},
     {VERSORI_KEY("concurrency", "CONCURRENCY", concurrency, KEY_INT), .def = "16", .min = 1,
      .max = 4096, .help = "items of this organisation in flight over all workers"},
+    {VERSORI_KEY("callback_secret", "CALLBACK_SECRET", callback_secret, KEY_STRING),
+     .flags = KEY_SECRET | KEY_OPTIONAL, .conflicts = "callback_secret_file",
+     .help = "whsec_<base64> secret signing this organisation's completion callbacks "
+             "(Standard Webhooks)"},
+    {VERSORI_KEY("callback_secret_file", "CALLBACK_SECRET_FILE", callback_secret, KEY_PATH),
+     .flags = KEY_NOPRINT, .conflicts = "callback_secret", .set = set_value_file,
+     .help = "file holding callback_secret"},
 };
 
 #define N_GLOBAL_KEYS    ELEMENTSOF(global_keys)
@@ -1960,6 +1971,13 @@ static int versori_check(struct load_ctx *ctx, size_t i)
 	if (v->signing_key && !v->signing_key_id)
 		return ctx_fail(ctx, -EINVAL, &st->origin, st->section,
 		                "signing_key_id: required with signing_key");
+	if (v->callback_secret) {
+		_cleanup_free_ char *probe =
+		    webhook_auth_sign_standard(v->callback_secret, "probe", 0, "", 0);
+		if (!probe)
+			return ctx_fail(ctx, -EINVAL, &st->origin, st->section,
+			                "callback_secret: must be whsec_ followed by base64");
+	}
 	return 0;
 }
 
@@ -2043,4 +2061,22 @@ out:
 	ctx_fini(&ctx);
 	config_free(ctx.c);
 	return r;
+}
+
+bool config_callback_url_allowed(const struct config *c, const char *url)
+{
+	_cleanup_free_ char *list = NULL;
+	char *save = NULL;
+
+	if (!c->callback_urls || !url ||
+	    (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return false;
+	list = xstrdup(c->callback_urls);
+	for (char *e = strtok_r(list, ", ", &save); e; e = strtok_r(NULL, ", ", &save))
+		if (strncmp(url, e, strlen(e)) == 0)
+			return true;
+	return false;
 }

@@ -19,13 +19,14 @@ struct versori_org_config {
 	char *name; /* what jobs.organisation and sources name */
 	char *base_url;
 	char *organisation_id;
-	char *api_key;        /* secret: "Authorization: Bearer" */
-	char *jwt;            /* secret: a long-lived JWT, "Authorization: JWT" */
-	char *signing_key;    /* secret: PEM private key; JWTs minted per end user */
-	char *signing_key_id; /* the signing key's id (the iss claim) */
-	char *jwt_subject;    /* sub of minted JWTs for organisation-level calls, or NULL */
-	int rate_limit;       /* requests per second over all workers; 0: no limit */
-	int concurrency;      /* items in flight over all workers */
+	char *api_key;         /* secret: "Authorization: Bearer" */
+	char *jwt;             /* secret: a long-lived JWT, "Authorization: JWT" */
+	char *signing_key;     /* secret: PEM private key; JWTs minted per end user */
+	char *signing_key_id;  /* the signing key's id (the iss claim) */
+	char *jwt_subject;     /* sub of minted JWTs for organisation-level calls, or NULL */
+	int rate_limit;        /* requests per second over all workers; 0: no limit */
+	int concurrency;       /* items in flight over all workers */
+	char *callback_secret; /* secret: whsec_<base64>, signs completion callbacks */
 };
 
 struct config {
@@ -39,6 +40,7 @@ struct config {
 	int commit_timeout_ms;
 	int retry_after_s;
 	size_t jobs_body_limit; /* POST /v1/jobs */
+	char *callback_urls;    /* comma-separated URL prefixes callbacks may go to, or NULL */
 	long long dedup_window_s;
 	int db_reconnect_max_ms;
 	enum log_level log_level;
@@ -85,5 +87,8 @@ void config_free(struct config *c);
 const struct source_config *config_source_find(const struct config *c, const char *name);
 /* Borrowed from c; NULL when absent. */
 const struct versori_org_config *config_versori_find(const struct config *c, const char *name);
+/* Whether a completion callback may go to url: http(s), no control characters or spaces, and
+ * starting with one of callback_urls' prefixes (none when callback_urls is unset). */
+bool config_callback_url_allowed(const struct config *c, const char *url);
 /* Write the effective configuration as INI with every secret masked. */
 void config_print(const struct config *c, FILE *f);

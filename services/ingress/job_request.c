@@ -251,7 +251,7 @@ void job_request_list(struct job_request *r, const struct http_req *req, bool it
 	    !(items ? word_in(r->state, item_states, 6) : word_in(r->state, job_states, 5)))
 		return problem(r, 400, "invalid_query", "state",
 		               "one of queued, running, succeeded, failed, cancelled");
-	if (r->kind && !job_request_kind_known(r->kind))
+	if (r->kind && !job_request_kind_known(r->kind) && strcmp(r->kind, "job.callback") != 0)
 		return problem(r, 400, "invalid_query", "kind", "not a job kind");
 	if (r->limit) {
 		n = strtol(r->limit, &end, 10);

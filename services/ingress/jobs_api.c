@@ -392,6 +392,7 @@ static void submit_send(struct call *c, bool in_scope)
 	const char *env = json_object_get(p, "environmentId")
 	                      ? NULL
 	                      : json_string_value(json_object_get(p, "environment"));
+	const json_t *cb;
 	bool can_ask;
 
 	if (c->req.status)
@@ -400,6 +401,15 @@ static void submit_send(struct call *c, bool in_scope)
 	if (!in_scope || !config_versori_find(c->api->config, org))
 		return call_error(c, 404, "unknown_organisation",
 		                  "no such organisation for this token", NULL);
+	cb = json_object_get(p, "callbackUrl");
+	if (cb && !config_callback_url_allowed(c->api->config, json_string_value(cb)))
+		return call_error(
+		    c, 422, "invalid_job",
+		    "parameters.callbackUrl: not a URL this ingress may call back (callback_urls)",
+		    json_pack("[{s:s,s:s}]", "field", "parameters.callbackUrl", "problem",
+		              c->api->config->callback_urls
+		                  ? "must start with one of the prefixes callback_urls allows"
+		                  : "completion callbacks are not enabled (callback_urls)"));
 	can_ask = job_target_can_ask(c->api->target, org);
 	if (env && !can_ask)
 		return call_error(

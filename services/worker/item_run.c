@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "db_queue.h"
+#include "http_client.h"
 #include "item_store.h"
 #include "job_kind.h"
 #include "log.h"
@@ -106,6 +107,7 @@ static void item_run_free(struct item_run *r)
 	free(r->external_id);
 	free(r->environment_id);
 	free(r->activation_id);
+	free(r->post_path);
 	free(r);
 }
 
@@ -477,6 +479,65 @@ void item_run_call(struct item_run *r, struct versori_request *req, item_step_fn
 	r->next = next;
 	r->call_retries = 0;
 	item_call_go(r);
+}
+
+/* The URL without its query or fragment, for the audit row (a query may hold a secret). */
+static char *url_for_audit(const char *url)
+{
+	return xstrndup(url, strcspn(url, "?#"));
+}
+
+/* item_run_post()'s request was answered: record it, then the kind's next step. */
+static void item_on_post(const struct http_client_response *resp, void *userdata)
+{
+	struct item_run *r = userdata;
+	item_step_fn next = r->next;
+	struct versori_outcome o;
+	json_t *rec;
+
+	r->in_call = false;
+	if (versori_outcome_classify(resp, (int64_t)time(NULL), &o) < 0)
+		log_event(LOG_LEVEL_DEBUG, "item.post_answered", "item=%" PRIu64 " status=%ld",
+		          r->item_id, o.status);
+	rec = versori_attempt_json(&(struct versori_attempt){.op = r->pending.op,
+	                                                     .method = "POST",
+	                                                     .path = r->post_path,
+	                                                     .number = 1,
+	                                                     .outcome = &o});
+	if (rec) {
+		json_object_set_new(rec, "attempt", json_integer(r->attempt));
+		json_array_append_new(r->calls, rec);
+	}
+	free(r->post_path);
+	r->post_path = NULL;
+	r->pending.op = NULL;
+	if (r->released) {
+		if (r->release_done)
+			item_run_end(r, WIRE_OUTCOME_RETRY);
+	} else {
+		r->next = NULL;
+		next(r, &o);
+	}
+	versori_outcome_fini(&o);
+}
+
+void item_run_post(struct item_run *r, const struct http_client_request *req, const char *op,
+                   item_step_fn next)
+{
+	int rc;
+
+	r->next = next;
+	r->pending.op = op; /* static: named in the audit record */
+	r->post_path = url_for_audit(req->url);
+	rc = r->env->http ? http_client_send(r->env->http, req, item_on_post, r) : -ENOTCONN;
+	r->in_call = rc == 0;
+	if (rc < 0) {
+		free(r->post_path);
+		r->post_path = NULL;
+		r->pending.op = NULL;
+		r->next = NULL;
+		item_run_fail(r, "%s: the request could not be sent: %s", op, strerror(-rc));
+	}
 }
 
 /* The organisation called name, or NULL. */

@@ -22,6 +22,8 @@ struct config;
 struct db_queue;
 struct event;
 struct event_base;
+struct http_client;
+struct http_client_request;
 struct item_store;
 struct metrics;
 struct item_run;
@@ -52,7 +54,8 @@ struct item_env {
 	struct worker_org *orgs;
 	size_t n_orgs;
 	struct schema_cache *schemas;
-	uint32_t rng; /* retry jitter */
+	struct http_client *http; /* calls outside the Versori API (completion callbacks) */
+	uint32_t rng;             /* retry jitter */
 	/* The run is settled (outcome) or abandoned (FENCED); r is freed after this returns. */
 	void (*finished)(void *userdata, struct item_run *r, enum wire_outcome outcome);
 	/* The organisation answered 429: pause it for every worker. */
@@ -94,6 +97,7 @@ struct item_run {
 	json_t *calls;
 	item_step_fn next;
 	struct versori_request pending;
+	char *post_path;        /* item_run_post(): what the audit row names */
 	unsigned call_retries;  /* retries of the call in flight, within this run */
 	struct event *ev_retry; /* the wait before such a retry */
 	bool settling;          /* finish_item() sent */
@@ -124,6 +128,12 @@ void item_run_call(struct item_run *r, struct versori_request *req, item_step_fn
 void item_run_succeed(struct item_run *r, json_t *result);
 /* The item cannot reach its desired state: failed for good, with the reason. */
 _printf_(2, 3) void item_run_fail(struct item_run *r, const char *fmt, ...);
+/* Make one HTTP request outside the Versori API (a completion callback to its receiver, who
+ * deduplicates by its webhook-id): no permit, pause or lease renewal; recorded for the audit
+ * trail as op with the URL's scheme, host and path (never its query), its response classified
+ * as an API call's; then next. req is borrowed for this call only. */
+void item_run_post(struct item_run *r, const struct http_client_request *req, const char *op,
+                   item_step_fn next);
 /* An outcome the step cannot use: retried later when it is retryable (and attempts and age
  * allow), otherwise failed; what names the step ("create end user"). */
 void item_run_unexpected(struct item_run *r, const struct versori_outcome *o, const char *what);

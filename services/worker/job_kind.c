@@ -9,6 +9,7 @@
 #include "activation_variables.h"
 #include "config.h"
 #include "environment_variables.h"
+#include "job_callback.h"
 #include "schema.h"
 #include "schema_cache.h"
 
@@ -23,6 +24,7 @@ static const struct job_kind job_kinds[] = {
     {"activation.variables", activation_variables_run},
     {"environment.variables", environment_variables_run},
     {"activation.remove", activation_remove_run},
+    {"job.callback", job_callback_run},
 };
 
 const struct job_kind *job_kind_find(const char *name)

@@ -474,6 +474,7 @@ struct worker *worker_new(struct event_base *base, const struct config *c, char 
 	w->env.schemas = w->schemas = schema_cache_new(WORKER_SCHEMA_TTL_MS);
 	w->env.orgs = w->orgs;
 	w->env.n_orgs = w->n_orgs;
+	w->env.http = w->http;
 	w->server = http_server_new(base, &ho, worker_http, w, ret_error);
 	if (!w->server || worker_links_open(w, ret_error) < 0)
 		goto fail;

@@ -5,7 +5,8 @@
  * column and reason and nothing is stored (or, with skip_invalid=true, only the good rows
  * are); JSON items get the same check by item and field; an environment named by name is
  * resolved to its id; the schema is read once for many submissions and every call is in the
- * audit trail; an unknown project or environment is 422, an API answering 5xx is 503. */
+ * audit trail; an unknown project or environment is 422, an API answering 5xx is 503; a
+ * completion callback may only go where callback_urls allows. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,8 +86,11 @@ static int group_setup(void **state)
 	                    "organisation_id = " ORG_ID "\n",
 	                    harness_service_port(s->sim));
 	key_env = xasprintf("HOOKRUN_VERSORI_LOCAL_API_KEY=%s", s->api_key);
-	s->g.in = harness_ingress_start(s->g.db, "api_timeout_ms = 2000\n", sources,
-	                                (const char *const[]){key_env, NULL});
+	s->g.in = harness_ingress_start(s->g.db,
+	                                "api_timeout_ms = 2000\n"
+	                                "callback_urls = https://hooks.example.com/done, "
+	                                "http://127.0.0.1:9/\n",
+	                                sources, (const char *const[]){key_env, NULL});
 	if (!s->g.in)
 		return -1;
 	s->g.in_shared = true;
@@ -416,6 +420,38 @@ static void test_target_errors(void **state)
 	s->g.passed = true;
 }
 
+/* A callback URL must start with a prefix of callback_urls: others are 422 and store nothing. */
+static void test_callback_url(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r = {0};
+	const char *urls[] = {
+	    "https://hooks.example.com/done?job=1", "http://127.0.0.1:9/x",
+	    "https://hooks.example.com/other",      "http://127.0.0.1:90/x",
+	    "https://hooks.example.com/done x",     "ftp://hooks.example.com/done"};
+
+	HARNESS_REQUIRE_DB();
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		_cleanup_free_ char *body = xasprintf(
+		    "{\"kind\":\"activation.remove\",\"organisation\":\"local\",\"parameters\":"
+		    "{\"callbackUrl\":\"%s\"},\"items\":[{\"externalId\":\"u%zu\"}]}",
+		    urls[i], i);
+		post(s, NULL, "application/json", body, NULL, &r);
+		if (r.status != (i < 2 ? 202 : 422))
+			fail_msg("%s: %ld %s", urls[i], r.status, r.body ? r.body : "");
+		if (i >= 2)
+			assert_non_null(strstr(r.body, "parameters.callbackUrl"));
+	}
+	post(s, NULL, "application/json",
+	     "{\"kind\":\"activation.remove\",\"organisation\":\"local\",\"parameters\":"
+	     "{\"callbackUrl\":7},\"items\":[{\"externalId\":\"u\"}]}",
+	     NULL, &r);
+	assert_int_equal(r.status, 422);
+	assert_int_equal(jobs_count(s), 2);
+	harness_response_fini(&r);
+	s->g.passed = true;
+}
+
 /* A bad CSV request: its status and code, nothing stored. */
 struct bad_case {
 	const char *query; /* NULL: the demo job's */
@@ -556,6 +592,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_csv_bad_requests, test_setup,
 	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_csv, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_callback_url, test_setup, harness_test_teardown),
 	};
 
 	harness_init();

@@ -1039,6 +1039,32 @@ static void test_versori_errors(void **state _unused_)
 	}
 }
 
+/* Completion callbacks: a secret must be whsec_ and base64 (and is masked when printed); a URL
+ * is allowed only under a prefix of callback_urls, http(s), without blanks. */
+static void test_callbacks(void **state _unused_)
+{
+	struct config *c =
+	    load_ok("[hookrun]\ncallback_urls = https://a.example/x/, http://127.0.0.1:\n"
+	            "[versori.acme]\norganisation_id = " ORG_ULID "\n"
+	            "callback_secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+	            NULL);
+	_cleanup_free_ char *out = print_to_string(c);
+	struct config *none = load_ok("", NULL);
+
+	assert_null(strstr(out, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+	assert_true(config_callback_url_allowed(c, "https://a.example/x/done"));
+	assert_true(config_callback_url_allowed(c, "http://127.0.0.1:8080/cb?q=1"));
+	assert_false(config_callback_url_allowed(c, "https://a.example/y"));
+	assert_false(config_callback_url_allowed(c, "https://a.example/x/a b"));
+	assert_false(config_callback_url_allowed(c, "https://a.example/x/\r\n"));
+	assert_false(config_callback_url_allowed(c, NULL));
+	assert_false(config_callback_url_allowed(none, "https://a.example/x/done"));
+	config_free(c);
+	config_free(none);
+	expect_error("[versori.acme]\norganisation_id = " ORG_ULID "\ncallback_secret = nope!\n",
+	             NULL, "callback_secret: must be whsec_ followed by base64");
+}
+
 /* Routing keys: a routed source names its organisation; pointers, parameters and by-field
  * choices are checked; a store source takes no routing key. */
 static void test_source_routing(void **state _unused_)
@@ -1250,6 +1276,7 @@ int main(void)
 	    cmocka_unit_test(test_print_masks_db_url),
 	    cmocka_unit_test(test_versori_section),
 	    cmocka_unit_test(test_versori_errors),
+	    cmocka_unit_test(test_callbacks),
 	    cmocka_unit_test(test_source_routing),
 	    cmocka_unit_test(test_print_round_trip),
 	    cmocka_unit_test(test_enum_strings),
