@@ -44,7 +44,9 @@ struct job_csv {
 	char **fields; /* the current row's fields */
 	size_t n_fields, cap_fields;
 	bool row_bad; /* a field of the current row was refused already */
-	json_t *items;
+	char *text;   /* the good items as a JSON array's text, without its closing bracket */
+	size_t text_len, text_cap;
+	size_t n_items;
 	json_t *seen; /* externalId -> the row that has it */
 };
 
@@ -181,6 +183,31 @@ static bool row_vars_valid(struct job_csv *p, const json_t *vars)
 	return false;
 }
 
+/* json_dump_callback(): append to the items' text. */
+static int text_append(const char *buffer, size_t size, void *data)
+{
+	struct job_csv *p = data;
+
+	if (p->text_len + size + 1 > p->text_cap) {
+		p->text_cap = 2 * (p->text_len + size + 1);
+		p->text = xrealloc(p->text, p->text_cap);
+	}
+	memcpy(p->text + p->text_len, buffer, size);
+	p->text_len += size;
+	p->text[p->text_len] = '\0';
+	return 0;
+}
+
+/* Add a good item to the items' text (the row's item is not kept: a large body is held as
+ * compact text, not as a tree of JSON values). */
+static void item_keep(struct job_csv *p, const json_t *item)
+{
+	(void)text_append(p->n_items ? "," : "[", 1, p);
+	if (json_dump_callback(item, text_append, p, JSON_COMPACT) != 0)
+		abort(); /* only on out of memory */
+	p->n_items++;
+}
+
 /* A data row: one item, unless a cell is refused. */
 static void row_take(struct job_csv *p)
 {
@@ -236,7 +263,7 @@ static void row_take(struct job_csv *p)
 	if (json_object_size(vars) > 0)
 		json_object_set(item, "variables", vars);
 	if (!bad && id)
-		json_array_append(p->items, item);
+		item_keep(p, item);
 	json_decref(vars);
 	json_decref(item);
 }
@@ -295,7 +322,6 @@ struct job_csv *job_csv_new(const json_t *schema, size_t max_problems)
 	p->properties = json_is_object(props) ? json_incref((json_t *)props) : NULL;
 	p->max_problems = max_problems;
 	p->row = 1;
-	p->items = json_array();
 	p->seen = json_object();
 	return p;
 }
@@ -320,7 +346,7 @@ void job_csv_free(struct job_csv *p)
 		free(p->problems[i].message);
 	}
 	free(p->problems);
-	json_decref(p->items);
+	free(p->text);
 	json_decref(p->seen);
 	json_decref(p->properties);
 	free(p);
@@ -345,14 +371,31 @@ int job_csv_feed(struct job_csv *p, const void *data, size_t len)
 	return 0;
 }
 
-int job_csv_finish(struct job_csv *p, json_t **ret_items)
+int job_csv_finish_text(struct job_csv *p, char **ret_text, size_t *ret_len, size_t *ret_items)
 {
 	if (!p->broken && csv_fini(&p->csv, on_field, on_row, p) != 0)
 		(void)broken(p);
 	if (!p->broken && !p->have_header)
 		problem(p, 1, NULL, "empty: no header row");
-	*ret_items = json_incref(p->items);
+	(void)text_append(p->n_items ? "]" : "[]", p->n_items ? 1 : 2, p);
+	*ret_text = TAKE_PTR(p->text);
+	*ret_len = p->text_len;
+	*ret_items = p->n_items;
+	p->text_len = p->text_cap = 0;
+	p->n_items = 0;
 	return p->total_problems ? -EINVAL : 0;
+}
+
+int job_csv_finish(struct job_csv *p, json_t **ret_items)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len, n;
+	int r = job_csv_finish_text(p, &text, &len, &n);
+
+	*ret_items = json_loadb(text, len, 0, NULL);
+	if (!*ret_items)
+		abort(); /* our own text: only on out of memory */
+	return r;
 }
 
 const struct job_csv_problem *job_csv_problems(const struct job_csv *p, size_t *ret_n,

@@ -38,6 +38,9 @@ int job_csv_feed(struct job_csv *p, const void *data, size_t len);
  * problem) when there was no problem, else -EINVAL (and *ret_items still holds the good
  * rows, for callers that skip invalid ones). */
 int job_csv_finish(struct job_csv *p, json_t **ret_items);
+/* job_csv_finish() with the good items as the text of a JSON array (compact, new, *ret_len
+ * bytes plus a NUL) and their number: what a large body needs, never a tree of values. */
+int job_csv_finish_text(struct job_csv *p, char **ret_text, size_t *ret_len, size_t *ret_items);
 /* The problems so far (borrowed), and how many there were in all. */
 const struct job_csv_problem *job_csv_problems(const struct job_csv *p, size_t *ret_n,
                                                size_t *ret_total);

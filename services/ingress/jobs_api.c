@@ -232,63 +232,81 @@ static void submit_hash(const struct http_req *req, char hash[2 + CRYPTO_SHA256_
 		abort();
 }
 
-/* The job's items are known good (or the bad ones skipped): store the job. */
-static void submit_store(struct call *c, json_t *items)
+/* The job's items (the text of a JSON array of n items) are known good, or the bad ones
+ * skipped: store the job. */
+static void submit_store(struct call *c, const char *items, size_t n)
 {
 	const char *org = json_string_value(json_object_get(c->req.body, "organisation"));
-	_cleanup_free_ char *params = NULL, *text = NULL, *by = NULL;
+	_cleanup_free_ char *params = NULL, *by = NULL;
 	const json_t *p = json_object_get(c->req.body, "parameters");
 	char hash[2 + CRYPTO_SHA256_HEX_SIZE];
 	const char *values[7];
 
 	params = p ? json_dumps(p, JSON_COMPACT) : xstrdup("{}");
-	text = json_dumps(items, JSON_COMPACT);
-	if (!params || !text)
+	if (!params)
 		abort();
-	c->n_items = json_array_size(items);
+	c->n_items = n;
 	submit_hash(http_exchange_req(c->ex), hash);
 	by = xasprintf("token:%s", c->token_id);
 	values[0] = json_string_value(json_object_get(c->req.body, "kind"));
 	values[1] = org;
 	values[2] = params;
-	values[3] = text;
+	values[3] = items;
 	values[4] = by;
 	values[5] = c->req.idempotency_key;
 	values[6] = hash;
 	db_queue_send(c->api->db, "submit", 7, values, submit_on_result, c);
 }
 
-/* A CSV body's items, typed and checked by schema (may be NULL); problems as
- * [{"row", "column", "field", "problem"}]; fatal: a problem of the whole text (its header). */
-static json_t *submit_csv_items(struct call *c, const struct schema *schema, size_t *ret_total,
-                                size_t *ret_refused, bool *ret_fatal)
+/* A CSV body's items, typed and checked by schema (may be NULL), as the text of a JSON array
+ * (new) of *ret_n items; problems as [{"row", "column", "field", "problem"}]; fatal: a problem
+ * of the whole text (its header). */
+static char *submit_csv_items(struct call *c, const struct schema *schema, size_t *ret_n,
+                              struct job_items_check *ret_chk, bool *ret_fatal)
 {
 	const struct http_req *req = http_exchange_req(c->ex);
 	struct job_csv *p = job_csv_new(schema ? schema_document(schema) : NULL, PROBLEMS_MAX);
 	const struct job_csv_problem *probs;
-	size_t n = 0, rows;
-	json_t *items = NULL;
+	size_t n = 0, len = 0;
+	char *text = NULL;
 
 	if (schema)
 		job_csv_validate_with(p, schema);
 	(void)job_csv_feed(p, req->body, req->body_len);
-	(void)job_csv_finish(p, &items);
-	probs = job_csv_problems(p, &n, ret_total);
-	c->problems = json_array();
+	(void)job_csv_finish_text(p, &text, &len, ret_n);
+	probs = job_csv_problems(p, &n, &ret_chk->total);
+	ret_chk->problems = json_array();
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *field =
 		    probs[i].column ? xasprintf("row %zu, %s", probs[i].row, probs[i].column)
 		                    : xasprintf("row %zu", probs[i].row);
-		json_array_append_new(c->problems,
+		json_array_append_new(ret_chk->problems,
 		                      json_pack("{s:I,s:s?,s:s,s:s}", "row",
 		                                (json_int_t)probs[i].row, "column", probs[i].column,
 		                                "field", field, "problem", probs[i].message));
 	}
-	rows = job_csv_rows(p);
+	ret_chk->refused = job_csv_rows(p) - *ret_n;
 	*ret_fatal = job_csv_fatal(p);
-	*ret_refused = rows > json_array_size(items) ? rows - json_array_size(items) : 0;
 	job_csv_free(p);
-	return items;
+	return text;
+}
+
+/* A JSON body's items checked against schema (may be NULL), the good ones as the text of a
+ * JSON array (new) of *ret_n items. The body's items are dropped on the way: a large body is
+ * not held as a tree of values and as text at once for longer than the dump. */
+static char *submit_json_items(struct call *c, const struct schema *schema, size_t *ret_n,
+                               struct job_items_check *ret_chk)
+{
+	char *text;
+
+	(void)job_items_check(json_object_get(c->req.body, "items"), schema, PROBLEMS_MAX, ret_chk);
+	text = json_dumps(ret_chk->good, JSON_COMPACT);
+	if (!text)
+		abort();
+	*ret_n = json_array_size(ret_chk->good);
+	json_decref(TAKE_PTR(ret_chk->good));
+	json_object_del(c->req.body, "items");
+	return text;
 }
 
 /* The items are read (and checked against schema, when there is one): refuse the job when
@@ -296,35 +314,25 @@ static json_t *submit_csv_items(struct call *c, const struct schema *schema, siz
 static void submit_items(struct call *c, const struct schema *schema)
 {
 	struct job_items_check chk = {0};
-	_cleanup_free_ char *msg = NULL;
-	size_t total = 0, refused = 0;
+	_cleanup_free_ char *msg = NULL, *items = NULL;
 	bool fatal = false;
-	json_t *items;
+	size_t n = 0;
 
-	if (c->req.csv) {
-		items = submit_csv_items(c, schema, &total, &refused, &fatal);
-	} else {
-		(void)job_items_check(json_object_get(c->req.body, "items"), schema, PROBLEMS_MAX,
-		                      &chk);
-		items = json_incref(chk.good);
-		c->problems = json_incref(chk.problems);
-		total = chk.total;
-		refused = chk.refused;
+	items = c->req.csv ? submit_csv_items(c, schema, &n, &chk, &fatal)
+	                   : submit_json_items(c, schema, &n, &chk);
+	c->problems = TAKE_PTR(chk.problems);
+	if (chk.total > 0 && (!c->req.skip_invalid || fatal || n == 0)) {
+		msg = xasprintf("%zu problem%s in the items%s%s; nothing was submitted%s",
+		                chk.total, chk.total == 1 ? "" : "s",
+		                chk.total > PROBLEMS_MAX ? " (the first " : "",
+		                chk.total > PROBLEMS_MAX ? "100 are listed)" : "",
+		                n && !fatal ? " (skip_invalid=true submits the good ones)" : "");
 		job_items_check_fini(&chk);
-	}
-	if (total > 0 && (!c->req.skip_invalid || fatal || json_array_size(items) == 0)) {
-		msg = xasprintf("%zu problem%s in the items%s%s; nothing was submitted%s", total,
-		                total == 1 ? "" : "s", total > PROBLEMS_MAX ? " (the first " : "",
-		                total > PROBLEMS_MAX ? "100 are listed)" : "",
-		                json_array_size(items) && !fatal
-		                    ? " (skip_invalid=true submits the good ones)"
-		                    : "");
-		json_decref(items);
 		return call_error(c, 422, "invalid_items", msg, json_incref(c->problems));
 	}
-	c->skipped = refused;
-	submit_store(c, items);
-	json_decref(items);
+	c->skipped = chk.refused;
+	job_items_check_fini(&chk);
+	submit_store(c, items, n);
 }
 
 /* The audit rows of the API calls made for a submission were written (or not: logged). */
