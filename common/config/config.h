@@ -32,7 +32,9 @@ struct versori_org_config {
 struct config {
 	char *listen_addr;
 	int listen_port;
-	char *db_url; /* secret: printed through db_url_mask() (passwords hidden) */
+	char *db_url;    /* secret: printed through db_url_mask() (passwords hidden) */
+	char *api_url;   /* the CLI's jobs API */
+	char *api_token; /* secret: the CLI's bearer token */
 	int db_connections;
 	size_t max_backlog;
 	size_t batch_max_rows;

@@ -26,7 +26,7 @@
 /* What the options of a subcommand said. */
 struct opts {
 	const char *kind, *org, *parameters, *key, *state, *project, *env;
-	bool json, watch, skip_invalid;
+	bool json, watch, skip_invalid, help;
 	int rest; /* index of the first operand */
 };
 
@@ -38,6 +38,7 @@ void cli_jobs_api_usage(FILE *f)
 	    "                           [--parameters FILE.json] [--idempotency-key KEY]\n"
 	    "                           [--skip-invalid] [--watch] ITEMS.csv|ITEMS.json\n"
 	    "       hookrun jobs list [--state STATE] [--json]\n"
+	    "       hookrun jobs show ID [--json]\n"
 	    "       hookrun jobs items ID [--state STATE] [--json]\n"
 	    "       hookrun jobs cancel ID | retry ID\n"
 	    "A .csv file has a header row: externalId, displayName, var.<name> (typed by the\n"
@@ -50,7 +51,7 @@ void cli_jobs_api_usage(FILE *f)
 
 bool cli_jobs_api_owns(const char *subcommand)
 {
-	static const char *const subs[] = {"submit", "list", "items", "cancel", "retry"};
+	static const char *const subs[] = {"submit", "list", "items", "show", "cancel", "retry"};
 
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (strcmp(subcommand, subs[i]) == 0)
@@ -72,6 +73,7 @@ static bool opts_parse(int argc, char **argv, struct opts *o)
 	    {"project", required_argument, NULL, 'P'},
 	    {"env", required_argument, NULL, 'e'},
 	    {"skip-invalid", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	int c;
@@ -110,6 +112,9 @@ static bool opts_parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'S':
 			o->skip_invalid = true;
+			break;
+		case 'h':
+			o->help = true;
 			break;
 		default:
 			return false;
@@ -440,10 +445,72 @@ static void item_row(const json_t *i, FILE *out)
 	        e ? e : "");
 }
 
+/* A timestamp member of v, or "-". */
+static const char *when(const json_t *v, const char *name)
+{
+	const char *t = json_string_value(json_object_get(v, name));
+
+	return t ? t : "-";
+}
+
+/* GET /v1/jobs/ID and its first failed items: print the job for people (or its JSON). */
+static int job_show(struct cli_api *api, const char *id, bool json, FILE *out, FILE *err)
+{
+	_cleanup_free_ char *enc = http_query_encode(id), *path = xasprintf("/v1/jobs/%s", enc);
+	_cleanup_free_ char *failed = xasprintf("/v1/jobs/%s/items?state=failed&limit=10", enc);
+	struct cli_api_answer r, f = {0};
+	const json_t *j, *v;
+	size_t i;
+	int rc = 0;
+
+	cli_api_call(api, &(struct cli_api_request){.method = HTTP_METHOD_GET, .path = path}, &r);
+	if (r.status != 200) {
+		rc = answer_failed("show", &r, err);
+		cli_api_answer_fini(&r);
+		return rc;
+	}
+	if (json) {
+		json_dumpf(r.json, out, JSON_INDENT(2));
+		fputc('\n', out);
+		cli_api_answer_fini(&r);
+		return 0;
+	}
+	j = r.json;
+	fprintf(out, "job %s\n  kind          %s\n  organisation  %s\n  state         %s\n", id,
+	        json_string_value(json_object_get(j, "kind")),
+	        json_string_value(json_object_get(j, "organisation")),
+	        json_string_value(json_object_get(j, "state")));
+	fprintf(out, "  submitted     %s by %s\n  started       %s\n  finished      %s\n",
+	        when(j, "created_at"), when(j, "submitted_by"), when(j, "started_at"),
+	        when(j, "finished_at"));
+	fprintf(out,
+	        "  items         %lld: %lld queued, %lld running, %lld succeeded, %lld failed, "
+	        "%lld cancelled\n",
+	        count(j, "total"), count(j, "queued"), count(j, "running"), count(j, "succeeded"),
+	        count(j, "failed"), count(j, "cancelled"));
+	if (json_object_get(j, "rate_per_s"))
+		fprintf(out, "  rate          %.1f items/s%s",
+		        json_number_value(json_object_get(j, "rate_per_s")),
+		        json_object_get(j, "eta_s") ? "" : "\n");
+	if (json_object_get(j, "eta_s"))
+		fprintf(out, ", ETA %.0f s\n", json_number_value(json_object_get(j, "eta_s")));
+	if (count(j, "failed") > 0) {
+		cli_api_call(
+		    api, &(struct cli_api_request){.method = HTTP_METHOD_GET, .path = failed}, &f);
+		fprintf(out, "failed items%s:\n", count(j, "failed") > 10 ? " (the first 10)" : "");
+		json_array_foreach (json_object_get(f.json, "items"), i, v)
+			item_row(v, out);
+	}
+	cli_api_answer_fini(&f);
+	cli_api_answer_fini(&r);
+	return 0;
+}
+
 /* POST /v1/jobs/ID/cancel or /retry and say what changed. */
 static int act(struct cli_api *api, const char *what, const char *id, FILE *out, FILE *err)
 {
-	_cleanup_free_ char *path = xasprintf("/v1/jobs/%s/%s", id, what);
+	_cleanup_free_ char *enc = http_query_encode(id);
+	_cleanup_free_ char *path = xasprintf("/v1/jobs/%s/%s", enc, what);
 	struct cli_api_answer r;
 	int rc = 0;
 
@@ -462,23 +529,31 @@ static int act(struct cli_api *api, const char *what, const char *id, FILE *out,
 int cli_jobs_api_handle(struct cli_api *api, int argc, char **argv, FILE *out, FILE *err)
 {
 	const char *sub = argc >= 2 ? argv[1] : "";
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *path = NULL, *state = NULL, *id = NULL;
 	struct opts o;
 
 	if (!opts_parse(argc - 1, argv + 1, &o)) {
 		cli_jobs_api_usage(err);
 		return EXIT_USAGE;
 	}
+	if (o.help) {
+		cli_jobs_api_usage(out);
+		return EXIT_SUCCESS;
+	}
 	if (strcmp(sub, "submit") == 0)
 		return submit(api, &o, argc - 1, argv + 1, out, err);
+	if (strcmp(sub, "show") == 0 && o.rest == argc - 2)
+		return job_show(api, argv[1 + o.rest], o.json, out, err);
+	state = o.state ? http_query_encode(o.state) : NULL;
 	if (strcmp(sub, "list") == 0 && o.rest == argc - 1) {
-		path = xasprintf("/v1/jobs%s%s", o.state ? "?state=" : "", o.state ? o.state : "");
+		path = xasprintf("/v1/jobs%s%s", state ? "?state=" : "", state ? state : "");
 		return show(api, &(struct listing){"list", path, "jobs", job_row}, o.json, out,
 		            err);
 	}
 	if (strcmp(sub, "items") == 0 && o.rest == argc - 2) {
-		path = xasprintf("/v1/jobs/%s/items%s%s", argv[1 + o.rest],
-		                 o.state ? "?state=" : "", o.state ? o.state : "");
+		id = http_query_encode(argv[1 + o.rest]);
+		path = xasprintf("/v1/jobs/%s/items%s%s", id, state ? "?state=" : "",
+		                 state ? state : "");
 		return show(api, &(struct listing){"items", path, "items", item_row}, o.json, out,
 		            err);
 	}

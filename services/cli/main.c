@@ -7,6 +7,7 @@
 
 #include "cli_api.h"
 #include "cli_deliveries.h"
+#include "cli_deliveries_api.h"
 #include "cli_jobs.h"
 #include "cli_jobs_api.h"
 #include "cli_tokens.h"
@@ -21,6 +22,8 @@ extern char **environ;
 struct cli {
 	const char *config_path;
 	const char *migrations_dir;
+	const char *api_url;    /* --api-url, over the configuration's api_url */
+	const char *token_file; /* --token-file, over the configuration's api_token */
 	bool status;
 };
 
@@ -29,15 +32,15 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: hookrun [--config FILE] COMMAND [OPTIONS]\n"
+	    "usage: hookrun [--config FILE] [--api-url URL] [--token-file FILE] COMMAND [OPTIONS]\n"
 	    "\n"
 	    "commands:\n"
 	    "  migrate [--dir DIR] [--status]  apply pending migrations (or list them)\n"
 	    "  config                          print the effective configuration, secrets masked\n"
-	    "  jobs show ID                    a job: state, item counts, timings, failed items\n"
-	    "  jobs submit|list|items|cancel|retry ...\n"
+	    "  jobs submit|list|items|show|cancel|retry ...\n"
 	    "                                  jobs over the HTTP API (hookrun jobs --help)\n"
-	    "  deliveries show ID              a stored delivery and every routing of it\n"
+	    "  jobs show ID [--json]           a job: state, item counts, timings, failed items\n"
+	    "  deliveries show ID [--json]     a stored delivery and every routing of it\n"
 	    "  deliveries replay ID [--force]  route a stored delivery again with today's\n"
 	    "                                  configuration (--force: even if it made a job)\n"
 	    "  tokens create --name NAME --org ORG[,ORG...] [--access read|write]\n"
@@ -47,8 +50,14 @@ static void usage(FILE *f)
 	    "  tokens revoke ID                revoke a token\n"
 	    "  version                         print the version\n"
 	    "\n"
-	    "The database URL comes from db_url in the config file, HOOKRUN_DB_URL or\n"
-	    "HOOKRUN_DB_URL_FILE; migrations from --dir, HOOKRUN_MIGRATIONS_DIR or %s.\n",
+	    "jobs and deliveries go over the HTTP API at --api-url, api_url in the config file or\n"
+	    "HOOKRUN_API_URL (default http://127.0.0.1:8080) with the token of --token-file,\n"
+	    "api_token(_file) or HOOKRUN_TOKEN(_FILE). Without a token, jobs show and deliveries\n"
+	    "go straight to the database, as tokens and migrate do: its URL comes from db_url in\n"
+	    "the config file, HOOKRUN_DB_URL or HOOKRUN_DB_URL_FILE; migrations from --dir,\n"
+	    "HOOKRUN_MIGRATIONS_DIR or %s.\n"
+	    "Exit status: 0 done, 1 refused (the reason on stderr), 2 usage, 3 the API could not\n"
+	    "be reached.\n",
 	    HOOKRUN_MIGRATIONS_DIR);
 }
 
@@ -193,27 +202,23 @@ static int cli_tokens(const struct config *c, int argc, char **argv)
 	return rc;
 }
 
-/* The API token: HOOKRUN_TOKEN, or the first line of the file HOOKRUN_TOKEN_FILE names; a
- * new string, or NULL after printing why there is none. */
-static char *cli_token(void)
+/* The API token: --token-file's first line, or api_token of the configuration (the file,
+ * HOOKRUN_TOKEN or HOOKRUN_TOKEN_FILE); a new string, or NULL when there is none (after
+ * printing why when a file could not be read). */
+static char *cli_token(const struct cli *cli, const struct config *c, bool *ret_broken)
 {
-	const char *t = getenv("HOOKRUN_TOKEN"), *path = getenv("HOOKRUN_TOKEN_FILE");
 	char line[256] = "";
 	FILE *f;
 
-	if (t && *t)
-		return xstrdup(t);
-	if (!path || !*path) {
-		fprintf(stderr,
-		        "hookrun jobs: no API token: set HOOKRUN_TOKEN or HOOKRUN_TOKEN_FILE "
-		        "(`hookrun tokens create` makes one)\n");
-		return NULL;
-	}
-	f = fopen(path, "r");
+	*ret_broken = false;
+	if (!cli->token_file)
+		return c->api_token && *c->api_token ? xstrdup(c->api_token) : NULL;
+	f = fopen(cli->token_file, "r");
 	if (!f || !fgets(line, sizeof(line), f)) {
-		fprintf(stderr, "hookrun jobs: cannot read the token from %s\n", path);
+		fprintf(stderr, "hookrun: cannot read the token from %s\n", cli->token_file);
 		if (f)
 			fclose(f);
+		*ret_broken = true;
 		return NULL;
 	}
 	fclose(f);
@@ -221,25 +226,56 @@ static char *cli_token(void)
 	return xstrdup(line);
 }
 
-/* hookrun jobs submit|list|items|cancel|retry: over the HTTP API at HOOKRUN_API_URL. */
-static int cli_jobs_remote(int argc, char **argv)
+/* jobs or deliveries over the HTTP API with the token; 2 without one. */
+static int cli_remote(const struct cli *cli, const struct config *c, char *token, int argc,
+                      char **argv)
 {
-	const char *url = getenv("HOOKRUN_API_URL");
-	_cleanup_free_ char *token = NULL;
+	const char *url = cli->api_url ? cli->api_url : c->api_url;
 	struct cli_api *api;
 	int rc;
 
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		cli_jobs_api_usage(stdout);
-		return EXIT_SUCCESS;
-	}
-	token = cli_token();
-	if (!token)
+	if (!token) {
+		fprintf(stderr,
+		        "hookrun %s: no API token: --token-file, HOOKRUN_TOKEN or "
+		        "HOOKRUN_TOKEN_FILE (`hookrun tokens create` makes one)\n",
+		        argv[0]);
 		return 2;
-	api = cli_api_new(url && *url ? url : "http://127.0.0.1:8080", token);
-	rc = cli_jobs_api_handle(api, argc, argv, stdout, stderr);
+	}
+	api = cli_api_new(url, token);
+	rc = strcmp(argv[0], "jobs") == 0
+	         ? cli_jobs_api_handle(api, argc, argv, stdout, stderr)
+	         : cli_deliveries_api_handle(api, argc, argv, stdout, stderr);
 	cli_api_free(api);
 	explicit_bzero(token, strlen(token));
+	return rc;
+}
+
+/* hookrun jobs ... and deliveries ...: over the API with a token; jobs show and deliveries
+ * without one, straight in the database. */
+static int cli_jobs_or_deliveries(const struct cli *cli, int argc, char **argv)
+{
+	bool jobs = strcmp(argv[0], "jobs") == 0, broken;
+	bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+	/* They never verify a webhook: the sources' secrets need not be at hand. */
+	struct config *c = cli_config(cli, CONFIG_LOAD_SECRETS_OPTIONAL);
+	char *token;
+	int rc;
+
+	if (!c)
+		return EXIT_FAILURE;
+	if (help) {
+		jobs ? cli_jobs_api_usage(stdout) : cli_deliveries_api_usage(stdout);
+		config_free(c);
+		return EXIT_SUCCESS;
+	}
+	token = cli_token(cli, c, &broken);
+	if (token || broken ||
+	    (jobs && argc >= 2 && strcmp(argv[1], "show") != 0 && cli_jobs_api_owns(argv[1])))
+		rc = broken ? 2 : cli_remote(cli, c, token, argc, argv);
+	else
+		rc = jobs ? cli_jobs(c, argc, argv) : cli_deliveries(c, argc, argv);
+	free(token);
+	config_free(c);
 	return rc;
 }
 
@@ -271,8 +307,15 @@ int main(int argc, char **argv)
 	struct cli cli = {.config_path = getenv("HOOKRUN_CONFIG")};
 	int i = 1, rc;
 
-	if (i + 1 < argc && (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0)) {
-		cli.config_path = argv[i + 1];
+	while (i + 1 < argc) {
+		if (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0)
+			cli.config_path = argv[i + 1];
+		else if (strcmp(argv[i], "--api-url") == 0)
+			cli.api_url = argv[i + 1];
+		else if (strcmp(argv[i], "--token-file") == 0)
+			cli.token_file = argv[i + 1];
+		else
+			break;
 		i += 2;
 	}
 	if (i >= argc || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -283,22 +326,14 @@ int main(int argc, char **argv)
 		printf("hookrun %s\n", HOOKRUN_VERSION);
 		return EXIT_SUCCESS;
 	}
-	if (strcmp(argv[i], "jobs") == 0 && i + 1 < argc &&
-	    (cli_jobs_api_owns(argv[i + 1]) || strcmp(argv[i + 1], "--help") == 0))
-		return cli_jobs_remote(argc - i, argv + i);
-	if (strcmp(argv[i], "jobs") == 0 || strcmp(argv[i], "deliveries") == 0 ||
-	    strcmp(argv[i], "tokens") == 0) {
-		/* They read the database and sources' routing, never verify a webhook: the
-		 * sources' secrets need not be at hand. */
-		struct config *jc = cli_config(&cli, CONFIG_LOAD_SECRETS_OPTIONAL);
-		if (!jc)
+	if (strcmp(argv[i], "jobs") == 0 || strcmp(argv[i], "deliveries") == 0)
+		return cli_jobs_or_deliveries(&cli, argc - i, argv + i);
+	if (strcmp(argv[i], "tokens") == 0) {
+		struct config *tc = cli_config(&cli, CONFIG_LOAD_SECRETS_OPTIONAL);
+		if (!tc)
 			return EXIT_FAILURE;
-		if (strcmp(argv[i], "tokens") == 0)
-			rc = cli_tokens(jc, argc - i, argv + i);
-		else
-			rc = strcmp(argv[i], "jobs") == 0 ? cli_jobs(jc, argc - i, argv + i)
-			                                  : cli_deliveries(jc, argc - i, argv + i);
-		config_free(jc);
+		rc = cli_tokens(tc, argc - i, argv + i);
+		config_free(tc);
 		return rc;
 	}
 	if (cli_command_args(argc - i, argv + i, &cli) < 0) {

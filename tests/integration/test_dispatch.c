@@ -761,6 +761,85 @@ static long api_call(struct dispatch_group *t, const char *method, const char *p
 	return r->status;
 }
 
+/* Run the CLI with a token in a file named by --token-file and the API's URL by --api-url
+ * (url NULL: the group's ingress); its exit code, stdout and stderr. */
+static int cli_api_run(struct dispatch_group *t, const char *token, const char *url,
+                       const char *const *args, char **out, char **err)
+{
+	_cleanup_free_ char *dir = harness_mkdtemp("cli-token");
+	_cleanup_free_ char *file = harness_write_file(dir, "token", token);
+	_cleanup_free_ char *base =
+	    url ? xstrdup(url) : xasprintf("http://127.0.0.1:%d", t->g.port);
+	const char *argv[16] = {harness_cli_bin(), "--api-url", base, "--token-file", file};
+	size_t n = 5;
+
+	for (; *args && n < 15; args++)
+		argv[n++] = *args;
+	free(*out);
+	free(*err);
+	*out = *err = NULL;
+	return harness_run(argv, NULL, 30000, out, err);
+}
+
+/* hookrun deliveries show|replay and jobs show over the API: what the token may see, the
+ * routings for people and as JSON, a replay's outcome as the exit status, another
+ * organisation's token refused, an unreachable API exit 3. */
+static void cli_over_api(struct dispatch_group *t, const char *demo, const char *second,
+                         const char *lost, const char *routed)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL, *job = delivery_job(t, routed);
+
+	assert_int_equal(cli_api_run(t, demo, NULL,
+	                             (const char *[]){"deliveries", "show", lost, NULL}, &out,
+	                             &err),
+	                 0);
+	assert_non_null(strstr(out, "source        crm"));
+	assert_non_null(strstr(out, "unroutable"));
+	assert_non_null(strstr(out, "(asked by token:"));
+	assert_int_equal(cli_api_run(t, demo, NULL,
+	                             (const char *[]){"deliveries", "show", routed, "--json", NULL},
+	                             &out, &err),
+	                 0);
+	assert_non_null(strstr(out, "\"routings\""));
+	/* Unroutable again: exit 1 with the reason; another organisation's token: not found. */
+	assert_int_equal(cli_api_run(t, demo, NULL,
+	                             (const char *[]){"deliveries", "replay", lost, NULL}, &out,
+	                             &err),
+	                 1);
+	assert_non_null(strstr(err, "externalId"));
+	assert_int_equal(cli_api_run(t, second, NULL,
+	                             (const char *[]){"deliveries", "show", lost, NULL}, &out,
+	                             &err),
+	                 1);
+	assert_non_null(strstr(err, "no such delivery (not_found)"));
+	assert_int_equal(cli_api_run(t, demo, NULL,
+	                             (const char *[]){"deliveries", "replay", routed, NULL}, &out,
+	                             &err),
+	                 1);
+	assert_non_null(strstr(err, "already_routed"));
+	/* The job it made, for people. */
+	assert_non_null(job);
+	assert_int_equal(
+	    cli_api_run(t, demo, NULL, (const char *[]){"jobs", "show", job, NULL}, &out, &err), 0);
+	assert_non_null(strstr(out, "kind          activation.provision"));
+	assert_non_null(strstr(out, "organisation  demo"));
+	assert_int_equal(
+	    cli_api_run(t, second, NULL, (const char *[]){"jobs", "show", job, NULL}, &out, &err),
+	    1);
+	assert_int_equal(cli_api_run(t, demo, "http://127.0.0.1:9",
+	                             (const char *[]){"deliveries", "show", lost, NULL}, &out,
+	                             &err),
+	                 3);
+	assert_int_equal(
+	    cli_api_run(t, demo, NULL, (const char *[]){"deliveries", "--help", NULL}, &out, &err),
+	    0);
+	assert_non_null(strstr(out, "usage: hookrun deliveries show ID"));
+	assert_int_equal(cli_api_run(t, demo, NULL,
+	                             (const char *[]){"deliveries", "drop", lost, NULL}, &out,
+	                             &err),
+	                 2);
+}
+
 /* GET /v1/deliveries/{id} shows a delivery and its routings to its organisation's tokens only;
  * POST .../replay routes it again with the ingress's configuration: unroutable again (the
  * reason recorded), 409 for a delivery routed before unless force=true, then a second job. */
@@ -816,6 +895,7 @@ static void test_deliveries_api(void **state)
 	assert_int_equal(api_call(t, "GET", "/v1/deliveries/not-an-id", demo, &r), 404);
 	assert_int_equal(api_call(t, "GET", "/v1/deliveries", demo, &r), 404);
 	harness_response_fini(&r);
+	cli_over_api(t, demo, second, lost, routed);
 	t->g.passed = true;
 }
 
