@@ -19,6 +19,15 @@ struct checker {
 	bool bad;     /* it has a problem */
 };
 
+struct job_items {
+	struct checker k;
+	struct job_items_check out;
+	const struct schema *schema;
+	json_t *seen; /* externalId -> the first item that has it */
+	char *text;   /* the good items' JSON array, open */
+	size_t text_len, text_cap, n_good;
+};
+
 /* Record a problem of the current item at field (after "items[i]"). */
 _printf_(3, 4) static void problem(struct checker *k, const char *field, const char *fmt, ...)
 {
@@ -107,31 +116,94 @@ static void check_variables(struct checker *k, const json_t *item, const struct 
 		problem_schema(k, ".variable.value", &err);
 }
 
+/* json_dump_callback(): append to the good items' text. */
+static int text_append(const char *buffer, size_t size, void *data)
+{
+	struct job_items *k = data;
+
+	if (k->text_len + size + 1 > k->text_cap) {
+		k->text_cap = 2 * (k->text_len + size + 1);
+		k->text = xrealloc(k->text, k->text_cap);
+	}
+	memcpy(k->text + k->text_len, buffer, size);
+	k->text_len += size;
+	k->text[k->text_len] = '\0';
+	return 0;
+}
+
+struct job_items *job_items_new(const struct schema *schema, size_t max_problems)
+{
+	struct job_items *k = xcalloc(1, sizeof(*k));
+
+	k->out = (struct job_items_check){.problems = json_array()};
+	k->k = (struct checker){.out = &k->out, .max_problems = max_problems};
+	k->schema = schema;
+	k->seen = json_object();
+	return k;
+}
+
+void job_items_free(struct job_items *k)
+{
+	if (!k)
+		return;
+	job_items_check_fini(&k->out);
+	json_decref(k->seen);
+	free(k->text);
+	free(k);
+}
+
+void job_items_add(struct job_items *k, const json_t *item, const char *unreadable)
+{
+	k->k.bad = false;
+	if (unreadable) {
+		problem(&k->k, "", "not JSON: %s", unreadable);
+	} else if (!json_is_object(item)) {
+		problem(&k->k, "", "must be an object with an externalId");
+	} else {
+		check_external_id(&k->k, item, k->seen);
+		check_variables(&k->k, item, k->schema);
+	}
+	if (k->k.bad) {
+		k->out.refused++;
+	} else {
+		(void)text_append(k->n_good ? "," : "[", 1, k);
+		if (json_dump_callback(item, text_append, k, JSON_COMPACT) != 0)
+			abort(); /* only on out of memory */
+		k->n_good++;
+	}
+	k->k.index++;
+}
+
+int job_items_finish(struct job_items *k, char **ret_text, size_t *ret_len, size_t *ret_n,
+                     struct job_items_check *ret)
+{
+	(void)text_append(k->n_good ? "]" : "[]", k->n_good ? 1 : 2, k);
+	*ret_text = TAKE_PTR(k->text);
+	*ret_len = k->text_len;
+	*ret_n = k->n_good;
+	*ret = k->out;
+	k->out = (struct job_items_check){0};
+	k->text_len = k->text_cap = k->n_good = 0;
+	return ret->total ? -EINVAL : 0;
+}
+
 int job_items_check(const json_t *items, const struct schema *schema, size_t max_problems,
                     struct job_items_check *ret)
 {
-	struct checker k = {.out = ret, .max_problems = max_problems};
-	json_t *seen = json_object();
+	struct job_items *k = job_items_new(schema, max_problems);
+	_cleanup_free_ char *text = NULL;
 	const json_t *item;
-	size_t i;
+	size_t i, len, n;
+	int r;
 
-	*ret = (struct job_items_check){.good = json_array(), .problems = json_array()};
-	json_array_foreach (items, i, item) {
-		k.index = i;
-		k.bad = false;
-		if (!json_is_object(item)) {
-			problem(&k, "", "must be an object with an externalId");
-		} else {
-			check_external_id(&k, item, seen);
-			check_variables(&k, item, schema);
-		}
-		if (k.bad)
-			ret->refused++;
-		else
-			json_array_append(ret->good, (json_t *)item);
-	}
-	json_decref(seen);
-	return ret->total ? -EINVAL : 0;
+	json_array_foreach (items, i, item)
+		job_items_add(k, item, NULL);
+	r = job_items_finish(k, &text, &len, &n, ret);
+	job_items_free(k);
+	ret->good = json_loadb(text, len, 0, NULL);
+	if (!ret->good)
+		abort(); /* our own text: only on out of memory */
+	return r;
 }
 
 void job_items_check_fini(struct job_items_check *c)

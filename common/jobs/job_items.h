@@ -26,3 +26,19 @@ struct job_items_check {
 int job_items_check(const json_t *items, const struct schema *schema, size_t max_problems,
                     struct job_items_check *ret);
 void job_items_check_fini(struct job_items_check *c);
+
+/* The same check fed one item at a time, the good items kept as text: what a large body needs
+ * (never a tree of values for all of them). */
+struct job_items;
+
+/* A checker against schema (borrowed, must outlive it; NULL: shapes only). */
+struct job_items *job_items_new(const struct schema *schema, size_t max_problems);
+void job_items_free(struct job_items *k);
+/* Check the next item (its index counts from 0); item NULL: it could not be read as JSON, for
+ * the reason given. */
+void job_items_add(struct job_items *k, const json_t *item, const char *unreadable);
+/* The good items as the text of a JSON array (compact, new, *ret_len bytes plus a NUL) and
+ * their number in *ret_n; ret gets the problems, their total and the items refused (its good
+ * stays NULL). 0, or -EINVAL when an item had a problem. */
+int job_items_finish(struct job_items *k, char **ret_text, size_t *ret_len, size_t *ret_n,
+                     struct job_items_check *ret);

@@ -439,7 +439,7 @@ static int scan_after(struct scan *s, const uint64_t *kinds, unsigned *n)
  * Iterative: a bit per open container says object or array. */
 static int scan_value(struct scan *s, unsigned depth)
 {
-	uint64_t kinds[(JSON_SCAN_MAX_DEPTH + 63) / 64]; /* a bit per level, rounded up */
+	uint64_t kinds[(JSON_SCAN_MAX_DEPTH + 63) / 64] = {0}; /* a bit per level, rounded up */
 	unsigned n = 0;
 	int r;
 
@@ -738,6 +738,46 @@ int json_scan_pointer(const void *buf, size_t len, const char *pointer, char **r
 }
 
 /* Whether len bytes at buf are valid UTF-8. */
+int json_scan_each(const void *buf, size_t len, json_scan_each_fn fn, void *userdata)
+{
+	struct scan s;
+	bool obj;
+	int r;
+
+	scan_init(&s, buf, len);
+	scan_ws(&s);
+	if (s.p >= s.end || (*s.p != '{' && *s.p != '['))
+		return -EBADMSG;
+	obj = *s.p == '{';
+	s.p++;
+	scan_ws(&s);
+	if (s.p < s.end && *s.p == (obj ? '}' : ']'))
+		return 0;
+	do {
+		const unsigned char *k = NULL, *kend = NULL, *at;
+		char *key = NULL;
+
+		if (obj) {
+			r = scan_key(&s, &k, &kend);
+			if (r < 0)
+				return r;
+			key = string_unescape(k, kend);
+			if (!key)
+				return -ENOMEM;
+		}
+		scan_ws(&s);
+		at = s.p;
+		r = scan_value(&s, 2);
+		if (r >= 0)
+			r = fn(userdata, key, at, (size_t)(s.p - at));
+		free(key);
+		if (r < 0)
+			return r;
+		r = walk_next(&s, obj);
+	} while (r > 0);
+	return r;
+}
+
 bool json_scan_utf8_valid(const void *buf, size_t len)
 {
 	const unsigned char *p = buf, *end;

@@ -41,6 +41,17 @@ _warn_unused_result_ int json_scan_check(const void *buf, size_t len, struct jso
 _warn_unused_result_ int json_scan_pointer(const void *buf, size_t len, const char *pointer,
                                            char **ret);
 
+/* One member of an object (key: unescaped, NUL-terminated, borrowed for the call) or element of
+ * an array (key NULL): its value's bytes, [value, value + value_len), as written in the body. */
+typedef int (*json_scan_each_fn)(void *userdata, const char *key, const void *value,
+                                 size_t value_len);
+/* Call fn for each member (or element) of the object (or array) that a body json_scan_check()
+ * accepts is, in order, without building a document: the way to read a large array one
+ * element at a time. Stops at fn's first negative return and returns it; -EBADMSG if buf is
+ * not such a body after all, -ENOMEM. */
+_warn_unused_result_ int json_scan_each(const void *buf, size_t len, json_scan_each_fn fn,
+                                        void *userdata);
+
 /* Whether len bytes at buf are valid UTF-8 by the rules json_scan_check() applies (NUL bytes
  * are valid UTF-8 here; JSON text refuses them by other rules). */
 bool json_scan_utf8_valid(const void *buf, size_t len);

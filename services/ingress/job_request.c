@@ -1,12 +1,14 @@
 /* The jobs API's requests read without I/O (job_request.h). */
 #include "job_request.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "id.h"
+#include "json_scan.h"
 #include "xalloc.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
@@ -79,19 +81,75 @@ static void submit_check_job(struct job_request *r, const char *where)
 		               where);
 }
 
-/* Check the parsed body's fields: kind, organisation, parameters, items, nothing else. */
-static void submit_check_fields(struct job_request *r)
-{
-	const char *key;
-	json_t *v, *items;
+/* The members of a JSON submission's top level. */
+static const char *const submit_members[] = {"kind", "organisation", "parameters", "items"};
 
-	json_object_foreach (r->body, key, v)
-		if (strcmp(key, "kind") != 0 && strcmp(key, "organisation") != 0 &&
-		    strcmp(key, "parameters") != 0 && strcmp(key, "items") != 0)
-			return problem(r, 422, "invalid_job", key, "unknown field");
+/* What the top level of a JSON submission held so far. */
+struct submit_top {
+	struct job_request *r;
+	json_t *keys;  /* every key seen */
+	char *unknown; /* the first key that is not a member */
+};
+
+/* One top-level member of a JSON submission: parsed into r->body (the items only found). A
+ * key given twice is malformed JSON for us (400), an unknown one is noted (422 once the whole
+ * top level is known to have no repeated key). */
+static int submit_member(void *userdata, const char *key, const void *value, size_t len)
+{
+	struct submit_top *t = userdata;
+	struct job_request *r = t->r;
+	json_error_t e;
+	json_t *v;
+	size_t i;
+
+	if (json_object_get(t->keys, key)) {
+		problem(r, 400, "malformed_json", NULL, "the member %s is given twice", key);
+		return -EINVAL;
+	}
+	json_object_set_new(t->keys, key, json_true());
+	for (i = 0; i < 4 && strcmp(key, submit_members[i]) != 0; i++)
+		;
+	if (i == 4) {
+		if (!t->unknown)
+			t->unknown = xstrdup(key);
+		return 0;
+	}
+	if (i == 3) {
+		r->items = value;
+		r->items_len = len;
+		return 0;
+	}
+	v = json_loadb(value, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+	if (!v) {
+		problem(r, 400, "malformed_json", NULL, "%s: %s", key, e.text);
+		return -EINVAL;
+	}
+	json_object_set_new(r->body, key, v);
+	return 0;
+}
+
+/* Check the body's members: kind, organisation, parameters, a non-empty items array, nothing
+ * else. */
+static void submit_check_fields(struct job_request *r, const struct http_req *req)
+{
+	struct submit_top t = {.r = r, .keys = json_object()};
+	const char *p;
+	int rc;
+
+	r->body = json_object();
+	rc = json_scan_each(req->body, req->body_len, submit_member, &t);
+	json_decref(t.keys);
+	if (rc == 0 && !r->status && t.unknown)
+		problem(r, 422, "invalid_job", t.unknown, "unknown field");
+	free(t.unknown);
+	if (rc < 0 || r->status)
+		return;
 	submit_check_job(r, "");
-	items = json_object_get(r->body, "items");
-	if (!json_is_array(items) || json_array_size(items) == 0)
+	p = r->items;
+	if (p && *p == '[')
+		for (p++; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
+			;
+	if (!p || *p == ']' || r->items[0] != '[')
 		return problem(r, 422, "invalid_job", "items",
 		               "a non-empty array of objects, each with an externalId");
 }
@@ -192,7 +250,8 @@ void job_request_submission(struct job_request *r, const struct http_req *req, s
 {
 	static const char *const allowed[] = {"skip_invalid", NULL};
 	const char *ct = http_req_header(req, "Content-Type");
-	json_error_t jerr;
+	struct json_error jerr;
+	size_t i;
 
 	submit_check_key(r, req);
 	r->csv = http_content_type_is(ct, "text/csv");
@@ -208,13 +267,15 @@ void job_request_submission(struct job_request *r, const struct http_req *req, s
 		return submit_csv_job(r, req);
 	if (!query_only(r, req, allowed))
 		return;
-	r->body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!r->body)
-		return problem(r, 400, "malformed_json", NULL, "not JSON (byte %d): %s",
-		               jerr.position, jerr.text);
-	if (!json_is_object(r->body))
+	if (json_scan_check(req->body, req->body_len, &jerr) < 0)
+		return problem(r, 400, "malformed_json", NULL, "%s", jerr.text);
+	for (i = 0; i < req->body_len && (req->body[i] == ' ' || req->body[i] == '\t' ||
+	                                  req->body[i] == '\r' || req->body[i] == '\n');
+	     i++)
+		;
+	if (i == req->body_len || req->body[i] != '{') /* an array */
 		return problem(r, 422, "invalid_job", NULL, "the body must be a JSON object");
-	submit_check_fields(r);
+	submit_check_fields(r, req);
 }
 
 /* One query parameter, decoded, into *ret (NULL when absent); false after noting the problem

@@ -19,7 +19,9 @@ struct job_request {
 	char *message;
 	json_t *fields; /* [{"field", "problem"}] when the problem has a field */
 	/* POST /v1/jobs */
-	json_t *body;      /* the object: kind, organisation, parameters, items (not with csv) */
+	json_t *body;      /* kind, organisation, parameters (the items stay in the request) */
+	const char *items; /* a JSON body's items array as written, borrowed from the request */
+	size_t items_len;
 	bool csv;          /* the items are the request's body as CSV (text/csv); kind, organisation
 	                    * and parameters came from the query */
 	bool skip_invalid; /* ?skip_invalid=true: submit the good items, list the others */
@@ -34,8 +36,9 @@ struct job_request {
 /* Whether kind is a job kind (the CHECK on hookrun.jobs.kind). */
 bool job_request_kind_known(const char *kind);
 /* A submission: one printable Idempotency-Key (1..255), at most body_limit bytes, and either
- * Content-Type JSON with a JSON object (UTF-8, no NUL, no repeated key) with a known kind, an
- * organisation, an optional parameters object, a non-empty items array and nothing else, or
+ * Content-Type JSON with a JSON object (UTF-8, no NUL, no repeated key at its top level) with
+ * a known kind, an organisation, an optional parameters object, a non-empty items array and
+ * nothing else (the items are only found, never parsed here: see job_items), or
  * Content-Type text/csv (the items, read later) with kind, organisation and parameters (a
  * JSON object) in the query. Both take skip_invalid=true|false in the query. */
 void job_request_submission(struct job_request *r, const struct http_req *req, size_t body_limit);

@@ -22,6 +22,7 @@
 #include "job_request.h"
 #include "job_target.h"
 #include "json.h"
+#include "json_scan.h"
 #include "log.h"
 #include "schema.h"
 #include "versori_request.h"
@@ -291,21 +292,31 @@ static char *submit_csv_items(struct call *c, const struct schema *schema, size_
 	return text;
 }
 
-/* A JSON body's items checked against schema (may be NULL), the good ones as the text of a
- * JSON array (new) of *ret_n items. The body's items are dropped on the way: a large body is
- * not held as a tree of values and as text at once for longer than the dump. */
+/* json_scan_each(): one item of a JSON body, parsed alone, checked, and let go. */
+static int submit_json_item(void *userdata, const char *key, const void *value, size_t len)
+{
+	struct job_items *k = userdata;
+	json_error_t e;
+	json_t *item = json_loadb(value, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+
+	job_items_add(k, item, item ? NULL : e.text);
+	json_decref(item);
+	return 0;
+}
+
+/* A JSON body's items checked against schema (may be NULL) one at a time (never a tree of
+ * values for all of them), the good ones as the text of a JSON array (new) of *ret_n items. */
 static char *submit_json_items(struct call *c, const struct schema *schema, size_t *ret_n,
                                struct job_items_check *ret_chk)
 {
-	char *text;
+	struct job_items *k = job_items_new(schema, PROBLEMS_MAX);
+	char *text = NULL;
+	size_t len = 0;
 
-	(void)job_items_check(json_object_get(c->req.body, "items"), schema, PROBLEMS_MAX, ret_chk);
-	text = json_dumps(ret_chk->good, JSON_COMPACT);
-	if (!text)
-		abort();
-	*ret_n = json_array_size(ret_chk->good);
-	json_decref(TAKE_PTR(ret_chk->good));
-	json_object_del(c->req.body, "items");
+	if (json_scan_each(c->req.items, c->req.items_len, submit_json_item, k) < 0)
+		abort(); /* checked by json_scan_check() in job_request: only on out of memory */
+	(void)job_items_finish(k, &text, &len, ret_n, ret_chk);
+	job_items_free(k);
 	return text;
 }
 

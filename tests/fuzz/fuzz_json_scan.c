@@ -13,7 +13,8 @@
  * When both accept, a few pointers derived from a hash of the input walk jansson's tree
  * (sometimes off its edge, sometimes malformed), and json_scan_pointer() must match
  * json_scalar_to_string(json_pointer_get()) for strings, integers and booleans, read back the
- * same double for reals, and give NULL for the rest. Any disagreement aborts. */
+ * same double for reals, and give NULL for the rest; json_scan_each() gives every member or
+ * element as a value jansson reads, as many as jansson counts. Any disagreement aborts. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -262,6 +263,28 @@ static void compare_pointer(const struct body *b, const json_t *root, const char
 	free(got);
 }
 
+/* json_scan_each(): each value it gives is itself one JSON value jansson reads. */
+static int each_value(void *userdata, const char *key, const void *value, size_t len)
+{
+	json_t *v = json_loadb(value, len, JSON_DECODE_ANY, NULL);
+	size_t *n = userdata;
+
+	CHECK(v != NULL);
+	json_decref(v);
+	(*n)++;
+	return 0;
+}
+
+/* json_scan_each() against jansson: as many values as the array has elements (an object at
+ * least as many as its distinct keys: jansson keeps the last of a repeated one). */
+static void compare_each(const struct body *b, const json_t *root)
+{
+	size_t n = 0;
+
+	CHECK(json_scan_each(b->buf, b->len, each_value, &n) == 0);
+	CHECK(json_is_array(root) ? n == json_array_size(root) : n >= json_object_size(root));
+}
+
 /* FNV-1a of the input, the seed for derived pointers. */
 static uint64_t input_hash(const uint8_t *data, size_t size)
 {
@@ -300,6 +323,8 @@ static void compare(const uint8_t *data, size_t size, uint64_t rng)
 		        replaced ? " (numbers replaced)" : "");
 	CHECK(ours == theirs);
 	CHECK(!replaced || json_scan_check(b.buf, b.len, NULL) == ours);
+	if (root)
+		compare_each(&b, root);
 	for (int i = 0; root && i < 4; i++) {
 		_cleanup_free_ char *ptr = pointer_derive(root, &rng);
 

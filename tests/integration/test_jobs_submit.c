@@ -299,8 +299,8 @@ static void test_csv_invalid_rows(void **state)
 	s->g.passed = true;
 }
 
-/* JSON items get the same check, by item and field; an update may leave required variables
- * out. */
+/* JSON items get the same check, by item and field, each read alone; an update may leave
+ * required variables out. */
 static void test_json_items_checked(void **state)
 {
 	struct suite *s = *state;
@@ -308,18 +308,26 @@ static void test_json_items_checked(void **state)
 	const json_t *f;
 
 	HARNESS_REQUIRE_DB();
-	post(
-	    s, NULL, "application/json",
-	    "{\"kind\":\"activation.variables\",\"organisation\":\"local\",\"parameters\":"
-	    "{\"projectId\":\"" PROJECT_ID "\",\"environmentId\":\"" ENV_ID "\"},\"items\":["
-	    "{\"externalId\":\"u1\",\"variables\":{\"batchSize\":10}},"
-	    "{\"externalId\":\"u2\",\"variables\":{\"batchSize\":\"ten\"}},"
-	    "{\"externalId\":\"u3\",\"variable\":{\"name\":\"nosuch\",\"value\":1}},"
-	    "{\"externalId\":\"u4\",\"variable\":{\"name\":\"defaultCurrency\",\"value\":\"X\"}}]}",
-	    NULL, &r);
+	post(s, NULL, "application/json",
+	     "{\"kind\":\"activation.variables\",\"organisation\":\"local\",\"parameters\":"
+	     "{\"projectId\":\"" PROJECT_ID "\",\"environmentId\":\"" ENV_ID "\"},\"items\":["
+	     "{\"externalId\":\"u1\",\"variables\":{\"batchSize\":10}},"
+	     "{\"externalId\":\"u2\",\"variables\":{\"batchSize\":\"ten\"}},"
+	     "{\"externalId\":\"u3\",\"variable\":{\"name\":\"nosuch\",\"value\":1}},"
+	     "{\"externalId\":\"u4\",\"variable\":{\"name\":\"defaultCurrency\",\"value\":\"X\"}},"
+	     "{\"externalId\":\"u5\",\"externalId\":\"u6\"},"
+	     "{\"externalId\":\"u7\",\"variables\":{\"batchSize\":1e999}}]}",
+	     NULL, &r);
 	assert_int_equal(r.status, 422);
 	f = json_object_get(json_object_get(r.json, "error"), "fields");
-	assert_int_equal(json_array_size(f), 3);
+	assert_int_equal(json_array_size(f), 5);
+	/* Items jansson cannot read are problems of their own: a key twice, a number too large. */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(f, 3), "field")),
+	                    "items[4]");
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(f, 3), "problem")),
+	                       "not JSON"));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(f, 4), "field")),
+	                    "items[5]");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(f, 0), "field")),
 	                    "items[1].variables");
 	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(f, 0), "problem")),

@@ -683,6 +683,47 @@ static void test_check_number_range(void **state)
 }
 
 /* Run the json_scan tests. */
+/* What json_scan_each() reported: "key=value;" per member, "value;" per element. */
+static int each_collect(void *userdata, const char *key, const void *value, size_t len)
+{
+	char *buf = userdata;
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, 512 - n, "%s%s%.*s;", key ? key : "", key ? "=" : "", (int)len,
+	         (const char *)value);
+	return strstr(buf, "stop") ? -ECANCELED : 0;
+}
+
+/* Members and elements one at a time, as written, keys unescaped; a callback's error stops it;
+ * an empty container calls nothing; a body that is not JSON is refused. */
+static void test_each(void **state)
+{
+	static const struct {
+		const char *body, *want;
+	} each_cases[] = {
+	    {"{\"a\": 1, \"b\\u00e9\" :[1, {\"x\":2}] ,\"c\":\"s\"}",
+	     "a=1;b\xc3\xa9=[1, {\"x\":2}];c=\"s\";"},
+	    {" [ {\"k\":1} , 2,\"three\",null ] ", "{\"k\":1};2;\"three\";null;"},
+	    {"{}", ""},
+	    {"[ ]", ""},
+	};
+	char buf[512];
+
+	for (size_t i = 0; i < sizeof(each_cases) / sizeof(each_cases[0]); i++) {
+		buf[0] = '\0';
+		assert_int_equal(json_scan_each(each_cases[i].body, strlen(each_cases[i].body),
+		                                each_collect, buf),
+		                 0);
+		assert_string_equal(buf, each_cases[i].want);
+	}
+	buf[0] = '\0';
+	assert_int_equal(json_scan_each("[1,\"stop\",3]", 13, each_collect, buf), -ECANCELED);
+	assert_string_equal(buf, "1;\"stop\";");
+	buf[0] = '\0';
+	assert_int_equal(json_scan_each("\"x\"", 3, each_collect, buf), -EBADMSG);
+	assert_int_equal(json_scan_each("[1,", 3, each_collect, buf), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -701,6 +742,7 @@ int main(void)
 	    cmocka_unit_test(test_pointer_depth),
 	    cmocka_unit_test(test_utf8_valid),
 	    cmocka_unit_test(test_prefixes_exact_buffers),
+	    cmocka_unit_test(test_each),
 	};
 
 	return cmocka_run_group_tests_name("json_scan", tests, NULL, NULL);
