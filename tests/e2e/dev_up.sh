@@ -148,6 +148,15 @@ api_done() {
 wait_for 60 "succeeded item for acme-44" api_done
 echo "dev_up: the jobs API provisioned acme-44 through the workers"
 
+# 4c. The CSV import example, pasted as printed (it reuses 4b's token file): the CLI watches
+#     the job to its end on a pipe and says it succeeded.
+csv=$(block_after 'Or import customers from a spreadsheet')
+[ -n "$csv" ] || fail "no CSV import example in the banner"
+out=$(timeout 120 bash -c "$csv" 2>&1) || fail "the CSV import example failed: $out"
+grep -q '^job [0-9a-f-]\{36\} submitted (2 items)$' <<<"$out" || fail "jobs submit printed '$out'"
+grep -q '^job [0-9a-f-]\{36\} succeeded$' <<<"$out" || fail "the CSV job did not succeed: '$out'"
+echo "dev_up: the CSV import example provisioned acme-45 and acme-46"
+
 # 5. Ctrl-C: SIGINT to the whole group, as the terminal sends it.
 pg_pid=$(head -n 1 "$run/pg/data/postmaster.pid")
 kill -INT -- "-$pid"
