@@ -12,6 +12,7 @@
 
 #include <csv.h>
 
+#include "json.h"
 #include "json_scan.h"
 #include "schema.h"
 #include "xalloc.h"
@@ -43,11 +44,9 @@ struct job_csv {
 	size_t n_columns;
 	char **fields; /* the current row's fields */
 	size_t n_fields, cap_fields;
-	bool row_bad; /* a field of the current row was refused already */
-	char *text;   /* the good items as a JSON array's text, without its closing bracket */
-	size_t text_len, text_cap;
-	size_t n_items;
-	json_t *seen; /* externalId -> the row that has it */
+	bool row_bad;                /* a field of the current row was refused already */
+	struct json_array_text good; /* the good items */
+	json_t *seen;                /* externalId -> the row that has it */
 };
 
 /* Record a problem (the first max_problems are kept). */
@@ -183,31 +182,6 @@ static bool row_vars_valid(struct job_csv *p, const json_t *vars)
 	return false;
 }
 
-/* json_dump_callback(): append to the items' text. */
-static int text_append(const char *buffer, size_t size, void *data)
-{
-	struct job_csv *p = data;
-
-	if (p->text_len + size + 1 > p->text_cap) {
-		p->text_cap = 2 * (p->text_len + size + 1);
-		p->text = xrealloc(p->text, p->text_cap);
-	}
-	memcpy(p->text + p->text_len, buffer, size);
-	p->text_len += size;
-	p->text[p->text_len] = '\0';
-	return 0;
-}
-
-/* Add a good item to the items' text (the row's item is not kept: a large body is held as
- * compact text, not as a tree of JSON values). */
-static void item_keep(struct job_csv *p, const json_t *item)
-{
-	(void)text_append(p->n_items ? "," : "[", 1, p);
-	if (json_dump_callback(item, text_append, p, JSON_COMPACT) != 0)
-		abort(); /* only on out of memory */
-	p->n_items++;
-}
-
 /* A data row: one item, unless a cell is refused. */
 static void row_take(struct job_csv *p)
 {
@@ -262,8 +236,8 @@ static void row_take(struct job_csv *p)
 	}
 	if (json_object_size(vars) > 0)
 		json_object_set(item, "variables", vars);
-	if (!bad && id)
-		item_keep(p, item);
+	if (!bad && id) /* kept as text: a large body never becomes a tree of values */
+		json_array_text_add(&p->good, item);
 	json_decref(vars);
 	json_decref(item);
 }
@@ -346,7 +320,7 @@ void job_csv_free(struct job_csv *p)
 		free(p->problems[i].message);
 	}
 	free(p->problems);
-	free(p->text);
+	json_array_text_fini(&p->good);
 	json_decref(p->seen);
 	json_decref(p->properties);
 	free(p);
@@ -377,12 +351,8 @@ int job_csv_finish_text(struct job_csv *p, char **ret_text, size_t *ret_len, siz
 		(void)broken(p);
 	if (!p->broken && !p->have_header)
 		problem(p, 1, NULL, "empty: no header row");
-	(void)text_append(p->n_items ? "]" : "[]", p->n_items ? 1 : 2, p);
-	*ret_text = TAKE_PTR(p->text);
-	*ret_len = p->text_len;
-	*ret_items = p->n_items;
-	p->text_len = p->text_cap = 0;
-	p->n_items = 0;
+	*ret_items = p->good.n;
+	*ret_text = json_array_text_take(&p->good, ret_len);
 	return p->total_problems ? -EINVAL : 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "schema.h"
 #include "xalloc.h"
 
@@ -24,8 +25,7 @@ struct job_items {
 	struct job_items_check out;
 	const struct schema *schema;
 	json_t *seen; /* externalId -> the first item that has it */
-	char *text;   /* the good items' JSON array, open */
-	size_t text_len, text_cap, n_good;
+	struct json_array_text good;
 };
 
 /* Record a problem of the current item at field (after "items[i]"). */
@@ -116,21 +116,6 @@ static void check_variables(struct checker *k, const json_t *item, const struct 
 		problem_schema(k, ".variable.value", &err);
 }
 
-/* json_dump_callback(): append to the good items' text. */
-static int text_append(const char *buffer, size_t size, void *data)
-{
-	struct job_items *k = data;
-
-	if (k->text_len + size + 1 > k->text_cap) {
-		k->text_cap = 2 * (k->text_len + size + 1);
-		k->text = xrealloc(k->text, k->text_cap);
-	}
-	memcpy(k->text + k->text_len, buffer, size);
-	k->text_len += size;
-	k->text[k->text_len] = '\0';
-	return 0;
-}
-
 struct job_items *job_items_new(const struct schema *schema, size_t max_problems)
 {
 	struct job_items *k = xcalloc(1, sizeof(*k));
@@ -148,7 +133,7 @@ void job_items_free(struct job_items *k)
 		return;
 	job_items_check_fini(&k->out);
 	json_decref(k->seen);
-	free(k->text);
+	json_array_text_fini(&k->good);
 	free(k);
 }
 
@@ -166,10 +151,7 @@ void job_items_add(struct job_items *k, const json_t *item, const char *unreadab
 	if (k->k.bad) {
 		k->out.refused++;
 	} else {
-		(void)text_append(k->n_good ? "," : "[", 1, k);
-		if (json_dump_callback(item, text_append, k, JSON_COMPACT) != 0)
-			abort(); /* only on out of memory */
-		k->n_good++;
+		json_array_text_add(&k->good, item);
 	}
 	k->k.index++;
 }
@@ -177,13 +159,10 @@ void job_items_add(struct job_items *k, const json_t *item, const char *unreadab
 int job_items_finish(struct job_items *k, char **ret_text, size_t *ret_len, size_t *ret_n,
                      struct job_items_check *ret)
 {
-	(void)text_append(k->n_good ? "]" : "[]", k->n_good ? 1 : 2, k);
-	*ret_text = TAKE_PTR(k->text);
-	*ret_len = k->text_len;
-	*ret_n = k->n_good;
+	*ret_n = k->good.n;
+	*ret_text = json_array_text_take(&k->good, ret_len);
 	*ret = k->out;
 	k->out = (struct job_items_check){0};
-	k->text_len = k->text_cap = k->n_good = 0;
 	return ret->total ? -EINVAL : 0;
 }
 

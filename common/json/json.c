@@ -158,3 +158,43 @@ char *json_scalar_to_string(const json_t *v)
 		return NULL;
 	}
 }
+
+/* json_dump_callback(): append size bytes to the array's text. */
+static int array_text_write(const char *buffer, size_t size, void *data)
+{
+	struct json_array_text *a = data;
+
+	if (a->len + size + 1 > a->cap) {
+		a->cap = 2 * (a->len + size + 1);
+		a->text = xrealloc(a->text, a->cap);
+	}
+	memcpy(a->text + a->len, buffer, size);
+	a->len += size;
+	a->text[a->len] = '\0';
+	return 0;
+}
+
+void json_array_text_add(struct json_array_text *a, const json_t *v)
+{
+	(void)array_text_write(a->n ? "," : "[", 1, a);
+	if (json_dump_callback(v, array_text_write, a, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+		abort(); /* only on out of memory */
+	a->n++;
+}
+
+char *json_array_text_take(struct json_array_text *a, size_t *ret_len)
+{
+	char *text;
+
+	(void)array_text_write(a->n ? "]" : "[]", a->n ? 1 : 2, a);
+	text = a->text;
+	*ret_len = a->len;
+	*a = (struct json_array_text){0};
+	return text;
+}
+
+void json_array_text_fini(struct json_array_text *a)
+{
+	free(a->text);
+	*a = (struct json_array_text){0};
+}

@@ -1,6 +1,7 @@
-/* JSON helpers over jansson: parsing inbound bodies with a positioned error, RFC 6901 pointers
- * and scalar-to-text for idempotency keys. Used by the ingress and worker; pure, never blocks.
- * Returned json_t references follow jansson's rules (json_decref, or json_auto_t locals). */
+/* JSON helpers over jansson: parsing inbound bodies with a positioned error, RFC 6901 pointers,
+ * scalar-to-text for idempotency keys, and arrays written out one value at a time. Used by the
+ * ingress and worker; pure, never blocks. Returned json_t references follow jansson's rules
+ * (json_decref, or json_auto_t locals). */
 #pragma once
 
 #include <stddef.h>
@@ -38,3 +39,19 @@ const json_t *json_pointer_get(const json_t *root, const char *pointer);
 /* A new string for an idempotency key: strings as-is, integers and reals as JSON text, true or
  * false; NULL for NULL, null, objects and arrays. Free with free(). */
 char *json_scalar_to_string(const json_t *v);
+
+/* The text of a JSON array written out one value at a time (a large job's items, never a
+ * tree of them all). Caller storage, zeroed to start; the text is NUL-terminated. */
+struct json_array_text {
+	char *text;
+	size_t len, cap;
+	size_t n; /* values written */
+};
+
+/* Append v (compact) to the array. */
+void json_array_text_add(struct json_array_text *a, const json_t *v);
+/* Close the array ("[]" when empty) and hand its text over: a new string of *ret_len bytes
+ * plus a NUL; a is zeroed again. */
+char *json_array_text_take(struct json_array_text *a, size_t *ret_len);
+/* Free what a holds; a is zeroed again. */
+void json_array_text_fini(struct json_array_text *a);

@@ -263,6 +263,38 @@ static void test_scalar_to_string(void **state)
 }
 
 /* Run the json tests. */
+/* An array written out value by value: "[]" when empty, compact, the count kept, and the
+ * text reads back as the same array. */
+static void test_array_text(void **state)
+{
+	struct json_array_text a = {0};
+	json_t *back;
+	size_t len;
+	char *text = json_array_text_take(&a, &len);
+
+	assert_string_equal(text, "[]");
+	assert_int_equal(len, 2);
+	free(text);
+	for (int i = 0; i < 1000; i++) {
+		json_t *v = json_pack("{s:i,s:s}", "i", i, "s", "x y");
+		json_array_text_add(&a, v);
+		json_decref(v);
+	}
+	assert_int_equal(a.n, 1000);
+	text = json_array_text_take(&a, &len);
+	assert_int_equal(a.n, 0);
+	assert_int_equal(strlen(text), len);
+	assert_true(strncmp(text, "[{\"i\":0,\"s\":\"x y\"},{\"i\":1,", 26) == 0);
+	back = json_loadb(text, len, 0, NULL);
+	assert_int_equal(json_array_size(back), 1000);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(back, 999), "i")), 999);
+	json_decref(back);
+	free(text);
+	json_array_text_add(&a, json_true());
+	json_array_text_fini(&a);
+	assert_null(a.text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +308,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_rejects_bad_bytes),
 	    cmocka_unit_test(test_parse_null_reterr),
 	    cmocka_unit_test(test_scalar_to_string),
+	    cmocka_unit_test(test_array_text),
 	};
 
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
