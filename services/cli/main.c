@@ -279,22 +279,26 @@ static int cli_jobs_or_deliveries(const struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-/* Parse the options that follow a command. */
+/* Parse the options that follow a command: 0, 1 for --help, or -EINVAL. */
 static int cli_command_args(int argc, char **argv, struct cli *cli)
 {
 	static const struct option opts[] = {
 	    {"dir", required_argument, NULL, 'd'},
 	    {"status", no_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
 		if (c == 'd')
 			cli->migrations_dir = optarg;
 		else if (c == 's')
 			cli->status = true;
+		else if (c == 'h')
+			return 1;
 		else
 			return -EINVAL;
 	}
@@ -336,9 +340,10 @@ int main(int argc, char **argv)
 		config_free(tc);
 		return rc;
 	}
-	if (cli_command_args(argc - i, argv + i, &cli) < 0) {
-		usage(stderr);
-		return EXIT_FAILURE;
+	rc = cli_command_args(argc - i, argv + i, &cli);
+	if (rc != 0) {
+		usage(rc > 0 ? stdout : stderr);
+		return rc > 0 ? EXIT_SUCCESS : 2;
 	}
 	struct config *c = cli_config(&cli, 0);
 	if (!c)

@@ -423,8 +423,12 @@ struct job_target *job_target_new(struct event_base *base, const struct config *
 		struct org *o = &t->orgs[i];
 
 		o->cfg = &c->versori[i];
-		if (versori_org_auth_new(o->cfg, &o->auth) < 0)
-			continue; /* no credential: the ingress only routes to it */
+		/* No credential, or a signing key that mints tokens for end users only (no
+		 * jwt_subject for calls that act for none): the ingress only routes to it, and
+		 * the worker checks each item alone. */
+		if ((o->cfg->signing_key && !o->cfg->jwt_subject) ||
+		    versori_org_auth_new(o->cfg, &o->auth) < 0)
+			continue;
 		o->client = versori_org_client_new(o->cfg, t->http, o->auth, c->api_timeout_ms,
 		                                   target_on_attempt);
 	}

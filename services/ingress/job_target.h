@@ -36,7 +36,8 @@ struct job_target *job_target_new(struct event_base *base, const struct config *
                                   struct metrics *m);
 /* Free it: asks still waiting are answered -ECANCELED first. NULL is ignored. */
 void job_target_free(struct job_target *t);
-/* Whether organisation (a [versori.NAME] name) has a credential to ask with. */
+/* Whether organisation (a [versori.NAME] name) has a credential to ask with: an API key, a
+ * static JWT, or a signing key with a jwt_subject for calls that act for no end user. */
 bool job_target_can_ask(const struct job_target *t, const char *organisation);
 /* Ask for the schema of project (a ULID; NULL: no schema) and the id of the environment called
  * environment_name in project (a ULID or a project's name; NULL: none) for organisation, which
