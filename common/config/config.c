@@ -2071,20 +2071,38 @@ out:
 	return r;
 }
 
+/* Whether url starts with prefix and the match ends on a boundary of the URL: after the
+ * host's end ('/', or ':' before a port), inside the port or the path, never inside a host
+ * name ("https://a.example" does not admit "https://a.example.evil.net/"). */
+static bool url_prefix_matches(const char *url, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	const char *host = strstr(prefix, "://");
+	bool in_host = host && !strpbrk(host + 3, "/:");
+
+	if (n == 0 || strncmp(url, prefix, n) != 0)
+		return false;
+	return !in_host || url[n] == '\0' || url[n] == '/' || url[n] == ':';
+}
+
 bool config_callback_url_allowed(const struct config *c, const char *url)
 {
 	_cleanup_free_ char *list = NULL;
+	const char *auth;
 	char *save = NULL;
 
 	if (!c->callback_urls || !url ||
 	    (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
 		return false;
 	for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-		if (*p <= 0x20 || *p == 0x7f)
+		if (*p <= 0x20 || *p == 0x7f || *p == '\\')
 			return false;
+	auth = strstr(url, "://") + 3;
+	if (memchr(auth, '@', strcspn(auth, "/?#")))
+		return false; /* user information: "https://allowed.example@evil.net/" */
 	list = xstrdup(c->callback_urls);
 	for (char *e = strtok_r(list, ", ", &save); e; e = strtok_r(NULL, ", ", &save))
-		if (strncmp(url, e, strlen(e)) == 0)
+		if (url_prefix_matches(url, e))
 			return true;
 	return false;
 }

@@ -98,7 +98,7 @@ char *http_req_query_param(const struct http_req *req, const char *name, size_t 
 	return NULL;
 }
 
-/* Whether Content-Type is JSON: application/json or application/<x>+json, any parameters. */
+/* Percent-encode a query component. */
 char *http_query_encode(const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -118,6 +118,7 @@ char *http_query_encode(const char *s)
 	return out;
 }
 
+/* Whether Content-Type is media_type, a charset parameter UTF-8 or ASCII when given. */
 bool http_content_type_is(const char *ct, const char *media_type)
 {
 	const char *p;
@@ -147,6 +148,7 @@ bool http_content_type_is(const char *ct, const char *media_type)
 	return true;
 }
 
+/* Whether Content-Type is JSON: application/json or application/<x>+json, any parameters. */
 bool http_content_type_is_json(const char *ct)
 {
 	if (!ct)

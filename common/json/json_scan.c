@@ -737,7 +737,7 @@ int json_scan_pointer(const void *buf, size_t len, const char *pointer, char **r
 	return 0;
 }
 
-/* Whether len bytes at buf are valid UTF-8. */
+/* Each member or element of the top level, in order, as written. */
 int json_scan_each(const void *buf, size_t len, json_scan_each_fn fn, void *userdata)
 {
 	struct scan s;
@@ -778,6 +778,7 @@ int json_scan_each(const void *buf, size_t len, json_scan_each_fn fn, void *user
 	return r;
 }
 
+/* Whether len bytes at buf are valid UTF-8. */
 bool json_scan_utf8_valid(const void *buf, size_t len)
 {
 	const unsigned char *p = buf, *end;

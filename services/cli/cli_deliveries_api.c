@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli_api.h"
+#include "id.h"
 #include "xalloc.h"
 
 #define EXIT_REFUSED     1
@@ -122,6 +123,11 @@ int cli_deliveries_api_handle(struct cli_api *api, int argc, char **argv, FILE *
 	if ((strcmp(sub, "show") != 0 && strcmp(sub, "replay") != 0) || optind != argc - 2) {
 		cli_deliveries_api_usage(err);
 		return EXIT_USAGE;
+	}
+	if (!id_uuid_is_valid(argv[1 + optind])) {
+		fprintf(err, "hookrun deliveries %s: '%s' is not a delivery id (a UUID)\n", sub,
+		        argv[1 + optind]);
+		return EXIT_REFUSED;
 	}
 	id = http_query_encode(argv[1 + optind]);
 	path = strcmp(sub, "show") == 0

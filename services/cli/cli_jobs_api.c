@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "cli_api.h"
+#include "id.h"
 #include "versori_request.h"
 #include "xalloc.h"
 
@@ -151,7 +152,8 @@ static void progress(const json_t *job, bool tty, FILE *out)
 {
 	long long total = count(job, "total"),
 	          done = count(job, "succeeded") + count(job, "failed") + count(job, "cancelled");
-	int filled = total > 0 ? (int)(done * BAR_WIDTH / total) : 0;
+	int filled =
+	    total > 0 && done > 0 ? (int)((done < total ? done : total) * BAR_WIDTH / total) : 0;
 	char bar[BAR_WIDTH + 1];
 	const json_t *eta = json_object_get(job, "eta_s");
 
@@ -542,6 +544,11 @@ int cli_jobs_api_handle(struct cli_api *api, int argc, char **argv, FILE *out, F
 	}
 	if (strcmp(sub, "submit") == 0)
 		return submit(api, &o, argc - 1, argv + 1, out, err);
+	if (strcmp(sub, "list") != 0 && o.rest == argc - 2 && !id_uuid_is_valid(argv[1 + o.rest])) {
+		fprintf(err, "hookrun jobs %s: '%s' is not a job id (a UUID)\n", sub,
+		        argv[1 + o.rest]);
+		return EXIT_REFUSED;
+	}
 	if (strcmp(sub, "show") == 0 && o.rest == argc - 2)
 		return job_show(api, argv[1 + o.rest], o.json, out, err);
 	state = o.state ? http_query_encode(o.state) : NULL;

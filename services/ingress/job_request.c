@@ -139,6 +139,8 @@ static void submit_check_fields(struct job_request *r, const struct http_req *re
 	r->body = json_object();
 	rc = json_scan_each(req->body, req->body_len, submit_member, &t);
 	json_decref(t.keys);
+	if (rc < 0 && !r->status)
+		problem(r, 400, "malformed_json", NULL, "the body could not be read");
 	if (rc == 0 && !r->status && t.unknown)
 		problem(r, 422, "invalid_job", t.unknown, "unknown field");
 	free(t.unknown);

@@ -70,6 +70,7 @@ struct job_target {
 	size_t n_orgs;
 	struct entry *entries;
 	struct job_target_ask *asks;
+	bool stopping; /* job_target_free(): calls cut off answer -ECANCELED */
 };
 
 /* The organisation called name, if it has a credential. */
@@ -105,10 +106,12 @@ static void ask_answer(struct job_target_ask *a, int r, const char *message,
                        const struct schema *schema)
 {
 	struct job_target_answer ans = {
-	    .r = r,
-	    .message = r < 0 ? message : NULL,
-	    .schema = r < 0 ? NULL : schema,
-	    .environment_id = r < 0 ? NULL : a->environment_id,
+	    .r = a->t->stopping ? -ECANCELED : r,
+	    .message = a->t->stopping ? "the ingress is stopping"
+	               : r < 0        ? message
+	                              : NULL,
+	    .schema = r < 0 || a->t->stopping ? NULL : schema,
+	    .environment_id = r < 0 || a->t->stopping ? NULL : a->environment_id,
 	    .calls = a->calls,
 	};
 
@@ -214,11 +217,33 @@ static void entry_on_fetched(struct versori_outcome *o, void *userdata)
 	}
 }
 
+/* Forget entries that are idle (nothing waits, nothing loads) and stale or failed, so that
+ * asks for many projects (or for ones that do not exist) cannot grow the cache for ever. */
+static void entries_sweep(struct job_target *t)
+{
+	uint64_t now = loop_now_ms();
+
+	for (struct entry **p = &t->entries; *p;) {
+		struct entry *e = *p;
+
+		if (e->loading || e->waiters ||
+		    (e->have && now - e->fetched_ms < JOB_TARGET_SCHEMA_TTL_MS)) {
+			p = &e->next;
+			continue;
+		}
+		*p = e->next;
+		schema_free(e->schema);
+		free(e->project);
+		free(e);
+	}
+}
+
 /* The entry of org and project, made when new. */
 static struct entry *entry_get(struct job_target *t, struct org *org, const char *project)
 {
 	struct entry *e;
 
+	entries_sweep(t);
 	for (e = t->entries; e; e = e->next)
 		if (e->org == org && strcmp(e->project, project) == 0)
 			return e;
@@ -439,7 +464,8 @@ void job_target_free(struct job_target *t)
 {
 	if (!t)
 		return;
-	http_client_free(t->http); /* every call in flight answers -ECANCELED */
+	t->stopping = true;
+	http_client_free(t->http); /* every call in flight answers, cut off */
 	for (struct job_target_ask *a = TAKE_PTR(t->asks), *next; a; a = next) {
 		next = a->next;
 		a->prev = a->next = NULL; /* off the list: ask_free() unlinks nothing */

@@ -51,6 +51,8 @@ static const struct db_prepared jobs_statements[] = {
     {"replay", "SELECT outcome, coalesce(job_id::text, ''), coalesce(reason, '') FROM "
                "hookrun.replay_delivery($1::uuid, $2::jsonb, $3, $4::boolean)"},
     {"record_calls", "SELECT hookrun.record_api_calls($1, $2, $3::jsonb)"},
+    {"job_by_key", "SELECT id, request_sha256 IS NOT DISTINCT FROM $3::bytea, items_total "
+                   "FROM hookrun.jobs WHERE submitted_by = $1 AND idempotency_key = $2"},
 };
 
 /* What a request asks for. */
@@ -175,14 +177,32 @@ static bool token_hash(const struct http_req *req, char out[2 + CRYPTO_SHA256_HE
 	return crypto_sha256_hex(t, strlen(t), out + 2) >= 0;
 }
 
+/* The job is stored (created) or was stored before under the same key: 202 or 200, with its
+ * Location, the items stored and those skipped. */
+static void submit_answer(struct call *c, const char *job_id, bool created)
+{
+	char location[64];
+	struct http_header loc[2] = {{0}};
+
+	snprintf(location, sizeof(location), JOBS_PATH "/%s", job_id);
+	loc[0] = (struct http_header){"Location", location};
+	if (created && c->api->dispatch)
+		dispatch_wake(c->api->dispatch);
+	log_event(LOG_LEVEL_INFO, "jobs.submitted", "job=%s token=%s created=%s", job_id,
+	          c->token_id, created ? "true" : "false");
+	answer_json(c->ex, c->api->metrics, "jobs", created ? 202 : 200,
+	            json_pack("{s:s,s:b,s:I,s:I,s:O*}", "job_id", job_id, "duplicate", !created,
+	                      "items", (json_int_t)c->n_items, "skipped", (json_int_t)c->skipped,
+	                      "problems", c->skipped ? c->problems : NULL),
+	            loc);
+	call_free(c);
+}
+
 /* The submission committed (or was refused): answer it. */
 static void submit_on_result(void *userdata, const PGresult *res, int r)
 {
 	struct call *c = userdata;
 	const char *state = r == 0 ? db_result_sqlstate(res) : NULL;
-	char location[64];
-	struct http_header loc[2] = {{0}};
-	bool created;
 
 	if (r < 0)
 		return call_error(c, 503, "unavailable", "the database connection was lost", NULL);
@@ -198,19 +218,7 @@ static void submit_on_result(void *userdata, const PGresult *res, int r)
 	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
 		return call_error(c, 409, "idempotency_conflict",
 		                  "this Idempotency-Key was used for a different request", NULL);
-	created = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-	snprintf(location, sizeof(location), JOBS_PATH "/%s", PQgetvalue(res, 0, 0));
-	loc[0] = (struct http_header){"Location", location};
-	if (created && c->api->dispatch)
-		dispatch_wake(c->api->dispatch);
-	log_event(LOG_LEVEL_INFO, "jobs.submitted", "job=%s token=%s created=%s",
-	          PQgetvalue(res, 0, 0), c->token_id, created ? "true" : "false");
-	answer_json(c->ex, c->api->metrics, "jobs", created ? 202 : 200,
-	            json_pack("{s:s,s:b,s:I,s:I,s:O*}", "job_id", PQgetvalue(res, 0, 0),
-	                      "duplicate", !created, "items", (json_int_t)c->n_items, "skipped",
-	                      (json_int_t)c->skipped, "problems", c->skipped ? c->problems : NULL),
-	            loc);
-	call_free(c);
+	submit_answer(c, PQgetvalue(res, 0, 0), strcmp(PQgetvalue(res, 0, 1), "t") == 0);
 }
 
 /* The request's hash for its Idempotency-Key: of the body, and of the query when there is
@@ -332,6 +340,12 @@ static void submit_items(struct call *c, const struct schema *schema)
 	items = c->req.csv ? submit_csv_items(c, schema, &n, &chk, &fatal)
 	                   : submit_json_items(c, schema, &n, &chk);
 	c->problems = TAKE_PTR(chk.problems);
+	if (chk.total == 0 && n == 0) {
+		job_items_check_fini(&chk);
+		return call_error(
+		    c, 422, "invalid_items", "the body holds no items (no data rows)",
+		    json_pack("[{s:s,s:s}]", "field", "items", "problem", "no data rows"));
+	}
 	if (chk.total > 0 && (!c->req.skip_invalid || fatal || n == 0)) {
 		msg = xasprintf("%zu problem%s in the items%s%s; nothing was submitted%s",
 		                chk.total, chk.total == 1 ? "" : "s",
@@ -400,10 +414,9 @@ static void submit_on_target(const struct job_target_answer *a, void *userdata)
 	submit_items(c, a->schema);
 }
 
-/* A good token may submit: the request's problems first, then its organisation, then what
- * the items need from the Versori API (the project's schema, an environment's id), then the
- * items. */
-static void submit_send(struct call *c, bool in_scope)
+/* The request is new (no job under its key): what the items need from the Versori API (the
+ * project's schema, an environment's id), then the items. */
+static void submit_prepare(struct call *c)
 {
 	const char *org = json_string_value(json_object_get(c->req.body, "organisation"));
 	const json_t *p = json_object_get(c->req.body, "parameters");
@@ -411,16 +424,9 @@ static void submit_send(struct call *c, bool in_scope)
 	const char *env = json_object_get(p, "environmentId")
 	                      ? NULL
 	                      : json_string_value(json_object_get(p, "environment"));
-	const json_t *cb;
+	const json_t *cb = json_object_get(p, "callbackUrl");
 	bool can_ask;
 
-	if (c->req.status)
-		return call_error(c, c->req.status, c->req.code, c->req.message,
-		                  json_incref(c->req.fields));
-	if (!in_scope || !config_versori_find(c->api->config, org))
-		return call_error(c, 404, "unknown_organisation",
-		                  "no such organisation for this token", NULL);
-	cb = json_object_get(p, "callbackUrl");
 	if (cb && !config_callback_url_allowed(c->api->config, json_string_value(cb)))
 		return call_error(
 		    c, 422, "invalid_job",
@@ -442,6 +448,53 @@ static void submit_send(struct call *c, bool in_scope)
 		return;
 	}
 	submit_items(c, NULL);
+}
+
+/* The job stored under the request's Idempotency-Key, if any: the same request gets that job
+ * at once (200, without asking the Versori API or reading the items again), another one 409;
+ * none: on with the request. */
+static void submit_on_key(void *userdata, const PGresult *res, int r)
+{
+	struct call *c = userdata;
+
+	if (r < 0)
+		return call_error(c, 503, "unavailable", "the database connection was lost", NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_event(LOG_LEVEL_ERROR, "jobs.key_failed", "detail=%s", db_result_message(res));
+		return call_error(c, 500, "internal_error", "the key could not be looked up", NULL);
+	}
+	if (PQntuples(res) == 0)
+		return submit_prepare(c);
+	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+		return call_error(c, 409, "idempotency_conflict",
+		                  "this Idempotency-Key was used for a different request", NULL);
+	c->n_items = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+	submit_answer(c, PQgetvalue(res, 0, 0), false);
+}
+
+/* A good token may submit: the request's problems first, then its organisation, then its
+ * Idempotency-Key, then the rest. */
+static void submit_send(struct call *c, bool in_scope)
+{
+	const char *org = json_string_value(json_object_get(c->req.body, "organisation"));
+	char hash[2 + CRYPTO_SHA256_HEX_SIZE];
+	_cleanup_free_ char *by = NULL;
+	const char *values[3];
+
+	if (c->req.status)
+		return call_error(c, c->req.status, c->req.code, c->req.message,
+		                  json_incref(c->req.fields));
+	if (!in_scope || !config_versori_find(c->api->config, org))
+		return call_error(c, 404, "unknown_organisation",
+		                  "no such organisation for this token", NULL);
+	if (!c->req.idempotency_key)
+		return submit_prepare(c);
+	submit_hash(http_exchange_req(c->ex), hash);
+	by = xasprintf("token:%s", c->token_id);
+	values[0] = by;
+	values[1] = c->req.idempotency_key;
+	values[2] = hash;
+	db_queue_send(c->api->db, "job_by_key", 3, values, submit_on_key, c);
 }
 
 /* A job, a list, a cancel, a retry or a delivery answered: the JSON the database made, or

@@ -240,7 +240,7 @@ void item_run_unexpected(struct item_run *r, const struct versori_outcome *o, co
 		item_settle(r, SETTLE_FAILED, full ? full : desc, 0);
 		return;
 	}
-	if (o->status == 429 && r->env->throttled)
+	if (o->status == 429 && r->env->throttled && !r->outside_api)
 		r->env->throttled(
 		    r->env->userdata, r->org->cfg->name,
 		    (uint32_t)(o->retry_after_s > 0 ? o->retry_after_s * 1000 : 1000));
@@ -481,10 +481,21 @@ void item_run_call(struct item_run *r, struct versori_request *req, item_step_fn
 	item_call_go(r);
 }
 
-/* The URL without its query or fragment, for the audit row (a query may hold a secret). */
+/* The URL without its user information, query or fragment, for the audit row (each may hold
+ * a secret): scheme, host and path. */
 static char *url_for_audit(const char *url)
 {
-	return xstrndup(url, strcspn(url, "?#"));
+	const char *auth = strstr(url, "://");
+	size_t end = strcspn(url, "?#");
+	const char *at;
+
+	if (!auth)
+		return xstrndup(url, end);
+	auth += 3;
+	at = memchr(auth, '@', strcspn(auth, "/?#"));
+	if (!at)
+		return xstrndup(url, end);
+	return xasprintf("%.*s%.*s", (int)(auth - url), url, (int)(url + end - (at + 1)), at + 1);
 }
 
 /* item_run_post()'s request was answered: record it, then the kind's next step. */

@@ -92,6 +92,7 @@ struct item_run {
 	void *schema_entry;         /* the cache entry this run is fetching, or NULL */
 	void (*after_schema)(struct item_run *r); /* where a kind goes once variables pass */
 	struct item_run *wait_next;               /* in its organisation's waiting list */
+	bool outside_api; /* a kind calling no Versori API (job.callback): its 429 pauses nothing */
 	bool waiting;
 	/* Private to item_run.c. */
 	json_t *calls;

@@ -29,6 +29,7 @@ void job_callback_run(struct item_run *r)
 	char ts[24];
 	long long now = (long long)time(NULL);
 
+	r->outside_api = true; /* a receiver's 429 is not the Versori API's */
 	if (!url || !config_callback_url_allowed(r->env->config, url)) {
 		item_run_fail(r, "the callback URL is not one that callback_urls allows");
 		return;

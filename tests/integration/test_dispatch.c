@@ -1581,9 +1581,9 @@ static char *callback_wait(struct dispatch_group *t, const char *job)
 }
 
 /* A job that names a callback URL: once it finishes, its receiver gets one event, signed the
- * Standard Webhooks way (checked by the receiver's own Python), after two 503s that are retried
- * like any item; every attempt is an audit row. A 410 fails the callback for good, and a URL
- * that callback_urls does not allow is never called. */
+ * Standard Webhooks way (checked by the receiver's own Python), after a 429 (which pauses no
+ * organisation) and a 503 that are retried like any item; every attempt is an audit row. A 410
+ * fails the callback for good, and a URL that callback_urls does not allow is never called. */
 static void test_completion_callback(void **state)
 {
 	struct dispatch_group *t = *state;
@@ -1591,10 +1591,12 @@ static void test_completion_callback(void **state)
 	_cleanup_free_ char *url = NULL, *st = NULL, *err = NULL, *job2 = NULL, *job3 = NULL;
 	struct receiver rc = {0}, gone = {0};
 	json_t *reqs, *event;
+	double pauses;
 	const json_t *last;
 
 	HARNESS_REQUIRE_DB();
-	assert_true(receiver_start("503,503,204", &rc));
+	pauses = harness_metric(t->g.port, "hookrun_dispatch_pauses_total{organisation=\"demo\"}");
+	assert_true(receiver_start("429,503,204", &rc));
 	assert_non_null(worker_start(t));
 	url = xasprintf("http://127.0.0.1:%d/hooks/done?token=in-query", rc.port);
 	job = harness_sql_text(
@@ -1612,6 +1614,10 @@ static void test_completion_callback(void **state)
 	assert_int_equal(json_array_size(reqs), 3);
 	last = json_array_get(reqs, 2);
 	assert_int_equal(json_integer_value(json_object_get(last, "answered")), 204);
+	/* The receiver's 429 paused nothing: it is not the Versori API's. */
+	assert_true(
+	    harness_metric(t->g.port, "hookrun_dispatch_pauses_total{organisation=\"demo\"}") ==
+	    pauses);
 	assert_true(json_is_true(json_object_get(last, "verified")));
 	assert_string_equal(json_string_value(json_object_get(last, "path")),
 	                    "/hooks/done?token=in-query");

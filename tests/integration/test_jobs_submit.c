@@ -174,6 +174,18 @@ static void post_csv(struct suite *s, const char *csv, const char *more, struct 
 	post(s, q, "text/csv", csv, NULL, r);
 }
 
+/* post_csv() with an Idempotency-Key. */
+static void post_csv_keyed(struct suite *s, const char *csv, const char *key,
+                           struct harness_response *r)
+{
+	_cleanup_free_ char *q =
+	    csv_query("activation.provision", "local",
+	              "{\"projectId\":\"" PROJECT_ID "\",\"environment\":\"production\"}", NULL);
+	_cleanup_free_ char *h = xasprintf("Idempotency-Key: %s", key);
+
+	post(s, q, "text/csv", csv, (const char *const[]){h, NULL}, r);
+}
+
 /* Jobs stored. */
 static long long jobs_count(struct suite *s)
 {
@@ -379,7 +391,8 @@ static void test_schema_read_once(void **state)
 }
 
 /* What the API cannot give: an unknown environment or project is 422 naming the parameter;
- * an API answering 5xx is 503 with Retry-After; an organisation without a credential cannot
+ * an API answering 5xx is 503 with Retry-After (a keyed request sent again still gets its
+ * job); an organisation without a credential cannot
  * name an environment by name. Nothing is stored. */
 static void test_target_errors(void **state)
 {
@@ -402,7 +415,10 @@ static void test_target_errors(void **state)
 	assert_int_equal(r.status, 422);
 	f = json_array_get(json_object_get(json_object_get(r.json, "error"), "fields"), 0);
 	assert_string_equal(json_string_value(json_object_get(f, "field")), "parameters.projectId");
-	/* The simulator fails every call. */
+	/* A keyed job, then the simulator fails every call: the same request again is the first
+	 * job (no call needed), a new one cannot be checked (503). */
+	post_csv_keyed(s, "externalId,var.retailerId\nkf-1,r\n", "kf", &r);
+	assert_int_equal(r.status, 202);
 	harness_response_fini(&r);
 	harness_http(
 	    harness_service_port(s->sim),
@@ -414,6 +430,10 @@ static void test_target_errors(void **state)
 	        .body_len = strlen("{\"rules\":[{\"kind\":\"error\",\"statuses\":[503]}]}")},
 	    &r);
 	assert_int_equal(r.status, 200);
+	post_csv_keyed(s, "externalId,var.retailerId\nkf-1,r\n", "kf", &r);
+	assert_int_equal(r.status, 200);
+	assert_true(harness_response_duplicate(&r));
+	assert_int_equal(json_integer_value(json_object_get(r.json, "items")), 1);
 	post(s, q2, "text/csv", "externalId\nu1\n", NULL, &r);
 	assert_int_equal(r.status, 503);
 	assert_string_equal(harness_response_error_code(&r), "versori_unavailable");
@@ -423,7 +443,7 @@ static void test_target_errors(void **state)
 	post(s, q3, "text/csv", "externalId\nu1\n", NULL, &r);
 	assert_int_equal(r.status, 422);
 	assert_non_null(strstr(r.body, "environmentId"));
-	assert_int_equal(jobs_count(s), 0);
+	assert_int_equal(jobs_count(s), 1);
 	harness_response_fini(&r);
 	s->g.passed = true;
 }
@@ -492,6 +512,7 @@ static void test_csv_bad_requests(void **state)
 	    {"kind=activation.remove&organisation=other", "text/csv", "externalId\nu1\n", 404,
 	     "unknown_organisation"},
 	    {NULL, "text/csv", "", 422, "invalid_items"},
+	    {NULL, "text/csv", "externalId\n", 422, "invalid_items"},
 	    {NULL, "text/csv", "externalId\nu\"1\n", 422, "invalid_items"},
 	    {NULL, "text/csv", "externalId\n\xff\xfe\n", 422, "invalid_items"},
 	    {NULL, "text/csv", "name\nu1\n", 422, "invalid_items"},

@@ -1059,6 +1059,16 @@ static void test_callbacks(void **state _unused_)
 	assert_false(config_callback_url_allowed(c, "https://a.example/x/\r\n"));
 	assert_false(config_callback_url_allowed(c, NULL));
 	assert_false(config_callback_url_allowed(none, "https://a.example/x/done"));
+	config_free(none);
+	/* A prefix that ends inside a host name matches that host only, never user information. */
+	none = load_ok("[hookrun]\ncallback_urls = https://b.example\n", NULL);
+	assert_true(config_callback_url_allowed(none, "https://b.example"));
+	assert_true(config_callback_url_allowed(none, "https://b.example/cb"));
+	assert_true(config_callback_url_allowed(none, "https://b.example:8443/cb"));
+	assert_false(config_callback_url_allowed(none, "https://b.example.evil.net/"));
+	assert_false(config_callback_url_allowed(none, "https://b.example@evil.net/"));
+	assert_false(config_callback_url_allowed(none, "https://b.example\\@evil.net/"));
+	assert_false(config_callback_url_allowed(c, "http://127.0.0.1:80@evil.net/"));
 	config_free(c);
 	config_free(none);
 	expect_error("[versori.acme]\norganisation_id = " ORG_ULID "\ncallback_secret = nope!\n",
