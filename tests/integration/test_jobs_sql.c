@@ -460,6 +460,38 @@ static void test_retry_later(void **state)
 	s->g.passed = true;
 }
 
+/* A claim of 16 items from a 5,000-item job reads about what it leases (the job's due items
+ * in claim order, from an index), never all of the job's queued items to sort them, as claims
+ * on a bulk job once did on some statistics. */
+static void test_claim_reads_in_order(void **state)
+{
+	struct suite *s = *state;
+	long long fetched;
+
+	HARNESS_REQUIRE_DB();
+	assert_true(harness_sql_exec(s->g.conn, "ANALYZE hookrun.job_items"));
+	assert_true(harness_sql_exec(
+	    s->g.conn, "SELECT hookrun.submit_job('environment.variables', 'acme', '{}', "
+	               "(SELECT jsonb_agg(jsonb_build_object('externalId', 'u' || g)) "
+	               "FROM generate_series(1, 5000) g), 'cli')"));
+	assert_true(harness_sql_exec(s->g.conn, "BEGIN"));
+	assert_true(harness_sql_exec(s->g.conn, "CREATE TEMP TABLE fetched ON COMMIT DROP AS "
+	                                        "SELECT idx_tup_fetch AS n FROM "
+	                                        "pg_stat_xact_user_tables WHERE relid = "
+	                                        "'hookrun.job_items'::regclass"));
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT count(*) FROM hookrun.claim_items(16, '1 h', 'w')",
+	                                 NULL),
+	                 16);
+	fetched = harness_sql_int(s->g.conn,
+	                          "SELECT t.idx_tup_fetch - f.n FROM pg_stat_xact_user_tables t, "
+	                          "fetched f WHERE t.relid = 'hookrun.job_items'::regclass",
+	                          NULL);
+	assert_true(harness_sql_exec(s->g.conn, "COMMIT"));
+	assert_in_range(fetched, 16, 64);
+	s->g.passed = true;
+}
+
 /* Counts follow any UPDATE, an operator's in psql too; states outside the model and leases
  * without a token are refused by the table itself. */
 static void test_operator_updates(void **state)
@@ -518,6 +550,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_claims_skip_locked, test_setup,
 	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_retry_later, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_reads_in_order, test_setup,
+	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_operator_updates, test_setup,
 	                                    harness_test_teardown),
 	};
