@@ -269,7 +269,7 @@ static const struct config_key global_keys[] = {
      .flags = KEY_OPTIONAL,
      .help = "the worker's name in leases and audit rows; "
              "default worker-<host>-<pid>"},
-    {GLOBAL_KEY("worker_slots", "HOOKRUN_WORKER_SLOTS", worker_slots, KEY_INT), .def = "32",
+    {GLOBAL_KEY("worker_slots", "HOOKRUN_WORKER_SLOTS", worker_slots, KEY_INT), .def = "128",
      .min = 1, .max = 4096, .help = "items one worker runs at once"},
     {GLOBAL_KEY("worker_listen_addr", "HOOKRUN_WORKER_LISTEN_ADDR", worker_listen_addr, KEY_STRING),
      .def = "127.0.0.1", .help = "address of the worker's /healthz, /readyz and /metrics"},

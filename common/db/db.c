@@ -54,6 +54,9 @@ struct db_async {
 	const void *copy_data;
 	size_t copy_len;
 	db_copy_fn copy_cb;
+	/* ... or the callback that makes it a chunk at a time (copying: under way). */
+	db_copy_next_fn copy_next;
+	bool copying;
 };
 
 /* Strip the trailing newline libpq puts on its messages into a new string. */
@@ -480,6 +483,8 @@ static void db_async_teardown(struct db_async *db)
 	db->copy_data = NULL;
 	db->copy_len = 0;
 	db->copy_cb = NULL;
+	db->copy_next = NULL;
+	db->copying = false;
 }
 
 /* The connection broke or could not be made: fail what is in flight, retry later. */
@@ -759,6 +764,21 @@ bool db_async_idle(const struct db_async *db)
 	return db->state == DB_CONNECTED && !db->in_flight;
 }
 
+/* A literal for SQL text on this connection. */
+char *db_async_literal(struct db_async *db, const char *s)
+{
+	char *lit, *copy;
+
+	if (db->state != DB_CONNECTED)
+		return NULL;
+	lit = PQescapeLiteral(db->conn, s, strlen(s));
+	if (!lit)
+		return NULL;
+	copy = xstrdup(lit);
+	PQfreemem(lit);
+	return copy;
+}
+
 /* Whether the connection is usable. */
 bool db_async_connected(const struct db_async *db)
 {
@@ -842,6 +862,56 @@ int db_async_send_copy_query(struct db_async *db, const char *sql, db_copy_fn co
 	return db_async_dispatch(db, PQsendQuery(db->conn, sql), cb, userdata);
 }
 
+/* Send SQL text ending in a COPY whose stream next makes a chunk at a time. */
+int db_async_send_copy_stream(struct db_async *db, const char *sql, db_copy_next_fn next,
+                              db_result_fn cb, void *userdata)
+{
+	int r = db_async_sendable(db);
+
+	if (r < 0)
+		return r;
+	db->copy_next = next;
+	return db_async_dispatch(db, PQsendQuery(db->conn, sql), cb, userdata);
+}
+
+/* A streamed COPY: once libpq has sent everything it holds, the next chunk (or the end), then
+ * back to the loop, which calls again when the socket can take more. So libpq never holds
+ * more than about a chunk, and other events run between chunks. An error of the server comes
+ * with the statement's result, after the end of the copy. */
+static int db_async_copy_pump(struct db_async *db)
+{
+	const void *data = NULL;
+	const char *p;
+	size_t len = 0;
+	int r = PQflush(db->conn);
+
+	if (r < 0)
+		return -ECONNRESET;
+	if (r > 0) {
+		event_add(db->ev_write, NULL);
+		return 0;
+	}
+	r = db->copy_next(db->cb_userdata, db->result, &data, &len);
+	if (r <= 0) {
+		db->copying = false;
+		db->copy_next = NULL;
+		if (PQputCopyEnd(db->conn, r < 0 ? "the COPY stream was abandoned" : NULL) != 1)
+			return -ECONNRESET;
+		return db_async_flush(db);
+	}
+	for (p = data; len > 0;) {
+		int n = len > DB_COPY_CHUNK ? DB_COPY_CHUNK : (int)len;
+		if (PQputCopyData(db->conn, p, n) != 1)
+			return -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	if (PQflush(db->conn) < 0)
+		return -ECONNRESET;
+	event_add(db->ev_write, NULL); /* the next chunk from the loop, when the socket takes it */
+	return 0;
+}
+
 /* The server is ready for COPY data: queue the whole stream and its end in libpq's output
  * buffer (it grows; nothing blocks), then flush what the socket takes. A COPY nobody asked
  * for, or whose stream its callback refused to make, is aborted, which fails the statement. */
@@ -851,6 +921,10 @@ static int db_async_copy_out(struct db_async *db)
 	size_t left = db->copy_len;
 	db_copy_fn copy_cb = db->copy_cb;
 
+	if (db->copy_next) {
+		db->copying = true;
+		return db_async_copy_pump(db);
+	}
 	db->copy_data = NULL;
 	db->copy_len = 0;
 	db->copy_cb = NULL;
@@ -887,6 +961,11 @@ static void db_async_on_write(evutil_socket_t fd, short what, void *arg)
 		db_async_lost(db, "prepare_failed");
 		return;
 	}
+	if (db->copying) {
+		if (db_async_copy_pump(db) < 0)
+			db_async_lost(db, "copy_failed");
+		return;
+	}
 	if (db_async_flush(db) < 0)
 		db_async_lost(db, "flush_failed");
 }
@@ -904,6 +983,8 @@ static void db_async_complete(struct db_async *db)
 	db->copy_data = NULL;
 	db->copy_len = 0;
 	db->copy_cb = NULL;
+	db->copy_next = NULL;
+	db->copying = false;
 	cb(cb_userdata, res, 0);
 	PQclear(res);
 }
@@ -947,6 +1028,8 @@ static void db_async_on_read(evutil_socket_t fd, short what, void *arg)
 		if (!db->conn)
 			return; /* the callback reset the connection */
 	}
+	if (db->copying)
+		return; /* results come after the copy's end; the write event drives the copy */
 	if (db->in_flight && PQflush(db->conn) < 0) {
 		db_async_lost(db, "flush_failed");
 		return;
@@ -963,6 +1046,8 @@ static void db_async_on_read(evutil_socket_t fd, short what, void *arg)
 				db_async_lost(db, "copy_failed");
 				return;
 			}
+			if (db->copying)
+				return; /* the rest of the stream goes out from the write event */
 			continue;
 		}
 		db_async_keep_result(db, res);

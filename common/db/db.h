@@ -126,5 +126,20 @@ typedef int (*db_copy_fn)(void *userdata, const PGresult *before, const void **d
  * db_async_send_prepared(). */
 int db_async_send_copy_query(struct db_async *db, const char *sql, db_copy_fn copy_cb,
                              db_result_fn cb, void *userdata) _warn_unused_result_;
+/* Called each time the COPY of db_async_send_copy_stream() can take more, with the result of
+ * the statements before it as for db_copy_fn: points *data at the next chunk of the stream
+ * (valid until the next call or the result callback) and returns 1; returns 0 at its end, or
+ * a negative errno, which aborts the COPY and so fails the whole text. */
+typedef int (*db_copy_next_fn)(void *userdata, const PGresult *before, const void **data,
+                               size_t *len);
+/* db_async_send_copy_query() for a stream of any size: it goes out a chunk at a time, each
+ * made when libpq has sent the one before (so at most about a chunk waits in memory), with
+ * the loop's other events in between. */
+int db_async_send_copy_stream(struct db_async *db, const char *sql, db_copy_next_fn next,
+                              db_result_fn cb, void *userdata) _warn_unused_result_;
+/* A string literal for SQL text sent on db's connection: s quoted and escaped as its server
+ * reads it (PQescapeLiteral), a new string; NULL when db is not connected or s cannot be one
+ * (not valid in the connection's encoding). */
+char *db_async_literal(struct db_async *db, const char *s);
 /* Drop the connection (failing any statement in flight with -ECONNRESET) and reconnect. */
 void db_async_reset(struct db_async *db);

@@ -46,7 +46,10 @@ struct job_csv {
 	size_t n_fields, cap_fields;
 	bool row_bad;                /* a field of the current row was refused already */
 	struct json_array_text good; /* the good items */
-	json_t *seen;                /* externalId -> the row that has it */
+	size_t n_good;
+	job_items_good_fn good_fn; /* else the good items go to good */
+	void *good_userdata;
+	json_t *seen; /* externalId -> the row that has it */
 };
 
 /* Record a problem (the first max_problems are kept). */
@@ -236,8 +239,13 @@ static void row_take(struct job_csv *p)
 	}
 	if (json_object_size(vars) > 0)
 		json_object_set(item, "variables", vars);
-	if (!bad && id) /* kept as text: a large body never becomes a tree of values */
-		json_array_text_add(&p->good, item);
+	if (!bad && id) { /* kept as text: a large body never becomes a tree of values */
+		p->n_good++;
+		if (p->good_fn)
+			p->good_fn(p->good_userdata, p->row - 2, item);
+		else
+			json_array_text_add(&p->good, item);
+	}
 	json_decref(vars);
 	json_decref(item);
 }
@@ -305,6 +313,12 @@ void job_csv_validate_with(struct job_csv *p, const struct schema *compiled)
 	p->compiled = compiled;
 }
 
+void job_csv_set_good(struct job_csv *p, job_items_good_fn fn, void *userdata)
+{
+	p->good_fn = fn;
+	p->good_userdata = userdata;
+}
+
 void job_csv_free(struct job_csv *p)
 {
 	if (!p)
@@ -351,7 +365,7 @@ int job_csv_finish_text(struct job_csv *p, char **ret_text, size_t *ret_len, siz
 		(void)broken(p);
 	if (!p->broken && !p->have_header)
 		problem(p, 1, NULL, "empty: no header row");
-	*ret_items = p->good.n;
+	*ret_items = p->n_good;
 	*ret_text = json_array_text_take(&p->good, ret_len);
 	return p->total_problems ? -EINVAL : 0;
 }

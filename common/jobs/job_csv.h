@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "job_items.h"
+
 struct job_csv;
 struct schema;
 
@@ -31,6 +33,9 @@ void job_csv_free(struct job_csv *p);
  * parser); a row whose variables it refuses is a problem named by the variable's column. Call
  * before the first job_csv_feed(). */
 void job_csv_validate_with(struct job_csv *p, const struct schema *compiled);
+/* Hand each good row's item to fn (its index: the data row's, from 0) instead of keeping it:
+ * job_csv_finish_text() then gives an empty text. Call before the first job_csv_feed(). */
+void job_csv_set_good(struct job_csv *p, job_items_good_fn fn, void *userdata);
 /* Feed the next len bytes. 0, or -EINVAL once the text cannot be CSV (a stray quote, bytes
  * that are not UTF-8, a NUL): the problem is recorded and further input is ignored. */
 int job_csv_feed(struct job_csv *p, const void *data, size_t len);

@@ -26,6 +26,8 @@ struct job_items {
 	const struct schema *schema;
 	json_t *seen; /* externalId -> the first item that has it */
 	struct json_array_text good;
+	job_items_good_fn good_fn; /* else the good items go to good */
+	void *good_userdata;
 };
 
 /* Record a problem of the current item at field (after "items[i]"). */
@@ -137,6 +139,12 @@ void job_items_free(struct job_items *k)
 	free(k);
 }
 
+void job_items_set_good(struct job_items *k, job_items_good_fn fn, void *userdata)
+{
+	k->good_fn = fn;
+	k->good_userdata = userdata;
+}
+
 void job_items_add(struct job_items *k, const json_t *item, const char *unreadable)
 {
 	k->k.bad = false;
@@ -148,18 +156,19 @@ void job_items_add(struct job_items *k, const json_t *item, const char *unreadab
 		check_external_id(&k->k, item, k->seen);
 		check_variables(&k->k, item, k->schema);
 	}
-	if (k->k.bad) {
+	if (k->k.bad)
 		k->out.refused++;
-	} else {
+	else if (k->good_fn)
+		k->good_fn(k->good_userdata, k->k.index, item);
+	else
 		json_array_text_add(&k->good, item);
-	}
 	k->k.index++;
 }
 
 int job_items_finish(struct job_items *k, char **ret_text, size_t *ret_len, size_t *ret_n,
                      struct job_items_check *ret)
 {
-	*ret_n = k->good.n;
+	*ret_n = k->k.index - k->out.refused;
 	*ret_text = json_array_text_take(&k->good, ret_len);
 	*ret = k->out;
 	k->out = (struct job_items_check){0};

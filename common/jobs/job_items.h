@@ -27,6 +27,10 @@ int job_items_check(const json_t *items, const struct schema *schema, size_t max
                     struct job_items_check *ret);
 void job_items_check_fini(struct job_items_check *c);
 
+/* An item without a problem, in order: its index among the items (or the data rows of a CSV
+ * body), from 0, and the item itself (borrowed for the call). */
+typedef void (*job_items_good_fn)(void *userdata, size_t index, const json_t *item);
+
 /* The same check fed one item at a time, the good items kept as text: what a large body needs
  * (never a tree of values for all of them). */
 struct job_items;
@@ -34,6 +38,9 @@ struct job_items;
 /* A checker against schema (borrowed, must outlive it; NULL: shapes only). */
 struct job_items *job_items_new(const struct schema *schema, size_t max_problems);
 void job_items_free(struct job_items *k);
+/* Hand each good item to fn instead of keeping it: job_items_finish() then gives an empty
+ * text. Call before the first job_items_add(). */
+void job_items_set_good(struct job_items *k, job_items_good_fn fn, void *userdata);
 /* Check the next item (its index counts from 0); item NULL: it could not be read as JSON, for
  * the reason given. */
 void job_items_add(struct job_items *k, const json_t *item, const char *unreadable);

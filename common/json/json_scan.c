@@ -778,6 +778,48 @@ int json_scan_each(const void *buf, size_t len, json_scan_each_fn fn, void *user
 	return r;
 }
 
+/* The next element of an array, from *pos (0: the start of the body). */
+int json_scan_array_next(const void *buf, size_t len, size_t *pos, const void **ret_value,
+                         size_t *ret_len)
+{
+	const unsigned char *at;
+	struct scan s;
+	int r;
+
+	if (*pos > len)
+		return -EBADMSG;
+	scan_init(&s, buf, len);
+	s.p = s.start + *pos;
+	scan_ws(&s);
+	if (s.p >= s.end)
+		return -EBADMSG;
+	if (*pos == 0) {
+		if (*s.p != '[')
+			return -EBADMSG;
+		s.p++;
+		scan_ws(&s);
+		if (s.p < s.end && *s.p == ']') {
+			*pos = (size_t)(s.p - s.start);
+			return 0;
+		}
+	} else if (*s.p == ']') {
+		return 0;
+	} else if (*s.p == ',') {
+		s.p++;
+	} else {
+		return -EBADMSG;
+	}
+	scan_ws(&s);
+	at = s.p;
+	r = scan_value(&s, 2);
+	if (r < 0)
+		return r;
+	*ret_value = at;
+	*ret_len = (size_t)(s.p - at);
+	*pos = (size_t)(s.p - s.start);
+	return 1;
+}
+
 /* Whether len bytes at buf are valid UTF-8. */
 bool json_scan_utf8_valid(const void *buf, size_t len)
 {

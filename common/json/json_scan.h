@@ -52,6 +52,14 @@ typedef int (*json_scan_each_fn)(void *userdata, const char *key, const void *va
 _warn_unused_result_ int json_scan_each(const void *buf, size_t len, json_scan_each_fn fn,
                                         void *userdata);
 
+/* The elements of the array that a body json_scan_check() accepts is, one per call, for a
+ * reader that stops between elements (json_scan_each() reads them all in one call): *pos is 0
+ * before the first call and is kept between calls. 1 with the next element's bytes in
+ * [*ret_value, *ret_value + *ret_len), as written in the body; 0 after the last; -EBADMSG if
+ * buf is not such an array after all. */
+_warn_unused_result_ int json_scan_array_next(const void *buf, size_t len, size_t *pos,
+                                              const void **ret_value, size_t *ret_len);
+
 /* Whether len bytes at buf are valid UTF-8 by the rules json_scan_check() applies (NUL bytes
  * are valid UTF-8 here; JSON text refuses them by other rules). */
 bool json_scan_utf8_valid(const void *buf, size_t len);

@@ -40,6 +40,8 @@ struct entry {
 	bool have;             /* schema is an answer (fetched_ms says how old) */
 	uint64_t fetched_ms;
 	bool loading;
+	unsigned tries;                 /* attempts of the fetch under way */
+	struct event *retry;            /* the wait before the next one, or NULL */
 	struct job_target_ask *waiters; /* oldest first; the first one records the calls */
 };
 
@@ -54,6 +56,8 @@ struct job_target_ask {
 	void *userdata;
 	struct entry *waiting; /* the entry whose fetch it waits on */
 	bool resolving;        /* its environment call is in flight */
+	unsigned tries;        /* attempts of that call so far */
+	struct event *retry;   /* the wait before the next one, or NULL */
 	bool cancelled;        /* freed when that call answers */
 	struct event *later;   /* starts the ask, or answers one that could not start a call */
 	bool started;
@@ -93,6 +97,8 @@ static void ask_free(struct job_target_ask *a)
 		a->next->prev = a->prev;
 	if (a->later)
 		event_free(a->later);
+	if (a->retry)
+		event_free(a->retry);
 	free(a->project);
 	free(a->environment_name);
 	free(a->environment_id);
@@ -174,6 +180,45 @@ static int outcome_result(const struct versori_outcome *o)
 	return -EPROTO;
 }
 
+/* How long to wait before attempt tries + 1 of a call that answered o, or -1: not again (it
+ * may not succeed, the attempts are spent, a Retry-After is too long, the ingress stops). */
+static long retry_delay_ms(const struct job_target *t, const struct versori_outcome *o,
+                           unsigned tries)
+{
+	long ms = tries == 1 ? 100 : 400;
+
+	if (o->result != -EAGAIN || tries >= JOB_TARGET_TRIES || t->stopping)
+		return -1;
+	if (o->retry_after_s >= 0) {
+		if (o->retry_after_s * 1000 > JOB_TARGET_RETRY_AFTER_MAX_MS)
+			return -1;
+		if (o->retry_after_s * 1000 > ms)
+			ms = (long)o->retry_after_s * 1000;
+	}
+	return ms;
+}
+
+/* Arm *ev (made on first use) to call fn(arg) in ms. */
+static void retry_arm(struct job_target *t, struct event **ev, event_callback_fn fn, void *arg,
+                      long ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	if (!*ev)
+		*ev = evtimer_new(t->base, fn, arg);
+	evtimer_add(*ev, &tv);
+}
+
+/* Free an entry. */
+static void entry_free(struct entry *e)
+{
+	if (e->retry)
+		event_free(e->retry);
+	schema_free(e->schema);
+	free(e->project);
+	free(e);
+}
+
 /* Compile a fetched schema document; NULL for none or one this validator cannot use. */
 static struct schema *entry_compile(const struct entry *e, const json_t *doc)
 {
@@ -191,13 +236,19 @@ static struct schema *entry_compile(const struct entry *e, const json_t *doc)
 	return s;
 }
 
-/* The schema fetch answered: keep the schema and answer every ask waiting on it. */
+static void entry_on_retry(evutil_socket_t fd, short what, void *arg);
+
+/* The schema fetch answered: keep the schema and answer every ask waiting on it (or try again
+ * after a brief fault, the asks still waiting). */
 static void entry_on_fetched(struct versori_outcome *o, void *userdata)
 {
 	struct entry *e = userdata;
 	struct job_target_ask *a = e->waiters;
 	_cleanup_free_ char *msg = NULL;
+	long wait_ms = retry_delay_ms(e->t, o, e->tries);
 
+	if (wait_ms >= 0)
+		return retry_arm(e->t, &e->retry, entry_on_retry, e, wait_ms);
 	e->loading = false;
 	e->waiters = NULL;
 	if (o->result == 0) {
@@ -232,9 +283,7 @@ static void entries_sweep(struct job_target *t)
 			continue;
 		}
 		*p = e->next;
-		schema_free(e->schema);
-		free(e->project);
-		free(e);
+		entry_free(e);
 	}
 }
 
@@ -254,12 +303,38 @@ static struct entry *entry_get(struct job_target *t, struct org *org, const char
 	return e;
 }
 
+/* Send one attempt of an entry's schema fetch. */
+static int entry_fetch(struct entry *e)
+{
+	struct versori_request req = {0};
+	struct problem p = {0};
+	int r = versori_request_project_variables_schema_get_build(e->org->cfg->organisation_id,
+	                                                           e->project, &req, &p);
+
+	if (r >= 0)
+		r = versori_call(e->org->client, &req, entry_on_fetched, e);
+	versori_request_fini(&req);
+	if (r >= 0)
+		e->tries++;
+	return r;
+}
+
+/* The wait after a brief fault is over: fetch again (asks waiting on it go on waiting). */
+static void entry_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct entry *e = arg;
+	struct versori_outcome o = {.result = -EAGAIN, .retry_after_s = -1};
+
+	if (entry_fetch(e) < 0) {
+		e->tries = JOB_TARGET_TRIES; /* no more attempts: answer the waiters */
+		entry_on_fetched(&o, e);
+	}
+}
+
 /* The ask's schema: from the cache while fresh, else after the one fetch in flight. */
 static void ask_schema(struct job_target_ask *a)
 {
 	struct entry *e;
-	struct versori_request req = {0};
-	struct problem p = {0};
 	struct job_target_ask **tail;
 	int r;
 
@@ -274,11 +349,8 @@ static void ask_schema(struct job_target_ask *a)
 	a->waiting = e;
 	if (e->loading)
 		return;
-	r = versori_request_project_variables_schema_get_build(a->org->cfg->organisation_id,
-	                                                       a->project, &req, &p);
-	if (r >= 0)
-		r = versori_call(a->org->client, &req, entry_on_fetched, e);
-	versori_request_fini(&req);
+	e->tries = 0;
+	r = entry_fetch(e);
 	if (r < 0) {
 		e->waiters = a->wnext;
 		a->waiting = NULL;
@@ -288,17 +360,34 @@ static void ask_schema(struct job_target_ask *a)
 	e->loading = true;
 }
 
-/* The project was read: find the environment's id by its name, then go on to the schema. */
+static int ask_environment(struct job_target_ask *a);
+
+/* The wait after a brief fault is over: read the project again. */
+static void ask_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct job_target_ask *a = arg;
+
+	if (ask_environment(a) < 0)
+		ask_answer(a, -EPROTO, "parameters.projectId: the project could not be asked for",
+		           NULL);
+}
+
+/* The project was read: find the environment's id by its name, then go on to the schema (or
+ * read it again after a brief fault). */
 static void ask_on_project(struct versori_outcome *o, void *userdata)
 {
 	struct job_target_ask *a = userdata;
 	_cleanup_free_ char *msg = NULL;
 	const char *id = NULL;
+	long wait_ms;
 	int r;
 
 	a->resolving = false;
 	if (a->cancelled)
 		return ask_free(a);
+	wait_ms = retry_delay_ms(a->t, o, a->tries);
+	if (wait_ms >= 0)
+		return retry_arm(a->t, &a->retry, ask_on_retry, a, wait_ms);
 	if (o->result < 0) {
 		msg = outcome_message(o, "parameters.projectId");
 		return ask_answer(a, outcome_result(o), msg, NULL);
@@ -334,8 +423,10 @@ static int ask_environment(struct job_target_ask *a)
 	if (r >= 0)
 		r = versori_call(a->org->client, &req, ask_on_project, a);
 	versori_request_fini(&req);
-	if (r >= 0)
+	if (r >= 0) {
 		a->resolving = true;
+		a->tries++;
+	}
 	return r;
 }
 
@@ -486,9 +577,7 @@ void job_target_free(struct job_target *t)
 	free(t->orgs);
 	for (struct entry *e = t->entries, *next; e; e = next) {
 		next = e->next;
-		schema_free(e->schema);
-		free(e->project);
-		free(e);
+		entry_free(e);
 	}
 	free(t);
 }

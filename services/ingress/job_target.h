@@ -9,7 +9,12 @@
 
 #include <jansson.h>
 
-#define JOB_TARGET_SCHEMA_TTL_MS 60000
+#define JOB_TARGET_SCHEMA_TTL_MS      60000
+/* Attempts of one call the API answered with 5xx, 429 or not at all: a brief fault does not
+ * fail a submission; waits of 100 and then 400 ms between them, or the Retry-After when it
+ * is at most JOB_TARGET_RETRY_AFTER_MAX_MS (a longer one answers at once). */
+#define JOB_TARGET_TRIES              3
+#define JOB_TARGET_RETRY_AFTER_MAX_MS 2000
 
 struct config;
 struct event_base;

@@ -17,6 +17,7 @@
 #include "dispatch.h"
 #include "http_glue.h"
 #include "id.h"
+#include "job_copy.h"
 #include "job_csv.h"
 #include "job_items.h"
 #include "job_request.h"
@@ -37,8 +38,6 @@
 static const struct db_prepared jobs_statements[] = {
     {"use_token", "SELECT token_id, organisations, access, coalesce($2 = ANY (organisations), "
                   "false) FROM hookrun.use_token($1::bytea)"},
-    {"submit", "SELECT job_id, created, conflict FROM hookrun.submit_job_request($1, $2, "
-               "$3::jsonb, $4::jsonb, $5, $6, $7::bytea)"},
     {"job", "SELECT hookrun.job_json($1::uuid, $2::text[])"},
     {"jobs", "SELECT hookrun.jobs_page($1::text[], $2, $3, $4, $5::integer, $6::uuid)"},
     {"items", "SELECT hookrun.job_items_page($1::uuid, $2::text[], $3, $4::integer, "
@@ -97,8 +96,9 @@ struct call {
 	struct http_exchange *ex;
 	const struct api_route *route;
 	enum call_op op;
-	char path_id[37];                      /* the job or delivery id of the path */
-	char hash[2 + CRYPTO_SHA256_HEX_SIZE]; /* the token's SHA-256 as bytea text */
+	char path_id[37];                           /* the job or delivery id of the path */
+	char hash[2 + CRYPTO_SHA256_HEX_SIZE];      /* the token's SHA-256 as bytea text */
+	char body_hash[2 + CRYPTO_SHA256_HEX_SIZE]; /* a submission's (submit_hash()), or "" */
 	struct job_request req; /* its problem is answered once the token is known to be good */
 	char *token_id, *organisations;
 	/* a submission */
@@ -106,6 +106,15 @@ struct call {
 	size_t n_items;             /* submitted */
 	size_t skipped;             /* refused, with skip_invalid */
 	json_t *problems;           /* of the refused items: the first PROBLEMS_MAX */
+	struct job_copy *copy;      /* the items to store, read again from the body */
+	struct call *store_next;    /* in the API's queue of submissions to store */
+	bool storing;               /* in that queue */
+	/* The API calls made for the submission are being recorded: it is answered, or queued to
+	 * be stored, only once they are (nothing is acknowledged before its record commits). */
+	bool recording;
+	bool store_after;           /* then queue it to be stored */
+	struct answer_problem held; /* else answer this (message and fields are the call's) */
+	char *held_message;
 };
 
 struct jobs_api {
@@ -114,6 +123,10 @@ struct jobs_api {
 	struct metrics *metrics;
 	struct dispatch *dispatch;
 	struct db_queue *db;
+	/* Submissions are stored on a connection of their own, one at a time, each a streamed
+	 * COPY that may run for seconds: the other calls' statements never wait behind one. */
+	struct db_async *store;
+	struct call *store_head, *store_tail;
 	struct job_target *target;
 	struct call *calls;
 };
@@ -129,6 +142,18 @@ static void call_free(struct call *c)
 		c->next->prev = c->prev;
 	if (c->ask)
 		job_target_cancel(c->ask);
+	if (c->storing) { /* only when the API is freed with submissions waiting */
+		struct call **pp = &c->api->store_head, *prev = NULL;
+		while (*pp && *pp != c)
+			prev = *pp, pp = &(*pp)->store_next;
+		if (*pp)
+			*pp = c->store_next;
+		if (c->api->store_tail == c)
+			c->api->store_tail = prev;
+	}
+	job_copy_free(c->copy);
+	free(c->held_message);
+	json_decref(c->held.fields);
 	json_decref(c->problems);
 	job_request_fini(&c->req);
 	free(c->token_id);
@@ -136,10 +161,17 @@ static void call_free(struct call *c)
 	free(c);
 }
 
-/* Answer with an error and free the call. */
+/* Answer with an error and free the call (once its calls are recorded, when they are being:
+ * fields is taken either way). */
 static void call_error(struct call *c, int status, const char *code, const char *message,
                        json_t *fields)
 {
+	if (c->recording) {
+		c->held_message = xstrdup(message);
+		c->held = (struct answer_problem){
+		    .status = status, .code = code, .message = c->held_message, .fields = fields};
+		return;
+	}
 	answer_error(c->ex, c->api->metrics, c->route->label,
 	             &(struct answer_problem){.status = status,
 	                                      .code = code,
@@ -198,12 +230,20 @@ static void submit_answer(struct call *c, const char *job_id, bool created)
 	call_free(c);
 }
 
-/* The submission committed (or was refused): answer it. */
-static void submit_on_result(void *userdata, const PGresult *res, int r)
+static void store_kick(struct jobs_api *a);
+
+/* The submission committed (or was refused): answer it, then store the next. */
+static void submit_on_stored(void *userdata, const PGresult *res, int r)
 {
 	struct call *c = userdata;
+	struct jobs_api *a = c->api;
 	const char *state = r == 0 ? db_result_sqlstate(res) : NULL;
 
+	a->store_head = c->store_next;
+	if (!a->store_head)
+		a->store_tail = NULL;
+	c->storing = false;
+	store_kick(a);
 	if (r < 0)
 		return call_error(c, 503, "unavailable", "the database connection was lost", NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -218,67 +258,147 @@ static void submit_on_result(void *userdata, const PGresult *res, int r)
 	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
 		return call_error(c, 409, "idempotency_conflict",
 		                  "this Idempotency-Key was used for a different request", NULL);
+	log_event(LOG_LEVEL_DEBUG, "jobs.items_stored", "job=%s items=%zu", PQgetvalue(res, 0, 0),
+	          job_copy_lines(c->copy));
 	submit_answer(c, PQgetvalue(res, 0, 0), strcmp(PQgetvalue(res, 0, 1), "t") == 0);
 }
 
-/* The request's hash for its Idempotency-Key: of the body, and of the query when there is
- * one (a CSV submission's job is there), as bytea text. */
-static void submit_hash(const struct http_req *req, char hash[2 + CRYPTO_SHA256_HEX_SIZE])
+/* The COPY wants its next chunk: the kept items of the body, under the job just made; none
+ * when the Idempotency-Key found an earlier job (created false). */
+static int submit_copy_next(void *userdata, const PGresult *before, const void **data, size_t *len)
 {
+	struct call *c = userdata;
+
+	if (PQresultStatus(before) != PGRES_TUPLES_OK || PQntuples(before) != 1 ||
+	    strcmp(PQgetvalue(before, 0, 1), "t") != 0)
+		return 0;
+	if (job_copy_lines(c->copy) == 0)
+		job_copy_start(c->copy, PQgetvalue(before, 0, 0));
+	return job_copy_next(c->copy, data, len);
+}
+
+/* The request's hash for its Idempotency-Key, once: of the body, and of the query when there
+ * is one (a CSV submission's job is there), as bytea text. */
+static const char *submit_hash(struct call *c)
+{
+	const struct http_req *req = http_exchange_req(c->ex);
 	char body[CRYPTO_SHA256_HEX_SIZE];
 	_cleanup_free_ char *both = NULL;
+	char *hash = c->body_hash;
 
+	if (hash[0])
+		return hash;
 	hash[0] = '\\';
 	hash[1] = 'x';
 	if (crypto_sha256_hex(req->body, req->body_len, body) < 0)
 		abort();
 	if (!req->query || !*req->query) {
 		memcpy(hash + 2, body, CRYPTO_SHA256_HEX_SIZE);
-		return;
+		return hash;
 	}
 	both = xasprintf("%s\n%s", body, req->query);
 	if (crypto_sha256_hex(both, strlen(both), hash + 2) < 0)
 		abort();
+	return hash;
 }
 
-/* The job's items (the text of a JSON array of n items) are known good, or the bad ones
- * skipped: store the job. */
-static void submit_store(struct call *c, const char *items, size_t n)
+/* The text that stores the submission at the head of the queue: the job, then the COPY of its
+ * items; NULL when the connection went. */
+static char *store_sql(struct call *c)
 {
-	const char *org = json_string_value(json_object_get(c->req.body, "organisation"));
-	_cleanup_free_ char *params = NULL, *by = NULL;
+	struct db_async *db = c->api->store;
 	const json_t *p = json_object_get(c->req.body, "parameters");
-	char hash[2 + CRYPTO_SHA256_HEX_SIZE];
-	const char *values[7];
+	_cleanup_free_ char *params = p ? json_dumps(p, JSON_COMPACT) : xstrdup("{}");
+	_cleanup_free_ char *by = xasprintf("token:%s", c->token_id);
+	_cleanup_free_ char *l_kind = NULL, *l_org = NULL, *l_params = NULL, *l_by = NULL,
+	                    *l_key = NULL, *l_hash = NULL;
 
-	params = p ? json_dumps(p, JSON_COMPACT) : xstrdup("{}");
 	if (!params)
 		abort();
-	c->n_items = n;
-	submit_hash(http_exchange_req(c->ex), hash);
-	by = xasprintf("token:%s", c->token_id);
-	values[0] = json_string_value(json_object_get(c->req.body, "kind"));
-	values[1] = org;
-	values[2] = params;
-	values[3] = items;
-	values[4] = by;
-	values[5] = c->req.idempotency_key;
-	values[6] = hash;
-	db_queue_send(c->api->db, "submit", 7, values, submit_on_result, c);
+	l_kind = db_async_literal(db, json_string_value(json_object_get(c->req.body, "kind")));
+	l_org =
+	    db_async_literal(db, json_string_value(json_object_get(c->req.body, "organisation")));
+	l_params = db_async_literal(db, params);
+	l_by = db_async_literal(db, by);
+	l_key =
+	    c->req.idempotency_key ? db_async_literal(db, c->req.idempotency_key) : xstrdup("NULL");
+	l_hash = db_async_literal(db, submit_hash(c));
+	if (!l_kind || !l_org || !l_params || !l_by || !l_key || !l_hash)
+		return NULL;
+	return xasprintf("SELECT job_id, created, conflict FROM hookrun.submit_job_open(%s, %s, "
+	                 "%s::jsonb, %zu, %s, %s, %s::bytea); "
+	                 "COPY hookrun.job_items (job_id, external_id, desired) FROM STDIN "
+	                 "(FORMAT csv)",
+	                 l_kind, l_org, l_params, c->n_items, l_by, l_key, l_hash);
 }
 
-/* A CSV body's items, typed and checked by schema (may be NULL), as the text of a JSON array
- * (new) of *ret_n items; problems as [{"row", "column", "field", "problem"}]; fatal: a problem
- * of the whole text (its header). */
-static char *submit_csv_items(struct call *c, const struct schema *schema, size_t *ret_n,
-                              struct job_items_check *ret_chk, bool *ret_fatal)
+/* Store the submission at the head of the queue when the connection is free; those that
+ * cannot be sent (the connection went) are answered 503. */
+static void store_kick(struct jobs_api *a)
+{
+	struct call *c;
+
+	while ((c = a->store_head) && db_async_idle(a->store)) {
+		_cleanup_free_ char *sql = store_sql(c);
+
+		if (sql && db_async_send_copy_stream(a->store, sql, submit_copy_next,
+		                                     submit_on_stored, c) == 0)
+			return;
+		a->store_head = c->store_next;
+		if (!a->store_head)
+			a->store_tail = NULL;
+		c->storing = false;
+		call_error(c, 503, "database_unavailable",
+		           "the database is unreachable; retry later", NULL);
+	}
+}
+
+/* The store connection came (store what waits) or went (what is in flight fails with it). */
+static void store_on_state(void *userdata, bool connected)
+{
+	if (connected)
+		store_kick(userdata);
+}
+
+/* The job's items are known good, or the bad ones skipped (n kept): queue the job to be
+ * stored. */
+static void submit_store(struct call *c, size_t n)
+{
+	struct jobs_api *a = c->api;
+
+	if (c->recording) {
+		c->n_items = n;
+		c->store_after = true;
+		return;
+	}
+	if (!db_async_connected(a->store))
+		return call_error(c, 503, "database_unavailable",
+		                  "the database is unreachable; retry later", NULL);
+	c->n_items = n;
+	c->storing = true;
+	if (a->store_tail)
+		a->store_tail->store_next = c;
+	else
+		a->store_head = c;
+	a->store_tail = c;
+	store_kick(a);
+}
+
+/* A CSV body's items, typed and checked by schema (may be NULL), the good ones marked in the
+ * call's COPY stream (*ret_n of them); problems as [{"row", "column", "field", "problem"}];
+ * fatal: a problem of the whole text (its header). */
+static void submit_csv_items(struct call *c, const struct schema *schema, size_t *ret_n,
+                             struct job_items_check *ret_chk, bool *ret_fatal)
 {
 	const struct http_req *req = http_exchange_req(c->ex);
-	struct job_csv *p = job_csv_new(schema ? schema_document(schema) : NULL, PROBLEMS_MAX);
+	const json_t *doc = schema ? schema_document(schema) : NULL;
+	struct job_csv *p = job_csv_new(doc, PROBLEMS_MAX);
 	const struct job_csv_problem *probs;
+	_cleanup_free_ char *text = NULL;
 	size_t n = 0, len = 0;
-	char *text = NULL;
 
+	c->copy = job_copy_new_csv(req->body, req->body_len, doc);
+	job_csv_set_good(p, job_copy_keep, c->copy);
 	if (schema)
 		job_csv_validate_with(p, schema);
 	(void)job_csv_feed(p, req->body, req->body_len);
@@ -297,7 +417,6 @@ static char *submit_csv_items(struct call *c, const struct schema *schema, size_
 	ret_chk->refused = job_csv_rows(p) - *ret_n;
 	*ret_fatal = job_csv_fatal(p);
 	job_csv_free(p);
-	return text;
 }
 
 /* json_scan_each(): one item of a JSON body, parsed alone, checked, and let go. */
@@ -313,32 +432,37 @@ static int submit_json_item(void *userdata, const char *key, const void *value, 
 }
 
 /* A JSON body's items checked against schema (may be NULL) one at a time (never a tree of
- * values for all of them), the good ones as the text of a JSON array (new) of *ret_n items. */
-static char *submit_json_items(struct call *c, const struct schema *schema, size_t *ret_n,
-                               struct job_items_check *ret_chk)
+ * values for all of them), the good ones marked in the call's COPY stream (*ret_n of them). */
+static void submit_json_items(struct call *c, const struct schema *schema, size_t *ret_n,
+                              struct job_items_check *ret_chk)
 {
 	struct job_items *k = job_items_new(schema, PROBLEMS_MAX);
-	char *text = NULL;
+	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 
+	c->copy = job_copy_new_json(c->req.items, c->req.items_len);
+	job_items_set_good(k, job_copy_keep, c->copy);
 	if (json_scan_each(c->req.items, c->req.items_len, submit_json_item, k) < 0)
 		abort(); /* checked by json_scan_check() in job_request: only on out of memory */
 	(void)job_items_finish(k, &text, &len, ret_n, ret_chk);
 	job_items_free(k);
-	return text;
 }
 
 /* The items are read (and checked against schema, when there is one): refuse the job when
- * any is bad (unless the caller skips those), else store it. */
+ * any is bad (unless the caller skips those), else store it. The items are read twice: here,
+ * each checked and let go, and again as they are streamed into PostgreSQL (job_copy), so
+ * that no copy of them is ever whole next to the body. */
 static void submit_items(struct call *c, const struct schema *schema)
 {
 	struct job_items_check chk = {0};
-	_cleanup_free_ char *msg = NULL, *items = NULL;
+	_cleanup_free_ char *msg = NULL;
 	bool fatal = false;
 	size_t n = 0;
 
-	items = c->req.csv ? submit_csv_items(c, schema, &n, &chk, &fatal)
-	                   : submit_json_items(c, schema, &n, &chk);
+	if (c->req.csv)
+		submit_csv_items(c, schema, &n, &chk, &fatal);
+	else
+		submit_json_items(c, schema, &n, &chk);
 	c->problems = TAKE_PTR(chk.problems);
 	if (chk.total == 0 && n == 0) {
 		job_items_check_fini(&chk);
@@ -357,15 +481,23 @@ static void submit_items(struct call *c, const struct schema *schema)
 	}
 	c->skipped = chk.refused;
 	job_items_check_fini(&chk);
-	submit_store(c, items, n);
+	submit_store(c, n);
 }
 
 /* The audit rows of the API calls made for a submission were written (or not: logged). */
 static void submit_on_recorded(void *userdata, const PGresult *res, int r)
 {
+	struct call *c = userdata;
+	json_t *fields = TAKE_PTR(c->held.fields);
+
 	if (r < 0 || PQresultStatus(res) != PGRES_TUPLES_OK)
 		log_event(LOG_LEVEL_ERROR, "jobs.calls_not_recorded", "detail=%s",
 		          r < 0 ? "the database connection was lost" : db_result_message(res));
+	c->recording = false;
+	if (c->store_after)
+		return submit_store(c, c->n_items);
+	if (c->held.status)
+		return call_error(c, c->held.status, c->held.code, c->held.message, fields);
 }
 
 /* Answer a submission whose project or environment could not be read. */
@@ -403,8 +535,8 @@ static void submit_on_target(const struct job_target_answer *a, void *userdata)
 		values[1] = org;
 		values[2] = calls;
 		if (calls)
-			db_queue_send(c->api->db, "record_calls", 3, values, submit_on_recorded,
-			              NULL);
+			db_queue_send(c->api->db, "record_calls", 3, values, submit_on_recorded, c);
+		c->recording = calls != NULL;
 	}
 	if (a->r < 0)
 		return submit_target_failed(c, a);
@@ -477,7 +609,6 @@ static void submit_on_key(void *userdata, const PGresult *res, int r)
 static void submit_send(struct call *c, bool in_scope)
 {
 	const char *org = json_string_value(json_object_get(c->req.body, "organisation"));
-	char hash[2 + CRYPTO_SHA256_HEX_SIZE];
 	_cleanup_free_ char *by = NULL;
 	const char *values[3];
 
@@ -489,11 +620,10 @@ static void submit_send(struct call *c, bool in_scope)
 		                  "no such organisation for this token", NULL);
 	if (!c->req.idempotency_key)
 		return submit_prepare(c);
-	submit_hash(http_exchange_req(c->ex), hash);
 	by = xasprintf("token:%s", c->token_id);
 	values[0] = by;
 	values[1] = c->req.idempotency_key;
-	values[2] = hash;
+	values[2] = submit_hash(c);
 	db_queue_send(c->api->db, "job_by_key", 3, values, submit_on_key, c);
 }
 
@@ -798,6 +928,11 @@ struct jobs_api *jobs_api_new(struct event_base *base, const struct config *c, s
 	    .reconnect_max_ms = (unsigned)c->db_reconnect_max_ms,
 	    .statement_timeout_ms = 60000,
 	};
+	struct db_async_options store_o = {
+	    .url = c->db_url,
+	    .reconnect_max_ms = (unsigned)c->db_reconnect_max_ms,
+	    .statement_timeout_ms = 300000, /* a submission as large as jobs_body_limit allows */
+	};
 	json_t *orgs = json_object();
 
 	for (size_t i = 0; i < c->n_sources; i++)
@@ -812,6 +947,7 @@ struct jobs_api *jobs_api_new(struct event_base *base, const struct config *c, s
 	a->metrics = m;
 	a->dispatch = dispatch;
 	a->db = db_queue_new(base, &o, NULL, NULL);
+	a->store = db_async_new(base, &store_o, store_on_state, a);
 	a->target = job_target_new(base, c, m);
 	return a;
 }
@@ -822,8 +958,10 @@ void jobs_api_free(struct jobs_api *a)
 		return;
 	job_target_free(a->target); /* submissions waiting on it are answered 503 */
 	db_queue_free(a->db);
+	db_async_free(a->store);
 	for (struct call *c = a->calls, *next; c; c = next) {
 		next = c->next;
+		c->recording = false; /* its record's answer will not come */
 		call_error(c, 503, "unavailable", "the ingress is shutting down", NULL);
 	}
 	free(a->source_orgs);

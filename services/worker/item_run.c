@@ -169,6 +169,8 @@ static void item_settle(struct item_run *r, enum item_settle how, const char *er
 
 	assert(!r->settling);
 	r->settling = true;
+	if (r->env->settling)
+		r->env->settling(r->env->userdata, r);
 	*s = (struct settle_ctx){r, how, error ? xstrdup(error) : NULL};
 	iso_time(retry_in_ms, run_at);
 	item_store_settle(r->env->store,

@@ -56,6 +56,9 @@ struct item_env {
 	struct schema_cache *schemas;
 	struct http_client *http; /* calls outside the Versori API (completion callbacks) */
 	uint32_t rng;             /* retry jitter */
+	/* The run made its last call: its settlement is sent to be stored (r->settling), and
+	 * env->finished follows once it is. */
+	void (*settling)(void *userdata, struct item_run *r);
 	/* The run is settled (outcome) or abandoned (FENCED); r is freed after this returns. */
 	void (*finished)(void *userdata, struct item_run *r, enum wire_outcome outcome);
 	/* The organisation answered 429: pause it for every worker. */

@@ -31,6 +31,9 @@
 #define WORKER_SCHEMA_TTL_MS   60000
 /* Most dispatchers one worker serves. */
 #define WORKER_LINKS_MAX       16
+/* Runs one worker keeps for slots slots: each slot's, and as many again whose settlements
+ * wait for the database. */
+#define WORKER_RUNS(slots)     (2 * (size_t)(slots))
 
 struct worker;
 
@@ -52,8 +55,11 @@ struct worker {
 	struct link *links;
 	size_t n_links;
 	uint32_t slots;
-	struct item_run **runs; /* slots entries; NULL where free */
-	uint32_t running;
+	/* Runs: those making API calls (running, at most slots) and those whose settlement is
+	 * being stored (settling). A settling run holds no slot: its credit goes out again at
+	 * once, so that the settlements' group commit does not hold up the next calls. */
+	struct item_run **runs; /* WORKER_RUNS(slots) entries; NULL where free */
+	uint32_t running, settling;
 	struct item_env env;
 	struct db_queue *db;
 	struct item_store *store;
@@ -68,7 +74,7 @@ struct worker {
 	bool draining, releasing, cancelled;
 	void (*drained)(void *);
 	void *drained_userdata;
-	struct metric_gauge *g_running, *g_links;
+	struct metric_gauge *g_running, *g_settling, *g_links;
 	struct metric_counter *c_tasks;
 };
 
@@ -103,14 +109,20 @@ static void link_down(struct link *l, const char *why)
 	l->promised = 0;
 }
 
-/* Free slots not promised to any dispatcher. */
+/* Free slots not promised to any dispatcher; none while the settlements waiting to be stored
+ * are as many as the slots (the database is slower than the calls: wait for it). */
 static uint32_t worker_free_slots(const struct worker *w)
 {
-	uint32_t used = w->running;
+	uint32_t used = w->running, all;
 
 	for (size_t i = 0; i < w->n_links; i++)
 		used += w->links[i].promised;
-	return used < w->slots ? w->slots - used : 0;
+	all = used + w->settling;
+	if (used >= w->slots || all >= WORKER_RUNS(w->slots))
+		return 0;
+	return w->slots - used < WORKER_RUNS(w->slots) - all
+	           ? w->slots - used
+	           : (uint32_t)(WORKER_RUNS(w->slots) - all);
 }
 
 /* Promise every free slot, each to the answering dispatcher holding the fewest. */
@@ -145,6 +157,7 @@ static void worker_gauges(struct worker *w)
 	for (size_t i = 0; i < w->n_links; i++)
 		up += w->links[i].up;
 	metric_gauge_set(w->g_running, w->running);
+	metric_gauge_set(w->g_settling, w->settling);
 	metric_gauge_set(w->g_links, (double)up);
 }
 
@@ -153,12 +166,13 @@ static void worker_task(struct worker *w, struct link *l, const struct wire_msg 
 {
 	if (l->promised > 0)
 		l->promised--;
-	if (w->draining || w->running >= w->slots) {
+	if (w->draining || w->running >= w->slots ||
+	    w->running + w->settling >= WORKER_RUNS(w->slots)) {
 		log_event(LOG_LEVEL_WARN, "worker.task_refused", "item=%" PRIu64 " reason=%s",
 		          m->task.item_id, w->draining ? "draining" : "no free slot");
 		return; /* the lease brings it back */
 	}
-	for (uint32_t i = 0; i < w->slots; i++)
+	for (uint32_t i = 0; i < WORKER_RUNS(w->slots); i++)
 		if (!w->runs[i]) {
 			w->running++;
 			metric_counter_inc(w->c_tasks);
@@ -225,7 +239,19 @@ static void worker_on_beat(evutil_socket_t fd, short what, void *arg)
 	worker_gauges(w);
 }
 
-/* A run ended: free its slot, tell its dispatcher, promise the slot again. */
+/* A run made its last call and its settlement is on its way to the database: its slot is
+ * free for the next item. */
+static void worker_on_settling(void *userdata, struct item_run *r)
+{
+	struct worker *w = userdata;
+
+	w->running--;
+	w->settling++;
+	worker_credit(w);
+	worker_gauges(w);
+}
+
+/* A run ended: forget it, tell its dispatcher, promise its slot again. */
 static void worker_on_finished(void *userdata, struct item_run *r, enum wire_outcome outcome)
 {
 	struct worker *w = userdata;
@@ -234,15 +260,18 @@ static void worker_on_finished(void *userdata, struct item_run *r, enum wire_out
 	    .type = WIRE_DONE,
 	    .done = {.item_id = r->item_id, .token = r->token, .outcome = outcome}};
 
-	for (uint32_t i = 0; i < w->slots; i++)
+	for (uint32_t i = 0; i < WORKER_RUNS(w->slots); i++)
 		if (w->runs[i] == r)
 			w->runs[i] = NULL;
-	w->running--;
+	if (r->settling)
+		w->settling--;
+	else
+		w->running--;
 	if (l->up)
 		link_send(l, &done);
 	worker_credit(w);
 	worker_gauges(w);
-	if (w->draining && w->running == 0 && w->drained) {
+	if (w->draining && w->running + w->settling == 0 && w->drained) {
 		void (*drained)(void *) = w->drained;
 		w->drained = NULL;
 		drained(w->drained_userdata);
@@ -329,10 +358,11 @@ static void worker_http(struct http_exchange *ex, const struct http_req *req, vo
 		bool db = db_queue_connected(w->db) && item_store_connected(w->store);
 		bool ready = db && up > 0 && !w->draining;
 		status = ready ? 200 : 503;
-		body = xasprintf("{\"status\":\"%s\",\"database\":%s,\"dispatchers\":%zu,"
-		                 "\"running\":%" PRIu32 ",\"draining\":%s}",
-		                 ready ? "ready" : "unavailable", db ? "true" : "false", up,
-		                 w->running, w->draining ? "true" : "false");
+		body =
+		    xasprintf("{\"status\":\"%s\",\"database\":%s,\"dispatchers\":%zu,"
+		              "\"running\":%" PRIu32 ",\"settling\":%" PRIu32 ",\"draining\":%s}",
+		              ready ? "ready" : "unavailable", db ? "true" : "false", up,
+		              w->running, w->settling, w->draining ? "true" : "false");
 	} else {
 		status = 404;
 		body =
@@ -405,7 +435,9 @@ static int worker_links_open(struct worker *w, char **ret_error)
 static void worker_metrics_init(struct worker *w)
 {
 	w->g_running = metrics_gauge(w->metrics, "hookrun_worker_running",
-	                             "Items this worker is running", NULL);
+	                             "Items this worker is running (making API calls)", NULL);
+	w->g_settling = metrics_gauge(w->metrics, "hookrun_worker_settling",
+	                              "Items whose outcome this worker is storing", NULL);
 	w->g_links = metrics_gauge(w->metrics, "hookrun_worker_dispatchers_connected",
 	                           "Dispatchers answering this worker", NULL);
 	w->c_tasks = metrics_counter(w->metrics, "hookrun_worker_tasks_total",
@@ -423,7 +455,7 @@ static void worker_init(struct worker *w, struct event_base *base, const struct 
 	w->name = c->worker_name ? xstrdup(c->worker_name)
 	                         : xasprintf("worker-%.40s-%ld", host, (long)getpid());
 	w->slots = (uint32_t)c->worker_slots;
-	w->runs = xcalloc(w->slots, sizeof(void *));
+	w->runs = xcalloc(WORKER_RUNS(w->slots), sizeof(void *));
 	w->metrics = metrics_new();
 	worker_metrics_init(w);
 	w->env = (struct item_env){
@@ -432,6 +464,7 @@ static void worker_init(struct worker *w, struct event_base *base, const struct 
 	    .config = c,
 	    .metrics = w->metrics,
 	    .rng = (uint32_t)getpid() * 2654435761u + (uint32_t)loop_now_ms(),
+	    .settling = worker_on_settling,
 	    .finished = worker_on_finished,
 	    .throttled = worker_on_throttled,
 	    .want = worker_on_want,
@@ -495,7 +528,7 @@ static void worker_on_drain(evutil_socket_t fd, short what, void *arg)
 	if (!w->releasing) {
 		w->releasing = true;
 		log_event(LOG_LEVEL_WARN, "worker.drain_deadline", "running=%" PRIu32, w->running);
-		for (uint32_t i = 0; i < w->slots; i++)
+		for (uint32_t i = 0; i < WORKER_RUNS(w->slots); i++)
 			if (w->runs[i])
 				item_run_release(w->runs[i]);
 		event_add(w->ev_drain, &grace);
@@ -524,9 +557,10 @@ void worker_shutdown(struct worker *w, void (*done)(void *), void *userdata)
 		link_send(&w->links[i], &(struct wire_msg){.type = WIRE_BYE});
 		w->links[i].promised = 0;
 	}
-	log_event(LOG_LEVEL_INFO, "worker.draining", "running=%" PRIu32 " timeout_ms=%d",
-	          w->running, w->c->drain_timeout_ms);
-	if (w->running == 0) {
+	log_event(LOG_LEVEL_INFO, "worker.draining",
+	          "running=%" PRIu32 " settling=%" PRIu32 " timeout_ms=%d", w->running, w->settling,
+	          w->c->drain_timeout_ms);
+	if (w->running + w->settling == 0) {
 		w->drained = NULL;
 		done(userdata);
 		return;

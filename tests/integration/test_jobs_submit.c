@@ -6,7 +6,8 @@
  * are); JSON items get the same check by item and field; an environment named by name is
  * resolved to its id; the schema is read once for many submissions and every call is in the
  * audit trail; an unknown project or environment is 422, an API answering 5xx is 503; a
- * completion callback may only go where callback_urls allows. */
+ * completion callback may only go where callback_urls allows; a large submission is streamed
+ * into PostgreSQL (one transaction: cut off mid-stream, it leaves nothing). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -21,6 +24,7 @@
 
 #include "crypto.h"
 #include "harness.h"
+#include "job_target.h"
 #include "xalloc.h"
 
 #define ORG_ID      "01JGFJJZ00M9S346Q3D25VT4F5"
@@ -147,7 +151,8 @@ static void post(struct suite *s, const char *query, const char *content_type, c
 	                                       .content_type = content_type,
 	                                       .body = body,
 	                                       .body_len = strlen(body),
-	                                       .headers = headers},
+	                                       .headers = headers,
+	                                       .timeout_ms = 60000},
 	             r);
 	if (r->status == 0)
 		print_message("# POST %s: transport error (curl %d)\n", path, r->curl_code);
@@ -390,10 +395,30 @@ static void test_schema_read_once(void **state)
 	s->g.passed = true;
 }
 
+/* Fail the simulator's next count calls (0: every call) with status. */
+static void sim_fail(struct suite *s, int status, int count)
+{
+	_cleanup_free_ char *rules =
+	    count ? xasprintf("{\"rules\":[{\"kind\":\"error\",\"statuses\":[%d],\"count\":%d}]}",
+	                      status, count)
+	          : xasprintf("{\"rules\":[{\"kind\":\"error\",\"statuses\":[%d]}]}", status);
+	struct harness_response r = {0};
+
+	harness_http(harness_service_port(s->sim),
+	             &(struct harness_request){.method = "PUT",
+	                                       .path = "/_sim/faults",
+	                                       .content_type = "application/json",
+	                                       .body = rules,
+	                                       .body_len = strlen(rules)},
+	             &r);
+	assert_int_equal(r.status, 200);
+	harness_response_fini(&r);
+}
+
 /* What the API cannot give: an unknown environment or project is 422 naming the parameter;
- * an API answering 5xx is 503 with Retry-After (a keyed request sent again still gets its
- * job); an organisation without a credential cannot
- * name an environment by name. Nothing is stored. */
+ * an API answering 5xx is 503 with Retry-After after three attempts (a keyed request sent
+ * again still gets its job), a brief fault is ridden out; an organisation without a
+ * credential cannot name an environment by name. Nothing is stored but what succeeded. */
 static void test_target_errors(void **state)
 {
 	struct suite *s = *state;
@@ -419,17 +444,7 @@ static void test_target_errors(void **state)
 	 * job (no call needed), a new one cannot be checked (503). */
 	post_csv_keyed(s, "externalId,var.retailerId\nkf-1,r\n", "kf", &r);
 	assert_int_equal(r.status, 202);
-	harness_response_fini(&r);
-	harness_http(
-	    harness_service_port(s->sim),
-	    &(struct harness_request){
-	        .method = "PUT",
-	        .path = "/_sim/faults",
-	        .content_type = "application/json",
-	        .body = "{\"rules\":[{\"kind\":\"error\",\"statuses\":[503]}]}",
-	        .body_len = strlen("{\"rules\":[{\"kind\":\"error\",\"statuses\":[503]}]}")},
-	    &r);
-	assert_int_equal(r.status, 200);
+	sim_fail(s, 503, 0);
 	post_csv_keyed(s, "externalId,var.retailerId\nkf-1,r\n", "kf", &r);
 	assert_int_equal(r.status, 200);
 	assert_true(harness_response_duplicate(&r));
@@ -438,12 +453,26 @@ static void test_target_errors(void **state)
 	assert_int_equal(r.status, 503);
 	assert_string_equal(harness_response_error_code(&r), "versori_unavailable");
 	assert_non_null(harness_response_header(&r, "Retry-After"));
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT count(*) FROM hookrun.audit_events WHERE kind = "
+	                                 "'api.call' AND detail ->> 'status' = '503'",
+	                                 NULL),
+	                 JOB_TARGET_TRIES);
+	/* Two calls fail, the third answers: the submission does not notice. */
+	sim_fail(s, 502, 2);
+	post_csv(s, "externalId,var.retailerId\nbrief-1,r\n", NULL, &r);
+	assert_int_equal(r.status, 202);
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT count(*) FROM hookrun.audit_events WHERE kind = "
+	                                 "'api.call' AND detail ->> 'status' = '502'",
+	                                 NULL),
+	                 2);
 	q3 = csv_query("activation.provision", "nokey",
 	               "{\"projectId\":\"" PROJECT_ID "\",\"environment\":\"production\"}", NULL);
 	post(s, q3, "text/csv", "externalId\nu1\n", NULL, &r);
 	assert_int_equal(r.status, 422);
 	assert_non_null(strstr(r.body, "environmentId"));
-	assert_int_equal(jobs_count(s), 1);
+	assert_int_equal(jobs_count(s), 2);
 	harness_response_fini(&r);
 	s->g.passed = true;
 }
@@ -607,6 +636,120 @@ static void test_cli_csv(void **state)
 	s->g.passed = true;
 }
 
+/* A JSON submission of n environment.variables items ("u0", "u1", ...), every bad-th (0:
+ * none) with variables that are not an object: a new string. */
+static char *big_json(size_t n, size_t bad)
+{
+	size_t cap = n * 80 + 256, at;
+	char *body = xmalloc(cap);
+
+	at = (size_t)snprintf(body, cap,
+	                      "{\"kind\":\"environment.variables\",\"organisation\":\"local\","
+	                      "\"parameters\":{\"environmentId\":\"" ENV_ID "\"},\"items\":[");
+	for (size_t i = 0; i < n; i++)
+		at += (size_t)snprintf(body + at, cap - at,
+		                       "%s{\"externalId\":\"u%zu\",\"variables\":%s}", i ? "," : "",
+		                       i, bad && i % bad == bad - 1 ? "\"x\"" : "{\"n\":1}");
+	snprintf(body + at, cap - at, "]}");
+	return body;
+}
+
+/* 50,000 items streamed into PostgreSQL: the bad ones skipped on request, the rest stored in
+ * the body's order with their desired state, counted once on the job. */
+static void test_stream_large(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r = {0};
+	_cleanup_free_ char *body = NULL, *job = NULL, *first = NULL, *desired = NULL;
+
+	HARNESS_REQUIRE_DB();
+	body = big_json(50000, 1000);
+	post(s, NULL, "application/json", body, NULL, &r);
+	assert_int_equal(r.status, 422); /* 50 bad items: refused whole */
+	assert_int_equal(jobs_count(s), 0);
+	post(s, "skip_invalid=true", "application/json", body, NULL, &r);
+	assert_int_equal(r.status, 202);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "items")), 49950);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "skipped")), 50);
+	job = xstrdup(json_string_value(json_object_get(r.json, "job_id")));
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT items_total + items_queued FROM hookrun.jobs "
+	                                 "WHERE id = $1",
+	                                 job, NULL),
+	                 2 * 49950);
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT count(*) FROM hookrun.job_items WHERE job_id = $1 "
+	                                 "AND external_id IN ('u999', 'u1999', 'u49999')",
+	                                 job, NULL),
+	                 0);
+	first = harness_sql_text(s->g.conn,
+	                         "SELECT string_agg(external_id, ',' ORDER BY id) FROM (SELECT "
+	                         "id, external_id FROM hookrun.job_items WHERE job_id = $1 "
+	                         "ORDER BY id LIMIT 3) f",
+	                         job, NULL);
+	assert_string_equal(first, "u0,u1,u2");
+	desired = harness_sql_text(s->g.conn,
+	                           "SELECT desired::text FROM hookrun.job_items WHERE job_id = $1 "
+	                           "AND external_id = 'u49998'",
+	                           job, NULL);
+	assert_string_equal(desired, "{\"variables\": {\"n\": 1}}");
+	harness_response_fini(&r);
+	s->g.passed = true;
+}
+
+/* A submission whose COPY is cut off (its backend terminated mid-stream) answers 503 and
+ * leaves no job and no item; sent again, it is stored whole on the reconnected connection. */
+static void test_stream_cut(void **state)
+{
+	struct suite *s = *state;
+	struct harness_response r = {0};
+	_cleanup_free_ char *body = NULL;
+	long long cut = 0;
+	int fds[2], status = 0;
+	pid_t pid;
+
+	HARNESS_REQUIRE_DB();
+	body = big_json(150000, 0);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		post(s, NULL, "application/json", body, NULL, &r);
+		status = r.status;
+		_exit(write(fds[1], &status, sizeof(status)) == sizeof(status) ? 0 : 1);
+	}
+	close(fds[1]);
+	for (int i = 0; i < 3000 && cut == 0; i++) { /* up to 30 s for the COPY to start */
+		cut = harness_sql_int(
+		    s->g.conn,
+		    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+		    "WHERE state = 'active' AND query LIKE "
+		    "'SELECT job_id, created, conflict FROM hookrun.submit_job_open%'",
+		    NULL);
+		if (cut == 0)
+			usleep(10000);
+	}
+	assert_int_equal(read(fds[0], &status, sizeof(status)), sizeof(status));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_int_equal(cut, 1);
+	assert_int_equal(status, 503);
+	assert_int_equal(jobs_count(s), 0);
+	assert_int_equal(harness_sql_int(s->g.conn, "SELECT count(*) FROM hookrun.job_items", NULL),
+	                 0);
+	for (int i = 0; i < 500 && r.status != 202; i++) { /* the connection comes back */
+		post(s, NULL, "application/json", body, NULL, &r);
+		if (r.status != 202)
+			usleep(20000);
+	}
+	assert_int_equal(r.status, 202);
+	assert_int_equal(harness_sql_int(s->g.conn, "SELECT count(*) FROM hookrun.job_items", NULL),
+	                 150000);
+	harness_response_fini(&r);
+	s->g.passed = true;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -622,6 +765,8 @@ int main(void)
 	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_csv, test_setup, harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_callback_url, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_large, test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_cut, test_setup, harness_test_teardown),
 	};
 
 	harness_init();

@@ -724,6 +724,45 @@ static void test_each(void **state)
 	assert_int_equal(json_scan_each("[1,", 3, each_collect, buf), -EBADMSG);
 }
 
+/* The elements of an array one call at a time, as json_scan_each() reads them; the end
+ * answered again once reached; an object, a truncated array or a bad separator refused. */
+static void test_array_next(void **state)
+{
+	static const struct {
+		const char *body, *want;
+	} arrays[] = {
+	    {" [ {\"k\":[1,2]} , 2,\"three\",null ] ", "{\"k\":[1,2]};2;\"three\";null;"},
+	    {"[ ]", ""},
+	    {"[[]]", "[];"},
+	};
+	static const char *const bad[] = {"{\"a\":1}", "[1,", "[1 2]", "[1,]", "", "x"};
+	const void *v;
+	size_t n, pos;
+	char buf[512];
+	int r;
+
+	for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++) {
+		buf[0] = '\0';
+		pos = 0;
+		while ((r = json_scan_array_next(arrays[i].body, strlen(arrays[i].body), &pos, &v,
+		                                 &n)) > 0)
+			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%.*s;", (int)n,
+			         (const char *)v);
+		assert_int_equal(r, 0);
+		assert_string_equal(buf, arrays[i].want);
+		assert_int_equal(
+		    json_scan_array_next(arrays[i].body, strlen(arrays[i].body), &pos, &v, &n), 0);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pos = 0;
+		while ((r = json_scan_array_next(bad[i], strlen(bad[i]), &pos, &v, &n)) > 0)
+			;
+		assert_int_equal(r, -EBADMSG);
+	}
+	pos = 100;
+	assert_int_equal(json_scan_array_next("[1]", 3, &pos, &v, &n), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -743,6 +782,7 @@ int main(void)
 	    cmocka_unit_test(test_utf8_valid),
 	    cmocka_unit_test(test_prefixes_exact_buffers),
 	    cmocka_unit_test(test_each),
+	    cmocka_unit_test(test_array_next),
 	};
 
 	return cmocka_run_group_tests_name("json_scan", tests, NULL, NULL);
