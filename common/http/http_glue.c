@@ -27,6 +27,7 @@
  * glue answers oversized headers itself; beyond it evhttp answers 400 with an HTML page and
  * closes the connection (libevent 2.1 has no hook for its own error pages). */
 #define GLUE_EVHTTP_MAX_HEADERS ((ev_ssize_t)256 * 1024)
+#define GLUE_BODY_SLICE         ((size_t)64 * 1024) /* a large body moved out of evhttp per step */
 
 struct http_exchange;
 LIST_HEAD(http_exchange_list, http_exchange);
@@ -59,6 +60,7 @@ struct http_exchange {
 	char *path;
 	char *query;
 	char *owned;         /* copies of uri, header strings and body once evreq is gone */
+	char *body;          /* the body, when it came in pieces and was moved here */
 	struct event *watch; /* readable socket while held: did the client close? */
 	bool close;          /* answer with "Connection: close" and close after it */
 	char peer[64];
@@ -160,16 +162,19 @@ static const char *glue_strcopy(char **cursor, const char *x)
 /* Copy everything req borrows from evreq into one owned block, before evhttp frees evreq. */
 static void glue_exchange_copy(struct http_exchange *ex)
 {
-	size_t total = glue_strsize(ex->req.uri) + ex->req.body_len + 1;
+	size_t body = ex->body ? 0 : ex->req.body_len + 1; /* a moved body is ours already */
+	size_t total = glue_strsize(ex->req.uri) + body;
 	char *cursor;
 
 	for (size_t i = 0; i < ex->req.n_headers; i++)
 		total += glue_strsize(ex->headers[i].name) + glue_strsize(ex->headers[i].value);
 	ex->owned = cursor = xmalloc(total);
-	memcpy(cursor, ex->req.body, ex->req.body_len);
-	cursor[ex->req.body_len] = '\0';
-	ex->req.body = (const unsigned char *)cursor;
-	cursor += ex->req.body_len + 1;
+	if (body) {
+		memcpy(cursor, ex->req.body, ex->req.body_len);
+		cursor[ex->req.body_len] = '\0';
+		ex->req.body = (const unsigned char *)cursor;
+		cursor += body;
+	}
 	ex->req.uri = glue_strcopy(&cursor, ex->req.uri);
 	for (size_t i = 0; i < ex->req.n_headers; i++) {
 		ex->headers[i].name = glue_strcopy(&cursor, ex->headers[i].name);
@@ -377,6 +382,34 @@ static void glue_refuse(struct http_server *s, struct http_exchange *ex,
 	http_exchange_respond(ex, f->status, "application/json", body, (size_t)n, NULL, 0);
 }
 
+/* The body as one block of bytes. When evhttp holds it in one piece, that piece; else (a large
+ * body arrives in many) it is moved into a block of its size a slice at a time, each slice's
+ * pieces freed as it goes: evbuffer_pullup() would copy all of it before freeing any, holding
+ * the body twice for a moment. */
+static void glue_body(struct http_exchange *ex, struct evbuffer *in)
+{
+	size_t len = evbuffer_get_length(in);
+
+	ex->req.body_len = len;
+	if (len == 0) {
+		ex->req.body = (const unsigned char *)"";
+		return;
+	}
+	if (evbuffer_get_contiguous_space(in) >= len) {
+		ex->req.body = evbuffer_pullup(in, -1); /* one piece: no copy */
+		return;
+	}
+	ex->body = xmalloc(len + 1);
+	for (size_t at = 0; at < len;) {
+		size_t n = len - at < GLUE_BODY_SLICE ? len - at : GLUE_BODY_SLICE;
+		if (evbuffer_remove(in, ex->body + at, n) != (int)n)
+			abort(); /* the bytes are there: only on a broken buffer */
+		at += n;
+	}
+	ex->body[len] = '\0';
+	ex->req.body = (const unsigned char *)ex->body;
+}
+
 /* evhttp calls this for every complete request. */
 static void glue_on_request(struct evhttp_request *evreq, void *arg)
 {
@@ -398,9 +431,7 @@ static void glue_on_request(struct evhttp_request *evreq, void *arg)
 	glue_uri(ex);
 	glue_headers(ex);
 	glue_peer(ex);
-	ex->req.body_len = evbuffer_get_length(in);
-	/* The body stays in evhttp's buffer, made contiguous once, until we answer. */
-	ex->req.body = ex->req.body_len ? evbuffer_pullup(in, -1) : (const unsigned char *)"";
+	glue_body(ex, in);
 	if (glue_refusal_find(&ex->req, &refusal)) {
 		glue_refuse(s, ex, &refusal); /* answered and freed */
 		return;
@@ -439,6 +470,7 @@ static void glue_exchange_free(struct http_exchange *ex)
 	free(ex->path);
 	free(ex->query);
 	free(ex->owned);
+	free(ex->body);
 	free(ex);
 }
 

@@ -4,8 +4,10 @@
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -312,6 +314,62 @@ static void test_reset_empty(void **state)
 	assert_int_equal(e, ECONNRESET);
 }
 
+/* A body of 1 MiB sent in 64 KiB writes, which evhttp holds in many pieces: the handler sees
+ * it whole and in order, and still does once its client has gone (the body moved out of
+ * evhttp's buffer is not copied again). */
+static void test_large_body(void **state)
+{
+	const size_t len = (size_t)1024 * 1024, step = (size_t)64 * 1024;
+	struct http_server_options o = {
+	    .addr = "127.0.0.1", .port = 0, .max_body = 4 * len, .detect_client_close = true};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct fixture f = {.base = event_base_new()};
+	unsigned char *body = malloc(len);
+	char head[128];
+	char *err = NULL;
+	int64_t deadline;
+	bool gone = false;
+	int n;
+
+	for (size_t i = 0; i < len; i++)
+		body[i] = (unsigned char)(i * 7 + i / 251);
+	f.server = http_server_new(f.base, &o, hold_handler, &f, &err);
+	assert_non_null(f.server);
+	sa.sin_port = htons((uint16_t)http_server_port(f.server));
+	f.client = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(f.client, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	n = snprintf(head, sizeof(head),
+	             "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", len);
+	assert_int_equal(send(f.client, head, (size_t)n, 0), n);
+	for (size_t at = 0; at < len; at += step) {
+		size_t sent = 0;
+		while (sent < step) {
+			ssize_t k = send(f.client, body + at + sent, step - sent, MSG_DONTWAIT);
+			if (k > 0)
+				sent += (size_t)k;
+			event_base_loop(f.base, EVLOOP_NONBLOCK);
+		}
+	}
+	pump_until_held(&f);
+	assert_int_equal(http_exchange_req(f.held)->body_len, len);
+	assert_memory_equal(http_exchange_req(f.held)->body, body, len);
+	close(f.client);
+	deadline = now_ms() + 3000;
+	while (!(gone = http_exchange_client_gone(f.held)) && now_ms() < deadline) {
+		event_base_loop(f.base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_true(gone);
+	assert_int_equal(http_exchange_req(f.held)->body_len, len);
+	assert_memory_equal(http_exchange_req(f.held)->body, body, len);
+	assert_string_equal(http_exchange_req(f.held)->path, "/big");
+	http_exchange_respond(f.held, 200, "text/plain", "late", 4, NULL, 0);
+	event_base_loop(f.base, EVLOOP_NONBLOCK);
+	http_server_free(f.server);
+	event_base_free(f.base);
+	free(body);
+}
+
 /* Run the http_glue tests. */
 int main(void)
 {
@@ -324,6 +382,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_server_freed_then_respond, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset_sends_partial_then_rst, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset_empty, setup, teardown),
+	    cmocka_unit_test(test_large_body),
 	};
 
 	return cmocka_run_group_tests_name("http_glue", tests, NULL, NULL);
