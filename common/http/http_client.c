@@ -74,6 +74,10 @@ struct http_client {
 	size_t max_body;
 	LIST_HEAD(, curl_xfer) xfers;
 	LIST_HEAD(, http_sock) socks;
+	/* Easy handles of finished transfers, reset, for the next ones: making one (its buffers,
+	 * its state) for every call cost more than the call itself against a fast server. */
+	CURL **idle;
+	size_t n_idle;
 };
 
 static void client_free_struct(struct http_client *c);
@@ -238,6 +242,23 @@ static size_t xfer_on_header(char *buf, size_t size, size_t nitems, void *userda
 	return n;
 }
 
+/* An easy handle for a new transfer: an idle one, or a new one (NULL on out of memory). */
+static CURL *client_easy_get(struct http_client *c)
+{
+	return c->n_idle > 0 ? c->idle[--c->n_idle] : curl_easy_init();
+}
+
+/* Keep a finished transfer's easy handle, reset, for the next (at most max_in_flight). */
+static void client_easy_put(struct http_client *c, CURL *easy)
+{
+	if (c->freeing || c->n_idle >= (size_t)c->max_in_flight) {
+		curl_easy_cleanup(easy);
+		return;
+	}
+	curl_easy_reset(easy);
+	c->idle[c->n_idle++] = easy;
+}
+
 /* Remove the transfer from the client, hand resp to its done callback, then free it. */
 static void xfer_deliver(struct curl_xfer *x, const struct http_client_response *resp)
 {
@@ -245,6 +266,7 @@ static void xfer_deliver(struct curl_xfer *x, const struct http_client_response 
 
 	LIST_REMOVE(x, link);
 	(void)curl_multi_remove_handle(c->multi, x->easy);
+	client_easy_put(c, TAKE_PTR(x->easy));
 	x->done(resp, x->userdata);
 	xfer_free(x);
 }
@@ -545,7 +567,7 @@ static int client_curl_send(void *impl, const struct http_client_request *req,
 	x->client = c;
 	x->done = done;
 	x->userdata = userdata;
-	x->easy = curl_easy_init();
+	x->easy = client_easy_get(c);
 	if (!x->easy) {
 		xfer_free(x);
 		return -ENOMEM;
@@ -578,6 +600,7 @@ static struct http_client *client_alloc(const struct http_client_options *o)
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
 	c->max_host_connections = o->max_host_connections > 0 ? o->max_host_connections : 8;
 	c->max_in_flight = o->max_in_flight > 0 ? o->max_in_flight : 64;
+	c->idle = xcalloc((size_t)c->max_in_flight, sizeof(*c->idle));
 	c->max_body =
 	    o->max_response_body > 0 ? o->max_response_body : HTTP_CLIENT_DEFAULT_MAX_BODY;
 	LIST_INIT(&c->pending);
@@ -703,6 +726,7 @@ static void client_cancel_pending(struct http_client *c)
 /* Free the struct itself, once nothing on the stack uses it any more. */
 static void client_free_struct(struct http_client *c)
 {
+	free(c->idle);
 	free(c->user_agent);
 	free(c);
 }
@@ -728,6 +752,8 @@ void http_client_free(struct http_client *c)
 	if (c->timer)
 		event_free(c->timer);
 	c->timer = NULL;
+	while (c->n_idle > 0)
+		curl_easy_cleanup(c->idle[--c->n_idle]);
 	if (c->dispatching == 0)
 		client_free_struct(c);
 }
