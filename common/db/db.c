@@ -849,29 +849,33 @@ int db_async_send_copy(struct db_async *db, const char *sql, const void *data, s
 	return db_async_dispatch(db, PQsendQuery(db->conn, sql), cb, userdata);
 }
 
-/* Send SQL text ending in a COPY whose stream copy_cb makes once the statements before it
- * have answered. */
-int db_async_send_copy_query(struct db_async *db, const char *sql, db_copy_fn copy_cb,
-                             db_result_fn cb, void *userdata)
+/* Send SQL text ending in a COPY whose stream copy_cb makes whole, or next a chunk at a time,
+ * once the statements before it have answered. */
+static int db_async_send_text(struct db_async *db, const char *sql, db_copy_fn copy_cb,
+                              db_copy_next_fn next, db_result_fn cb, void *userdata)
 {
 	int r = db_async_sendable(db);
 
 	if (r < 0)
 		return r;
 	db->copy_cb = copy_cb;
+	db->copy_next = next;
 	return db_async_dispatch(db, PQsendQuery(db->conn, sql), cb, userdata);
+}
+
+/* Send SQL text ending in a COPY whose stream copy_cb makes once the statements before it
+ * have answered. */
+int db_async_send_copy_query(struct db_async *db, const char *sql, db_copy_fn copy_cb,
+                             db_result_fn cb, void *userdata)
+{
+	return db_async_send_text(db, sql, copy_cb, NULL, cb, userdata);
 }
 
 /* Send SQL text ending in a COPY whose stream next makes a chunk at a time. */
 int db_async_send_copy_stream(struct db_async *db, const char *sql, db_copy_next_fn next,
                               db_result_fn cb, void *userdata)
 {
-	int r = db_async_sendable(db);
-
-	if (r < 0)
-		return r;
-	db->copy_next = next;
-	return db_async_dispatch(db, PQsendQuery(db->conn, sql), cb, userdata);
+	return db_async_send_text(db, sql, NULL, next, cb, userdata);
 }
 
 /* A streamed COPY: once libpq has sent everything it holds, the next chunk (or the end), then

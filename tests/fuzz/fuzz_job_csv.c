@@ -1,6 +1,7 @@
 /* Fuzz job items from CSV (job_csv): any input, fed in two pieces at a point the input picks,
  * gives either items (each with a string externalId, unique) and no problem, or problems that
- * each name a row; no crash, no leak. */
+ * each name a row; the COPY stream of the good rows (job_copy, which reads the input again)
+ * has one line for each of them; no crash, no leak. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,9 +9,34 @@
 
 #include <jansson.h>
 
+#include "job_copy.h"
 #include "job_csv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A first pass that marks the good rows, then their COPY stream: one line per good row. */
+static void copy_lines_check(const uint8_t *data, size_t size, const json_t *schema, size_t good)
+{
+	struct job_csv *p = job_csv_new(schema, 0);
+	struct job_copy *c = job_copy_new_csv(data, size, schema);
+	const void *chunk;
+	char *text = NULL;
+	size_t len, tlen, n;
+	int r;
+
+	job_csv_set_good(p, job_copy_keep, c);
+	(void)job_csv_feed(p, data, size);
+	(void)job_csv_finish_text(p, &text, &tlen, &n);
+	free(text);
+	job_copy_start(c, "00000000-0000-0000-0000-000000000000");
+	while ((r = job_copy_next(c, &chunk, &len)) > 0)
+		if (len == 0)
+			abort();
+	if (r != 0 || job_copy_kept(c) != good || job_copy_lines(c) != good)
+		abort();
+	job_csv_free(p);
+	job_copy_free(c);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -48,6 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_object_set_new(seen, id, json_true());
 	}
 	json_decref(seen);
+	copy_lines_check(data, size, schema, json_array_size(items));
 	json_decref(items);
 	job_csv_free(p);
 	return 0;
