@@ -271,7 +271,9 @@ static void on_field(void *s, size_t len, void *userdata)
 	}
 	if (memchr(f, '\0', len) || !json_scan_utf8_valid(f, len)) {
 		problem(p, p->row, p->n_fields < p->n_columns ? p->columns[p->n_fields].name : NULL,
-		        "field %zu is not UTF-8 text", p->n_fields + 1);
+		        memchr(f, '\0', len) ? "field %zu holds a NUL byte"
+		                             : "field %zu is not UTF-8 text",
+		        p->n_fields + 1);
 		p->row_bad = true;
 	}
 	if (p->n_fields == p->cap_fields) {

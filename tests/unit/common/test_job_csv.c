@@ -195,7 +195,7 @@ static void test_not_csv(void **state)
 		p = job_csv_new(schema, 10);
 		assert_int_equal(job_csv_feed(p, nul, sizeof(nul) - 1), 0);
 		assert_int_equal(job_csv_finish(p, &items), -EINVAL);
-		expect_problem(p, 0, 2, "externalId", "not UTF-8");
+		expect_problem(p, 0, 2, "externalId", "NUL byte");
 		json_decref(items);
 		job_csv_free(p);
 		json_decref(schema);
