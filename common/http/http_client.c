@@ -609,7 +609,10 @@ static struct http_client *client_alloc(const struct http_client_options *o)
 	return c;
 }
 
-/* Hook the multi handle to the loop and apply the connection limits. */
+/* Hook the multi handle to the loop and apply the connection limits. The cache of idle
+ * connections is sized to the in-flight limit: libcurl's default (four per easy handle added
+ * at the moment) shrinks whenever the load dips, closing connections that the next burst
+ * then opens again (one connect per few calls at full load). */
 static int client_multi_setup(struct http_client *c)
 {
 	CURLM *m = c->multi;
@@ -620,7 +623,8 @@ static int client_multi_setup(struct http_client *c)
 	    curl_multi_setopt(m, CURLMOPT_TIMERDATA, c) != CURLM_OK ||
 	    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, c->max_host_connections) !=
 	        CURLM_OK ||
-	    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, c->max_in_flight) != CURLM_OK)
+	    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, c->max_in_flight) != CURLM_OK ||
+	    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, c->max_in_flight) != CURLM_OK)
 		return -EIO;
 	return 0;
 }

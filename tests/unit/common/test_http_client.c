@@ -578,6 +578,45 @@ static void test_concurrent(void **state)
 	assert_in_range(http_client_connections_opened(f->client), 1, 8);
 }
 
+/* Send n requests at once to /n/0.. and run them to completion (f->n_done reaches want). */
+static void burst(struct fixture *f, size_t n, size_t want)
+{
+	struct result *r = xcalloc(n, sizeof(*r));
+
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *path = xasprintf("/n/%zu", i);
+		_cleanup_free_ char *url = fixture_url(f, path);
+		struct http_client_request req = {.method = HTTP_METHOD_GET, .url = url};
+
+		r[i].counter = &f->n_done;
+		assert_int_equal(http_client_send(f->client, &req, on_done, &r[i]), 0);
+	}
+	assert_true(run_until(f->base, &f->n_done, want, WAIT_MS));
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(r[i].status, 200);
+		result_fini(&r[i]);
+	}
+	free(r);
+}
+
+/* Connections opened by a burst stay open through a lull of single calls and serve the next
+ * burst (libcurl's default cache, four per easy handle of the moment, closed one per call in
+ * the lull). */
+static void test_idle_connections_kept(void **state)
+{
+	struct fixture *f = *state;
+	long opened;
+
+	fixture_client(f, NULL);
+	burst(f, 8, 8);
+	opened = http_client_connections_opened(f->client);
+	assert_in_range(opened, 5, 8);
+	for (size_t i = 1; i <= 6; i++)
+		burst(f, 1, 8 + i);
+	burst(f, 8, 22);
+	assert_int_equal(http_client_connections_opened(f->client), opened);
+}
+
 /* A server that never answers: -ETIMEDOUT after the request's own 200 ms. */
 static void test_timeout(void **state)
 {
@@ -905,6 +944,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_post_bodies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_connections_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_send_refuses_bad_input, setup, teardown),
