@@ -51,6 +51,7 @@ struct config {
 	char *dispatch_listen; /* ZeroMQ endpoint to bind; NULL: no dispatcher */
 	long long lease_s;
 	int dispatch_poll_ms;
+	long long audit_seal_interval_s; /* 0: this ingress does not seal */
 	int claim_batch;
 	int heartbeat_ms;
 	int heartbeat_timeout_ms;

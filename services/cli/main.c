@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli_api.h"
+#include "cli_audit.h"
 #include "cli_deliveries.h"
 #include "cli_deliveries_api.h"
 #include "cli_jobs.h"
@@ -48,12 +49,16 @@ static void usage(FILE *f)
 	    "                                  a bearer token for the jobs API, printed once\n"
 	    "  tokens list [--json]            every token: scope, state, expiry, uses\n"
 	    "  tokens revoke ID                revoke a token\n"
+	    "  audit seal|head|verify ...      seal the audit trail, print its latest seal, "
+	    "verify\n"
+	    "                                  its chain (hookrun audit --help)\n"
 	    "  version                         print the version\n"
 	    "\n"
 	    "jobs and deliveries go over the HTTP API at --api-url, api_url in the config file or\n"
 	    "HOOKRUN_API_URL (default http://127.0.0.1:8080) with the token of --token-file,\n"
 	    "api_token(_file) or HOOKRUN_TOKEN(_FILE). Without a token, jobs show and deliveries\n"
-	    "go straight to the database, as tokens and migrate do: its URL comes from db_url in\n"
+	    "go straight to the database, as tokens, audit and migrate do: its URL comes from "
+	    "db_url in\n"
 	    "the config file, HOOKRUN_DB_URL or HOOKRUN_DB_URL_FILE; migrations from --dir,\n"
 	    "HOOKRUN_MIGRATIONS_DIR or %s.\n"
 	    "Exit status: 0 done, 1 refused (the reason on stderr), 2 usage, 3 the API could not\n"
@@ -184,20 +189,22 @@ static int cli_deliveries(const struct config *c, int argc, char **argv)
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-/* hookrun tokens ...: cli_tokens_handle() on a connection. */
-static int cli_tokens(const struct config *c, int argc, char **argv)
+/* hookrun tokens ... or audit ...: its handler on a connection. */
+static int cli_database_command(const struct config *c, int argc, char **argv)
 {
+	bool tokens = strcmp(argv[0], "tokens") == 0;
 	PGconn *conn;
 	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-		cli_tokens_usage(argc < 2 ? stderr : stdout);
+		(tokens ? cli_tokens_usage : cli_audit_usage)(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : EXIT_SUCCESS;
 	}
 	conn = cli_connect(c);
 	if (!conn)
 		return EXIT_FAILURE;
-	rc = cli_tokens_handle(conn, argc, argv, stdout, stderr);
+	rc = tokens ? cli_tokens_handle(conn, argc, argv, stdout, stderr)
+	            : cli_audit_handle(conn, argc, argv, stdout, stderr);
 	db_close(conn);
 	return rc;
 }
@@ -332,11 +339,11 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "jobs") == 0 || strcmp(argv[i], "deliveries") == 0)
 		return cli_jobs_or_deliveries(&cli, argc - i, argv + i);
-	if (strcmp(argv[i], "tokens") == 0) {
+	if (strcmp(argv[i], "tokens") == 0 || strcmp(argv[i], "audit") == 0) {
 		struct config *tc = cli_config(&cli, CONFIG_LOAD_SECRETS_OPTIONAL);
 		if (!tc)
 			return EXIT_FAILURE;
-		rc = cli_tokens(tc, argc - i, argv + i);
+		rc = cli_database_command(tc, argc - i, argv + i);
 		config_free(tc);
 		return rc;
 	}

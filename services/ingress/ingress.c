@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "audit_sealer.h"
 #include "config.h"
 #include "delivery_writer.h"
 #include "dispatch.h"
@@ -26,6 +27,7 @@ struct ingress {
 	struct delivery_writer *writer;
 	struct dispatch *dispatch; /* NULL without dispatch_listen */
 	struct jobs_api *jobs;
+	struct audit_sealer *sealer; /* NULL when audit_seal_interval is 0 */
 	struct http_server *http;
 	struct event *ev_drain;
 	long long drain_deadline_us;
@@ -150,6 +152,16 @@ struct ingress *ingress_new(struct event_base *base, const struct config *c, cha
 	in->deps.dispatch = in->dispatch;
 	in->jobs = jobs_api_new(base, c, in->metrics, in->dispatch);
 	in->deps.jobs = in->jobs;
+	if (c->audit_seal_interval_s > 0)
+		in->sealer =
+		    audit_sealer_new(base,
+		                     &(struct audit_sealer_options){
+		                         .db_url = c->db_url,
+		                         .interval_ms = (unsigned)(c->audit_seal_interval_s * 1000),
+		                         .max_events = 50000,
+		                         .reconnect_max_ms = (unsigned)c->db_reconnect_max_ms,
+		                     },
+		                     in->metrics);
 	in->http = http_server_new(base, &ho, routes_handle, &in->deps, ret_error);
 	if (!in->http) {
 		ingress_free(in);
@@ -175,6 +187,7 @@ void ingress_free(struct ingress *in)
 {
 	if (!in)
 		return;
+	audit_sealer_free(in->sealer);
 	jobs_api_free(in->jobs);
 	dispatch_free(in->dispatch);
 	delivery_writer_free(in->writer);

@@ -1,0 +1,505 @@
+/* The audit trail's guarantees (migrations 0020 and 0021) on a real PostgreSQL, through the
+ * real hookrun CLI: UPDATE, DELETE and TRUNCATE of the audit tables fail for the owner; a
+ * login role of hookrun_service may write events but not change them, nor the schema, nor
+ * the triggers; hookrun_auditor only reads. `hookrun audit seal` seals events in blocks and
+ * `hookrun audit verify` finds every change a superuser makes with the triggers off (an
+ * altered, a deleted and an inserted event, a changed seal), naming block and event; an
+ * event committed after a later one was sealed joins a later block, never falling outside
+ * the chain. Ingresses seal by themselves, taking turns. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "xalloc.h"
+
+/* State of the group: one database (each sealing test makes its own as well). */
+struct suite {
+	struct harness_group g; /* first: the harness_group_*() functions take the state */
+};
+
+/* Group setup: a migrated database. */
+static int group_setup(void **state)
+{
+	return harness_group_setup(state, sizeof(struct suite), NULL, NULL);
+}
+
+/* Run `hookrun audit ARGS...` (NULL-terminated, at most 8) against db: its exit code, with
+ * stdout in *out (a new string, replacing what it held). */
+static int audit(const struct harness_db *db, char **out, ...)
+{
+	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", db->url);
+	_cleanup_free_ char *err = NULL;
+	const char *argv[12] = {harness_cli_bin(), "audit"};
+	const char *env[] = {db_env, NULL};
+	size_t n = 2;
+	va_list ap;
+	int rc;
+
+	va_start(ap, out);
+	for (const char *a; n < 10 && (a = va_arg(ap, const char *));)
+		argv[n++] = a;
+	va_end(ap);
+	free(*out);
+	*out = NULL;
+	rc = harness_run(argv, env, 60000, out, &err);
+	if (err && *err)
+		print_message("# hookrun audit stderr: %s", err);
+	return rc;
+}
+
+/* Assert `hookrun audit verify` on db exits with want and prints what. */
+static void expect_verify(const struct harness_db *db, int want, const char *what)
+{
+	_cleanup_free_ char *out = NULL;
+	int rc = audit(db, &out, "verify", NULL);
+
+	if (rc != want || !out || !strstr(out, what))
+		fail_msg("verify exited %d (want %d) saying '%s' (want '%s')", rc, want,
+		         out ? out : "", what);
+}
+
+/* Insert n events in one transaction of their own. */
+static void insert_events(PGconn *conn, int n, const char *kind)
+{
+	_cleanup_free_ char *sql = xasprintf(
+	    "INSERT INTO hookrun.audit_events (kind, actor, organisation, detail) "
+	    "SELECT '%s', 'test', 'org-a', jsonb_build_object('n', g, 'text', 'é \"q\" \\\\ \t') "
+	    "FROM generate_series(1, %d) g",
+	    kind, n);
+
+	assert_true(harness_sql_exec(conn, sql));
+}
+
+/* Seal (blocks of at most max events) until want events are sealed. Transaction ids are the
+ * cluster's: a transaction of another test, in another database, holds the horizon back
+ * while it runs, so a round may seal less than all, or nothing. */
+static void seal_until(PGconn *conn, int max, long long want)
+{
+	_cleanup_free_ char *sql = xasprintf("SELECT count(*) FROM hookrun.seal_audit(%d)", max);
+	long long deadline = harness_now_ms() + 30000, sealed = 0;
+
+	for (;;) {
+		sealed = harness_sql_int(
+		    conn, "SELECT coalesce(sum(n_events), 0) FROM hookrun.audit_seals", NULL);
+		if (sealed >= want || harness_now_ms() > deadline)
+			break;
+		if (harness_sql_int(conn, sql, NULL) == 0)
+			harness_poll_pause();
+	}
+	assert_int_equal(sealed, want);
+}
+
+/* The number of the last block, or 0. */
+static long long last_block(PGconn *conn)
+{
+	return harness_sql_int(conn, "SELECT coalesce(max(block), 0) FROM hookrun.audit_seals",
+	                       NULL);
+}
+
+/* UPDATE, DELETE and TRUNCATE of events and seals fail for the owner; INSERT works. */
+static void test_append_only(void **state)
+{
+	struct suite *s = *state;
+	static const char *const refused[] = {
+	    "UPDATE hookrun.audit_events SET kind = 'x'",
+	    "DELETE FROM hookrun.audit_events",
+	    "TRUNCATE hookrun.audit_events",
+	    "UPDATE hookrun.audit_seals SET n_events = 1",
+	    "DELETE FROM hookrun.audit_seals",
+	    "TRUNCATE hookrun.audit_seals",
+	};
+
+	HARNESS_REQUIRE_DB();
+	insert_events(s->g.conn, 3, "append.only");
+	seal_until(s->g.conn, 50000,
+	           harness_sql_int(s->g.conn, "SELECT count(*) FROM hookrun.audit_events", NULL));
+	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+		_cleanup_free_ char *e = harness_sql_error(s->g.conn, refused[i], NULL);
+
+		if (!e || !strstr(e, "is append-only"))
+			fail_msg("'%s' was not refused (%s)", refused[i], e ? e : "it succeeded");
+	}
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT count(*) FROM hookrun.audit_events WHERE kind = "
+	                                 "'append.only'",
+	                                 NULL),
+	                 3);
+}
+
+/* The URL of db for another user (trust authentication, as the test cluster has). */
+static char *url_as(const struct harness_db *db, const char *user)
+{
+	const char *at = strchr(db->url, '@');
+	const char *scheme = strstr(db->url, "://");
+
+	assert_non_null(at);
+	assert_non_null(scheme);
+	return xasprintf("%.*s%s%s", (int)(scheme + 3 - db->url), db->url, user, at);
+}
+
+/* Assert sql fails on conn with SQLSTATE 42501 (insufficient privilege). */
+static void expect_denied(PGconn *conn, const char *sql)
+{
+	_cleanup_free_ char *e = harness_sql_error(conn, sql, NULL);
+
+	if (!e || strncmp(e, "42501", 5) != 0)
+		fail_msg("'%s': want 42501, got %s", sql, e ? e : "success");
+}
+
+/* A login role of hookrun_service writes events and reads them, and cannot change them, nor
+ * switch the triggers off, nor drop them, nor create in the schema; one of hookrun_auditor
+ * reads and does nothing else. */
+static void test_roles(void **state)
+{
+	struct suite *s = *state;
+	_cleanup_free_ char *svc = xasprintf("audit_svc_%d", (int)getpid());
+	_cleanup_free_ char *aud = xasprintf("audit_aud_%d", (int)getpid());
+	_cleanup_free_ char *mk = xasprintf("CREATE ROLE %s LOGIN IN ROLE hookrun_service; "
+	                                    "CREATE ROLE %s LOGIN IN ROLE hookrun_auditor",
+	                                    svc, aud);
+	_cleanup_free_ char *rm =
+	    xasprintf("DROP ROLE IF EXISTS %s; DROP ROLE IF EXISTS %s", svc, aud);
+	_cleanup_free_ char *svc_url = NULL, *aud_url = NULL;
+	PGconn *sc, *ac;
+
+	HARNESS_REQUIRE_DB();
+	(void)harness_sql_exec(s->g.conn, rm);
+	assert_true(harness_sql_exec(s->g.conn, mk));
+	svc_url = url_as(s->g.db, svc);
+	aud_url = url_as(s->g.db, aud);
+	sc = harness_pg_connect(svc_url);
+	ac = harness_pg_connect(aud_url);
+	assert_non_null(sc);
+	assert_non_null(ac);
+
+	insert_events(sc, 2, "role.service");
+	assert_int_equal(harness_sql_int(sc,
+	                                 "SELECT count(*) FROM hookrun.audit_events WHERE kind "
+	                                 "= 'role.service'",
+	                                 NULL),
+	                 2);
+	expect_denied(sc, "UPDATE hookrun.audit_events SET kind = 'x'");
+	expect_denied(sc, "DELETE FROM hookrun.audit_events");
+	expect_denied(sc, "TRUNCATE hookrun.audit_events");
+	expect_denied(sc, "ALTER TABLE hookrun.audit_events DISABLE TRIGGER USER");
+	expect_denied(sc, "DROP TRIGGER audit_events_append_only ON hookrun.audit_events");
+	expect_denied(sc, "ALTER TABLE hookrun.audit_events DROP COLUMN detail");
+	expect_denied(sc, "CREATE TABLE hookrun.mine (x int)");
+	expect_denied(sc, "SET session_replication_role = replica");
+	expect_denied(sc, "UPDATE hookrun.audit_seals SET n_events = 1");
+	expect_denied(sc, "INSERT INTO hookrun.schema_migrations (version, name, checksum) "
+	                  "VALUES (9999, 'x', 'x')");
+
+	assert_int_equal(harness_sql_int(ac,
+	                                 "SELECT count(*) FROM hookrun.audit_events WHERE kind "
+	                                 "= 'role.service'",
+	                                 NULL),
+	                 2);
+	assert_true(harness_sql_int(ac, "SELECT count(*) FROM hookrun.jobs", NULL) >= 0);
+	expect_denied(ac, "INSERT INTO hookrun.audit_events (kind, actor) VALUES ('x', 'y')");
+	expect_denied(ac, "SELECT * FROM hookrun.seal_audit()");
+	expect_denied(ac, "UPDATE hookrun.jobs SET state = state");
+
+	PQfinish(sc);
+	PQfinish(ac);
+	assert_true(harness_sql_exec(s->g.conn, rm));
+}
+
+/* Run sql as a superuser with the triggers off (how an attacker with the keys would). */
+static void tamper(PGconn *conn, const char *sql)
+{
+	_cleanup_free_ char *all = xasprintf(
+	    "SET session_replication_role = replica; %s; RESET session_replication_role", sql);
+
+	assert_true(harness_sql_exec(conn, all));
+}
+
+/* Sealed (in up to three blocks), the chain verifies; then each change is found and named,
+ * and undoing it makes the chain whole again. */
+static void test_tamper(void **state)
+{
+	struct harness_db *db;
+	PGconn *c;
+	_cleanup_free_ char *out = NULL, *sql = NULL, *want = NULL;
+	long long id, block, last;
+
+	HARNESS_REQUIRE_DB();
+	db = harness_db_new(true);
+	assert_non_null(db);
+	c = harness_pg_connect(db->url);
+	assert_non_null(c);
+	expect_verify(db, 0, "nothing sealed yet");
+	for (int b = 0; b < 3; b++) {
+		insert_events(c, 40, "tamper.test");
+		assert_int_equal(audit(db, &out, "seal", NULL), 0);
+		seal_until(c, 50000, 40LL * (b + 1));
+	}
+	last = last_block(c);
+	want = xasprintf("intact: blocks 1-%lld, 120 events; 0 not sealed", last);
+	expect_verify(db, 0, want);
+	id = harness_sql_int(c, "SELECT min(id) + 50 FROM hookrun.audit_events", NULL);
+	sql = xasprintf("SELECT block FROM hookrun.audit_seals WHERE %lld = ANY (event_ids)", id);
+	block = harness_sql_int(c, sql, NULL);
+	free(sql);
+
+	sql = xasprintf("CREATE TABLE public.saved AS SELECT * FROM hookrun.audit_events "
+	                "WHERE id = %lld",
+	                id);
+	assert_true(harness_sql_exec(c, sql));
+	free(sql);
+	sql = xasprintf("UPDATE hookrun.audit_events SET actor = 'mallory' WHERE id = %lld", id);
+	tamper(c, sql);
+	free(sql);
+	sql = xasprintf("block %lld: event %lld altered", block, id);
+	expect_verify(db, 1, sql);
+
+	free(sql);
+	sql = xasprintf("DELETE FROM hookrun.audit_events WHERE id = %lld", id);
+	tamper(c, sql);
+	free(sql);
+	sql = xasprintf("block %lld: event %lld deleted", block, id);
+	expect_verify(db, 1, sql);
+	tamper(c, "INSERT INTO hookrun.audit_events OVERRIDING SYSTEM VALUE SELECT * FROM "
+	          "public.saved");
+	expect_verify(db, 0, want);
+
+	/* An event slipped into block 1's transactions, under a new id. */
+	tamper(c,
+	       "INSERT INTO hookrun.audit_events (kind, actor, xact) SELECT 'forged', 'mallory', "
+	       "xact_from FROM hookrun.audit_seals WHERE block = 1");
+	id = harness_sql_int(c, "SELECT id FROM hookrun.audit_events WHERE kind = 'forged'", NULL);
+	free(sql);
+	sql = xasprintf("block 1: event %lld inserted", id);
+	expect_verify(db, 1, sql);
+	tamper(c, "DELETE FROM hookrun.audit_events WHERE kind = 'forged'");
+
+	expect_verify(db, 0, want);
+
+	free(sql);
+	sql = xasprintf("UPDATE hookrun.audit_seals SET hash = sha256(hash) WHERE block = %lld",
+	                last);
+	tamper(c, sql);
+	free(want);
+	want = xasprintf("block %lld: seal_altered", last);
+	expect_verify(db, 1, want);
+	free(sql);
+	sql = xasprintf("UPDATE hookrun.audit_seals SET prev_hash = sha256(prev_hash) "
+	                "WHERE block = %lld",
+	                last);
+	tamper(c, sql);
+	free(want);
+	want = xasprintf("block %lld: broken", last);
+	expect_verify(db, 1, want);
+
+	PQfinish(c);
+	harness_db_free(db);
+}
+
+/* A head printed for safekeeping anchors a later verify: the same head passes, another
+ * hash fails; --from starts at an archived block. */
+static void test_head_and_from(void **state)
+{
+	struct harness_db *db;
+	PGconn *c;
+	_cleanup_free_ char *out = NULL, *hash = NULL, *good = NULL, *bad = NULL, *want = NULL;
+	_cleanup_free_ char *from = NULL;
+	long long last;
+
+	HARNESS_REQUIRE_DB();
+	db = harness_db_new(true);
+	assert_non_null(db);
+	c = harness_pg_connect(db->url);
+	assert_non_null(c);
+	for (int b = 0; b < 2; b++) {
+		insert_events(c, 5, "head.test");
+		assert_int_equal(audit(db, &out, "seal", NULL), 0);
+		seal_until(c, 50000, 5LL * (b + 1));
+	}
+	last = last_block(c);
+	assert_int_equal(audit(db, &out, "head", "--json", NULL), 0);
+	want = xasprintf("\"block\" : %lld", last);
+	assert_non_null(strstr(out, want));
+	hash = harness_sql_text(c,
+	                        "SELECT encode(hash, 'hex') FROM hookrun.audit_seals "
+	                        "ORDER BY block DESC LIMIT 1",
+	                        NULL);
+	assert_non_null(hash);
+	assert_non_null(strstr(out, hash));
+	good = xasprintf("%lld:%s", last, hash);
+	bad = xasprintf("%lld:%064d", last, 0);
+	assert_int_equal(audit(db, &out, "verify", "--expect", good, NULL), 0);
+	assert_int_equal(audit(db, &out, "verify", "--expect", bad, NULL), 1);
+	assert_non_null(strstr(out, "differs_from_expected_head"));
+	from = xasprintf("%lld", last);
+	free(want);
+	want = xasprintf("blocks %lld-%lld,", last, last);
+	assert_int_equal(audit(db, &out, "verify", "--from", from, NULL), 0);
+	assert_non_null(strstr(out, want));
+	assert_int_equal(audit(db, &out, "verify", "--from", "x", NULL), 2);
+	PQfinish(c);
+	harness_db_free(db);
+}
+
+/* A transaction that wrote an event before others committed theirs and sealed them stays
+ * out of every block until it ends, then joins the next: nothing falls outside the chain,
+ * and every event is sealed exactly once. */
+static void test_late_commit(void **state)
+{
+	struct harness_db *db;
+	PGconn *c, *late;
+	_cleanup_free_ char *out = NULL;
+
+	HARNESS_REQUIRE_DB();
+	db = harness_db_new(true);
+	assert_non_null(db);
+	c = harness_pg_connect(db->url);
+	late = harness_pg_connect(db->url);
+	assert_non_null(c);
+	assert_non_null(late);
+	insert_events(c, 3, "before");
+	assert_true(harness_sql_exec(late, "BEGIN; INSERT INTO hookrun.audit_events (kind, actor) "
+	                                   "VALUES ('late', 'test')"));
+	insert_events(c, 4, "after");
+	seal_until(c, 50000, 3);
+	/* Only the 3 before the open transaction: the 4 after it wait with it. */
+	assert_int_equal(audit(db, &out, "seal", NULL), 0);
+	assert_non_null(strstr(out, "nothing to seal"));
+	expect_verify(db, 0, "intact: blocks 1-1, 3 events; 4 not sealed");
+	assert_true(harness_sql_exec(late, "COMMIT"));
+	expect_verify(db, 0, "intact: blocks 1-1, 3 events; 5 not sealed");
+	seal_until(c, 50000, 8);
+	expect_verify(db, 0, "8 events; 0 not sealed");
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT count(*) FROM hookrun.audit_events e WHERE "
+	                                 "(SELECT count(*) FROM hookrun.audit_seals s WHERE e.id = "
+	                                 "ANY (s.event_ids)) <> 1",
+	                                 NULL),
+	                 0);
+	PQfinish(late);
+	PQfinish(c);
+	harness_db_free(db);
+}
+
+/* A backlog larger than a block is sealed in several, none past the limit unless one
+ * transaction alone is; the chain verifies. */
+static void test_block_limit(void **state)
+{
+	struct harness_db *db;
+	PGconn *c;
+
+	HARNESS_REQUIRE_DB();
+	db = harness_db_new(true);
+	assert_non_null(db);
+	c = harness_pg_connect(db->url);
+	assert_non_null(c);
+	for (int t = 0; t < 10; t++)
+		insert_events(c, 5, "limit.test");
+	insert_events(c, 30, "big.one");
+	seal_until(c, 12, 80);
+	assert_int_equal(harness_sql_int(c, "SELECT max(n_events) FROM hookrun.audit_seals", NULL),
+	                 30);
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT count(*) FROM hookrun.audit_seals WHERE "
+	                                 "n_events > 12 AND n_events <> 30",
+	                                 NULL),
+	                 0);
+	assert_int_equal(harness_sql_int(c, "SELECT sum(n_events) FROM hookrun.audit_seals", NULL),
+	                 80);
+	expect_verify(db, 0, "80 events; 0 not sealed");
+	PQfinish(c);
+	harness_db_free(db);
+}
+
+/* Two ingresses sealing every second, with events committed all along: they take turns
+ * (one block at a time, no block twice), every event ends in exactly one block, the chain
+ * verifies, and /metrics counts what each sealed. */
+static void test_ingress_seals(void **state)
+{
+	static const char ini[] = "audit_seal_interval = 1s\n";
+	static const char sources[] = "[source.open]\nauth = none\nallow_unauthenticated = true\n";
+	struct harness_db *db;
+	struct harness_service *in[2];
+	PGconn *c;
+	long long deadline, sealed = 0, total = 0;
+
+	HARNESS_REQUIRE_DB();
+	db = harness_db_new(true);
+	assert_non_null(db);
+	c = harness_pg_connect(db->url);
+	assert_non_null(c);
+	for (int i = 0; i < 2; i++) {
+		in[i] = harness_ingress_start(db, ini, sources, NULL);
+		assert_non_null(in[i]);
+	}
+	for (int t = 0; t < 30; t++) {
+		insert_events(c, 50, "ingress.seals");
+		harness_poll_pause();
+	}
+	total = harness_sql_int(c, "SELECT count(*) FROM hookrun.audit_events", NULL);
+	deadline = harness_now_ms() + 20000;
+	while (harness_now_ms() < deadline &&
+	       (sealed = harness_sql_int(c,
+	                                 "SELECT coalesce(sum(n_events), 0) FROM "
+	                                 "hookrun.audit_seals",
+	                                 NULL)) < total)
+		harness_poll_pause();
+	assert_int_equal(sealed, total);
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT count(*) FROM hookrun.audit_events e WHERE "
+	                                 "(SELECT count(*) FROM hookrun.audit_seals s WHERE e.id = "
+	                                 "ANY (s.event_ids)) <> 1",
+	                                 NULL),
+	                 0);
+	expect_verify(db, 0, "0 not sealed");
+	{
+		struct harness_response r = {0};
+		long long n = 0;
+
+		for (int i = 0; i < 2; i++) {
+			const char *m;
+
+			harness_http_get(harness_service_port(in[i]), "/metrics", &r);
+			assert_int_equal(r.status, 200);
+			m = strstr(r.body, "\nhookrun_audit_events_sealed_total ");
+			assert_non_null(m);
+			n += strtoll(m + strlen("\nhookrun_audit_events_sealed_total "), NULL, 10);
+			harness_response_fini(&r);
+		}
+		assert_int_equal(n, total);
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(harness_service_stop(in[i], 10000), 0);
+		harness_service_free(in[i], false);
+	}
+	PQfinish(c);
+	harness_db_free(db);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_append_only, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_roles, harness_test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_tamper, harness_test_setup, harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_head_and_from, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_late_commit, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_block_limit, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_ingress_seals, harness_test_setup,
+	                                    harness_test_teardown),
+	};
+
+	harness_init();
+	return cmocka_run_group_tests_name("audit", tests, group_setup, harness_group_teardown);
+}
