@@ -72,6 +72,7 @@ echo "==> PostgreSQL, versori-sim, ingress, two workers, a callback receiver ($u
 db=$("$src/deploy/dev/pg" start "$pgdir")
 pg_started=1
 HOOKRUN_DB_URL=$db "$cli" migrate --dir "$src/migrations" >/dev/null
+service_db=$("$src/deploy/dev/pg" service-url "$pgdir") # the services' login (hookrun_service)
 sql() { psql "$db" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 
 key=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
@@ -120,7 +121,7 @@ base_url = $sim
 organisation_id = 01JGFJJZ00M9S346Q3D25VT4F6
 INI
 # The services' secrets, in their environment only (never an argument).
-svc_env=(HOOKRUN_DB_URL="$db" HOOKRUN_VERSORI_DEMO_API_KEY="$key" HOOKRUN_VERSORI_SECOND_API_KEY="$key"
+svc_env=(HOOKRUN_DB_URL="$service_db" HOOKRUN_VERSORI_DEMO_API_KEY="$key" HOOKRUN_VERSORI_SECOND_API_KEY="$key"
 	HOOKRUN_VERSORI_DEMO_CALLBACK_SECRET="$callback_secret")
 env "${svc_env[@]}" "$build/services/ingress/hookrun-ingress" --config "$tmp/hookrun.ini" \
 	>"$tmp/ingress.log" 2>&1 &
@@ -309,6 +310,13 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "${b[@]}" -H 'Content-Type: text/c
 [ "$code" = 404 ] || fail "a submission for demo with the other token answered $code"
 n=$(HOOKRUN_TOKEN_FILE=$tmp/token-b "$cli" jobs list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["jobs"]))')
 [ "$n" = 0 ] || fail "the other token lists $n jobs"
+
+echo "==> 8. the audit trail of all this: sealed, and every digest and hash holds"
+HOOKRUN_DB_URL=$db "$cli" audit seal >/dev/null
+out=$(HOOKRUN_DB_URL=$db "$cli" audit verify) || fail "audit verify: $out"
+echo "$out"
+n=$(sql "SELECT count(*) FROM hookrun.audit_events WHERE kind = 'api.call'")
+[ "$n" -gt "$users" ] || fail "only $n api.call audit rows for $users users"
 
 # Stop everything by its PID; a sanitizer report in any log (leaks show at exit) fails.
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done

@@ -698,6 +698,33 @@ static void dbs_track(struct harness_db *db, bool add)
 		}
 }
 
+/* The URL of url for user instead of its own (the test cluster trusts local logins). */
+static char *url_with_user(const char *url, const char *user)
+{
+	const char *scheme = strstr(url, "://");
+	const char *at = strchr(url, '@');
+
+	if (!scheme || !at)
+		return xstrdup(url);
+	return xasprintf("%.*s%s%s", (int)(scheme + 3 - url), url, user, at);
+}
+
+/* Make HARNESS_SERVICE_ROLE a login in hookrun_service once per cluster (test binaries race
+ * to it: whoever comes second finds it made). */
+static bool service_role_ensure(const char *url)
+{
+	PGconn *c = harness_pg_connect(url);
+	bool ok = c && harness_sql_exec(c, "DO $$ BEGIN "
+	                                   "CREATE ROLE " HARNESS_SERVICE_ROLE
+	                                   " LOGIN IN ROLE hookrun_service; "
+	                                   "EXCEPTION WHEN duplicate_object OR unique_violation "
+	                                   "THEN NULL; END $$");
+
+	if (c)
+		PQfinish(c);
+	return ok;
+}
+
 /* Create a fresh database (and migrate it). */
 struct harness_db *harness_db_new(bool migrate)
 {
@@ -721,6 +748,7 @@ struct harness_db *harness_db_new(bool migrate)
 		return NULL;
 	}
 	db->url = url_with_dbname(H.db_url, db->name);
+	db->service_url = xstrdup(db->url);
 	dbs_track(db, true);
 	if (!migrate)
 		return db;
@@ -730,6 +758,12 @@ struct harness_db *harness_db_new(bool migrate)
 		harness_db_free(db);
 		return NULL;
 	}
+	if (!service_role_ensure(db->url)) {
+		harness_db_free(db);
+		return NULL;
+	}
+	free(db->service_url);
+	db->service_url = url_with_user(db->url, HARNESS_SERVICE_ROLE);
 	return db;
 }
 
@@ -769,6 +803,7 @@ void harness_db_free(struct harness_db *db)
 	if (H.db_url)
 		db_drop(db->name);
 	free(db->url);
+	free(db->service_url);
 	free(db);
 }
 
@@ -1101,7 +1136,7 @@ struct harness_service *harness_ingress_start(const struct harness_db *db, const
 {
 	_cleanup_free_ char *dir = harness_mkdtemp("ingress-config");
 	_cleanup_free_ char *ini = ingress_write_ini(dir, hookrun_ini, sources_ini);
-	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", db->url);
+	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", db->service_url);
 	_cleanup_free_ const char **child_env_add = env_prepend(db_env, env);
 
 	if (!ini)
@@ -1140,7 +1175,7 @@ struct harness_service *harness_worker_start(const struct harness_db *db, const 
 	                                      "%s",
 	                                      endpoint, ini ? ini : "");
 	_cleanup_free_ char *path = harness_write_file(dir, "worker.ini", text);
-	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", db->url);
+	_cleanup_free_ char *db_env = xasprintf("HOOKRUN_DB_URL=%s", db->service_url);
 	_cleanup_free_ const char **child_env_add = env_prepend(db_env, env);
 
 	if (!path)

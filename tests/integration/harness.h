@@ -76,8 +76,14 @@ int harness_run(const char *const *argv, const char *const *env_add, int timeout
 /* A database of its own for one test group: hr_<pid>_<n> on the TEST_DATABASE_URL server. */
 struct harness_db {
 	char name[64];
-	char *url; /* owned */
+	char *url;         /* owned: as the cluster's owner (migrations, tests' own SQL) */
+	char *service_url; /* owned: as HARNESS_SERVICE_ROLE, a login in hookrun_service (the
+	                    * services run as it); the owner's URL before migrations */
 };
+
+/* The login the services of the tests run as (a member of hookrun_service, migration 0021):
+ * whatever they do must work with the grants a deployment gives them. */
+#define HARNESS_SERVICE_ROLE "hookrun_app"
 
 /* Create a fresh database and, when migrate is true, run `hookrun migrate` on it.
  * Returns NULL (after printing why) on failure. */

@@ -459,6 +459,12 @@ static void test_ingress_seals(void **state)
 	                                 NULL),
 	                 0);
 	expect_verify(db, 0, "0 not sealed");
+	/* They ran as the services' login, with its grants only. */
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT count(*) FROM hookrun.audit_seals WHERE sealed_by "
+	                                 "<> '" HARNESS_SERVICE_ROLE "'",
+	                                 NULL),
+	                 0);
 	{
 		struct harness_response r = {0};
 		long long n = 0;
