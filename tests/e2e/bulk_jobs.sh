@@ -96,6 +96,9 @@ receiver_port=$(sed -n 's/^listening port=//p' "$tmp/receiver.log")
 
 port=$(free_port)
 dport=$(free_port)
+# What the routed source's jobs bind (as the CSV jobs' parameters do).
+printf '{"connections":{"01JGFJK6T0SS6YS3C4DWA7N360":"01JGFJK7S896Q14DR9GPQY77ZX"},"dynamicConnections":{"01JGFJK5TRE0ZBGJ09TQM83XSS":{"name":"fluent-{externalId}","credentials":[]}}}' \
+	>"$tmp/activate.params.json"
 cat >"$tmp/hookrun.ini" <<INI
 [hookrun]
 listen_port = $port
@@ -119,6 +122,20 @@ concurrency = 256
 [versori.second]
 base_url = $sim
 organisation_id = 01JGFJJZ00M9S346Q3D25VT4F6
+
+[source.hooks]
+auth = none
+allow_unauthenticated = true
+idempotency_key = header:Idempotency-Key
+
+[source.activate]
+auth = none
+allow_unauthenticated = true
+idempotency_key = header:Idempotency-Key
+route = provision
+organisation = demo
+environment_id = 01JGFJK4VGAWSH8VHTPRE95B9E
+job_parameters_file = $tmp/activate.params.json
 INI
 # The services' secrets, in their environment only (never an argument).
 svc_env=(HOOKRUN_DB_URL="$service_db" HOOKRUN_VERSORI_DEMO_API_KEY="$key" HOOKRUN_VERSORI_SECOND_API_KEY="$key"
@@ -311,12 +328,39 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "${b[@]}" -H 'Content-Type: text/c
 n=$(HOOKRUN_TOKEN_FILE=$tmp/token-b "$cli" jobs list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["jobs"]))')
 [ "$n" = 0 ] || fail "the other token lists $n jobs"
 
-echo "==> 8. the audit trail of all this: sealed, and every digest and hash holds"
+echo "==> 8. webhooks: one routed to a job, one that cannot be, odd bodies stored; a job that fails for good"
+hook() { # hook SOURCE KEY CONTENT-TYPE BODY: the HTTP status
+	curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/hooks/$1" \
+		-H "Idempotency-Key: $2" -H "Content-Type: $3" --data-binary "$4"
+}
+[ "$(hook activate a-1 application/json '{"externalId":"u-17","displayName":"Customer 17, Inc.","variables":{"retailerId":"r-17","pollIntervalMinutes":18,"syncEnabled":true}}')" = 202 ] ||
+	fail "the routed webhook was not accepted"
+[ "$(hook activate a-2 application/json '{"displayName":"nobody"}')" = 202 ] ||
+	fail "the unroutable webhook was not accepted"
+# Bodies a store-only source keeps as they come: a view must never fail on one.
+for body in '{"text":"a NUL \u0000 escaped"}' 'not JSON at all' '{"deep":[[[[[[[[1]]]]]]]]}'; do
+	code=$(hook hooks "odd-$RANDOM" application/json "$body")
+	case $code in 202 | 400) ;; *) fail "a store-only webhook answered $code" ;; esac
+done
+routed_done() { [ "$(sql "SELECT count(*) FROM hookrun.jobs WHERE submitted_by = 'source:activate' AND finished_at IS NOT NULL")" = 1 ]; }
+wait_for 60 "end of the webhook's job" routed_done
+curl -fsS -X PUT "$sim/_sim/faults" \
+	-d '{"rules":[{"kind":"error","method":"POST","route":"/api/v2/o/{org}/activations","statuses":[500]}]}' >/dev/null
+csv x 3 >"$tmp/refused.csv"
+submit "$tmp/refused.csv" --parameters "$tmp/params-plain.json"
+failed_job=$job
+wait_for 120 "end of the refused job" job_finished "$job"
+curl -fsS -X DELETE "$sim/_sim/faults" >/dev/null
+[ "$(job_state "$job")" = failed ] || fail "the refused job ended $(job_state "$job")"
+
+echo "==> 9. the audit trail of all this: sealed, every digest and hash holds, the cookbook answers"
 HOOKRUN_DB_URL=$db "$cli" audit seal >/dev/null
 out=$(HOOKRUN_DB_URL=$db "$cli" audit verify) || fail "audit verify: $out"
 echo "$out"
 n=$(sql "SELECT count(*) FROM hookrun.audit_events WHERE kind = 'api.call'")
 [ "$n" -gt "$users" ] || fail "only $n api.call audit rows for $users users"
+python3 "$src/tests/e2e/audit_cookbook.py" "$db" "$src/README.md" external_id=u-17 \
+	failed_job="$failed_job" || fail "the README's audit cookbook"
 
 # Stop everything by its PID; a sanitizer report in any log (leaks show at exit) fails.
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done

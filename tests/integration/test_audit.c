@@ -418,6 +418,53 @@ static void test_block_limit(void **state)
 	harness_db_free(db);
 }
 
+/* Every view answers whatever the rows hold: a JSON delivery whose body is not JSON, not
+ * UTF-8, or holds \u0000 (which jsonb refuses); audit details with a status or a duration
+ * that is not a number. */
+static void test_views_never_fail(void **state)
+{
+	struct suite *s = *state;
+	static const char *const views[] = {
+	    "hookrun.deliveries_json",       "hookrun.job_progress",
+	    "hookrun.failed_items",          "hookrun.end_user_history",
+	    "hookrun.api_calls_by_endpoint", "hookrun.deliveries_by_source",
+	    "hookrun.daily_summary",
+	};
+
+	HARNESS_REQUIRE_DB();
+	assert_true(harness_sql_exec(
+	    s->g.conn,
+	    "INSERT INTO hookrun.deliveries (id, source, received_at, method, uri, headers, "
+	    "content_type, body, verified_by) SELECT gen_random_uuid(), 'odd', now(), 'POST', "
+	    "'/hooks/odd', '{}', 'application/json', b, 'none' FROM unnest(ARRAY["
+	    "convert_to('{\"a\": \"\\u0000\"}', 'UTF8'), '\\xfffe7b7d'::bytea, "
+	    "convert_to('not json', 'UTF8'), convert_to('{\"ok\": 1}', 'UTF8')]) b"));
+	assert_true(harness_sql_exec(
+	    s->g.conn,
+	    "INSERT INTO hookrun.audit_events (kind, actor, organisation, detail) VALUES "
+	    "('api.call', 'x', 'odd', '{\"status\": \"abc\", \"duration_ms\": \"slow\"}'), "
+	    "('api.call', 'x', 'odd', '{\"status\": 1e300, \"duration_ms\": [1]}'), "
+	    "('api.call', 'x', 'odd', '{\"status\": 200, \"duration_ms\": 1.5}'), "
+	    "('item.state', 'x', 'odd', '\"not an object\"')"));
+	for (size_t i = 0; i < sizeof(views) / sizeof(*views); i++) {
+		_cleanup_free_ char *sql =
+		    xasprintf("SELECT count(*) FROM (SELECT * FROM %s) v", views[i]);
+
+		if (harness_sql_int(s->g.conn, sql, NULL) < 0)
+			fail_msg("%s failed on odd rows", views[i]);
+	}
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT count(payload) FROM hookrun.deliveries_json "
+	                                 "WHERE source = 'odd'",
+	                                 NULL),
+	                 1);
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT calls::int * 100 + status_2xx FROM "
+	                                 "hookrun.api_calls_by_endpoint WHERE organisation = 'odd'",
+	                                 NULL),
+	                 301);
+}
+
 /* Two ingresses sealing every second, with events committed all along: they take turns
  * (one block at a time, no block twice), every event ends in exactly one block, the chain
  * verifies, and /metrics counts what each sealed. */
@@ -501,6 +548,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_late_commit, harness_test_setup,
 	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_block_limit, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_views_never_fail, harness_test_setup,
 	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_ingress_seals, harness_test_setup,
 	                                    harness_test_teardown),
