@@ -13,18 +13,22 @@
 -- sealer's snapshot): every transaction below it has ended, so no event can join a sealed
 -- block later. An event committed late simply belongs to a later block.
 --
--- Each event's digest is SHA-256 over its columns, each as a 4-byte big-endian length and
--- its text (length 0xffffffff for NULL): id, at (UTC, microseconds, ISO 8601), kind, actor,
--- organisation, job_id, item_id, delivery_id, detail (jsonb's own text, which is canonical).
+-- Each event's digest is SHA-256 over the UTF-8 text of a JSON array of its columns, as
+-- PostgreSQL's json_build_array() prints it: [id, at (UTC, without a zone), kind, actor,
+-- organisation, job_id, item_id, delivery_id, detail] (JSON escapes every string, so the
+-- text is unambiguous; jsonb prints detail canonically; no session setting changes it).
 -- A block's hash is SHA-256 over the previous block's hash (32 zero bytes for the first), the
 -- event count as 8 bytes big-endian and the digests in id order. The seal keeps the ids and
 -- the first 8 bytes of each digest too, so `hookrun audit verify` names the event that was
 -- altered, deleted or inserted, not only the block.
 
+-- Events written before this migration count as written by transaction 0: the first block.
 ALTER TABLE hookrun.audit_events ADD COLUMN xact xid8;
+UPDATE hookrun.audit_events SET xact = '0';
+ALTER TABLE hookrun.audit_events ALTER COLUMN xact SET NOT NULL;
 COMMENT ON COLUMN hookrun.audit_events.xact IS
-	'The writing transaction (its top-level id): which seal block the event belongs to; NULL '
-	'for events written before migration 0020 (the first block)';
+	'The writing transaction (its top-level id): which seal block the event belongs to; 0 '
+	'for events written before migration 0020';
 CREATE INDEX audit_events_xact_idx ON hookrun.audit_events (xact, id);
 
 -- A row names its own transaction, whatever the INSERT said: the service's role cannot slip
@@ -71,25 +75,18 @@ CREATE TRIGGER audit_seals_append_only BEFORE UPDATE OR DELETE ON hookrun.audit_
 CREATE TRIGGER audit_seals_no_truncate BEFORE TRUNCATE ON hookrun.audit_seals
 	FOR EACH STATEMENT EXECUTE FUNCTION hookrun.audit_append_only();
 
--- One field of an event as hashed: its length (4 bytes, big-endian; 0xffffffff for NULL),
--- then its UTF-8 text.
-CREATE FUNCTION hookrun.audit_field(p text) RETURNS bytea
+-- The text an event's digest is taken of (the format in this file's header).
+CREATE FUNCTION hookrun.audit_event_text(e hookrun.audit_events) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-	SELECT CASE WHEN p IS NULL THEN '\xffffffff'::bytea
-	            ELSE int4send(octet_length(p)) || convert_to(p, 'UTF8') END
+	SELECT pg_catalog.json_build_array(e.id, e.at AT TIME ZONE 'UTC', e.kind, e.actor,
+	                                   e.organisation, e.job_id, e.item_id, e.delivery_id,
+	                                   e.detail)::text
 $$;
 
--- The SHA-256 digest of one event (the format in this file's header).
+-- The SHA-256 digest of one event.
 CREATE FUNCTION hookrun.audit_event_digest(e hookrun.audit_events) RETURNS bytea
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-	SELECT sha256(hookrun.audit_field(e.id::text)
-	              || hookrun.audit_field(to_char(e.at AT TIME ZONE 'UTC',
-	                                             'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-	              || hookrun.audit_field(e.kind) || hookrun.audit_field(e.actor)
-	              || hookrun.audit_field(e.organisation) || hookrun.audit_field(e.job_id::text)
-	              || hookrun.audit_field(e.item_id::text)
-	              || hookrun.audit_field(e.delivery_id::text)
-	              || hookrun.audit_field(e.detail::text))
+	SELECT sha256(convert_to(hookrun.audit_event_text(e), 'UTF8'))
 $$;
 
 -- Seal the next block: the events of every transaction that has ended since the last block,
@@ -135,8 +132,7 @@ BEGIN
 	INTO v_ids, v_digests, v_short, v_n
 	FROM hookrun.audit_events e
 	CROSS JOIN LATERAL (SELECT hookrun.audit_event_digest(e) AS digest) d
-	WHERE (e.xact >= v_from AND e.xact < v_horizon)
-	   OR (v_last.block IS NULL AND e.xact IS NULL);
+	WHERE e.xact >= v_from AND e.xact < v_horizon;
 	IF v_n = 0 OR v_horizon <= v_from THEN
 		RETURN;
 	END IF;

@@ -22,35 +22,10 @@ const char *audit_chain_finding_to_string(enum audit_chain_finding f)
 	return f >= 0 && f < _AUDIT_CHAIN_FINDING_MAX ? finding_names[f] : "unknown";
 }
 
-/* Write v as 4 bytes big-endian. */
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	for (int i = 3; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)(v & 0xff);
-}
-
-int audit_chain_event_digest(const char *const fields[static AUDIT_CHAIN_FIELDS],
-                             const size_t lens[static AUDIT_CHAIN_FIELDS],
+int audit_chain_event_digest(const char *text, size_t len,
                              unsigned char out[static AUDIT_CHAIN_HASH_SIZE])
 {
-	size_t total = 0, at = 0;
-	_cleanup_free_ unsigned char *buf = NULL;
-
-	for (size_t i = 0; i < AUDIT_CHAIN_FIELDS; i++) {
-		if (fields[i] && lens[i] >= UINT32_MAX)
-			return -EINVAL;
-		total += 4 + (fields[i] ? lens[i] : 0);
-	}
-	buf = xmalloc(total);
-	for (size_t i = 0; i < AUDIT_CHAIN_FIELDS; i++) {
-		put_be32(buf + at, fields[i] ? (uint32_t)lens[i] : UINT32_MAX);
-		at += 4;
-		if (fields[i] && lens[i] > 0) {
-			memcpy(buf + at, fields[i], lens[i]);
-			at += lens[i];
-		}
-	}
-	return crypto_sha256(buf, total, out);
+	return crypto_sha256(text, len, out);
 }
 
 int audit_chain_block_hash(const unsigned char prev[static AUDIT_CHAIN_HASH_SIZE], size_t n,

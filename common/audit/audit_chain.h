@@ -9,7 +9,6 @@
 
 #include "xalloc.h"
 
-#define AUDIT_CHAIN_FIELDS     9 /* id, at, kind, actor, organisation, job, item, delivery, detail */
 #define AUDIT_CHAIN_HASH_SIZE  ((size_t)32) /* SHA-256 */
 #define AUDIT_CHAIN_SHORT_SIZE ((size_t)8)  /* the part of each digest a seal keeps */
 
@@ -36,10 +35,16 @@ struct audit_chain_seal {
 /* A stable word for a finding ("intact", "altered", ...). */
 const char *audit_chain_finding_to_string(enum audit_chain_finding f);
 
-/* SHA-256 of one event: each of its AUDIT_CHAIN_FIELDS fields as a 4-byte big-endian length
- * and its bytes, a NULL field as the length 0xffffffff alone. Returns 0 or -ENOMEM. */
-int audit_chain_event_digest(const char *const fields[static AUDIT_CHAIN_FIELDS],
-                             const size_t lens[static AUDIT_CHAIN_FIELDS],
+/* The SQL (builtins only, schema-qualified, so that no function of the database can change
+ * it) whose one column is an event's text, for the events of table alias e: a JSON array of
+ * its columns (migration 0020). */
+#define AUDIT_CHAIN_EVENT_TEXT_SQL                                                                 \
+	"pg_catalog.json_build_array(e.id, e.at AT TIME ZONE 'UTC', e.kind, e.actor, "             \
+	"e.organisation, e.job_id, e.item_id, e.delivery_id, e.detail)::text"
+
+/* SHA-256 of one event's text (len bytes of UTF-8, as AUDIT_CHAIN_EVENT_TEXT_SQL prints it).
+ * Returns 0 or -ENOMEM. */
+int audit_chain_event_digest(const char *text, size_t len,
                              unsigned char out[static AUDIT_CHAIN_HASH_SIZE]) _warn_unused_result_;
 
 /* SHA-256 of a block: the previous block's hash, n as 8 bytes big-endian, and the n digests

@@ -40,10 +40,9 @@ static const char seal_sql[] =
     "encode(digests, 'hex'), encode(prev_hash, 'hex'), encode(hash, 'hex') "
     "FROM hookrun.audit_seals WHERE block = $1::bigint";
 static const char events_sql[] =
-    "SELECT id::text, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), kind, "
-    "actor, organisation, job_id::text, item_id::text, delivery_id::text, detail::text "
-    "FROM hookrun.audit_events e WHERE (xact >= $1::xid8 AND xact < $2::xid8) "
-    "OR ($3::boolean AND xact IS NULL) ORDER BY e.id"; /* not the text id: "10" < "7" */
+    "SELECT e.id, " AUDIT_CHAIN_EVENT_TEXT_SQL " FROM hookrun.audit_events e "
+    "WHERE e.xact >= $1::xid8 AND e.xact < $2::xid8 "
+    "ORDER BY e.id";
 
 void cli_audit_usage(FILE *f)
 {
@@ -136,27 +135,21 @@ static int events_load(PGconn *conn, const struct seal_row *s, int64_t **ret_ids
                        unsigned char **ret_digests, size_t *ret_n, char **ret_error)
 {
 	_cleanup_pgresult_ PGresult *res = NULL;
-	const char *values[3] = {s->xact_from, s->xact_to, s->block == 1 ? "true" : "false"};
+	const char *values[2] = {s->xact_from, s->xact_to};
 	size_t n;
 	int64_t *ids;
 	unsigned char *digests;
 
-	if (db_query(conn, events_sql, 3, values, &res, ret_error) < 0)
+	if (db_query(conn, events_sql, 2, values, &res, ret_error) < 0)
 		return -EIO;
 	n = (size_t)PQntuples(res);
 	ids = xcalloc(n ? n : 1, sizeof(*ids));
 	digests = xcalloc(n ? n : 1, AUDIT_CHAIN_HASH_SIZE);
 	for (size_t i = 0; i < n; i++) {
-		const char *f[AUDIT_CHAIN_FIELDS];
-		size_t lens[AUDIT_CHAIN_FIELDS];
-
-		for (int c = 0; c < AUDIT_CHAIN_FIELDS; c++) {
-			bool null = PQgetisnull(res, (int)i, c);
-			f[c] = null ? NULL : PQgetvalue(res, (int)i, c);
-			lens[c] = null ? 0 : (size_t)PQgetlength(res, (int)i, c);
-		}
-		ids[i] = strtoll(f[0], NULL, 10);
-		if (audit_chain_event_digest(f, lens, digests + i * AUDIT_CHAIN_HASH_SIZE) < 0) {
+		ids[i] = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
+		if (audit_chain_event_digest(PQgetvalue(res, (int)i, 1),
+		                             (size_t)PQgetlength(res, (int)i, 1),
+		                             digests + i * AUDIT_CHAIN_HASH_SIZE) < 0) {
 			free(ids);
 			free(digests);
 			return -ENOMEM;
@@ -236,14 +229,11 @@ static int unsealed(const struct verify *v, long long *ret_n, char **ret_since, 
 {
 	_cleanup_pgresult_ PGresult *res = NULL;
 	const char *values[1] = {v->prev_to ? v->prev_to : "0"};
-	bool none_sealed = !v->prev_to;
 
-	if (db_query(v->conn,
-	             none_sealed ? "SELECT count(*), min(at)::text FROM hookrun.audit_events "
-	                           "WHERE $1::text IS NOT NULL"
-	                         : "SELECT count(*), min(at)::text FROM hookrun.audit_events "
-	                           "WHERE xact >= $1::xid8",
-	             1, values, &res, ret_error) < 0)
+	if (db_query(
+	        v->conn,
+	        "SELECT count(*), min(at)::text FROM hookrun.audit_events WHERE xact >= $1::xid8",
+	        1, values, &res, ret_error) < 0)
 		return -EIO;
 	*ret_n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	*ret_since = PQgetisnull(res, 0, 1) ? NULL : xstrdup(PQgetvalue(res, 0, 1));
@@ -308,6 +298,8 @@ static int cmd_verify(PGconn *conn, int argc, char **argv, FILE *out, FILE *err)
 	bool json = false;
 	int c, r = 0;
 
+	_cleanup_free_ char *e = NULL;
+
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -321,6 +313,11 @@ static int cmd_verify(PGconn *conn, int argc, char **argv, FILE *out, FILE *err)
 		}
 		fprintf(err, "hookrun audit verify: bad option (see hookrun audit --help)\n");
 		return 2;
+	}
+	/* The digests are of UTF-8 text, whatever the client's locale would ask for. */
+	if (db_exec(conn, "SET client_encoding = 'UTF8'", &e) < 0) {
+		fprintf(err, "hookrun audit verify: %s\n", e);
+		return 1;
 	}
 	for (long long b = v.first; r == 0; b++)
 		r = verify_block(&v, b, json, out, err);

@@ -237,13 +237,32 @@ static void test_tamper(void **state)
 	c = harness_pg_connect(db->url);
 	assert_non_null(c);
 	expect_verify(db, 0, "nothing sealed yet");
+	/* The text an event's digest is taken of, pinned (migration 0020). */
+	{
+		_cleanup_free_ char *text = NULL;
+
+		assert_true(harness_sql_exec(
+		    c, "INSERT INTO hookrun.audit_events (at, kind, actor, item_id, detail) VALUES "
+		       "('2026-12-03 08:00:00.5+01', 'pin', 'é \"q\"', 7, '{\"b\": 1, \"a\": "
+		       "[null]}')"));
+		text = harness_sql_text(
+		    c,
+		    "SELECT hookrun.audit_event_text(e) FROM hookrun.audit_events e "
+		    "WHERE kind = 'pin'",
+		    NULL);
+		assert_non_null(text);
+		assert_string_equal(
+		    strchr(text, ','),
+		    ", \"2026-12-03T07:00:00.5\", \"pin\", \"é \\\"q\\\"\", null, null, 7, "
+		    "null, {\"a\": [null], \"b\": 1}]");
+	}
 	for (int b = 0; b < 3; b++) {
 		insert_events(c, 40, "tamper.test");
 		assert_int_equal(audit(db, &out, "seal", NULL), 0);
-		seal_until(c, 50000, 40LL * (b + 1));
+		seal_until(c, 50000, 40LL * (b + 1) + 1);
 	}
 	last = last_block(c);
-	want = xasprintf("intact: blocks 1-%lld, 120 events; 0 not sealed", last);
+	want = xasprintf("intact: blocks 1-%lld, 121 events; 0 not sealed", last);
 	expect_verify(db, 0, want);
 	id = harness_sql_int(c, "SELECT min(id) + 50 FROM hookrun.audit_events", NULL);
 	sql = xasprintf("SELECT block FROM hookrun.audit_seals WHERE %lld = ANY (event_ids)", id);
