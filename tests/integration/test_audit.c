@@ -222,13 +222,80 @@ static void tamper(PGconn *conn, const char *sql)
 	assert_true(harness_sql_exec(conn, all));
 }
 
+/* Expect verify to exit want saying what (printf-style). */
+_printf_(3, 4) static void tamper_expect(const struct harness_db *db, int want, const char *what,
+                                         ...)
+{
+	_cleanup_free_ char *text = NULL;
+	va_list ap;
+
+	va_start(ap, what);
+	text = xvasprintf(what, ap);
+	va_end(ap);
+	expect_verify(db, want, text);
+}
+
+/* The text an event's digest is taken of, pinned (migration 0020): JSON, at in UTC without
+ * a zone, strings escaped, detail in jsonb's order. */
+static void expect_pinned_text(PGconn *c)
+{
+	_cleanup_free_ char *text = NULL;
+
+	assert_true(harness_sql_exec(
+	    c, "INSERT INTO hookrun.audit_events (at, kind, actor, item_id, detail) VALUES "
+	       "('2026-12-03 08:00:00.5+01', 'pin', 'é \"q\"', 7, '{\"b\": 1, \"a\": [null]}')"));
+	text = harness_sql_text(c,
+	                        "SELECT hookrun.audit_event_text(e) FROM hookrun.audit_events e "
+	                        "WHERE kind = 'pin'",
+	                        NULL);
+	assert_non_null(text);
+	assert_string_equal(strchr(text, ','),
+	                    ", \"2026-12-03T07:00:00.5\", \"pin\", \"é \\\"q\\\"\", null, null, 7, "
+	                    "null, {\"a\": [null], \"b\": 1}]");
+}
+
+/* Alter, then delete, event id of block (then put it back), and slip one into block 1: each
+ * found and named. */
+static void tamper_events(const struct harness_db *db, PGconn *c, long long block, long long id,
+                          const char *intact)
+{
+	_cleanup_free_ char *sql = NULL;
+	long long forged;
+
+	sql = xasprintf("CREATE TABLE public.saved AS SELECT * FROM hookrun.audit_events "
+	                "WHERE id = %lld; "
+	                "SET session_replication_role = replica; "
+	                "UPDATE hookrun.audit_events SET actor = 'mallory' WHERE id = %lld; "
+	                "RESET session_replication_role",
+	                id, id);
+	assert_true(harness_sql_exec(c, sql));
+	tamper_expect(db, 1, "block %lld: event %lld altered", block, id);
+	free(sql);
+	sql = xasprintf("DELETE FROM hookrun.audit_events WHERE id = %lld", id);
+	tamper(c, sql);
+	tamper_expect(db, 1, "block %lld: event %lld deleted", block, id);
+	tamper(c, "INSERT INTO hookrun.audit_events OVERRIDING SYSTEM VALUE SELECT * FROM "
+	          "public.saved");
+	expect_verify(db, 0, intact);
+
+	/* An event slipped into block 1's transactions, under a new id. */
+	tamper(c,
+	       "INSERT INTO hookrun.audit_events (kind, actor, xact) SELECT 'forged', 'mallory', "
+	       "xact_from FROM hookrun.audit_seals WHERE block = 1");
+	forged =
+	    harness_sql_int(c, "SELECT id FROM hookrun.audit_events WHERE kind = 'forged'", NULL);
+	tamper_expect(db, 1, "block 1: event %lld inserted", forged);
+	tamper(c, "DELETE FROM hookrun.audit_events WHERE kind = 'forged'");
+	expect_verify(db, 0, intact);
+}
+
 /* Sealed (in up to three blocks), the chain verifies; then each change is found and named,
- * and undoing it makes the chain whole again. */
+ * and undoing it makes the chain whole again; a changed seal is found too. */
 static void test_tamper(void **state)
 {
 	struct harness_db *db;
 	PGconn *c;
-	_cleanup_free_ char *out = NULL, *sql = NULL, *want = NULL;
+	_cleanup_free_ char *out = NULL, *sql = NULL, *intact = NULL;
 	long long id, block, last;
 
 	HARNESS_REQUIRE_DB();
@@ -237,87 +304,31 @@ static void test_tamper(void **state)
 	c = harness_pg_connect(db->url);
 	assert_non_null(c);
 	expect_verify(db, 0, "nothing sealed yet");
-	/* The text an event's digest is taken of, pinned (migration 0020). */
-	{
-		_cleanup_free_ char *text = NULL;
-
-		assert_true(harness_sql_exec(
-		    c, "INSERT INTO hookrun.audit_events (at, kind, actor, item_id, detail) VALUES "
-		       "('2026-12-03 08:00:00.5+01', 'pin', 'é \"q\"', 7, '{\"b\": 1, \"a\": "
-		       "[null]}')"));
-		text = harness_sql_text(
-		    c,
-		    "SELECT hookrun.audit_event_text(e) FROM hookrun.audit_events e "
-		    "WHERE kind = 'pin'",
-		    NULL);
-		assert_non_null(text);
-		assert_string_equal(
-		    strchr(text, ','),
-		    ", \"2026-12-03T07:00:00.5\", \"pin\", \"é \\\"q\\\"\", null, null, 7, "
-		    "null, {\"a\": [null], \"b\": 1}]");
-	}
+	expect_pinned_text(c);
 	for (int b = 0; b < 3; b++) {
 		insert_events(c, 40, "tamper.test");
 		assert_int_equal(audit(db, &out, "seal", NULL), 0);
 		seal_until(c, 50000, 40LL * (b + 1) + 1);
 	}
 	last = last_block(c);
-	want = xasprintf("intact: blocks 1-%lld, 121 events; 0 not sealed", last);
-	expect_verify(db, 0, want);
+	intact = xasprintf("intact: blocks 1-%lld, 121 events; 0 not sealed", last);
+	expect_verify(db, 0, intact);
 	id = harness_sql_int(c, "SELECT min(id) + 50 FROM hookrun.audit_events", NULL);
 	sql = xasprintf("SELECT block FROM hookrun.audit_seals WHERE %lld = ANY (event_ids)", id);
 	block = harness_sql_int(c, sql, NULL);
-	free(sql);
-
-	sql = xasprintf("CREATE TABLE public.saved AS SELECT * FROM hookrun.audit_events "
-	                "WHERE id = %lld",
-	                id);
-	assert_true(harness_sql_exec(c, sql));
-	free(sql);
-	sql = xasprintf("UPDATE hookrun.audit_events SET actor = 'mallory' WHERE id = %lld", id);
-	tamper(c, sql);
-	free(sql);
-	sql = xasprintf("block %lld: event %lld altered", block, id);
-	expect_verify(db, 1, sql);
-
-	free(sql);
-	sql = xasprintf("DELETE FROM hookrun.audit_events WHERE id = %lld", id);
-	tamper(c, sql);
-	free(sql);
-	sql = xasprintf("block %lld: event %lld deleted", block, id);
-	expect_verify(db, 1, sql);
-	tamper(c, "INSERT INTO hookrun.audit_events OVERRIDING SYSTEM VALUE SELECT * FROM "
-	          "public.saved");
-	expect_verify(db, 0, want);
-
-	/* An event slipped into block 1's transactions, under a new id. */
-	tamper(c,
-	       "INSERT INTO hookrun.audit_events (kind, actor, xact) SELECT 'forged', 'mallory', "
-	       "xact_from FROM hookrun.audit_seals WHERE block = 1");
-	id = harness_sql_int(c, "SELECT id FROM hookrun.audit_events WHERE kind = 'forged'", NULL);
-	free(sql);
-	sql = xasprintf("block 1: event %lld inserted", id);
-	expect_verify(db, 1, sql);
-	tamper(c, "DELETE FROM hookrun.audit_events WHERE kind = 'forged'");
-
-	expect_verify(db, 0, want);
+	tamper_events(db, c, block, id, intact);
 
 	free(sql);
 	sql = xasprintf("UPDATE hookrun.audit_seals SET hash = sha256(hash) WHERE block = %lld",
 	                last);
 	tamper(c, sql);
-	free(want);
-	want = xasprintf("block %lld: seal_altered", last);
-	expect_verify(db, 1, want);
+	tamper_expect(db, 1, "block %lld: seal_altered", last);
 	free(sql);
 	sql = xasprintf("UPDATE hookrun.audit_seals SET prev_hash = sha256(prev_hash) "
 	                "WHERE block = %lld",
 	                last);
 	tamper(c, sql);
-	free(want);
-	want = xasprintf("block %lld: broken", last);
-	expect_verify(db, 1, want);
-
+	tamper_expect(db, 1, "block %lld: broken", last);
 	PQfinish(c);
 	harness_db_free(db);
 }
