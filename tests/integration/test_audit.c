@@ -104,6 +104,25 @@ static long long last_block(PGconn *conn)
 	                       NULL);
 }
 
+/* A fresh migrated database of the test's own and a connection to it. */
+static PGconn *fresh_db(struct harness_db **ret_db)
+{
+	PGconn *c;
+
+	*ret_db = harness_db_new(true);
+	assert_non_null(*ret_db);
+	c = harness_pg_connect((*ret_db)->url);
+	assert_non_null(c);
+	return c;
+}
+
+/* Close what fresh_db() opened and drop the database. */
+static void fresh_db_close(struct harness_db *db, PGconn *c)
+{
+	PQfinish(c);
+	harness_db_free(db);
+}
+
 /* UPDATE, DELETE and TRUNCATE of events and seals fail for the owner; INSERT works. */
 static void test_append_only(void **state)
 {
@@ -299,10 +318,7 @@ static void test_tamper(void **state)
 	long long id, block, last;
 
 	HARNESS_REQUIRE_DB();
-	db = harness_db_new(true);
-	assert_non_null(db);
-	c = harness_pg_connect(db->url);
-	assert_non_null(c);
+	c = fresh_db(&db);
 	expect_verify(db, 0, "nothing sealed yet");
 	expect_pinned_text(c);
 	for (int b = 0; b < 3; b++) {
@@ -329,8 +345,7 @@ static void test_tamper(void **state)
 	                last);
 	tamper(c, sql);
 	tamper_expect(db, 1, "block %lld: broken", last);
-	PQfinish(c);
-	harness_db_free(db);
+	fresh_db_close(db, c);
 }
 
 /* A head printed for safekeeping anchors a later verify: the same head passes, another
@@ -344,10 +359,7 @@ static void test_head_and_from(void **state)
 	long long last;
 
 	HARNESS_REQUIRE_DB();
-	db = harness_db_new(true);
-	assert_non_null(db);
-	c = harness_pg_connect(db->url);
-	assert_non_null(c);
+	c = fresh_db(&db);
 	for (int b = 0; b < 2; b++) {
 		insert_events(c, 5, "head.test");
 		assert_int_equal(audit(db, &out, "seal", NULL), 0);
@@ -374,8 +386,7 @@ static void test_head_and_from(void **state)
 	assert_int_equal(audit(db, &out, "verify", "--from", from, NULL), 0);
 	assert_non_null(strstr(out, want));
 	assert_int_equal(audit(db, &out, "verify", "--from", "x", NULL), 2);
-	PQfinish(c);
-	harness_db_free(db);
+	fresh_db_close(db, c);
 }
 
 /* A transaction that wrote an event before others committed theirs and sealed them stays
@@ -388,11 +399,8 @@ static void test_late_commit(void **state)
 	_cleanup_free_ char *out = NULL;
 
 	HARNESS_REQUIRE_DB();
-	db = harness_db_new(true);
-	assert_non_null(db);
-	c = harness_pg_connect(db->url);
+	c = fresh_db(&db);
 	late = harness_pg_connect(db->url);
-	assert_non_null(c);
 	assert_non_null(late);
 	insert_events(c, 3, "before");
 	assert_true(harness_sql_exec(late, "BEGIN; INSERT INTO hookrun.audit_events (kind, actor) "
@@ -414,8 +422,7 @@ static void test_late_commit(void **state)
 	                                 NULL),
 	                 0);
 	PQfinish(late);
-	PQfinish(c);
-	harness_db_free(db);
+	fresh_db_close(db, c);
 }
 
 /* A backlog larger than a block is sealed in several, none past the limit unless one
@@ -426,10 +433,7 @@ static void test_block_limit(void **state)
 	PGconn *c;
 
 	HARNESS_REQUIRE_DB();
-	db = harness_db_new(true);
-	assert_non_null(db);
-	c = harness_pg_connect(db->url);
-	assert_non_null(c);
+	c = fresh_db(&db);
 	for (int t = 0; t < 10; t++)
 		insert_events(c, 5, "limit.test");
 	insert_events(c, 30, "big.one");
@@ -444,8 +448,7 @@ static void test_block_limit(void **state)
 	assert_int_equal(harness_sql_int(c, "SELECT sum(n_events) FROM hookrun.audit_seals", NULL),
 	                 80);
 	expect_verify(db, 0, "80 events; 0 not sealed");
-	PQfinish(c);
-	harness_db_free(db);
+	fresh_db_close(db, c);
 }
 
 /* Every view answers whatever the rows hold: a JSON delivery whose body is not JSON, not
@@ -508,10 +511,7 @@ static void test_ingress_seals(void **state)
 	long long deadline, sealed = 0, total = 0;
 
 	HARNESS_REQUIRE_DB();
-	db = harness_db_new(true);
-	assert_non_null(db);
-	c = harness_pg_connect(db->url);
-	assert_non_null(c);
+	c = fresh_db(&db);
 	for (int i = 0; i < 2; i++) {
 		in[i] = harness_ingress_start(db, ini, sources, NULL);
 		assert_non_null(in[i]);
@@ -562,8 +562,7 @@ static void test_ingress_seals(void **state)
 		assert_int_equal(harness_service_stop(in[i], 10000), 0);
 		harness_service_free(in[i], false);
 	}
-	PQfinish(c);
-	harness_db_free(db);
+	fresh_db_close(db, c);
 }
 
 int main(void)
