@@ -240,6 +240,26 @@ static int unsealed(const struct verify *v, long long *ret_n, char **ret_since, 
 	return 0;
 }
 
+/* Whether a seal after the last one verified exists (one in between was removed): 1 and
+ * reported, 0, or -EIO. */
+static int seal_missing(const struct verify *v, bool json, FILE *out, FILE *err)
+{
+	_cleanup_pgresult_ PGresult *res = NULL;
+	_cleanup_free_ char *e = NULL;
+	char after[32];
+	const char *values[1] = {after};
+
+	snprintf(after, sizeof(after), "%lld", v->last ? v->last : v->first - 1);
+	if (db_query(v->conn, "SELECT min(block) FROM hookrun.audit_seals WHERE block > $1::bigint",
+	             1, values, &res, &e) < 0) {
+		fprintf(err, "hookrun audit verify: %s\n", e);
+		return -EIO;
+	}
+	if (PQgetisnull(res, 0, 0))
+		return 0;
+	return report(v, strtoll(after, NULL, 10) + 1, "seal_missing", 0, json, out);
+}
+
 /* Print the verdict of a chain that held. */
 static int verify_summary(const struct verify *v, bool json, FILE *out, FILE *err)
 {
@@ -322,6 +342,8 @@ static int cmd_verify(PGconn *conn, int argc, char **argv, FILE *out, FILE *err)
 	for (long long b = v.first; r == 0; b++)
 		r = verify_block(&v, b, json, out, err);
 	if (r == -ENOENT)
+		r = seal_missing(&v, json, out, err);
+	if (r == 0)
 		r = verify_summary(&v, json, out, err);
 	free(v.prev_to);
 	return r == 0 ? EXIT_SUCCESS : 1;
