@@ -895,6 +895,18 @@ static void test_deliveries_api(void **state)
 	                                 "delivery_id = $1 AND requested_by LIKE 'token:%'",
 	                                 routed, NULL),
 	                 1);
+	/* Each replay that happened is in the audit trail, with who asked and what came of it
+	 * (the refused ones are not: nothing happened). */
+	assert_int_equal(
+	    harness_sql_int(t->g.conn,
+	                    "SELECT count(*) FROM hookrun.audit_events WHERE kind = "
+	                    "'delivery.replayed' AND actor LIKE 'token:%' AND "
+	                    "((delivery_id = $1 AND detail ->> 'outcome' = "
+	                    "'unroutable' AND NOT (detail ->> 'forced')::boolean) OR "
+	                    "(delivery_id = $2 AND detail ->> 'outcome' = 'routed' AND "
+	                    "job_id IS NOT NULL AND (detail ->> 'forced')::boolean))",
+	                    lost, routed, NULL),
+	    2);
 	assert_int_equal(api_call(t, "GET", "/v1/deliveries/not-an-id", demo, &r), 404);
 	assert_int_equal(api_call(t, "GET", "/v1/deliveries", demo, &r), 404);
 	harness_response_fini(&r);
