@@ -13,6 +13,7 @@
 #include <ini.h>
 #include <jansson.h>
 
+#include "crypto.h"
 #include "db.h"
 #include "log.h"
 #include "versori_request.h"
@@ -256,6 +257,11 @@ static const struct config_key global_keys[] = {
                 KEY_DURATION),
      .def = "10s", .min = 0, .max = HOUR,
      .help = "how often an ingress seals the audit events committed since (0: never)"},
+    {GLOBAL_KEY("audit_tally_interval", "HOOKRUN_AUDIT_TALLY_INTERVAL", audit_tally_interval_s,
+                KEY_DURATION),
+     .def = "1m", .min = 1, .max = HOUR,
+     .help = "the period of the audit trail's tallies: refused webhooks and token uses are "
+             "written as one row per source and reason (per token) and period"},
     {GLOBAL_KEY("claim_batch", "HOOKRUN_CLAIM_BATCH", claim_batch, KEY_INT), .def = "256", .min = 1,
      .max = 4096, .help = "most items one claim statement leases"},
     {GLOBAL_KEY("heartbeat_ms", "HOOKRUN_HEARTBEAT_MS", heartbeat_ms, KEY_INT), .def = "1000",
@@ -1239,6 +1245,25 @@ void config_print(const struct config *c, FILE *f)
 		fprintf(f, "\n[versori.%s]\n", c->versori[i].name);
 		keys_print(f, versori_keys, N_VERSORI_KEYS, &c->versori[i], 0);
 	}
+}
+
+int config_digest(const struct config *c, char hex[static 65])
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int r;
+
+	if (!f)
+		return -errno;
+	config_print(c, f);
+	if (fclose(f) != 0) {
+		free(text);
+		return -EIO;
+	}
+	r = crypto_sha256_hex(text, len, hex);
+	free(text);
+	return r;
 }
 
 /* Loading state. */

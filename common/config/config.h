@@ -51,7 +51,8 @@ struct config {
 	char *dispatch_listen; /* ZeroMQ endpoint to bind; NULL: no dispatcher */
 	long long lease_s;
 	int dispatch_poll_ms;
-	long long audit_seal_interval_s; /* 0: this ingress does not seal */
+	long long audit_seal_interval_s;  /* 0: this ingress does not seal */
+	long long audit_tally_interval_s; /* the period of audit tallies (audit_log) */
 	int claim_batch;
 	int heartbeat_ms;
 	int heartbeat_timeout_ms;
@@ -95,3 +96,7 @@ const struct versori_org_config *config_versori_find(const struct config *c, con
 bool config_callback_url_allowed(const struct config *c, const char *url);
 /* Write the effective configuration as INI with every secret masked. */
 void config_print(const struct config *c, FILE *f);
+/* The SHA-256 (lowercase hex) of what config_print() writes: which configuration a process
+ * runs with, for the audit trail. A secret's value is masked there, so changing one alone
+ * does not change the digest (setting or unsetting one does). 0 or a negative errno. */
+int config_digest(const struct config *c, char hex[static 65]) _warn_unused_result_;

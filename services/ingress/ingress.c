@@ -8,10 +8,12 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "audit_log.h"
 #include "audit_sealer.h"
 #include "config.h"
 #include "delivery_writer.h"
 #include "dispatch.h"
+#include "hookrun_build.h"
 #include "http_glue.h"
 #include "id.h"
 #include "jobs_api.h"
@@ -28,6 +30,8 @@ struct ingress {
 	struct dispatch *dispatch; /* NULL without dispatch_listen */
 	struct jobs_api *jobs;
 	struct audit_sealer *sealer; /* NULL when audit_seal_interval is 0 */
+	struct audit_log *audit;     /* config.loaded, tallies of refused webhooks and token uses */
+	bool audit_flushed;          /* draining: the tallies were sent */
 	struct http_server *http;
 	struct event *ev_drain;
 	long long drain_deadline_us;
@@ -78,10 +82,41 @@ static char *ingress_caps_json(const struct config *c)
 	return text ? text : xstrdup("{}");
 }
 
+/* This process's name in logs, leases and the audit trail: ingress-HOST-PID, a new string. */
+static char *ingress_name(void)
+{
+	char host[64] = "host";
+
+	(void)gethostname(host, sizeof(host) - 1);
+	return xasprintf("ingress-%.40s-%ld", host, (long)getpid());
+}
+
+/* The audit log, and its first event: the configuration this ingress runs with. */
+static void ingress_audit_start(struct ingress *in, const struct config *c)
+{
+	_cleanup_free_ char *name = ingress_name();
+	char digest[65] = "";
+
+	in->audit = audit_log_new(in->base,
+	                          &(struct audit_log_options){
+	                              .db_url = c->db_url,
+	                              .period_ms = (unsigned)(c->audit_tally_interval_s * 1000),
+	                              .reconnect_max_ms = (unsigned)c->db_reconnect_max_ms,
+	                          },
+	                          in->metrics);
+	if (config_digest(c, digest) < 0)
+		log_event(LOG_LEVEL_WARN, "ingress.config_digest_failed", "detail=%s",
+		          "no digest of the configuration for the audit trail");
+	audit_log_event(in->audit, "config.loaded", name, NULL,
+	                json_pack("{s:s, s:s, s:I, s:s*, s:i, s:i}", "service", "hookrun-ingress",
+	                          "version", HOOKRUN_VERSION, "pid", (json_int_t)getpid(),
+	                          "config_sha256", digest[0] ? digest : NULL, "sources",
+	                          (int)c->n_sources, "organisations", (int)c->n_versori));
+}
+
 /* Start the dispatcher when dispatch_listen is set; false with *ret_error when it cannot. */
 static bool ingress_dispatch_start(struct ingress *in, const struct config *c, char **ret_error)
 {
-	char host[64] = "host";
 	_cleanup_free_ char *name = NULL, *caps = NULL;
 	_cleanup_free_ struct dispatch_rate *rates = NULL;
 	struct dispatch_options o = {
@@ -105,8 +140,7 @@ static bool ingress_dispatch_start(struct ingress *in, const struct config *c, c
 			rates[o.n_rates++] = (struct dispatch_rate){
 			    c->versori[i].name, (unsigned)c->versori[i].rate_limit};
 	o.rates = rates;
-	(void)gethostname(host, sizeof(host) - 1);
-	name = xasprintf("ingress-%.40s-%ld", host, (long)getpid());
+	name = ingress_name();
 	o.name = name;
 	in->dispatch = dispatch_new(in->base, &o, in->metrics, ret_error);
 	return in->dispatch != NULL;
@@ -145,12 +179,14 @@ struct ingress *ingress_new(struct event_base *base, const struct config *c, cha
 	    .mint_id = ingress_mint_id,
 	};
 	ingress_metrics_init(in);
+	ingress_audit_start(in, c);
+	in->deps.audit = in->audit;
 	if (!ingress_dispatch_start(in, c, ret_error)) {
 		ingress_free(in);
 		return NULL;
 	}
 	in->deps.dispatch = in->dispatch;
-	in->jobs = jobs_api_new(base, c, in->metrics, in->dispatch);
+	in->jobs = jobs_api_new(base, c, in->metrics, in->audit, in->dispatch);
 	in->deps.jobs = in->jobs;
 	if (c->audit_seal_interval_s > 0)
 		in->sealer =
@@ -189,6 +225,7 @@ void ingress_free(struct ingress *in)
 		return;
 	audit_sealer_free(in->sealer);
 	jobs_api_free(in->jobs);
+	audit_log_free(in->audit);
 	dispatch_free(in->dispatch);
 	delivery_writer_free(in->writer);
 	http_server_free(in->http);
@@ -198,14 +235,22 @@ void ingress_free(struct ingress *in)
 	free(in);
 }
 
-/* Poll until the backlog is empty or the deadline passes. */
+/* Poll until the backlog is empty and then the audit tallies written, or the deadline passes. */
 static void ingress_on_drain(evutil_socket_t fd, short what, void *arg)
 {
 	struct ingress *in = arg;
 	size_t left = delivery_writer_backlog(in->writer);
+	bool due = ingress_now_us() >= in->drain_deadline_us;
 
-	if (left && ingress_now_us() < in->drain_deadline_us)
+	if (!left && !in->audit_flushed) {
+		audit_log_flush(in->audit); /* what the last requests counted too */
+		in->audit_flushed = true;
+	}
+	if ((left || audit_log_pending(in->audit)) && !due)
 		return;
+	if (audit_log_pending(in->audit))
+		log_event(LOG_LEVEL_WARN, "ingress.audit_unwritten", "pending=%zu",
+		          audit_log_pending(in->audit));
 	log_event(left ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "ingress.drained", "abandoned=%zu", left);
 	event_del(in->ev_drain);
 	in->drained(in->drained_userdata);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "answer.h"
+#include "audit_log.h"
 #include "config.h"
 #include "crypto.h"
 #include "db_queue.h"
@@ -121,6 +122,7 @@ struct jobs_api {
 	const struct config *config;
 	char *source_orgs; /* {"source": "organisation", ...} of the routing sources */
 	struct metrics *metrics;
+	struct audit_log *audit; /* token uses are tallied there */
 	struct dispatch *dispatch;
 	struct db_queue *db;
 	/* Submissions are stored on a connection of their own, one at a time, each a streamed
@@ -806,6 +808,10 @@ static void call_on_token(void *userdata, const PGresult *res, int r)
 		                  "the token is unknown, expired or revoked", NULL);
 	c->token_id = xstrdup(PQgetvalue(res, 0, 0));
 	c->organisations = xstrdup(PQgetvalue(res, 0, 1));
+	{
+		_cleanup_free_ char *actor = xasprintf("token:%s", c->token_id);
+		audit_log_tally(c->api->audit, "token.used", actor, NULL, c->route->label);
+	}
 	if (c->route->write && strcmp(PQgetvalue(res, 0, 2), "write") != 0)
 		return call_error(c, 403, "forbidden", "this token may only read", NULL);
 	if (c->op == CALL_SUBMIT)
@@ -918,7 +924,7 @@ bool jobs_api_owns(const char *path)
 }
 
 struct jobs_api *jobs_api_new(struct event_base *base, const struct config *c, struct metrics *m,
-                              struct dispatch *dispatch)
+                              struct audit_log *audit, struct dispatch *dispatch)
 {
 	struct jobs_api *a = xcalloc(1, sizeof(*a));
 	struct db_async_options o = {
@@ -945,6 +951,7 @@ struct jobs_api *jobs_api_new(struct event_base *base, const struct config *c, s
 		abort();
 	a->config = c;
 	a->metrics = m;
+	a->audit = audit;
 	a->dispatch = dispatch;
 	a->db = db_queue_new(base, &o, NULL, NULL);
 	a->store = db_async_new(base, &store_o, store_on_state, a);

@@ -10,16 +10,18 @@
 #include "http_req.h"
 
 struct config;
+struct audit_log;
 struct dispatch;
 struct event_base;
 struct http_exchange;
 struct jobs_api;
 struct metrics;
 
-/* A jobs API for configuration c (its organisations, limits and database), counting in m and
- * waking dispatch (may be NULL) when it commits a job; connects in the background. */
+/* A jobs API for configuration c (its organisations, limits and database), counting in m,
+ * tallying token uses in audit and waking dispatch (may be NULL) when it commits a job;
+ * connects in the background. */
 struct jobs_api *jobs_api_new(struct event_base *base, const struct config *c, struct metrics *m,
-                              struct dispatch *dispatch);
+                              struct audit_log *audit, struct dispatch *dispatch);
 /* Free it; requests still waiting for the database are answered 503 first. NULL is ignored. */
 void jobs_api_free(struct jobs_api *a);
 /* Whether path is the API's (starts with "/v1/" or is "/v1"). */

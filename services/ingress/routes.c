@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "answer.h"
+#include "audit_log.h"
 #include "config.h"
 #include "delivery_writer.h"
 #include "dispatch.h"
@@ -42,11 +43,14 @@ void routes_respond_error(struct http_exchange *ex, struct routes_deps *deps, co
 	             });
 }
 
-/* Count a rejected webhook by source and reason. */
+/* Count a rejected webhook by source and reason, in /metrics and the audit trail's tallies
+ * (a source that is not configured is "-": a name a sender chose is never recorded). */
 static void routes_count_rejection(struct routes_deps *deps, const char *source, const char *reason)
 {
 	char labels[160];
+	_cleanup_free_ char *actor = xasprintf("source:%s", source);
 
+	audit_log_tally(deps->audit, "delivery.rejected", actor, NULL, reason);
 	snprintf(labels, sizeof(labels), "source=\"%s\",reason=\"%s\"", source, reason);
 	metric_counter_inc(metrics_counter(deps->metrics, "hookrun_webhook_rejections_total",
 	                                   "Webhooks refused, by source and reason", labels));
@@ -182,9 +186,17 @@ void routes_refuse(struct http_exchange *ex, int status, const char *code, const
                    void *userdata)
 {
 	struct routes_deps *deps = userdata;
+	const struct http_req *req = http_exchange_req(ex);
 
 	log_event(LOG_LEVEL_INFO, "http.refused", "status=%d reason=%s peer=%s", status, code,
-	          http_exchange_req(ex)->peer);
+	          req->peer);
+	if (req->path && strncmp(req->path, HOOKS_PREFIX, strlen(HOOKS_PREFIX)) == 0) {
+		const char *name = req->path + strlen(HOOKS_PREFIX);
+		bool known = config_source_find(deps->config, name) && !strchr(name, '/') &&
+		             strlen(req->path) == req->path_len;
+
+		routes_count_rejection(deps, known ? name : "-", code);
+	}
 	routes_respond_error(ex, deps, "protocol", status, code, message);
 }
 

@@ -7,6 +7,7 @@
 
 #include "http_req.h"
 
+struct audit_log;
 struct config;
 struct delivery_writer;
 struct http_exchange;
@@ -24,6 +25,7 @@ struct routes_deps {
 	bool draining;                /* shutting down: refuse new work with 503 */
 	struct dispatch *dispatch;    /* this ingress's dispatcher, or NULL */
 	struct jobs_api *jobs;        /* the jobs API (/v1/...) */
+	struct audit_log *audit;      /* refused webhooks are tallied there */
 };
 
 /* The http_glue handler; userdata is a struct routes_deps. */

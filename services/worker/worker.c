@@ -11,8 +11,10 @@
 
 #include <event2/event.h>
 
+#include "audit_log.h"
 #include "config.h"
 #include "db_queue.h"
+#include "hookrun_build.h"
 #include "http_client.h"
 #include "http_glue.h"
 #include "item_run.h"
@@ -62,6 +64,7 @@ struct worker {
 	uint32_t running, settling;
 	struct item_env env;
 	struct db_queue *db;
+	struct audit_log *audit; /* config.loaded */
 	struct item_store *store;
 	struct http_client *http;
 	struct worker_org *orgs;
@@ -472,6 +475,28 @@ static void worker_init(struct worker *w, struct event_base *base, const struct 
 	};
 }
 
+/* The audit log, and its one event: the configuration this worker runs with. */
+static void worker_audit_start(struct worker *w)
+{
+	char digest[65] = "";
+
+	w->audit = audit_log_new(w->base,
+	                         &(struct audit_log_options){
+	                             .db_url = w->c->db_url,
+	                             .period_ms = (unsigned)(w->c->audit_tally_interval_s * 1000),
+	                             .reconnect_max_ms = (unsigned)w->c->db_reconnect_max_ms,
+	                         },
+	                         w->metrics);
+	if (config_digest(w->c, digest) < 0)
+		log_event(LOG_LEVEL_WARN, "worker.config_digest_failed", "detail=%s",
+		          "no digest of the configuration for the audit trail");
+	audit_log_event(w->audit, "config.loaded", w->name, NULL,
+	                json_pack("{s:s, s:s, s:I, s:s*, s:i, s:i}", "service", "hookrun-worker",
+	                          "version", HOOKRUN_VERSION, "pid", (json_int_t)getpid(),
+	                          "config_sha256", digest[0] ? digest : NULL, "slots",
+	                          w->c->worker_slots, "organisations", (int)w->c->n_versori));
+}
+
 struct worker *worker_new(struct event_base *base, const struct config *c, char **ret_error)
 {
 	struct worker *w = xcalloc(1, sizeof(*w));
@@ -502,6 +527,7 @@ struct worker *worker_new(struct event_base *base, const struct config *c, char 
 		goto fail;
 	w->db = db_queue_new(base, &dbo, NULL, NULL);
 	w->store = item_store_new(base, &dbo, w->name);
+	worker_audit_start(w);
 	w->env.db = w->db;
 	w->env.store = w->store;
 	w->env.schemas = w->schemas = schema_cache_new(WORKER_SCHEMA_TTL_MS);
@@ -586,6 +612,7 @@ void worker_free(struct worker *w)
 	free(w->orgs);
 	db_queue_free(w->db);
 	item_store_free(w->store);
+	audit_log_free(w->audit);
 	schema_cache_free(w->schemas);
 	http_server_free(w->server);
 	if (w->ev_beat)

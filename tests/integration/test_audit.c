@@ -525,6 +525,15 @@ static void test_ingress_seals(void **state)
 		in[i] = harness_ingress_start(db, ini, sources, NULL);
 		assert_non_null(in[i]);
 	}
+	/* Each writes the configuration it loaded on a connection of its own: wait for both, so
+	 * that the total below is every event. */
+	deadline = harness_now_ms() + 10000;
+	while (harness_now_ms() < deadline &&
+	       harness_sql_int(c,
+	                       "SELECT count(*) FROM hookrun.audit_events WHERE kind = "
+	                       "'config.loaded'",
+	                       NULL) < 2)
+		harness_poll_pause();
 	for (int t = 0; t < 30; t++) {
 		insert_events(c, 50, "ingress.seals");
 		harness_poll_pause();
@@ -574,6 +583,232 @@ static void test_ingress_seals(void **state)
 	fresh_db_close(db, c);
 }
 
+/* The events a service writes itself, and delivery.accepted, against an ingress with the
+ * given tally period: a key-authenticated source, an open one; two refused webhooks (wrong
+ * key), one to a source that does not exist, one too large (refused before routing), two
+ * stored; two uses of a token. */
+static struct harness_service *events_ingress(struct harness_db *db, const char *period,
+                                              char **ret_token)
+{
+	static const char sources[] = "[source.key]\nauth = api-key\napi_key_header = X-Api-Key\n"
+	                              "body_limit = 1KiB\n"
+	                              "[source.open]\nauth = none\nallow_unauthenticated = true\n";
+	static const char *const env[] = {"HOOKRUN_SOURCE_KEY_SECRET=k-audit-events-1234", NULL};
+	_cleanup_free_ char *ini = xasprintf("audit_tally_interval = %s\n", period);
+	_cleanup_free_ char *bearer = NULL;
+	static char big[2048];
+	struct harness_service *in = harness_ingress_start(db, ini, sources, env);
+	struct harness_response r = {0};
+	int port;
+
+	assert_non_null(in);
+	port = harness_service_port(in);
+	for (int i = 0; i < 2; i++) {
+		harness_http(port,
+		             &(struct harness_request){
+		                 .path = "/hooks/key",
+		                 .content_type = "application/json",
+		                 .body = "{}",
+		                 .body_len = 2,
+		                 .headers = (const char *const[]){"X-Api-Key: wrong", NULL}},
+		             &r);
+		assert_int_equal(r.status, 401);
+		harness_response_fini(&r);
+	}
+	harness_http(port,
+	             &(struct harness_request){.path = "/hooks/nosuch",
+	                                       .content_type = "application/json",
+	                                       .body = "{}",
+	                                       .body_len = 2},
+	             &r);
+	assert_int_equal(r.status, 404);
+	harness_response_fini(&r);
+	memset(big, 'x', sizeof(big));
+	harness_http(port,
+	             &(struct harness_request){
+	                 .path = "/hooks/key",
+	                 .content_type = "text/plain",
+	                 .body = big,
+	                 .body_len = sizeof(big),
+	                 .headers = (const char *const[]){"X-Api-Key: k-audit-events-1234", NULL}},
+	             &r);
+	assert_int_equal(r.status, 413);
+	harness_response_fini(&r);
+	for (int i = 0; i < 2; i++) {
+		harness_http(port,
+		             &(struct harness_request){.path = "/hooks/open",
+		                                       .content_type = "application/json",
+		                                       .body = i ? "{\"n\":2}" : "{\"n\":1}",
+		                                       .body_len = 7},
+		             &r);
+		assert_int_equal(r.status, 202);
+		harness_response_fini(&r);
+	}
+	*ret_token = harness_token_create(db, "audit", "org-a", "read");
+	assert_non_null(*ret_token);
+	bearer = xasprintf("Authorization: Bearer %s", *ret_token);
+	for (int i = 0; i < 2; i++) {
+		harness_http(
+		    port,
+		    &(struct harness_request){.path = "/v1/jobs",
+		                              .headers = (const char *const[]){bearer, NULL}},
+		    &r);
+		assert_int_equal(r.status, 200);
+		harness_response_fini(&r);
+	}
+	return in;
+}
+
+/* Sum of the counts of kind's tallies by actor for reason. */
+static long long tallied(PGconn *c, const char *kind, const char *actor, const char *reason)
+{
+	return harness_sql_int(c,
+	                       "SELECT coalesce(sum((detail->>'count')::bigint), 0) FROM "
+	                       "hookrun.audit_events WHERE kind = $1 AND actor = $2 AND "
+	                       "detail->>'reason' = $3",
+	                       kind, actor, reason, NULL);
+}
+
+/* What events_ingress() did is in the audit trail: the configuration it loaded, each stored
+ * delivery with its body's SHA-256, the refusals and the token's uses counted per source
+ * (per token) and reason. */
+static void expect_events(PGconn *c)
+{
+	_cleanup_free_ char *digest = NULL;
+
+	assert_int_equal(tallied(c, "delivery.rejected", "source:key", "bad_credentials"), 2);
+	assert_int_equal(tallied(c, "delivery.rejected", "source:key", "body_too_large"), 1);
+	assert_int_equal(tallied(c, "delivery.rejected", "source:-", "unknown_source"), 1);
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT count(*) FROM hookrun.audit_events WHERE kind = "
+	                                 "'token.used' AND actor = 'token:' || (SELECT id FROM "
+	                                 "hookrun.api_tokens WHERE name = 'audit') AND "
+	                                 "(detail->>'count')::int = 2",
+	                                 NULL),
+	                 1);
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT count(*) FROM hookrun.audit_events a JOIN "
+	                                 "hookrun.deliveries d ON d.id = a.delivery_id WHERE "
+	                                 "a.kind = 'delivery.accepted' AND a.actor = 'source:open' "
+	                                 "AND (a.detail->>'bytes')::int = 7",
+	                                 NULL),
+	                 2);
+	/* The digest of {"n":1}, as sha256sum prints it. */
+	digest = harness_sql_text(c,
+	                          "SELECT string_agg(detail->>'body_sha256', ',' ORDER BY id) FROM "
+	                          "hookrun.audit_events WHERE kind = 'delivery.accepted'",
+	                          NULL);
+	assert_non_null(digest);
+	assert_non_null(
+	    strstr(digest, "2bfd14f43d17fc7cea24e0917a8879b4b2f880b8baeec1b9d90fbaad655e71bd"));
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT count(*) FROM hookrun.audit_events WHERE kind = "
+	                                 "'config.loaded' AND actor LIKE 'ingress-%' AND "
+	                                 "detail->>'service' = 'hookrun-ingress' AND "
+	                                 "detail->>'config_sha256' ~ '^[0-9a-f]{64}$'",
+	                                 NULL),
+	                 1);
+}
+
+/* With a period of a second, the tallies are written while the ingress runs, a row per
+ * period and key; the events pass the append-only checks and seal like any other. */
+static void test_events_recorded(void **state)
+{
+	struct harness_db *db;
+	_cleanup_free_ char *token = NULL;
+	struct harness_service *in;
+	PGconn *c;
+	long long deadline;
+
+	HARNESS_REQUIRE_DB();
+	c = fresh_db(&db);
+	in = events_ingress(db, "1s", &token);
+	deadline = harness_now_ms() + 15000;
+	while (harness_now_ms() < deadline &&
+	       harness_sql_int(c,
+	                       "SELECT count(*) FROM hookrun.audit_events WHERE kind IN "
+	                       "('delivery.rejected', 'token.used')",
+	                       NULL) < 4)
+		harness_poll_pause();
+	expect_events(c);
+	/* A row per period and key: never more rows than periods the events spanned. */
+	assert_true(harness_sql_int(c,
+	                            "SELECT count(*) FROM hookrun.audit_events WHERE actor = "
+	                            "'source:key' AND kind = 'delivery.rejected' AND "
+	                            "detail->>'period_s' = '1'",
+	                            NULL) >= 2);
+	assert_int_equal(harness_service_stop(in, 10000), 0);
+	harness_service_free(in, false);
+	seal_until(c, 1000, harness_sql_int(c, "SELECT count(*) FROM hookrun.audit_events", NULL));
+	expect_verify(db, 0, "intact");
+	fresh_db_close(db, c);
+}
+
+/* With a period of an hour, nothing is due while the ingress runs; stopping it (SIGTERM)
+ * writes the period's tallies before it exits. */
+static void test_tallies_written_at_stop(void **state)
+{
+	struct harness_db *db;
+	_cleanup_free_ char *token = NULL;
+	struct harness_service *in;
+	PGconn *c;
+
+	HARNESS_REQUIRE_DB();
+	c = fresh_db(&db);
+	in = events_ingress(db, "1h", &token);
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT count(*) FROM hookrun.audit_events WHERE kind = "
+	                                 "'delivery.rejected'",
+	                                 NULL),
+	                 0);
+	assert_int_equal(harness_service_stop(in, 10000), 0);
+	harness_service_free(in, false);
+	expect_events(c);
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT count(*) FROM hookrun.audit_events WHERE kind = "
+	                                 "'delivery.rejected' AND detail->>'period_s' = '3600'",
+	                                 NULL),
+	                 3);
+	fresh_db_close(db, c);
+}
+
+/* record_audit_events() writes a batch once (the same id again writes nothing) and only the
+ * kinds a service may write; the service's role may call it. */
+static void test_record_batches(void **state)
+{
+	static const char batch[] =
+	    "[{\"kind\":\"delivery.rejected\",\"actor\":\"source:x\",\"detail\":{\"count\":3}}]";
+	struct harness_db *db;
+	PGconn *c;
+	_cleanup_free_ char *err = NULL, *err2 = NULL;
+
+	HARNESS_REQUIRE_DB();
+	c = fresh_db(&db);
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT hookrun.record_audit_events("
+	                                 "'0190f3c4-0000-7000-8000-000000000001', $1)",
+	                                 batch, NULL),
+	                 1);
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT hookrun.record_audit_events("
+	                                 "'0190f3c4-0000-7000-8000-000000000001', $1)",
+	                                 batch, NULL),
+	                 0);
+	err = harness_sql_error(c,
+	                        "SELECT hookrun.record_audit_events(gen_random_uuid(), "
+	                        "'[{\"kind\":\"job.submitted\",\"actor\":\"x\"}]')",
+	                        NULL);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "may not record an event of kind job.submitted"));
+	err2 = harness_sql_error(c,
+	                         "SELECT hookrun.record_audit_events(gen_random_uuid(), "
+	                         "'[{\"kind\":\"token.used\"}]')",
+	                         NULL);
+	assert_non_null(err2);
+	assert_int_equal(harness_sql_int(c, "SELECT count(*) FROM hookrun.audit_events", NULL), 1);
+	fresh_db_close(db, c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +825,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_views_never_fail, harness_test_setup,
 	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_ingress_seals, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_events_recorded, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_tallies_written_at_stop, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_record_batches, harness_test_setup,
 	                                    harness_test_teardown),
 	};
 

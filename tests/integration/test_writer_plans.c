@@ -173,10 +173,12 @@ static void test_plans_on_empty_statistics(void **state)
 	s->g.passed = true;
 }
 
-/* 2. No trigger on either table but the routing one: no foreign key, no check that runs a
- * query of its own per row with a plan of its own, cached per session, which no statement
+/* 2. No row trigger on either table but the routing one: no foreign key, no check that runs
+ * a query of its own per row with a plan of its own, cached per session, which no statement
  * above controls. The routing trigger (migration 0006) fires only for rows with a route (its
- * WHEN clause is evaluated without a call), and what it runs reads neither table. */
+ * WHEN clause is evaluated without a call), and what it runs reads neither table. The one
+ * statement trigger (deliveries_audit, migration 0024) runs once per batch and reads only
+ * the batch's own rows (its transition table). */
 static void test_no_per_row_triggers(void **state)
 {
 	struct suite *s = *state;
@@ -186,9 +188,17 @@ static void test_no_per_row_triggers(void **state)
 	                                 "SELECT count(*) FROM pg_trigger WHERE tgrelid IN "
 	                                 "('hookrun.deliveries'::regclass, "
 	                                 "'hookrun.idempotency_keys'::regclass) "
-	                                 "AND tgname <> 'deliveries_route'",
+	                                 "AND tgname NOT IN ('deliveries_route', "
+	                                 "'deliveries_audit')",
 	                                 NULL),
 	                 0);
+	assert_int_equal(harness_sql_int(s->g.conn,
+	                                 "SELECT count(*) FROM pg_trigger WHERE tgrelid = "
+	                                 "'hookrun.deliveries'::regclass AND tgname = "
+	                                 "'deliveries_audit' AND (tgtype & 1) = 0 AND "
+	                                 "pg_get_triggerdef(oid) LIKE '%FOR EACH STATEMENT%'",
+	                                 NULL),
+	                 1);
 	assert_int_equal(harness_sql_int(s->g.conn,
 	                                 "SELECT count(*) FROM pg_trigger WHERE tgrelid = "
 	                                 "'hookrun.deliveries'::regclass AND tgname = "

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "crypto.h"
 #include "xalloc.h"
 
 #define WHSEC_EXAMPLE "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -206,6 +207,42 @@ static const char *const full_ini_secrets[] = {
     "s3cret-db-pw", "gh-secret-new",     "gh-secret-old",      "twilio-token-value",
     WHSEC_EXAMPLE,  "partner-key-value", "bearer-token-value", "legacy-user:legacy-pass",
 };
+
+/* config_digest() is the SHA-256 of what config_print() writes: the same for the same
+ * settings, another when a setting changes; a secret's value, masked in the print, does not
+ * move it. */
+static void test_digest(void **state _unused_)
+{
+	struct config *a = load_ok(full_ini, NULL);
+	_cleanup_free_ char *text = print_to_string(a);
+	char want[65], got[65], other[65];
+	struct config *b, *c;
+
+	assert_int_equal(crypto_sha256_hex(text, strlen(text), want), 0);
+	assert_int_equal(config_digest(a, got), 0);
+	assert_string_equal(got, want);
+	{
+		_cleanup_free_ char *changed = xstrdup(full_ini);
+		char *at = strstr(changed, "retry_after_s = 5");
+
+		at[strlen("retry_after_s = ")] = '6';
+		b = load_ok(changed, NULL);
+		assert_int_equal(config_digest(b, other), 0);
+		assert_string_not_equal(other, want);
+		config_free(b);
+	}
+	{
+		_cleanup_free_ char *changed = xstrdup(full_ini);
+		char *at = strstr(changed, "gh-secret-new");
+
+		at[0] = 'G';
+		c = load_ok(changed, NULL);
+		assert_int_equal(config_digest(c, other), 0);
+		assert_string_equal(other, want);
+		config_free(c);
+	}
+	config_free(a);
+}
 
 /* A full file with one source per scheme loads into the expected fields. */
 static void test_full_ini(void **state _unused_)
@@ -1261,6 +1298,7 @@ int main(void)
 	    cmocka_unit_test(test_bools),
 	    cmocka_unit_test(test_secret_rotation),
 	    cmocka_unit_test(test_secret_file),
+	    cmocka_unit_test(test_digest),
 	    cmocka_unit_test(test_secret_and_secret_file),
 	    cmocka_unit_test(test_secret_shapes),
 	    cmocka_unit_test(test_auth_required),
