@@ -16,6 +16,11 @@
 #  5. A job cancelled half-way: queued items stop, the rest finished.
 #  6. Items failed by a fault succeed on `hookrun jobs retry` once the fault is cleared.
 #  7. A token of another organisation gets 404 for the job, its items, and a submission.
+#  8. Webhooks routed to a job, unroutable and odd; a job that fails for good.
+#  9. The audit trail of the run seals and verifies; the README's audit cookbook answers.
+# 10. Secrets planted in every way one comes in (the services' credentials, API tokens, a
+#     sender's Authorization, Cookie and signature headers, an API key in the query) are in no
+#     table (pg_dump), no log line of the services and no answer of the API.
 # Every wait is a poll with a deadline; every process started here is stopped by its PID.
 set -euo pipefail
 
@@ -128,6 +133,10 @@ auth = none
 allow_unauthenticated = true
 idempotency_key = header:Idempotency-Key
 
+[source.keyq]
+auth = api-key
+api_key_query = api_key
+
 [source.activate]
 auth = none
 allow_unauthenticated = true
@@ -138,8 +147,9 @@ environment_id = 01JGFJK4VGAWSH8VHTPRE95B9E
 job_parameters_file = $tmp/activate.params.json
 INI
 # The services' secrets, in their environment only (never an argument).
+planted_query=planted-query-key-$RANDOM$RANDOM$RANDOM
 svc_env=(HOOKRUN_DB_URL="$service_db" HOOKRUN_VERSORI_DEMO_API_KEY="$key" HOOKRUN_VERSORI_SECOND_API_KEY="$key"
-	HOOKRUN_VERSORI_DEMO_CALLBACK_SECRET="$callback_secret")
+	HOOKRUN_VERSORI_DEMO_CALLBACK_SECRET="$callback_secret" HOOKRUN_SOURCE_KEYQ_SECRET="$planted_query")
 env "${svc_env[@]}" "$build/services/ingress/hookrun-ingress" --config "$tmp/hookrun.ini" \
 	>"$tmp/ingress.log" 2>&1 &
 pids+=($!)
@@ -362,10 +372,53 @@ n=$(sql "SELECT count(*) FROM hookrun.audit_events WHERE kind = 'api.call'")
 python3 "$src/tests/e2e/audit_cookbook.py" "$db" "$src/README.md" external_id=u-17 \
 	failed_job="$failed_job" || fail "the README's audit cookbook"
 
-# Stop everything by its PID; a sanitizer report in any log (leaks show at exit) fails.
+echo "==> 10. secrets: none reaches a table, a log line or an API answer"
+# Distinctive values in every way a secret comes in: the services' credentials (environment),
+# the API tokens, and the credentials a sender puts in headers and in the query.
+planted_auth=planted-authorization-$RANDOM$RANDOM$RANDOM
+planted_cookie=planted-cookie-$RANDOM$RANDOM$RANDOM
+planted_sig=planted-signature-$RANDOM$RANDOM$RANDOM
+# (To the routed source: the API shows a token only its organisation's deliveries.)
+code=$(curl -s -o "$tmp/planted.json" -w '%{http_code}' "http://127.0.0.1:$port/hooks/activate" \
+	-H "Authorization: Bearer $planted_auth" -H "Cookie: session=$planted_cookie" \
+	-H "Webhook-Signature: v1,$planted_sig" -H "Content-Type: application/json" \
+	-H "Idempotency-Key: planted-1" --data-binary '{"displayName":"planted, unroutable"}')
+[ "$code" = 202 ] || fail "the webhook with planted credentials answered $code"
+planted_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["delivery_id"])' "$tmp/planted.json")
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/hooks/keyq?api_key=$planted_query&n=1" \
+	-H "Content-Type: application/json" --data-binary '{"n":1}')
+[ "$code" = 202 ] || fail "the webhook with its key in the query answered $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/hooks/keyq?api_key=wrong-$planted_query" \
+	-H "Content-Type: application/json" --data-binary '{"n":2}')
+[ "$code" = 401 ] || fail "a wrong key in the query answered $code"
+keyq_id=$(sql "SELECT id FROM hookrun.deliveries WHERE source = 'keyq'")
+for path in "/v1/deliveries/$planted_id" "/v1/jobs" "/v1/jobs/$job" "/v1/jobs/$job/items?limit=5"; do
+	curl -fsS -H "Authorization: Bearer $(cat "$tmp/token-a")" "http://127.0.0.1:$port$path" >>"$tmp/answers.txt" ||
+		fail "GET $path"
+	echo >>"$tmp/answers.txt"
+done
+"$cli" deliveries show "$planted_id" --json >>"$tmp/answers.txt" || fail "deliveries show"
+env -u HOOKRUN_API_URL -u HOOKRUN_TOKEN_FILE HOOKRUN_DB_URL="$db" "$cli" deliveries show "$keyq_id" >>"$tmp/answers.txt" ||
+	fail "deliveries show (database)"
+
+# Stop everything by its PID (the ingress writes its audit tallies as it stops); a sanitizer
+# report in any log (leaks show at exit) fails.
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 pids=()
+[ "$(sql "SELECT count(*) FROM hookrun.audit_events WHERE kind = 'delivery.rejected' AND actor = 'source:keyq'")" = 1 ] ||
+	fail "the refused webhook is not in the audit trail"
+pg_dump "$db" --data-only --no-owner >"$tmp/dump.sql" || fail "pg_dump"
+grep -q "$planted_id" "$tmp/dump.sql" || fail "the dump does not hold the planted delivery"
+private_key_line=$(sed -n 2p "$tmp/sk.pem")
+for secret in "$key" "$callback_secret" "$(cat "$tmp/token-a")" "$(cat "$tmp/token-b")" \
+	"$planted_auth" "$planted_cookie" "$planted_sig" "$planted_query" "$private_key_line"; do
+	[ ${#secret} -ge 16 ] || fail "a planted secret is too short to mean anything: '$secret'"
+	if grep -lF -- "$secret" "$tmp/dump.sql" "$tmp/ingress.log" "$tmp"/worker-*.log "$tmp/answers.txt"; then
+		fail "a secret (${secret:0:12}...) is in the files above"
+	fi
+done
+echo "secrets: 9 planted, none in $(wc -l <"$tmp/dump.sql") lines of the database's dump, the services' logs or the API's answers"
 if grep -l 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$tmp"/*.log; then
 	fail "a sanitizer report (above: the logs that hold one)"
 fi
