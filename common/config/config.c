@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "log.h"
+#include "secret_value.h"
 #include "versori_request.h"
 #include "webhook_auth.h"
 #include "xalloc.h"
@@ -218,6 +219,21 @@ static const struct config_key global_keys[] = {
     {GLOBAL_KEY("api_token_file", "HOOKRUN_TOKEN_FILE", api_token, KEY_PATH), .flags = KEY_NOPRINT,
      .conflicts = "api_token", .set = set_value_file,
      .help = "file holding api_token, trailing newline stripped"},
+    {GLOBAL_KEY("secrets_key", "HOOKRUN_SECRETS_KEY", secrets_key, KEY_STRING),
+     .flags = KEY_SECRET | KEY_OPTIONAL, .conflicts = "secrets_key_file",
+     .help = "base64 of 32 random bytes: encrypts secret values (connection credentials, "
+             "secret variables) before they are stored; the ingress and the workers share it"},
+    {GLOBAL_KEY("secrets_key_file", "HOOKRUN_SECRETS_KEY_FILE", secrets_key, KEY_PATH),
+     .flags = KEY_NOPRINT, .conflicts = "secrets_key", .set = set_value_file,
+     .help = "file holding secrets_key"},
+    {GLOBAL_KEY("secrets_key_previous", "HOOKRUN_SECRETS_KEY_PREVIOUS", secrets_key_previous,
+                KEY_STRING),
+     .flags = KEY_SECRET | KEY_OPTIONAL, .conflicts = "secrets_key_previous_file",
+     .help = "the key before secrets_key, still opening what it encrypted (rotation)"},
+    {GLOBAL_KEY("secrets_key_previous_file", "HOOKRUN_SECRETS_KEY_PREVIOUS_FILE",
+                secrets_key_previous, KEY_PATH),
+     .flags = KEY_NOPRINT, .conflicts = "secrets_key_previous", .set = set_value_file,
+     .help = "file holding secrets_key_previous"},
     {GLOBAL_KEY("db_connections", "HOOKRUN_DB_CONNECTIONS", db_connections, KEY_INT), .def = "2",
      .min = 1, .max = 64, .help = "database connections, each with one group commit in flight"},
     {GLOBAL_KEY("max_backlog", "HOOKRUN_MAX_BACKLOG", max_backlog, KEY_INT), .def = "10000",
@@ -417,6 +433,11 @@ static const struct config_key versori_keys[] = {
      .max = 100000, .help = "requests per second to this organisation over all workers; 0: none"},
     {VERSORI_KEY("concurrency", "CONCURRENCY", concurrency, KEY_INT), .def = "16", .min = 1,
      .max = 4096, .help = "items of this organisation in flight over all workers"},
+    {VERSORI_KEY("secret_variables", "SECRET_VARIABLES", secret_variables, KEY_STRING),
+     .flags = KEY_OPTIONAL,
+     .help = "comma-separated variable names whose values are stored encrypted (secrets_key), "
+             "as well as those the project's variable schema marks writeOnly or format "
+             "password"},
     {VERSORI_KEY("callback_secret", "CALLBACK_SECRET", callback_secret, KEY_STRING),
      .flags = KEY_SECRET | KEY_OPTIONAL, .conflicts = "callback_secret_file",
      .help = "whsec_<base64> secret signing this organisation's completion callbacks "
@@ -2032,6 +2053,35 @@ static int ctx_check_lease(struct load_ctx *ctx)
 	return 0;
 }
 
+int config_secret_keys(const struct config *c, struct secret_keys **ret, char **ret_error)
+{
+	const char *keys[2] = {c->secrets_key, c->secrets_key_previous};
+
+	*ret = NULL;
+	if (!keys[0])
+		return 0;
+	return secret_keys_new(keys, keys[1] ? 2 : 1, ret, ret_error);
+}
+
+/* secrets_key and secrets_key_previous must each be the base64 of 32 bytes, and the previous
+ * key needs a current one. */
+static int ctx_check_secrets_key(struct load_ctx *ctx)
+{
+	struct secret_keys *k = NULL;
+	_cleanup_free_ char *problem = NULL;
+
+	if (!ctx->c->secrets_key && ctx->c->secrets_key_previous)
+		return ctx_fail(ctx, -EINVAL, NULL, "hookrun",
+		                "secrets_key_previous is set without secrets_key");
+	if (config_secret_keys(ctx->c, &k, &problem) < 0)
+		return ctx_fail(ctx, -EINVAL, NULL, "hookrun",
+		                "%s: not the base64 of 32 bytes (make one with: head -c 32 "
+		                "/dev/urandom | base64)",
+		                strstr(problem, "key 2") ? "secrets_key_previous" : "secrets_key");
+	secret_keys_free(k);
+	return 0;
+}
+
 /* Validate every source and derive what depends on all of them. */
 static int ctx_finalize(struct load_ctx *ctx)
 {
@@ -2060,6 +2110,9 @@ static int ctx_finalize(struct load_ctx *ctx)
 		if (r < 0)
 			return r;
 	}
+	r = ctx_check_secrets_key(ctx);
+	if (r < 0)
+		return r;
 	return ctx_check_lease(ctx);
 }
 

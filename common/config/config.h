@@ -15,26 +15,31 @@
 
 /* One [versori.NAME] section: a Versori organisation that jobs run against. Exactly one
  * credential is set. Strings are owned by the struct config. */
+struct secret_keys;
+
 struct versori_org_config {
 	char *name; /* what jobs.organisation and sources name */
 	char *base_url;
 	char *organisation_id;
-	char *api_key;         /* secret: "Authorization: Bearer" */
-	char *jwt;             /* secret: a long-lived JWT, "Authorization: JWT" */
-	char *signing_key;     /* secret: PEM private key; JWTs minted per end user */
-	char *signing_key_id;  /* the signing key's id (the iss claim) */
-	char *jwt_subject;     /* sub of minted JWTs for organisation-level calls, or NULL */
-	int rate_limit;        /* requests per second over all workers; 0: no limit */
-	int concurrency;       /* items in flight over all workers */
-	char *callback_secret; /* secret: whsec_<base64>, signs completion callbacks */
+	char *api_key;          /* secret: "Authorization: Bearer" */
+	char *jwt;              /* secret: a long-lived JWT, "Authorization: JWT" */
+	char *signing_key;      /* secret: PEM private key; JWTs minted per end user */
+	char *signing_key_id;   /* the signing key's id (the iss claim) */
+	char *jwt_subject;      /* sub of minted JWTs for organisation-level calls, or NULL */
+	int rate_limit;         /* requests per second over all workers; 0: no limit */
+	int concurrency;        /* items in flight over all workers */
+	char *callback_secret;  /* secret: whsec_<base64>, signs completion callbacks */
+	char *secret_variables; /* comma-separated variable names stored encrypted, or NULL */
 };
 
 struct config {
 	char *listen_addr;
 	int listen_port;
-	char *db_url;    /* secret: printed through db_url_mask() (passwords hidden) */
-	char *api_url;   /* the CLI's jobs API */
-	char *api_token; /* secret: the CLI's bearer token */
+	char *db_url;               /* secret: printed through db_url_mask() (passwords hidden) */
+	char *api_url;              /* the CLI's jobs API */
+	char *api_token;            /* secret: the CLI's bearer token */
+	char *secrets_key;          /* secret: base64 of 32 bytes (secret_value), or NULL */
+	char *secrets_key_previous; /* secret: the key before it, or NULL */
 	int db_connections;
 	size_t max_backlog;
 	size_t batch_max_rows;
@@ -96,6 +101,11 @@ const struct versori_org_config *config_versori_find(const struct config *c, con
 bool config_callback_url_allowed(const struct config *c, const char *url);
 /* Write the effective configuration as INI with every secret masked. */
 void config_print(const struct config *c, FILE *f);
+/* The keys of secrets_key (sealing and opening) and secrets_key_previous (opening): *ret a
+ * new secret_keys, or NULL when secrets_key is unset. 0, or -EINVAL with *ret_error (a key
+ * that config_load() would have refused). */
+int config_secret_keys(const struct config *c, struct secret_keys **ret,
+                       char **ret_error) _warn_unused_result_;
 /* The SHA-256 (lowercase hex) of what config_print() writes: which configuration a process
  * runs with, for the audit trail. A secret's value is masked there, so changing one alone
  * does not change the digest (setting or unsetting one does). 0 or a negative errno. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -308,4 +309,85 @@ int crypto_random_bytes(void *buf, size_t len)
 		len -= (size_t)chunk;
 	}
 	return 0;
+}
+
+int crypto_aead_seal_with_nonce(const unsigned char key[static CRYPTO_AEAD_KEY_SIZE],
+                                const unsigned char nonce[static CRYPTO_AEAD_NONCE_SIZE],
+                                const void *aad, size_t aad_len, const void *plain, size_t len,
+                                unsigned char **ret, size_t *ret_len)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	unsigned char *out = xmalloc(len + CRYPTO_AEAD_OVERHEAD);
+	int n = 0, tail = 0, ok;
+
+	memcpy(out, nonce, CRYPTO_AEAD_NONCE_SIZE);
+	ok = ctx && len <= INT_MAX && aad_len <= INT_MAX &&
+	     EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) &&
+	     (aad_len == 0 || EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len)) &&
+	     (len == 0 ||
+	      EVP_EncryptUpdate(ctx, out + CRYPTO_AEAD_NONCE_SIZE, &n, plain, (int)len)) &&
+	     EVP_EncryptFinal_ex(ctx, out + CRYPTO_AEAD_NONCE_SIZE + (len ? n : 0), &tail) &&
+	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CRYPTO_AEAD_TAG_SIZE,
+	                         out + CRYPTO_AEAD_NONCE_SIZE + len);
+	EVP_CIPHER_CTX_free(ctx);
+	if (!ok) {
+		free(out);
+		return -ENOMEM;
+	}
+	*ret = out;
+	*ret_len = len + CRYPTO_AEAD_OVERHEAD;
+	return 0;
+}
+
+int crypto_aead_seal(const unsigned char key[static CRYPTO_AEAD_KEY_SIZE], const void *aad,
+                     size_t aad_len, const void *plain, size_t len, unsigned char **ret,
+                     size_t *ret_len)
+{
+	unsigned char nonce[CRYPTO_AEAD_NONCE_SIZE];
+
+	if (crypto_random_bytes(nonce, sizeof(nonce)) < 0)
+		return -EIO;
+	return crypto_aead_seal_with_nonce(key, nonce, aad, aad_len, plain, len, ret, ret_len);
+}
+
+int crypto_aead_open(const unsigned char key[static CRYPTO_AEAD_KEY_SIZE], const void *aad,
+                     size_t aad_len, const void *sealed, size_t len, unsigned char **ret,
+                     size_t *ret_len)
+{
+	const unsigned char *in = sealed;
+	size_t plain_len;
+	EVP_CIPHER_CTX *ctx;
+	unsigned char *out;
+	int n = 0, tail = 0, r;
+
+	if (len < CRYPTO_AEAD_OVERHEAD || len - CRYPTO_AEAD_OVERHEAD > INT_MAX || aad_len > INT_MAX)
+		return -EBADMSG;
+	plain_len = len - CRYPTO_AEAD_OVERHEAD;
+	ctx = EVP_CIPHER_CTX_new();
+	out = xmalloc(plain_len + 1);
+	if (!ctx || !EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, in) ||
+	    (aad_len > 0 && !EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len)) ||
+	    (plain_len > 0 &&
+	     !EVP_DecryptUpdate(ctx, out, &n, in + CRYPTO_AEAD_NONCE_SIZE, (int)plain_len)) ||
+	    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CRYPTO_AEAD_TAG_SIZE,
+	                         (void *)(in + CRYPTO_AEAD_NONCE_SIZE + plain_len))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* The tag is checked here: a failure is a message not sealed under this key and aad. */
+	if (EVP_DecryptFinal_ex(ctx, out + (plain_len ? n : 0), &tail) != 1) {
+		r = -EBADMSG;
+		goto out;
+	}
+	out[plain_len] = '\0';
+	*ret = out;
+	*ret_len = plain_len;
+	out = NULL;
+	r = 0;
+out:
+	if (out)
+		OPENSSL_cleanse(out, plain_len + 1);
+	free(out);
+	EVP_CIPHER_CTX_free(ctx);
+	return r;
 }

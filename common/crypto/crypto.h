@@ -1,6 +1,7 @@
 /* Cryptographic primitives over OpenSSL (the only module that includes it): HMAC, SHA-256,
- * constant-time comparison, hex and base64 codecs, random bytes. Used by the ingress (webhook
- * verification), the migration runner (checksums) and the CLI. Pure CPU work; never blocks. */
+ * AES-256-GCM, constant-time comparison, hex and base64 codecs, random bytes. Used by the ingress
+ * (webhook verification), the migration runner (checksums) and the CLI. Pure CPU work; never
+ * blocks. */
 #pragma once
 
 #include <stdbool.h>
@@ -66,6 +67,32 @@ int crypto_base64_decode(const char *s, size_t len, unsigned char **ret,
                          size_t *ret_len) _warn_unused_result_;
 int crypto_base64url_decode(const char *s, size_t len, unsigned char **ret,
                             size_t *ret_len) _warn_unused_result_;
+
+/* AES-256-GCM, for values kept encrypted at rest (secret_value). A sealed message is
+ * nonce (12 bytes) | ciphertext (as long as the plaintext) | tag (16 bytes); aad is
+ * authenticated, not encrypted. */
+#define CRYPTO_AEAD_KEY_SIZE   32
+#define CRYPTO_AEAD_NONCE_SIZE 12
+#define CRYPTO_AEAD_TAG_SIZE   16
+#define CRYPTO_AEAD_OVERHEAD   (CRYPTO_AEAD_NONCE_SIZE + CRYPTO_AEAD_TAG_SIZE)
+
+/* Seal len bytes of plain under key with a fresh random nonce: *ret a new buffer of
+ * len + CRYPTO_AEAD_OVERHEAD bytes. 0, -EIO (no randomness) or -ENOMEM (OpenSSL failed). */
+int crypto_aead_seal(const unsigned char key[static CRYPTO_AEAD_KEY_SIZE], const void *aad,
+                     size_t aad_len, const void *plain, size_t len, unsigned char **ret,
+                     size_t *ret_len) _warn_unused_result_;
+/* The same with the nonce given: for known-answer tests only (a nonce must never repeat
+ * under one key). */
+int crypto_aead_seal_with_nonce(const unsigned char key[static CRYPTO_AEAD_KEY_SIZE],
+                                const unsigned char nonce[static CRYPTO_AEAD_NONCE_SIZE],
+                                const void *aad, size_t aad_len, const void *plain, size_t len,
+                                unsigned char **ret, size_t *ret_len) _warn_unused_result_;
+/* Open a sealed message: *ret a new buffer (NUL-terminated, not counted) of the plaintext.
+ * 0, -EBADMSG when it is too short or was not sealed under key with aad (altered, another
+ * key), -ENOMEM. */
+int crypto_aead_open(const unsigned char key[static CRYPTO_AEAD_KEY_SIZE], const void *aad,
+                     size_t aad_len, const void *sealed, size_t len, unsigned char **ret,
+                     size_t *ret_len) _warn_unused_result_;
 
 /* Fill buf with len cryptographically strong random bytes.
  * Returns 0 or -EIO when the system's random generator fails. */

@@ -1,12 +1,15 @@
 /* Routing of an accepted delivery into a job request (delivery_route.h). */
 #include "delivery_route.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "job_secrets.h"
 #include "json.h"
 #include "versori_request.h"
 
@@ -143,4 +146,29 @@ char *delivery_route_build(const struct source_config *src, const void *body, si
 	out = json_pack("{s:s, s:s, s:o, s:o}", "kind", route_job_kind(route), "organisation",
 	                src->organisation, "parameters", params, "item", item);
 	return out ? json_dumps(out, JSON_COMPACT) : NULL;
+}
+
+void delivery_route_seal(char **route, const struct job_secrets *s)
+{
+	json_auto_t *doc = NULL;
+	_cleanup_free_ char *field = NULL;
+	char *text;
+	int r;
+
+	if (!*route || !(doc = json_loads(*route, 0, NULL)) || json_object_get(doc, "error"))
+		return;
+	r = job_secrets_seal(s, json_object_get(doc, "parameters"), json_object_get(doc, "item"),
+	                     &field);
+	if (r == -ENOKEY)
+		text = route_error("%s is secret and no secrets_key is configured to store it "
+		                   "encrypted",
+		                   field);
+	else if (r < 0)
+		text = route_error("%s could not be encrypted", field ? field : "a secret value");
+	else
+		text = json_dumps(doc, JSON_COMPACT);
+	if (!text)
+		abort(); /* only on out of memory */
+	free(*route);
+	*route = text;
 }

@@ -8,6 +8,8 @@
 
 #include "source.h"
 
+struct job_secrets;
+
 /* The route of one delivery as JSON text, a new string:
  *   {"kind": "activation.provision", "organisation": "...", "parameters": {...},
  *    "item": {"externalId": "...", "displayName": "...", "variables": {...}}}
@@ -15,3 +17,9 @@
  * by-field value with no route), {"error": "<why, naming the field>"}: the delivery is still
  * stored and answered, and the reason recorded instead of a job. NULL for route = store. */
 char *delivery_route_build(const struct source_config *src, const void *body, size_t len);
+/* Seal the secret values of a route built above (*route is replaced; NULL and an error route
+ * are left as they are): the credentials of the connections its parameters create and the
+ * variables s calls secret (job_secrets). A route holding such a value with no key to seal it
+ * becomes an error route naming the field: the delivery is stored, no job is made, and a
+ * replay once a key is configured routes it. */
+void delivery_route_seal(char **route, const struct job_secrets *s);

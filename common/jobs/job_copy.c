@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "job_csv.h"
+#include "job_secrets.h"
 #include "json_scan.h"
 #include "xalloc.h"
 
@@ -25,6 +26,8 @@ struct job_copy {
 	uint64_t *keep; /* a bit per item: kept */
 	size_t n_keep_words, kept;
 	char job_id[37];
+	const struct job_secrets *secrets; /* seal the items' secret values; NULL: none */
+	bool seal_failed;
 	char *out;
 	size_t out_len, out_cap, lines;
 };
@@ -72,6 +75,19 @@ static void out_line(struct job_copy *c, const json_t *item)
 	if (!desired)
 		abort(); /* only on out of memory */
 	(void)json_object_del(desired, "externalId");
+	if (c->secrets) {
+		/* Sealing replaces members: of copies, never of the values the item shares. */
+		static const char *const holders[] = {"variables", "variable"};
+
+		for (size_t i = 0; i < sizeof(holders) / sizeof(*holders); i++) {
+			json_t *h = json_object_get(desired, holders[i]);
+
+			if (json_is_object(h))
+				json_object_set_new(desired, holders[i], json_copy(h));
+		}
+		if (job_secrets_seal(c->secrets, NULL, desired, NULL) < 0)
+			c->seal_failed = true;
+	}
 	out_put(c, c->job_id, strlen(c->job_id));
 	out_put(c, ",\"", 2);
 	out_put_escaped(c, json_string_value(id), json_string_length(id));
@@ -105,6 +121,11 @@ void job_copy_keep(void *userdata, size_t index, const json_t *item)
 	if (!kept(c, index))
 		c->kept++;
 	c->keep[index / 64] |= UINT64_C(1) << (index % 64);
+}
+
+void job_copy_set_secrets(struct job_copy *c, const struct job_secrets *s)
+{
+	c->secrets = s;
 }
 
 size_t job_copy_kept(const struct job_copy *c)
@@ -204,6 +225,8 @@ int job_copy_next(struct job_copy *c, const void **ret_data, size_t *ret_len)
 		int r = c->csv ? csv_step(c) : json_step(c);
 		if (r < 0)
 			return -EBADMSG;
+		if (c->seal_failed)
+			return -EIO;
 	}
 	if (c->out_len == 0)
 		return 0;

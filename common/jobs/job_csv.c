@@ -12,6 +12,7 @@
 
 #include <csv.h>
 
+#include "job_secrets.h"
 #include "json.h"
 #include "json_scan.h"
 #include "schema.h"
@@ -27,6 +28,7 @@ struct column {
 	enum column_kind kind;
 	const char *variable; /* COLUMN_VARIABLE: the name after "var." (inside name) */
 	const char *type;     /* the schema's type of the variable, NULL: string */
+	bool secret;          /* the schema marks the variable secret (writeOnly, password) */
 };
 
 struct job_csv {
@@ -115,6 +117,8 @@ static void header_take(struct job_csv *p)
 			c->kind = COLUMN_VARIABLE;
 			c->variable = c->name + strlen(JOB_CSV_VAR_PREFIX);
 			c->type = variable_type(p->properties, c->variable);
+			c->secret =
+			    job_secrets_property(json_object_get(p->properties, c->variable));
 			if (p->properties && !json_object_get(p->properties, c->variable))
 				problem(p, 1, c->name,
 				        "the project's variable schema does not declare %s",
@@ -162,7 +166,12 @@ static json_t *cell_value(struct job_csv *p, const struct column *c, const char 
 	} else {
 		return json_string(s);
 	}
-	problem(p, p->row, c->name, "'%s' is not %s %s", s, strchr("aeiou", t[0]) ? "an" : "a", t);
+	if (c->secret) /* the value itself is never repeated */
+		problem(p, p->row, c->name, "the (secret) value is not %s %s",
+		        strchr("aeiou", t[0]) ? "an" : "a", t);
+	else
+		problem(p, p->row, c->name, "'%s' is not %s %s", s,
+		        strchr("aeiou", t[0]) ? "an" : "a", t);
 	return NULL;
 }
 

@@ -8,6 +8,8 @@
 #include "db.h"
 #include "delivery_route.h"
 #include "id.h"
+#include "job_secrets.h"
+#include "secret_value.h"
 #include "xalloc.h"
 
 /* The delivery, one row. */
@@ -66,6 +68,22 @@ int cli_deliveries_show(PGconn *conn, const char *id, FILE *out, FILE *err)
 
 /* The route the source's configuration gives the stored body today: a new string, or NULL
  * after printing why there is none. */
+/* Seal the secret values of a route as the ingress does (with this configuration's
+ * secrets_key and the organisation's secret_variables). */
+static void replay_seal(const struct config *c, const struct source_config *src, char **route)
+{
+	const struct versori_org_config *org =
+	    config_versori_find(c, src->organisation ? src->organisation : "");
+	struct secret_keys *k = NULL;
+	_cleanup_free_ char *problem = NULL;
+
+	if (config_secret_keys(c, &k, &problem) < 0)
+		k = NULL; /* config_load() checked them: the route then says no key was there */
+	delivery_route_seal(
+	    route, &(struct job_secrets){.keys = k, .names = org ? org->secret_variables : NULL});
+	secret_keys_free(k);
+}
+
 static char *replay_route(const struct config *c, const PGresult *in, const char *id, int *ret,
                           FILE *err)
 {
@@ -91,6 +109,7 @@ static char *replay_route(const struct config *c, const PGresult *in, const char
 	}
 	route = delivery_route_build(src, body, len);
 	PQfreemem(body);
+	replay_seal(c, src, &route);
 	if (!route) {
 		fprintf(
 		    err,

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
+#include "secret_value.h"
 #include "webhook_auth.h"
 
 struct ingress {
@@ -31,6 +32,7 @@ struct ingress {
 	struct jobs_api *jobs;
 	struct audit_sealer *sealer; /* NULL when audit_seal_interval is 0 */
 	struct audit_log *audit;     /* config.loaded, tallies of refused webhooks and token uses */
+	struct secret_keys *keys;    /* secrets_key: seals routed jobs' secret values, or NULL */
 	bool audit_flushed;          /* draining: the tallies were sent */
 	struct http_server *http;
 	struct event *ev_drain;
@@ -181,6 +183,16 @@ struct ingress *ingress_new(struct event_base *base, const struct config *c, cha
 	ingress_metrics_init(in);
 	ingress_audit_start(in, c);
 	in->deps.audit = in->audit;
+	{
+		_cleanup_free_ char *problem = NULL;
+
+		if (config_secret_keys(c, &in->keys, &problem) < 0) {
+			*ret_error = xasprintf("secrets_key: %s", problem);
+			ingress_free(in);
+			return NULL;
+		}
+		in->deps.keys = in->keys;
+	}
 	if (!ingress_dispatch_start(in, c, ret_error)) {
 		ingress_free(in);
 		return NULL;
@@ -226,6 +238,7 @@ void ingress_free(struct ingress *in)
 	audit_sealer_free(in->sealer);
 	jobs_api_free(in->jobs);
 	audit_log_free(in->audit);
+	secret_keys_free(in->keys);
 	dispatch_free(in->dispatch);
 	delivery_writer_free(in->writer);
 	http_server_free(in->http);

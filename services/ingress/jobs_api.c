@@ -22,11 +22,13 @@
 #include "job_csv.h"
 #include "job_items.h"
 #include "job_request.h"
+#include "job_secrets.h"
 #include "job_target.h"
 #include "json.h"
 #include "json_scan.h"
 #include "log.h"
 #include "schema.h"
+#include "secret_value.h"
 #include "versori_request.h"
 #include "xalloc.h"
 
@@ -108,6 +110,8 @@ struct call {
 	size_t skipped;             /* refused, with skip_invalid */
 	json_t *problems;           /* of the refused items: the first PROBLEMS_MAX */
 	struct job_copy *copy;      /* the items to store, read again from the body */
+	struct job_secrets secrets; /* which values are secret; sealed as they are stored */
+	char *secret_missing;       /* a secret value's field, found with no secrets_key */
 	struct call *store_next;    /* in the API's queue of submissions to store */
 	bool storing;               /* in that queue */
 	/* The API calls made for the submission are being recorded: it is answered, or queued to
@@ -130,6 +134,7 @@ struct jobs_api {
 	struct db_async *store;
 	struct call *store_head, *store_tail;
 	struct job_target *target;
+	struct secret_keys *keys; /* secrets_key: seals secret values; NULL: none configured */
 	struct call *calls;
 };
 
@@ -154,6 +159,7 @@ static void call_free(struct call *c)
 			c->api->store_tail = prev;
 	}
 	job_copy_free(c->copy);
+	free(c->secret_missing);
 	free(c->held_message);
 	json_decref(c->held.fields);
 	json_decref(c->problems);
@@ -386,6 +392,18 @@ static void submit_store(struct call *c, size_t n)
 	store_kick(a);
 }
 
+/* A good item in the first pass: kept for the COPY stream; without a secrets_key, the first
+ * secret value it holds is noted (the submission is then refused). */
+static void submit_item_good(void *userdata, size_t index, const json_t *item)
+{
+	struct call *c = userdata;
+
+	/* With no key, sealing only looks: it fails at the first secret value, changing nothing. */
+	if (!c->secrets.keys && !c->secret_missing)
+		(void)job_secrets_seal(&c->secrets, NULL, (json_t *)item, &c->secret_missing);
+	job_copy_keep(c->copy, index, item);
+}
+
 /* A CSV body's items, typed and checked by schema (may be NULL), the good ones marked in the
  * call's COPY stream (*ret_n of them); problems as [{"row", "column", "field", "problem"}];
  * fatal: a problem of the whole text (its header). */
@@ -400,7 +418,7 @@ static void submit_csv_items(struct call *c, const struct schema *schema, size_t
 	size_t n = 0, len = 0;
 
 	c->copy = job_copy_new_csv(req->body, req->body_len, doc);
-	job_csv_set_good(p, job_copy_keep, c->copy);
+	job_csv_set_good(p, submit_item_good, c);
 	if (schema)
 		job_csv_validate_with(p, schema);
 	(void)job_csv_feed(p, req->body, req->body_len);
@@ -443,11 +461,26 @@ static void submit_json_items(struct call *c, const struct schema *schema, size_
 	size_t len = 0;
 
 	c->copy = job_copy_new_json(c->req.items, c->req.items_len);
-	job_items_set_good(k, job_copy_keep, c->copy);
+	job_items_set_good(k, submit_item_good, c);
 	if (json_scan_each(c->req.items, c->req.items_len, submit_json_item, k) < 0)
 		abort(); /* checked by json_scan_check() in job_request: only on out of memory */
 	(void)job_items_finish(k, &text, &len, ret_n, ret_chk);
 	job_items_free(k);
+}
+
+/* Refuse a submission holding a secret value (in field) that this ingress cannot store
+ * encrypted: it has no secrets_key. */
+static void submit_refuse_secret(struct call *c, const char *field)
+{
+	_cleanup_free_ char *msg =
+	    xasprintf("%s is secret and this ingress has no secrets_key to store it encrypted; "
+	              "nothing was submitted",
+	              field);
+
+	log_event(LOG_LEVEL_WARN, "jobs.secrets_key_missing", "field=%s", field);
+	call_error(c, 422, "secrets_key_missing", msg,
+	           json_pack("[{s:s,s:s}]", "field", field, "problem",
+	                     "a secret value, and no secrets_key is configured"));
 }
 
 /* The items are read (and checked against schema, when there is one): refuse the job when
@@ -456,11 +489,25 @@ static void submit_json_items(struct call *c, const struct schema *schema, size_
  * that no copy of them is ever whole next to the body. */
 static void submit_items(struct call *c, const struct schema *schema)
 {
+	const struct versori_org_config *org = config_versori_find(
+	    c->api->config, json_string_value(json_object_get(c->req.body, "organisation")));
 	struct job_items_check chk = {0};
-	_cleanup_free_ char *msg = NULL;
+	_cleanup_free_ char *msg = NULL, *field = NULL;
 	bool fatal = false;
 	size_t n = 0;
+	int r;
 
+	c->secrets = (struct job_secrets){
+	    .keys = c->api->keys,
+	    .schema = schema ? schema_document(schema) : NULL,
+	    .names = org ? org->secret_variables : NULL,
+	};
+	r = job_secrets_seal(&c->secrets, json_object_get(c->req.body, "parameters"), NULL, &field);
+	if (r == -ENOKEY)
+		return submit_refuse_secret(c, field);
+	if (r < 0)
+		return call_error(c, 500, "internal_error", "a secret value could not be encrypted",
+		                  NULL);
 	if (c->req.csv)
 		submit_csv_items(c, schema, &n, &chk, &fatal);
 	else
@@ -483,6 +530,10 @@ static void submit_items(struct call *c, const struct schema *schema)
 	}
 	c->skipped = chk.refused;
 	job_items_check_fini(&chk);
+	if (c->secret_missing)
+		return submit_refuse_secret(c, c->secret_missing);
+	if (c->secrets.keys)
+		job_copy_set_secrets(c->copy, &c->secrets);
 	submit_store(c, n);
 }
 
@@ -732,6 +783,14 @@ static void replay_on_input(void *userdata, const PGresult *res, int r)
 		                  NULL);
 	route = delivery_route_build(src, body, len);
 	PQfreemem(body);
+	{
+		const struct versori_org_config *org =
+		    config_versori_find(c->api->config, src->organisation ? src->organisation : "");
+
+		delivery_route_seal(
+		    &route, &(struct job_secrets){.keys = c->api->keys,
+		                                  .names = org ? org->secret_variables : NULL});
+	}
 	if (!route)
 		return call_error(c, 409, "not_routable",
 		                  "the delivery's source only stores (route = store)", NULL);
@@ -956,6 +1015,13 @@ struct jobs_api *jobs_api_new(struct event_base *base, const struct config *c, s
 	a->db = db_queue_new(base, &o, NULL, NULL);
 	a->store = db_async_new(base, &store_o, store_on_state, a);
 	a->target = job_target_new(base, c, m);
+	{
+		_cleanup_free_ char *problem = NULL;
+
+		/* config_load() checked them: a failure here is out of memory. */
+		if (config_secret_keys(c, &a->keys, &problem) < 0)
+			abort();
+	}
 	return a;
 }
 
@@ -964,6 +1030,7 @@ void jobs_api_free(struct jobs_api *a)
 	if (!a)
 		return;
 	job_target_free(a->target); /* submissions waiting on it are answered 503 */
+	secret_keys_free(a->keys);
 	db_queue_free(a->db);
 	db_async_free(a->store);
 	for (struct call *c = a->calls, *next; c; c = next) {

@@ -10,10 +10,12 @@
 #include "answer.h"
 #include "audit_log.h"
 #include "config.h"
+#include "delivery_route.h"
 #include "delivery_writer.h"
 #include "dispatch.h"
 #include "err.h"
 #include "http_glue.h"
+#include "job_secrets.h"
 #include "jobs_api.h"
 #include "log.h"
 #include "metrics.h"
@@ -119,6 +121,19 @@ static void webhook_reject(struct http_exchange *ex, struct routes_deps *deps, c
 	routes_respond_error(ex, deps, "hooks", status, code, message);
 }
 
+/* Seal the secret values of a routed delivery's job (its source's organisation's
+ * secret_variables, its parameters' connection credentials) before it is stored. */
+static void routes_seal(const struct routes_deps *deps, const struct source_config *src,
+                        char **route)
+{
+	const struct versori_org_config *org =
+	    config_versori_find(deps->config, src->organisation ? src->organisation : "");
+
+	delivery_route_seal(
+	    route,
+	    &(struct job_secrets){.keys = deps->keys, .names = org ? org->secret_variables : NULL});
+}
+
 /* POST /hooks/{source}: verify, then queue for the next group commit. */
 static void webhook_handle(struct http_exchange *ex, const struct http_req *req,
                            struct routes_deps *deps, const char *name)
@@ -146,6 +161,8 @@ static void webhook_handle(struct http_exchange *ex, const struct http_req *req,
 		return webhook_reject(ex, deps, src->name, err_to_http_status(r), e.problem.code,
 		                      e.problem.message);
 	}
+	if (ctx->d.route)
+		routes_seal(deps, src, &ctx->d.route);
 	r = delivery_writer_submit(deps->writer, &ctx->d, webhook_on_done, ctx);
 	if (r < 0) {
 		delivery_fini(&ctx->d);

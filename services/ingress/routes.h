@@ -8,6 +8,7 @@
 #include "http_req.h"
 
 struct audit_log;
+struct secret_keys;
 struct config;
 struct delivery_writer;
 struct http_exchange;
@@ -20,12 +21,13 @@ struct routes_deps {
 	const struct config *config;
 	struct delivery_writer *writer;
 	struct metrics *metrics;
-	long long (*now_us)(void);    /* wall clock, microseconds since the epoch */
-	int (*mint_id)(char out[37]); /* a new delivery id */
-	bool draining;                /* shutting down: refuse new work with 503 */
-	struct dispatch *dispatch;    /* this ingress's dispatcher, or NULL */
-	struct jobs_api *jobs;        /* the jobs API (/v1/...) */
-	struct audit_log *audit;      /* refused webhooks are tallied there */
+	long long (*now_us)(void);      /* wall clock, microseconds since the epoch */
+	int (*mint_id)(char out[37]);   /* a new delivery id */
+	bool draining;                  /* shutting down: refuse new work with 503 */
+	struct dispatch *dispatch;      /* this ingress's dispatcher, or NULL */
+	struct jobs_api *jobs;          /* the jobs API (/v1/...) */
+	struct audit_log *audit;        /* refused webhooks are tallied there */
+	const struct secret_keys *keys; /* seal routed jobs' secret values; NULL: none */
 };
 
 /* The http_glue handler; userdata is a struct routes_deps. */

@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "schema_cache.h"
+#include "secret_value.h"
 
 /* A mutating call starts only when the lease outlasts the call's timeout by this much. */
 #define ITEM_LEASE_MARGIN_MS        1000
@@ -602,6 +603,21 @@ static void item_decode(struct item_run *r, const PGresult *res, int row)
 		r->desired = json_object();
 }
 
+/* Open the values the job and the item keep encrypted (credentials, secret variables), just
+ * before the calls that need them; false (the item failed, naming the key, never a value)
+ * when one does not open. */
+static bool item_open_secrets(struct item_run *r)
+{
+	_cleanup_free_ char *err = NULL;
+
+	if (secret_value_open_all(r->env->keys, &r->parameters, &err) < 0 ||
+	    secret_value_open_all(r->env->keys, &r->desired, &err) < 0) {
+		item_run_fail(r, "%s", err);
+		return false;
+	}
+	return true;
+}
+
 /* Observe how long the item waited between becoming due and starting. */
 static void item_observe_start(struct item_run *r, long long due_ms)
 {
@@ -638,6 +654,8 @@ static void item_on_loaded(void *userdata, const PGresult *res, int row, int rc)
 		item_run_fail(r, "this worker does not know the job kind %s", kind);
 		return;
 	}
+	if (!item_open_secrets(r))
+		return;
 	if (!r->org) {
 		item_run_fail(r, "organisation %s is not configured ([versori.%s])", org, org);
 		return;

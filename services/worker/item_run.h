@@ -29,6 +29,7 @@ struct metrics;
 struct item_run;
 struct job_kind;
 struct schema_cache;
+struct secret_keys;
 struct schema_hold;
 struct versori_org_config;
 
@@ -54,8 +55,9 @@ struct item_env {
 	struct worker_org *orgs;
 	size_t n_orgs;
 	struct schema_cache *schemas;
-	struct http_client *http; /* calls outside the Versori API (completion callbacks) */
-	uint32_t rng;             /* retry jitter */
+	const struct secret_keys *keys; /* open the values stored encrypted; NULL: none */
+	struct http_client *http;       /* calls outside the Versori API (completion callbacks) */
+	uint32_t rng;                   /* retry jitter */
 	/* The run made its last call: its settlement is sent to be stored (r->settling), and
 	 * env->finished follows once it is. */
 	void (*settling)(void *userdata, struct item_run *r);

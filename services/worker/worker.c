@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "queue.h"
 #include "schema_cache.h"
+#include "secret_value.h"
 #include "versori_auth.h"
 #include "versori_org.h"
 
@@ -64,7 +65,8 @@ struct worker {
 	uint32_t running, settling;
 	struct item_env env;
 	struct db_queue *db;
-	struct audit_log *audit; /* config.loaded */
+	struct audit_log *audit;  /* config.loaded */
+	struct secret_keys *keys; /* secrets_key (and the previous one), or NULL */
 	struct item_store *store;
 	struct http_client *http;
 	struct worker_org *orgs;
@@ -475,6 +477,18 @@ static void worker_init(struct worker *w, struct event_base *base, const struct 
 	};
 }
 
+/* The keys that open values stored encrypted, when secrets_key is set. */
+static int worker_keys_open(struct worker *w, char **ret_error)
+{
+	_cleanup_free_ char *problem = NULL;
+
+	if (config_secret_keys(w->c, &w->keys, &problem) < 0) {
+		*ret_error = xasprintf("secrets_key: %s", problem);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The audit log, and its one event: the configuration this worker runs with. */
 static void worker_audit_start(struct worker *w)
 {
@@ -523,7 +537,7 @@ struct worker *worker_new(struct event_base *base, const struct config *c, char 
 		*ret_error = xasprintf("HTTP client: %s", http_error);
 		goto fail;
 	}
-	if (worker_orgs_open(w, ret_error) < 0)
+	if (worker_orgs_open(w, ret_error) < 0 || worker_keys_open(w, ret_error) < 0)
 		goto fail;
 	w->db = db_queue_new(base, &dbo, NULL, NULL);
 	w->store = item_store_new(base, &dbo, w->name);
@@ -531,6 +545,7 @@ struct worker *worker_new(struct event_base *base, const struct config *c, char 
 	w->env.db = w->db;
 	w->env.store = w->store;
 	w->env.schemas = w->schemas = schema_cache_new(WORKER_SCHEMA_TTL_MS);
+	w->env.keys = w->keys;
 	w->env.orgs = w->orgs;
 	w->env.n_orgs = w->n_orgs;
 	w->env.http = w->http;
@@ -613,6 +628,7 @@ void worker_free(struct worker *w)
 	db_queue_free(w->db);
 	item_store_free(w->store);
 	audit_log_free(w->audit);
+	secret_keys_free(w->keys);
 	schema_cache_free(w->schemas);
 	http_server_free(w->server);
 	if (w->ev_beat)

@@ -19,7 +19,8 @@
 #  8. Webhooks routed to a job, unroutable and odd; a job that fails for good.
 #  9. The audit trail of the run seals and verifies; the README's audit cookbook answers.
 # 10. Secrets planted in every way one comes in (the services' credentials, API tokens, a
-#     sender's Authorization, Cookie and signature headers, an API key in the query) are in no
+#     sender's Authorization, Cookie and signature headers, an API key in the query, a
+#     connection's credential and a variable marked secret, both stored encrypted) are in no
 #     table (pg_dump), no log line of the services and no answer of the API.
 # Every wait is a poll with a deadline; every process started here is stopped by its PID.
 set -euo pipefail
@@ -123,6 +124,7 @@ callback_urls = http://127.0.0.1:$receiver_port/
 base_url = $sim
 organisation_id = $org_id
 concurrency = 256
+secret_variables = pollIntervalMinutes
 
 [versori.second]
 base_url = $sim
@@ -148,8 +150,10 @@ job_parameters_file = $tmp/activate.params.json
 INI
 # The services' secrets, in their environment only (never an argument).
 planted_query=planted-query-key-$RANDOM$RANDOM$RANDOM
+secrets_key=$(head -c 32 /dev/urandom | base64)
 svc_env=(HOOKRUN_DB_URL="$service_db" HOOKRUN_VERSORI_DEMO_API_KEY="$key" HOOKRUN_VERSORI_SECOND_API_KEY="$key"
-	HOOKRUN_VERSORI_DEMO_CALLBACK_SECRET="$callback_secret" HOOKRUN_SOURCE_KEYQ_SECRET="$planted_query")
+	HOOKRUN_VERSORI_DEMO_CALLBACK_SECRET="$callback_secret" HOOKRUN_SOURCE_KEYQ_SECRET="$planted_query"
+	HOOKRUN_SECRETS_KEY="$secrets_key")
 env "${svc_env[@]}" "$build/services/ingress/hookrun-ingress" --config "$tmp/hookrun.ini" \
 	>"$tmp/ingress.log" 2>&1 &
 pids+=($!)
@@ -253,6 +257,9 @@ grep -q "^job $first succeeded$" <<<"$out" || fail "the watch ended with: $(tail
 grep -q "done: " <<<"$out" || fail "no progress line on a pipe"
 echo "bulk_jobs: $users users provisioned in $((SECONDS - start)) s"
 check_state u "$users" || fail "the simulator's state after the first job"
+# pollIntervalMinutes is secret (secret_variables): stored encrypted, sent in clear (above).
+n=$(sql "SELECT count(*) FROM hookrun.job_items WHERE job_id = '$first' AND desired #> '{variables,pollIntervalMinutes}' ? '\$encrypted'")
+[ "$n" = "$users" ] || fail "$n of $users items hold pollIntervalMinutes encrypted"
 creates=$(sim_calls "POST /api/v2/o/{org}/users")
 activations=$(sim_calls "POST /api/v2/o/{org}/activations")
 [ "$creates" = "$users" ] || fail "$creates users created for $users rows"
@@ -392,6 +399,15 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/hooks/keyq
 	-H "Content-Type: application/json" --data-binary '{"n":2}')
 [ "$code" = 401 ] || fail "a wrong key in the query answered $code"
 keyq_id=$(sql "SELECT id FROM hookrun.deliveries WHERE source = 'keyq'")
+# A job whose dynamic connection carries a credential: stored encrypted, the API gets it.
+planted_cred=planted-credential-$RANDOM$RANDOM$RANDOM
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p["dynamicConnections"]["01JGFJK5TRE0ZBGJ09TQM83XSS"]["credentials"]=[{"id":"00000000000000000000000000","credential":{"type":"string","data":{"string":{"value":sys.argv[2]}}}}]; print(json.dumps(p))' \
+	"$tmp/params-plain.json" "$planted_cred" >"$tmp/params-secret.json"
+echo '[{"externalId":"secret-1","displayName":"Secret","variables":{"retailerId":"r-s","pollIntervalMinutes":5,"syncEnabled":true}}]' >"$tmp/secret.json"
+submit "$tmp/secret.json" --parameters "$tmp/params-secret.json"
+wait_for 60 "end of the job with a credential" job_finished "$job"
+[ "$(job_state "$job")" = succeeded ] || fail "the job with a credential ended $(job_state "$job")"
+curl -fsS "$sim/_sim/state" | grep -qF -- "$planted_cred" || fail "the API did not get the credential"
 for path in "/v1/deliveries/$planted_id" "/v1/jobs" "/v1/jobs/$job" "/v1/jobs/$job/items?limit=5"; do
 	curl -fsS -H "Authorization: Bearer $(cat "$tmp/token-a")" "http://127.0.0.1:$port$path" >>"$tmp/answers.txt" ||
 		fail "GET $path"
@@ -412,13 +428,14 @@ pg_dump "$db" --data-only --no-owner >"$tmp/dump.sql" || fail "pg_dump"
 grep -q "$planted_id" "$tmp/dump.sql" || fail "the dump does not hold the planted delivery"
 private_key_line=$(sed -n 2p "$tmp/sk.pem")
 for secret in "$key" "$callback_secret" "$(cat "$tmp/token-a")" "$(cat "$tmp/token-b")" \
-	"$planted_auth" "$planted_cookie" "$planted_sig" "$planted_query" "$private_key_line"; do
+	"$planted_auth" "$planted_cookie" "$planted_sig" "$planted_query" "$private_key_line" \
+	"$planted_cred" "$secrets_key"; do
 	[ ${#secret} -ge 16 ] || fail "a planted secret is too short to mean anything: '$secret'"
 	if grep -lF -- "$secret" "$tmp/dump.sql" "$tmp/ingress.log" "$tmp"/worker-*.log "$tmp/answers.txt"; then
 		fail "a secret (${secret:0:12}...) is in the files above"
 	fi
 done
-echo "secrets: 9 planted, none in $(wc -l <"$tmp/dump.sql") lines of the database's dump, the services' logs or the API's answers"
+echo "secrets: 11 planted, none in $(wc -l <"$tmp/dump.sql") lines of the database's dump, the services' logs or the API's answers"
 if grep -l 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$tmp"/*.log; then
 	fail "a sanitizer report (above: the logs that hold one)"
 fi

@@ -1226,6 +1226,217 @@ static void test_concurrency_cap(void **state)
 	t->g.passed = true;
 }
 
+/* A credential and a variable that must not be stored in clear. */
+#define PLANTED_CREDENTIAL "planted-credential-7f3a9c"
+#define PLANTED_RETAILER   "planted-retailer-2b8e41"
+#define SECRETS_KEY        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+/* A provisioning job over the API whose dynamic connection carries a credential and whose
+ * item's retailerId the configuration marks secret (secret_variables). */
+#define SECRET_JOB                                                                                 \
+	"{\"kind\":\"activation.provision\",\"organisation\":\"demo\",\"parameters\":"             \
+	"{\"environmentId\":\"" ENVIRONMENT "\",\"projectId\":\"" PROJECT "\","                    \
+	"\"connections\":{\"" TEMPLATE_STATIC "\":\"" CONNECTION_STATIC "\"},"                     \
+	"\"dynamicConnections\":{\"" TEMPLATE_DYNAMIC "\":{\"name\":\"fluent-{externalId}\","      \
+	"\"credentials\":[{\"id\":\"00000000000000000000000000\",\"credential\":{\"type\":"        \
+	"\"string\",\"data\":{\"string\":{\"value\":\"" PLANTED_CREDENTIAL "\"}}}}]}}},"           \
+	"\"items\":[{\"externalId\":\"secret-1\",\"displayName\":\"S\",\"variables\":"             \
+	"{\"retailerId\":\"" PLANTED_RETAILER "\",\"syncEnabled\":true}}]}"
+
+/* A routed source whose jobs' parameters create a connection with a credential. */
+#define SECRET_SOURCE                                                                              \
+	"[source.vault]\n"                                                                         \
+	"auth = none\n"                                                                            \
+	"allow_unauthenticated = true\n"                                                           \
+	"route = provision\n"                                                                      \
+	"organisation = demo\n"                                                                    \
+	"environment_id = " ENVIRONMENT "\n"
+#define SECRET_SOURCE_PARAMETERS                                                                   \
+	"HOOKRUN_SOURCE_VAULT_JOB_PARAMETERS={\"projectId\":\"" PROJECT "\","                      \
+	"\"connections\":{\"" TEMPLATE_STATIC "\":\"" CONNECTION_STATIC "\"},"                     \
+	"\"dynamicConnections\":{\"" TEMPLATE_DYNAMIC "\":{\"name\":\"fluent-{externalId}\","      \
+	"\"credentials\":[{\"id\":\"00000000000000000000000000\",\"credential\":{\"type\":"        \
+	"\"string\",\"data\":{\"string\":{\"value\":\"" PLANTED_CREDENTIAL "\"}}}}]}}}"
+
+/* The job's items all succeeded, n of them; else fail with the first item's error. */
+static void expect_items_succeeded(struct dispatch_group *t, const char *job, long long n)
+{
+	_cleanup_free_ char *err = NULL;
+
+	if (harness_sql_int(t->g.conn, "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                    job, NULL) == n)
+		return;
+	err = harness_sql_text(t->g.conn,
+	                       "SELECT coalesce(min(last_error), 'none') FROM hookrun.job_items "
+	                       "WHERE job_id = $1",
+	                       job, NULL);
+	fail_msg("job %s: not %lld items succeeded (an error: %s)", job, n, err ? err : "?");
+}
+
+/* POST a webhook body to /hooks/vault of the ingress on port: the status. */
+static long post_vault(int port, const char *body)
+{
+	struct harness_response r = {0};
+	long status;
+
+	harness_http(port,
+	             &(struct harness_request){.method = "POST",
+	                                       .path = "/hooks/vault",
+	                                       .content_type = "application/json",
+	                                       .body = body,
+	                                       .body_len = strlen(body)},
+	             &r);
+	status = r.status;
+	harness_response_fini(&r);
+	return status;
+}
+
+/* POST body to /v1/jobs of the ingress on port with token; the status. */
+static long post_job(int port, const char *token, const char *body, struct harness_response *r)
+{
+	_cleanup_free_ char *auth = xasprintf("Authorization: Bearer %s", token);
+
+	harness_response_fini(r);
+	harness_http(port,
+	             &(struct harness_request){.method = "POST",
+	                                       .path = "/v1/jobs",
+	                                       .content_type = "application/json",
+	                                       .body = body,
+	                                       .body_len = strlen(body),
+	                                       .headers = (const char *const[]){auth, NULL}},
+	             r);
+	return r->status;
+}
+
+/* Secret values are stored encrypted (secrets_key) and reach the API in clear: the job's
+ * connection credential and the variable its organisation's secret_variables names are
+ * "$encrypted" in jobs and job_items, in no table in clear, while the simulator got both as
+ * sent. An ingress without a secrets_key refuses such a job (422), storing nothing; a worker
+ * without the key fails the item, naming the key, never the value. */
+static void test_secrets_at_rest(void **state)
+{
+	struct dispatch_group *t = *state;
+	struct harness_response r = {0};
+	struct harness_service *in, *w;
+	_cleanup_free_ char *endpoint = NULL, *token = NULL, *job = NULL, *dump = NULL;
+	const char *env_w[] = {t->env_worker[0], t->env_worker[1],
+	                       "HOOKRUN_SECRETS_KEY=" SECRETS_KEY, NULL};
+
+	HARNESS_REQUIRE_DB();
+	token = harness_token_create(t->g.db, "t", "demo", "write");
+	assert_non_null(token);
+	/* Without a key: refused whole; a routed delivery is stored, its job not made. */
+	in = keep(t, harness_ingress_start(t->g.db, "[versori.demo]\norganisation_id = " ORG "\n",
+	                                   SECRET_SOURCE,
+	                                   (const char *const[]){SECRET_SOURCE_PARAMETERS, NULL}));
+	assert_non_null(in);
+	assert_int_equal(post_vault(harness_service_port(in), "{\"externalId\":\"secret-0\"}"),
+	                 202);
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT count(*) FROM hookrun.delivery_routes WHERE "
+	                                 "outcome = 'unroutable' AND reason LIKE "
+	                                 "'%credentials is secret and no secrets_key%'",
+	                                 NULL),
+	                 1);
+	assert_int_equal(post_job(harness_service_port(in), token, SECRET_JOB, &r), 422);
+	assert_string_equal(harness_response_error_code(&r), "secrets_key_missing");
+	assert_non_null(
+	    strstr(r.body, "parameters.dynamicConnections." TEMPLATE_DYNAMIC ".credentials"));
+	assert_null(strstr(r.body, PLANTED_CREDENTIAL));
+	assert_int_equal(harness_sql_int(t->g.conn, "SELECT count(*) FROM hookrun.jobs", NULL), 0);
+	assert_int_equal(harness_service_stop(in, 15000), 0);
+
+	in = keep(t, harness_ingress_start(t->g.db,
+	                                   "dispatch_listen = tcp://127.0.0.1:0\n"
+	                                   "dispatch_poll_ms = 200\n"
+	                                   "heartbeat_ms = 200\n"
+	                                   "[versori.demo]\n"
+	                                   "organisation_id = " ORG "\n"
+	                                   "secret_variables = retailerId, apiPassword\n",
+	                                   SECRET_SOURCE,
+	                                   (const char *const[]){"HOOKRUN_SECRETS_KEY=" SECRETS_KEY,
+	                                                         SECRET_SOURCE_PARAMETERS, NULL}));
+	assert_non_null(in);
+	endpoint = harness_service_log_value(in, "dispatch");
+	w = keep(t, harness_worker_start(t->g.db, endpoint, t->worker_ini, env_w));
+	assert_non_null(w);
+	assert_int_equal(post_job(harness_service_port(in), token, SECRET_JOB, &r), 202);
+	job = xstrdup(json_string_value(json_object_get(r.json, "job_id")));
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT items_succeeded FROM hookrun.jobs WHERE id = $1",
+	                                 job, NULL),
+	                 1);
+	/* A routed delivery's job: its parameters' credential and its secret variable sealed. */
+	assert_int_equal(post_vault(harness_service_port(in),
+	                            "{\"externalId\":\"secret-r\",\"variables\":{\"retailerId\":"
+	                            "\"" PLANTED_RETAILER "\",\"syncEnabled\":false}}"),
+	                 202);
+	free(job);
+	job = harness_sql_text(
+	    t->g.conn, "SELECT id FROM hookrun.jobs WHERE submitted_by = 'source:vault'", NULL);
+	assert_non_null(job);
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	expect_items_succeeded(t, job, 1);
+	assert_int_equal(
+	    harness_sql_int(t->g.conn,
+	                    "SELECT count(*) FROM hookrun.deliveries WHERE route::text LIKE "
+	                    "'%" PLANTED_CREDENTIAL "%' OR route::text LIKE '%" PLANTED_RETAILER
+	                    "%'",
+	                    NULL),
+	    0);
+	/* Stored encrypted in both jobs (submitted, routed): both values are "$encrypted" (the
+	 * other variable in clear), neither is anywhere in clear. */
+	assert_int_equal(harness_sql_int(t->g.conn,
+	                                 "SELECT count(*) FROM hookrun.jobs j JOIN "
+	                                 "hookrun.job_items i ON i.job_id = j.id WHERE "
+	                                 "j.parameters #> '{dynamicConnections," TEMPLATE_DYNAMIC
+	                                 ",credentials}' ? '$encrypted' AND "
+	                                 "i.desired #> '{variables,retailerId}' ? '$encrypted' AND "
+	                                 "jsonb_typeof(i.desired #> '{variables,syncEnabled}') = "
+	                                 "'boolean'",
+	                                 NULL),
+	                 2);
+	dump = harness_sql_text(
+	    t->g.conn,
+	    "SELECT string_agg(t, ' ') FROM (SELECT parameters::text t FROM hookrun.jobs UNION ALL "
+	    "SELECT desired::text || coalesce(result::text, '') || coalesce(last_error, '') FROM "
+	    "hookrun.job_items UNION ALL SELECT detail::text FROM hookrun.audit_events) x",
+	    NULL);
+	assert_non_null(dump);
+	assert_null(strstr(dump, PLANTED_CREDENTIAL));
+	assert_null(strstr(dump, PLANTED_RETAILER));
+	/* The API got them in clear. */
+	{
+		struct harness_response st = {0};
+
+		harness_http_get(harness_service_port(t->sim), "/_sim/state", &st);
+		assert_int_equal(st.status, 200);
+		assert_non_null(strstr(st.body, PLANTED_RETAILER));
+		assert_non_null(strstr(st.body, PLANTED_CREDENTIAL));
+		harness_response_fini(&st);
+	}
+	assert_int_equal(harness_service_stop(w, 15000), 0);
+
+	/* A worker without the key fails the item, naming the key and not the value. */
+	w = worker_start_for(t, endpoint);
+	assert_non_null(w);
+	free(job);
+	assert_int_equal(post_job(harness_service_port(in), token, SECRET_JOB, &r), 202);
+	job = xstrdup(json_string_value(json_object_get(r.json, "job_id")));
+	assert_true(job_wait_finished(t, job, DEADLINE_MS));
+	free(dump);
+	dump = harness_sql_text(
+	    t->g.conn, "SELECT last_error FROM hookrun.job_items WHERE job_id = $1", job, NULL);
+	assert_non_null(dump);
+	assert_non_null(strstr(dump, "is not configured"));
+	assert_null(strstr(dump, PLANTED_CREDENTIAL));
+	harness_response_fini(&r);
+	assert_int_equal(harness_service_stop(w, 15000), 0);
+	assert_int_equal(harness_service_stop(in, 15000), 0);
+	t->g.passed = true;
+}
+
 /* A job's items end exactly once in their desired state: the job has n succeeded items and
  * the simulator one activation per user. */
 static void expect_converged(struct dispatch_group *t, const char *job, int n)
@@ -1710,6 +1921,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_invalid_variables, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_worker_killed, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrency_cap, test_setup, test_teardown),
+	    cmocka_unit_test_setup_teardown(test_secrets_at_rest, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_faulty_api, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_throttled_organisation, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_rate_limit, test_setup, test_teardown),

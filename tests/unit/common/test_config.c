@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "secret_value.h"
 #include "xalloc.h"
 
 #define WHSEC_EXAMPLE "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -207,6 +208,37 @@ static const char *const full_ini_secrets[] = {
     "s3cret-db-pw", "gh-secret-new",     "gh-secret-old",      "twilio-token-value",
     WHSEC_EXAMPLE,  "partner-key-value", "bearer-token-value", "legacy-user:legacy-pass",
 };
+
+/* secrets_key must be the base64 of 32 bytes (the error names the key, never its value),
+ * secrets_key_previous needs it; both are masked in the print and open what they sealed. */
+static void test_secrets_key(void **state _unused_)
+{
+	static const char good[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	CLEANUP_ENV char **short_key = ENV("HOOKRUN_SECRETS_KEY=c2hvcnQta2V5LXZhbHVl");
+	CLEANUP_ENV char **only_previous = ENV("HOOKRUN_SECRETS_KEY_PREVIOUS="
+	                                       "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+	CLEANUP_ENV char **both =
+	    ENV("HOOKRUN_SECRETS_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+	        "HOOKRUN_SECRETS_KEY_PREVIOUS=Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=");
+	_cleanup_free_ char *err = load_fail(HMAC_SOURCE, short_key, -EINVAL), *out = NULL;
+	struct secret_keys *k = NULL;
+	struct config *c;
+
+	assert_non_null(strstr(err, "secrets_key: not the base64 of 32 bytes"));
+	assert_null(strstr(err, "c2hvcnQta2V5LXZhbHVl"));
+	expect_error(HMAC_SOURCE, only_previous, "secrets_key_previous is set without secrets_key");
+	c = load_ok(HMAC_SOURCE, both);
+	out = print_to_string(c);
+	assert_null(strstr(out, good));
+	assert_null(strstr(out, "Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA="));
+	free(err);
+	err = NULL;
+	assert_int_equal(config_secret_keys(c, &k, &err), 0);
+	assert_non_null(k);
+	assert_string_equal(secret_keys_current_id(k), "630dcd29");
+	secret_keys_free(k);
+	config_free(c);
+}
 
 /* config_digest() is the SHA-256 of what config_print() writes: the same for the same
  * settings, another when a setting changes; a secret's value, masked in the print, does not
@@ -1299,6 +1331,7 @@ int main(void)
 	    cmocka_unit_test(test_secret_rotation),
 	    cmocka_unit_test(test_secret_file),
 	    cmocka_unit_test(test_digest),
+	    cmocka_unit_test(test_secrets_key),
 	    cmocka_unit_test(test_secret_and_secret_file),
 	    cmocka_unit_test(test_secret_shapes),
 	    cmocka_unit_test(test_auth_required),

@@ -20,7 +20,7 @@ static const char schema_text[] =
     "\"retailerId\":{\"type\":\"string\"},\"count\":{\"type\":\"integer\"},"
     "\"ratio\":{\"type\":\"number\"},\"enabled\":{\"type\":\"boolean\"},"
     "\"tags\":{\"type\":[\"null\",\"array\"]},\"extra\":{\"type\":\"object\"},"
-    "\"note\":{}}}";
+    "\"note\":{},\"pin\":{\"type\":\"integer\",\"writeOnly\":true}}}";
 
 /* Parse text (fed in pieces of step bytes, 0: at once) against the test schema; the return
  * value of job_csv_finish(), the items and the parser (for its problems). */
@@ -102,6 +102,24 @@ static void test_items(void **state)
 		json_decref(items);
 		job_csv_free(p);
 	}
+}
+
+/* A cell of a variable the schema marks secret is refused without repeating its value. */
+static void test_secret_cell(void **state)
+{
+	static const char text[] = "externalId,var.pin\n"
+	                           "a,s3cret-pin\n";
+	json_t *items = NULL;
+	struct job_csv *p;
+	size_t n;
+	const struct job_csv_problem *pr;
+
+	assert_int_equal(parse(text, 0, &items, &p), -EINVAL);
+	expect_problem(p, 0, 2, "var.pin", "the (secret) value is not an integer");
+	pr = job_csv_problems(p, &n, NULL);
+	assert_null(strstr(pr[0].message, "s3cret-pin"));
+	json_decref(items);
+	job_csv_free(p);
 }
 
 /* Each bad cell or row is refused naming row and column; the good rows are still returned
@@ -299,6 +317,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_items),
 	    cmocka_unit_test(test_row_problems),
+	    cmocka_unit_test(test_secret_cell),
 	    cmocka_unit_test(test_header_problems),
 	    cmocka_unit_test(test_not_csv),
 	    cmocka_unit_test(test_no_schema_and_limit),
