@@ -278,6 +278,20 @@ static const struct config_key global_keys[] = {
      .def = "1m", .min = 1, .max = HOUR,
      .help = "the period of the audit trail's tallies: refused webhooks and token uses are "
              "written as one row per source and reason (per token) and period"},
+    {GLOBAL_KEY("retention_delivery_bodies", "HOOKRUN_RETENTION_DELIVERY_BODIES",
+                retention_delivery_bodies_s, KEY_DURATION),
+     .def = "0", .min = 0, .max = 3650 * DAY,
+     .help = "an ingress empties the bodies of deliveries older than this (at least 1h; 0: "
+             "keep them)"},
+    {GLOBAL_KEY("retention_finished_items", "HOOKRUN_RETENTION_FINISHED_ITEMS",
+                retention_finished_items_s, KEY_DURATION),
+     .def = "0", .min = 0, .max = 3650 * DAY,
+     .help = "an ingress deletes the items of jobs finished longer ago than this (at least 1h; "
+             "0: keep them); the jobs and their counts stay"},
+    {GLOBAL_KEY("retention_interval", "HOOKRUN_RETENTION_INTERVAL", retention_interval_s,
+                KEY_DURATION),
+     .def = "1m", .min = 1, .max = DAY,
+     .help = "how often an ingress prunes, 1,000 rows a statement until nothing is left"},
     {GLOBAL_KEY("claim_batch", "HOOKRUN_CLAIM_BATCH", claim_batch, KEY_INT), .def = "256", .min = 1,
      .max = 4096, .help = "most items one claim statement leases"},
     {GLOBAL_KEY("heartbeat_ms", "HOOKRUN_HEARTBEAT_MS", heartbeat_ms, KEY_INT), .def = "1000",
@@ -2113,6 +2127,12 @@ static int ctx_finalize(struct load_ctx *ctx)
 	r = ctx_check_secrets_key(ctx);
 	if (r < 0)
 		return r;
+	if ((c->retention_delivery_bodies_s > 0 && c->retention_delivery_bodies_s < HOUR) ||
+	    (c->retention_finished_items_s > 0 && c->retention_finished_items_s < HOUR))
+		return ctx_fail(
+		    ctx, -EINVAL, NULL, "hookrun",
+		    "retention_delivery_bodies and retention_finished_items are 0 (keep) "
+		    "or at least 1h");
 	return ctx_check_lease(ctx);
 }
 

@@ -56,8 +56,11 @@ struct config {
 	char *dispatch_listen; /* ZeroMQ endpoint to bind; NULL: no dispatcher */
 	long long lease_s;
 	int dispatch_poll_ms;
-	long long audit_seal_interval_s;  /* 0: this ingress does not seal */
-	long long audit_tally_interval_s; /* the period of audit tallies (audit_log) */
+	long long audit_seal_interval_s;       /* 0: this ingress does not seal */
+	long long audit_tally_interval_s;      /* the period of audit tallies (audit_log) */
+	long long retention_delivery_bodies_s; /* 0: keep */
+	long long retention_finished_items_s;  /* 0: keep */
+	long long retention_interval_s;
 	int claim_batch;
 	int heartbeat_ms;
 	int heartbeat_timeout_ms;

@@ -19,6 +19,7 @@
 #include "jobs_api.h"
 #include "log.h"
 #include "metrics.h"
+#include "pruner.h"
 #include "routes.h"
 #include "secret_value.h"
 #include "webhook_auth.h"
@@ -31,6 +32,7 @@ struct ingress {
 	struct dispatch *dispatch; /* NULL without dispatch_listen */
 	struct jobs_api *jobs;
 	struct audit_sealer *sealer; /* NULL when audit_seal_interval is 0 */
+	struct pruner *pruner;       /* NULL when both retention limits are 0 */
 	struct audit_log *audit;     /* config.loaded, tallies of refused webhooks and token uses */
 	struct secret_keys *keys;    /* secrets_key: seals routed jobs' secret values, or NULL */
 	bool audit_flushed;          /* draining: the tallies were sent */
@@ -210,6 +212,22 @@ struct ingress *ingress_new(struct event_base *base, const struct config *c, cha
 		                         .reconnect_max_ms = (unsigned)c->db_reconnect_max_ms,
 		                     },
 		                     in->metrics);
+	{
+		_cleanup_free_ char *name = ingress_name();
+
+		in->pruner =
+		    pruner_new(base,
+		               &(struct pruner_options){
+		                   .db_url = c->db_url,
+		                   .name = name,
+		                   .interval_ms = (unsigned)(c->retention_interval_s * 1000),
+		                   .bodies_after_s = c->retention_delivery_bodies_s,
+		                   .items_after_s = c->retention_finished_items_s,
+		                   .batch = 1000,
+		                   .reconnect_max_ms = (unsigned)c->db_reconnect_max_ms,
+		               },
+		               in->metrics);
+	}
 	in->http = http_server_new(base, &ho, routes_handle, &in->deps, ret_error);
 	if (!in->http) {
 		ingress_free(in);
@@ -236,6 +254,7 @@ void ingress_free(struct ingress *in)
 	if (!in)
 		return;
 	audit_sealer_free(in->sealer);
+	pruner_free(in->pruner);
 	jobs_api_free(in->jobs);
 	audit_log_free(in->audit);
 	secret_keys_free(in->keys);

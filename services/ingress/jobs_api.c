@@ -728,6 +728,8 @@ static void replay_on_result(void *userdata, const PGresult *res, int r)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		if (state && strcmp(state, "23505") == 0)
 			return call_error(c, 409, "already_routed", db_result_message(res), NULL);
+		if (state && strcmp(state, "55000") == 0)
+			return call_error(c, 410, "body_pruned", db_result_message(res), NULL);
 		log_event(LOG_LEVEL_ERROR, "jobs.replay_failed", "delivery=%s detail=%s",
 		          c->path_id, db_result_message(res));
 		return call_error(c, 500, "internal_error", "the replay could not be recorded",

@@ -240,6 +240,22 @@ static void test_secrets_key(void **state _unused_)
 	config_free(c);
 }
 
+/* Retention limits are 0 (keep) or at least an hour. */
+static void test_retention_limits(void **state _unused_)
+{
+	CLEANUP_ENV char **short_limit = ENV("HOOKRUN_RETENTION_DELIVERY_BODIES=30m");
+	CLEANUP_ENV char **ok =
+	    ENV("HOOKRUN_RETENTION_DELIVERY_BODIES=30d", "HOOKRUN_RETENTION_FINISHED_ITEMS=1h");
+	struct config *c;
+
+	expect_error(HMAC_SOURCE, short_limit, "are 0 (keep) or at least 1h");
+	c = load_ok(HMAC_SOURCE, ok);
+	assert_int_equal(c->retention_delivery_bodies_s, 30 * 24 * 3600);
+	assert_int_equal(c->retention_finished_items_s, 3600);
+	assert_int_equal(c->retention_interval_s, 60);
+	config_free(c);
+}
+
 /* config_digest() is the SHA-256 of what config_print() writes: the same for the same
  * settings, another when a setting changes; a secret's value, masked in the print, does not
  * move it. */
@@ -1332,6 +1348,7 @@ int main(void)
 	    cmocka_unit_test(test_secret_file),
 	    cmocka_unit_test(test_digest),
 	    cmocka_unit_test(test_secrets_key),
+	    cmocka_unit_test(test_retention_limits),
 	    cmocka_unit_test(test_secret_and_secret_file),
 	    cmocka_unit_test(test_secret_shapes),
 	    cmocka_unit_test(test_auth_required),
