@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "xalloc.h"
 
@@ -15,14 +16,19 @@ struct audit_sealer {
 	struct db_async *db;
 	struct event *ev_tick;
 	struct timeval interval;
-	char max_events[16]; /* the statement's parameter */
+	char max_events[16];         /* the statement's parameter */
+	long long partitions_due_ms; /* when the partitions of the months ahead are made next */
 	struct metric_counter *c_blocks, *c_events, *c_failures;
 	struct metric_gauge *g_last;
 };
 
 static const struct db_prepared sealer_statements[] = {
     {"seal", "SELECT block, n_events FROM hookrun.seal_audit($1::integer)"},
+    {"partitions", "SELECT hookrun.ensure_partitions(3)"},
 };
+
+/* The partitions of the months ahead are made at the first round and then once an hour. */
+#define SEALER_PARTITIONS_EVERY_MS (3600LL * 1000)
 
 static void sealer_send(struct audit_sealer *s);
 
@@ -59,10 +65,36 @@ static void sealer_send(struct audit_sealer *s)
 		metric_counter_inc(s->c_failures);
 }
 
-/* The interval passed. */
+/* The partitions of the months ahead were made (or not: the next hour tries again): now
+ * the round's sealing. */
+static void sealer_on_partitions(void *userdata, const PGresult *res, int r)
+{
+	struct audit_sealer *s = userdata;
+
+	if (r < 0 || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		metric_counter_inc(s->c_failures);
+		if (r == 0)
+			log_event(LOG_LEVEL_WARN, "audit.partitions_failed", "detail=%s",
+			          db_result_message(res));
+	} else if (strtoll(PQgetvalue(res, 0, 0), NULL, 10) > 0) {
+		log_event(LOG_LEVEL_INFO, "db.partitions_made", "count=%s", PQgetvalue(res, 0, 0));
+	}
+	sealer_send(s);
+}
+
+/* The interval passed: the partitions of the months ahead when they are due, then sealing. */
 static void sealer_on_tick(evutil_socket_t fd, short what, void *arg)
 {
-	sealer_send(arg);
+	struct audit_sealer *s = arg;
+	long long now = (long long)loop_now_ms();
+
+	if (now >= s->partitions_due_ms && db_async_idle(s->db) &&
+	    db_async_send_prepared(s->db, "partitions", 0, NULL, NULL, NULL, sealer_on_partitions,
+	                           s) == 0) {
+		s->partitions_due_ms = now + SEALER_PARTITIONS_EVERY_MS;
+		return;
+	}
+	sealer_send(s);
 }
 
 struct audit_sealer *audit_sealer_new(struct event_base *base, const struct audit_sealer_options *o,

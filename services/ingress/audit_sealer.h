@@ -1,8 +1,9 @@
 /* The audit sealer of an ingress: every interval it seals the audit events whose
  * transactions have ended (hookrun.seal_audit(), migration 0020), block after block until
- * none is left, on a PostgreSQL connection of its own. Several ingresses may seal: the
- * function lets one at a time through and the others skip. Runs on the ingress's loop;
- * never blocks. */
+ * none is left, on a PostgreSQL connection of its own; once an hour it first makes the
+ * partitions of the months ahead (hookrun.ensure_partitions(), migration 0026). Several ingresses
+ * may seal: the function lets one at a time through and the others skip. Runs on the ingress's
+ * loop; never blocks. */
 #pragma once
 
 struct event_base;

@@ -398,6 +398,70 @@ static void test_head_and_from(void **state)
 	fresh_db_close(db, c);
 }
 
+/* audit_events is partitioned by month: partitions for the months ahead exist, an event lands
+ * in its month's, a partition refuses UPDATE, DELETE and TRUNCATE like the table; a month
+ * detached for archiving leaves the chain verifiable from the first block after it (and
+ * verify over the whole chain names the events that left). */
+static void test_partitions(void **state)
+{
+	struct harness_db *db;
+	PGconn *c;
+	_cleanup_free_ char *out = NULL, *part = NULL, *err = NULL, *sql = NULL, *from = NULL;
+	long long block;
+
+	HARNESS_REQUIRE_DB();
+	c = fresh_db(&db);
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT count(*) FROM pg_class WHERE oid = "
+	                                 "'hookrun.audit_events'::regclass AND relkind = 'p'",
+	                                 NULL),
+	                 1);
+	/* p0, three months ahead, the default */
+	assert_int_equal(harness_sql_int(c,
+	                                 "SELECT count(*) FROM pg_inherits WHERE inhparent = "
+	                                 "'hookrun.audit_events'::regclass",
+	                                 NULL),
+	                 5);
+	assert_int_equal(harness_sql_int(c, "SELECT hookrun.ensure_partitions(3)", NULL), 0);
+	/* Events of the month after next: in their partition, sealed alone in a block. */
+	part = harness_sql_text(c,
+	                        "SELECT 'audit_events_p' || to_char(date_trunc('month', now() AT "
+	                        "TIME ZONE 'UTC') + interval '2 months', 'YYYYMM')",
+	                        NULL);
+	assert_non_null(part);
+	assert_true(harness_sql_exec(c, "INSERT INTO hookrun.audit_events (at, kind, actor) SELECT "
+	                                "date_trunc('month', now()) + interval '2 months 1 day', "
+	                                "'future', 'test' FROM generate_series(1, 3)"));
+	sql = xasprintf("SELECT count(*) FROM hookrun.%s", part);
+	assert_int_equal(harness_sql_int(c, sql, NULL), 3);
+	seal_until(c, 50000, 3);
+	block = last_block(c);
+	insert_events(c, 4, "after");
+	seal_until(c, 50000, 7);
+	expect_verify(db, 0, "intact");
+	/* A partition refuses what the table refuses, to its owner too. */
+	free(sql);
+	sql = xasprintf("TRUNCATE hookrun.%s", part);
+	err = harness_sql_error(c, sql, NULL);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "append-only"));
+	free(sql);
+	free(err);
+	sql = xasprintf("DELETE FROM hookrun.%s", part);
+	err = harness_sql_error(c, sql, NULL);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "append-only"));
+	/* Archived: detached (as an archive would), the chain from the next block holds. */
+	free(sql);
+	sql = xasprintf("ALTER TABLE hookrun.audit_events DETACH PARTITION hookrun.%s", part);
+	assert_true(harness_sql_exec(c, sql));
+	expect_verify(db, 1, "deleted");
+	from = xasprintf("%lld", block + 1);
+	assert_int_equal(audit(db, &out, "verify", "--from", from, NULL), 0);
+	assert_non_null(strstr(out, "intact"));
+	fresh_db_close(db, c);
+}
+
 /* A transaction that wrote an event before others committed theirs and sealed them stays
  * out of every block until it ends, then joins the next: nothing falls outside the chain,
  * and every event is sealed exactly once. */
@@ -830,6 +894,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tallies_written_at_stop, harness_test_setup,
 	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_record_batches, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_partitions, harness_test_setup,
 	                                    harness_test_teardown),
 	};
 
