@@ -159,7 +159,9 @@ void delivery_fini(struct delivery *d)
 	"unnest($9::bytea[]) AS body, "                                                            \
 	"unnest($10::text[]) AS verified_by, unnest($11::text[]) AS peer, "                        \
 	"unnest($12::jsonb[]) AS route) AS t "                                                     \
-	"WHERE key IS NULL OR id IN (SELECT delivery_id FROM keys) ON CONFLICT (id) DO NOTHING)"
+	"WHERE key IS NULL OR id IN (SELECT delivery_id FROM keys) ON CONFLICT (id, received_at) " \
+	"DO "                                                                                      \
+	"NOTHING)"
 #define WRITER_SQL_REPORT                                                                          \
 	" SELECT t.ord, (SELECT k.delivery_id FROM hookrun.idempotency_keys k "                    \
 	"WHERE k.source = t.source AND k.key = t.key AND k.expires_at >= now()) "                  \

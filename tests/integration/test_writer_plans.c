@@ -42,10 +42,12 @@ static const char empty_statistics_sql[] =
     "ANALYZE hookrun.deliveries; ANALYZE hookrun.idempotency_keys;"
     "SELECT pg_stat_force_next_flush();";
 
-/* Sequential scans of the two tables so far (by every session of the database). */
-static const char seq_scans_sql[] = "SELECT coalesce(sum(seq_scan), 0) FROM pg_stat_user_tables "
-                                    "WHERE relid IN ('hookrun.deliveries'::regclass, "
-                                    "'hookrun.idempotency_keys'::regclass)";
+/* Sequential scans of the two tables so far (by every session of the database), deliveries'
+ * partitions included. */
+static const char seq_scans_sql[] =
+    "SELECT coalesce(sum(seq_scan), 0) FROM pg_stat_user_tables WHERE relid IN (SELECT relid "
+    "FROM pg_partition_tree('hookrun.deliveries') UNION ALL SELECT "
+    "'hookrun.idempotency_keys'::regclass)";
 
 /* State of the group: one database. */
 struct suite {

@@ -212,7 +212,8 @@ static void test_statement_params(void **state)
 		assert_null(strstr(stmts[i].sql, needle));
 	}
 	assert_null(strstr(delivery_writer_claim_sql, "INSERT INTO hookrun.deliveries"));
-	assert_non_null(strstr(delivery_writer_retry_sql, "ON CONFLICT (id) DO NOTHING"));
+	assert_non_null(
+	    strstr(delivery_writer_retry_sql, "ON CONFLICT (id, received_at) DO NOTHING"));
 }
 
 /* A claim batch's text: EXECUTE with one array literal per column (a quote, a double quote
