@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "job_secrets.h"
 #include "json.h"
+#include "secret_value.h"
 #include "versori_request.h"
 
 /* {"error": why} as a new string. */
@@ -163,6 +165,11 @@ void delivery_route_seal(char **route, const struct job_secrets *s)
 		text = route_error("%s is secret and no secrets_key is configured to store it "
 		                   "encrypted",
 		                   field);
+	else if (r == -ENODATA)
+		text =
+		    route_error("%s was withheld when the delivery arrived (no secrets_key then): "
+		                "the body does not hold it",
+		                field);
 	else if (r < 0)
 		text = route_error("%s could not be encrypted", field ? field : "a secret value");
 	else
@@ -171,4 +178,38 @@ void delivery_route_seal(char **route, const struct job_secrets *s)
 		abort(); /* only on out of memory */
 	free(*route);
 	*route = text;
+}
+
+int delivery_route_seal_body(const struct source_config *src, const void *body, size_t len,
+                             const struct job_secrets *s, char **ret_body, size_t *ret_len)
+{
+	json_auto_t *doc = NULL;
+	json_t *vars, *v;
+	const char *name;
+	bool changed = false;
+
+	if (src->route == ROUTE_STORE || (!s->names && !s->schema) ||
+	    json_body_parse(body, len, &doc, NULL) < 0)
+		return 0;
+	vars = (json_t *)json_pointer_get(doc, src->variables_pointer);
+	json_object_foreach (vars, name, v) {
+		json_t *sealed;
+
+		if (!job_secrets_variable(s, name) || secret_value_is_sealed(v))
+			continue;
+		/* Without a key the value is withheld: never stored in clear, never sent. */
+		sealed = s->keys ? secret_value_seal(s->keys, v)
+		                 : json_pack("{s:s}", JOB_SECRETS_WITHHELD, "no secrets_key");
+		if (!sealed)
+			return -EIO;
+		json_object_set_new(vars, name, sealed);
+		changed = true;
+	}
+	if (!changed)
+		return 0;
+	*ret_body = json_dumps(doc, JSON_COMPACT);
+	if (!*ret_body)
+		return -ENOMEM;
+	*ret_len = strlen(*ret_body);
+	return 1;
 }

@@ -23,3 +23,10 @@ char *delivery_route_build(const struct source_config *src, const void *body, si
  * becomes an error route naming the field: the delivery is stored, no job is made, and a
  * replay once a key is configured routes it. */
 void delivery_route_seal(char **route, const struct job_secrets *s);
+/* A routed delivery's body as it is to be stored: the secret variables (s) at the source's
+ * variables pointer sealed (or, with no key in s, withheld as {"$withheld": ...}), so that
+ * neither the body nor its replays hold them in clear; the rest of the body as it came, the
+ * text compact. 1 with *ret_body a new string of *ret_len bytes; 0 when nothing is secret (or
+ * the body is not JSON): store it as it came; -EIO / -ENOMEM. */
+int delivery_route_seal_body(const struct source_config *src, const void *body, size_t len,
+                             const struct job_secrets *s, char **ret_body, size_t *ret_len);

@@ -54,6 +54,12 @@ static int seal_member(const struct job_secrets *s, json_t *obj, const char *nam
 
 	if (!v || secret_value_is_sealed(v))
 		return 0;
+	if (json_is_object(v) && json_object_get(v, JOB_SECRETS_WITHHELD)) {
+		/* Withheld when it arrived (no key then): nothing to send. */
+		if (ret_field && !*ret_field)
+			*ret_field = xstrdup(field);
+		return -ENODATA;
+	}
 	if (!s->keys || !(sealed = secret_value_seal(s->keys, v))) {
 		if (ret_field && !*ret_field)
 			*ret_field = xstrdup(field);

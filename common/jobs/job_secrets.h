@@ -13,6 +13,9 @@
 
 struct secret_keys;
 
+/* The member of a value withheld because no key could seal it: {"$withheld": why}. */
+#define JOB_SECRETS_WITHHELD "$withheld"
+
 struct job_secrets {
 	const struct secret_keys *keys; /* NULL: no secrets_key configured */
 	const json_t *schema;           /* the project's variable schema document, or NULL */
@@ -27,7 +30,8 @@ bool job_secrets_variable(const struct job_secrets *s, const char *name);
  * (an item or its desired state: "variables" and "variable"; NULL is ignored), which may
  * have members replaced (a caller's shallow copy must not share "variables" with something
  * it keeps). Values sealed already stay as they are. 0; -ENOKEY when there is a secret
- * value and no key, -EIO when sealing failed: *ret_field (when not NULL, and NULL on entry)
+ * value and no key, -ENODATA when one was withheld ({"$withheld": ...}, a delivery stored
+ * with no key), -EIO when sealing failed: *ret_field (when not NULL, and NULL on entry)
  * is then a new string naming the field ("parameters.dynamicConnections.T.credentials",
  * "variables.NAME"). */
 int job_secrets_seal(const struct job_secrets *s, json_t *parameters, json_t *item,

@@ -119,8 +119,9 @@ void delivery_fini(struct delivery *d)
 	free(d->content_type);
 	free(d->peer);
 	free(d->route);
+	free(d->body_copy);
 	d->idempotency_key = d->uri = d->headers_json = d->content_type = d->peer = NULL;
-	d->route = NULL;
+	d->route = d->body_copy = NULL;
 }
 
 /* The batch statements. The claim takes the batch's ids, sources and keys as arrays; the

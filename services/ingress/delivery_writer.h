@@ -32,8 +32,9 @@ struct delivery {
 	char *uri;                 /* owned */
 	char *headers_json;        /* owned; secret headers already removed */
 	char *content_type;        /* owned; may be NULL */
-	const unsigned char *body; /* borrowed */
+	const unsigned char *body; /* borrowed (from the request, or body_copy) */
 	size_t body_len;
+	char *body_copy; /* owned: the body as rewritten before storing (secrets sealed), or NULL */
 	const char *verified_by; /* static: the auth scheme */
 	char *peer;              /* owned; may be NULL */
 	char *route;             /* owned: delivery_route_build()'s JSON, NULL: stored only */

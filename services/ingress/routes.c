@@ -121,17 +121,28 @@ static void webhook_reject(struct http_exchange *ex, struct routes_deps *deps, c
 	routes_respond_error(ex, deps, "hooks", status, code, message);
 }
 
-/* Seal the secret values of a routed delivery's job (its source's organisation's
- * secret_variables, its parameters' connection credentials) before it is stored. */
-static void routes_seal(const struct routes_deps *deps, const struct source_config *src,
-                        char **route)
+/* Seal the secret values of a routed delivery before it is stored (its source's
+ * organisation's secret_variables, its job's connection credentials): in its job's route, and
+ * in the body itself, which then holds them sealed (or withheld, with no key). 0, or -EIO. */
+static int routes_seal(const struct routes_deps *deps, const struct source_config *src,
+                       struct delivery *d)
 {
 	const struct versori_org_config *org =
 	    config_versori_find(deps->config, src->organisation ? src->organisation : "");
+	const struct job_secrets s = {.keys = deps->keys,
+	                              .names = org ? org->secret_variables : NULL};
+	size_t len = 0;
+	int r;
 
-	delivery_route_seal(
-	    route,
-	    &(struct job_secrets){.keys = deps->keys, .names = org ? org->secret_variables : NULL});
+	delivery_route_seal(&d->route, &s);
+	r = delivery_route_seal_body(src, d->body, d->body_len, &s, &d->body_copy, &len);
+	if (r < 0)
+		return -EIO;
+	if (r > 0) {
+		d->body = (const unsigned char *)d->body_copy;
+		d->body_len = len;
+	}
+	return 0;
 }
 
 /* POST /hooks/{source}: verify, then queue for the next group commit. */
@@ -161,8 +172,12 @@ static void webhook_handle(struct http_exchange *ex, const struct http_req *req,
 		return webhook_reject(ex, deps, src->name, err_to_http_status(r), e.problem.code,
 		                      e.problem.message);
 	}
-	if (ctx->d.route)
-		routes_seal(deps, src, &ctx->d.route);
+	if (ctx->d.route && routes_seal(deps, src, &ctx->d) < 0) {
+		delivery_fini(&ctx->d);
+		free(ctx);
+		return webhook_reject(ex, deps, src->name, 503, "unavailable",
+		                      "a secret value could not be encrypted; retry later");
+	}
 	r = delivery_writer_submit(deps->writer, &ctx->d, webhook_on_done, ctx);
 	if (r < 0) {
 		delivery_fini(&ctx->d);

@@ -9,6 +9,9 @@
 #include <jansson.h>
 
 #include "delivery_route.h"
+#include "job_secrets.h"
+#include "json.h"
+#include "secret_value.h"
 #include "xalloc.h"
 
 #define ENV_A "01JGFJK4VGAWSH8VHTPRE95B9E"
@@ -132,13 +135,77 @@ static void test_unroutable(void **state)
 	expect_unroutable(&src, "{\"externalId\":\"c\\u0000d\"}", "the body is not a JSON object");
 }
 
+/* A routed body's secret variables are sealed in the body (withheld without a key), which
+ * routes again to the same sealed values; a route holding a withheld value makes no job; a
+ * store-only source, or nothing secret, leaves the body as it came. */
+static void test_seal_body(void **state)
+{
+	struct source_config src = source(ROUTE_PROVISION), store = source(ROUTE_STORE);
+	const char *key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	static const char body[] =
+	    "{\"externalId\": \"u1\", \"variables\": {\"pin\": \"s3cret-pin\", \"plain\": 1}}";
+	struct secret_keys *keys = NULL;
+	_cleanup_free_ char *err = NULL, *out = NULL, *again = NULL, *route_text = NULL;
+	size_t len = 0;
+	json_t *doc;
+
+	assert_int_equal(secret_keys_new(&key, 1, &keys, &err), 0);
+	assert_int_equal(delivery_route_seal_body(
+	                     &src, body, strlen(body),
+	                     &(struct job_secrets){.keys = keys, .names = "pin"}, &out, &len),
+	                 1);
+	assert_int_equal(len, strlen(out));
+	assert_null(strstr(out, "s3cret-pin"));
+	doc = json_loads(out, 0, NULL);
+	assert_true(secret_value_is_sealed(json_pointer_get(doc, "/variables/pin")));
+	assert_int_equal(json_integer_value(json_pointer_get(doc, "/variables/plain")), 1);
+	json_decref(doc);
+	/* Sealed already: nothing more to do; its route carries the sealed value. */
+	assert_int_equal(
+	    delivery_route_seal_body(
+	        &src, out, len, &(struct job_secrets){.keys = keys, .names = "pin"}, &again, &len),
+	    0);
+	route_text = delivery_route_build(&src, out, strlen(out));
+	delivery_route_seal(&route_text, &(struct job_secrets){.keys = keys, .names = "pin"});
+	assert_null(strstr(route_text, "error"));
+	assert_non_null(strstr(route_text, SECRET_VALUE_MEMBER));
+	free(out);
+	out = NULL;
+	/* No key: withheld; its route then makes no job. */
+	assert_int_equal(delivery_route_seal_body(&src, body, strlen(body),
+	                                          &(struct job_secrets){.names = "pin"}, &out,
+	                                          &len),
+	                 1);
+	assert_null(strstr(out, "s3cret-pin"));
+	assert_non_null(strstr(out, JOB_SECRETS_WITHHELD));
+	free(route_text);
+	route_text = delivery_route_build(&src, out, strlen(out));
+	delivery_route_seal(&route_text, &(struct job_secrets){.keys = keys, .names = "pin"});
+	assert_non_null(strstr(route_text, "was withheld when the delivery arrived"));
+	free(out);
+	out = NULL;
+	/* Nothing to do: a store-only source, no secret names, a body that is not JSON. */
+	assert_int_equal(delivery_route_seal_body(
+	                     &store, body, strlen(body),
+	                     &(struct job_secrets){.keys = keys, .names = "pin"}, &out, &len),
+	                 0);
+	assert_int_equal(delivery_route_seal_body(&src, body, strlen(body),
+	                                          &(struct job_secrets){.keys = keys}, &out, &len),
+	                 0);
+	assert_int_equal(delivery_route_seal_body(
+	                     &src, "not json", 8,
+	                     &(struct job_secrets){.keys = keys, .names = "pin"}, &out, &len),
+	                 0);
+	assert_null(out);
+	secret_keys_free(keys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_provision),
-	    cmocka_unit_test(test_overrides),
-	    cmocka_unit_test(test_by_field),
-	    cmocka_unit_test(test_unroutable),
+	    cmocka_unit_test(test_provision), cmocka_unit_test(test_overrides),
+	    cmocka_unit_test(test_by_field),  cmocka_unit_test(test_unroutable),
+	    cmocka_unit_test(test_seal_body),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
