@@ -234,6 +234,14 @@ static const struct config_key global_keys[] = {
                 secrets_key_previous, KEY_PATH),
      .flags = KEY_NOPRINT, .conflicts = "secrets_key_previous", .set = set_value_file,
      .help = "file holding secrets_key_previous"},
+    {GLOBAL_KEY("audit_head_secret", "HOOKRUN_AUDIT_HEAD_SECRET", audit_head_secret, KEY_STRING),
+     .flags = KEY_SECRET | KEY_OPTIONAL, .conflicts = "audit_head_secret_file",
+     .help = "whsec_<base64>: hookrun audit head --post signs the head it sends with it "
+             "(Standard Webhooks)"},
+    {GLOBAL_KEY("audit_head_secret_file", "HOOKRUN_AUDIT_HEAD_SECRET_FILE", audit_head_secret,
+                KEY_PATH),
+     .flags = KEY_NOPRINT, .conflicts = "audit_head_secret", .set = set_value_file,
+     .help = "file holding audit_head_secret"},
     {GLOBAL_KEY("db_connections", "HOOKRUN_DB_CONNECTIONS", db_connections, KEY_INT), .def = "2",
      .min = 1, .max = 64, .help = "database connections, each with one group commit in flight"},
     {GLOBAL_KEY("max_backlog", "HOOKRUN_MAX_BACKLOG", max_backlog, KEY_INT), .def = "10000",
@@ -2127,6 +2135,13 @@ static int ctx_finalize(struct load_ctx *ctx)
 	r = ctx_check_secrets_key(ctx);
 	if (r < 0)
 		return r;
+	if (c->audit_head_secret) {
+		_cleanup_free_ char *probe =
+		    webhook_auth_sign_standard(c->audit_head_secret, "probe", 0, "", 0);
+		if (!probe)
+			return ctx_fail(ctx, -EINVAL, NULL, "hookrun",
+			                "audit_head_secret: must be whsec_ followed by base64");
+	}
 	if ((c->retention_delivery_bodies_s > 0 && c->retention_delivery_bodies_s < HOUR) ||
 	    (c->retention_finished_items_s > 0 && c->retention_finished_items_s < HOUR))
 		return ctx_fail(

@@ -40,6 +40,7 @@ struct config {
 	char *api_token;            /* secret: the CLI's bearer token */
 	char *secrets_key;          /* secret: base64 of 32 bytes (secret_value), or NULL */
 	char *secrets_key_previous; /* secret: the key before it, or NULL */
+	char *audit_head_secret;    /* secret: whsec_..., signs hookrun audit head --post */
 	int db_connections;
 	size_t max_backlog;
 	size_t batch_max_rows;

@@ -32,7 +32,7 @@ struct cli_api *cli_api_new(const char *url, const char *token)
 	while (n > 0 && url[n - 1] == '/')
 		n--;
 	a->url = xstrndup(url, n);
-	a->auth = xasprintf("Bearer %s", token ? token : "");
+	a->auth = token ? xasprintf("Bearer %s", token) : NULL;
 	a->base = loop_new();
 	a->http = a->base ? http_client_new(a->base, NULL, &a->init_error) : NULL;
 	return a;
@@ -46,7 +46,8 @@ void cli_api_free(struct cli_api *a)
 	if (a->base)
 		event_base_free(a->base);
 	free(a->url);
-	explicit_bzero(a->auth, strlen(a->auth));
+	if (a->auth)
+		explicit_bzero(a->auth, strlen(a->auth));
 	free(a->auth);
 	free(a);
 }
@@ -69,7 +70,7 @@ static void on_done(const struct http_client_response *resp, void *userdata)
 void cli_api_call(struct cli_api *a, const struct cli_api_request *q, struct cli_api_answer *ret)
 {
 	_cleanup_free_ char *url = xasprintf("%s%s", a->url, q->path);
-	struct http_header headers[3] = {{"Authorization", a->auth}};
+	struct http_header headers[3 + CLI_API_MAX_HEADERS];
 	struct http_client_request req = {.method = q->method,
 	                                  .url = url,
 	                                  .headers = headers,
@@ -77,7 +78,10 @@ void cli_api_call(struct cli_api *a, const struct cli_api_request *q, struct cli
 	                                  .body_len = q->len};
 	struct pending p = {.ret = ret};
 
-	req.n_headers = 1;
+	if (a->auth)
+		headers[req.n_headers++] = (struct http_header){"Authorization", a->auth};
+	for (size_t i = 0; i < q->n_headers && i < CLI_API_MAX_HEADERS; i++)
+		headers[req.n_headers++] = q->headers[i];
 	if (q->content_type)
 		headers[req.n_headers++] = (struct http_header){"Content-Type", q->content_type};
 	if (q->idempotency_key)

@@ -18,7 +18,7 @@ struct cli_api_answer {
 };
 
 /* A client of the API at url (e.g. "http://127.0.0.1:8080") with token (copied; never
- * printed). */
+ * printed; NULL: no Authorization header). */
 struct cli_api *cli_api_new(const char *url, const char *token);
 void cli_api_free(struct cli_api *a);
 /* One request: path with its query; body and the key may be NULL. */
@@ -27,7 +27,11 @@ struct cli_api_request {
 	const char *path, *content_type, *idempotency_key;
 	const void *body;
 	size_t len;
+	const struct http_header *headers; /* more, at most CLI_API_MAX_HEADERS; may be NULL */
+	size_t n_headers;
 };
+
+#define CLI_API_MAX_HEADERS 8
 
 /* Send one request and wait for its answer. */
 void cli_api_call(struct cli_api *a, const struct cli_api_request *q, struct cli_api_answer *ret);

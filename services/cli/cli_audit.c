@@ -7,10 +7,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit_chain.h"
+#include "cli_api.h"
+#include "config.h"
 #include "crypto.h"
 #include "db.h"
+#include "webhook_auth.h"
 #include "xalloc.h"
 
 /* One seal as read from hookrun.audit_seals. */
@@ -50,8 +54,11 @@ void cli_audit_usage(FILE *f)
 	    f,
 	    "usage: hookrun audit COMMAND\n"
 	    "  seal                      seal every event whose transaction has ended, in blocks\n"
-	    "  head [--json]             the latest seal: block, hash, time (keep a copy of it\n"
-	    "                            outside the database to anchor the chain)\n"
+	    "  head [--json] [--post URL]\n"
+	    "                            the latest seal: block, hash, time (keep a copy of it\n"
+	    "                            outside the database to anchor the chain); --post sends\n"
+	    "                            it to URL, signed the Standard Webhooks way with\n"
+	    "                            audit_head_secret (HOOKRUN_AUDIT_HEAD_SECRET[_FILE])\n"
 	    "  verify [--from BLOCK] [--expect BLOCK:HASH] [--json]\n"
 	    "                            recompute every event's digest and every block's hash;\n"
 	    "                            --from starts at an archived block, trusting its link\n"
@@ -377,8 +384,62 @@ static int cmd_seal(PGconn *conn, FILE *out, FILE *err)
 	return EXIT_SUCCESS;
 }
 
-/* hookrun audit head [--json]: the latest seal. */
-static int cmd_head(PGconn *conn, bool json, FILE *out, FILE *err)
+/* POST the head (its JSON object) to url as a Standard Webhooks message {"type":
+ * "audit.head", "timestamp", "data"} signed with secret: 0 when answered 2xx. */
+static int head_post(const char *url, const char *secret, const char *head_json, FILE *out,
+                     FILE *err)
+{
+	json_t *head = json_loads(head_json, 0, NULL), *msg;
+	long long now = (long long)time(NULL);
+	char stamp[32], ts[24];
+	struct tm tm;
+	time_t t = (time_t)now;
+	_cleanup_free_ char *id = NULL, *body = NULL, *sig = NULL;
+	struct cli_api *api;
+	struct cli_api_answer a = {0};
+	int r;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(ts, sizeof(ts), "%lld", now);
+	id = xasprintf("audit-head-%lld-%.16s", json_integer_value(json_object_get(head, "block")),
+	               json_string_value(json_object_get(head, "hash")));
+	msg = json_pack("{s:s, s:s, s:o}", "type", "audit.head", "timestamp", stamp, "data", head);
+	body = msg ? json_dumps(msg, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(msg);
+	sig = body ? webhook_auth_sign_standard(secret, id, now, body, strlen(body)) : NULL;
+	if (!sig) {
+		fprintf(err, "hookrun audit head: audit_head_secret must be whsec_ and base64\n");
+		return 1;
+	}
+	api = cli_api_new(url, NULL);
+	cli_api_call(api,
+	             &(struct cli_api_request){
+	                 .method = HTTP_METHOD_POST,
+	                 .path = "",
+	                 .content_type = "application/json",
+	                 .body = body,
+	                 .len = strlen(body),
+	                 .headers = (const struct http_header[]){{"webhook-id", id},
+	                                                         {"webhook-timestamp", ts},
+	                                                         {"webhook-signature", sig}},
+	                 .n_headers = 3,
+	             },
+	             &a);
+	r = a.status >= 200 && a.status < 300 ? 0 : 1;
+	if (r == 0)
+		fprintf(out, "head sent to %s (HTTP %ld)\n", url, a.status);
+	else
+		fprintf(err, "hookrun audit head: %s answered %s\n", url,
+		        cli_api_answer_message(&a));
+	cli_api_answer_fini(&a);
+	cli_api_free(api);
+	return r;
+}
+
+/* hookrun audit head [--json] [--post URL]: the latest seal. */
+static int cmd_head(PGconn *conn, bool json, const char *post_url, const char *secret, FILE *out,
+                    FILE *err)
 {
 	_cleanup_pgresult_ PGresult *res = NULL;
 	_cleanup_free_ char *e = NULL;
@@ -391,6 +452,18 @@ static int cmd_head(PGconn *conn, bool json, FILE *out, FILE *err)
 	             0, NULL, &res, &e) < 0) {
 		fprintf(err, "hookrun audit head: %s\n", e);
 		return 1;
+	}
+	if (post_url) {
+		if (!secret) {
+			fprintf(err, "hookrun audit head: --post needs audit_head_secret (or "
+			             "HOOKRUN_AUDIT_HEAD_SECRET_FILE) to sign the head\n");
+			return 2;
+		}
+		if (PQntuples(res) == 0) {
+			fprintf(err, "hookrun audit head: nothing sealed yet, nothing to send\n");
+			return 1;
+		}
+		return head_post(post_url, secret, PQgetvalue(res, 0, 4), out, err);
 	}
 	if (PQntuples(res) == 0)
 		fprintf(out, json ? "null\n" : "nothing sealed yet\n");
@@ -405,7 +478,8 @@ static int cmd_head(PGconn *conn, bool json, FILE *out, FILE *err)
 	return EXIT_SUCCESS;
 }
 
-int cli_audit_handle(PGconn *conn, int argc, char **argv, FILE *out, FILE *err)
+int cli_audit_handle(PGconn *conn, const struct config *c, int argc, char **argv, FILE *out,
+                     FILE *err)
 {
 	const char *cmd = argc >= 2 ? argv[1] : "";
 
@@ -413,9 +487,22 @@ int cli_audit_handle(PGconn *conn, int argc, char **argv, FILE *out, FILE *err)
 		return cmd_verify(conn, argc - 1, argv + 1, out, err);
 	if (strcmp(cmd, "seal") == 0 && argc == 2)
 		return cmd_seal(conn, out, err);
-	if (strcmp(cmd, "head") == 0 &&
-	    (argc == 2 || (argc == 3 && strcmp(argv[2], "--json") == 0)))
-		return cmd_head(conn, argc == 3, out, err);
+	if (strcmp(cmd, "head") == 0) {
+		bool json = false;
+		const char *post = NULL;
+		int i;
+
+		for (i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--json") == 0)
+				json = true;
+			else if (strcmp(argv[i], "--post") == 0 && i + 1 < argc)
+				post = argv[++i];
+			else
+				break;
+		}
+		if (i == argc)
+			return cmd_head(conn, json, post, c->audit_head_secret, out, err);
+	}
 	cli_audit_usage(err);
 	return 2;
 }

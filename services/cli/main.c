@@ -204,7 +204,7 @@ static int cli_database_command(const struct config *c, int argc, char **argv)
 	if (!conn)
 		return EXIT_FAILURE;
 	rc = tokens ? cli_tokens_handle(conn, argc, argv, stdout, stderr)
-	            : cli_audit_handle(conn, argc, argv, stdout, stderr);
+	            : cli_audit_handle(conn, c, argc, argv, stdout, stderr);
 	db_close(conn);
 	return rc;
 }

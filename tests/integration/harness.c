@@ -2012,3 +2012,50 @@ int harness_test_teardown(void **state)
 	g->in = NULL;
 	return dirty ? -1 : 0;
 }
+
+/* Start a receiver in a directory of its own (harness.h). */
+bool harness_receiver_start(const char *secret, const char *statuses, struct harness_receiver *rc)
+{
+	_cleanup_free_ char *dir = harness_mkdtemp("receiver");
+	_cleanup_free_ char *script =
+	    xasprintf("%s/tests/support/callback_receiver.py", harness_source_root());
+	_cleanup_free_ char *secret_file = harness_write_file(dir, "callback-secret", secret);
+	_cleanup_free_ char *out = xasprintf("%s/receiver.out", dir);
+	long long deadline = harness_now_ms() + 10000;
+
+	rc->log = xasprintf("%s/receiver.log", dir);
+	rc->port = 0;
+	if (harness_proc_spawn((const char *const[]){"/usr/bin/python3", script, rc->log,
+	                                             secret_file, statuses, NULL},
+	                       NULL, out, out, &rc->proc) < 0)
+		return false;
+	while (!rc->port && harness_now_ms() < deadline) {
+		_cleanup_free_ char *text = harness_read_file(out, NULL);
+		const char *p = text ? strstr(text, "listening port=") : NULL;
+		if (p)
+			rc->port = atoi(p + strlen("listening port="));
+		else
+			harness_poll_pause();
+	}
+	return rc->port > 0;
+}
+
+/* The requests the receiver logged, as a new JSON array. */
+json_t *harness_receiver_requests(const struct harness_receiver *rc)
+{
+	_cleanup_free_ char *text = harness_read_file(rc->log, NULL);
+	json_t *all = json_array();
+	char *save = NULL;
+
+	for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save))
+		json_array_append_new(all, json_loads(line, 0, NULL));
+	return all;
+}
+
+/* Stop the receiver by its PID and free what it holds. */
+void harness_receiver_stop(struct harness_receiver *rc)
+{
+	(void)harness_proc_stop(&rc->proc, SIGTERM, 5000);
+	free(rc->log);
+}

@@ -239,6 +239,22 @@ bool harness_wait_status(int port, const char *path, long status, int timeout_ms
 /* The value of one Prometheus series (e.g. `name{a="b"}`) from GET /metrics: 0 when the
  * series is absent, -1 when /metrics cannot be read. */
 double harness_metric(int port, const char *series);
+/* A receiver of signed webhooks (tests/support/callback_receiver.py, which checks Standard
+ * Webhooks signatures with Python's own hmac), answering statuses in turn. */
+struct harness_receiver {
+	struct harness_proc proc;
+	char *log;
+	int port;
+};
+
+/* Start a receiver for secret (whsec_...) answering statuses ("503,204": in turn, the last
+ * repeating) on 127.0.0.1; false when it did not say it listens. */
+bool harness_receiver_start(const char *secret, const char *statuses, struct harness_receiver *rc);
+/* The requests the receiver logged ({"verified", "body", "webhook_id", ...}), a new array. */
+struct json_t *harness_receiver_requests(const struct harness_receiver *rc);
+/* Stop the receiver by its PID and free what it holds. */
+void harness_receiver_stop(struct harness_receiver *rc);
+
 /* What came back on a raw connection. */
 struct harness_raw_response {
 	long status; /* from the first status line; 0 when there was none */

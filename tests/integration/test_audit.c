@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "harness.h"
 #include "xalloc.h"
@@ -462,6 +463,80 @@ static void test_partitions(void **state)
 	fresh_db_close(db, c);
 }
 
+/* `hookrun audit head --post URL` sends the latest seal to a receiver outside, signed the
+ * Standard Webhooks way with audit_head_secret (checked there with Python's own hmac), and
+ * the copy it keeps anchors `verify --expect`; without the secret it refuses (2); a receiver
+ * that refuses the head makes it fail (1). */
+static void test_head_posted(void **state)
+{
+	static const char secret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+	struct harness_db *db;
+	struct harness_receiver rc = {0}, no = {0};
+	_cleanup_free_ char *db_env = NULL, *url = NULL, *out = NULL, *err = NULL, *hash = NULL;
+	_cleanup_free_ char *expect = NULL;
+	const char *secret_env = "HOOKRUN_AUDIT_HEAD_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+	json_t *reqs, *body;
+	PGconn *c;
+
+	HARNESS_REQUIRE_DB();
+	c = fresh_db(&db);
+	insert_events(c, 5, "head.post");
+	seal_until(c, 50000, 5);
+	assert_true(harness_receiver_start(secret, "204", &rc));
+	db_env = xasprintf("HOOKRUN_DB_URL=%s", db->url);
+	url = xasprintf("http://127.0.0.1:%d/audit-head", rc.port);
+	assert_int_equal(harness_run((const char *const[]){harness_cli_bin(), "audit", "head",
+	                                                   "--post", url, NULL},
+	                             (const char *const[]){db_env, secret_env, NULL}, 30000, &out,
+	                             &err),
+	                 0);
+	reqs = harness_receiver_requests(&rc);
+	assert_int_equal(json_array_size(reqs), 1);
+	assert_true(json_is_true(json_object_get(json_array_get(reqs, 0), "verified")));
+	body = json_loads(json_string_value(json_object_get(json_array_get(reqs, 0), "body")), 0,
+	                  NULL);
+	assert_string_equal(json_string_value(json_object_get(body, "type")), "audit.head");
+	hash =
+	    harness_sql_text(c,
+	                     "SELECT encode(hash, 'hex') FROM hookrun.audit_seals ORDER BY block "
+	                     "DESC LIMIT 1",
+	                     NULL);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(body, "data"), "hash")), hash);
+	/* The copy outside anchors the chain. */
+	expect = xasprintf(
+	    "%lld:%s",
+	    (long long)json_integer_value(json_object_get(json_object_get(body, "data"), "block")),
+	    hash);
+	assert_int_equal(audit(db, &out, "verify", "--expect", expect, NULL), 0);
+	json_decref(body);
+	json_decref(reqs);
+	harness_receiver_stop(&rc);
+	/* No secret: refused before anything is sent; a receiver refusing: exit 1. */
+	free(out);
+	free(err);
+	out = err = NULL;
+	assert_int_equal(harness_run((const char *const[]){harness_cli_bin(), "audit", "head",
+	                                                   "--post", url, NULL},
+	                             (const char *const[]){db_env, NULL}, 30000, &out, &err),
+	                 2);
+	assert_non_null(strstr(err, "audit_head_secret"));
+	assert_true(harness_receiver_start(secret, "403", &no));
+	free(url);
+	url = xasprintf("http://127.0.0.1:%d/audit-head", no.port);
+	free(out);
+	free(err);
+	out = err = NULL;
+	assert_int_equal(harness_run((const char *const[]){harness_cli_bin(), "audit", "head",
+	                                                   "--post", url, NULL},
+	                             (const char *const[]){db_env, secret_env, NULL}, 30000, &out,
+	                             &err),
+	                 1);
+	assert_non_null(strstr(err, "HTTP 403"));
+	harness_receiver_stop(&no);
+	fresh_db_close(db, c);
+}
+
 /* A transaction that wrote an event before others committed theirs and sealed them stays
  * out of every block until it ends, then joins the next: nothing falls outside the chain,
  * and every event is sealed exactly once. */
@@ -896,6 +971,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_record_batches, harness_test_setup,
 	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_partitions, harness_test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_head_posted, harness_test_setup,
 	                                    harness_test_teardown),
 	};
 

@@ -1758,60 +1758,6 @@ static void test_rate_limit(void **state)
 	t->g.passed = true;
 }
 
-/* The callback receiver (tests/support/callback_receiver.py), answering statuses in turn. */
-struct receiver {
-	struct harness_proc proc;
-	char *log;
-	int port;
-};
-
-/* Start a receiver in a directory of its own; false when it did not say it listens. */
-static bool receiver_start(const char *statuses, struct receiver *rc)
-{
-	_cleanup_free_ char *dir = harness_mkdtemp("receiver");
-	_cleanup_free_ char *script =
-	    xasprintf("%s/tests/support/callback_receiver.py", harness_source_root());
-	_cleanup_free_ char *secret = harness_write_file(dir, "callback-secret", CALLBACK_SECRET);
-	_cleanup_free_ char *out = xasprintf("%s/receiver.out", dir);
-	long long deadline = harness_now_ms() + 10000;
-
-	rc->log = xasprintf("%s/receiver.log", dir);
-	rc->port = 0;
-	if (harness_proc_spawn(
-	        (const char *const[]){"/usr/bin/python3", script, rc->log, secret, statuses, NULL},
-	        NULL, out, out, &rc->proc) < 0)
-		return false;
-	while (!rc->port && harness_now_ms() < deadline) {
-		_cleanup_free_ char *text = harness_read_file(out, NULL);
-		const char *p = text ? strstr(text, "listening port=") : NULL;
-		if (p)
-			rc->port = atoi(p + strlen("listening port="));
-		else
-			harness_poll_pause();
-	}
-	return rc->port > 0;
-}
-
-/* The requests the receiver logged, as a new JSON array. */
-static json_t *receiver_requests(const struct receiver *rc)
-{
-	_cleanup_free_ char *text = harness_read_file(rc->log, NULL);
-	json_t *all = json_array();
-	char *save = NULL;
-
-	for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line;
-	     line = strtok_r(NULL, "\n", &save))
-		json_array_append_new(all, json_loads(line, 0, NULL));
-	return all;
-}
-
-/* Stop the receiver by its PID and free what it holds. */
-static void receiver_stop(struct receiver *rc)
-{
-	(void)harness_proc_stop(&rc->proc, SIGTERM, 5000);
-	free(rc->log);
-}
-
 /* The state of the callback job of job once it has finished, as a new string; NULL at the
  * deadline. */
 static char *callback_wait(struct dispatch_group *t, const char *job)
@@ -1842,14 +1788,14 @@ static void test_completion_callback(void **state)
 	struct dispatch_group *t = *state;
 	_cleanup_free_ char *job = NULL, *cb = NULL;
 	_cleanup_free_ char *url = NULL, *st = NULL, *err = NULL, *job2 = NULL, *job3 = NULL;
-	struct receiver rc = {0}, gone = {0};
+	struct harness_receiver rc = {0}, gone = {0};
 	json_t *reqs, *event;
 	double pauses;
 	const json_t *last;
 
 	HARNESS_REQUIRE_DB();
 	pauses = harness_metric(t->g.port, "hookrun_dispatch_pauses_total{organisation=\"demo\"}");
-	assert_true(receiver_start("429,503,204", &rc));
+	assert_true(harness_receiver_start(CALLBACK_SECRET, "429,503,204", &rc));
 	assert_non_null(worker_start(t));
 	url = xasprintf("http://127.0.0.1:%d/hooks/done?token=in-query", rc.port);
 	job = harness_sql_text(
@@ -1863,7 +1809,7 @@ static void test_completion_callback(void **state)
 	st = callback_wait(t, job);
 	assert_non_null(st);
 	assert_string_equal(st, "succeeded");
-	reqs = receiver_requests(&rc);
+	reqs = harness_receiver_requests(&rc);
 	assert_int_equal(json_array_size(reqs), 3);
 	last = json_array_get(reqs, 2);
 	assert_int_equal(json_integer_value(json_object_get(last, "answered")), 204);
@@ -1899,9 +1845,9 @@ static void test_completion_callback(void **state)
 	                      "WHERE kind = 'job.callback'",
 	                      NULL);
 	assert_string_equal(cb, "1/1");
-	receiver_stop(&rc);
+	harness_receiver_stop(&rc);
 	/* A 410 is final; a URL outside callback_urls is never called. */
-	assert_true(receiver_start("410", &gone));
+	assert_true(harness_receiver_start(CALLBACK_SECRET, "410", &gone));
 	free(url);
 	url = xasprintf("http://127.0.0.1:%d/gone", gone.port);
 	job2 =
@@ -1931,10 +1877,10 @@ static void test_completion_callback(void **state)
 	                       NULL);
 	assert_non_null(strstr(err, "410"));
 	assert_non_null(strstr(err, "callback_urls"));
-	reqs = receiver_requests(&gone);
+	reqs = harness_receiver_requests(&gone);
 	assert_int_equal(json_array_size(reqs), 1);
 	json_decref(reqs);
-	receiver_stop(&gone);
+	harness_receiver_stop(&gone);
 	t->g.passed = true;
 }
 
