@@ -378,6 +378,9 @@ static const struct config_key source_keys[] = {
     {SOURCE_KEY("api_key_query", "API_KEY_QUERY", api_key_query, KEY_STRING), .flags = KEY_OPTIONAL,
      .schemes = SCHEME(AUTH_SCHEME_API_KEY),
      .help = "query parameter carrying the key instead of a header"},
+    {SOURCE_KEY("api_key_cookie", "API_KEY_COOKIE", api_key_cookie, KEY_STRING),
+     .flags = KEY_OPTIONAL | KEY_TOKEN, .schemes = SCHEME(AUTH_SCHEME_API_KEY),
+     .help = "cookie carrying the key instead of a header (a connection's apiKey.in = cookie)"},
     {SOURCE_KEY("tolerance", "TOLERANCE", tolerance_s, KEY_DURATION), .def = "5m", .min = 1,
      .max = DAY, .schemes = SCHEME(AUTH_SCHEME_STANDARD_WEBHOOKS),
      .help = "accepted clock skew of webhook-timestamp, both directions"},
@@ -1956,7 +1959,14 @@ static int source_derive(struct load_ctx *ctx, size_t i)
 	if (s->auth == AUTH_SCHEME_HMAC)
 		r = source_header_or_query(ctx, i, "signature_header", "signature_query",
 		                           "X-Signature");
-	else if (s->auth == AUTH_SCHEME_API_KEY)
+	else if (s->auth == AUTH_SCHEME_API_KEY && s->api_key_cookie &&
+	         (s->api_key_header || s->api_key_query))
+		r = ctx_fail(
+		    ctx, -EINVAL, source_key_origin(&ctx->ss[i], "api_key_cookie"),
+		    ctx->ss[i].section,
+		    "api_key_cookie: cannot be combined with api_key_header or api_key_query; "
+		    "set one of them");
+	else if (s->auth == AUTH_SCHEME_API_KEY && !s->api_key_cookie)
 		r = source_header_or_query(ctx, i, "api_key_header", "api_key_query", "X-API-Key");
 	if (r < 0)
 		return r;

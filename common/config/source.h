@@ -83,6 +83,7 @@ struct source_config {
 	/* api-key: exactly one of these is set */
 	char *api_key_header;
 	char *api_key_query;
+	char *api_key_cookie; /* the key in this cookie instead (Versori's apiKey.in = cookie) */
 	/* standard-webhooks: allowed clock skew, both directions */
 	long long tolerance_s;
 	size_t body_limit;

@@ -236,8 +236,9 @@ static const char *source_problem(const struct source_config *src)
 			return "hmac needs signature_header or signature_query";
 		return hmac_params_problem(src);
 	}
-	if (src->auth == AUTH_SCHEME_API_KEY && !src->api_key_header && !src->api_key_query)
-		return "api-key needs api_key_header or api_key_query";
+	if (src->auth == AUTH_SCHEME_API_KEY && !src->api_key_header && !src->api_key_query &&
+	    !src->api_key_cookie)
+		return "api-key needs api_key_header, api_key_query or api_key_cookie";
 	if (src->auth == AUTH_SCHEME_STANDARD_WEBHOOKS && src->tolerance_s < 0)
 		return "negative timestamp tolerance";
 	return NULL;
@@ -556,15 +557,64 @@ static int verify_standard(const struct source_config *src, const struct http_re
 	return verdict(ret_reason, "standard-webhooks", 0);
 }
 
-/* Verify the api-key scheme: the key from the header or query parameter is a secret. */
+/* The value of cookie name in the request's Cookie header (RFC 6265 §5.4: "a=1; b=2"; a
+ * value in double quotes loses them): *ret_len bytes at the result, NULL when absent. A
+ * name given twice, or a second Cookie header, is ambiguous: *ret_ambiguous, NULL. */
+static const char *cookie_get(const struct http_req *req, const char *name, size_t *ret_len,
+                              bool *ret_ambiguous)
+{
+	size_t n = strlen(name), headers = 0;
+	const char *found = NULL, *v = NULL;
+
+	*ret_ambiguous = false;
+	for (size_t i = 0; i < req->n_headers; i++)
+		if (strcasecmp(req->headers[i].name, "cookie") == 0 && headers++ == 0)
+			v = req->headers[i].value;
+	if (headers > 1) {
+		*ret_ambiguous = true;
+		return NULL;
+	}
+	for (const char *p = v; p && *p;) {
+		const char *end = strchr(p, ';');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		while (len > 0 && (*p == ' ' || *p == '\t'))
+			p++, len--;
+		if (len > n && memcmp(p, name, n) == 0 && p[n] == '=') {
+			const char *val = p + n + 1;
+			size_t vlen = len - n - 1;
+
+			while (vlen > 0 && (val[vlen - 1] == ' ' || val[vlen - 1] == '\t'))
+				vlen--;
+			if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"')
+				val++, vlen -= 2;
+			if (found) {
+				*ret_ambiguous = true;
+				return NULL;
+			}
+			found = val;
+			*ret_len = vlen;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return found;
+}
+
+/* Verify the api-key scheme: the key from the header, query parameter or cookie is a
+ * secret. */
 static int verify_api_key(const struct source_config *src, const struct http_req *req,
                           const char **ret_reason)
 {
 	_cleanup_free_ char *owned = NULL;
 	const char *key;
 	size_t len = 0;
+	bool ambiguous = false;
 
-	if (src->api_key_header) {
+	if (src->api_key_cookie) {
+		key = cookie_get(req, src->api_key_cookie, &len, &ambiguous);
+		if (ambiguous)
+			return verdict(ret_reason, R_MALFORMED_CREDENTIALS, -EACCES);
+	} else if (src->api_key_header) {
 		key = header_get(req, src->api_key_header, &len);
 	} else {
 		/* The decoded length: a key followed by "%00junk" is not the key. */

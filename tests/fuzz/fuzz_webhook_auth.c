@@ -1,8 +1,8 @@
 /* libFuzzer target for webhook_auth_verify. The input is a flags byte, then '\n'-separated
- * fields (URI, X-Signature, id, timestamp, signature list, Authorization, X-Api-Key) and the
- * body (the rest, any bytes). Each request is verified against one source of every scheme,
- * and signatures made by the signing helpers must verify on the fuzzed URI, body and id; the
- * URI is also redacted for the sources that carry a credential in the query. */
+ * fields (URI, X-Signature, id, timestamp, signature list, Authorization, X-Api-Key, Cookie) and
+ * the body (the rest, any bytes). Each request is verified against one source of every scheme, and
+ * signatures made by the signing helpers must verify on the fuzzed URI, body and id; the URI is
+ * also redacted for the sources that carry a credential in the query. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +29,7 @@ enum {
 	FIELD_SIGNATURE_LIST,
 	FIELD_AUTHORIZATION,
 	FIELD_API_KEY,
+	FIELD_COOKIE,
 	N_FIELDS,
 };
 
@@ -87,6 +88,11 @@ static const struct source_config sources[] = {
      .secrets = {MUT("k-new")},
      .n_secrets = 1,
      .api_key_query = MUT("key")},
+    {.name = MUT("api-key-cookie"),
+     .auth = AUTH_SCHEME_API_KEY,
+     .secrets = {MUT("k-new")},
+     .n_secrets = 1,
+     .api_key_cookie = MUT("hk")},
     {.name = MUT("bearer"), .auth = AUTH_SCHEME_BEARER, .secrets = {MUT("tok")}, .n_secrets = 1},
     {.name = MUT("basic"),
      .auth = AUTH_SCHEME_BASIC,
@@ -101,9 +107,9 @@ static void fuzz_req_init(struct fuzz_req *f, const uint8_t *data, size_t size)
 {
 	static const char *const names[2][N_FIELDS] = {
 	    {NULL, "X-Signature", "webhook-id", "webhook-timestamp", "webhook-signature",
-	     "Authorization", "X-Api-Key"},
+	     "Authorization", "X-Api-Key", "Cookie"},
 	    {NULL, "X-Signature", "svix-id", "svix-timestamp", "svix-signature", "Authorization",
-	     "X-Api-Key"},
+	     "X-Api-Key", "Cookie"},
 	};
 	bool svix = size > 0 && (data[0] & 1);
 	size_t n = size > 0 ? size - 1 : 0;

@@ -35,10 +35,15 @@
 
 /* The secrets of the shared ingress travel in its environment, never in argv. */
 static const char *const shared_env[] = {
-    "HOOKRUN_SOURCE_GH_SECRET=" GH_SECRET,     "HOOKRUN_SOURCE_BIG_SECRET=" GH_SECRET,
-    "HOOKRUN_SOURCE_EVT_SECRET=" GH_SECRET,    "HOOKRUN_SOURCE_SW_SECRET=" SW_SECRET,
-    "HOOKRUN_SOURCE_KEY_SECRET=" API_KEY,      "HOOKRUN_SOURCE_BEAR_SECRET=" BEARER_TOKEN,
-    "HOOKRUN_SOURCE_BASIC_SECRET=" BASIC_CRED, NULL,
+    "HOOKRUN_SOURCE_GH_SECRET=" GH_SECRET,
+    "HOOKRUN_SOURCE_BIG_SECRET=" GH_SECRET,
+    "HOOKRUN_SOURCE_EVT_SECRET=" GH_SECRET,
+    "HOOKRUN_SOURCE_SW_SECRET=" SW_SECRET,
+    "HOOKRUN_SOURCE_KEY_SECRET=" API_KEY,
+    "HOOKRUN_SOURCE_BEAR_SECRET=" BEARER_TOKEN,
+    "HOOKRUN_SOURCE_CKEY_SECRET=" API_KEY,
+    "HOOKRUN_SOURCE_BASIC_SECRET=" BASIC_CRED,
+    NULL,
 };
 
 #define HMAC_SOURCE                                                                                \
@@ -62,6 +67,9 @@ static const char shared_sources[] =
     "[source.key]\n"
     "auth = api-key\n"
     "api_key_header = X-Api-Key\n"
+    "[source.ckey]\n"
+    "auth = api-key\n"
+    "api_key_cookie = hk\n"
     "[source.bear]\n"
     "auth = bearer\n"
     "[source.basic]\n"
@@ -550,7 +558,7 @@ static void scheme_reject(struct suite *s, const char *source, const char *heade
 	            source, 401, code);
 }
 
-/* 6. api-key, bearer, basic and none end to end. */
+/* 6. api-key (in a header or a cookie), bearer, basic and none end to end. */
 static void test_other_schemes(void **state)
 {
 	struct suite *s = *state;
@@ -562,12 +570,16 @@ static void test_other_schemes(void **state)
 
 	HARNESS_REQUIRE_DB();
 	scheme_accept(s, "key", "X-Api-Key: " API_KEY, "api-key");
+	scheme_accept(s, "ckey", "Cookie: theme=dark; hk=" API_KEY, "api-key");
 	scheme_accept(s, "bear", "Authorization: Bearer " BEARER_TOKEN, "bearer");
 	scheme_accept(s, "basic", basic, "basic");
 	scheme_accept(s, "open", NULL, "none");
 	before = harness_deliveries_count(s->g.conn, NULL);
 	scheme_reject(s, "key", "X-Api-Key: wrong", "bad_credentials");
 	scheme_reject(s, "key", NULL, "missing_credentials");
+	scheme_reject(s, "ckey", "Cookie: hk=wrong", "bad_credentials");
+	scheme_reject(s, "ckey", "X-Api-Key: " API_KEY, "missing_credentials");
+	scheme_reject(s, "ckey", "Cookie: hk=" API_KEY "; hk=" API_KEY, "malformed_credentials");
 	scheme_reject(s, "bear", "Authorization: Bearer wrong", "bad_credentials");
 	scheme_reject(s, "bear", "Authorization: Basic " BEARER_TOKEN, "missing_credentials");
 	scheme_reject(s, "basic", bad_basic, "bad_credentials");

@@ -240,6 +240,23 @@ static void test_secrets_key(void **state _unused_)
 	config_free(c);
 }
 
+/* api_key_cookie replaces the default header and cannot be combined with another place. */
+static void test_api_key_cookie(void **state _unused_)
+{
+	struct config *c =
+	    load_ok("[source.k]\nauth = api-key\nsecret = k1\napi_key_cookie = hk\n", NULL);
+
+	assert_string_equal(c->sources[0].api_key_cookie, "hk");
+	assert_null(c->sources[0].api_key_header);
+	assert_null(c->sources[0].api_key_query);
+	config_free(c);
+	expect_error("[source.k]\nauth = api-key\nsecret = k1\napi_key_cookie = hk\n"
+	             "api_key_header = X-K\n",
+	             NULL, "api_key_cookie: cannot be combined");
+	expect_error("[source.k]\nauth = hmac\nsecret = k1\napi_key_cookie = hk\n", NULL,
+	             "api_key_cookie");
+}
+
 /* Retention limits are 0 (keep) or at least an hour. */
 static void test_retention_limits(void **state _unused_)
 {
@@ -1349,6 +1366,7 @@ int main(void)
 	    cmocka_unit_test(test_digest),
 	    cmocka_unit_test(test_secrets_key),
 	    cmocka_unit_test(test_retention_limits),
+	    cmocka_unit_test(test_api_key_cookie),
 	    cmocka_unit_test(test_secret_and_secret_file),
 	    cmocka_unit_test(test_secret_shapes),
 	    cmocka_unit_test(test_auth_required),

@@ -727,6 +727,42 @@ static void test_api_key_query(_unused_ void **state)
 	expect_verify(&src, &t.req, 0, -EACCES, "missing_credentials");
 }
 
+/* api-key in a cookie (a Versori connection's apiKey.in = cookie): the named cookie among
+ * others, quoted or not; another cookie whose name starts the same does not count; the name
+ * twice, or two Cookie headers, is malformed. Cookie strings as Python's http.cookies writes
+ * them ("hk=k-new; theme=dark", "hk=\"k old\"" for a value it must quote). */
+static void test_api_key_cookie(_unused_ void **state)
+{
+	struct source_config src;
+	struct test_req t;
+
+	key_source(&src, AUTH_SCHEME_API_KEY, NULL, NULL, "k-new", "k old");
+	src.api_key_cookie = MUT("hk");
+	req_init(&t, "/hooks/k", "{}");
+	expect_verify(&src, &t.req, 0, -EACCES, "missing_credentials");
+	req_header(&t, "Cookie", "hk=k-new; theme=dark");
+	expect_verify(&src, &t.req, 0, 0, "api-key");
+	t.headers[0].value = "theme=dark;  hk=k-new  ";
+	expect_verify(&src, &t.req, 0, 0, "api-key");
+	t.headers[0].value = "hk=\"k old\"";
+	expect_verify(&src, &t.req, 0, 0, "api-key");
+	t.headers[0].value = "hkx=k-new; xhk=k-new";
+	expect_verify(&src, &t.req, 0, -EACCES, "missing_credentials");
+	t.headers[0].value = "hk=k-ne";
+	expect_verify(&src, &t.req, 0, -EACCES, "bad_credentials");
+	t.headers[0].value = "hk=";
+	expect_verify(&src, &t.req, 0, -EACCES, "missing_credentials");
+	t.headers[0].value = "hk=k-new; hk=k-nex";
+	expect_verify(&src, &t.req, 0, -EACCES, "malformed_credentials");
+	t.headers[0].value = "hk=k-new";
+	req_header(&t, "Cookie", "other=1");
+	expect_verify(&src, &t.req, 0, -EACCES, "malformed_credentials");
+	/* The header named like the cookie does not count. */
+	req_init(&t, "/hooks/k", "{}");
+	req_header(&t, "hk", "k-new");
+	expect_verify(&src, &t.req, 0, -EACCES, "missing_credentials");
+}
+
 /* Authorization values for bearer and basic sources, with the expected outcome. */
 struct auth_case {
 	const char *authorization;
@@ -879,6 +915,7 @@ int main(void)
 	    cmocka_unit_test(test_hmac_misconfigured),
 	    cmocka_unit_test(test_api_key_header),
 	    cmocka_unit_test(test_api_key_query),
+	    cmocka_unit_test(test_api_key_cookie),
 	    cmocka_unit_test(test_bearer),
 	    cmocka_unit_test(test_basic),
 	    cmocka_unit_test(test_none),
