@@ -348,18 +348,21 @@ json_t *versori_attempt_json(const struct versori_attempt *a)
 	const struct versori_outcome *o = a->outcome;
 	char started_at[64];
 	struct timespec ts;
-	long long ms;
+	long long us;
 	struct tm tm;
 	time_t secs;
 	json_t *rec;
 
+	/* In microseconds: the next call of an item starts after this one answered, so at least
+	 * its duration later, and its "at" sorts after this one's (the audit trail orders an
+	 * item's calls by it; in milliseconds two calls to a fast server would tie). */
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - (long long)o->total_ms;
-	secs = (time_t)(ms / 1000);
+	us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - (long long)(o->total_ms * 1000.0);
+	secs = (time_t)(us / 1000000);
 	gmtime_r(&secs, &tm);
-	snprintf(started_at, sizeof(started_at), "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ",
+	snprintf(started_at, sizeof(started_at), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
 	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	         ms % 1000);
+	         us % 1000000);
 
 	rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:i, s:s}", "at", started_at, "op", a->op,
 	                "method", a->method, "path", a->path, "status", (json_int_t)o->status,

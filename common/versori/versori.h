@@ -31,7 +31,7 @@ struct versori_attempt {
 };
 
 /* An attempt as the audit trail records it (a new object), called when it answered: at (when
- * it started: the wall clock less its duration, ISO 8601 UTC in milliseconds), op, method,
+ * it started: the wall clock less its duration, ISO 8601 UTC in microseconds), op, method,
  * path, status, duration_ms, call_attempt, outcome, and request_id, error_code, retry_after_s,
  * transport_error when there are. NULL on OOM. */
 json_t *versori_attempt_json(const struct versori_attempt *a);
