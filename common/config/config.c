@@ -68,6 +68,18 @@ static const char *sig_encoding_name(int v)
 	return sig_encoding_to_string((enum sig_encoding)v);
 }
 
+/* jwt_algorithm_to_string() with an int argument, for the key table. */
+static const char *jwt_algorithm_name(int v)
+{
+	return jwt_algorithm_to_string((enum jwt_algorithm)v);
+}
+
+/* jwt_secret_encoding_to_string() with an int argument, for the key table. */
+static const char *jwt_secret_encoding_name(int v)
+{
+	return jwt_secret_encoding_to_string((enum jwt_secret_encoding)v);
+}
+
 /* route_to_string() with an int argument, for the key table. */
 static const char *route_name(int v)
 {
@@ -92,6 +104,10 @@ static const struct enum_desc hmac_algorithm_enum = {
     hmac_algorithm_name, hmac_algorithm_from_string, _HMAC_ALGORITHM_MAX};
 static const struct enum_desc sig_encoding_enum = {sig_encoding_name, sig_encoding_from_string,
                                                    _SIG_ENCODING_MAX};
+static const struct enum_desc jwt_algorithm_enum = {jwt_algorithm_name, jwt_algorithm_from_string,
+                                                    _JWT_ALGORITHM_MAX};
+static const struct enum_desc jwt_secret_encoding_enum = {
+    jwt_secret_encoding_name, jwt_secret_encoding_from_string, _JWT_SECRET_ENCODING_MAX};
 static const struct enum_desc route_enum = {route_name, route_from_string, _ROUTE_MAX};
 static const struct enum_desc log_level_enum = {log_level_name, log_level_from_string,
                                                 _LOG_LEVEL_MAX};
@@ -191,6 +207,7 @@ struct config_key {
 static int set_value_file(const struct key_apply *a, const char *value, char **ret_problem);
 static int set_secret(const struct key_apply *a, const char *value, char **ret_problem);
 static int set_secret_file(const struct key_apply *a, const char *value, char **ret_problem);
+static int set_public_key_file(const struct key_apply *a, const char *value, char **ret_problem);
 static int set_sig_inputs(const struct key_apply *a, const char *value, char **ret_problem);
 static int set_idempotency(const struct key_apply *a, const char *value, char **ret_problem);
 static void print_secrets(FILE *f, const struct config_key *k, const void *base);
@@ -347,7 +364,7 @@ static const struct config_key global_keys[] = {
 /* A [source.NAME] section; environment HOOKRUN_SOURCE_<NAME>_<KEY>. */
 static const struct config_key source_keys[] = {
     {SOURCE_KEY("auth", "AUTH", auth, KEY_ENUM), .schemes = SCHEMES_ALL, .enums = &auth_scheme_enum,
-     .help = "required: none, hmac, standard-webhooks, api-key, bearer or basic"},
+     .help = "required: none, hmac, standard-webhooks, api-key, bearer, basic or jwt-bearer"},
     {SOURCE_KEY("secret", "SECRET", secrets, KEY_STRING), .flags = KEY_SECRET | KEY_REPEATABLE,
      .schemes = SCHEMES_SECRET, .conflicts = "secret_file", .set = set_secret,
      .print = print_secrets, .help = "repeatable; every value is accepted, list the newest first"},
@@ -381,6 +398,34 @@ static const struct config_key source_keys[] = {
     {SOURCE_KEY("api_key_cookie", "API_KEY_COOKIE", api_key_cookie, KEY_STRING),
      .flags = KEY_OPTIONAL | KEY_TOKEN, .schemes = SCHEME(AUTH_SCHEME_API_KEY),
      .help = "cookie carrying the key instead of a header (a connection's apiKey.in = cookie)"},
+    {SOURCE_KEY("jwt_algorithm", "JWT_ALGORITHM", jwt_algorithm, KEY_ENUM), .def = "HS256",
+     .schemes = SCHEME(AUTH_SCHEME_JWT_BEARER), .enums = &jwt_algorithm_enum,
+     .help = "the one algorithm accepted, whatever a token's header says: HS256, HS384, "
+             "HS512 (secret), RS256, RS384 or RS512 (jwt_public_key_file)"},
+    {SOURCE_KEY("jwt_secret_encoding", "JWT_SECRET_ENCODING", jwt_secret_encoding, KEY_ENUM),
+     .def = "base64", .schemes = SCHEME(AUTH_SCHEME_JWT_BEARER), .enums = &jwt_secret_encoding_enum,
+     .help = "how an HS* secret is written: base64 (as the Versori connection holds it) or raw"},
+    {SOURCE_KEY("jwt_public_key_file", "JWT_PUBLIC_KEY_FILE", secrets, KEY_PATH),
+     .flags = KEY_NOPRINT, .schemes = SCHEME(AUTH_SCHEME_JWT_BEARER), .set = set_public_key_file,
+     .help = "RS*: a PEM file of the senders' RSA public keys (BEGIN PUBLIC KEY), several for "
+             "rotation; replaces secret"},
+    {SOURCE_KEY("jwt_header_prefix", "JWT_HEADER_PREFIX", jwt_header_prefix, KEY_STRING),
+     .def = "Bearer", .schemes = SCHEME(AUTH_SCHEME_JWT_BEARER),
+     .help = "the word before the token in Authorization (a connection's "
+             "authorizationHeaderPrefix: Bearer, JWT, ...)"},
+    {SOURCE_KEY("jwt_leeway", "JWT_LEEWAY", jwt_leeway_s, KEY_DURATION), .def = "30s", .min = 0,
+     .max = 3600, .schemes = SCHEME(AUTH_SCHEME_JWT_BEARER),
+     .help = "clock skew allowed on exp, nbf and iat"},
+    {SOURCE_KEY("jwt_require_exp", "JWT_REQUIRE_EXP", jwt_require_exp, KEY_BOOL), .def = "true",
+     .schemes = SCHEME(AUTH_SCHEME_JWT_BEARER),
+     .help = "refuse tokens without exp (a connection without expiresIn sends none)"},
+    {SOURCE_KEY("jwt_issuer", "JWT_ISSUER", jwt_issuer, KEY_STRING), .flags = KEY_OPTIONAL,
+     .schemes = SCHEME(AUTH_SCHEME_JWT_BEARER), .help = "required value of the iss claim"},
+    {SOURCE_KEY("jwt_audience", "JWT_AUDIENCE", jwt_audience, KEY_STRING), .flags = KEY_OPTIONAL,
+     .schemes = SCHEME(AUTH_SCHEME_JWT_BEARER),
+     .help = "a value the aud claim must hold (a string, or one of an array)"},
+    {SOURCE_KEY("jwt_subject", "JWT_SUBJECT", jwt_subject, KEY_STRING), .flags = KEY_OPTIONAL,
+     .schemes = SCHEME(AUTH_SCHEME_JWT_BEARER), .help = "required value of the sub claim"},
     {SOURCE_KEY("tolerance", "TOLERANCE", tolerance_s, KEY_DURATION), .def = "5m", .min = 1,
      .max = DAY, .schemes = SCHEME(AUTH_SCHEME_STANDARD_WEBHOOKS),
      .help = "accepted clock skew of webhook-timestamp, both directions"},
@@ -986,6 +1031,67 @@ static int set_secret_file(const struct key_apply *a, const char *value, char **
 	assert(text);
 	r = secret_file_parse(text, value, &tmp, ret_problem);
 	explicit_bzero(text, VALUE_FILE_MAX + 1);
+	free(text);
+	if (r < 0) {
+		secrets_clear(&tmp);
+		return r;
+	}
+	secrets_clear(s);
+	memcpy(s->secrets, tmp.secrets, sizeof(s->secrets));
+	s->n_secrets = tmp.n_secrets;
+	return 0;
+}
+
+/* Add every "BEGIN PUBLIC KEY" block of text to tmp as a secret, in file order. */
+static int public_keys_parse(const char *text, const char *path, struct source_config *tmp,
+                             char **ret_problem)
+{
+	static const char begin[] = "-----BEGIN PUBLIC KEY-----";
+	static const char end[] = "-----END PUBLIC KEY-----";
+	const char *p = text, *b, *e;
+	_cleanup_free_ char *block = NULL;
+	int r;
+
+	while ((b = strstr(p, begin))) {
+		e = strstr(b, end);
+		if (!e) {
+			*ret_problem =
+			    xasprintf("'%s' has a public key without its END line", path);
+			return -EINVAL;
+		}
+		e += strlen(end);
+		free(block);
+		block = xasprintf("%.*s\n", (int)(e - b), b);
+		r = secrets_add(tmp, block, ret_problem);
+		if (r < 0) {
+			free(*ret_problem);
+			*ret_problem =
+			    xasprintf("'%s' holds more than %d keys", path, SOURCE_MAX_SECRETS);
+			return r;
+		}
+		p = e;
+	}
+	if (tmp->n_secrets == 0) {
+		*ret_problem =
+		    xasprintf("'%s' holds no public key (-----BEGIN PUBLIC KEY-----)", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Setter for jwt_public_key_file: the file's keys replace any secret. */
+static int set_public_key_file(const struct key_apply *a, const char *value, char **ret_problem)
+{
+	struct source_config *s = a->base;
+	struct source_config tmp = {0};
+	char *text = NULL;
+	int r;
+
+	r = file_read_small(value, &text, ret_problem);
+	if (r < 0)
+		return r;
+	assert(text);
+	r = public_keys_parse(text, value, &tmp, ret_problem);
 	free(text);
 	if (r < 0) {
 		secrets_clear(&tmp);

@@ -11,6 +11,18 @@ static const char *const auth_scheme_names[_AUTH_SCHEME_MAX] = {
     [AUTH_SCHEME_API_KEY] = "api-key",
     [AUTH_SCHEME_BEARER] = "bearer",
     [AUTH_SCHEME_BASIC] = "basic",
+    [AUTH_SCHEME_JWT_BEARER] = "jwt-bearer",
+};
+
+static const char *const jwt_algorithm_names[_JWT_ALGORITHM_MAX] = {
+    [JWT_ALGORITHM_HS256] = "HS256", [JWT_ALGORITHM_HS384] = "HS384",
+    [JWT_ALGORITHM_HS512] = "HS512", [JWT_ALGORITHM_RS256] = "RS256",
+    [JWT_ALGORITHM_RS384] = "RS384", [JWT_ALGORITHM_RS512] = "RS512",
+};
+
+static const char *const jwt_secret_encoding_names[_JWT_SECRET_ENCODING_MAX] = {
+    [JWT_SECRET_ENCODING_BASE64] = "base64",
+    [JWT_SECRET_ENCODING_RAW] = "raw",
 };
 
 static const char *const hmac_algorithm_names[_HMAC_ALGORITHM_MAX] = {
@@ -84,6 +96,36 @@ const char *hmac_algorithm_to_string(enum hmac_algorithm a)
 int hmac_algorithm_from_string(const char *s)
 {
 	return names_lookup(hmac_algorithm_names, _HMAC_ALGORITHM_MAX, s);
+}
+
+/* Name of a JWT algorithm. */
+const char *jwt_algorithm_to_string(enum jwt_algorithm a)
+{
+	return names_get(jwt_algorithm_names, _JWT_ALGORITHM_MAX, (int)a);
+}
+
+/* Parse a JWT algorithm name ("HS256"); -EINVAL when unknown. */
+int jwt_algorithm_from_string(const char *s)
+{
+	return names_lookup(jwt_algorithm_names, _JWT_ALGORITHM_MAX, s);
+}
+
+/* Whether a is one of the HMAC algorithms (a shared secret, not a key pair). */
+bool jwt_algorithm_is_hmac(enum jwt_algorithm a)
+{
+	return a == JWT_ALGORITHM_HS256 || a == JWT_ALGORITHM_HS384 || a == JWT_ALGORITHM_HS512;
+}
+
+/* Name of a JWT secret encoding. */
+const char *jwt_secret_encoding_to_string(enum jwt_secret_encoding e)
+{
+	return names_get(jwt_secret_encoding_names, _JWT_SECRET_ENCODING_MAX, (int)e);
+}
+
+/* Parse a JWT secret encoding name; -EINVAL when unknown. */
+int jwt_secret_encoding_from_string(const char *s)
+{
+	return names_lookup(jwt_secret_encoding_names, _JWT_SECRET_ENCODING_MAX, s);
 }
 
 /* Name of a signature input. */

@@ -13,7 +13,26 @@ enum auth_scheme {
 	AUTH_SCHEME_API_KEY,
 	AUTH_SCHEME_BEARER,
 	AUTH_SCHEME_BASIC,
+	AUTH_SCHEME_JWT_BEARER,
 	_AUTH_SCHEME_MAX,
+};
+
+/* jwt-bearer: the one algorithm a source accepts (never the token's choice). */
+enum jwt_algorithm {
+	JWT_ALGORITHM_HS256,
+	JWT_ALGORITHM_HS384,
+	JWT_ALGORITHM_HS512,
+	JWT_ALGORITHM_RS256,
+	JWT_ALGORITHM_RS384,
+	JWT_ALGORITHM_RS512,
+	_JWT_ALGORITHM_MAX,
+};
+
+/* jwt-bearer: how an HS* secret is written in the configuration. */
+enum jwt_secret_encoding {
+	JWT_SECRET_ENCODING_BASE64, /* as a Versori connection holds it */
+	JWT_SECRET_ENCODING_RAW,    /* the key's bytes as written */
+	_JWT_SECRET_ENCODING_MAX,
 };
 
 enum hmac_algorithm {
@@ -69,7 +88,9 @@ struct source_config {
 	char *name;
 	enum auth_scheme auth;
 	/* Raw secrets as configured, oldest last; several accepted at once for rotation.
-	 * standard-webhooks: "whsec_<base64>"; basic: "user:password"; others: the value. */
+	 * standard-webhooks: "whsec_<base64>"; basic: "user:password"; jwt-bearer: the HS*
+	 * secret (jwt_secret_encoding), or for RS* one "BEGIN PUBLIC KEY" PEM each (from
+	 * jwt_public_key_file); others: the value. */
 	char *secrets[SOURCE_MAX_SECRETS];
 	size_t n_secrets;
 	/* hmac */
@@ -86,6 +107,15 @@ struct source_config {
 	char *api_key_cookie; /* the key in this cookie instead (Versori's apiKey.in = cookie) */
 	/* standard-webhooks: allowed clock skew, both directions */
 	long long tolerance_s;
+	/* jwt-bearer */
+	enum jwt_algorithm jwt_algorithm;
+	enum jwt_secret_encoding jwt_secret_encoding;
+	char *jwt_header_prefix; /* "Bearer", "JWT", ...: the Authorization scheme */
+	long long jwt_leeway_s;  /* clock skew allowed on exp, nbf and iat */
+	bool jwt_require_exp;
+	char *jwt_issuer; /* required values of iss, aud (one of them) and sub, or NULL */
+	char *jwt_audience;
+	char *jwt_subject;
 	size_t body_limit;
 	enum idempotency_from idempotency_from;
 	char *idempotency_name; /* header name or RFC 6901 JSON pointer */
@@ -110,6 +140,12 @@ const char *auth_scheme_to_string(enum auth_scheme s);
 int auth_scheme_from_string(const char *s);
 const char *hmac_algorithm_to_string(enum hmac_algorithm a);
 int hmac_algorithm_from_string(const char *s);
+/* "HS256" ... "RS512", as JOSE names them. */
+const char *jwt_algorithm_to_string(enum jwt_algorithm a);
+int jwt_algorithm_from_string(const char *s);
+bool jwt_algorithm_is_hmac(enum jwt_algorithm a);
+const char *jwt_secret_encoding_to_string(enum jwt_secret_encoding e);
+int jwt_secret_encoding_from_string(const char *s);
 const char *sig_encoding_to_string(enum sig_encoding e);
 int sig_encoding_from_string(const char *s);
 const char *sig_input_to_string(enum sig_input i);

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "xalloc.h"
@@ -19,12 +20,14 @@ static const char *const hmac_digest_names[_CRYPTO_HASH_MAX] = {
     [CRYPTO_HASH_SHA1] = "SHA1",
     [CRYPTO_HASH_SHA256] = "SHA256",
     [CRYPTO_HASH_SHA512] = "SHA512",
+    [CRYPTO_HASH_SHA384] = "SHA384",
 };
 
 static const size_t hmac_sizes[_CRYPTO_HASH_MAX] = {
     [CRYPTO_HASH_SHA1] = 20,
     [CRYPTO_HASH_SHA256] = 32,
     [CRYPTO_HASH_SHA512] = 64,
+    [CRYPTO_HASH_SHA384] = 48,
 };
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -390,4 +393,114 @@ out:
 	free(out);
 	EVP_CIPHER_CTX_free(ctx);
 	return r;
+}
+
+/* An RSA public key decoded once, found again by the SHA-256 of its PEM. */
+struct rsa_key_slot {
+	unsigned char digest[CRYPTO_SHA256_SIZE];
+	EVP_PKEY *key;
+	uint64_t used; /* the slot least recently used is taken for a new key */
+};
+
+#define RSA_KEY_CACHE 16
+static struct rsa_key_slot rsa_keys[RSA_KEY_CACHE];
+static uint64_t rsa_keys_clock;
+
+/* Decode an RSA public key PEM; NULL when it is not one. */
+static EVP_PKEY *rsa_public_key_read(const char *pem, size_t len)
+{
+	EVP_PKEY *key;
+	BIO *bio;
+
+	if (!pem || len == 0 || len > INT_MAX)
+		return NULL;
+	bio = BIO_new_mem_buf(pem, (int)len);
+	if (!bio)
+		return NULL;
+	/* No passphrase callback can prompt: a public key is never encrypted. */
+	key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (key && EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
+		EVP_PKEY_free(key);
+		key = NULL;
+	}
+	return key;
+}
+
+/* The decoded key of pem, from the cache or decoded now (and kept); NULL when it is not an
+ * RSA public key. Borrowed: valid until RSA_KEY_CACHE other keys have been used. */
+static EVP_PKEY *rsa_public_key_get(const char *pem, size_t len)
+{
+	unsigned char digest[CRYPTO_SHA256_SIZE];
+	struct rsa_key_slot *victim = &rsa_keys[0];
+	EVP_PKEY *key;
+
+	if (crypto_sha256(pem, len, digest) < 0)
+		return NULL;
+	for (size_t i = 0; i < RSA_KEY_CACHE; i++) {
+		struct rsa_key_slot *s = &rsa_keys[i];
+
+		if (s->key && memcmp(s->digest, digest, sizeof(digest)) == 0) {
+			s->used = ++rsa_keys_clock;
+			return s->key;
+		}
+		if (!s->key || s->used < victim->used)
+			victim = s;
+	}
+	key = rsa_public_key_read(pem, len);
+	if (!key)
+		return NULL;
+	EVP_PKEY_free(victim->key);
+	memcpy(victim->digest, digest, sizeof(digest));
+	victim->key = key;
+	victim->used = ++rsa_keys_clock;
+	return key;
+}
+
+/* Verify an RSASSA-PKCS1-v1_5 signature with a cached key. */
+int crypto_rsa_verify(enum crypto_hash alg, const char *pem, size_t len, const void *msg,
+                      size_t msg_len, const unsigned char *sig, size_t sig_len)
+{
+	const EVP_MD *md;
+	EVP_MD_CTX *ctx;
+	EVP_PKEY *key;
+	int ok;
+
+	switch (alg) {
+	case CRYPTO_HASH_SHA256:
+		md = EVP_sha256();
+		break;
+	case CRYPTO_HASH_SHA384:
+		md = EVP_sha384();
+		break;
+	case CRYPTO_HASH_SHA512:
+		md = EVP_sha512();
+		break;
+	default:
+		return -EINVAL;
+	}
+	key = rsa_public_key_get(pem, len);
+	if (!key)
+		return -EINVAL;
+	ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return -ENOMEM;
+	/* EVP_PKEY_RSA keys default to PKCS #1 v1.5 padding: what RS256/384/512 use. */
+	ok = EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) == 1 &&
+	     EVP_DigestVerify(ctx, sig, sig_len, msg, msg_len) == 1;
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -EACCES;
+}
+
+/* Read an RSA public key PEM and tell its size. */
+int crypto_rsa_public_key_bits(const char *pem, size_t len)
+{
+	EVP_PKEY *key = rsa_public_key_read(pem, len);
+	int bits;
+
+	if (!key)
+		return -EINVAL;
+	bits = EVP_PKEY_get_bits(key);
+	EVP_PKEY_free(key);
+	return bits;
 }

@@ -1,4 +1,4 @@
-/* Versori signing-key JWTs: RS256 minting and verification over libjwt. */
+/* Versori signing-key JWTs: RS256 minting and verification over the jws module. */
 #include "signing_key.h"
 
 #include <errno.h>
@@ -7,26 +7,18 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <jwt.h>
 
 #include "crypto.h"
+#include "jws.h"
 #include "xalloc.h"
 
-#define SIGNING_KEY_TOKEN_MAX     16384 /* longer tokens are refused before any decoding */
-#define SIGNING_KEY_MIN_SIG_BYTES 256   /* an RS256 signature is as long as the modulus */
+#define SIGNING_KEY_MIN_SIG_BYTES 256 /* an RS256 signature is as long as the modulus */
 #define SIGNING_KEY_PEM_MAX       65536
 
 struct signing_key {
 	char *pem; /* secret: wiped on free */
 	size_t len;
 };
-
-/* Free a libjwt object through a cleanup attribute. */
-static inline void jwt_freep(jwt_t **p)
-{
-	jwt_free(*p);
-}
-#define _cleanup_jwt_ _cleanup_(jwt_freep)
 
 /* Whether the n bytes at s contain needle (PEM text is not necessarily NUL-terminated). */
 static bool mem_contains(const char *s, size_t n, const char *needle)
@@ -108,48 +100,42 @@ void signing_key_free(struct signing_key *k)
 	free(k);
 }
 
-/* Add the non-zero claims of c to jwt; 0 or -ENOMEM/-EINVAL from libjwt. */
-static int jwt_add_claims(jwt_t *jwt, const struct signing_key_claims *c)
+/* The non-zero claims of c as a JSON object (a new reference), NULL on OOM. */
+static json_t *claims_json(const struct signing_key_claims *c)
 {
 	const struct {
 		const char *name;
 		int64_t value;
 	} times[] = {{"iat", c->iat}, {"nbf", c->nbf}, {"exp", c->exp}};
+	json_t *o = json_object();
 
-	if (c->iss && jwt_add_grant(jwt, "iss", c->iss) != 0)
-		return -EINVAL;
-	if (c->sub && jwt_add_grant(jwt, "sub", c->sub) != 0)
-		return -EINVAL;
+	if (!o)
+		return NULL;
+	if (c->iss && json_object_set_new(o, "iss", json_string(c->iss)) < 0)
+		goto fail;
+	if (c->sub && json_object_set_new(o, "sub", json_string(c->sub)) < 0)
+		goto fail;
 	for (size_t i = 0; i < ELEMENTSOF(times); i++)
 		if (times[i].value != 0 &&
-		    jwt_add_grant_int(jwt, times[i].name, times[i].value) != 0)
-			return -EINVAL;
-	return 0;
+		    json_object_set_new(o, times[i].name, json_integer(times[i].value)) < 0)
+			goto fail;
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
 }
 
 /* Mint an RS256 token with header {"alg":"RS256","typ":"JWT"} and the claims of c. */
 int signing_key_mint(const struct signing_key *k, const struct signing_key_claims *c, char **ret)
 {
-	_cleanup_jwt_ jwt_t *jwt = NULL;
-	char *token;
-	int r;
+	json_auto_t *claims = NULL;
 
-	if (!k || !c || k->len > INT32_MAX)
+	if (!k || !c)
 		return -EINVAL;
-	if (jwt_new(&jwt) != 0)
+	claims = claims_json(c);
+	if (!claims)
 		return -ENOMEM;
-	r = jwt_add_claims(jwt, c);
-	if (r < 0)
-		return r;
-	if (jwt_add_header(jwt, "typ", "JWT") != 0)
-		return -ENOMEM;
-	if (jwt_set_alg(jwt, JWT_ALG_RS256, (const unsigned char *)k->pem, (int)k->len) != 0)
-		return -EINVAL;
-	token = jwt_encode_str(jwt);
-	if (!token)
-		return errno == ENOMEM ? -ENOMEM : -EINVAL;
-	*ret = token;
-	return 0;
+	return jws_mint("RS256", k->pem, k->len, claims, ret);
 }
 
 /* The issuer claim for a key id. */
@@ -166,53 +152,6 @@ const char *signing_key_issuer_key_id(const char *iss)
 	if (!iss || strncmp(iss, SIGNING_KEY_ISSUER_PREFIX, n) != 0 || iss[n] == '\0')
 		return NULL;
 	return iss + n;
-}
-
-/* Decode one base64url JWT segment of n bytes into a JSON object; -EBADMSG otherwise. */
-static int segment_decode(const char *s, size_t n, json_t **ret)
-{
-	_cleanup_free_ unsigned char *raw = NULL;
-	size_t raw_len = 0;
-	json_t *v;
-
-	if (n == 0 || crypto_base64url_decode(s, n, &raw, &raw_len) < 0)
-		return -EBADMSG;
-	v = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
-	if (!v)
-		return -EBADMSG;
-	if (!json_is_object(v)) {
-		json_decref(v);
-		return -EBADMSG;
-	}
-	*ret = v;
-	return 0;
-}
-
-/* Split "<header>.<payload>.<signature>" and decode the first two parts. */
-static int token_decode(const char *token, json_t **ret_header, json_t **ret_payload)
-{
-	const char *d1, *d2;
-	json_t *h = NULL, *p = NULL;
-	size_t len;
-
-	if (!token)
-		return -EBADMSG;
-	len = strnlen(token, SIGNING_KEY_TOKEN_MAX + 1);
-	if (len > SIGNING_KEY_TOKEN_MAX)
-		return -EBADMSG;
-	d1 = strchr(token, '.');
-	d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-	if (!d2 || strchr(d2 + 1, '.'))
-		return -EBADMSG;
-	if (segment_decode(token, (size_t)(d1 - token), &h) < 0)
-		return -EBADMSG;
-	if (segment_decode(d1 + 1, (size_t)(d2 - d1 - 1), &p) < 0) {
-		json_decref(h);
-		return -EBADMSG;
-	}
-	*ret_header = h;
-	*ret_payload = p;
-	return 0;
 }
 
 /* Read an optional string claim into *ret (new string, or NULL when absent). */
@@ -267,31 +206,26 @@ int signing_key_peek(const char *token, struct signing_key_claims *ret)
 	json_auto_t *payload = NULL;
 	int r;
 
-	r = token_decode(token, &header, &payload);
+	r = jws_decode(token, &header, &payload);
 	if (r < 0)
 		return r;
 	return claims_from_payload(payload, ret);
 }
 
-/* Check the signature with libjwt, refusing anything but RS256 before libjwt sees the token. */
+/* Check the signature as RS256, whatever the header says ("alg_not_rs256" when it names
+ * another algorithm). */
 static int token_signature_check(const char *token, const json_t *header, const char *public_pem,
                                  const char **ret_reason)
 {
-	const char *alg = json_string_value(json_object_get(header, "alg"));
-	_cleanup_jwt_ jwt_t *jwt = NULL;
+	int r = jws_verify(token, header, "RS256", public_pem, strlen(public_pem), ret_reason);
 
-	/* Deciding on the header's alg ourselves closes "none" and HS256-with-the-public-key. */
-	if (!alg || strcmp(alg, "RS256") != 0) {
-		*ret_reason = "alg_not_rs256";
-		return -EACCES;
-	}
-	if (jwt_decode(&jwt, token, (const unsigned char *)public_pem, (int)strlen(public_pem)) !=
-	        0 ||
-	    !jwt || jwt_get_alg(jwt) != JWT_ALG_RS256) {
+	if (r == -EINVAL) {
 		*ret_reason = "bad_signature";
 		return -EACCES;
 	}
-	return 0;
+	if (r == -EACCES && strcmp(*ret_reason, "alg_not_allowed") == 0)
+		*ret_reason = "alg_not_rs256";
+	return r;
 }
 
 /* Check exp and nbf of verified claims against now_s with leeway_s of skew. */
@@ -322,7 +256,7 @@ int signing_key_verify(const char *token, const char *public_pem, int64_t now_s,
 	if (!public_pem || !pem_is_plain(public_pem, strlen(public_pem)) ||
 	    !pem_starts_with(public_pem, strlen(public_pem), "PUBLIC KEY"))
 		return -EINVAL;
-	r = token_decode(token, &header, &payload);
+	r = jws_decode(token, &header, &payload);
 	if (r < 0)
 		return r;
 	r = claims_from_payload(payload, &c);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "crypto.h"
+#include "jwt_bearer.h"
 #include "xalloc.h"
 
 #define R_MISSING_SIGNATURE           "missing_signature"
@@ -26,11 +27,14 @@
 #define R_INTERNAL_ERROR              "internal_error"
 
 static const char *const webhook_auth_reason_list[] = {
-    R_MISSING_SIGNATURE,     R_MALFORMED_SIGNATURE, R_BAD_SIGNATURE,
-    R_MISSING_MESSAGE_ID,    R_MISSING_TIMESTAMP,   R_MALFORMED_TIMESTAMP,
-    R_TIMESTAMP_TOO_OLD,     R_TIMESTAMP_TOO_NEW,   R_MISSING_CREDENTIALS,
-    R_MALFORMED_CREDENTIALS, R_BAD_CREDENTIALS,     R_UNAUTHENTICATED_NOT_ALLOWED,
-    R_SOURCE_MISCONFIGURED,  R_INTERNAL_ERROR,      NULL,
+    R_MISSING_SIGNATURE,    R_MALFORMED_SIGNATURE,
+    R_BAD_SIGNATURE,        R_MISSING_MESSAGE_ID,
+    R_MISSING_TIMESTAMP,    R_MALFORMED_TIMESTAMP,
+    R_TIMESTAMP_TOO_OLD,    R_TIMESTAMP_TOO_NEW,
+    R_MISSING_CREDENTIALS,  R_MALFORMED_CREDENTIALS,
+    R_BAD_CREDENTIALS,      R_UNAUTHENTICATED_NOT_ALLOWED,
+    R_SOURCE_MISCONFIGURED, R_INTERNAL_ERROR,
+    JWT_BEARER_REASONS,     NULL,
 };
 
 /* Headers that carry credentials whatever the source's configuration. */
@@ -241,6 +245,9 @@ static const char *source_problem(const struct source_config *src)
 		return "api-key needs api_key_header, api_key_query or api_key_cookie";
 	if (src->auth == AUTH_SCHEME_STANDARD_WEBHOOKS && src->tolerance_s < 0)
 		return "negative timestamp tolerance";
+	if (src->auth == AUTH_SCHEME_JWT_BEARER &&
+	    ((unsigned)src->jwt_algorithm >= _JWT_ALGORITHM_MAX || !src->jwt_header_prefix))
+		return "jwt-bearer needs jwt_algorithm and jwt_header_prefix";
 	return NULL;
 }
 
@@ -255,6 +262,8 @@ int webhook_auth_source_check(const struct source_config *src, const char **ret_
 		if (key_set_standard(&ks, src) < 0)
 			problem = "standard-webhooks secret is not whsec_<base64>";
 	}
+	if (!problem && src->auth == AUTH_SCHEME_JWT_BEARER)
+		problem = jwt_bearer_source_problem(src);
 	if (!problem)
 		return 0;
 	if (ret_problem)
@@ -684,6 +693,27 @@ static int verify_basic(const struct source_config *src, const struct http_req *
 	return verdict(ret_reason, "basic", 0);
 }
 
+/* Verify the jwt-bearer scheme: "Authorization: <jwt_header_prefix> <JWT>". */
+static int verify_jwt_bearer(const struct source_config *src, const struct http_req *req,
+                             long long now_s, const char **ret_reason)
+{
+	size_t len = 0;
+	const char *token = authorization_credentials(req, src->jwt_header_prefix, &len);
+	const char *reason = R_INTERNAL_ERROR;
+	int r;
+
+	if (!token)
+		return verdict(ret_reason, R_MISSING_CREDENTIALS, -EACCES);
+	if (len == 0)
+		return verdict(ret_reason, R_MALFORMED_CREDENTIALS, -EACCES);
+	r = jwt_bearer_verify(src, token, len, now_s, &reason);
+	if (r == -EINVAL)
+		return verdict(ret_reason, R_SOURCE_MISCONFIGURED, r);
+	if (r < 0)
+		return verdict(ret_reason, reason, r);
+	return verdict(ret_reason, "jwt-bearer", 0);
+}
+
 /* Verify req against its source's auth scheme at time now_s. */
 int webhook_auth_verify(const struct source_config *src, const struct http_req *req,
                         long long now_s, const char **ret_reason)
@@ -706,6 +736,8 @@ int webhook_auth_verify(const struct source_config *src, const struct http_req *
 		return verify_bearer(src, req, ret_reason);
 	case AUTH_SCHEME_BASIC:
 		return verify_basic(src, req, ret_reason);
+	case AUTH_SCHEME_JWT_BEARER:
+		return verify_jwt_bearer(src, req, now_s, ret_reason);
 	default:
 		return verdict(ret_reason, R_SOURCE_MISCONFIGURED, -EINVAL);
 	}

@@ -1,5 +1,5 @@
 /* Verification of inbound webhook requests against their source's auth configuration (hmac,
- * Standard Webhooks, api-key, bearer, basic, none), plus signing helpers for tests, the
+ * Standard Webhooks, api-key, bearer, basic, jwt-bearer, none), plus signing helpers for tests, the
  * benchmark and the CLI. Used by the ingress on every request; pure CPU work, never blocks. */
 #pragma once
 
@@ -27,10 +27,12 @@
  *   malformed_credentials       bearer without a token; basic not base64 of "user:password"
  *   bad_credentials             credentials that match no configured secret
  *   unauthenticated_not_allowed auth=none without allow_unauthenticated
+ *   malformed_token ... bad_subject
+ *                               jwt-bearer: the token's own codes, listed in jwt_bearer.h
  *   source_misconfigured        (with -EINVAL) the source's auth settings are unusable
  *   internal_error              (with -ENOMEM) OpenSSL failed; not the sender's fault
  * On success the reason names the scheme that verified the request: "hmac",
- * "standard-webhooks", "api-key", "bearer", "basic" or "none".
+ * "standard-webhooks", "api-key", "bearer", "basic", "jwt-bearer" or "none".
  */
 
 /* The failure reason codes above, NULL-terminated, so metrics can pre-register them all.
@@ -60,6 +62,8 @@ int webhook_auth_source_check(const struct source_config *src,
  *   api-key: api_key_header (wins) or api_key_query (percent-decoded) equals a secret.
  *   bearer: "Authorization: Bearer <token>" (scheme case-insensitive), token equals a secret.
  *   basic: "Authorization: Basic <base64>", decoded "user:password" equals a secret.
+ *   jwt-bearer: "Authorization: <jwt_header_prefix> <JWT>" (prefix case-insensitive), the
+ *     token verified by jwt_bearer_verify().
  *   none: verified only when allow_unauthenticated. */
 int webhook_auth_verify(const struct source_config *src, const struct http_req *req,
                         long long now_s, const char **ret_reason) _warn_unused_result_;

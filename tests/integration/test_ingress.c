@@ -20,6 +20,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "harness.h"
+#include "jwt_bearer.h"
 #include "webhook_auth.h"
 #include "xalloc.h"
 
@@ -32,18 +33,15 @@
 #define API_KEY      "k-0123456789abcdef"
 #define BEARER_TOKEN "t-fedcba9876543210"
 #define BASIC_CRED   "alice:wonderland"
+#define JWT_SECRET   "YSAzMi1ieXRlIEhTMjU2IGtleSBmb3IgaG9va3J1biE=" /* base64 of 32 bytes */
 
 /* The secrets of the shared ingress travel in its environment, never in argv. */
 static const char *const shared_env[] = {
-    "HOOKRUN_SOURCE_GH_SECRET=" GH_SECRET,
-    "HOOKRUN_SOURCE_BIG_SECRET=" GH_SECRET,
-    "HOOKRUN_SOURCE_EVT_SECRET=" GH_SECRET,
-    "HOOKRUN_SOURCE_SW_SECRET=" SW_SECRET,
-    "HOOKRUN_SOURCE_KEY_SECRET=" API_KEY,
-    "HOOKRUN_SOURCE_BEAR_SECRET=" BEARER_TOKEN,
-    "HOOKRUN_SOURCE_CKEY_SECRET=" API_KEY,
-    "HOOKRUN_SOURCE_BASIC_SECRET=" BASIC_CRED,
-    NULL,
+    "HOOKRUN_SOURCE_GH_SECRET=" GH_SECRET,   "HOOKRUN_SOURCE_BIG_SECRET=" GH_SECRET,
+    "HOOKRUN_SOURCE_EVT_SECRET=" GH_SECRET,  "HOOKRUN_SOURCE_SW_SECRET=" SW_SECRET,
+    "HOOKRUN_SOURCE_KEY_SECRET=" API_KEY,    "HOOKRUN_SOURCE_BEAR_SECRET=" BEARER_TOKEN,
+    "HOOKRUN_SOURCE_CKEY_SECRET=" API_KEY,   "HOOKRUN_SOURCE_BASIC_SECRET=" BASIC_CRED,
+    "HOOKRUN_SOURCE_JWT_SECRET=" JWT_SECRET, NULL,
 };
 
 #define HMAC_SOURCE                                                                                \
@@ -74,6 +72,10 @@ static const char shared_sources[] =
     "auth = bearer\n"
     "[source.basic]\n"
     "auth = basic\n"
+    "[source.jwt]\n"
+    "auth = jwt-bearer\n"
+    "jwt_header_prefix = JWT\n"
+    "jwt_issuer = versori\n"
     "[source.open]\n"
     "auth = none\n"
     "allow_unauthenticated = true\n";
@@ -558,7 +560,21 @@ static void scheme_reject(struct suite *s, const char *source, const char *heade
 	            source, 401, code);
 }
 
-/* 6. api-key (in a header or a cookie), bearer, basic and none end to end. */
+/* "Authorization: JWT <token>" for the jwt source: iss, and exp at now + exp_in seconds. */
+static char *jwt_header(const char *iss, long long exp_in)
+{
+	struct source_config src = {.auth = AUTH_SCHEME_JWT_BEARER,
+	                            .jwt_algorithm = JWT_ALGORITHM_HS256};
+	json_auto_t *claims =
+	    json_pack("{s:s, s:I, s:I}", "iss", iss, "exp", (json_int_t)(time(NULL) + exp_in),
+	              "iat", (json_int_t)time(NULL));
+	_cleanup_free_ char *token = jwt_bearer_mint(&src, JWT_SECRET, claims);
+
+	assert_non_null(token);
+	return xasprintf("Authorization: JWT %s", token);
+}
+
+/* 6. api-key (in a header or a cookie), bearer, basic, jwt-bearer and none end to end. */
 static void test_other_schemes(void **state)
 {
 	struct suite *s = *state;
@@ -566,6 +582,9 @@ static void test_other_schemes(void **state)
 	_cleanup_free_ char *basic = xasprintf("Authorization: Basic %s", b64);
 	_cleanup_free_ char *bad_b64 = crypto_base64_encode("alice:nope", 10);
 	_cleanup_free_ char *bad_basic = xasprintf("Authorization: Basic %s", bad_b64);
+	_cleanup_free_ char *jwt_ok = jwt_header("versori", 300);
+	_cleanup_free_ char *jwt_expired = jwt_header("versori", -3600);
+	_cleanup_free_ char *jwt_other = jwt_header("someone", 300);
 	long long before;
 
 	HARNESS_REQUIRE_DB();
@@ -573,6 +592,7 @@ static void test_other_schemes(void **state)
 	scheme_accept(s, "ckey", "Cookie: theme=dark; hk=" API_KEY, "api-key");
 	scheme_accept(s, "bear", "Authorization: Bearer " BEARER_TOKEN, "bearer");
 	scheme_accept(s, "basic", basic, "basic");
+	scheme_accept(s, "jwt", jwt_ok, "jwt-bearer");
 	scheme_accept(s, "open", NULL, "none");
 	before = harness_deliveries_count(s->g.conn, NULL);
 	scheme_reject(s, "key", "X-Api-Key: wrong", "bad_credentials");
@@ -584,6 +604,10 @@ static void test_other_schemes(void **state)
 	scheme_reject(s, "bear", "Authorization: Basic " BEARER_TOKEN, "missing_credentials");
 	scheme_reject(s, "basic", bad_basic, "bad_credentials");
 	scheme_reject(s, "basic", NULL, "missing_credentials");
+	scheme_reject(s, "jwt", jwt_expired, "token_expired");
+	scheme_reject(s, "jwt", jwt_other, "bad_issuer");
+	scheme_reject(s, "jwt", "Authorization: JWT e30.e30.", "alg_not_allowed");
+	scheme_reject(s, "jwt", "Authorization: Bearer x", "missing_credentials");
 	assert_int_equal(harness_deliveries_count(s->g.conn, NULL), before);
 	s->g.passed = true;
 }

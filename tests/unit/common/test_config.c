@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "jwt_vectors.h"
 #include "secret_value.h"
 #include "xalloc.h"
 
@@ -255,6 +256,55 @@ static void test_api_key_cookie(void **state _unused_)
 	             NULL, "api_key_cookie: cannot be combined");
 	expect_error("[source.k]\nauth = hmac\nsecret = k1\napi_key_cookie = hk\n", NULL,
 	             "api_key_cookie");
+}
+
+/* jwt-bearer: the defaults, keys from a PEM file (several, in order), the checks that refuse
+ * a key unfit for the algorithm, and a print that shows no key. */
+static void test_jwt_bearer(void **state _unused_)
+{
+	CLEANUP_TMP char *pems = tmp_file("# two keys\n" JB_PUB_K1 "\n" JB_PUB_K2);
+	CLEANUP_TMP char *none = tmp_file("no key here\n");
+	_cleanup_free_ char *ini = NULL, *text = NULL;
+	struct config *c;
+
+	c = load_ok("[source.j]\nauth = jwt-bearer\nsecret = " JB_S32 "\n", NULL);
+	assert_int_equal(c->sources[0].jwt_algorithm, JWT_ALGORITHM_HS256);
+	assert_int_equal(c->sources[0].jwt_secret_encoding, JWT_SECRET_ENCODING_BASE64);
+	assert_string_equal(c->sources[0].jwt_header_prefix, "Bearer");
+	assert_int_equal(c->sources[0].jwt_leeway_s, 30);
+	assert_true(c->sources[0].jwt_require_exp);
+	assert_null(c->sources[0].jwt_issuer);
+	text = print_to_string(c);
+	assert_null(strstr(text, JB_S32));
+	config_free(c);
+
+	ini = xasprintf("[source.j]\nauth = jwt-bearer\njwt_algorithm = RS512\n"
+	                "jwt_public_key_file = %s\njwt_header_prefix = JWT\njwt_leeway = 0\n"
+	                "jwt_issuer = versori\njwt_audience = hookrun\njwt_require_exp = false\n",
+	                pems);
+	c = load_ok(ini, NULL);
+	assert_int_equal(c->sources[0].jwt_algorithm, JWT_ALGORITHM_RS512);
+	assert_int_equal(c->sources[0].n_secrets, 2);
+	assert_string_equal(c->sources[0].secrets[0], JB_PUB_K1);
+	assert_string_equal(c->sources[0].secrets[1], JB_PUB_K2);
+	assert_string_equal(c->sources[0].jwt_header_prefix, "JWT");
+	assert_int_equal(c->sources[0].jwt_leeway_s, 0);
+	assert_false(c->sources[0].jwt_require_exp);
+	assert_string_equal(c->sources[0].jwt_audience, "hookrun");
+	config_free(c);
+
+	free(ini);
+	ini = xasprintf("[source.j]\nauth = jwt-bearer\njwt_algorithm = RS256\n"
+	                "jwt_public_key_file = %s\n",
+	                none);
+	expect_error(ini, NULL, "holds no public key");
+	expect_error("[source.j]\nauth = jwt-bearer\njwt_algorithm = RS256\nsecret = " JB_S32 "\n",
+	             NULL, "RSA public keys");
+	expect_error("[source.j]\nauth = jwt-bearer\nsecret = c2hvcnQ=\n", NULL, "RFC 7518");
+	expect_error("[source.j]\nauth = jwt-bearer\njwt_algorithm = ES256\nsecret = x\n", NULL,
+	             "jwt_algorithm");
+	expect_error("[source.j]\nauth = bearer\nsecret = x\njwt_leeway = 1m\n", NULL,
+	             "jwt_leeway");
 }
 
 /* Retention limits are 0 (keep) or at least an hour. */
@@ -1367,6 +1417,7 @@ int main(void)
 	    cmocka_unit_test(test_secrets_key),
 	    cmocka_unit_test(test_retention_limits),
 	    cmocka_unit_test(test_api_key_cookie),
+	    cmocka_unit_test(test_jwt_bearer),
 	    cmocka_unit_test(test_secret_and_secret_file),
 	    cmocka_unit_test(test_secret_shapes),
 	    cmocka_unit_test(test_auth_required),

@@ -13,9 +13,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "config.h"
 #include "http_req.h"
+#include "jwt_bearer.h"
 #include "webhook_auth.h"
 #include "xalloc.h"
 
@@ -810,6 +812,50 @@ static void test_bearer(_unused_ void **state)
 	run_auth_cases(&src, c, ELEMENTSOF(c), "bearer");
 }
 
+/* jwt-bearer: the token after the configured prefix (case-insensitive), verified by
+ * jwt_bearer (whose own tests hold the independent vectors). */
+static void test_jwt_bearer(_unused_ void **state)
+{
+	const char *secret = "YSAzMi1ieXRlIEhTMjU2IGtleSBmb3IgaG9va3J1biE="; /* 32 bytes */
+	json_auto_t *claims = json_pack("{s:I}", "exp", (json_int_t)4102444800LL);
+	_cleanup_free_ char *token = NULL, *ok1 = NULL, *ok2 = NULL, *other = NULL;
+	struct source_config src = {
+	    .name = MUT("flows"),
+	    .auth = AUTH_SCHEME_JWT_BEARER,
+	    .jwt_algorithm = JWT_ALGORITHM_HS256,
+	    .jwt_header_prefix = MUT("JWT"),
+	    .jwt_leeway_s = 30,
+	    .jwt_require_exp = true,
+	    .secrets = {MUT(secret)},
+	    .n_secrets = 1,
+	};
+	const char *problem = NULL;
+
+	assert_int_equal(webhook_auth_source_check(&src, &problem), 0);
+	token = jwt_bearer_mint(&src, secret, claims);
+	assert_non_null(token);
+	ok1 = xasprintf("JWT %s", token);
+	ok2 = xasprintf("jwt   %s  ", token);
+	other = xasprintf("Bearer %s", token);
+	{
+		const struct auth_case c[] = {
+		    {ok1, NULL},
+		    {ok2, NULL},
+		    {other, "missing_credentials"},
+		    {NULL, "missing_credentials"},
+		    {"JWT", "malformed_credentials"},
+		    {"JWT a.b.c", "malformed_token"},
+		    {"JWT e30.e30.", "alg_not_allowed"},
+		};
+
+		run_auth_cases(&src, c, ELEMENTSOF(c), "jwt-bearer");
+	}
+	/* A key the check refuses makes the source misconfigured at start-up. */
+	src.secrets[0] = MUT("c2hvcnQ=");
+	assert_int_equal(webhook_auth_source_check(&src, &problem), -EINVAL);
+	assert_non_null(strstr(problem, "RFC 7518"));
+}
+
 /* Basic credentials: base64 of user:password compared whole to each secret. */
 static void test_basic(_unused_ void **state)
 {
@@ -917,6 +963,7 @@ int main(void)
 	    cmocka_unit_test(test_api_key_query),
 	    cmocka_unit_test(test_api_key_cookie),
 	    cmocka_unit_test(test_bearer),
+	    cmocka_unit_test(test_jwt_bearer),
 	    cmocka_unit_test(test_basic),
 	    cmocka_unit_test(test_none),
 	    cmocka_unit_test(test_header_is_secret),
