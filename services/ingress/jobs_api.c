@@ -979,6 +979,11 @@ void jobs_api_handle(struct jobs_api *a, struct http_exchange *ex, const struct 
 	db_queue_send(a->db, "use_token", 2, values, call_on_token, c);
 }
 
+bool jobs_api_ready(const struct jobs_api *a)
+{
+	return !a || db_async_connected(a->store);
+}
+
 bool jobs_api_owns(const char *path)
 {
 	return strcmp(path, "/v1") == 0 || strncmp(path, "/v1/", 4) == 0;

@@ -24,6 +24,9 @@ struct jobs_api *jobs_api_new(struct event_base *base, const struct config *c, s
                               struct audit_log *audit, struct dispatch *dispatch);
 /* Free it; requests still waiting for the database are answered 503 first. NULL is ignored. */
 void jobs_api_free(struct jobs_api *a);
+/* Whether the API's database connection is up (a submission would be stored, not answered
+ * 503): part of the ingress's /readyz. */
+bool jobs_api_ready(const struct jobs_api *a);
 /* Whether path is the API's (starts with "/v1/" or is "/v1"). */
 bool jobs_api_owns(const char *path);
 /* Answer one request for the API's paths, now or after its statements; draining: the ingress

@@ -199,12 +199,13 @@ static void ops_handle(struct http_exchange *ex, const struct http_req *req,
 		return answer_json(ex, deps->metrics, route, 200,
 		                   json_pack("{s:s}", "status", "ok"), NULL);
 	if (strcmp(route, "readyz") == 0) {
-		bool ready = delivery_writer_ready(deps->writer) && !deps->draining;
+		/* Both connections: a job submitted just after start must not meet a 503. */
+		bool db = delivery_writer_ready(deps->writer) && jobs_api_ready(deps->jobs);
+		bool ready = db && !deps->draining;
 		return answer_json(ex, deps->metrics, route, ready ? 200 : 503,
 		                   json_pack("{s:s,s:b,s:b}", "status",
-		                             ready ? "ready" : "unavailable", "database",
-		                             delivery_writer_ready(deps->writer), "draining",
-		                             deps->draining),
+		                             ready ? "ready" : "unavailable", "database", db,
+		                             "draining", deps->draining),
 		                   NULL);
 	}
 	answer_count(deps->metrics, route, 200);
