@@ -364,7 +364,8 @@ static const struct config_key global_keys[] = {
 /* A [source.NAME] section; environment HOOKRUN_SOURCE_<NAME>_<KEY>. */
 static const struct config_key source_keys[] = {
     {SOURCE_KEY("auth", "AUTH", auth, KEY_ENUM), .schemes = SCHEMES_ALL, .enums = &auth_scheme_enum,
-     .help = "required: none, hmac, standard-webhooks, api-key, bearer, basic or jwt-bearer"},
+     .help = "required: none, hmac, standard-webhooks, api-key, bearer, basic, jwt-bearer or "
+             "oauth2"},
     {SOURCE_KEY("secret", "SECRET", secrets, KEY_STRING), .flags = KEY_SECRET | KEY_REPEATABLE,
      .schemes = SCHEMES_SECRET, .conflicts = "secret_file", .set = set_secret,
      .print = print_secrets, .help = "repeatable; every value is accepted, list the newest first"},
@@ -426,6 +427,10 @@ static const struct config_key source_keys[] = {
      .help = "a value the aud claim must hold (a string, or one of an array)"},
     {SOURCE_KEY("jwt_subject", "JWT_SUBJECT", jwt_subject, KEY_STRING), .flags = KEY_OPTIONAL,
      .schemes = SCHEME(AUTH_SCHEME_JWT_BEARER), .help = "required value of the sub claim"},
+    {SOURCE_KEY("oauth2_token_lifetime", "OAUTH2_TOKEN_LIFETIME", oauth2_token_lifetime_s,
+                KEY_DURATION),
+     .def = "15m", .min = 1, .max = DAY, .schemes = SCHEME(AUTH_SCHEME_OAUTH2),
+     .help = "how long an access token from POST /oauth/token is accepted"},
     {SOURCE_KEY("tolerance", "TOLERANCE", tolerance_s, KEY_DURATION), .def = "5m", .min = 1,
      .max = DAY, .schemes = SCHEME(AUTH_SCHEME_STANDARD_WEBHOOKS),
      .help = "accepted clock skew of webhook-timestamp, both directions"},
@@ -2015,10 +2020,12 @@ static int source_check_secrets(struct load_ctx *ctx, size_t i)
 			                "secret: secret #%zu is not a valid whsec_ value "
 			                "(whsec_ followed by base64)",
 			                j + 1);
-		if (s->auth == AUTH_SCHEME_BASIC && !strchr(s->secrets[j], ':'))
+		if ((s->auth == AUTH_SCHEME_BASIC || s->auth == AUTH_SCHEME_OAUTH2) &&
+		    !strchr(s->secrets[j], ':'))
 			return ctx_fail(ctx, -EINVAL, o, st->section,
-			                "secret: secret #%zu is not of the form user:password",
-			                j + 1);
+			                "secret: secret #%zu is not of the form %s", j + 1,
+			                s->auth == AUTH_SCHEME_BASIC ? "user:password"
+			                                             : "client_id:client_secret");
 	}
 	return 0;
 }
@@ -2220,6 +2227,36 @@ static int ctx_check_secrets_key(struct load_ctx *ctx)
 	return 0;
 }
 
+/* An oauth2 client id belongs to one source: POST /oauth/token finds the source by it. */
+static int oauth2_clients_unique(struct load_ctx *ctx)
+{
+	const struct config *c = ctx->c;
+
+	for (size_t i = 0; i < c->n_sources; i++)
+		for (size_t j = i + 1; j < c->n_sources; j++) {
+			if (c->sources[i].auth != AUTH_SCHEME_OAUTH2 ||
+			    c->sources[j].auth != AUTH_SCHEME_OAUTH2)
+				continue;
+			for (size_t a = 0; a < c->sources[i].n_secrets; a++)
+				for (size_t b = 0; b < c->sources[j].n_secrets; b++) {
+					const char *x = c->sources[i].secrets[a];
+					const char *y = c->sources[j].secrets[b];
+					size_t n = strcspn(x, ":");
+
+					if (n == strcspn(y, ":") && strncmp(x, y, n) == 0)
+						return ctx_fail(
+						    ctx, -EINVAL,
+						    source_key_origin(&ctx->ss[j], "secret"),
+						    ctx->ss[j].section,
+						    "secret: the oauth2 client id '%.*s' is also a "
+						    "client of "
+						    "[%s]; a client id names one source",
+						    (int)n, x, ctx->ss[i].section);
+				}
+		}
+	return 0;
+}
+
 /* Validate every source and derive what depends on all of them. */
 static int ctx_finalize(struct load_ctx *ctx)
 {
@@ -2243,6 +2280,9 @@ static int ctx_finalize(struct load_ctx *ctx)
 		if (c->sources[i].body_limit > c->max_body_limit)
 			c->max_body_limit = c->sources[i].body_limit;
 	}
+	r = oauth2_clients_unique(ctx);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < c->n_versori; i++) {
 		r = versori_check(ctx, i);
 		if (r < 0)

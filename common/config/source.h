@@ -14,6 +14,7 @@ enum auth_scheme {
 	AUTH_SCHEME_BEARER,
 	AUTH_SCHEME_BASIC,
 	AUTH_SCHEME_JWT_BEARER,
+	AUTH_SCHEME_OAUTH2,
 	_AUTH_SCHEME_MAX,
 };
 
@@ -90,7 +91,8 @@ struct source_config {
 	/* Raw secrets as configured, oldest last; several accepted at once for rotation.
 	 * standard-webhooks: "whsec_<base64>"; basic: "user:password"; jwt-bearer: the HS*
 	 * secret (jwt_secret_encoding), or for RS* one "BEGIN PUBLIC KEY" PEM each (from
-	 * jwt_public_key_file); others: the value. */
+	 * jwt_public_key_file); oauth2: "client_id:client_secret" (hookrun serves the token);
+	 * others: the value. */
 	char *secrets[SOURCE_MAX_SECRETS];
 	size_t n_secrets;
 	/* hmac */
@@ -116,6 +118,8 @@ struct source_config {
 	char *jwt_issuer; /* required values of iss, aud (one of them) and sub, or NULL */
 	char *jwt_audience;
 	char *jwt_subject;
+	/* oauth2: how long an access token from POST /oauth/token lasts */
+	long long oauth2_token_lifetime_s;
 	size_t body_limit;
 	enum idempotency_from idempotency_from;
 	char *idempotency_name; /* header name or RFC 6901 JSON pointer */

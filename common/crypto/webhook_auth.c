@@ -9,6 +9,7 @@
 
 #include "crypto.h"
 #include "jwt_bearer.h"
+#include "oauth2_token.h"
 #include "xalloc.h"
 
 #define R_MISSING_SIGNATURE           "missing_signature"
@@ -264,6 +265,8 @@ int webhook_auth_source_check(const struct source_config *src, const char **ret_
 	}
 	if (!problem && src->auth == AUTH_SCHEME_JWT_BEARER)
 		problem = jwt_bearer_source_problem(src);
+	if (!problem && src->auth == AUTH_SCHEME_OAUTH2)
+		problem = oauth2_source_problem(src);
 	if (!problem)
 		return 0;
 	if (ret_problem)
@@ -714,6 +717,25 @@ static int verify_jwt_bearer(const struct source_config *src, const struct http_
 	return verdict(ret_reason, "jwt-bearer", 0);
 }
 
+/* Verify the oauth2 scheme: "Authorization: Bearer <token from POST /oauth/token>". */
+static int verify_oauth2(const struct source_config *src, const struct http_req *req,
+                         long long now_s, const char **ret_reason)
+{
+	size_t len = 0;
+	const char *token = authorization_credentials(req, "bearer", &len);
+	const char *reason = R_INTERNAL_ERROR;
+	int r;
+
+	if (!token)
+		return verdict(ret_reason, R_MISSING_CREDENTIALS, -EACCES);
+	if (len == 0)
+		return verdict(ret_reason, R_MALFORMED_CREDENTIALS, -EACCES);
+	r = oauth2_token_verify(src, token, len, now_s, &reason);
+	if (r < 0)
+		return verdict(ret_reason, reason, r);
+	return verdict(ret_reason, "oauth2", 0);
+}
+
 /* Verify req against its source's auth scheme at time now_s. */
 int webhook_auth_verify(const struct source_config *src, const struct http_req *req,
                         long long now_s, const char **ret_reason)
@@ -738,6 +760,8 @@ int webhook_auth_verify(const struct source_config *src, const struct http_req *
 		return verify_basic(src, req, ret_reason);
 	case AUTH_SCHEME_JWT_BEARER:
 		return verify_jwt_bearer(src, req, now_s, ret_reason);
+	case AUTH_SCHEME_OAUTH2:
+		return verify_oauth2(src, req, now_s, ret_reason);
 	default:
 		return verdict(ret_reason, R_SOURCE_MISCONFIGURED, -EINVAL);
 	}

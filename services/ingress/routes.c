@@ -19,6 +19,7 @@
 #include "jobs_api.h"
 #include "log.h"
 #include "metrics.h"
+#include "oauth_token.h"
 #include "webhook_receipt.h"
 
 #define HOOKS_PREFIX "/hooks/"
@@ -245,5 +246,8 @@ void routes_handle(struct http_exchange *ex, const struct http_req *req, void *u
 		return ops_handle(ex, req, deps, p + 1);
 	if (jobs_api_owns(p))
 		return jobs_api_handle(deps->jobs, ex, req, deps->draining);
+	if (strcmp(p, OAUTH_TOKEN_PATH) == 0)
+		return oauth_token_handle(ex, req, deps->config, deps->metrics,
+		                          deps->now_us() / 1000000);
 	routes_respond_error(ex, deps, "other", 404, "not_found", "no such route");
 }

@@ -1,6 +1,6 @@
 /* Request dispatch for the ingress: /hooks/{source}, /healthz, /readyz, /metrics, the jobs
- * API (/v1/..., jobs_api), and the JSON error answers. Runs on the event loop; never blocks
- * (webhooks finish after commit). */
+ * API (/v1/..., jobs_api), /oauth/token (oauth_token), and the JSON error answers. Runs on the
+ * event loop; never blocks (webhooks finish after commit). */
 #pragma once
 
 #include <stdbool.h>

@@ -307,6 +307,32 @@ static void test_jwt_bearer(void **state _unused_)
 	             "jwt_leeway");
 }
 
+/* oauth2: clients are client_id:client_secret, an id names one source, the lifetime. */
+static void test_oauth2(void **state _unused_)
+{
+	struct config *c = load_ok("[source.o]\nauth = oauth2\nsecret = flows:0123456789abcdef\n"
+	                           "secret = flows:the-previous-secret\n"
+	                           "oauth2_token_lifetime = 5m\n",
+	                           NULL);
+	_cleanup_free_ char *text = print_to_string(c);
+
+	assert_int_equal(c->sources[0].n_secrets, 2);
+	assert_int_equal(c->sources[0].oauth2_token_lifetime_s, 300);
+	assert_null(strstr(text, "0123456789abcdef"));
+	config_free(c);
+	c = load_ok("[source.o]\nauth = oauth2\nsecret = flows:0123456789abcdef\n", NULL);
+	assert_int_equal(c->sources[0].oauth2_token_lifetime_s, 900);
+	config_free(c);
+	expect_error("[source.o]\nauth = oauth2\nsecret = no-colon\n", NULL,
+	             "client_id:client_secret");
+	expect_error("[source.o]\nauth = oauth2\nsecret = flows:short\n", NULL, "16 characters");
+	expect_error("[source.o]\nauth = oauth2\nsecret = flows:0123456789abcdef\n"
+	             "[source.p]\nauth = oauth2\nsecret = flows:fedcba9876543210\n",
+	             NULL, "client id 'flows' is also a client of [source.o]");
+	expect_error("[source.o]\nauth = bearer\nsecret = x\noauth2_token_lifetime = 1m\n", NULL,
+	             "oauth2_token_lifetime");
+}
+
 /* Retention limits are 0 (keep) or at least an hour. */
 static void test_retention_limits(void **state _unused_)
 {
@@ -1418,6 +1444,7 @@ int main(void)
 	    cmocka_unit_test(test_retention_limits),
 	    cmocka_unit_test(test_api_key_cookie),
 	    cmocka_unit_test(test_jwt_bearer),
+	    cmocka_unit_test(test_oauth2),
 	    cmocka_unit_test(test_secret_and_secret_file),
 	    cmocka_unit_test(test_secret_shapes),
 	    cmocka_unit_test(test_auth_required),
