@@ -740,6 +740,20 @@ struct harness_db *harness_db_new(bool migrate)
 		return NULL;
 	}
 	snprintf(db->name, sizeof(db->name), "hr_%d_%u", (int)getpid(), ++H.db_seq);
+	/* The roles of migration 0021 belong to the cluster: test programs migrating their
+	 * databases at once could both find one missing and both create it (a unique
+	 * violation). Made here, where losing that race is harmless. */
+	for (int i = 0; i < 2; i++) {
+		PGresult *res = PQexec(
+		    admin,
+		    i == 0
+		        ? "DO $$ BEGIN CREATE ROLE hookrun_service NOLOGIN; "
+		          "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+		        : "DO $$ BEGIN CREATE ROLE hookrun_auditor NOLOGIN; "
+		          "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$");
+
+		PQclear(res);
+	}
 	sql = xasprintf("CREATE DATABASE %s", db->name);
 	ok = harness_sql_exec(admin, sql);
 	PQfinish(admin);
