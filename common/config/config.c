@@ -146,7 +146,7 @@ enum key_store {
 
 #define SCHEME(s)      (1u << (s))
 #define SCHEMES_ALL    ((1u << _AUTH_SCHEME_MAX) - 1)
-#define SCHEMES_SECRET (SCHEMES_ALL & ~SCHEME(AUTH_SCHEME_NONE))
+#define SCHEMES_SECRET (SCHEMES_ALL & ~SCHEME(AUTH_SCHEME_NONE) & ~SCHEME(AUTH_SCHEME_CERTIFICATE))
 
 #define STORE_OF(type, field)                                                                      \
 	_Generic(((type *)0)->field,                                                               \
@@ -222,6 +222,11 @@ static const struct config_key global_keys[] = {
      .help = "address the ingress HTTP server binds to"},
     {GLOBAL_KEY("listen_port", "HOOKRUN_LISTEN_PORT", listen_port, KEY_INT), .def = "8080",
      .min = 0, .max = 65535, .help = "TCP port of the ingress HTTP server; 0 picks any free port"},
+    {GLOBAL_KEY("tls_cert_file", "HOOKRUN_TLS_CERT_FILE", tls_cert_file, KEY_STRING),
+     .flags = KEY_OPTIONAL,
+     .help = "PEM certificate chain: with tls_key_file, the ingress listener speaks TLS only"},
+    {GLOBAL_KEY("tls_key_file", "HOOKRUN_TLS_KEY_FILE", tls_key_file, KEY_STRING),
+     .flags = KEY_OPTIONAL, .help = "PEM private key of tls_cert_file (not encrypted)"},
     {GLOBAL_KEY("db_url", "HOOKRUN_DB_URL", db_url, KEY_STRING),
      .flags = KEY_SECRET | KEY_OPTIONAL | KEY_CONNINFO, .conflicts = "db_url_file",
      .help = "PostgreSQL URI or key=value string; required by the services that use it"},
@@ -364,8 +369,8 @@ static const struct config_key global_keys[] = {
 /* A [source.NAME] section; environment HOOKRUN_SOURCE_<NAME>_<KEY>. */
 static const struct config_key source_keys[] = {
     {SOURCE_KEY("auth", "AUTH", auth, KEY_ENUM), .schemes = SCHEMES_ALL, .enums = &auth_scheme_enum,
-     .help = "required: none, hmac, standard-webhooks, api-key, bearer, basic, jwt-bearer or "
-             "oauth2"},
+     .help = "required: none, hmac, standard-webhooks, api-key, bearer, basic, jwt-bearer, "
+             "oauth2 or certificate"},
     {SOURCE_KEY("secret", "SECRET", secrets, KEY_STRING), .flags = KEY_SECRET | KEY_REPEATABLE,
      .schemes = SCHEMES_SECRET, .conflicts = "secret_file", .set = set_secret,
      .print = print_secrets, .help = "repeatable; every value is accepted, list the newest first"},
@@ -431,6 +436,12 @@ static const struct config_key source_keys[] = {
                 KEY_DURATION),
      .def = "15m", .min = 1, .max = DAY, .schemes = SCHEME(AUTH_SCHEME_OAUTH2),
      .help = "how long an access token from POST /oauth/token is accepted"},
+    {SOURCE_KEY("certificate_ca_file", "CERTIFICATE_CA_FILE", certificate_ca_file, KEY_STRING),
+     .flags = KEY_OPTIONAL, .schemes = SCHEME(AUTH_SCHEME_CERTIFICATE),
+     .help = "required: PEM file of the CAs a client certificate must chain to"},
+    {SOURCE_KEY("certificate_subject", "CERTIFICATE_SUBJECT", certificate_subject, KEY_STRING),
+     .flags = KEY_OPTIONAL, .schemes = SCHEME(AUTH_SCHEME_CERTIFICATE),
+     .help = "a DNS name the client certificate must carry (subjectAltName, or its CN)"},
     {SOURCE_KEY("tolerance", "TOLERANCE", tolerance_s, KEY_DURATION), .def = "5m", .min = 1,
      .max = DAY, .schemes = SCHEME(AUTH_SCHEME_STANDARD_WEBHOOKS),
      .help = "accepted clock skew of webhook-timestamp, both directions"},
@@ -2006,7 +2017,7 @@ static int source_check_secrets(struct load_ctx *ctx, size_t i)
 
 	if (o == &st->origin)
 		o = source_key_origin(st, "secret_file");
-	if (s->auth == AUTH_SCHEME_NONE)
+	if (s->auth == AUTH_SCHEME_NONE || s->auth == AUTH_SCHEME_CERTIFICATE)
 		return 0;
 	if (s->n_secrets == 0 && (ctx->flags & CONFIG_LOAD_SECRETS_OPTIONAL))
 		return 0;
@@ -2227,6 +2238,35 @@ static int ctx_check_secrets_key(struct load_ctx *ctx)
 	return 0;
 }
 
+/* TLS takes a certificate and its key. */
+static int ctx_check_tls(struct load_ctx *ctx)
+{
+	const struct config *c = ctx->c;
+
+	if (!c->tls_cert_file != !c->tls_key_file)
+		return ctx_fail(ctx, -EINVAL, NULL, "hookrun",
+		                "tls_cert_file and tls_key_file: set both (TLS) or neither");
+	return 0;
+}
+
+/* A certificate source takes a CA file and the TLS listener. */
+static int source_check_certificate(struct load_ctx *ctx, size_t i)
+{
+	const struct source_config *s = &ctx->c->sources[i];
+
+	if (s->auth != AUTH_SCHEME_CERTIFICATE)
+		return 0;
+	if (!s->certificate_ca_file)
+		return ctx_fail(ctx, -EINVAL, NULL, ctx->ss[i].section,
+		                "certificate_ca_file: auth=certificate needs the CAs its clients' "
+		                "certificates chain to");
+	if (!ctx->c->tls_cert_file)
+		return ctx_fail(ctx, -EINVAL, NULL, ctx->ss[i].section,
+		                "auth=certificate needs the TLS listener: set tls_cert_file and "
+		                "tls_key_file in [hookrun]");
+	return 0;
+}
+
 /* An oauth2 client id belongs to one source: POST /oauth/token finds the source by it. */
 static int oauth2_clients_unique(struct load_ctx *ctx)
 {
@@ -2268,6 +2308,8 @@ static int ctx_finalize(struct load_ctx *ctx)
 		if (r >= 0)
 			r = source_check_secrets(ctx, i);
 		if (r >= 0)
+			r = source_check_certificate(ctx, i);
+		if (r >= 0)
 			r = source_derive(ctx, i);
 		if (r >= 0 &&
 		    (c->sources[i].n_secrets > 0 || c->sources[i].auth == AUTH_SCHEME_NONE ||
@@ -2281,6 +2323,8 @@ static int ctx_finalize(struct load_ctx *ctx)
 			c->max_body_limit = c->sources[i].body_limit;
 	}
 	r = oauth2_clients_unique(ctx);
+	if (r >= 0)
+		r = ctx_check_tls(ctx);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < c->n_versori; i++) {

@@ -35,6 +35,8 @@ struct versori_org_config {
 struct config {
 	char *listen_addr;
 	int listen_port;
+	char *tls_cert_file; /* both set: the listener speaks TLS (certificate sources need it) */
+	char *tls_key_file;
 	char *db_url;               /* secret: printed through db_url_mask() (passwords hidden) */
 	char *api_url;              /* the CLI's jobs API */
 	char *api_token;            /* secret: the CLI's bearer token */

@@ -13,6 +13,7 @@ static const char *const auth_scheme_names[_AUTH_SCHEME_MAX] = {
     [AUTH_SCHEME_BASIC] = "basic",
     [AUTH_SCHEME_JWT_BEARER] = "jwt-bearer",
     [AUTH_SCHEME_OAUTH2] = "oauth2",
+    [AUTH_SCHEME_CERTIFICATE] = "certificate",
 };
 
 static const char *const jwt_algorithm_names[_JWT_ALGORITHM_MAX] = {

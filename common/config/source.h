@@ -15,6 +15,7 @@ enum auth_scheme {
 	AUTH_SCHEME_BASIC,
 	AUTH_SCHEME_JWT_BEARER,
 	AUTH_SCHEME_OAUTH2,
+	AUTH_SCHEME_CERTIFICATE,
 	_AUTH_SCHEME_MAX,
 };
 
@@ -120,6 +121,10 @@ struct source_config {
 	char *jwt_subject;
 	/* oauth2: how long an access token from POST /oauth/token lasts */
 	long long oauth2_token_lifetime_s;
+	/* certificate (mTLS): the CA bundle the client's certificate must chain to, and a DNS
+	 * name it must carry (or NULL) */
+	char *certificate_ca_file;
+	char *certificate_subject;
 	size_t body_limit;
 	enum idempotency_from idempotency_from;
 	char *idempotency_name; /* header name or RFC 6901 JSON pointer */

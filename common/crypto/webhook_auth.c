@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "crypto.h"
+#include "http_tls.h"
 #include "jwt_bearer.h"
 #include "oauth2_token.h"
 #include "xalloc.h"
@@ -229,6 +230,8 @@ static const char *source_problem(const struct source_config *src)
 		return "unknown auth scheme";
 	if (src->auth == AUTH_SCHEME_NONE)
 		return NULL;
+	if (src->auth == AUTH_SCHEME_CERTIFICATE)
+		return src->certificate_ca_file ? NULL : "certificate needs certificate_ca_file";
 	if (src->n_secrets == 0)
 		return "no secret configured";
 	if (src->n_secrets > SOURCE_MAX_SECRETS)
@@ -267,6 +270,9 @@ int webhook_auth_source_check(const struct source_config *src, const char **ret_
 		problem = jwt_bearer_source_problem(src);
 	if (!problem && src->auth == AUTH_SCHEME_OAUTH2)
 		problem = oauth2_source_problem(src);
+	if (!problem && src->auth == AUTH_SCHEME_CERTIFICATE &&
+	    http_tls_ca_load(src->certificate_ca_file, &problem) < 0 && !problem)
+		problem = "certificate_ca_file cannot be loaded";
 	if (!problem)
 		return 0;
 	if (ret_problem)
@@ -736,6 +742,23 @@ static int verify_oauth2(const struct source_config *src, const struct http_req 
 	return verdict(ret_reason, "oauth2", 0);
 }
 
+/* Verify the certificate scheme: the TLS client certificate chains to the source's CAs. */
+static int verify_certificate(const struct source_config *src, const struct http_req *req,
+                              const char **ret_reason)
+{
+	const char *reason = R_INTERNAL_ERROR;
+	int r = http_tls_client_verify(req->tls, src->certificate_ca_file, src->certificate_subject,
+	                               &reason);
+
+	if (r == -EINVAL)
+		return verdict(ret_reason, R_SOURCE_MISCONFIGURED, r);
+	if (r == -ENOMEM)
+		return verdict(ret_reason, R_INTERNAL_ERROR, r);
+	if (r < 0)
+		return verdict(ret_reason, reason, r);
+	return verdict(ret_reason, "certificate", 0);
+}
+
 /* Verify req against its source's auth scheme at time now_s. */
 int webhook_auth_verify(const struct source_config *src, const struct http_req *req,
                         long long now_s, const char **ret_reason)
@@ -762,6 +785,8 @@ int webhook_auth_verify(const struct source_config *src, const struct http_req *
 		return verify_jwt_bearer(src, req, now_s, ret_reason);
 	case AUTH_SCHEME_OAUTH2:
 		return verify_oauth2(src, req, now_s, ret_reason);
+	case AUTH_SCHEME_CERTIFICATE:
+		return verify_certificate(src, req, ret_reason);
 	default:
 		return verdict(ret_reason, R_SOURCE_MISCONFIGURED, -EINVAL);
 	}

@@ -1,7 +1,7 @@
 /* Verification of inbound webhook requests against their source's auth configuration (hmac,
- * Standard Webhooks, api-key, bearer, basic, jwt-bearer, oauth2, none), plus signing helpers for
- * tests, the benchmark and the CLI. Used by the ingress on every request; pure CPU work, never
- * blocks. */
+ * Standard Webhooks, api-key, bearer, basic, jwt-bearer, oauth2, certificate, none), plus signing
+ * helpers for tests, the benchmark and the CLI. Used by the ingress on every request; pure CPU
+ * work, never blocks. */
 #pragma once
 
 #include <stdbool.h>
@@ -31,10 +31,13 @@
  *   malformed_token ... bad_subject
  *                               jwt-bearer: the token's own codes, listed in jwt_bearer.h;
  *                               oauth2: the codes of oauth2_token_verify()
+ *   missing_client_certificate, bad_client_certificate, client_certificate_subject_mismatch
+ *                               certificate: see http_tls_client_verify()
  *   source_misconfigured        (with -EINVAL) the source's auth settings are unusable
  *   internal_error              (with -ENOMEM) OpenSSL failed; not the sender's fault
  * On success the reason names the scheme that verified the request: "hmac",
- * "standard-webhooks", "api-key", "bearer", "basic", "jwt-bearer", "oauth2" or "none".
+ * "standard-webhooks", "api-key", "bearer", "basic", "jwt-bearer", "oauth2", "certificate" or
+ * "none".
  */
 
 /* The failure reason codes above, NULL-terminated, so metrics can pre-register them all.
@@ -68,6 +71,8 @@ int webhook_auth_source_check(const struct source_config *src,
  *     token verified by jwt_bearer_verify().
  *   oauth2: "Authorization: Bearer <token>", a token POST /oauth/token issued to one of the
  *     source's clients, verified by oauth2_token_verify().
+ *   certificate: the request came over TLS with a client certificate that chains to
+ *     certificate_ca_file (and carries certificate_subject), http_tls_client_verify().
  *   none: verified only when allow_unauthenticated. */
 int webhook_auth_verify(const struct source_config *src, const struct http_req *req,
                         long long now_s, const char **ret_reason) _warn_unused_result_;

@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 
 #include "err.h"
+#include "http_tls.h"
 
 /* The limits the glue enforces itself, with a JSON answer (see glue_refusal_find()). */
 #define GLUE_MAX_TARGET         8192                /* bytes of request-target: 414 beyond */
@@ -166,6 +167,7 @@ static void glue_exchange_copy(struct http_exchange *ex)
 	size_t total = glue_strsize(ex->req.uri) + body;
 	char *cursor;
 
+	ex->req.tls = NULL; /* the session goes with the connection */
 	for (size_t i = 0; i < ex->req.n_headers; i++)
 		total += glue_strsize(ex->headers[i].name) + glue_strsize(ex->headers[i].value);
 	ex->owned = cursor = xmalloc(total);
@@ -431,6 +433,8 @@ static void glue_on_request(struct evhttp_request *evreq, void *arg)
 	glue_uri(ex);
 	glue_headers(ex);
 	glue_peer(ex);
+	if (ex->evcon)
+		ex->req.tls = http_tls_session(evhttp_connection_get_bufferevent(ex->evcon));
 	glue_body(ex, in);
 	if (glue_refusal_find(&ex->req, &refusal)) {
 		glue_refuse(s, ex, &refusal); /* answered and freed */
@@ -608,6 +612,12 @@ static int glue_bound_port(evutil_socket_t fd)
 	}
 }
 
+/* evhttp's bufferevent for an accepted connection: a TLS one (arg is the http_tls). */
+static struct bufferevent *glue_tls_bevcb(struct event_base *base, void *arg)
+{
+	return http_tls_bufferevent_new(arg, base);
+}
+
 /* An evhttp with our limits, methods and request callback; NULL on out-of-memory. */
 static struct evhttp *glue_evhttp_new(struct http_server *s, const struct http_server_options *o)
 {
@@ -623,6 +633,8 @@ static struct evhttp *glue_evhttp_new(struct http_server *s, const struct http_s
 	                                     EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_default_content_type(http, "application/json");
 	evhttp_set_gencb(http, glue_on_request, s);
+	if (o->tls)
+		evhttp_set_bevcb(http, glue_tls_bevcb, o->tls);
 	return http;
 }
 

@@ -27,6 +27,8 @@ typedef void (*http_handler_fn)(struct http_exchange *ex, const struct http_req 
 typedef void (*http_refuse_fn)(struct http_exchange *ex, int status, const char *code,
                                const char *message, void *userdata);
 
+struct http_tls;
+
 struct http_server_options {
 	const char *addr;
 	int port;        /* 0: any free port */
@@ -40,6 +42,9 @@ struct http_server_options {
 	/* How refusals are answered (userdata is the handler's); NULL: a plain JSON error
 	 * {"error":{"code","message"}}. */
 	http_refuse_fn refuse;
+	/* Speak TLS on the listener with this context (borrowed; it must outlive the server);
+	 * NULL: plain HTTP. */
+	struct http_tls *tls;
 };
 
 /* Listen on o->addr:o->port (SO_REUSEPORT) and hand every request to handler. Before that, the

@@ -32,6 +32,7 @@ struct http_req {
 	const char *query; /* raw query string after '?', or NULL */
 	const struct http_header *headers;
 	size_t n_headers;
+	void *tls; /* the connection's TLS session (http_tls), or NULL when it is plain HTTP */
 	const unsigned char *body;
 	size_t body_len;
 	const char *peer; /* "127.0.0.1:54321" */

@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "hookrun_build.h"
 #include "http_glue.h"
+#include "http_tls.h"
 #include "id.h"
 #include "jobs_api.h"
 #include "log.h"
@@ -37,6 +38,7 @@ struct ingress {
 	struct secret_keys *keys;    /* secrets_key: seals routed jobs' secret values, or NULL */
 	bool audit_flushed;          /* draining: the tallies were sent */
 	struct http_server *http;
+	struct http_tls *tls; /* tls_cert_file: the listener's TLS context, or NULL */
 	struct event *ev_drain;
 	long long drain_deadline_us;
 	void (*drained)(void *);
@@ -228,6 +230,14 @@ struct ingress *ingress_new(struct event_base *base, const struct config *c, cha
 		               },
 		               in->metrics);
 	}
+	if (c->tls_cert_file) {
+		in->tls = http_tls_new(c->tls_cert_file, c->tls_key_file, ret_error);
+		if (!in->tls) {
+			ingress_free(in);
+			return NULL;
+		}
+		ho.tls = in->tls;
+	}
 	in->http = http_server_new(base, &ho, routes_handle, &in->deps, ret_error);
 	if (!in->http) {
 		ingress_free(in);
@@ -261,6 +271,7 @@ void ingress_free(struct ingress *in)
 	dispatch_free(in->dispatch);
 	delivery_writer_free(in->writer);
 	http_server_free(in->http);
+	http_tls_free(in->tls);
 	if (in->ev_drain)
 		event_free(in->ev_drain);
 	metrics_free(in->metrics);

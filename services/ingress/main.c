@@ -88,8 +88,8 @@ static int main_run(struct config *c)
 	if (sigint)
 		event_add(sigint, NULL);
 	log_event(LOG_LEVEL_INFO, "ingress.listening",
-	          "addr=%s port=%d sources=%zu dispatch=%s db=%s version=%s", c->listen_addr,
-	          ingress_port(st.ingress), c->n_sources,
+	          "addr=%s port=%d tls=%s sources=%zu dispatch=%s db=%s version=%s", c->listen_addr,
+	          ingress_port(st.ingress), c->tls_cert_file ? "on" : "off", c->n_sources,
 	          ingress_dispatch_endpoint(st.ingress) ? ingress_dispatch_endpoint(st.ingress)
 	                                                : "off",
 	          masked, HOOKRUN_VERSION);

@@ -333,6 +333,27 @@ static void test_oauth2(void **state _unused_)
 	             "oauth2_token_lifetime");
 }
 
+/* certificate sources: a CA file, the TLS listener, no secret; TLS takes both files. */
+static void test_certificate(void **state _unused_)
+{
+	CLEANUP_TMP char *ca = tmp_file("not a certificate\n");
+	_cleanup_free_ char *ini = xasprintf("[hookrun]\ntls_cert_file = /nonexistent/cert.pem\n"
+	                                     "tls_key_file = /nonexistent/key.pem\n"
+	                                     "[source.m]\nauth = certificate\n"
+	                                     "certificate_ca_file = %s\n",
+	                                     ca);
+
+	expect_error("[source.m]\nauth = certificate\n", NULL, "certificate_ca_file");
+	expect_error("[hookrun]\ntls_cert_file = /x.pem\n[source.m]\nauth = none\n"
+	             "allow_unauthenticated = true\n",
+	             NULL, "set both");
+	expect_error("[source.m]\nauth = certificate\ncertificate_ca_file = /x.pem\n", NULL,
+	             "needs the TLS listener");
+	expect_error("[source.m]\nauth = certificate\nsecret = x\n", NULL, "secret");
+	/* The CA file is read when the source is checked. */
+	expect_error(ini, NULL, "certificate_ca_file cannot be read");
+}
+
 /* Retention limits are 0 (keep) or at least an hour. */
 static void test_retention_limits(void **state _unused_)
 {
@@ -1411,6 +1432,9 @@ static void test_ini_example(void **state _unused_)
 		fail_msg("hookrun.ini.example: %s", err);
 	for (size_t i = 0; i < c->n_sources; i++)
 		seen[c->sources[i].auth] = true;
+	/* A certificate source needs a CA file and the TLS listener's files, which only exist
+	 * on a deployment: the example shows it commented out (tests/e2e/tls.sh runs one). */
+	seen[AUTH_SCHEME_CERTIFICATE] = true;
 	for (int i = 0; i < _AUTH_SCHEME_MAX; i++)
 		if (!seen[i])
 			fail_msg("hookrun.ini.example has no auth = %s source",
@@ -1445,6 +1469,7 @@ int main(void)
 	    cmocka_unit_test(test_api_key_cookie),
 	    cmocka_unit_test(test_jwt_bearer),
 	    cmocka_unit_test(test_oauth2),
+	    cmocka_unit_test(test_certificate),
 	    cmocka_unit_test(test_secret_and_secret_file),
 	    cmocka_unit_test(test_secret_shapes),
 	    cmocka_unit_test(test_auth_required),

@@ -856,6 +856,25 @@ static void test_jwt_bearer(_unused_ void **state)
 	assert_non_null(strstr(problem, "RFC 7518"));
 }
 
+/* certificate: the CA bundle is checked at start-up; the chain itself needs a TLS connection
+ * (tests/e2e/tls.sh). Without a loaded bundle a request is the source's fault, not the
+ * sender's. */
+static void test_certificate_misconfigured(_unused_ void **state)
+{
+	struct source_config src = {.name = MUT("m"),
+	                            .auth = AUTH_SCHEME_CERTIFICATE,
+	                            .certificate_ca_file = MUT("/nonexistent/ca.pem")};
+	const char *problem = NULL;
+	struct test_req t;
+
+	assert_int_equal(webhook_auth_source_check(&src, &problem), -EINVAL);
+	assert_non_null(strstr(problem, "certificate_ca_file"));
+	req_init(&t, "/hooks/m", "{}");
+	expect_verify(&src, &t.req, 0, -EINVAL, "source_misconfigured");
+	src.certificate_ca_file = NULL;
+	assert_int_equal(webhook_auth_source_check(&src, &problem), -EINVAL);
+}
+
 /* Basic credentials: base64 of user:password compared whole to each secret. */
 static void test_basic(_unused_ void **state)
 {
@@ -964,6 +983,7 @@ int main(void)
 	    cmocka_unit_test(test_api_key_cookie),
 	    cmocka_unit_test(test_bearer),
 	    cmocka_unit_test(test_jwt_bearer),
+	    cmocka_unit_test(test_certificate_misconfigured),
 	    cmocka_unit_test(test_basic),
 	    cmocka_unit_test(test_none),
 	    cmocka_unit_test(test_header_is_secret),
