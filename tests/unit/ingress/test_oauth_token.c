@@ -133,12 +133,31 @@ static void test_accepted(_unused_ void **state)
 	oauth_token_request_fini(&r);
 }
 
+/* RFC 6749 §4.4.2's example request, as the RFC prints it: client "s6BhdRkqt3" with the
+ * password "gX1fBat3bV" in Basic (the §2.3.1 example). */
+static void test_rfc6749_example(_unused_ void **state)
+{
+	struct oauth_token_request r;
+	const char *e = NULL, *description = NULL;
+	struct test_req t;
+	int st = 0;
+
+	req_make(&t, "grant_type=client_credentials", FORM, "Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW");
+	assert_int_equal(oauth_token_request_parse(&t.req, &r, &e, &description, &st), 0);
+	assert_string_equal(r.grant_type, "client_credentials");
+	assert_string_equal(r.client_id, "s6BhdRkqt3");
+	assert_string_equal(r.client_secret, "gX1fBat3bV");
+	assert_true(r.basic);
+	oauth_token_request_fini(&r);
+}
+
 /* Entry point. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_accepted),
+	    cmocka_unit_test(test_rfc6749_example),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
