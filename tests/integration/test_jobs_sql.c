@@ -533,6 +533,38 @@ static void test_operator_updates(void **state)
 	s->g.passed = true;
 }
 
+/* One statement moving the items of two jobs at once (an operator's UPDATE) keeps both jobs'
+ * counts, including items whose state did not change and an update of no state at all. */
+static void test_counts_across_jobs(void **state)
+{
+	struct suite *s = *state;
+	_cleanup_free_ char *a = NULL, *b = NULL;
+
+	HARNESS_REQUIRE_DB();
+	a = submit(s->g.conn, "[{\"externalId\":\"a1\"},{\"externalId\":\"a2\"}]", "cli", NULL,
+	           NULL);
+	b = submit(s->g.conn,
+	           "[{\"externalId\":\"b1\"},{\"externalId\":\"b2\"},{\"externalId\":\"b3\"}]",
+	           "cli", NULL, NULL);
+	assert_true(harness_sql_exec(s->g.conn, "UPDATE hookrun.job_items SET state = 'cancelled' "
+	                                        "WHERE external_id IN ('a1', 'b1', 'b2')"));
+	assert_counts(s->g.conn, a, "queued 2/1/0/0/0/1");
+	assert_counts(s->g.conn, b, "queued 3/1/0/0/0/2");
+	/* Every item of both jobs updated, only some of them changing state. */
+	assert_true(harness_sql_exec(
+	    s->g.conn, "UPDATE hookrun.job_items SET state = CASE WHEN state = "
+	               "'queued' THEN 'cancelled' ELSE state END, updated_at = now()"));
+	assert_counts(s->g.conn, a, "cancelled 2/0/0/0/0/2");
+	assert_counts(s->g.conn, b, "cancelled 3/0/0/0/0/3");
+	assert_true(harness_sql_exec(s->g.conn, "UPDATE hookrun.job_items SET updated_at = now()"));
+	assert_counts(s->g.conn, b, "cancelled 3/0/0/0/0/3");
+	assert_true(harness_sql_exec(s->g.conn, "DELETE FROM hookrun.job_items WHERE external_id "
+	                                        "IN ('a2', 'b3')"));
+	assert_counts(s->g.conn, a, "cancelled 1/0/0/0/0/1");
+	assert_counts(s->g.conn, b, "cancelled 2/0/0/0/0/2");
+	s->g.passed = true;
+}
+
 /* Run the jobs model tests. */
 int main(void)
 {
@@ -554,6 +586,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_claim_reads_in_order, test_setup,
 	                                    harness_test_teardown),
 	    cmocka_unit_test_setup_teardown(test_operator_updates, test_setup,
+	                                    harness_test_teardown),
+	    cmocka_unit_test_setup_teardown(test_counts_across_jobs, test_setup,
 	                                    harness_test_teardown),
 	};
 
