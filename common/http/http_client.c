@@ -18,6 +18,10 @@
 
 #define HTTP_CLIENT_MAX_RESPONSE_HEADERS 256
 #define HTTP_CLIENT_DEFAULT_MAX_BODY     ((size_t)16 << 20)
+/* curl's receive buffer per transfer: 16 KiB by default, held by every call in flight (2 MiB
+ * of a worker's 128), where the Versori API's answers are a few hundred bytes to a few KiB;
+ * a larger answer takes a few more reads. */
+#define HTTP_CLIENT_RECV_BUFFER 4096L
 
 /* What the caller handed to http_client_send(): done is wrapped so in_flight stays right
  * whatever the transport. */
@@ -539,6 +543,7 @@ static int xfer_set_common(struct curl_xfer *x, const struct http_client_request
 	(void)curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
 	(void)curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
 	(void)curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	(void)curl_easy_setopt(e, CURLOPT_BUFFERSIZE, HTTP_CLIENT_RECV_BUFFER);
 	(void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	(void)curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, xfer_on_body);
 	(void)curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
