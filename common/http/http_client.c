@@ -21,7 +21,7 @@
 /* curl's receive buffer per transfer: 16 KiB by default, held by every call in flight (2 MiB
  * of a worker's 128), where the Versori API's answers are a few hundred bytes to a few KiB;
  * a larger answer takes a few more reads. */
-#define HTTP_CLIENT_RECV_BUFFER 4096L
+#define HTTP_CLIENT_RECV_BUFFER          4096L
 
 /* What the caller handed to http_client_send(): done is wrapped so in_flight stays right
  * whatever the transport. */

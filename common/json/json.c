@@ -182,6 +182,13 @@ void json_array_text_add(struct json_array_text *a, const json_t *v)
 	a->n++;
 }
 
+void json_array_text_add_raw(struct json_array_text *a, const char *json, size_t len)
+{
+	(void)array_text_write(a->n ? "," : "[", 1, a);
+	(void)array_text_write(json, len, a);
+	a->n++;
+}
+
 char *json_array_text_take(struct json_array_text *a, size_t *ret_len)
 {
 	char *text;
@@ -197,4 +204,34 @@ void json_array_text_fini(struct json_array_text *a)
 {
 	free(a->text);
 	*a = (struct json_array_text){0};
+}
+
+char *json_dumps_with_raw(const json_t *obj, const char *key, const char *raw, size_t raw_len,
+                          size_t *ret_len)
+{
+	json_auto_t *k = json_string(key);
+	_cleanup_free_ char *head = json_dumps(obj, JSON_COMPACT);
+	_cleanup_free_ char *name = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
+	size_t head_len, name_len, o;
+	char *out;
+
+	if (!head || !name)
+		abort();             /* only on out of memory (obj is an object, key UTF-8) */
+	head_len = strlen(head) - 1; /* "{...}" without its closing brace */
+	name_len = strlen(name);
+	assert(head_len >= 1 && head[head_len] == '}');
+	out = xmalloc(head_len + 1 + name_len + 1 + raw_len + 2);
+	memcpy(out, head, head_len);
+	o = head_len;
+	if (head_len > 1)
+		out[o++] = ',';
+	memcpy(out + o, name, name_len);
+	o += name_len;
+	out[o++] = ':';
+	memcpy(out + o, raw, raw_len);
+	o += raw_len;
+	out[o++] = '}';
+	out[o] = '\0';
+	*ret_len = o;
+	return out;
 }

@@ -50,8 +50,18 @@ struct json_array_text {
 
 /* Append v (compact) to the array. */
 void json_array_text_add(struct json_array_text *a, const json_t *v);
+/* Append a value already written as JSON text: len bytes, one valid value (the caller's
+ * word: it is copied as it is). */
+void json_array_text_add_raw(struct json_array_text *a, const char *json, size_t len);
 /* Close the array ("[]" when empty) and hand its text over: a new string of *ret_len bytes
  * plus a NUL; a is zeroed again. */
 char *json_array_text_take(struct json_array_text *a, size_t *ret_len);
 /* Free what a holds; a is zeroed again. */
 void json_array_text_fini(struct json_array_text *a);
+
+/* obj written compactly with one more member, key, whose value is the JSON text raw (raw_len
+ * bytes, one valid value, copied as it is): a new string of *ret_len bytes plus a NUL. For a
+ * value kept as text (records gathered one by one) that would cost many times its size as a
+ * tree. */
+char *json_dumps_with_raw(const json_t *obj, const char *key, const char *raw, size_t raw_len,
+                          size_t *ret_len);

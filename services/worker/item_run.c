@@ -103,7 +103,7 @@ static void item_run_free(struct item_run *r)
 	json_decref(r->desired);
 	json_decref(r->result);
 	json_decref(r->scratch);
-	json_decref(r->calls);
+	json_array_text_fini(&r->calls);
 	free(r->job_id);
 	free(r->external_id);
 	free(r->environment_id);
@@ -166,6 +166,8 @@ static void item_settle(struct item_run *r, enum item_settle how, const char *er
                         long long retry_in_ms)
 {
 	struct settle_ctx *s = xcalloc(1, sizeof(*s));
+	struct item_settlement st = {.item = r->item_id, .token = r->token};
+	_cleanup_free_ char *calls = NULL;
 	char run_at[64];
 
 	assert(!r->settling);
@@ -174,11 +176,14 @@ static void item_settle(struct item_run *r, enum item_settle how, const char *er
 		r->env->settling(r->env->userdata, r);
 	*s = (struct settle_ctx){r, how, error ? xstrdup(error) : NULL};
 	iso_time(retry_in_ms, run_at);
-	item_store_settle(r->env->store,
-	                  item_store_settlement(r->item_id, r->token, settle_states[how],
-	                                        how == SETTLE_SUCCEEDED ? r->result : NULL, error,
-	                                        how == SETTLE_RETRY ? run_at : NULL, r->calls),
-	                  item_on_settled, s);
+	st.state = settle_states[how];
+	st.result = how == SETTLE_SUCCEEDED ? r->result : NULL;
+	st.error = error;
+	st.run_at = how == SETTLE_RETRY ? run_at : NULL;
+	/* A settling run makes no more calls: its records go with the settlement. */
+	calls = json_array_text_take(&r->calls, &st.calls_len);
+	st.calls = calls;
+	item_store_settle(r->env->store, &st, item_on_settled, s);
 }
 
 void item_run_succeed(struct item_run *r, json_t *result)
@@ -291,7 +296,8 @@ void item_run_on_attempt(const struct versori_attempt *a, void *call_userdata)
 	rec = versori_attempt_json(a);
 	if (rec) {
 		json_object_set_new(rec, "attempt", json_integer(r->attempt));
-		json_array_append_new(r->calls, rec);
+		json_array_text_add(&r->calls, rec);
+		json_decref(rec);
 	}
 	(void)metrics_labels_add(labels, sizeof(labels), "op", a->op);
 	(void)metrics_labels_add(labels, sizeof(labels), "class",
@@ -520,7 +526,8 @@ static void item_on_post(const struct http_client_response *resp, void *userdata
 	                                                     .outcome = &o});
 	if (rec) {
 		json_object_set_new(rec, "attempt", json_integer(r->attempt));
-		json_array_append_new(r->calls, rec);
+		json_array_text_add(&r->calls, rec);
+		json_decref(rec);
 	}
 	free(r->post_path);
 	r->post_path = NULL;
@@ -675,7 +682,6 @@ struct item_run *item_run_start(struct item_env *env, uint64_t item_id, uint64_t
 	r->item_id = item_id;
 	r->token = token;
 	r->link = link;
-	r->calls = json_array();
 	item_store_load(env->store, item_id, token, item_on_loaded, r);
 	return r;
 }

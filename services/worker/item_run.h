@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "json.h"
 #include "versori.h"
 #include "wire.h"
 #include "xalloc.h"
@@ -100,7 +101,7 @@ struct item_run {
 	bool outside_api; /* a kind calling no Versori API (job.callback): its 429 pauses nothing */
 	bool waiting;
 	/* Private to item_run.c. */
-	json_t *calls;
+	struct json_array_text calls; /* the call records, as text: a tree each cost 5x more */
 	item_step_fn next;
 	struct versori_request pending;
 	char *post_path;        /* item_run_post(): what the audit row names */

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "db.h"
+#include "json.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -17,8 +18,9 @@
 struct request {
 	struct request *next;
 	uint64_t item, token; /* loads */
-	json_t *settlement;   /* settlements */
-	bool alone;           /* settle in a statement of its own */
+	char *settlement;     /* settlements: the object's JSON text */
+	size_t settlement_len;
+	bool alone; /* settle in a statement of its own */
 	item_store_loaded_fn loaded;
 	item_store_settled_fn settled;
 	void *userdata;
@@ -99,7 +101,7 @@ static void pipe_on_kick(evutil_socket_t fd, short what, void *arg)
 /* Free a finished request. */
 static void request_free(struct request *r)
 {
-	json_decref(r->settlement);
+	free(r->settlement);
 	free(r);
 }
 
@@ -229,27 +231,25 @@ static void settles_on_result(void *userdata, const PGresult *res, int rc)
 	pipe_kick(p);
 }
 
-/* Send up to a batch of settlements as one JSON array, each naming this worker (a request
- * marked alone goes alone). */
+/* Send up to a batch of settlements as one JSON array (a request marked alone goes alone). */
 static void settles_send(struct pipe *p)
 {
-	json_t *arr = json_array();
+	struct json_array_text arr = {0};
 	const char *values[1];
+	size_t len;
 
 	while (p->n_batch < ITEM_STORE_BATCH_MAX && p->head &&
 	       !(p->n_batch > 0 && p->head->alone)) {
 		struct request *r = pipe_pop(p);
-		json_object_set_new(r->settlement, "worker", json_string(p->store->worker));
-		json_array_append(arr, r->settlement);
+		json_array_text_add_raw(&arr, r->settlement, r->settlement_len);
 		p->batch[p->n_batch++] = r;
 		if (r->alone)
 			break;
 	}
-	p->p1 = json_dumps(arr, JSON_COMPACT);
-	json_decref(arr);
+	p->p1 = json_array_text_take(&arr, &len);
 	values[0] = p->p1;
-	if (!p->p1 || db_async_send_prepared(p->db, "finish_items", 1, values, NULL, NULL,
-	                                     settles_on_result, p) < 0)
+	if (db_async_send_prepared(p->db, "finish_items", 1, values, NULL, NULL, settles_on_result,
+	                           p) < 0)
 		pipe_batch_requeue(p, false);
 }
 
@@ -328,22 +328,29 @@ void item_store_load(struct item_store *s, uint64_t item, uint64_t token, item_s
 	pipe_kick(&s->loads);
 }
 
-void item_store_settle(struct item_store *s, json_t *settlement, item_store_settled_fn done,
-                       void *userdata)
+/* The settlement object without its calls: NULL only when error is not UTF-8. */
+static json_t *settlement_head(const struct item_store *s, const struct item_settlement *st,
+                               const char *error)
 {
-	struct request *r = xcalloc(1, sizeof(*r));
-
-	*r = (struct request){.settlement = settlement, .settled = done, .userdata = userdata};
-	r->item = (uint64_t)json_integer_value(json_object_get(settlement, "item"));
-	pipe_push(&s->settles, r, false);
-	pipe_kick(&s->settles);
+	return json_pack("{s:I, s:I, s:s, s:O?, s:s?, s:s?, s:s}", "item", (json_int_t)st->item,
+	                 "token", (json_int_t)st->token, "state", st->state, "result",
+	                 (json_t *)st->result, "error", error, "run_at", st->run_at, "worker",
+	                 s->worker);
 }
 
-json_t *item_store_settlement(uint64_t item, uint64_t token, const char *state,
-                              const json_t *result, const char *error, const char *run_at,
-                              const json_t *calls)
+void item_store_settle(struct item_store *s, const struct item_settlement *st,
+                       item_store_settled_fn done, void *userdata)
 {
-	return json_pack("{s:I, s:I, s:s, s:O?, s:s?, s:s?, s:O}", "item", (json_int_t)item,
-	                 "token", (json_int_t)token, "state", state, "result", (json_t *)result,
-	                 "error", error, "run_at", run_at, "calls", (json_t *)calls);
+	struct request *r = xcalloc(1, sizeof(*r));
+	json_auto_t *head = settlement_head(s, st, st->error);
+
+	if (!head)
+		head = settlement_head(s, st, "(the error's text was not UTF-8)");
+	if (!head)
+		abort(); /* only on out of memory */
+	*r = (struct request){.item = st->item, .settled = done, .userdata = userdata};
+	r->settlement =
+	    json_dumps_with_raw(head, "calls", st->calls, st->calls_len, &r->settlement_len);
+	pipe_push(&s->settles, r, false);
+	pipe_kick(&s->settles);
 }

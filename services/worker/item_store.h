@@ -39,12 +39,17 @@ void item_store_load(struct item_store *s, uint64_t item, uint64_t token, item_s
  * calls are recorded all the same), -1 when the settlement failed for good (logged; the
  * lease brings the item back). */
 typedef void (*item_store_settled_fn)(void *userdata, int held);
-/* Settle item under token: state "succeeded", "failed" or "queued" (with run_at, ISO 8601),
- * result and error may be NULL, calls is the array of call records. settlement is taken
- * (an object as hookrun.finish_items() reads it, built by item_store_settlement()). */
-void item_store_settle(struct item_store *s, json_t *settlement, item_store_settled_fn done,
-                       void *userdata);
-/* The settlement object for item_store_settle() (result and calls are borrowed). */
-json_t *item_store_settlement(uint64_t item, uint64_t token, const char *state,
-                              const json_t *result, const char *error, const char *run_at,
-                              const json_t *calls);
+/* What an item is settled with. */
+struct item_settlement {
+	uint64_t item, token;
+	const char *state;    /* "succeeded", "failed" or "queued" */
+	const json_t *result; /* or NULL */
+	const char *error;    /* or NULL */
+	const char *run_at;   /* a retry's (ISO 8601), or NULL */
+	const char *calls;    /* the JSON array text of the call records, calls_len bytes */
+	size_t calls_len;
+};
+/* Settle an item (everything in st borrowed for the call): it is written out at once as the
+ * object hookrun.finish_items() reads, naming this worker, and waits as text for its batch. */
+void item_store_settle(struct item_store *s, const struct item_settlement *st,
+                       item_store_settled_fn done, void *userdata);

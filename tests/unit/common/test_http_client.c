@@ -479,7 +479,8 @@ static void test_methods(void **state)
 }
 
 /* A POST without a body sends Content-Length: 0 and no invented Content-Type; a 1.5 MiB body
- * goes in one round trip (no Expect: 100-continue) and arrives intact. */
+ * goes in one round trip (no Expect: 100-continue) and arrives intact, and its echo comes back
+ * whole through curl's receive buffer of a few KiB. */
 static void test_post_bodies(void **state)
 {
 	struct fixture *f = *state;
@@ -508,6 +509,9 @@ static void test_post_bodies(void **state)
 	assert_null(f->last.expect);
 	assert_int_equal(f->last.body_len, big_len);
 	assert_memory_equal(f->last.body, big, big_len);
+	assert_int_equal(r.body_len, strlen("POST /echo ") + big_len);
+	assert_memory_equal(r.body, "POST /echo ", strlen("POST /echo "));
+	assert_memory_equal(r.body + strlen("POST /echo "), big, big_len);
 	result_fini(&r);
 }
 

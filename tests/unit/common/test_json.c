@@ -295,6 +295,38 @@ static void test_array_text(void **state)
 	assert_null(a.text);
 }
 
+/* Values already written as text join an array as they are, beside values written from a
+ * tree; an object gains one member whose value is such a text (after its others, or alone in
+ * an empty object; the key escaped), and the whole reads back as JSON. */
+static void test_raw_text(void **state)
+{
+	struct json_array_text a = {0};
+	json_auto_t *obj = json_pack("{s:i, s:s}", "item", 7, "state", "succ\"eeded");
+	json_auto_t *empty = json_object();
+	json_auto_t *two = json_integer(2);
+	json_auto_t *back = NULL;
+	_cleanup_free_ char *arr = NULL, *with = NULL, *alone = NULL;
+	const char *tail = ",\"calls\":[{\"at\":\"x\"},2,[]]}";
+	size_t len, with_len, alone_len;
+
+	json_array_text_add_raw(&a, "{\"at\":\"x\"}", 10);
+	json_array_text_add(&a, two);
+	json_array_text_add_raw(&a, "[]", 2);
+	arr = json_array_text_take(&a, &len);
+	assert_string_equal(arr, "[{\"at\":\"x\"},2,[]]");
+	with = json_dumps_with_raw(obj, "calls", arr, len, &with_len);
+	assert_int_equal(strlen(with), with_len);
+	back = json_loadb(with, with_len, 0, NULL);
+	assert_non_null(back);
+	assert_int_equal(json_object_size(back), 3);
+	assert_string_equal(json_string_value(json_object_get(back, "state")), "succ\"eeded");
+	assert_int_equal(json_array_size(json_object_get(back, "calls")), 3);
+	assert_string_equal(with + with_len - strlen(tail), tail);
+	alone = json_dumps_with_raw(empty, "k\"ey", "[]", 2, &alone_len);
+	assert_string_equal(alone, "{\"k\\\"ey\":[]}");
+	assert_int_equal(alone_len, strlen(alone));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +341,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_null_reterr),
 	    cmocka_unit_test(test_scalar_to_string),
 	    cmocka_unit_test(test_array_text),
+	    cmocka_unit_test(test_raw_text),
 	};
 
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
