@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "http_client.h"
+#include "json_scan.h"
 #include "xalloc.h"
 
 static const char *const class_names[_VERSORI_OUTCOME_CLASS_MAX] = {
@@ -272,7 +273,8 @@ static int success_body_decode(const struct http_client_response *resp, json_t *
 	return 0;
 }
 
-/* Fill the parts every response has: request id and Retry-After. */
+/* Fill the parts every response has: request id and Retry-After. A request id that is not
+ * UTF-8 is passed over (it would be named in error texts and audit rows, both JSON). */
 static void headers_decode(const struct http_client_response *resp, int64_t now_s,
                            struct versori_outcome *o)
 {
@@ -282,7 +284,7 @@ static void headers_decode(const struct http_client_response *resp, int64_t now_
 	for (size_t i = 0; i < ELEMENTSOF(request_id_headers) && !o->request_id; i++) {
 		const char *id = http_client_response_header(resp, request_id_headers[i]);
 
-		if (id && *id)
+		if (id && *id && json_scan_utf8_valid(id, strlen(id)))
 			o->request_id = xstrdup(id);
 	}
 	if (retry_after && versori_retry_after_parse(retry_after, now_s, &secs) >= 0)

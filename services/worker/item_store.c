@@ -344,6 +344,8 @@ void item_store_settle(struct item_store *s, const struct item_settlement *st,
 	struct request *r = xcalloc(1, sizeof(*r));
 	json_auto_t *head = settlement_head(s, st, st->error);
 
+	/* Error texts are made of UTF-8 parts (versori_outcome passes over a request id that is
+	 * not); should one still not be, the item is settled all the same, its text replaced. */
 	if (!head)
 		head = settlement_head(s, st, "(the error's text was not UTF-8)");
 	if (!head)

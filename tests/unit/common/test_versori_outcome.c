@@ -165,6 +165,12 @@ static void test_error_details(void **state)
 	resp = response(500, "{\"code\":500000,\"message\":7}", NULL, 0);
 	assert_int_equal(versori_outcome_classify(&resp, NOW, &o), -EAGAIN);
 	assert_string_equal(o.error_code, "500000");
+	versori_outcome_fini(&o);
+
+	/* An id that is not UTF-8 is passed over for the next header's. */
+	resp = response(503, "", (const struct http_header[]){{"X-Request-Id", "ab\xff"}, h[0]}, 2);
+	assert_int_equal(versori_outcome_classify(&resp, NOW, &o), -EAGAIN);
+	assert_string_equal(o.request_id, "third");
 	assert_null(o.error_message);
 	versori_outcome_fini(&o);
 	versori_outcome_fini(&o);
